@@ -1,0 +1,172 @@
+//! The backend contract and the table of backend types.
+//!
+//! A backend answers a lookup with a value, "not found" (`Ok(None)`), or an error. Keys given
+//! to a backend are already namespaced (`<project>/<key>` or `<project>/<profile>/<key>`).
+
+use std::fmt;
+
+use secrecy::SecretString;
+
+pub mod kinds;
+
+#[cfg(feature = "backends")]
+mod registry;
+#[cfg(feature = "backends")]
+pub use registry::{build, build_all, BuildContext};
+
+#[cfg(feature = "backends")]
+pub mod plugin;
+#[cfg(feature = "backends")]
+pub mod vault;
+
+/// What went wrong, as far as the chain cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The backend cannot be reached at all this run (no service, no executable): the chain
+    /// stops asking it.
+    Unavailable,
+    /// Reachable but locked or unauthorised.
+    Denied,
+    /// Anything else (bad output, timeout, a failure of the service).
+    Failed,
+    /// The backend does not implement this operation.
+    Unsupported,
+}
+
+/// A backend failure: a one-line message naming the backend, and a hint with the fix.
+/// Never carries a secret value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl BackendError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        BackendError { kind, message: message.into(), hint: None }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<BackendError> for crate::Error {
+    fn from(e: BackendError) -> Self {
+        crate::Error { message: e.message, hint: e.hint }
+    }
+}
+
+pub type Lookup = Result<Option<SecretString>, BackendError>;
+
+/// How many lookups of distinct keys run at once when a backend cannot batch.
+pub const PARALLEL_LOOKUPS: usize = 8;
+
+pub trait Backend: Send + Sync {
+    /// The configured name (what `ref://<name>/…` and `--backend` use).
+    fn name(&self) -> &str;
+
+    /// The backend type (`vault`, `aws-ssm`, …).
+    fn kind(&self) -> &'static str;
+
+    fn get(&self, key: &str) -> Lookup;
+
+    /// Look up several keys; answers are in the order of `keys`. Backends whose service
+    /// batches override this; the default runs `get` in parallel, bounded.
+    fn get_many(&self, keys: &[String]) -> Vec<Lookup> {
+        parallel_get(self, keys)
+    }
+
+    fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError>;
+
+    /// Delete `key`; returns whether it existed.
+    fn delete(&self, key: &str) -> Result<bool, BackendError>;
+
+    /// Every stored key that starts with `prefix` (full keys, sorted).
+    fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError>;
+}
+
+/// `get` for each key, at most [`PARALLEL_LOOKUPS`] at a time, answers in input order.
+pub fn parallel_get<B: Backend + ?Sized>(backend: &B, keys: &[String]) -> Vec<Lookup> {
+    if keys.len() <= 1 {
+        return keys.iter().map(|k| backend.get(k)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Lookup>>> = keys.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL_LOOKUPS.min(keys.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(key) = keys.get(i) else { break };
+                let answer = backend.get(key);
+                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(answer);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).expect("every slot answered"))
+        .collect()
+}
+
+/// Where a project's secrets live in every backend: `<project>/<key>`, or
+/// `<project>/<profile>/<key>` with a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    pub project: String,
+    pub profile: Option<String>,
+}
+
+impl Namespace {
+    pub fn new(project: impl Into<String>, profile: Option<String>) -> Self {
+        Namespace { project: project.into(), profile }
+    }
+
+    /// The key in this namespace's own scope (profile scope when there is a profile).
+    pub fn key(&self, key: &str) -> String {
+        match &self.profile {
+            Some(p) => format!("{}/{p}/{key}", self.project),
+            None => self.project_key(key),
+        }
+    }
+
+    pub fn project_key(&self, key: &str) -> String {
+        format!("{}/{key}", self.project)
+    }
+
+    /// The scopes a lookup tries, in order: profile scope first, then project scope.
+    pub fn lookup_keys(&self, key: &str) -> Vec<String> {
+        match &self.profile {
+            Some(_) => vec![self.key(key), self.project_key(key)],
+            None => vec![self.project_key(key)],
+        }
+    }
+
+    /// The prefix of this namespace's own scope, with its trailing `/`.
+    pub fn prefix(&self) -> String {
+        match &self.profile {
+            Some(p) => format!("{}/{p}/", self.project),
+            None => format!("{}/", self.project),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces() {
+        let ns = Namespace::new("app", Some("staging".into()));
+        assert_eq!(ns.lookup_keys("k"), ["app/staging/k", "app/k"]);
+        assert_eq!(Namespace::new("app", None).prefix(), "app/");
+    }
+}

@@ -1,0 +1,119 @@
+//! Any executable speaking JSON over stdin/stdout: one request per invocation,
+//! `{"operation": "get"|"set"|"delete"|"list", "key": …, "value": …}`, answered by
+//! `{"value": …}`, `{"keys": […]}`, `{}` or `{"error": "…"}`. An error containing "not found"
+//! (any case) means not found.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::{Backend, BackendError, ErrorKind, Lookup};
+use crate::config::BackendSpec;
+use crate::runner::{Invocation, RunError};
+
+/// A plugin's answer is small; more than this is a broken plugin.
+const RESPONSE_LIMIT: usize = 1024 * 1024;
+
+pub struct Plugin {
+    name: String,
+    command: String,
+    timeout: std::time::Duration,
+}
+
+#[derive(Deserialize)]
+struct Response {
+    value: Option<String>,
+    keys: Option<Vec<String>>,
+    error: Option<String>,
+}
+
+impl Plugin {
+    pub fn new(spec: &BackendSpec) -> Plugin {
+        let command = spec.option("command").map(str::to_string).unwrap_or_else(|| format!("envref-backend-{}", spec.name));
+        Plugin { name: spec.name.clone(), command, timeout: spec.timeout() }
+    }
+
+    fn fail(&self, kind: ErrorKind, what: impl std::fmt::Display) -> BackendError {
+        BackendError::new(kind, format!("{}: plugin {}: {what}", self.name, self.command))
+    }
+
+    /// Run one request. `Ok(None)` is the plugin's "not found".
+    fn call(&self, operation: &str, key: Option<&str>, value: Option<&SecretString>) -> Result<Option<Response>, BackendError> {
+        let mut request = serde_json::Map::new();
+        request.insert("operation".into(), operation.into());
+        if let Some(k) = key {
+            request.insert("key".into(), k.into());
+        }
+        if let Some(v) = value {
+            request.insert("value".into(), v.expose_secret().into());
+        }
+        let body = SecretString::from(serde_json::Value::Object(request).to_string());
+        let out = Invocation::new(&self.command)
+            .stdin(body)
+            .timeout(self.timeout)
+            .output_limit(RESPONSE_LIMIT)
+            .run()
+            .map_err(|e| match e {
+                RunError::NotFound(_) => self.fail(ErrorKind::Unavailable, "executable not found").with_hint(format!(
+                    "put an executable named envref-backend-{} on PATH, or set `command:` for backend {} in .envref.yaml",
+                    self.name, self.name
+                )),
+                other => self.fail(ErrorKind::Failed, other),
+            })?;
+        let parsed: Option<Response> = serde_json::from_slice(&out.stdout).ok();
+        if let Some(Response { error: Some(err), .. }) = &parsed {
+            if err.to_ascii_lowercase().contains("not found") {
+                return Ok(None);
+            }
+            return Err(self.fail(ErrorKind::Failed, format!("{operation} failed: {}", one_line(err))));
+        }
+        if !out.success() {
+            return Err(self.fail(ErrorKind::Failed, format!("{operation} failed: {}", out.stderr_summary())));
+        }
+        match parsed {
+            Some(r) => Ok(Some(r)),
+            None => Err(self.fail(ErrorKind::Failed, format!("{operation}: the response is not the JSON object the protocol expects")).with_hint(
+                "a plugin prints one JSON object on stdout: {\"value\": …}, {\"keys\": […]}, {} or {\"error\": …}",
+            )),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or_default();
+    line.chars().take(300).collect()
+}
+
+impl Backend for Plugin {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "plugin"
+    }
+
+    fn get(&self, key: &str) -> Lookup {
+        match self.call("get", Some(key), None)? {
+            None => Ok(None),
+            Some(Response { value: Some(v), .. }) => Ok(Some(SecretString::from(v))),
+            Some(_) => Err(self.fail(ErrorKind::Failed, "get: the response has neither `value` nor `error`")),
+        }
+    }
+
+    fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError> {
+        self.call("set", Some(key), Some(value))?;
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<bool, BackendError> {
+        // The protocol has no "did it exist"; a plugin that says not found answers it.
+        Ok(self.call("delete", Some(key), None)?.is_some())
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        let keys = self.call("list", None, None)?.and_then(|r| r.keys).unwrap_or_default();
+        let mut keys: Vec<String> = keys.into_iter().filter(|k| k.starts_with(prefix)).collect();
+        keys.sort();
+        Ok(keys)
+    }
+}

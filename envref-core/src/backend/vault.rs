@@ -1,0 +1,507 @@
+//! The local vault: one SQLite file, one age X25519 identity per vault wrapped with the
+//! passphrase (age scrypt), each secret its own age ciphertext to the vault's recipient.
+//! Opening the vault costs one scrypt, however many secrets a run reads.
+//!
+//! Concurrency: WAL, a busy timeout, and every write in an IMMEDIATE transaction, so several
+//! processes writing at once lose nothing. Import is one transaction: all or nothing.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::registry::BuildContext;
+use super::{Backend, BackendError, ErrorKind, Lookup};
+use crate::config::BackendSpec;
+
+pub const PASSPHRASE_ENV: &str = "ENVREF_VAULT_PASSPHRASE";
+/// scrypt work factor (log2 N) for new vaults: ≈ 160 ms here, paid once per run.
+pub const DEFAULT_WORK_FACTOR: u8 = 16;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+const FORMAT_VERSION: &str = "1";
+
+/// The vault's file path: the `path` option (`~` expanded), else
+/// `$XDG_CONFIG_HOME/envref/vault.db`, else `~/.config/envref/vault.db`.
+pub fn vault_path(spec: Option<&BackendSpec>) -> PathBuf {
+    if let Some(p) = spec.and_then(|s| s.option("path")) {
+        return crate::config::expand_tilde(p);
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| crate::config::home_dir().map(|h| h.join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("envref").join("vault.db")
+}
+
+fn err(kind: ErrorKind, msg: impl Into<String>) -> BackendError {
+    BackendError::new(kind, msg)
+}
+
+fn not_initialized(path: &Path) -> BackendError {
+    err(ErrorKind::Unavailable, format!("vault: not initialized ({} does not exist)", path.display()))
+        .with_hint("run `envref vault init` to create it")
+}
+
+fn locked() -> BackendError {
+    err(ErrorKind::Denied, "vault: locked").with_hint("run `envref vault unlock`")
+}
+
+fn wrong_passphrase() -> BackendError {
+    err(ErrorKind::Denied, "vault: wrong passphrase")
+        .with_hint(format!("check {PASSPHRASE_ENV} or retype the passphrase"))
+}
+
+fn db_error(path: &Path, e: rusqlite::Error) -> BackendError {
+    err(ErrorKind::Failed, format!("vault: {}: {e}", path.display()))
+}
+
+/// The passphrase from `$ENVREF_VAULT_PASSPHRASE`, else a hidden prompt on the terminal.
+pub fn passphrase(interactive: bool, prompt: &str) -> Result<SecretString, BackendError> {
+    if let Some(p) = std::env::var_os(PASSPHRASE_ENV) {
+        let p = p.into_string().map_err(|_| err(ErrorKind::Denied, format!("vault: {PASSPHRASE_ENV} is not valid UTF-8")))?;
+        if p.is_empty() {
+            return Err(err(ErrorKind::Denied, format!("vault: {PASSPHRASE_ENV} is empty")));
+        }
+        return Ok(SecretString::from(p));
+    }
+    if !interactive {
+        return Err(err(ErrorKind::Denied, "vault: passphrase required, and there is no terminal to ask on").with_hint(format!(
+            "set {PASSPHRASE_ENV}, or run the command in a terminal to be prompted"
+        )));
+    }
+    let p = rpassword::prompt_password(prompt).map_err(|e| err(ErrorKind::Denied, format!("vault: cannot read the passphrase: {e}")))?;
+    if p.is_empty() {
+        return Err(err(ErrorKind::Denied, "vault: the passphrase must not be empty"));
+    }
+    Ok(SecretString::from(p))
+}
+
+/// An open vault file (no passphrase yet).
+pub struct VaultFile {
+    path: PathBuf,
+    conn: Connection,
+}
+
+/// An unlocked vault: the file plus the identity the passphrase unwrapped.
+pub struct OpenVault {
+    file: VaultFile,
+    identity: age::x25519::Identity,
+    recipient: age::x25519::Recipient,
+}
+
+impl VaultFile {
+    /// Create a new vault: directory 0700, file 0600, WAL, a fresh identity wrapped with
+    /// `passphrase` at `work_factor`.
+    pub fn create(path: &Path, passphrase: &SecretString, work_factor: u8) -> Result<(), BackendError> {
+        if path.exists() {
+            let f = VaultFile::open(path)?;
+            if f.meta("identity")?.is_some() {
+                return Err(err(ErrorKind::Failed, format!("vault: already initialized at {}", path.display()))
+                    .with_hint("to start over, move the file away first; `envref vault export` keeps a copy of the secrets"));
+            }
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir).map_err(|e| err(ErrorKind::Failed, format!("vault: cannot create {}: {e}", dir.display())))?;
+        }
+        create_private_file(path).map_err(|e| err(ErrorKind::Failed, format!("vault: cannot create {}: {e}", path.display())))?;
+        let file = VaultFile::open(path)?;
+        file.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| db_error(path, e))?;
+        let identity = age::x25519::Identity::generate();
+        let mut wrap = age::scrypt::Recipient::new(passphrase.clone());
+        wrap.set_work_factor(work_factor);
+        let wrapped = encrypt(&wrap, identity.to_string().expose_secret().as_bytes())?;
+        let mut conn = file.conn;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(path, e))?;
+        let exists: Option<String> =
+            tx.query_row("SELECT value FROM meta WHERE name = 'identity'", [], |r| r.get(0)).optional().map_err(|e| db_error(path, e))?;
+        if exists.is_some() {
+            return Err(err(ErrorKind::Failed, format!("vault: already initialized at {}", path.display())));
+        }
+        for (k, v) in [
+            ("format", FORMAT_VERSION.to_string()),
+            ("identity", base64_encode(&wrapped)),
+            ("recipient", identity.to_public().to_string()),
+        ] {
+            tx.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)", params![k, v]).map_err(|e| db_error(path, e))?;
+        }
+        tx.commit().map_err(|e| db_error(path, e))
+    }
+
+    pub fn open(path: &Path) -> Result<VaultFile, BackendError> {
+        if !path.exists() {
+            return Err(not_initialized(path));
+        }
+        let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| db_error(path, e))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS secrets (key TEXT PRIMARY KEY NOT NULL, ciphertext BLOB NOT NULL, updated_at INTEGER NOT NULL);",
+        )
+        .map_err(|e| db_error(path, e))?;
+        Ok(VaultFile { path: path.to_path_buf(), conn })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn meta(&self, name: &str) -> Result<Option<String>, BackendError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
+            .optional()
+            .map_err(|e| db_error(&self.path, e))
+    }
+
+    pub fn is_locked(&self) -> Result<bool, BackendError> {
+        Ok(self.meta("locked")?.as_deref() == Some("1"))
+    }
+
+    /// Unwrap the identity with the passphrase (one scrypt). Refuses when locked unless
+    /// `even_if_locked` (lock/unlock themselves check the passphrase).
+    pub fn unlock_identity(self, passphrase: &SecretString, even_if_locked: bool) -> Result<OpenVault, BackendError> {
+        let wrapped = self.meta("identity")?.ok_or_else(|| not_initialized(&self.path))?;
+        if !even_if_locked && self.is_locked()? {
+            return Err(locked());
+        }
+        let wrapped = base64_decode(&wrapped)
+            .ok_or_else(|| err(ErrorKind::Failed, format!("vault: {}: the stored identity is corrupt", self.path.display())))?;
+        let mut id = age::scrypt::Identity::new(passphrase.clone());
+        id.set_max_work_factor(30);
+        let plain = match decrypt(&id, &wrapped) {
+            Ok(p) => p,
+            Err(age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys | age::DecryptError::KeyDecryptionFailed) => {
+                return Err(wrong_passphrase())
+            }
+            Err(e) => return Err(err(ErrorKind::Failed, format!("vault: cannot unwrap the vault key: {e}"))),
+        };
+        let text = SecretString::from(String::from_utf8(plain).unwrap_or_default());
+        let identity: age::x25519::Identity = text
+            .expose_secret()
+            .parse()
+            .map_err(|_| err(ErrorKind::Failed, "vault: the unwrapped vault key is not an age identity"))?;
+        let recipient = identity.to_public();
+        Ok(OpenVault { file: self, identity, recipient })
+    }
+}
+
+impl OpenVault {
+    pub fn path(&self) -> &Path {
+        &self.file.path
+    }
+
+    fn db(&self, e: rusqlite::Error) -> BackendError {
+        db_error(&self.file.path, e)
+    }
+
+    pub fn set_locked(&mut self, locked: bool) -> Result<(), BackendError> {
+        let tx = self.file.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(&self.file.path, e))?;
+        if locked {
+            tx.execute("INSERT OR REPLACE INTO meta(name, value) VALUES ('locked', '1')", [])
+        } else {
+            tx.execute("DELETE FROM meta WHERE name = 'locked'", [])
+        }
+        .map_err(|e| db_error(&self.file.path, e))?;
+        tx.commit().map_err(|e| db_error(&self.file.path, e))
+    }
+
+    pub fn is_locked(&self) -> Result<bool, BackendError> {
+        self.file.is_locked()
+    }
+
+    pub fn get(&self, key: &str) -> Lookup {
+        let row: Option<Vec<u8>> = self
+            .file
+            .conn
+            .prepare_cached("SELECT ciphertext FROM secrets WHERE key = ?1")
+            .and_then(|mut st| st.query_row([key], |r| r.get(0)).optional())
+            .map_err(|e| self.db(e))?;
+        match row {
+            None => Ok(None),
+            Some(ct) => {
+                let plain = decrypt(&self.identity, &ct)
+                    .map_err(|_| err(ErrorKind::Failed, format!("vault: the stored value of {key} does not decrypt with this vault's key")))?;
+                let text = String::from_utf8(plain)
+                    .map_err(|_| err(ErrorKind::Failed, format!("vault: the stored value of {key} is not UTF-8")))?;
+                Ok(Some(SecretString::from(text)))
+            }
+        }
+    }
+
+    /// Upsert several values in one IMMEDIATE transaction.
+    pub fn put_all<'a>(&mut self, entries: impl IntoIterator<Item = (&'a str, &'a SecretString)>) -> Result<usize, BackendError> {
+        let now = unix_now();
+        let sealed: Vec<(&str, Vec<u8>)> = entries
+            .into_iter()
+            .map(|(k, v)| Ok((k, encrypt(&self.recipient, v.expose_secret().as_bytes())?)))
+            .collect::<Result<_, BackendError>>()?;
+        let path = self.file.path.clone();
+        let tx = self.file.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(&path, e))?;
+        if tx.query_row("SELECT value FROM meta WHERE name = 'locked'", [], |r| r.get::<_, String>(0)).optional().map_err(|e| db_error(&path, e))?.as_deref() == Some("1") {
+            return Err(locked());
+        }
+        {
+            let mut st = tx
+                .prepare("INSERT INTO secrets(key, ciphertext, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at")
+                .map_err(|e| db_error(&path, e))?;
+            for (k, ct) in &sealed {
+                st.execute(params![k, ct, now]).map_err(|e| db_error(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| db_error(&path, e))?;
+        Ok(sealed.len())
+    }
+
+    pub fn delete(&mut self, key: &str) -> Result<bool, BackendError> {
+        let path = self.file.path.clone();
+        let tx = self.file.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(&path, e))?;
+        let n = tx.execute("DELETE FROM secrets WHERE key = ?1", [key]).map_err(|e| db_error(&path, e))?;
+        tx.commit().map_err(|e| db_error(&path, e))?;
+        Ok(n > 0)
+    }
+
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        let mut st = self.file.conn.prepare("SELECT key FROM secrets ORDER BY key").map_err(|e| self.db(e))?;
+        let keys = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.db(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.db(e))?;
+        Ok(keys.into_iter().filter(|k| k.starts_with(prefix)).collect())
+    }
+
+    /// Every secret in the vault, all projects, decrypted.
+    pub fn export(&self) -> Result<Vec<(String, SecretString)>, BackendError> {
+        let keys = self.list("")?;
+        keys.into_iter()
+            .filter_map(|k| match self.get(&k) {
+                Ok(Some(v)) => Some(Ok((k, v))),
+                Ok(None) => None, // deleted meanwhile
+                Err(e) => Some(Err(e)),
+            })
+            .collect()
+    }
+}
+
+/// The `vault` backend: opens the file and unwraps the identity on first use.
+pub struct Vault {
+    name: String,
+    path: PathBuf,
+    interactive: bool,
+    open: OnceLock<Result<Mutex<OpenVault>, BackendError>>,
+}
+
+impl Vault {
+    pub fn new(spec: &BackendSpec, ctx: &BuildContext) -> Vault {
+        Vault { name: spec.name.clone(), path: vault_path(Some(spec)), interactive: ctx.interactive, open: OnceLock::new() }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut OpenVault) -> Result<T, BackendError>) -> Result<T, BackendError> {
+        let open = self.open.get_or_init(|| {
+            let file = VaultFile::open(&self.path)?;
+            if file.meta("identity")?.is_none() {
+                return Err(not_initialized(&self.path));
+            }
+            if file.is_locked()? {
+                return Err(locked());
+            }
+            let pass = passphrase(self.interactive, "Vault passphrase: ")?;
+            file.unlock_identity(&pass, false).map(Mutex::new)
+        });
+        match open {
+            Ok(m) => f(&mut m.lock().unwrap_or_else(|p| p.into_inner())),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+impl Backend for Vault {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "vault"
+    }
+
+    fn get(&self, key: &str) -> Lookup {
+        self.with(|v| {
+            if v.is_locked()? {
+                return Err(locked());
+            }
+            v.get(key)
+        })
+    }
+
+    fn get_many(&self, keys: &[String]) -> Vec<Lookup> {
+        // Local and fast: one connection, sequential decrypts beat threads.
+        match self.with(|v| Ok(keys.iter().map(|k| v.get(k)).collect::<Vec<_>>())) {
+            Ok(answers) => answers,
+            Err(e) => keys.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+
+    fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError> {
+        self.with(|v| v.put_all([(key, value)]).map(|_| ()))
+    }
+
+    fn delete(&self, key: &str) -> Result<bool, BackendError> {
+        self.with(|v| {
+            if v.is_locked()? {
+                return Err(locked());
+            }
+            v.delete(key)
+        })
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        self.with(|v| {
+            if v.is_locked()? {
+                return Err(locked());
+            }
+            v.list(prefix)
+        })
+    }
+}
+
+fn encrypt(recipient: &dyn age::Recipient, plain: &[u8]) -> Result<Vec<u8>, BackendError> {
+    let fail = |e: String| err(ErrorKind::Failed, format!("vault: encryption failed: {e}"));
+    let enc = age::Encryptor::with_recipients(std::iter::once(recipient)).map_err(|e| fail(e.to_string()))?;
+    let mut out = Vec::with_capacity(plain.len() + 256);
+    let mut w = enc.wrap_output(&mut out).map_err(|e| fail(e.to_string()))?;
+    w.write_all(plain).map_err(|e| fail(e.to_string()))?;
+    w.finish().map_err(|e| fail(e.to_string()))?;
+    Ok(out)
+}
+
+fn decrypt(identity: &dyn age::Identity, ct: &[u8]) -> Result<Vec<u8>, age::DecryptError> {
+    let dec = age::Decryptor::new_buffered(ct)?;
+    let mut r = dec.decrypt(std::iter::once(identity))?;
+    let mut out = Vec::new();
+    r.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Encrypt `plain` to an age recipient as ASCII armor (`secret share`).
+pub fn armor_for(recipient: &age::x25519::Recipient, plain: &SecretString) -> Result<String, BackendError> {
+    use age::armor::{ArmoredWriter, Format};
+    let fail = |e: std::io::Error| err(ErrorKind::Failed, format!("encryption failed: {e}"));
+    let enc = age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+        .map_err(|e| err(ErrorKind::Failed, format!("encryption failed: {e}")))?;
+    let mut out = Vec::new();
+    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(fail)?;
+    let mut w = enc.wrap_output(armor).map_err(fail)?;
+    w.write_all(plain.expose_secret().as_bytes()).map_err(fail)?;
+    w.finish().and_then(|a| a.finish()).map_err(fail)?;
+    Ok(String::from_utf8(out).expect("armor is ASCII"))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|&c| c != b'=') {
+        let v = B64.iter().position(|&b| b == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trip() {
+        for data in [&b""[..], b"a", b"ab", b"abc", b"abcd", &[0, 255, 128, 7, 9]] {
+            assert_eq!(base64_decode(&base64_encode(data)).unwrap(), data);
+        }
+        assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
+    }
+
+    #[test]
+    fn lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/vault.db");
+        let pass = SecretString::from("pw");
+        VaultFile::create(&path, &pass, 4).unwrap();
+        assert!(VaultFile::create(&path, &pass, 4).unwrap_err().message.contains("already initialized"));
+        let bad = VaultFile::open(&path).unwrap().unlock_identity(&SecretString::from("nope"), false);
+        assert_eq!(bad.err().unwrap().message, "vault: wrong passphrase");
+        let mut v = VaultFile::open(&path).unwrap().unlock_identity(&pass, false).unwrap();
+        let value = SecretString::from("sk-live-123");
+        v.put_all([("app/k", &value)]).unwrap();
+        assert_eq!(v.get("app/k").unwrap().unwrap().expose_secret(), "sk-live-123");
+        assert_eq!(v.list("app/").unwrap(), ["app/k"]);
+        let raw = std::fs::read(&path).unwrap();
+        assert!(!raw.windows(11).any(|w| w == b"sk-live-123"));
+        v.set_locked(true).unwrap();
+        assert_eq!(v.put_all([("app/x", &value)]).unwrap_err().message, "vault: locked");
+        let again = VaultFile::open(&path).unwrap().unlock_identity(&pass, false);
+        assert_eq!(again.err().unwrap().message, "vault: locked");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+    }
+}

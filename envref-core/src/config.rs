@@ -1,0 +1,463 @@
+//! `.envref.yaml`: discovery (walk up to the nearest one), the global defaults file, and
+//! validation that reports every problem at once.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::kinds;
+use crate::layers::LayerPaths;
+use crate::{Error, Result};
+
+pub const CONFIG_FILE: &str = ".envref.yaml";
+/// Selects the profile when `--profile` is not given (also set for cargo's children).
+pub const PROFILE_ENV: &str = "ENVREF_PROFILE";
+const TOP_LEVEL_KEYS: &[&str] = &["project", "env_file", "local_file", "active_profile", "profiles", "backends", "team"];
+
+/// The file as written (all fields optional so the global file can fill gaps).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ConfigFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<BTreeMap<String, ProfileConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backends: Option<Vec<BackendEntry>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<Vec<TeamMember>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ProfileConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct TeamMember {
+    pub name: String,
+    pub public_key: String,
+}
+
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
+pub struct BackendEntry {
+    #[serde(default)]
+    pub name: String,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, yaml_serde::Value>,
+}
+
+impl fmt::Debug for BackendEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackendEntry").field("name", &self.name).field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+/// One configured backend, validated: its name, its type and its options as strings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BackendSpec {
+    pub name: String,
+    pub kind: String,
+    pub options: BTreeMap<String, String>,
+}
+
+impl BackendSpec {
+    pub fn new(name: &str, kind: &str) -> BackendSpec {
+        BackendSpec { name: name.into(), kind: kind.into(), options: BTreeMap::new() }
+    }
+
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options.get(key).map(String::as_str).filter(|s| !s.is_empty())
+    }
+
+    /// The `timeout` option, default 30 s.
+    pub fn timeout(&self) -> Duration {
+        self.option("timeout").and_then(parse_duration).unwrap_or(Duration::from_secs(30))
+    }
+
+    /// Options with secrets (tokens, passphrases) replaced by `***`, for display.
+    pub fn display_options(&self) -> BTreeMap<String, String> {
+        self.options
+            .iter()
+            .map(|(k, v)| (k.clone(), if kinds::is_secret_option(k) { "***".to_string() } else { v.clone() }))
+            .collect()
+    }
+}
+
+impl fmt::Debug for BackendSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackendSpec")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("options", &self.display_options())
+            .finish()
+    }
+}
+
+/// The effective configuration of one project.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The project root: the directory holding `.envref.yaml`.
+    pub root: PathBuf,
+    pub file: PathBuf,
+    pub global_file: Option<PathBuf>,
+    pub project: String,
+    pub env_file: String,
+    pub local_file: String,
+    pub active_profile: Option<String>,
+    pub profiles: BTreeMap<String, ProfileConfig>,
+    pub backends: Vec<BackendSpec>,
+    /// False when no `backends:` was configured and the default chain (keychain) applies.
+    pub backends_configured: bool,
+    pub team: Vec<TeamMember>,
+}
+
+impl Config {
+    /// Find `.envref.yaml` in `start` or the nearest parent, and load it.
+    pub fn discover(start: &Path) -> Result<Config> {
+        let file = find_config(start).ok_or_else(|| {
+            Error::new(format!("no {CONFIG_FILE} found in {} or any parent directory", start.display()))
+                .with_hint("run `envref init` in the project's root to create one")
+        })?;
+        Config::load(&file)
+    }
+
+    pub fn load(file: &Path) -> Result<Config> {
+        let raw = read_config_file(file)?;
+        let global_file = global_config_file().filter(|p| p.is_file());
+        let global = match &global_file {
+            Some(g) => read_config_file(g)?,
+            None => ConfigFile::default(),
+        };
+        let root = file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        Config::from_parts(root, file.to_path_buf(), global_file, raw, global)
+    }
+
+    fn from_parts(root: PathBuf, file: PathBuf, global_file: Option<PathBuf>, p: ConfigFile, g: ConfigFile) -> Result<Config> {
+        let mut problems = Vec::new();
+        let project = p.project.or(g.project).unwrap_or_default();
+        if project.is_empty() {
+            problems.push("project: required; it names the namespace secrets are stored under (e.g. `project: my-app`)".to_string());
+        } else if let Err(m) = check_name(&project) {
+            problems.push(format!("project: {m}"));
+        }
+        let env_file = p.env_file.or(g.env_file).unwrap_or_else(|| ".env".into());
+        let local_file = p.local_file.or(g.local_file).unwrap_or_else(|| ".env.local".into());
+        for (field, value) in [("env_file", &env_file), ("local_file", &local_file)] {
+            if value.is_empty() {
+                problems.push(format!("{field}: must not be empty"));
+            }
+        }
+        let profiles = p.profiles.or(g.profiles).unwrap_or_default();
+        for name in profiles.keys() {
+            if let Err(m) = check_profile_name(name) {
+                problems.push(format!("profiles.{name}: {m}"));
+            }
+        }
+        let active_profile = p.active_profile.or(g.active_profile).filter(|s| !s.is_empty());
+        if let Some(a) = &active_profile {
+            if let Err(m) = check_profile_name(a) {
+                problems.push(format!("active_profile: {m}"));
+            } else if !profiles.is_empty() && !profiles.contains_key(a) && !root.join(format!(".env.{a}")).exists() {
+                problems.push(format!("active_profile: profile {a} is neither under `profiles:` nor has a .env.{a} file"));
+            }
+        }
+        let backends_configured = p.backends.is_some() || g.backends.is_some();
+        let entries = p.backends.or(g.backends).unwrap_or_default();
+        let mut backends = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            match validate_backend(entry) {
+                Ok(spec) => {
+                    if backends.iter().any(|b: &BackendSpec| b.name == spec.name) {
+                        problems.push(format!("backends[{i}]: duplicate backend name {}", spec.name));
+                    }
+                    backends.push(spec);
+                }
+                Err(ps) => problems.extend(ps.into_iter().map(|m| format!("backends[{i}]: {m}"))),
+            }
+        }
+        if backends_configured && entries.is_empty() {
+            problems.push("backends: the list is empty; remove the key to use the keychain, or list at least one backend".into());
+        }
+        if !backends_configured {
+            backends.push(BackendSpec::new("keychain", "keychain"));
+        }
+        let team = p.team.or(g.team).unwrap_or_default();
+        for (i, m) in team.iter().enumerate() {
+            if m.name.trim().is_empty() {
+                problems.push(format!("team[{i}]: name is required"));
+            }
+            if !m.public_key.starts_with("age1") {
+                problems.push(format!("team[{i}]: public_key must be an age public key (age1…)"));
+            }
+        }
+        if !problems.is_empty() {
+            let list = problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n");
+            return Err(Error::new(format!("{}: invalid configuration:\n{list}", file.display()))
+                .with_hint("fix the entries above; `envref config show` prints the effective configuration"));
+        }
+        Ok(Config {
+            root,
+            file,
+            global_file,
+            project,
+            env_file,
+            local_file,
+            active_profile,
+            profiles,
+            backends,
+            backends_configured,
+            team,
+        })
+    }
+
+    /// The profile in effect: the flag, else `$ENVREF_PROFILE`, else `active_profile`.
+    pub fn select_profile(&self, flag: Option<&str>) -> Result<Option<String>> {
+        let from_env = std::env::var(PROFILE_ENV).ok().filter(|s| !s.is_empty());
+        let chosen = flag.map(str::to_string).or(from_env).or_else(|| self.active_profile.clone());
+        if let Some(p) = &chosen {
+            check_profile_name(p).map_err(|m| Error::new(format!("profile {p}: {m}")))?;
+        }
+        Ok(chosen)
+    }
+
+    /// The env file of `profile`: `profiles.<p>.env_file`, else `.env.<p>`, under the root.
+    pub fn profile_file(&self, profile: &str) -> PathBuf {
+        let rel = self
+            .profiles
+            .get(profile)
+            .and_then(|p| p.env_file.clone())
+            .unwrap_or_else(|| format!(".env.{profile}"));
+        self.root.join(rel)
+    }
+
+    pub fn layer_paths(&self, profile: Option<&str>) -> LayerPaths {
+        LayerPaths {
+            base: self.root.join(&self.env_file),
+            profile: profile.map(|p| self.profile_file(p)),
+            local: self.root.join(&self.local_file),
+        }
+    }
+
+    pub fn backend(&self, name: &str) -> Option<&BackendSpec> {
+        self.backends.iter().find(|b| b.name == name)
+    }
+
+    /// The named backend, or an error listing the configured ones.
+    pub fn require_backend(&self, name: &str) -> Result<&BackendSpec> {
+        self.backend(name).ok_or_else(|| {
+            let names: Vec<_> = self.backends.iter().map(|b| b.name.as_str()).collect();
+            Error::new(format!("no backend named {name} in {}", self.file.display()))
+                .with_hint(format!("configured backends: {}", names.join(", ")))
+        })
+    }
+}
+
+/// Walk up from `start` to the nearest `.envref.yaml`.
+pub fn find_config(start: &Path) -> Option<PathBuf> {
+    let start = std::path::absolute(start).ok()?;
+    start.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file())
+}
+
+/// `$ENVREF_CONFIG_DIR`, else `$XDG_CONFIG_HOME/envref`, else `~/.config/envref`.
+pub fn global_config_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("ENVREF_CONFIG_DIR")
+        .or_else(|| var("XDG_CONFIG_HOME").map(|d| d.join("envref")))
+        .or_else(|| home_dir().map(|h| h.join(".config").join("envref")))
+}
+
+pub fn global_config_file() -> Option<PathBuf> {
+    global_config_dir().map(|d| d.join("config.yaml"))
+}
+
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// Expand a leading `~/` to `$HOME`.
+pub fn expand_tilde(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ if path == "~" => home_dir().unwrap_or_else(|| PathBuf::from(path)),
+        _ => PathBuf::from(path),
+    }
+}
+
+pub fn read_config_file(file: &Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    parse_config(file, &text)
+}
+
+pub fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
+    let bad_yaml = |e: yaml_serde::Error| {
+        let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
+        let mut msg = e.to_string();
+        if let Some(i) = msg.find(" at line ") {
+            msg.truncate(i);
+        }
+        Error::new(format!("{}{at}: {msg}", file.display())).with_hint("fix the YAML syntax; see `envref init` for a template")
+    };
+    if text.trim().is_empty() {
+        return Ok(ConfigFile::default());
+    }
+    let value: yaml_serde::Value = yaml_serde::from_str(text).map_err(bad_yaml)?;
+    if let yaml_serde::Value::Mapping(map) = &value {
+        let unknown: Vec<String> = map
+            .keys()
+            .filter_map(|k| k.as_str())
+            .filter(|k| !TOP_LEVEL_KEYS.contains(k))
+            .map(str::to_string)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Error::new(format!("{}: unknown key(s): {}", file.display(), unknown.join(", ")))
+                .with_hint(format!("known keys: {}", TOP_LEVEL_KEYS.join(", "))));
+        }
+    }
+    yaml_serde::from_str(text).map_err(bad_yaml)
+}
+
+fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
+    let mut problems = Vec::new();
+    let label = if entry.name.is_empty() { "(unnamed)".to_string() } else { entry.name.clone() };
+    if entry.name.is_empty() {
+        problems.push("name: required".to_string());
+    } else if entry.name == crate::reference::CHAIN {
+        problems.push("name: `secrets` is reserved (ref://secrets/… walks the whole chain)".into());
+    } else if let Err(m) = check_name(&entry.name) {
+        problems.push(format!("name: {m}"));
+    }
+    let kind = entry.kind.clone().unwrap_or_else(|| entry.name.clone());
+    let Some(k) = kinds::find(&kind) else {
+        problems.push(format!(
+            "{label}: unknown backend type {kind:?}; valid types: {}",
+            kinds::KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+        ));
+        return Err(problems);
+    };
+    let mut options = BTreeMap::new();
+    for (key, value) in &entry.config {
+        if !k.options.contains(&key.as_str()) {
+            let valid = if k.options.is_empty() { "none".to_string() } else { k.options.join(", ") };
+            problems.push(format!("{label}: unknown option {key:?} for type {kind}; valid options: {valid}"));
+            continue;
+        }
+        let text = match value {
+            yaml_serde::Value::String(s) => s.clone(),
+            yaml_serde::Value::Number(n) => n.to_string(),
+            yaml_serde::Value::Bool(b) => b.to_string(),
+            yaml_serde::Value::Null => String::new(),
+            _ => {
+                problems.push(format!("{label}: option {key} must be a string"));
+                continue;
+            }
+        };
+        if key == "timeout" && parse_duration(&text).is_none() {
+            problems.push(format!("{label}: timeout {text:?} is not a duration (e.g. 30s, 500ms, 2m)"));
+        }
+        options.insert(key.clone(), text);
+    }
+    for req in k.required {
+        if options.get(*req).is_none_or(|v| v.is_empty()) {
+            problems.push(format!("{label}: option {req} is required for type {kind}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(BackendSpec { name: entry.name.clone(), kind, options })
+    } else {
+        Err(problems)
+    }
+}
+
+/// `30s`, `500ms`, `2m`, or plain seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return None,
+    };
+    (secs > 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs))
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    if name.trim() != name || name.is_empty() {
+        return Err("must not be empty or have leading/trailing spaces".into());
+    }
+    if name.contains(['/', '\\']) {
+        return Err("must not contain `/` or `\\`".into());
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
+        return Err(format!("contains {c:?}; use letters, digits, `_`, `-` or `.`"));
+    }
+    Ok(())
+}
+
+pub fn check_profile_name(name: &str) -> Result<(), String> {
+    if name == "local" {
+        return Err("the name `local` is reserved for .env.local".into());
+    }
+    check_name(name)?;
+    if name.contains('.') {
+        return Err("must not contain `.`".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config> {
+        let raw = parse_config(Path::new("/p/.envref.yaml"), text)?;
+        Config::from_parts("/p".into(), "/p/.envref.yaml".into(), None, raw, ConfigFile::default())
+    }
+
+    #[test]
+    fn defaults_and_chain() {
+        let c = load("project: app\n").unwrap();
+        assert_eq!((c.env_file.as_str(), c.local_file.as_str()), (".env", ".env.local"));
+        assert_eq!(c.backends, vec![BackendSpec::new("keychain", "keychain")]);
+        assert!(!c.backends_configured);
+        let c = load("project: app\nbackends:\n  - name: ssm-a\n    type: aws-ssm\n  - name: ssm-b\n    type: aws-ssm\n    config: {prefix: /x, timeout: 5s}\n").unwrap();
+        assert_eq!(c.backends[1].option("prefix"), Some("/x"));
+        assert_eq!(c.backends[1].timeout(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn every_problem_at_once() {
+        let e = load("backends:\n  - name: a\n    type: aws\n  - name: o\n    type: oci-vault\n    config: {vault_id: v, bogus: 1}\n  - name: a\n    type: vault\n")
+            .unwrap_err()
+            .message;
+        assert!(e.contains("project: required"), "{e}");
+        assert!(e.contains("unknown backend type \"aws\"; valid types: keychain, vault, 1password"), "{e}");
+        assert!(e.contains("option compartment_id is required"), "{e}");
+        assert!(e.contains("option key_id is required"), "{e}");
+        assert!(e.contains("unknown option \"bogus\""), "{e}");
+        assert!(load("project: a\nbogus: 1\n").unwrap_err().message.contains("unknown key(s): bogus"));
+    }
+
+    #[test]
+    fn tokens_hidden() {
+        let c = load("project: a\nbackends:\n  - name: hc\n    type: hashicorp-vault\n    config: {token: hvs.SECRET}\n").unwrap();
+        assert!(!format!("{:?}", c).contains("hvs.SECRET"));
+        assert_eq!(c.backends[0].display_options()["token"], "***");
+    }
+}

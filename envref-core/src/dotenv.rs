@@ -1,0 +1,623 @@
+//! The `.env` grammar (DESIGN.md §3) and a lossless document model.
+//!
+//! [`Document`] keeps the file's text untouched and records, for each entry, where its value
+//! sits in that text. An edit replaces only the bytes of one value, so comments, blank lines,
+//! `export` prefixes, quoting and order elsewhere survive byte for byte.
+//!
+//! Errors are `path:line:col: what is wrong` and never contain value text: a `.env` may hold a
+//! plaintext secret by mistake.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::reference::Reference;
+use crate::template::{self, Template};
+use crate::{Error, Result};
+
+/// A 1-based line and column (columns count characters, not bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Position {
+    pub line: u32,
+    pub col: u32,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// A place in a file, printed as `path:line:col`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Location {
+    pub path: PathBuf,
+    pub pos: Position,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path.display(), self.pos)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quote {
+    None,
+    Single,
+    Double,
+    Backtick,
+}
+
+/// What a value means once its quoting is understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// The whole value is `ref://<target>/<key>`, in any quoting.
+    Reference(Reference),
+    /// Text with `${…}` interpolation (unquoted, double-quoted) or a literal (single, backtick).
+    Template(Template),
+}
+
+impl Value {
+    pub fn is_reference(&self) -> bool {
+        matches!(self, Value::Reference(_))
+    }
+
+    /// Every reference this value names directly (whole-value or `${ref://…}` inside).
+    pub fn references(&self) -> Vec<&Reference> {
+        match self {
+            Value::Reference(r) => vec![r],
+            Value::Template(t) => t.references(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub quote: Quote,
+    pub value: Value,
+    /// Where the key starts.
+    pub pos: Position,
+    /// Where the value's text starts (the opening quote, if quoted).
+    pub value_pos: Position,
+    /// Byte range of the value in the document text, quotes included.
+    span: Range<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub location: Location,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// A parsed `.env` file that can be edited without disturbing anything but the edited value.
+#[derive(Debug, Clone)]
+pub struct Document {
+    path: PathBuf,
+    text: String,
+    /// Every definition in file order, duplicates included.
+    entries: Vec<Entry>,
+    warnings: Vec<String>,
+}
+
+impl Document {
+    pub fn parse(path: impl Into<PathBuf>, text: impl Into<String>) -> Result<Document, Vec<ParseError>> {
+        let path = path.into();
+        let text = text.into();
+        let (entries, errors) = Parser::new(&path, &text).run();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let warnings = duplicate_warnings(&path, &entries);
+        Ok(Document { path, text, entries, warnings })
+    }
+
+    /// Read and parse a file; parse errors are joined into one [`Error`], one per line.
+    pub fn load(path: &Path) -> Result<Document> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let pos = position_at(&String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]), usize::MAX);
+            Error::new(format!("{}:{}: file is not valid UTF-8", path.display(), pos))
+                .with_hint("save the file as UTF-8")
+        })?;
+        Document::parse(path, text).map_err(parse_errors_to_error)
+    }
+
+    /// Like [`Document::load`], but a missing file is an empty document.
+    pub fn load_or_empty(path: &Path) -> Result<Document> {
+        if path.exists() {
+            Document::load(path)
+        } else {
+            Ok(Document::empty(path))
+        }
+    }
+
+    pub fn empty(path: impl Into<PathBuf>) -> Document {
+        Document { path: path.into(), text: String::new(), entries: Vec::new(), warnings: Vec::new() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// All definitions in file order, duplicates included.
+    pub fn all_entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Warnings found while parsing (duplicate keys), ready to print.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The definition that wins for `key` (the last one).
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.entries.iter().rev().find(|e| e.key == key)
+    }
+
+    /// Set `key` to `source`, which is `.env` value text (`${VAR}` in it interpolates). The
+    /// winning definition's value bytes are replaced; a new key is appended at the end.
+    pub fn set(&mut self, key: &str, source: &str) -> Result<()> {
+        check_key(key)?;
+        let rendered = render_value(source);
+        let mut text = self.text.clone();
+        match self.get(key) {
+            Some(entry) => text.replace_range(entry.span.clone(), &rendered),
+            None => {
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push_str(if text.contains("\r\n") { "\r\n" } else { "\n" });
+                }
+                text.push_str(&format!("{key}={rendered}\n"));
+            }
+        }
+        self.replace_text(text)
+    }
+
+    /// Remove every definition of `key` (whole lines). Returns whether there was one.
+    pub fn remove(&mut self, key: &str) -> Result<bool> {
+        let lines: Vec<Range<usize>> = self
+            .entries
+            .iter()
+            .filter(|e| e.key == key)
+            .map(|e| line_range(&self.text, e.span.clone()))
+            .collect();
+        if lines.is_empty() {
+            return Ok(false);
+        }
+        let mut text = self.text.clone();
+        for range in lines.into_iter().rev() {
+            text.replace_range(range, "");
+        }
+        self.replace_text(text)?;
+        Ok(true)
+    }
+
+    fn replace_text(&mut self, text: String) -> Result<()> {
+        *self = Document::parse(self.path.clone(), text).map_err(parse_errors_to_error)?;
+        Ok(())
+    }
+
+    /// Write the document back atomically (temp file in the same directory, then rename),
+    /// keeping the file's permissions.
+    pub fn save(&self) -> Result<()> {
+        crate::layers::write_atomic(&self.path, self.text.as_bytes(), None)
+    }
+}
+
+pub fn parse_errors_to_error(errors: Vec<ParseError>) -> Error {
+    let message = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+    Error::new(message).with_hint("fix the line(s) above; each definition is KEY=VALUE, see `envref --help`")
+}
+
+/// Validate a key against `[A-Za-z_][A-Za-z0-9_.-]*`.
+pub fn check_key(key: &str) -> Result<()> {
+    let mut chars = key.chars();
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(is_key_char);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(format!("invalid key {key:?}"))
+            .with_hint("keys start with a letter or `_` and contain letters, digits, `_`, `.` or `-`"))
+    }
+}
+
+fn is_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
+}
+
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// Render `.env` source text for a value: bare when that reads back identically, otherwise
+/// double-quoted with `\\`, `\"`, `\n`, `\r`, `\t` escaped (`$` keeps its meaning).
+pub fn render_value(source: &str) -> String {
+    let bare_ok = !source.is_empty()
+        && source.chars().all(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '`' | '\\' | '#'));
+    if bare_ok || source.is_empty() {
+        return source.to_string();
+    }
+    let mut out = String::with_capacity(source.len() + 2);
+    out.push('"');
+    for c in source.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Quote a literal value (no interpolation) so it reads back byte for byte.
+pub fn render_literal(value: &str) -> String {
+    if !value.contains('\'') {
+        return format!("'{value}'");
+    }
+    // Double quotes with `$` escaped as `\$` keep everything literal.
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn duplicate_warnings(path: &Path, entries: &[Entry]) -> Vec<String> {
+    let mut first: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut warnings = Vec::new();
+    for e in entries {
+        match first.get(e.key.as_str()) {
+            Some(line) => warnings.push(format!(
+                "{}:{}: duplicate key {} (first defined on line {line}); the last definition wins",
+                path.display(),
+                e.pos.line,
+                e.key
+            )),
+            None => {
+                first.insert(&e.key, e.pos.line);
+            }
+        }
+    }
+    warnings
+}
+
+/// The whole physical line(s) holding a span, with their line terminator.
+fn line_range(text: &str, span: Range<usize>) -> Range<usize> {
+    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[span.end..].find('\n').map_or(text.len(), |i| span.end + i + 1);
+    start..end
+}
+
+/// Line/column of byte offset `at` (clamped to the text).
+pub fn position_at(text: &str, at: usize) -> Position {
+    let at = at.min(text.len());
+    let before = &text[..at];
+    let line = before.matches('\n').count() as u32 + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = text[line_start..at].chars().count() as u32 + 1;
+    Position { line, col }
+}
+
+struct Parser<'a> {
+    path: &'a Path,
+    text: &'a str,
+    entries: Vec<Entry>,
+    errors: Vec<ParseError>,
+}
+
+impl<'a> Parser<'a> {
+    fn new(path: &'a Path, text: &'a str) -> Self {
+        Parser { path, text, entries: Vec::new(), errors: Vec::new() }
+    }
+
+    fn error(&mut self, at: usize, message: impl Into<String>) {
+        let pos = position_at(self.text, at);
+        self.errors.push(ParseError {
+            location: Location { path: self.path.to_path_buf(), pos },
+            message: message.into(),
+        });
+    }
+
+    fn run(mut self) -> (Vec<Entry>, Vec<ParseError>) {
+        let text = self.text;
+        let mut i = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        // Line numbers are tracked incrementally: recomputing from the start would be quadratic.
+        let mut line: u32 = 1;
+        while i < text.len() {
+            let line_end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+            let next = match self.line(i, line_end, line) {
+                Some(next) => next,
+                None => break, // unrecoverable (unterminated quote): stop here
+            };
+            line += text[i..next].matches('\n').count() as u32;
+            i = next;
+        }
+        (self.entries, self.errors)
+    }
+
+    /// Parse the definition starting at `start`; returns the offset of the next line.
+    fn line(&mut self, start: usize, line_end: usize, line_no: u32) -> Option<usize> {
+        let text = self.text;
+        let after_line = (line_end + 1).min(text.len());
+        let content_end = if text[start..line_end].ends_with('\r') { line_end - 1 } else { line_end };
+        let content = &text[start..content_end];
+        let col_of = |offset: usize| text[start..offset].chars().count() as u32 + 1;
+        let trimmed = content.trim_start_matches(is_blank);
+        let mut p = start + (content.len() - trimmed.len());
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            return Some(after_line);
+        }
+        if let Some(rest) = trimmed.strip_prefix("export") {
+            if rest.starts_with(is_blank) {
+                let rest2 = rest.trim_start_matches(is_blank);
+                p += trimmed.len() - rest2.len();
+            }
+        }
+        let key_start = p;
+        let first = text[p..content_end].chars().next();
+        if !matches!(first, Some(c) if c.is_ascii_alphabetic() || c == '_') {
+            let message = if !text[p..content_end].contains('=') {
+                "expected KEY=VALUE, found a line without `=`".to_string()
+            } else if text[p..content_end].starts_with('=') {
+                "missing key before `=`".to_string()
+            } else {
+                "invalid key: keys start with a letter or `_`".to_string()
+            };
+            self.error(p, message);
+            return Some(after_line);
+        }
+        while let Some(c) = text[p..content_end].chars().next() {
+            if is_key_char(c) {
+                p += c.len_utf8();
+            } else {
+                break;
+            }
+        }
+        let key = text[key_start..p].to_string();
+        while text[p..content_end].starts_with(is_blank) {
+            p += 1;
+        }
+        match text[p..content_end].chars().next() {
+            Some('=') => p += 1,
+            None => {
+                self.error(key_start, "expected KEY=VALUE, found a line without `=`");
+                return Some(after_line);
+            }
+            Some(c) => {
+                let message = if text[p..content_end].contains('=') {
+                    format!("invalid character {c:?} in key {key}: keys contain letters, digits, `_`, `.` or `-`")
+                } else {
+                    format!("expected `=` after key {key}")
+                };
+                self.error(p, message);
+                return Some(after_line);
+            }
+        }
+        let eq_end = p;
+        while text[p..content_end].starts_with(is_blank) {
+            p += 1;
+        }
+        let pos = Position { line: line_no, col: col_of(key_start) };
+        let quote = match text[p..content_end].chars().next() {
+            Some('\'') => Quote::Single,
+            Some('"') => Quote::Double,
+            Some('`') => Quote::Backtick,
+            _ => Quote::None,
+        };
+        if quote == Quote::None {
+            return self.unquoted(key, pos, eq_end, p, content_end, line_no, after_line);
+        }
+        let qchar = text.as_bytes()[p] as char;
+        let open = p;
+        let body_start = p + 1;
+        let mut q = body_start;
+        let close = loop {
+            let Some(c) = text[q..].chars().next() else { break None };
+            if c == qchar {
+                break Some(q);
+            }
+            if c == '\\' && quote == Quote::Double {
+                q += 1;
+                if let Some(n) = text[q..].chars().next() {
+                    q += n.len_utf8();
+                }
+                continue;
+            }
+            q += c.len_utf8();
+        };
+        let Some(close) = close else {
+            let kind = match quote {
+                Quote::Single => "single",
+                Quote::Double => "double",
+                _ => "backtick",
+            };
+            self.error(open, format!("unterminated {kind}-quoted value for key {key}: add the closing {qchar}"));
+            return None;
+        };
+        // After the closing quote: only blanks and a comment.
+        let close_line_end = text[close..].find('\n').map_or(text.len(), |n| close + n);
+        let rest_end = if text[close..close_line_end].ends_with('\r') { close_line_end - 1 } else { close_line_end };
+        let after = &text[close + 1..rest_end];
+        let after_trim = after.trim_start_matches(is_blank);
+        if !after_trim.is_empty() && !after_trim.starts_with('#') {
+            let at = close + 1 + (after.len() - after_trim.len());
+            self.error(at, format!("unexpected text after the closing quote of {key}: only a `# comment` may follow"));
+            return Some((close_line_end + 1).min(text.len()));
+        }
+        let body = &text[body_start..close];
+        let body_owned;
+        let body = if body.contains("\r\n") {
+            body_owned = body.replace("\r\n", "\n");
+            body_owned.as_str()
+        } else {
+            body
+        };
+        let value_pos = Position { line: line_no, col: col_of(open) };
+        let body_pos = Position { line: line_no, col: col_of(open) + 1 };
+        self.push_entry(key, quote, body, pos, value_pos, body_pos, open..close + 1);
+        Some((close_line_end + 1).min(text.len()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn unquoted(
+        &mut self,
+        key: String,
+        pos: Position,
+        eq_end: usize,
+        value_start: usize,
+        content_end: usize,
+        line_no: u32,
+        after_line: usize,
+    ) -> Option<usize> {
+        let text = self.text;
+        // `#` starts a comment only after a blank (`a#b` is a value); the blank may be the
+        // one that followed `=`.
+        let raw = &text[eq_end..content_end];
+        let mut cut = raw.len();
+        let mut prev_blank = false;
+        for (i, c) in raw.char_indices() {
+            if c == '#' && prev_blank {
+                cut = i;
+                break;
+            }
+            prev_blank = is_blank(c);
+        }
+        let value_end = eq_end + raw[..cut].trim_end_matches(is_blank).len();
+        let (span, body) = if value_start >= value_end {
+            (eq_end..eq_end, "")
+        } else {
+            (value_start..value_end, &text[value_start..value_end])
+        };
+        let col = text[..span.start].rfind('\n').map_or(span.start, |n| span.start - n - 1);
+        let line_start = span.start - col;
+        let value_pos = Position { line: line_no, col: text[line_start..span.start].chars().count() as u32 + 1 };
+        self.push_entry(key, Quote::None, body, pos, value_pos, value_pos, span);
+        Some(after_line)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_entry(
+        &mut self,
+        key: String,
+        quote: Quote,
+        body: &str,
+        pos: Position,
+        value_pos: Position,
+        body_pos: Position,
+        span: Range<usize>,
+    ) {
+        let value = if body.starts_with(crate::reference::PREFIX) {
+            match Reference::parse(body) {
+                Ok(r) => Value::Reference(r),
+                Err(msg) => {
+                    let location = Location { path: self.path.to_path_buf(), pos: body_pos };
+                    self.errors.push(ParseError { location, message: format!("{key}: {msg}") });
+                    return;
+                }
+            }
+        } else {
+            match template::parse(body, quote, body_pos) {
+                Ok(t) => Value::Template(t),
+                Err((at, msg)) => {
+                    let location = Location { path: self.path.to_path_buf(), pos: at };
+                    self.errors.push(ParseError { location, message: format!("{key}: {msg}") });
+                    return;
+                }
+            }
+        };
+        self.entries.push(Entry { key, quote, value, pos, value_pos, span });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Document {
+        Document::parse("t.env", text).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn err(text: &str) -> String {
+        Document::parse("t.env", text).unwrap_err()[0].to_string()
+    }
+
+    fn lit(doc: &Document, key: &str) -> String {
+        match &doc.get(key).unwrap().value {
+            Value::Template(t) => t.as_literal().expect("literal").to_string(),
+            Value::Reference(r) => r.to_string(),
+        }
+    }
+
+    #[test]
+    fn forms() {
+        let d = parse("\u{feff}A=1\r\nexport B = two words  # c\nC='x $Y'\nD=\"l1\\nl2\"\nE=`a\nb`\nF=a#b\nG= #c\nH=\n");
+        assert_eq!(lit(&d, "A"), "1");
+        assert_eq!(lit(&d, "B"), "two words");
+        assert_eq!(lit(&d, "C"), "x $Y");
+        assert_eq!(lit(&d, "D"), "l1\nl2");
+        assert_eq!(lit(&d, "E"), "a\nb");
+        assert_eq!(lit(&d, "F"), "a#b");
+        assert_eq!(lit(&d, "G"), "");
+        assert_eq!(lit(&d, "H"), "");
+    }
+
+    #[test]
+    fn errors_have_positions_and_no_values() {
+        assert_eq!(err("A=1\nJUSTAKEY\n"), "t.env:2:1: expected KEY=VALUE, found a line without `=`");
+        assert_eq!(err("  1A=x\n"), "t.env:1:3: invalid key: keys start with a letter or `_`");
+        let e = err("A=\"hunter2\" trailing\n");
+        assert!(e.starts_with("t.env:1:13:"), "{e}");
+        assert!(!e.contains("hunter2"));
+        let e = err("A=1\nB='hunter2\n");
+        assert!(e.starts_with("t.env:2:3: unterminated single-quoted value for key B"), "{e}");
+        assert!(!e.contains("hunter2"));
+    }
+
+    #[test]
+    fn duplicates_warn() {
+        let d = parse("A=1\nB=2\nA=3\n");
+        assert_eq!(lit(&d, "A"), "3");
+        assert_eq!(d.warnings().len(), 1);
+        assert!(d.warnings()[0].contains("t.env:3: duplicate key A (first defined on line 1)"));
+    }
+
+    #[test]
+    fn set_changes_one_value_only() {
+        let src = "# top\n\nexport A = 'old'   # keep\nB=\"x\"\n";
+        let mut d = parse(src);
+        d.set("A", "new value").unwrap();
+        assert_eq!(d.text(), "# top\n\nexport A = \"new value\"   # keep\nB=\"x\"\n");
+        d.set("C", "z").unwrap();
+        assert!(d.text().ends_with("B=\"x\"\nC=z\n"));
+        d.set("E", "").unwrap();
+        d.set("E", "v").unwrap();
+        assert!(d.text().ends_with("E=v\n"), "{}", d.text());
+        assert!(d.remove("B").unwrap());
+        assert!(!d.text().contains("B="));
+    }
+}

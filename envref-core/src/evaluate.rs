@@ -1,0 +1,232 @@
+//! Interpolation over the merged layers. Names resolve among all keys (order does not
+//! matter), then the process environment; a cycle is an error naming it. Secret values are
+//! inserted literally and never re-scanned.
+
+use std::collections::HashMap;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::dotenv::{Location, Value};
+use crate::layers::Merged;
+use crate::reference::Reference;
+use crate::template::{Segment, Template, VarOp};
+
+/// What a reference turns into during evaluation.
+#[derive(Clone, Copy)]
+pub enum RefMode<'a> {
+    /// Keep `ref://target/key` as text (`get`, `list --show-secrets`, `profile export`).
+    Literal,
+    /// Show `ref://***` (`list`).
+    Masked,
+    /// Insert the resolved secret; a reference missing from the map fails the key.
+    Resolved(&'a HashMap<Reference, SecretString>),
+}
+
+/// One variable of the output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Var {
+    pub key: String,
+    pub value: String,
+    /// The value contains a resolved secret.
+    pub secret: bool,
+}
+
+impl std::fmt::Debug for Var {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = if self.secret { "***" } else { self.value.as_str() };
+        write!(f, "{}={shown:?}", self.key)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The value needs these references, which did not resolve.
+    Unresolved(Vec<Reference>),
+    /// An interpolation error (`${X:?…}`, a cycle, `--strict` and an unset name), with location.
+    Invalid(String),
+}
+
+#[derive(Debug, Default)]
+pub struct Evaluated {
+    /// Variables that evaluated, in layer order.
+    pub vars: Vec<Var>,
+    /// Keys that did not, in layer order.
+    pub failures: Vec<(String, Failure)>,
+    pub warnings: Vec<String>,
+}
+
+impl Evaluated {
+    pub fn get(&self, key: &str) -> Option<&Var> {
+        self.vars.iter().find(|v| v.key == key)
+    }
+}
+
+#[derive(Clone)]
+enum State {
+    Busy,
+    Done(Result<(String, bool), Failure>),
+}
+
+struct Evaluator<'a> {
+    merged: &'a Merged,
+    mode: RefMode<'a>,
+    strict: bool,
+    state: HashMap<&'a str, State>,
+    stack: Vec<&'a str>,
+    warnings: Vec<String>,
+}
+
+/// Evaluate every key of `merged`.
+pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
+    let mut ev = Evaluator { merged, mode, strict, state: HashMap::new(), stack: Vec::new(), warnings: Vec::new() };
+    let mut out = Evaluated::default();
+    for def in merged.definitions() {
+        match ev.key(&def.key) {
+            Ok((value, secret)) => out.vars.push(Var { key: def.key.clone(), value, secret }),
+            Err(f) => out.failures.push((def.key.clone(), f)),
+        }
+    }
+    out.warnings = ev.warnings;
+    out
+}
+
+impl<'a> Evaluator<'a> {
+    fn key(&mut self, key: &'a str) -> Result<(String, bool), Failure> {
+        match self.state.get(key) {
+            Some(State::Done(r)) => return r.clone(),
+            Some(State::Busy) => unreachable!("cycles are caught before recursing"),
+            None => {}
+        }
+        let def = self.merged.get(key).expect("key exists");
+        self.state.insert(key, State::Busy);
+        self.stack.push(key);
+        let result = match &def.value {
+            Value::Reference(r) => self.reference(r),
+            Value::Template(t) => self.template(t, &def.location),
+        };
+        self.stack.pop();
+        self.state.insert(key, State::Done(result.clone()));
+        result
+    }
+
+    fn reference(&self, r: &Reference) -> Result<(String, bool), Failure> {
+        match self.mode {
+            RefMode::Literal => Ok((r.to_string(), false)),
+            RefMode::Masked => Ok(("ref://***".into(), false)),
+            RefMode::Resolved(map) => match map.get(r) {
+                Some(v) => Ok((v.expose_secret().to_string(), true)),
+                None => Err(Failure::Unresolved(vec![r.clone()])),
+            },
+        }
+    }
+
+    fn template(&mut self, t: &'a Template, at: &Location) -> Result<(String, bool), Failure> {
+        let mut out = String::new();
+        let mut secret = false;
+        let mut unresolved: Vec<Reference> = Vec::new();
+        for seg in &t.segments {
+            let piece = match seg {
+                Segment::Lit(s) => Ok((s.clone(), false)),
+                Segment::Ref(r, _) => self.reference(r),
+                Segment::Var(v) => {
+                    let here = Location { path: at.path.clone(), pos: v.pos };
+                    let looked = self.lookup(&v.name, &here)?;
+                    match (&v.op, looked) {
+                        (VarOp::Plain, Some(x)) => Ok(x),
+                        (VarOp::Plain, None) => {
+                            let msg = format!("{here}: ${{{}}} is not set; it expands to an empty string", v.name);
+                            if self.strict {
+                                return Err(Failure::Invalid(format!("{msg} (--strict)")));
+                            }
+                            self.warnings.push(msg);
+                            Ok((String::new(), false))
+                        }
+                        (VarOp::DefaultIfEmpty(d), Some(x)) if x.0.is_empty() => self.template(d, at),
+                        (VarOp::DefaultIfEmpty(d), None) | (VarOp::DefaultIfUnset(d), None) => self.template(d, at),
+                        (VarOp::ErrorIfEmpty(msg), x) if x.as_ref().is_none_or(|x| x.0.is_empty()) => {
+                            let msg = if msg.is_empty() { "is required".to_string() } else { msg.clone() };
+                            return Err(Failure::Invalid(format!("{here}: {}: {msg}", v.name)));
+                        }
+                        (_, Some(x)) => Ok(x),
+                        (VarOp::ErrorIfEmpty(_), None) => unreachable!("handled by the guard above"),
+                    }
+                }
+            };
+            match piece {
+                Ok((s, sec)) => {
+                    out.push_str(&s);
+                    secret |= sec;
+                }
+                Err(Failure::Unresolved(rs)) => unresolved.extend(rs),
+                Err(f) => return Err(f),
+            }
+        }
+        if unresolved.is_empty() {
+            Ok((out, secret))
+        } else {
+            Err(Failure::Unresolved(unresolved))
+        }
+    }
+
+    /// A name's value: another key (evaluated), else the process environment, else `None`.
+    fn lookup(&mut self, name: &str, here: &Location) -> Result<Option<(String, bool)>, Failure> {
+        let merged: &'a Merged = self.merged;
+        let Some(def) = merged.get(name) else {
+            return Ok(std::env::var(name).ok().map(|v| (v, false)));
+        };
+        let key: &'a str = &def.key;
+        if let Some(i) = self.stack.iter().position(|k| *k == key) {
+            let mut cycle: Vec<&str> = self.stack[i..].to_vec();
+            cycle.push(key);
+            return Err(Failure::Invalid(format!("{here}: interpolation cycle: {}", cycle.join(" -> "))));
+        }
+        self.key(key).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dotenv::Document;
+
+    fn merged(text: &str) -> Merged {
+        Merged::from_documents(&[Document::parse("/p/.env", text).unwrap()])
+    }
+
+    fn eval(text: &str) -> Evaluated {
+        evaluate(&merged(text), RefMode::Literal, false)
+    }
+
+    #[test]
+    fn order_free_and_defaults() {
+        let e = eval("A=${B}-x\nB=b\nC=${NOPE_UNSET_1:-d}\nD=${B:-z}\nE=$$B\nF='${B}'\nG=${EMPTY-u}\nEMPTY=\n");
+        let v: Vec<_> = e.vars.iter().map(|v| (v.key.as_str(), v.value.as_str())).collect();
+        assert_eq!(v, [("A", "b-x"), ("B", "b"), ("C", "d"), ("D", "b"), ("E", "$B"), ("F", "${B}"), ("G", ""), ("EMPTY", "")]);
+    }
+
+    #[test]
+    fn cycles_and_required() {
+        let e = eval("A=${B}\nB=${A}\nC=${NOPE_UNSET_2:?set C first}\n");
+        assert_eq!(e.failures.len(), 3);
+        match &e.failures[0].1 {
+            Failure::Invalid(m) => assert_eq!(m, "/p/.env:2:3: interpolation cycle: A -> B -> A"),
+            f => panic!("{f:?}"),
+        }
+        match &e.failures[2].1 {
+            Failure::Invalid(m) => assert_eq!(m, "/p/.env:3:3: NOPE_UNSET_2: set C first"),
+            f => panic!("{f:?}"),
+        }
+    }
+
+    #[test]
+    fn references_through_vars() {
+        let m = merged("DATABASE_URL=ref://secrets/db\nDB_DISPLAY=${DATABASE_URL}\nFULL=x${ref://secrets/u}y\n");
+        let mut map = HashMap::new();
+        map.insert(Reference::parse("ref://secrets/db").unwrap(), SecretString::from("pg://s$x"));
+        let e = evaluate(&m, RefMode::Resolved(&map), false);
+        assert_eq!(e.get("DB_DISPLAY").unwrap().value, "pg://s$x");
+        assert!(e.get("DB_DISPLAY").unwrap().secret);
+        assert_eq!(e.failures, vec![("FULL".to_string(), Failure::Unresolved(vec![Reference::parse("ref://secrets/u").unwrap()]))]);
+        assert!(!format!("{:?}", e.vars).contains("pg://"));
+    }
+}

@@ -1,0 +1,178 @@
+//! The layered environment: `env_file` ← profile file ← `local_file`. Later layers override
+//! keys; a key keeps the position of its first definition. The base file is required.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::dotenv::{Document, Location, Quote, Value};
+use crate::{Error, Result};
+
+/// The files one run reads, in override order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerPaths {
+    pub base: PathBuf,
+    pub profile: Option<PathBuf>,
+    pub local: PathBuf,
+}
+
+impl LayerPaths {
+    pub fn all(&self) -> Vec<&Path> {
+        let mut v = vec![self.base.as_path()];
+        if let Some(p) = &self.profile {
+            v.push(p);
+        }
+        v.push(&self.local);
+        v
+    }
+}
+
+/// One variable of the merged environment, as written in the layer that wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    pub key: String,
+    pub value: Value,
+    pub quote: Quote,
+    /// Where the winning definition is (`path:line:col` of the key).
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Merged {
+    defs: Vec<Definition>,
+    index: HashMap<String, usize>,
+    warnings: Vec<String>,
+    files_read: Vec<PathBuf>,
+}
+
+impl Merged {
+    /// Load and merge the layers. Missing optional layers are skipped.
+    pub fn load(paths: &LayerPaths) -> Result<Merged> {
+        if !paths.base.exists() {
+            return Err(Error::new(format!("{}: env file not found", paths.base.display()))
+                .with_hint("create it (`envref init` writes one) or set `env_file` in .envref.yaml"));
+        }
+        let mut docs = vec![Document::load(&paths.base)?];
+        for p in paths.profile.iter().chain(std::iter::once(&paths.local)) {
+            if p.exists() {
+                docs.push(Document::load(p)?);
+            }
+        }
+        Ok(Merged::from_documents(&docs))
+    }
+
+    pub fn from_documents(docs: &[Document]) -> Merged {
+        let mut m = Merged::default();
+        for doc in docs {
+            m.warnings.extend(doc.warnings().iter().cloned());
+            m.files_read.push(doc.path().to_path_buf());
+            for e in doc.all_entries() {
+                let def = Definition {
+                    key: e.key.clone(),
+                    value: e.value.clone(),
+                    quote: e.quote,
+                    location: Location { path: doc.path().to_path_buf(), pos: e.pos },
+                };
+                match m.index.get(&e.key) {
+                    Some(&i) => m.defs[i] = def,
+                    None => {
+                        m.index.insert(e.key.clone(), m.defs.len());
+                        m.defs.push(def);
+                    }
+                }
+            }
+        }
+        m
+    }
+
+    pub fn definitions(&self) -> &[Definition] {
+        &self.defs
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Definition> {
+        self.index.get(key).map(|&i| &self.defs[i])
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.defs.iter().map(|d| d.key.as_str())
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The env files that existed and were read.
+    pub fn files_read(&self) -> &[PathBuf] {
+        &self.files_read
+    }
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
+/// The new file keeps the old file's permissions, or gets `mode` (default 0644) when new.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let existing_mode = existing_mode(path);
+    let mut attempt = 0u32;
+    let (tmp, mut file) = loop {
+        let tmp = dir.join(format!(".{name}.{}.{attempt}.tmp", std::process::id()));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(existing_mode.or(mode).unwrap_or(0o644));
+        }
+        match opts.open(&tmp) {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) => return Err(Error::io(&tmp, e)),
+        }
+    };
+    let result = (|| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        #[cfg(unix)]
+        if let Some(m) = existing_mode.or(mode) {
+            use std::os::unix::fs::PermissionsExt;
+            // The umask may have narrowed the mode given at creation.
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+fn existing_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_layers_win_first_position_kept() {
+        let a = Document::parse("/p/.env", "A=1\nB=2\n").unwrap();
+        let b = Document::parse("/p/.env.local", "C=3\nA=9\n").unwrap();
+        let m = Merged::from_documents(&[a, b]);
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["A", "B", "C"]);
+        assert_eq!(m.get("A").unwrap().location.to_string(), "/p/.env.local:2:1");
+    }
+}

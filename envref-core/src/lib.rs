@@ -1,0 +1,24 @@
+//! envref-core: everything envref knows about `.env` files, configuration, references and
+//! secret backends. The binaries, the build helper and the proc-macro are thin layers on this.
+//!
+//! The data's path: [`dotenv`] (parse, lossless document) → [`layers`] → [`config`] →
+//! [`template`] (interpolation syntax) → [`reference`] → [`resolve`] (plan, chain, evaluate)
+//! → [`backend`] → [`output`].
+
+pub mod config;
+pub mod dotenv;
+pub mod error;
+pub mod layers;
+pub mod output;
+pub mod project;
+pub mod reference;
+pub mod template;
+
+pub mod backend;
+pub mod evaluate;
+#[cfg(feature = "backends")]
+pub mod resolve;
+#[cfg(feature = "backends")]
+pub mod runner;
+
+pub use error::{Error, Result};

@@ -1,0 +1,111 @@
+//! Output formats for a set of variables: `plain`, `dotenv`, `shell`, `json`, `table`.
+
+use std::fmt::Write as _;
+
+use crate::evaluate::Var;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `KEY=VALUE`, value raw.
+    Plain,
+    /// A `.env` file that envref (and dotenv readers) read back to the same values.
+    Dotenv,
+    /// `export KEY='…'` lines that survive `eval` for any value.
+    Shell,
+    /// One JSON object, keys in order.
+    Json,
+    Table,
+}
+
+impl Format {
+    pub const NAMES: &'static [&'static str] = &["plain", "dotenv", "shell", "json", "table"];
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "plain" => Format::Plain,
+            "dotenv" | "env" => Format::Dotenv,
+            "shell" | "sh" | "direnv" => Format::Shell,
+            "json" => Format::Json,
+            "table" => Format::Table,
+            _ => return None,
+        })
+    }
+}
+
+pub fn render(vars: &[Var], format: Format) -> Result<String> {
+    let mut out = String::new();
+    match format {
+        Format::Plain => {
+            for v in vars {
+                let _ = writeln!(out, "{}={}", v.key, v.value);
+            }
+        }
+        Format::Dotenv => {
+            for v in vars {
+                let _ = writeln!(out, "{}={}", v.key, crate::dotenv::render_literal(&v.value));
+            }
+        }
+        Format::Shell => {
+            for v in vars {
+                if !is_shell_name(&v.key) {
+                    return Err(Error::new(format!("{} is not a valid shell variable name, so it cannot be exported", v.key))
+                        .with_hint("rename the key to letters, digits and `_`, or use --format json/dotenv"));
+                }
+                let _ = writeln!(out, "export {}={}", v.key, shell_quote(&v.value));
+            }
+        }
+        Format::Json => {
+            let map: serde_json::Map<String, serde_json::Value> =
+                vars.iter().map(|v| (v.key.clone(), serde_json::Value::String(v.value.clone()))).collect();
+            out = serde_json::to_string_pretty(&map).expect("strings serialize");
+            out.push('\n');
+        }
+        Format::Table => {
+            if vars.is_empty() {
+                return Ok(out);
+            }
+            let w = vars.iter().map(|v| v.key.chars().count()).max().unwrap_or(0).max(3);
+            let _ = writeln!(out, "{:w$}  VALUE", "KEY");
+            let _ = writeln!(out, "{}  {}", "-".repeat(w), "-----");
+            for v in vars {
+                let value = v.value.replace('\n', "\\n");
+                let _ = writeln!(out, "{:w$}  {value}", v.key);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn is_shell_name(key: &str) -> bool {
+    let mut c = key.chars();
+    matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_') && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// POSIX single-quoting: bare when only safe characters, else `'…'` with `'` as `'\''`.
+pub fn shell_quote(value: &str) -> String {
+    let safe = !value.is_empty()
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '@' | '%' | '+' | ',' | '=' | '-'));
+    if safe {
+        return value.to_string();
+    }
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(k: &str, val: &str) -> Var {
+        Var { key: k.into(), value: val.into(), secret: false }
+    }
+
+    #[test]
+    fn formats() {
+        let vars = [v("A", "it's $x"), v("B", "plain")];
+        assert_eq!(render(&vars, Format::Shell).unwrap(), "export A='it'\\''s $x'\nexport B=plain\n");
+        assert_eq!(render(&vars, Format::Json).unwrap(), "{\n  \"A\": \"it's $x\",\n  \"B\": \"plain\"\n}\n");
+        assert!(render(&[v("a-b", "1")], Format::Shell).is_err());
+        assert_eq!(render(&vars, Format::Table).unwrap(), "KEY  VALUE\n---  -----\nA    it's $x\nB    plain\n");
+    }
+}

@@ -1,0 +1,282 @@
+//! Interpolation syntax of unquoted and double-quoted values: `${NAME}`, `$NAME`,
+//! `${NAME:-default}`, `${NAME-default}`, `${NAME:?message}`, `$$`, and `${ref://…}`.
+//! Double-quoted values also take the escapes `\n \r \t \\ \" \$`.
+//!
+//! Parsing happens once, when the file is read, so syntax errors are parse errors with a
+//! position. Evaluation is in [`crate::evaluate`].
+
+use crate::dotenv::{Position, Quote};
+use crate::reference::{Reference, PREFIX};
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Template {
+    pub segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Lit(String),
+    Var(Var),
+    Ref(Reference, Position),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Var {
+    pub name: String,
+    pub op: VarOp,
+    pub pos: Position,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarOp {
+    Plain,
+    /// `${NAME:-default}`: default when unset or empty.
+    DefaultIfEmpty(Template),
+    /// `${NAME-default}`: default when unset.
+    DefaultIfUnset(Template),
+    /// `${NAME:?message}`: error when unset or empty.
+    ErrorIfEmpty(String),
+}
+
+impl Template {
+    pub fn literal(s: impl Into<String>) -> Template {
+        let s = s.into();
+        Template { segments: if s.is_empty() { vec![] } else { vec![Segment::Lit(s)] } }
+    }
+
+    /// The text if the template has no variables or references.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.segments.as_slice() {
+            [] => Some(""),
+            [Segment::Lit(s)] => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn references(&self) -> Vec<&Reference> {
+        let mut out = Vec::new();
+        self.visit(&mut |seg| {
+            if let Segment::Ref(r, _) = seg {
+                out.push(r);
+            }
+        });
+        out
+    }
+
+    /// Names of the variables used, defaults included.
+    pub fn variables(&self) -> Vec<&Var> {
+        let mut out = Vec::new();
+        self.visit(&mut |seg| {
+            if let Segment::Var(v) = seg {
+                out.push(v);
+            }
+        });
+        out
+    }
+
+    fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Segment)) {
+        for seg in &self.segments {
+            f(seg);
+            if let Segment::Var(Var { op: VarOp::DefaultIfEmpty(t) | VarOp::DefaultIfUnset(t), .. }) = seg {
+                t.visit(f);
+            }
+        }
+    }
+}
+
+/// Parse a value body. `start` is the position of its first character.
+pub fn parse(body: &str, quote: Quote, start: Position) -> Result<Template, (Position, String)> {
+    match quote {
+        Quote::Single | Quote::Backtick => Ok(Template::literal(body)),
+        Quote::None | Quote::Double => {
+            let mut s = Scanner { src: body, i: 0, pos: start, escapes: quote == Quote::Double };
+            let t = s.template(false)?;
+            Ok(t)
+        }
+    }
+}
+
+struct Scanner<'a> {
+    src: &'a str,
+    i: usize,
+    pos: Position,
+    escapes: bool,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<char> {
+        self.src[self.i..].chars().next()
+    }
+
+    fn peek2(&self) -> Option<char> {
+        let mut it = self.src[self.i..].chars();
+        it.next();
+        it.next()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.i += c.len_utf8();
+        if c == '\n' {
+            self.pos.line += 1;
+            self.pos.col = 1;
+        } else {
+            self.pos.col += 1;
+        }
+        Some(c)
+    }
+
+    /// Parse until the end, or until an unmatched `}` when `nested`.
+    fn template(&mut self, nested: bool) -> Result<Template, (Position, String)> {
+        let mut segments = Vec::new();
+        let mut lit = String::new();
+        let flush = |lit: &mut String, segments: &mut Vec<Segment>| {
+            if !lit.is_empty() {
+                segments.push(Segment::Lit(std::mem::take(lit)));
+            }
+        };
+        while let Some(c) = self.peek() {
+            match c {
+                '}' if nested => break,
+                '\\' if self.escapes => {
+                    self.bump();
+                    match self.peek() {
+                        Some('n') => lit.push('\n'),
+                        Some('r') => lit.push('\r'),
+                        Some('t') => lit.push('\t'),
+                        Some('\\') => lit.push('\\'),
+                        Some('"') => lit.push('"'),
+                        Some('$') => lit.push('$'),
+                        Some(other) => {
+                            lit.push('\\');
+                            lit.push(other);
+                        }
+                        None => {
+                            lit.push('\\');
+                            continue;
+                        }
+                    }
+                    self.bump();
+                }
+                '$' => {
+                    let at = self.pos;
+                    match self.peek2() {
+                        Some('$') => {
+                            self.bump();
+                            self.bump();
+                            lit.push('$');
+                        }
+                        Some('{') => {
+                            flush(&mut lit, &mut segments);
+                            segments.push(self.braced(at)?);
+                        }
+                        Some(n) if n.is_ascii_alphabetic() || n == '_' => {
+                            flush(&mut lit, &mut segments);
+                            self.bump();
+                            let start = self.i;
+                            while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == '_') {
+                                self.bump();
+                            }
+                            let name = self.src[start..self.i].to_string();
+                            segments.push(Segment::Var(Var { name, op: VarOp::Plain, pos: at }));
+                        }
+                        _ => {
+                            self.bump();
+                            lit.push('$');
+                        }
+                    }
+                }
+                _ => {
+                    self.bump();
+                    lit.push(c);
+                }
+            }
+        }
+        flush(&mut lit, &mut segments);
+        Ok(Template { segments })
+    }
+
+    /// `${…}` starting at `$`.
+    fn braced(&mut self, at: Position) -> Result<Segment, (Position, String)> {
+        self.bump();
+        self.bump();
+        let unterminated = || (at, "unterminated `${`: add the closing `}`".to_string());
+        if self.src[self.i..].starts_with(PREFIX) {
+            let start = self.i;
+            let end = self.src[start..].find('}').map(|n| start + n).ok_or_else(unterminated)?;
+            let r = Reference::parse(&self.src[start..end]).map_err(|m| (at, m))?;
+            while self.i < end {
+                self.bump();
+            }
+            self.bump();
+            return Ok(Segment::Ref(r, at));
+        }
+        let start = self.i;
+        while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            self.bump();
+        }
+        let name = self.src[start..self.i].to_string();
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+            return Err((at, "expected a variable name after `${`".into()));
+        }
+        let op = match (self.peek(), self.peek2()) {
+            (Some('}'), _) => VarOp::Plain,
+            (Some(':'), Some('-')) => {
+                self.bump();
+                self.bump();
+                VarOp::DefaultIfEmpty(self.template(true)?)
+            }
+            (Some('-'), _) => {
+                self.bump();
+                VarOp::DefaultIfUnset(self.template(true)?)
+            }
+            (Some(':'), Some('?')) => {
+                self.bump();
+                self.bump();
+                let start = self.i;
+                while matches!(self.peek(), Some(c) if c != '}') {
+                    self.bump();
+                }
+                VarOp::ErrorIfEmpty(self.src[start..self.i].to_string())
+            }
+            (None, _) => return Err(unterminated()),
+            (Some(_), _) => {
+                return Err((at, format!("unsupported syntax in `${{{name}…}}`: use ${{NAME}}, ${{NAME:-default}}, ${{NAME-default}} or ${{NAME:?message}}")))
+            }
+        };
+        if self.peek() != Some('}') {
+            return Err(unterminated());
+        }
+        self.bump();
+        Ok(Segment::Var(Var { name, op, pos: at }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Template {
+        parse(s, Quote::None, Position { line: 1, col: 1 }).unwrap()
+    }
+
+    #[test]
+    fn syntax() {
+        let t = p("a${B}c$D$$e${F:-x${G}}${H-y}${I:?need I}$1");
+        let names: Vec<_> = t.variables().iter().map(|v| v.name.clone()).collect();
+        assert_eq!(names, ["B", "D", "F", "G", "H", "I"]);
+        assert_eq!(t.segments.last(), Some(&Segment::Lit("$1".into())));
+        let t = p("postgres://${ref://secrets/db_user}:${ref://secrets/db_pass}@localhost/app");
+        assert_eq!(t.references().len(), 2);
+        let t = parse(r#"a\$B\n\q"#, Quote::Double, Position { line: 1, col: 1 }).unwrap();
+        assert_eq!(t.as_literal(), Some("a$B\n\\q"));
+    }
+
+    #[test]
+    fn errors() {
+        let e = parse("ab${X", Quote::None, Position { line: 3, col: 5 }).unwrap_err();
+        assert_eq!(e.0, Position { line: 3, col: 7 });
+        assert!(parse("${}", Quote::None, Position::default()).is_err());
+        assert!(parse("${A+b}", Quote::None, Position::default()).is_err());
+    }
+}
