@@ -1,1 +1,3 @@
-fn main() {}
+fn main() {
+    std::process::exit(cargo_envref::main_envref(std::env::args_os()));
+}

@@ -46,6 +46,18 @@ pub enum Failure {
     Invalid(String),
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Unresolved(refs) => {
+                let list: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
+                write!(f, "unresolved reference(s): {}", list.join(", "))
+            }
+            Failure::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Evaluated {
     /// Variables that evaluated, in layer order.

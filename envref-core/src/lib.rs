@@ -12,10 +12,13 @@ pub mod layers;
 pub mod output;
 pub mod project;
 pub mod reference;
+pub mod suggest;
 pub mod template;
 
 pub mod backend;
 pub mod evaluate;
+#[cfg(feature = "backends")]
+pub mod generate;
 #[cfg(feature = "backends")]
 pub mod resolve;
 #[cfg(feature = "backends")]

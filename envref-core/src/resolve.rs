@@ -23,6 +23,8 @@ pub struct Lookups {
     /// For each reference that did not resolve, what each backend said.
     pub failures: BTreeMap<Reference, Vec<String>>,
     pub warnings: Vec<String>,
+    /// The fixes backends suggested for their errors, deduplicated.
+    pub hints: Vec<String>,
 }
 
 /// Ask the chain for every reference in `refs` (duplicates are asked once).
@@ -74,8 +76,15 @@ pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace)
                             dead.insert(bi);
                         }
                         if warned.insert((bi, e.message.clone())) {
-                            let next = if bi + 1 < backends.len() || scope + 1 < scopes { "; trying the next backend" } else { "" };
-                            out.warnings.push(format!("{}{next}", e.message));
+                            // The last backend's error is reported with the failure itself.
+                            if bi + 1 < backends.len() || scope + 1 < scopes {
+                                out.warnings.push(format!("{}; trying the next backend", e.message));
+                            }
+                            if let Some(h) = &e.hint {
+                                if !out.hints.contains(h) {
+                                    out.hints.push(h.clone());
+                                }
+                            }
                         }
                         out.failures.entry(r).or_default().push(e.message.clone());
                     }
@@ -104,6 +113,8 @@ pub struct Resolved {
     pub vars: Vec<Var>,
     pub failures: Vec<KeyFailure>,
     pub warnings: Vec<String>,
+    /// Fixes suggested by backends that failed.
+    pub hints: Vec<String>,
 }
 
 impl Resolved {
@@ -134,6 +145,7 @@ pub fn resolve_project(
     let evaluated = evaluate(&project.merged, RefMode::Resolved(&lookups.secrets), strict);
     let mut warnings = project.merged.warnings().to_vec();
     warnings.extend(lookups.warnings);
+    let hints = lookups.hints;
     warnings.extend(evaluated.warnings);
     let failures = evaluated
         .failures
@@ -156,5 +168,5 @@ pub fn resolve_project(
             }
         })
         .collect();
-    Ok(Resolved { vars: evaluated.vars, failures, warnings })
+    Ok(Resolved { vars: evaluated.vars, failures, warnings, hints })
 }

@@ -162,6 +162,10 @@ impl VaultFile {
         Ok(self.meta("locked")?.as_deref() == Some("1"))
     }
 
+    pub fn is_initialized(&self) -> Result<bool, BackendError> {
+        Ok(self.meta("identity")?.is_some())
+    }
+
     /// Unwrap the identity with the passphrase (one scrypt). Refuses when locked unless
     /// `even_if_locked` (lock/unlock themselves check the passphrase).
     pub fn unlock_identity(self, passphrase: &SecretString, even_if_locked: bool) -> Result<OpenVault, BackendError> {
@@ -385,6 +389,14 @@ fn decrypt(identity: &dyn age::Identity, ct: &[u8]) -> Result<Vec<u8>, age::Decr
     let mut out = Vec::new();
     r.read_to_end(&mut out)?;
     Ok(out)
+}
+
+/// An age X25519 public key (`age1…`).
+pub fn parse_recipient(text: &str) -> crate::Result<age::x25519::Recipient> {
+    text.trim().parse().map_err(|_| {
+        crate::Error::new("the recipient is not an age public key")
+            .with_hint("an age public key starts with age1; `age-keygen -y key.txt` prints one")
+    })
 }
 
 /// Encrypt `plain` to an age recipient as ASCII armor (`secret share`).

@@ -1,0 +1,119 @@
+//! `set`, `get`, `list`: the committed env files, without touching any backend (except
+//! `get --resolve`).
+
+use clap::Args;
+use envref_core::dotenv::Document;
+use envref_core::evaluate::{evaluate, RefMode};
+use envref_core::output::{self, Format};
+use envref_core::{Error, Result};
+
+use super::{open_project, print_warnings, write_stdout};
+use crate::{ui, Global};
+
+#[derive(Args, Debug)]
+pub struct SetArgs {
+    /// KEY=VALUE; VALUE is .env text, so ${VAR} in it interpolates (use $$ for a literal $)
+    #[arg(value_name = "KEY=VALUE", required = true)]
+    pub assignments: Vec<String>,
+    /// Write to the local file (.env.local) instead of .env
+    #[arg(long)]
+    pub local: bool,
+    /// Write to the env file of this profile (.env.<profile>)
+    #[arg(short = 'P', long, conflicts_with = "local")]
+    pub profile: Option<String>,
+}
+
+pub fn set(g: &Global, a: SetArgs) -> Result<i32> {
+    let config = super::load_config(g)?;
+    let path = if a.local {
+        config.root.join(&config.local_file)
+    } else if let Some(p) = &a.profile {
+        envref_core::config::check_profile_name(p).map_err(|m| Error::new(format!("profile {p}: {m}")))?;
+        config.profile_file(p)
+    } else {
+        config.root.join(&config.env_file)
+    };
+    let mut doc = Document::load_or_empty(&path)?;
+    for assignment in &a.assignments {
+        let Some((key, value)) = assignment.split_once('=') else {
+            return Err(Error::new(format!("{assignment:?} is not KEY=VALUE")).with_hint("write it as KEY=VALUE, e.g. `envref set APP_PORT=8080`"));
+        };
+        doc.set(key.trim(), value)?;
+    }
+    doc.save()?;
+    let keys: Vec<&str> = a.assignments.iter().filter_map(|s| s.split_once('=').map(|(k, _)| k.trim())).collect();
+    ui::info(&format!("set {} in {}", keys.join(", "), super::display_path(&config.root, &path)));
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    pub key: String,
+    #[arg(short = 'P', long)]
+    pub profile: Option<String>,
+    /// Resolve references through the backends instead of printing them
+    #[arg(long)]
+    pub resolve: bool,
+}
+
+pub fn get(g: &Global, a: GetArgs) -> Result<i32> {
+    let project = open_project(g, a.profile.as_deref())?;
+    if project.merged.get(&a.key).is_none() {
+        let mut e = Error::new(format!("{} is not defined in {}", a.key, files_list(&project)));
+        if let Some(s) = envref_core::suggest::closest(&a.key, project.merged.keys()) {
+            e = e.with_hint(format!("did you mean {s}?"));
+        }
+        return Err(e);
+    }
+    let value = if a.resolve {
+        let resolved = envref_core::resolve::resolve_project(&project, || super::build_backends(&project.config), false)?;
+        print_warnings(&resolved.warnings);
+        if let Some(f) = resolved.failures.iter().find(|f| f.key == a.key) {
+            return Err(Error::new(format!("{}: {}: {}", f.location, f.key, f.message)));
+        }
+        resolved.vars.into_iter().find(|v| v.key == a.key).map(|v| v.value)
+    } else {
+        let ev = evaluate(&project.merged, RefMode::Literal, false);
+        print_warnings(project.merged.warnings());
+        print_warnings(&ev.warnings);
+        if let Some((_, f)) = ev.failures.iter().find(|(k, _)| *k == a.key) {
+            return Err(Error::new(f.to_string()));
+        }
+        ev.get(&a.key).map(|v| v.value.clone())
+    };
+    write_stdout(&format!("{}\n", value.unwrap_or_default()))?;
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[arg(short = 'P', long)]
+    pub profile: Option<String>,
+    /// Show reference URIs instead of ref://*** (never resolved values)
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Output format
+    #[arg(long, default_value = "plain", value_parser = super::resolve::parse_format)]
+    pub format: Format,
+}
+
+pub fn list(g: &Global, a: ListArgs) -> Result<i32> {
+    let project = open_project(g, a.profile.as_deref())?;
+    let mode = if a.show_secrets { RefMode::Literal } else { RefMode::Masked };
+    let ev = evaluate(&project.merged, mode, false);
+    print_warnings(project.merged.warnings());
+    print_warnings(&ev.warnings);
+    super::resolve::report_invalid(&project, ev.failures.iter().map(|(k, f)| (k.as_str(), f)))?;
+    write_stdout(&output::render(&ev.vars, a.format)?)?;
+    Ok(0)
+}
+
+pub fn files_list(project: &envref_core::project::Project) -> String {
+    project
+        .paths
+        .all()
+        .iter()
+        .map(|p| super::display_path(&project.config.root, p))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

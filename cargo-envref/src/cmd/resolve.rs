@@ -1,0 +1,138 @@
+//! `resolve` and `run`: the main job. All or nothing by default: when a reference does not
+//! resolve, nothing goes to stdout and no child starts.
+
+use std::ffi::OsString;
+
+use clap::Args;
+use envref_core::evaluate::{Failure, Var};
+use envref_core::output::{self, Format};
+use envref_core::project::Project;
+use envref_core::resolve::{resolve_project, Resolved};
+use envref_core::{Error, Result};
+
+use super::{build_backends, open_project, print_warnings, write_stdout};
+use crate::{ui, Global};
+
+pub fn parse_format(s: &str) -> std::result::Result<Format, String> {
+    Format::parse(s).ok_or_else(|| format!("unknown format {s:?}; expected one of: {}", Format::NAMES.join(", ")))
+}
+
+#[derive(Args, Debug)]
+pub struct ResolveArgs {
+    /// Profile (default: $ENVREF_PROFILE, else active_profile)
+    #[arg(short = 'P', long)]
+    pub profile: Option<String>,
+    /// Output format
+    #[arg(long, default_value = "plain", value_parser = parse_format)]
+    pub format: Format,
+    /// Output for direnv's .envrc (same as --format shell)
+    #[arg(long, conflicts_with = "format")]
+    pub direnv: bool,
+    /// Print what resolved even when something did not (still exits 1)
+    #[arg(long)]
+    pub partial: bool,
+    /// Treat ${VAR} of an unset variable as an error
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct RunArgs {
+    /// Profile (default: $ENVREF_PROFILE, else active_profile)
+    #[arg(short = 'P', long)]
+    pub profile: Option<String>,
+    /// Treat ${VAR} of an unset variable as an error
+    #[arg(long)]
+    pub strict: bool,
+    /// The command and its arguments (after --)
+    #[arg(required = true, value_name = "COMMAND", allow_hyphen_values = true)]
+    pub command: Vec<OsString>,
+}
+
+/// Resolve the project, print warnings, and turn failures into one error (unless partial).
+pub fn resolve_or_report(project: &Project, strict: bool, partial: bool) -> Result<(Resolved, bool)> {
+    let resolved = resolve_project(project, || build_backends(&project.config), strict)?;
+    print_warnings(&resolved.warnings);
+    if resolved.is_complete() {
+        return Ok((resolved, true));
+    }
+    let err = failure_error(&resolved);
+    if partial {
+        ui::error(&err);
+        return Ok((resolved, false));
+    }
+    Err(err)
+}
+
+fn failure_error(resolved: &Resolved) -> Error {
+    let n = resolved.failures.len();
+    let lines: Vec<String> = resolved.failures.iter().map(|f| format!("{}: {}: {}", f.location, f.key, f.message)).collect();
+    let what = if n == 1 { "1 variable" } else { &format!("{n} variables") };
+    let mut e = Error::new(format!("{what} could not be resolved:\n{}", lines.join("\n")));
+    let missing: Vec<&str> = resolved.failures.iter().flat_map(|f| f.references.iter().map(|r| r.key.as_str())).collect();
+    if !resolved.hints.is_empty() {
+        e = e.with_hint(resolved.hints.join("\n      "));
+    } else if let Some(first) = missing.first() {
+        e = e.with_hint(format!(
+            "store a missing secret with `envref secret set {first}` (add --backend <name> to pick the backend); nothing was printed"
+        ));
+    }
+    e
+}
+
+/// Errors of evaluation that are not about references (`${X:?}`, cycles) for list/get.
+pub fn report_invalid<'a>(_project: &Project, failures: impl Iterator<Item = (&'a str, &'a Failure)>) -> Result<()> {
+    let lines: Vec<String> = failures.map(|(_, f)| f.to_string()).collect();
+    if lines.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::new(lines.join("\n")))
+    }
+}
+
+pub fn resolve(g: &Global, a: ResolveArgs) -> Result<i32> {
+    let project = open_project(g, a.profile.as_deref())?;
+    let format = if a.direnv { Format::Shell } else { a.format };
+    let (resolved, complete) = resolve_or_report(&project, a.strict, a.partial)?;
+    write_stdout(&output::render(&resolved.vars, format)?)?;
+    Ok(if complete { 0 } else { 1 })
+}
+
+pub fn run(g: &Global, a: RunArgs) -> Result<i32> {
+    let project = open_project(g, a.profile.as_deref())?;
+    let (resolved, _) = resolve_or_report(&project, a.strict, false)?;
+    exec(&a.command, &resolved.vars)
+}
+
+/// Replace this process with `command` (Unix), so signals and the exit status are the
+/// child's own. Elsewhere: run it and pass its status through.
+pub fn exec(command: &[OsString], vars: &[Var]) -> Result<i32> {
+    let (program, args) = command.split_first().ok_or_else(|| Error::new("no command given").with_hint("envref run -- <command> [args…]"))?;
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    for v in vars {
+        cmd.env(&v.key, &v.value);
+    }
+    let not_found = |e: std::io::Error| {
+        let name = program.to_string_lossy();
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::new(format!("command not found: {name}")).with_hint("check the spelling and that it is on PATH")
+        } else {
+            Error::new(format!("cannot run {name}: {}", envref_core::error::io_reason(&e)))
+        }
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let e = cmd.exec();
+        let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+        ui::error(&not_found(e));
+        Ok(code)
+    }
+    #[cfg(not(unix))]
+    {
+        let status = cmd.status().map_err(not_found)?;
+        Ok(status.code().unwrap_or(1))
+    }
+}

@@ -1,0 +1,296 @@
+//! `envref secret …`: store, read, list, delete, generate, copy, rotate and share secrets in
+//! one backend (`--backend`, else the first of the chain), under the project's namespace.
+
+use std::io::Read;
+
+use clap::{Args, Subcommand};
+use envref_core::backend::{Backend, Namespace};
+use envref_core::config::Config;
+use envref_core::reference::check_secret_key;
+use envref_core::{generate, Error, Result};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{choose_backend, load_config, write_stdout};
+use crate::{ui, Global};
+
+#[derive(Args, Debug, Clone)]
+pub struct Target {
+    /// Backend to use, by its configured name (default: the first in .envref.yaml)
+    #[arg(short, long, global = true)]
+    pub backend: Option<String>,
+    /// Profile scope: <project>/<profile>/<key> (default: $ENVREF_PROFILE, else active_profile)
+    #[arg(short = 'P', long, global = true)]
+    pub profile: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretCommand {
+    /// Store a secret (hidden prompt on a terminal, or --value / --stdin)
+    Set {
+        key: String,
+        /// The value (visible in your shell history; prefer the prompt or --stdin)
+        #[arg(long, conflicts_with = "stdin")]
+        value: Option<String>,
+        /// Read the value from standard input (one trailing newline is removed)
+        #[arg(long)]
+        stdin: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print a secret (profile scope first, then project scope)
+    Get {
+        key: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List the names of stored secrets (never values)
+    List {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Delete a secret (asks for confirmation on a terminal)
+    Delete {
+        key: String,
+        /// Do not ask
+        #[arg(short, long)]
+        force: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Store a new random secret
+    Generate {
+        key: String,
+        #[command(flatten)]
+        random: Random,
+        /// Also print the value on stdout
+        #[arg(long)]
+        print: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Copy a secret from another project (same backend)
+    Copy {
+        key: String,
+        /// The project to copy from
+        #[arg(long)]
+        from: String,
+        /// The profile scope in the source project
+        #[arg(long)]
+        from_profile: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Replace a secret with a new random value, archiving the old one as <key>.__history.N
+    Rotate {
+        key: String,
+        /// How many old values to keep (0-100)
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100))]
+        keep: u32,
+        #[command(flatten)]
+        random: Random,
+        /// Also print the new value on stdout
+        #[arg(long)]
+        print: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Encrypt a secret to someone's age public key (ASCII armor on stdout)
+    Share {
+        key: String,
+        /// Recipient's age public key (age1…)
+        #[arg(long, required_unless_present = "to_file", conflicts_with = "to_file")]
+        to: Option<String>,
+        /// File holding the recipient's public key
+        #[arg(long)]
+        to_file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Random {
+    /// Length in characters (1-1024)
+    #[arg(short, long, default_value_t = 32)]
+    pub length: usize,
+    /// alphanumeric, ascii, hex or base64
+    #[arg(short, long, default_value = "alphanumeric", value_parser = generate::CHARSETS.to_vec())]
+    pub charset: String,
+}
+
+/// The chosen backend and the namespace its keys live in.
+struct Scope {
+    backend: Box<dyn Backend>,
+    ns: Namespace,
+}
+
+impl Scope {
+    fn open(config: &Config, t: &Target) -> Result<Scope> {
+        let profile = config.select_profile(t.profile.as_deref())?;
+        let backend = choose_backend(config, t.backend.as_deref())?;
+        Ok(Scope { backend, ns: Namespace::new(&config.project, profile) })
+    }
+
+    fn describe(&self, key: &str) -> String {
+        format!("{} in backend {}", self.ns.key(key), self.backend.name())
+    }
+
+    /// Profile scope, then project scope.
+    fn read(&self, key: &str) -> Result<SecretString> {
+        let keys = self.ns.lookup_keys(key);
+        for k in &keys {
+            if let Some(v) = self.backend.get(k)? {
+                return Ok(v);
+            }
+        }
+        Err(Error::new(format!("{}: secret not found: {key} (looked up {})", self.backend.name(), keys.join(", ")))
+            .with_hint(format!("store it with `envref secret set {key} --backend {}`", self.backend.name())))
+    }
+}
+
+fn check_key(key: &str) -> Result<()> {
+    check_secret_key(key).map_err(|m| Error::new(format!("invalid secret key {key:?}: {m}")))
+}
+
+pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
+    // Flag checks that need no config come first, so a typo fails fast.
+    if let SecretCommand::Generate { random, .. } | SecretCommand::Rotate { random, .. } = &c {
+        generate::check_length(random.length)?;
+    }
+    let config = load_config(g)?;
+    match c {
+        SecretCommand::Set { key, value, stdin, target } => {
+            check_key(&key)?;
+            let value = read_value(&key, value, stdin)?;
+            let s = Scope::open(&config, &target)?;
+            s.backend.set(&s.ns.key(&key), &value)?;
+            ui::info(&format!("stored {}", s.describe(&key)));
+        }
+        SecretCommand::Get { key, target } => {
+            check_key(&key)?;
+            let s = Scope::open(&config, &target)?;
+            let v = s.read(&key)?;
+            write_stdout(&format!("{}\n", v.expose_secret()))?;
+        }
+        SecretCommand::List { target } => {
+            let s = Scope::open(&config, &target)?;
+            let prefix = s.ns.prefix();
+            let keys = s.backend.list(&prefix)?;
+            if keys.is_empty() {
+                ui::info(&format!("no secrets under {prefix} in backend {}", s.backend.name()));
+            }
+            let out: String = keys.iter().map(|k| format!("{}\n", &k[prefix.len()..])).collect();
+            write_stdout(&out)?;
+        }
+        SecretCommand::Delete { key, force, target } => {
+            check_key(&key)?;
+            let s = Scope::open(&config, &target)?;
+            if !force && !ui::confirm(&format!("Delete secret {}?", s.describe(&key)))? {
+                ui::info("cancelled");
+                return Ok(1);
+            }
+            if !s.backend.delete(&s.ns.key(&key))? {
+                return Err(Error::new(format!("{}: secret not found: {}", s.backend.name(), s.ns.key(&key)))
+                    .with_hint("`envref secret list` shows what is stored"));
+            }
+            ui::info(&format!("deleted {}", s.describe(&key)));
+        }
+        SecretCommand::Generate { key, random, print, target } => {
+            check_key(&key)?;
+            let s = Scope::open(&config, &target)?;
+            let value = generate::generate(random.length, &random.charset)?;
+            s.backend.set(&s.ns.key(&key), &value)?;
+            ui::info(&format!("generated {} ({} characters, {})", s.describe(&key), random.length, random.charset));
+            if print {
+                write_stdout(&format!("{}\n", value.expose_secret()))?;
+            }
+        }
+        SecretCommand::Copy { key, from, from_profile, target } => {
+            check_key(&key)?;
+            let s = Scope::open(&config, &target)?;
+            let source = Namespace::new(&from, from_profile);
+            let source_key = source.key(&key);
+            let value = s.backend.get(&source_key)?.ok_or_else(|| {
+                Error::new(format!("{}: secret not found: {source_key}", s.backend.name()))
+                    .with_hint(format!("check the project name; `envref secret list` in project {from} shows its secrets"))
+            })?;
+            s.backend.set(&s.ns.key(&key), &value)?;
+            ui::info(&format!("copied {source_key} to {}", s.describe(&key)));
+        }
+        SecretCommand::Rotate { key, keep, random, print, target } => {
+            check_key(&key)?;
+            let s = Scope::open(&config, &target)?;
+            let value = generate::generate(random.length, &random.charset)?;
+            let current = s.ns.key(&key);
+            let history = |n: u32| format!("{current}.__history.{n}");
+            if let Some(old) = s.backend.get(&current)? {
+                // Shift the archive up by one (oldest falls off), then archive the old value.
+                for n in (1..keep).rev() {
+                    if let Some(v) = s.backend.get(&history(n))? {
+                        s.backend.set(&history(n + 1), &v)?;
+                    }
+                }
+                if keep > 0 {
+                    s.backend.set(&history(1), &old)?;
+                }
+                let mut n = keep + 1;
+                while n <= 100 && s.backend.delete(&history(n))? {
+                    n += 1;
+                }
+            }
+            s.backend.set(&current, &value)?;
+            ui::info(&format!("rotated {} ({} characters, {}; keeping {keep} old values)", s.describe(&key), random.length, random.charset));
+            if print {
+                write_stdout(&format!("{}\n", value.expose_secret()))?;
+            }
+        }
+        SecretCommand::Share { key, to, to_file, target } => {
+            check_key(&key)?;
+            let text = match (to, to_file) {
+                (Some(t), _) => t,
+                (None, Some(f)) => {
+                    let content = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
+                    content
+                        .lines()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty() && !l.starts_with('#'))
+                        .ok_or_else(|| Error::new(format!("{}: no public key in the file", f.display())))?
+                        .to_string()
+                }
+                (None, None) => unreachable!("clap requires one"),
+            };
+            let recipient = envref_core::backend::vault::parse_recipient(&text)?;
+            let s = Scope::open(&config, &target)?;
+            let value = s.read(&key)?;
+            let armored = envref_core::backend::vault::armor_for(&recipient, &value)?;
+            write_stdout(&armored)?;
+        }
+    }
+    Ok(0)
+}
+
+/// The value from `--value`, `--stdin`, or a hidden prompt on the terminal.
+fn read_value(key: &str, value: Option<String>, stdin: bool) -> Result<SecretString> {
+    let v = if let Some(v) = value {
+        v
+    } else if stdin {
+        let mut buf = String::new();
+        std::io::stdin().read_to_string(&mut buf).map_err(|e| Error::new(format!("cannot read the value from stdin: {e}")))?;
+        if buf.ends_with('\n') {
+            buf.pop();
+            if buf.ends_with('\r') {
+                buf.pop();
+            }
+        }
+        buf
+    } else if ui::interactive() {
+        rpassword::prompt_password(format!("Value for {key}: ")).map_err(|e| Error::new(format!("cannot read the value: {e}")))?
+    } else {
+        return Err(Error::new(format!("no value given for {key} and no terminal to ask on"))
+            .with_hint("pass --value VALUE, or pipe it in with --stdin"));
+    };
+    if v.is_empty() {
+        return Err(Error::new("the secret value is empty").with_hint("give a non-empty value"));
+    }
+    Ok(SecretString::from(v))
+}

@@ -1,0 +1,191 @@
+//! `envref vault …`: create, lock, unlock, export and import the local vault.
+
+use std::io::{IsTerminal, Read};
+
+use clap::Subcommand;
+use envref_core::backend::vault::{passphrase, vault_path, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV};
+use envref_core::config::{find_config, Config};
+use envref_core::{Error, Result};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::write_stdout;
+use crate::{ui, Global};
+
+#[derive(Subcommand, Debug)]
+pub enum VaultCommand {
+    /// Create the vault and set its passphrase (or take it from ENVREF_VAULT_PASSPHRASE)
+    Init {
+        /// scrypt work factor (log2 N) protecting the passphrase; each +1 doubles the cost
+        #[arg(long, default_value_t = DEFAULT_WORK_FACTOR, value_parser = clap::value_parser!(u8).range(10..=22))]
+        work_factor: u8,
+        #[command(flatten)]
+        which: Which,
+    },
+    /// Lock the vault: every read and write refuses until `envref vault unlock`
+    Lock {
+        #[command(flatten)]
+        which: Which,
+    },
+    /// Unlock a locked vault
+    Unlock {
+        #[command(flatten)]
+        which: Which,
+    },
+    /// Print every secret as JSON (plaintext!) on stdout
+    Export {
+        /// Print even when stdout is a terminal
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        which: Which,
+    },
+    /// Read secrets exported as JSON from stdin; all or nothing
+    Import {
+        /// Read from this file instead of stdin
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        which: Which,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Which {
+    /// The vault backend to use, by its configured name (default: the first of type vault)
+    #[arg(short, long)]
+    pub backend: Option<String>,
+}
+
+/// The vault file: from the project's config when there is one, else the default path.
+fn path_for(g: &Global, which: &Which) -> Result<std::path::PathBuf> {
+    let config = match find_config(&g.dir()) {
+        Some(f) => Some(Config::load(&f)?),
+        None if which.backend.is_some() => return Err(Error::new("--backend needs a project (.envref.yaml)")),
+        None => None,
+    };
+    let spec = match (&config, &which.backend) {
+        (Some(c), Some(name)) => {
+            let s = c.require_backend(name)?;
+            if s.kind != "vault" {
+                return Err(Error::new(format!("backend {name} is of type {}, not vault", s.kind)));
+            }
+            Some(s)
+        }
+        (Some(c), None) => c.backends.iter().find(|b| b.kind == "vault"),
+        _ => None,
+    };
+    Ok(vault_path(spec))
+}
+
+fn ask(prompt: &str) -> Result<SecretString> {
+    Ok(passphrase(ui::interactive(), prompt)?)
+}
+
+pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
+    match c {
+        VaultCommand::Init { work_factor, which } => {
+            let path = path_for(g, &which)?;
+            if path.exists() && VaultFile::open(&path)?.is_initialized()? {
+                return Err(Error::new(format!("vault: already initialized at {}", path.display()))
+                    .with_hint("nothing to do; to start over, move the file away (`envref vault export` keeps a copy)"));
+            }
+            let pass = if std::env::var_os(PASSPHRASE_ENV).is_some() {
+                ask("")?
+            } else {
+                let first = ask("New vault passphrase: ")?;
+                let second = ask("Repeat the passphrase: ")?;
+                if first.expose_secret() != second.expose_secret() {
+                    return Err(Error::new("the passphrases do not match").with_hint("run `envref vault init` again"));
+                }
+                first
+            };
+            VaultFile::create(&path, &pass, work_factor)?;
+            ui::info(&format!("vault initialized at {}", path.display()));
+        }
+        VaultCommand::Lock { which } => lock(g, &which, true)?,
+        VaultCommand::Unlock { which } => lock(g, &which, false)?,
+        VaultCommand::Export { force, which } => {
+            if std::io::stdout().is_terminal() && !force {
+                return Err(Error::new("refusing to print plaintext secrets to the terminal")
+                    .with_hint("redirect to a file (`envref vault export > backup.json`) or pass --force"));
+            }
+            let path = path_for(g, &which)?;
+            let v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
+            let secrets: serde_json::Map<String, serde_json::Value> =
+                v.export()?.into_iter().map(|(k, s)| (k, s.expose_secret().into())).collect();
+            let n = secrets.len();
+            let doc = serde_json::json!({"version": 1, "exported_at": rfc3339_now(), "secrets": secrets});
+            write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc).expect("json")))?;
+            ui::info(&format!("exported {n} secrets from {}; the output is plaintext, keep it safe", path.display()));
+        }
+        VaultCommand::Import { file, which } => {
+            let mut text = String::new();
+            let source = match &file {
+                Some(f) => {
+                    text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+                    f.display().to_string()
+                }
+                None => {
+                    std::io::stdin().read_to_string(&mut text).map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
+                    "stdin".into()
+                }
+            };
+            let entries = parse_export(&text).map_err(|e| e.context(&source))?;
+            let path = path_for(g, &which)?;
+            let mut v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
+            let n = v.put_all(entries.iter().map(|(k, s)| (k.as_str(), s)))?;
+            ui::info(&format!("imported {n} secrets into {}", path.display()));
+        }
+    }
+    Ok(0)
+}
+
+fn lock(g: &Global, which: &Which, locked: bool) -> Result<()> {
+    let path = path_for(g, which)?;
+    let mut v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, true)?;
+    if v.is_locked()? == locked {
+        let state = if locked { "locked" } else { "unlocked" };
+        ui::info(&format!("vault at {} is already {state}", path.display()));
+        return Ok(());
+    }
+    v.set_locked(locked)?;
+    ui::info(&format!("vault {} at {}", if locked { "locked" } else { "unlocked" }, path.display()));
+    Ok(())
+}
+
+/// `{"version": 1, "secrets": {key: value}}` (the Go envref's export format).
+fn parse_export(text: &str) -> Result<Vec<(String, SecretString)>> {
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Error::new(format!("line {} column {}: not valid JSON", e.line(), e.column())).with_hint("import reads what `envref vault export` writes")
+    })?;
+    let version = doc.get("version").and_then(|v| v.as_u64());
+    if version != Some(1) {
+        return Err(Error::new(format!("unsupported export version {}", doc.get("version").map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into())))
+            .with_hint("expected {\"version\": 1, \"secrets\": {…}}"));
+    }
+    let secrets = doc.get("secrets").and_then(|s| s.as_object()).ok_or_else(|| Error::new("no \"secrets\" object"))?;
+    secrets
+        .iter()
+        .map(|(k, v)| match v.as_str() {
+            Some(s) => Ok((k.clone(), SecretString::from(s.to_string()))),
+            None => Err(Error::new(format!("secret {k}: the value is not a string"))),
+        })
+        .collect()
+}
+
+/// The current time as RFC 3339 UTC, e.g. 2026-11-28T13:24:22Z.
+fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}

@@ -1,0 +1,99 @@
+//! The `envref` command line. Commands are thin: parse flags, call envref-core, print.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+mod cmd;
+mod ui;
+
+pub use envref_core::{Error, Result};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "envref",
+    version,
+    about = "Keep secrets out of .env files: commit ref://secrets/<key> references, resolve them at run time",
+    long_about = None,
+    propagate_version = true,
+    after_help = "Quick start:\n  envref init --project my-app\n  envref vault init\n  envref secret set api_key --backend vault\n  echo 'API_KEY=ref://secrets/api_key' >> .env\n  envref run -- printenv API_KEY"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Run as if started in DIR (the project is found from there upward)
+    #[arg(short = 'C', long = "dir", global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print only data and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Explain what is happening on stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Never colour output (NO_COLOR is honoured too)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+impl Global {
+    pub fn dir(&self) -> PathBuf {
+        match &self.dir {
+            Some(d) => d.clone(),
+            None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create .envref.yaml, .env and .env.local, and ignore .env.local in git
+    Init(cmd::init::InitArgs),
+    /// Set KEY=VALUE in .env (or .env.local), changing only that line
+    Set(cmd::env::SetArgs),
+    /// Print one variable (references are shown, not resolved, unless --resolve)
+    Get(cmd::env::GetArgs),
+    /// List variables; references are masked unless --show-secrets
+    List(cmd::env::ListArgs),
+    /// Resolve every reference and print the environment
+    Resolve(cmd::resolve::ResolveArgs),
+    /// Run a command with the resolved environment
+    Run(cmd::resolve::RunArgs),
+    /// Manage secrets in a backend
+    #[command(subcommand)]
+    Secret(cmd::secret::SecretCommand),
+    /// Manage the local encrypted vault
+    #[command(subcommand)]
+    Vault(cmd::vault::VaultCommand),
+    /// Show the effective configuration
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCommand),
+    /// Print a shell completion script
+    Completion(cmd::config::CompletionArgs),
+}
+
+/// Entry point of the `envref` binary; returns the exit code.
+pub fn main_envref(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = e.exit_code();
+            let _ = e.print();
+            return code;
+        }
+    };
+    ui::init(cli.global.quiet, cli.global.verbose, cli.global.no_color);
+    match cmd::dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            ui::error(&e);
+            1
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Messages on stderr: `error:`, `warning:`, `hint:`, coloured only on a terminal and never
+//! when `NO_COLOR` or `--no-color` is set. Data goes to stdout, nowhere else.
+
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+
+use envref_core::Error;
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    quiet: bool,
+    verbose: bool,
+    color: bool,
+}
+
+static SETTINGS: OnceLock<Settings> = OnceLock::new();
+
+pub fn init(quiet: bool, verbose: bool, no_color: bool) {
+    let color = !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+    let _ = SETTINGS.set(Settings { quiet, verbose, color });
+}
+
+fn settings() -> Settings {
+    *SETTINGS.get().unwrap_or(&Settings { quiet: false, verbose: false, color: false })
+}
+
+fn paint(code: &str, label: &str) -> String {
+    if settings().color {
+        format!("\x1b[{code}m{label}\x1b[0m")
+    } else {
+        label.to_string()
+    }
+}
+
+pub fn error(e: &Error) {
+    let mut lines = e.message.lines();
+    eprintln!("{} {}", paint("1;31", "error:"), lines.next().unwrap_or_default());
+    for l in lines {
+        eprintln!("  {l}");
+    }
+    if let Some(h) = &e.hint {
+        hint(h);
+    }
+}
+
+pub fn hint(h: &str) {
+    eprintln!("{} {h}", paint("36", "hint:"));
+}
+
+pub fn warn(msg: &str) {
+    if !settings().quiet {
+        eprintln!("{} {msg}", paint("33", "warning:"));
+    }
+}
+
+/// A progress or confirmation message (stderr); hidden by `--quiet`.
+pub fn info(msg: &str) {
+    if !settings().quiet {
+        eprintln!("{msg}");
+    }
+}
+
+/// Detail shown with `--verbose`.
+pub fn verbose(msg: &str) {
+    if settings().verbose && !settings().quiet {
+        eprintln!("{msg}");
+    }
+}
+
+/// Whether a person can answer a prompt.
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// Ask y/N on the terminal. Without a terminal, refuse with a hint instead of hanging.
+pub fn confirm(question: &str) -> Result<bool, Error> {
+    if !interactive() {
+        return Err(Error::new(format!("{question}: no terminal to confirm on")).with_hint("pass --force to proceed without confirmation"));
+    }
+    eprint!("{question} [y/N] ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| Error::new(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}

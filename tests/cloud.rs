@@ -1,0 +1,2 @@
+//! See tests/support for the harness.
+mod support;
