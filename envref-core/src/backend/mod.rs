@@ -15,6 +15,8 @@ mod registry;
 pub use registry::{build, build_all, BuildContext};
 
 #[cfg(feature = "backends")]
+pub mod keychain;
+#[cfg(feature = "backends")]
 pub mod plugin;
 #[cfg(feature = "backends")]
 pub mod vault;

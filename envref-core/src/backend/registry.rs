@@ -14,6 +14,7 @@ pub struct BuildContext {
 
 pub fn build(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>> {
     Ok(match spec.kind.as_str() {
+        "keychain" => Box::new(super::keychain::Keychain::new(spec)),
         "plugin" => Box::new(super::plugin::Plugin::new(spec)),
         "vault" => Box::new(super::vault::Vault::new(spec, ctx)),
         other => {
