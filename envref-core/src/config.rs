@@ -193,6 +193,14 @@ impl Config {
         if !backends_configured {
             backends.push(BackendSpec::new("keychain", "keychain"));
         }
+        // A relative vault path is relative to the project, not to wherever envref runs.
+        for b in backends.iter_mut().filter(|b| b.kind == "vault") {
+            if let Some(p) = b.options.get_mut("path") {
+                if !p.starts_with('~') && Path::new(p.as_str()).is_relative() {
+                    *p = root.join(&*p).display().to_string();
+                }
+            }
+        }
         let team = p.team.or(g.team).unwrap_or_default();
         for (i, m) in team.iter().enumerate() {
             if m.name.trim().is_empty() {

@@ -3,7 +3,8 @@
 /// The candidate closest to `input` by edit distance (case-insensitive), if close enough.
 pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = input.to_ascii_lowercase();
-    let limit = (input.chars().count() / 3).max(1);
+    let len = input.chars().count();
+    let limit = if len <= 3 { 1 } else { (len / 3).max(2) };
     candidates
         .into_iter()
         .map(|c| (distance(&lower, &c.to_ascii_lowercase()), c))
