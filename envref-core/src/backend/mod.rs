@@ -15,6 +15,12 @@ mod registry;
 pub use registry::{build, build_all, BuildContext};
 
 #[cfg(feature = "backends")]
+pub mod aws_ssm;
+#[cfg(feature = "backends")]
+pub mod cli;
+#[cfg(feature = "backends")]
+pub mod hashicorp_vault;
+#[cfg(feature = "backends")]
 pub mod keychain;
 #[cfg(feature = "backends")]
 pub mod plugin;

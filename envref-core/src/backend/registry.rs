@@ -17,6 +17,8 @@ pub fn build(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>>
         "keychain" => Box::new(super::keychain::Keychain::new(spec)),
         "plugin" => Box::new(super::plugin::Plugin::new(spec)),
         "vault" => Box::new(super::vault::Vault::new(spec, ctx)),
+        "aws-ssm" => Box::new(super::aws_ssm::AwsSsm::new(spec)),
+        "hashicorp-vault" => Box::new(super::hashicorp_vault::HashicorpVault::new(spec)),
         other => {
             return Err(Error::new(format!("backend {}: type {other} is not supported by this build of envref", spec.name))
                 .with_hint("use a `vault` or `plugin` backend"))
