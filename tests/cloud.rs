@@ -827,3 +827,127 @@ fn hashicorp_vault_wrong_token_and_server_down_are_clear_errors() {
         err.stderr
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 1password (a fake `op` that keeps state in a file: no real `op` is obtainable here)
+
+fn fake_op(p: Project) -> Option<(Project, Recorded)> {
+    if !available("1password", support::have("python3")) {
+        return None;
+    }
+    let state = p.root.join("op-state.json");
+    let p = p.env("FAKE_OP_STATE", state.to_str().unwrap());
+    Some(record(p, &support::root().join("tests/support/fake-op")))
+}
+
+#[test]
+fn onepassword_spec_example_set_get_update_list_delete() {
+    // The spec's team setup, verbatim apart from `command:`.
+    let config = format!(
+        "project: my-saas-app\n\nbackends:\n  - name: op\n    type: 1password\n    config:\n      vault: Engineering\n      account: mycompany.1password.com\n      command: {}\n",
+        recorder().display()
+    );
+    let env =
+        "STRIPE_API_KEY=ref://secrets/stripe_api_key\nSENDGRID_KEY=ref://secrets/sendgrid_key\n";
+    let Some((p, rec)) = fake_op(Project::with(&config, env)) else {
+        return;
+    };
+    p.envref(&[
+        "secret",
+        "set",
+        "stripe_api_key",
+        "--value",
+        "sk_live_abc123",
+    ])
+    .ok();
+    p.envref(&["secret", "set", "sendgrid_key", "--value", "SG.xyz789"])
+        .ok();
+    let out = p.envref(&["resolve"]).ok();
+    assert_eq!(
+        out.stdout,
+        "STRIPE_API_KEY=sk_live_abc123\nSENDGRID_KEY=SG.xyz789\n"
+    );
+
+    // Stored as the spec says: a Secure Note titled with the namespaced key, in that vault
+    // and account, the value in notesPlain.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.root.join("op-state.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        state["mycompany.1password.com/Engineering"]["my-saas-app/stripe_api_key"]["notes"],
+        "sk_live_abc123"
+    );
+
+    // Update in place (item edit with a template file), odd values verbatim.
+    let odd = "-multi\nline \"quoted\" notesPlain=x http://example.invalid";
+    p.envref_stdin(
+        &["secret", "set", "stripe_api_key", "--stdin"],
+        &format!("{odd}\n"),
+    )
+    .ok();
+    let got = p.envref(&["secret", "get", "stripe_api_key"]).ok();
+    assert_eq!(got.stdout.trim_end_matches('\n'), odd);
+    assert_eq!(rec.count("create"), 2);
+    assert_eq!(rec.count("edit"), 1);
+
+    let list = p.envref(&["secret", "list"]).ok();
+    assert_eq!(list.stdout, "sendgrid_key\nstripe_api_key\n");
+    p.envref(&["secret", "delete", "sendgrid_key", "--force"])
+        .ok();
+    let err = p.envref(&["secret", "get", "sendgrid_key"]).fails(1);
+    assert!(err.stderr.contains("not found"), "{}", err.stderr);
+    p.envref(&["secret", "delete", "sendgrid_key", "--force"])
+        .fails(1);
+    let err = p.envref(&["resolve"]).fails(1);
+    assert!(err.stderr.contains("SENDGRID_KEY"), "{}", err.stderr);
+    assert_eq!(
+        p.envref(&["secret", "list"]).ok().stdout,
+        "stripe_api_key\n"
+    );
+
+    assert!(rec
+        .lines()
+        .iter()
+        .all(|l| l.contains("--vault Engineering")
+            && l.contains("--account mycompany.1password.com")));
+    rec.assert_absent(&["sk_live_abc123", "SG.xyz789", "quoted", "example.invalid"]);
+    assert_no_temp_files(&p);
+}
+
+#[test]
+fn onepassword_errors_are_clear() {
+    let config = format!(
+        "project: app\nbackends:\n  - name: op\n    type: 1password\n    config:\n      command: {}\n",
+        recorder().display()
+    );
+    let Some((p, _rec)) = fake_op(Project::with(&config, "A=ref://secrets/a\n")) else {
+        return;
+    };
+    // The default vault is Personal; an item without notesPlain is an error, not "not found".
+    std::fs::write(
+        p.root.join("op-state.json"),
+        r#"{"default/Personal": {"app/a": {"id": "x", "notes": "va"}}}"#,
+    )
+    .unwrap();
+    assert_eq!(p.envref(&["secret", "get", "a"]).ok().stdout.trim(), "va");
+
+    let p = p.env("FAKE_OP_SIGNED_OUT", "1");
+    let err = p.envref(&["secret", "get", "a"]).fails(1);
+    assert!(
+        err.stderr.contains("op: op item get: [ERROR]")
+            && err.stderr.contains("not currently signed in"),
+        "{}",
+        err.stderr
+    );
+    assert!(err.stderr.contains("op signin"), "{}", err.stderr);
+    let err = p.envref(&["resolve"]).fails(1);
+    assert!(err.stderr.contains("op signin"), "{}", err.stderr);
+
+    p.write(".envref.yaml", "project: app\nbackends:\n  - name: op\n    type: 1password\n    config:\n      command: /nonexistent/op\n");
+    let err = p.envref(&["secret", "get", "a"]).fails(1);
+    assert!(
+        err.stderr.contains("install the 1Password CLI"),
+        "{}",
+        err.stderr
+    );
+}

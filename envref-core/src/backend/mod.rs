@@ -23,6 +23,8 @@ pub mod hashicorp_vault;
 #[cfg(feature = "backends")]
 pub mod keychain;
 #[cfg(feature = "backends")]
+pub mod onepassword;
+#[cfg(feature = "backends")]
 pub mod plugin;
 #[cfg(feature = "backends")]
 pub mod vault;

@@ -19,6 +19,7 @@ pub fn build(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>>
         "vault" => Box::new(super::vault::Vault::new(spec, ctx)),
         "aws-ssm" => Box::new(super::aws_ssm::AwsSsm::new(spec)),
         "hashicorp-vault" => Box::new(super::hashicorp_vault::HashicorpVault::new(spec)),
+        "1password" => Box::new(super::onepassword::OnePassword::new(spec)),
         other => {
             return Err(Error::new(format!("backend {}: type {other} is not supported by this build of envref", spec.name))
                 .with_hint("use a `vault` or `plugin` backend"))

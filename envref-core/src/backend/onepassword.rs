@@ -1,0 +1,204 @@
+//! 1Password through the `op` CLI (v2): each secret is a Secure Note item whose title is the
+//! namespaced key and whose value is the `notesPlain` field, in the configured vault.
+//!
+//! - Values never reach argv: `item create` reads a JSON item template on stdin (`-`),
+//!   `item edit --template <0600 temp file>` updates an existing item.
+//! - Not found is op's `isn't an item` error only; "not currently signed in" is `Denied`.
+//! - Lookups of distinct keys run in parallel (bounded): op has no batch read.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use super::cli::Tool;
+use super::{Backend, BackendError, ErrorKind, Lookup};
+use crate::config::BackendSpec;
+use crate::runner::{Invocation, Output, SecretFile};
+
+pub struct OnePassword {
+    tool: Tool,
+    vault: String,
+    account: Option<String>,
+}
+
+impl OnePassword {
+    pub fn new(spec: &BackendSpec) -> OnePassword {
+        OnePassword {
+            tool: Tool::new(spec, "1password", "op"),
+            vault: spec.option("vault").unwrap_or("Personal").to_string(),
+            account: spec.option("account").map(str::to_string),
+        }
+    }
+
+    /// `op item <sub> <args…> --vault V [--account A]`.
+    fn item(&self, sub: &str, args: &[&str]) -> Invocation {
+        let mut inv = self
+            .tool
+            .invocation()
+            .args(["item", sub])
+            .args(args.iter().copied());
+        inv = inv.args(["--vault", &self.vault]);
+        if let Some(a) = &self.account {
+            inv = inv.args(["--account", a.as_str()]);
+        }
+        inv
+    }
+
+    fn is_not_found(out: &Output) -> bool {
+        !out.success() && String::from_utf8_lossy(&out.stderr).contains("isn't an item")
+    }
+
+    fn failure(&self, what: &str, out: &Output) -> BackendError {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let detail = out.stderr_summary();
+        if stderr.contains("not currently signed in") || stderr.contains("session expired") {
+            self.tool
+                .error(ErrorKind::Denied, what, detail)
+                .with_hint("run `op signin` (or set OP_SERVICE_ACCOUNT_TOKEN)")
+        } else {
+            self.tool.error(ErrorKind::Failed, what, detail)
+        }
+    }
+
+    fn parse(&self, what: &str, out: &Output) -> Result<Value, BackendError> {
+        serde_json::from_slice(&out.stdout).map_err(|e| {
+            self.tool.error(
+                ErrorKind::Failed,
+                what,
+                format!("unexpected output (not the documented JSON: {e})"),
+            )
+        })
+    }
+
+    /// The item template: a Secure Note with the value as its notes.
+    fn template(key: &str, value: &SecretString) -> SecretString {
+        let t = serde_json::json!({
+            "title": key,
+            "category": "SECURE_NOTE",
+            "fields": [{
+                "id": "notesPlain",
+                "type": "STRING",
+                "purpose": "NOTES",
+                "label": "notesPlain",
+                "value": value.expose_secret(),
+            }],
+        });
+        SecretString::from(t.to_string())
+    }
+}
+
+impl Backend for OnePassword {
+    fn name(&self) -> &str {
+        &self.tool.backend
+    }
+
+    fn kind(&self) -> &'static str {
+        "1password"
+    }
+
+    fn get(&self, key: &str) -> Lookup {
+        let out = self
+            .tool
+            .run("op item get", self.item("get", &[key, "--format", "json"]))?;
+        if Self::is_not_found(&out) {
+            return Ok(None);
+        }
+        if !out.success() {
+            return Err(self.failure("op item get", &out));
+        }
+        let item = self.parse("op item get", &out)?;
+        let notes = item["fields"]
+            .as_array()
+            .and_then(|fields| fields.iter().find(|f| f["id"] == "notesPlain"));
+        match notes {
+            // An empty note has no `value`.
+            Some(f) => Ok(Some(SecretString::from(
+                f["value"].as_str().unwrap_or_default().to_string(),
+            ))),
+            None => Err(self
+                .tool
+                .error(
+                    ErrorKind::Failed,
+                    "op item get",
+                    format!("item {key:?} has no notesPlain field"),
+                )
+                .with_hint(
+                    "envref stores each secret as a Secure Note; write it with `envref secret set`",
+                )),
+        }
+    }
+
+    fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError> {
+        let template = Self::template(key, value);
+        if self.get(key)?.is_some() {
+            let file = SecretFile::new(&template).map_err(|e| {
+                self.tool.error(
+                    ErrorKind::Failed,
+                    "op item edit",
+                    format!("cannot write the template file: {e}"),
+                )
+            })?;
+            let path = file.path().display().to_string();
+            let inv = self.item("edit", &[key, "--template", &path, "--format", "json"]);
+            let out = self.tool.run("op item edit", inv)?;
+            drop(file);
+            if !out.success() {
+                return Err(self.failure("op item edit", &out));
+            }
+        } else {
+            let inv = self
+                .item(
+                    "create",
+                    &[
+                        "--category",
+                        "Secure Note",
+                        "--title",
+                        key,
+                        "--format",
+                        "json",
+                    ],
+                )
+                .arg("-")
+                .stdin(template);
+            let out = self.tool.run("op item create", inv)?;
+            if !out.success() {
+                return Err(self.failure("op item create", &out));
+            }
+        }
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<bool, BackendError> {
+        let out = self
+            .tool
+            .run("op item delete", self.item("delete", &[key]))?;
+        if Self::is_not_found(&out) {
+            return Ok(false);
+        }
+        if !out.success() {
+            return Err(self.failure("op item delete", &out));
+        }
+        Ok(true)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        let inv = self.item("list", &["--categories", "Secure Note", "--format", "json"]);
+        let out = self.tool.run("op item list", inv)?;
+        if !out.success() {
+            return Err(self.failure("op item list", &out));
+        }
+        let items = self.parse("op item list", &out)?;
+        let mut keys: Vec<String> = items
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["title"].as_str())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys.retain(|k| k.starts_with(prefix));
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+}
