@@ -11,7 +11,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{available, have, run, Project, Run};
+use support::{available, have, root, run, Project, Run, ENVREF};
 
 /// Whether a Secret Service owns its bus name on the session bus this test process sees.
 fn secret_service() -> bool {
@@ -349,6 +349,54 @@ fn no_session_bus_is_unavailable_with_the_vault_hint() {
     assert!(
         r.stderr
             .contains("keychain: unavailable (no Secret Service on this machine)"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A locked keyring, in a private bus and keyring of its own (locking the shared one would
+/// disturb the other tests).
+#[test]
+fn locked_keyring_says_locked_and_how_to_unlock() {
+    let tools = [
+        "dbus-run-session",
+        "dbus-send",
+        "gnome-keyring-daemon",
+        "timeout",
+    ];
+    if !available(
+        "keychain",
+        secret_service() && tools.iter().all(|t| have(t)),
+    ) {
+        return;
+    }
+    let (p, _) = project("locked");
+    let script = r#"
+        "$1" secret set a --value locked-value-1 || exit 10
+        dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+            org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null || exit 11
+        "$1" secret get a
+    "#;
+    let start = root().join("tests/support/start-keyring.sh");
+    let mut c = p.command("timeout");
+    c.args(["60", "dbus-run-session", "--", "bash"])
+        .arg(start)
+        .args(["bash", "-c", script, "locked"])
+        .arg(ENVREF);
+    let r = run(c).fails(1);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("error: keychain: locked\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("hint: unlock the login keyring"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("locked-value-1") && !r.stderr.contains("NoStorageAccess"),
         "{}",
         r.stderr
     );
