@@ -391,7 +391,8 @@ fn locked_keyring_says_locked_and_how_to_unlock() {
         r.stderr
     );
     assert!(
-        r.stderr.contains("hint: unlock the login keyring"),
+        r.stderr
+            .contains("hint: unlock (or create) the login keyring"),
         "{}",
         r.stderr
     );
@@ -400,6 +401,51 @@ fn locked_keyring_says_locked_and_how_to_unlock() {
         "{}",
         r.stderr
     );
+}
+
+/// A session bus on which nothing provides org.freedesktop.secrets (no service files to
+/// activate one): the same "unavailable" as no bus at all.
+#[test]
+fn bus_without_a_secret_service_is_unavailable() {
+    if !available("keychain", have("dbus-run-session")) {
+        return;
+    }
+    let (p, _) = project("noprovider");
+    let conf = p.root.join("session.conf");
+    std::fs::write(
+        &conf,
+        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n \
+         \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+         <busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen>\
+         <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+         <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n",
+    )
+    .unwrap();
+    for args in [&["secret", "get", "api_key"][..], &["secret", "list"]] {
+        let mut c = p.command("timeout");
+        c.args(["60", "dbus-run-session"])
+            .arg(format!("--config-file={}", conf.display()))
+            .arg("--")
+            .arg(ENVREF)
+            .args(args);
+        let r = run(c).fails(1);
+        assert!(
+            r.stderr
+                .contains("error: keychain: unavailable (no Secret Service on this machine)"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("envref vault init"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains("ServiceUnknown"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
 }
 
 #[test]

@@ -27,7 +27,7 @@ const UNAVAILABLE_HINT: &str = "no D-Bus session or no Secret Service provider (
 on a headless machine use the local vault instead: run `envref vault init`, then put `vault` first under \
 `backends:` in .envref.yaml";
 
-const LOCKED_HINT: &str = "unlock the login keyring (log in to the desktop session, or unlock it with seahorse; \
+const LOCKED_HINT: &str = "unlock (or create) the login keyring (log in to the desktop session, or unlock it with seahorse; \
 headless: `printf '%s' \"$PASSWORD\" | gnome-keyring-daemon --unlock --replace --components=secrets`), then retry";
 
 pub struct Keychain {
