@@ -67,7 +67,7 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
             }
             let w = vars.iter().map(|v| v.key.chars().count()).max().unwrap_or(0).max(3);
             let _ = writeln!(out, "{:w$}  VALUE", "KEY");
-            let _ = writeln!(out, "{}  {}", "-".repeat(w), "-----");
+            let _ = writeln!(out, "{}  -----", "-".repeat(w));
             for v in vars {
                 let value = v.value.replace('\n', "\\n");
                 let _ = writeln!(out, "{:w$}  {value}", v.key);
