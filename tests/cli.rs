@@ -140,7 +140,12 @@ fn all_or_nothing_and_partial() {
     store(&p, "first.json", &[("my-app/present", "yes")]);
     let out = p.envref(&["resolve"]).fails(1);
     assert_eq!(out.stdout, "");
-    assert!(out.stderr.contains(".env:2:1: MISSING: ref://secrets/absent: first: not found as my-app/absent; second: not found as my-app/absent"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(".env:2:1: MISSING: ref://secrets/absent: first: not found as my-app/absent; second: not found as my-app/absent"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("envref secret set absent"), "{}", out.stderr);
     let out = p.envref(&["resolve", "--partial"]).fails(1);
     assert_eq!(out.stdout, "OK=yes\nPLAIN=1\n");
@@ -163,7 +168,13 @@ fn plugin_failures_are_one_clear_line() {
         let path = p.root.join(name);
         std::fs::write(&path, script).unwrap();
         chmod_x(&path);
-        p.write(".envref.yaml", &format!("project: app\nbackends:\n  - name: {name}\n    type: plugin\n    config: {{command: {}, timeout: 1s}}\n", path.display()));
+        p.write(
+            ".envref.yaml",
+            &format!(
+                "project: app\nbackends:\n  - name: {name}\n    type: plugin\n    config: {{command: {}, timeout: 1s}}\n",
+                path.display()
+            ),
+        );
         p.write(".env", "K=ref://secrets/k\n");
         let start = std::time::Instant::now();
         let out = p.envref(&["resolve"]).fails(1);

@@ -88,20 +88,13 @@ impl BackendSpec {
 
     /// Options with secrets (tokens, passphrases) replaced by `***`, for display.
     pub fn display_options(&self) -> BTreeMap<String, String> {
-        self.options
-            .iter()
-            .map(|(k, v)| (k.clone(), if kinds::is_secret_option(k) { "***".to_string() } else { v.clone() }))
-            .collect()
+        self.options.iter().map(|(k, v)| (k.clone(), if kinds::is_secret_option(k) { "***".to_string() } else { v.clone() })).collect()
     }
 }
 
 impl fmt::Debug for BackendSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BackendSpec")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field("options", &self.display_options())
-            .finish()
+        f.debug_struct("BackendSpec").field("name", &self.name).field("kind", &self.kind).field("options", &self.display_options()).finish()
     }
 }
 
@@ -215,19 +208,7 @@ impl Config {
             return Err(Error::new(format!("{}: invalid configuration:\n{list}", file.display()))
                 .with_hint("fix the entries above; `envref config show` prints the effective configuration"));
         }
-        Ok(Config {
-            root,
-            file,
-            global_file,
-            project,
-            env_file,
-            local_file,
-            active_profile,
-            profiles,
-            backends,
-            backends_configured,
-            team,
-        })
+        Ok(Config { root, file, global_file, project, env_file, local_file, active_profile, profiles, backends, backends_configured, team })
     }
 
     /// The profile in effect: the flag, else `$ENVREF_PROFILE`, else `active_profile`.
@@ -242,11 +223,7 @@ impl Config {
 
     /// The env file of `profile`: `profiles.<p>.env_file`, else `.env.<p>`, under the root.
     pub fn profile_file(&self, profile: &str) -> PathBuf {
-        let rel = self
-            .profiles
-            .get(profile)
-            .and_then(|p| p.env_file.clone())
-            .unwrap_or_else(|| format!(".env.{profile}"));
+        let rel = self.profiles.get(profile).and_then(|p| p.env_file.clone()).unwrap_or_else(|| format!(".env.{profile}"));
         self.root.join(rel)
     }
 
@@ -322,12 +299,8 @@ pub fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
     }
     let value: yaml_serde::Value = yaml_serde::from_str(text).map_err(bad_yaml)?;
     if let yaml_serde::Value::Mapping(map) = &value {
-        let unknown: Vec<String> = map
-            .keys()
-            .filter_map(|k| k.as_str())
-            .filter(|k| !TOP_LEVEL_KEYS.contains(k))
-            .map(str::to_string)
-            .collect();
+        let unknown: Vec<String> =
+            map.keys().filter_map(|k| k.as_str()).filter(|k| !TOP_LEVEL_KEYS.contains(k)).map(str::to_string).collect();
         if !unknown.is_empty() {
             return Err(Error::new(format!("{}: unknown key(s): {}", file.display(), unknown.join(", ")))
                 .with_hint(format!("known keys: {}", TOP_LEVEL_KEYS.join(", "))));

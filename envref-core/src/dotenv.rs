@@ -124,8 +124,7 @@ impl Document {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let pos = position_at(&String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]), usize::MAX);
-            Error::new(format!("{}:{}: file is not valid UTF-8", path.display(), pos))
-                .with_hint("save the file as UTF-8")
+            Error::new(format!("{}:{}: file is not valid UTF-8", path.display(), pos)).with_hint("save the file as UTF-8")
         })?;
         Document::parse(path, text).map_err(parse_errors_to_error)
     }
@@ -186,12 +185,8 @@ impl Document {
 
     /// Remove every definition of `key` (whole lines). Returns whether there was one.
     pub fn remove(&mut self, key: &str) -> Result<bool> {
-        let lines: Vec<Range<usize>> = self
-            .entries
-            .iter()
-            .filter(|e| e.key == key)
-            .map(|e| line_range(&self.text, e.span.clone()))
-            .collect();
+        let lines: Vec<Range<usize>> =
+            self.entries.iter().filter(|e| e.key == key).map(|e| line_range(&self.text, e.span.clone())).collect();
         if lines.is_empty() {
             return Ok(false);
         }
@@ -223,8 +218,7 @@ pub fn parse_errors_to_error(errors: Vec<ParseError>) -> Error {
 /// Validate a key against `[A-Za-z_][A-Za-z0-9_.-]*`.
 pub fn check_key(key: &str) -> Result<()> {
     let mut chars = key.chars();
-    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(is_key_char);
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_') && chars.all(is_key_char);
     if ok {
         Ok(())
     } else {
@@ -244,8 +238,7 @@ fn is_blank(c: char) -> bool {
 /// Render `.env` source text for a value: bare when that reads back identically, otherwise
 /// double-quoted with `\\`, `\"`, `\n`, `\r`, `\t` escaped (`$` keeps its meaning).
 pub fn render_value(source: &str) -> String {
-    let bare_ok = !source.is_empty()
-        && source.chars().all(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '`' | '\\' | '#'));
+    let bare_ok = !source.is_empty() && source.chars().all(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '`' | '\\' | '#'));
     if bare_ok || source.is_empty() {
         return source.to_string();
     }
@@ -337,10 +330,7 @@ impl<'a> Parser<'a> {
 
     fn error(&mut self, at: usize, message: impl Into<String>) {
         let pos = position_at(self.text, at);
-        self.errors.push(ParseError {
-            location: Location { path: self.path.to_path_buf(), pos },
-            message: message.into(),
-        });
+        self.errors.push(ParseError { location: Location { path: self.path.to_path_buf(), pos }, message: message.into() });
     }
 
     fn run(mut self) -> (Vec<Entry>, Vec<ParseError>) {
@@ -508,11 +498,8 @@ impl<'a> Parser<'a> {
             prev_blank = is_blank(c);
         }
         let value_end = eq_end + raw[..cut].trim_end_matches(is_blank).len();
-        let (span, body) = if value_start >= value_end {
-            (eq_end..eq_end, "")
-        } else {
-            (value_start..value_end, &text[value_start..value_end])
-        };
+        let (span, body) =
+            if value_start >= value_end { (eq_end..eq_end, "") } else { (value_start..value_end, &text[value_start..value_end]) };
         let col = text[..span.start].rfind('\n').map_or(span.start, |n| span.start - n - 1);
         let line_start = span.start - col;
         let value_pos = Position { line: line_no, col: text[line_start..span.start].chars().count() as u32 + 1 };

@@ -15,9 +15,7 @@ pub fn charset(name: &str) -> Result<&'static [u8]> {
         "ascii" => b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%^&*()-_=+[]{}|;:,.<>?",
         "hex" => b"0123456789abcdef",
         "base64" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-        other => {
-            return Err(Error::new(format!("unknown charset {other:?}")).with_hint(format!("use one of: {}", CHARSETS.join(", "))))
-        }
+        other => return Err(Error::new(format!("unknown charset {other:?}")).with_hint(format!("use one of: {}", CHARSETS.join(", ")))),
     })
 }
 

@@ -34,10 +34,11 @@ pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace)
     for r in pending.clone() {
         if !r.is_chain() && !backends.iter().any(|b| b.name() == r.target) {
             let names: Vec<&str> = backends.iter().map(|b| b.name()).collect();
-            out.failures
-                .entry(r.clone())
-                .or_default()
-                .push(format!("no backend named {} is configured (configured: {})", r.target, names.join(", ")));
+            out.failures.entry(r.clone()).or_default().push(format!(
+                "no backend named {} is configured (configured: {})",
+                r.target,
+                names.join(", ")
+            ));
             pending.remove(&r);
         }
     }
@@ -49,8 +50,7 @@ pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace)
             if pending.is_empty() {
                 break;
             }
-            let eligible: Vec<Reference> =
-                pending.iter().filter(|r| r.is_chain() || r.target == backend.name()).cloned().collect();
+            let eligible: Vec<Reference> = pending.iter().filter(|r| r.is_chain() || r.target == backend.name()).cloned().collect();
             if eligible.is_empty() {
                 continue;
             }
@@ -125,12 +125,7 @@ impl Resolved {
 
 /// Every reference the project's variables use, deduplicated and sorted.
 pub fn plan(project: &Project) -> Vec<Reference> {
-    let set: BTreeSet<Reference> = project
-        .merged
-        .definitions()
-        .iter()
-        .flat_map(|d| d.value.references().into_iter().cloned())
-        .collect();
+    let set: BTreeSet<Reference> = project.merged.definitions().iter().flat_map(|d| d.value.references().into_iter().cloned()).collect();
     set.into_iter().collect()
 }
 

@@ -37,8 +37,12 @@ fn pair() -> impl Strategy<Value = Line> {
         let val: String = parts.iter().map(|p| p.1.as_str()).collect();
         (format!("\"{src}\""), val)
     });
-    (any::<bool>(), key(), prop_oneof![unquoted, commented, single, double])
-        .prop_map(|(export, key, (source, value))| Line::Pair { export, key, source, value })
+    (any::<bool>(), key(), prop_oneof![unquoted, commented, single, double]).prop_map(|(export, key, (source, value))| Line::Pair {
+        export,
+        key,
+        source,
+        value,
+    })
 }
 
 fn line() -> impl Strategy<Value = Line> {

@@ -19,16 +19,10 @@ pub enum ConfigCommand {
 pub fn run(g: &Global, c: ConfigCommand) -> Result<i32> {
     let ConfigCommand::Show { format } = c;
     let config = super::load_config(g)?;
-    let backends: Vec<serde_json::Value> = config
-        .backends
-        .iter()
-        .map(|b| serde_json::json!({"name": b.name, "type": b.kind, "config": b.display_options()}))
-        .collect();
-    let profiles: serde_json::Map<String, serde_json::Value> = config
-        .profiles
-        .keys()
-        .map(|p| (p.clone(), config.profile_file(p).display().to_string().into()))
-        .collect();
+    let backends: Vec<serde_json::Value> =
+        config.backends.iter().map(|b| serde_json::json!({"name": b.name, "type": b.kind, "config": b.display_options()})).collect();
+    let profiles: serde_json::Map<String, serde_json::Value> =
+        config.profiles.keys().map(|p| (p.clone(), config.profile_file(p).display().to_string().into())).collect();
     let doc = serde_json::json!({
         "config_file": config.file.display().to_string(),
         "global_config_file": config.global_file.as_ref().map(|p| p.display().to_string()),

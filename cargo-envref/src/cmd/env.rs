@@ -36,7 +36,9 @@ pub fn set(g: &Global, a: SetArgs) -> Result<i32> {
     let mut doc = Document::load_or_empty(&path)?;
     for assignment in &a.assignments {
         let Some((key, value)) = assignment.split_once('=') else {
-            return Err(Error::new(format!("{assignment:?} is not KEY=VALUE")).with_hint("write it as KEY=VALUE, e.g. `envref set APP_PORT=8080`"));
+            return Err(
+                Error::new(format!("{assignment:?} is not KEY=VALUE")).with_hint("write it as KEY=VALUE, e.g. `envref set APP_PORT=8080`")
+            );
         };
         doc.set(key.trim(), value)?;
     }
@@ -109,11 +111,5 @@ pub fn list(g: &Global, a: ListArgs) -> Result<i32> {
 }
 
 pub fn files_list(project: &envref_core::project::Project) -> String {
-    project
-        .paths
-        .all()
-        .iter()
-        .map(|p| super::display_path(&project.config.root, p))
-        .collect::<Vec<_>>()
-        .join(", ")
+    project.paths.all().iter().map(|p| super::display_path(&project.config.root, p)).collect::<Vec<_>>().join(", ")
 }

@@ -18,17 +18,13 @@ pub struct InitArgs {
 }
 
 pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
-    let dir = std::path::absolute(g.dir())
-        .map_err(|e| Error::new(format!("cannot resolve the directory: {e}")))?;
+    let dir = std::path::absolute(g.dir()).map_err(|e| Error::new(format!("cannot resolve the directory: {e}")))?;
     if !dir.is_dir() {
         return Err(Error::new(format!("{}: not a directory", dir.display())));
     }
     let project = match a.project {
         Some(p) => p,
-        None => dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "app".into()),
+        None => dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into()),
     };
     // The keychain is the default chain; where no Secret Service answers, start with the vault.
     // (A locked keyring still answers: only "unavailable" moves the vault first.)
@@ -77,11 +73,7 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
     let local = "# Local overrides for this machine only (not committed).\n";
     let mut created = 0;
     let writes_config = a.force || !dir.join(".envref.yaml").exists();
-    for (name, content, mode) in [
-        (".envref.yaml", config.as_str(), 0o644),
-        (".env", env, 0o644),
-        (".env.local", local, 0o600),
-    ] {
+    for (name, content, mode) in [(".envref.yaml", config.as_str(), 0o644), (".env", env, 0o644), (".env.local", local, 0o600)] {
         let path = dir.join(name);
         if path.exists() && !a.force {
             ui::info(&format!("  skip    {name} (exists; --force overwrites)"));
@@ -108,20 +100,10 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
         }
         text.push_str(".env.local\n");
         write_atomic(&gitignore, text.as_bytes(), None)?;
-        ui::info(&format!(
-            "  {}  .gitignore (.env.local)",
-            if existing.is_empty() {
-                "create"
-            } else {
-                "update"
-            }
-        ));
+        ui::info(&format!("  {}  .gitignore (.env.local)", if existing.is_empty() { "create" } else { "update" }));
     }
     if created > 0 {
-        ui::info(&format!(
-            "\nInitialized envref project {project} in {}",
-            dir.display()
-        ));
+        ui::info(&format!("\nInitialized envref project {project} in {}", dir.display()));
         match &no_keychain {
             None => ui::info("Next: `envref secret set <key>` (stored in the OS keychain) and add KEY=ref://secrets/<key> to .env"),
             Some(_) => ui::info("Next: `envref vault init`, then `envref secret set <key>` and add KEY=ref://secrets/<key> to .env"),

@@ -108,7 +108,8 @@ pub fn run(g: &Global, a: RunArgs) -> Result<i32> {
 /// Replace this process with `command` (Unix), so signals and the exit status are the
 /// child's own. Elsewhere: run it and pass its status through.
 pub fn exec(command: &[OsString], vars: &[Var]) -> Result<i32> {
-    let (program, args) = command.split_first().ok_or_else(|| Error::new("no command given").with_hint("envref run -- <command> [args…]"))?;
+    let (program, args) =
+        command.split_first().ok_or_else(|| Error::new("no command given").with_hint("envref run -- <command> [args…]"))?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args);
     for v in vars {

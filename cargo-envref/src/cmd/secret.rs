@@ -239,7 +239,12 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
                 }
             }
             s.backend.set(&current, &value)?;
-            ui::info(&format!("rotated {} ({} characters, {}; keeping {keep} old values)", s.describe(&key), random.length, random.charset));
+            ui::info(&format!(
+                "rotated {} ({} characters, {}; keeping {keep} old values)",
+                s.describe(&key),
+                random.length,
+                random.charset
+            ));
             if print {
                 write_stdout(&format!("{}\n", value.expose_secret()))?;
             }

@@ -156,12 +156,16 @@ fn lock(g: &Global, which: &Which, locked: bool) -> Result<()> {
 /// `{"version": 1, "secrets": {key: value}}` (the Go envref's export format).
 fn parse_export(text: &str) -> Result<Vec<(String, SecretString)>> {
     let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        Error::new(format!("line {} column {}: not valid JSON", e.line(), e.column())).with_hint("import reads what `envref vault export` writes")
+        Error::new(format!("line {} column {}: not valid JSON", e.line(), e.column()))
+            .with_hint("import reads what `envref vault export` writes")
     })?;
     let version = doc.get("version").and_then(|v| v.as_u64());
     if version != Some(1) {
-        return Err(Error::new(format!("unsupported export version {}", doc.get("version").map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into())))
-            .with_hint("expected {\"version\": 1, \"secrets\": {…}}"));
+        return Err(Error::new(format!(
+            "unsupported export version {}",
+            doc.get("version").map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into())
+        ))
+        .with_hint("expected {\"version\": 1, \"secrets\": {…}}"));
     }
     let secrets = doc.get("secrets").and_then(|s| s.as_object()).ok_or_else(|| Error::new("no \"secrets\" object"))?;
     secrets

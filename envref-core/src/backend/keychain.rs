@@ -37,36 +37,24 @@ pub struct Keychain {
 
 impl Keychain {
     pub fn new(spec: &BackendSpec) -> Keychain {
-        Keychain {
-            name: spec.name.clone(),
-            store: OnceLock::new(),
-        }
+        Keychain { name: spec.name.clone(), store: OnceLock::new() }
     }
 
     /// The store, connected on first use; a failure to connect is remembered for the run.
     fn store(&self) -> Result<&Arc<CredentialStore>, BackendError> {
-        self.store
-            .get_or_init(|| open_store(&self.name))
-            .as_ref()
-            .map_err(Clone::clone)
+        self.store.get_or_init(|| open_store(&self.name)).as_ref().map_err(Clone::clone)
     }
 
     fn entry(&self, key: &str) -> Result<Entry, BackendError> {
         let store = self.store()?;
         let label = format!("envref {key}");
         let modifiers = HashMap::from([("label", label.as_str())]);
-        Entry::new_in_store_with_modifiers(store, SERVICE, key, &modifiers)
-            .map_err(|e| map_error(&self.name, "open", key, e))
+        Entry::new_in_store_with_modifiers(store, SERVICE, key, &modifiers).map_err(|e| map_error(&self.name, "open", key, e))
     }
 }
 
 /// Connect to this machine's credential store.
-#[cfg(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd"
-))]
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd"))]
 fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
     match dbus_secret_service_keyring_store::Store::new() {
         Ok(store) => Ok(store as Arc<CredentialStore>),
@@ -76,15 +64,13 @@ fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
     }
 }
 
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd"
-)))]
+#[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd")))]
 fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
-    Err(BackendError::new(ErrorKind::Unavailable, format!("{name}: unavailable (this build of envref has no keychain support for this OS)"))
-        .with_hint("use the local vault instead: run `envref vault init`, then put `vault` first under `backends:` in .envref.yaml"))
+    Err(BackendError::new(
+        ErrorKind::Unavailable,
+        format!("{name}: unavailable (this build of envref has no keychain support for this OS)"),
+    )
+    .with_hint("use the local vault instead: run `envref vault init`, then put `vault` first under `backends:` in .envref.yaml"))
 }
 
 /// Whether a keychain answers on this machine (used by `envref init` and status reports).
@@ -92,10 +78,7 @@ fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
 pub fn probe() -> Result<(), BackendError> {
     let name = "keychain";
     let store = open_store(name)?;
-    let spec = HashMap::from([
-        ("service", SERVICE),
-        ("username", "envref-probe/no-such-key"),
-    ]);
+    let spec = HashMap::from([("service", SERVICE), ("username", "envref-probe/no-such-key")]);
     match Entry::search_in_store(&store, &spec) {
         Ok(_) => Ok(()),
         Err(e) => Err(map_error(name, "probe", "", e)),
@@ -103,11 +86,8 @@ pub fn probe() -> Result<(), BackendError> {
 }
 
 fn unavailable(name: &str) -> BackendError {
-    BackendError::new(
-        ErrorKind::Unavailable,
-        format!("{name}: unavailable (no Secret Service on this machine)"),
-    )
-    .with_hint(UNAVAILABLE_HINT)
+    BackendError::new(ErrorKind::Unavailable, format!("{name}: unavailable (no Secret Service on this machine)"))
+        .with_hint(UNAVAILABLE_HINT)
 }
 
 /// Whether a platform failure means the service went away (or never was there).
@@ -128,22 +108,13 @@ fn is_gone(text: &str) -> bool {
 
 /// One line, bounded: platform error texts are D-Bus messages, never values.
 fn one_line(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect()
+    text.lines().next().unwrap_or_default().chars().take(300).collect()
 }
 
 /// Map a keyring error (not `NoEntry` or `Ambiguous`, which callers handle) to a
 /// one-line message with the fix.
 fn map_error(name: &str, op: &str, key: &str, e: KeyringError) -> BackendError {
-    let target = if key.is_empty() {
-        String::new()
-    } else {
-        format!(" {key}")
-    };
+    let target = if key.is_empty() { String::new() } else { format!(" {key}") };
     match e {
         KeyringError::PlatformFailure(inner) => {
             let text = inner.to_string();
@@ -159,10 +130,8 @@ fn map_error(name: &str, op: &str, key: &str, e: KeyringError) -> BackendError {
             BackendError::new(ErrorKind::Failed, format!("{name}: the value stored for{target} is not UTF-8 text"))
                 .with_hint("envref stores text values; replace it with `envref secret set <key>`")
         }
-        KeyringError::Ambiguous(items) => {
-            BackendError::new(ErrorKind::Failed, format!("{name}: {} items match{target}", items.len()))
-                .with_hint("remove the duplicates, e.g. with `secret-tool clear service envref username <key>`, then set it again")
-        }
+        KeyringError::Ambiguous(items) => BackendError::new(ErrorKind::Failed, format!("{name}: {} items match{target}", items.len()))
+            .with_hint("remove the duplicates, e.g. with `secret-tool clear service envref username <key>`, then set it again"),
         KeyringError::TooLong(attr, limit) => {
             BackendError::new(ErrorKind::Failed, format!("{name}: {op}{target} failed: {attr} is longer than the limit of {limit}"))
         }
@@ -217,9 +186,7 @@ impl Backend for Keychain {
                         Err(e) => return Err(map_error(&self.name, "set", key, e)),
                     }
                 }
-                entry
-                    .set_password(value.expose_secret())
-                    .map_err(|e| map_error(&self.name, "set", key, e))
+                entry.set_password(value.expose_secret()).map_err(|e| map_error(&self.name, "set", key, e))
             }
             Err(e) => Err(map_error(&self.name, "set", key, e)),
         }
@@ -248,8 +215,7 @@ impl Backend for Keychain {
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         let store = self.store()?;
         let spec = HashMap::from([("service", SERVICE)]);
-        let items = Entry::search_in_store(store, &spec)
-            .map_err(|e| map_error(&self.name, "list", "", e))?;
+        let items = Entry::search_in_store(store, &spec).map_err(|e| map_error(&self.name, "list", "", e))?;
         let mut keys = Vec::new();
         for item in items {
             let attributes = match item.get_attributes() {
@@ -283,48 +249,18 @@ mod tests {
             KeyringError::PlatformFailure("DBus error: The name org.freedesktop.secrets was not provided by any .service files".into()),
         );
         assert_eq!(e.kind, ErrorKind::Unavailable);
-        assert_eq!(
-            e.message,
-            "keychain: unavailable (no Secret Service on this machine)"
-        );
+        assert_eq!(e.message, "keychain: unavailable (no Secret Service on this machine)");
         assert!(e.hint.as_deref().unwrap().contains("envref vault init"));
     }
 
     #[test]
     fn locked_and_other_failures() {
-        let e = map_error(
-            "keychain",
-            "get",
-            "app/k",
-            KeyringError::NoStorageAccess("Secret Service: unlock prompt was dismissed".into()),
-        );
-        assert_eq!(
-            (e.kind, e.message.as_str()),
-            (ErrorKind::Denied, "keychain: locked")
-        );
+        let e = map_error("keychain", "get", "app/k", KeyringError::NoStorageAccess("Secret Service: unlock prompt was dismissed".into()));
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Denied, "keychain: locked"));
         assert!(e.hint.is_some());
-        let e = map_error(
-            "kc",
-            "set",
-            "app/k",
-            KeyringError::PlatformFailure("DBus error: something odd\nsecond line".into()),
-        );
-        assert_eq!(
-            (e.kind, e.message.as_str()),
-            (
-                ErrorKind::Failed,
-                "kc: set app/k failed: DBus error: something odd"
-            )
-        );
-        let e = map_error(
-            "kc",
-            "get",
-            "app/k",
-            KeyringError::BadEncoding(b"\xffsecret-bytes".to_vec()),
-        );
-        assert!(
-            !e.message.contains("secret-bytes") && !format!("{e:?}").contains("secret-bytes"),
-            "{e:?}"
-        );
+        let e = map_error("kc", "set", "app/k", KeyringError::PlatformFailure("DBus error: something odd\nsecond line".into()));
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Failed, "kc: set app/k failed: DBus error: something odd"));
+        let e = map_error("kc", "get", "app/k", KeyringError::BadEncoding(b"\xffsecret-bytes".to_vec()));
+        assert!(!e.message.contains("secret-bytes") && !format!("{e:?}").contains("secret-bytes"), "{e:?}");
     }
 }

@@ -121,10 +121,7 @@ pub fn parallel_get<B: Backend + ?Sized>(backend: &B, keys: &[String]) -> Vec<Lo
             });
         }
     });
-    slots
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).expect("every slot answered"))
-        .collect()
+    slots.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).expect("every slot answered")).collect()
 }
 
 /// Where a project's secrets live in every backend: `<project>/<key>`, or

@@ -47,12 +47,8 @@ impl Plugin {
             request.insert("value".into(), v.expose_secret().into());
         }
         let body = SecretString::from(serde_json::Value::Object(request).to_string());
-        let out = Invocation::new(&self.command)
-            .stdin(body)
-            .timeout(self.timeout)
-            .output_limit(RESPONSE_LIMIT)
-            .run()
-            .map_err(|e| match e {
+        let out =
+            Invocation::new(&self.command).stdin(body).timeout(self.timeout).output_limit(RESPONSE_LIMIT).run().map_err(|e| match e {
                 RunError::NotFound(_) => self.fail(ErrorKind::Unavailable, "executable not found").with_hint(format!(
                     "put an executable named envref-backend-{} on PATH, or set `command:` for backend {} in .envref.yaml",
                     self.name, self.name
@@ -71,9 +67,9 @@ impl Plugin {
         }
         match parsed {
             Some(r) => Ok(Some(r)),
-            None => Err(self.fail(ErrorKind::Failed, format!("{operation}: the response is not the JSON object the protocol expects")).with_hint(
-                "a plugin prints one JSON object on stdout: {\"value\": …}, {\"keys\": […]}, {} or {\"error\": …}",
-            )),
+            None => Err(self
+                .fail(ErrorKind::Failed, format!("{operation}: the response is not the JSON object the protocol expects"))
+                .with_hint("a plugin prints one JSON object on stdout: {\"value\": …}, {\"keys\": […]}, {} or {\"error\": …}")),
         }
     }
 }

@@ -51,8 +51,7 @@ fn locked() -> BackendError {
 }
 
 fn wrong_passphrase() -> BackendError {
-    err(ErrorKind::Denied, "vault: wrong passphrase")
-        .with_hint(format!("check {PASSPHRASE_ENV} or retype the passphrase"))
+    err(ErrorKind::Denied, "vault: wrong passphrase").with_hint(format!("check {PASSPHRASE_ENV} or retype the passphrase"))
 }
 
 fn db_error(path: &Path, e: rusqlite::Error) -> BackendError {
@@ -69,9 +68,8 @@ pub fn passphrase(interactive: bool, prompt: &str) -> Result<SecretString, Backe
         return Ok(SecretString::from(p));
     }
     if !interactive {
-        return Err(err(ErrorKind::Denied, "vault: passphrase required, and there is no terminal to ask on").with_hint(format!(
-            "set {PASSPHRASE_ENV}, or run the command in a terminal to be prompted"
-        )));
+        return Err(err(ErrorKind::Denied, "vault: passphrase required, and there is no terminal to ask on")
+            .with_hint(format!("set {PASSPHRASE_ENV}, or run the command in a terminal to be prompted")));
     }
     let p = rpassword::prompt_password(prompt).map_err(|e| err(ErrorKind::Denied, format!("vault: cannot read the passphrase: {e}")))?;
     if p.is_empty() {
@@ -109,9 +107,7 @@ impl VaultFile {
         }
         create_private_file(path).map_err(|e| err(ErrorKind::Failed, format!("vault: cannot create {}: {e}", path.display())))?;
         let file = VaultFile::open(path)?;
-        file.conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| db_error(path, e))?;
+        file.conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| db_error(path, e))?;
         let identity = age::x25519::Identity::generate();
         let mut wrap = age::scrypt::Recipient::new(passphrase.clone());
         wrap.set_work_factor(work_factor);
@@ -123,11 +119,9 @@ impl VaultFile {
         if exists.is_some() {
             return Err(err(ErrorKind::Failed, format!("vault: already initialized at {}", path.display())));
         }
-        for (k, v) in [
-            ("format", FORMAT_VERSION.to_string()),
-            ("identity", base64_encode(&wrapped)),
-            ("recipient", identity.to_public().to_string()),
-        ] {
+        for (k, v) in
+            [("format", FORMAT_VERSION.to_string()), ("identity", base64_encode(&wrapped)), ("recipient", identity.to_public().to_string())]
+        {
             tx.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)", params![k, v]).map_err(|e| db_error(path, e))?;
         }
         tx.commit().map_err(|e| db_error(path, e))
@@ -152,10 +146,7 @@ impl VaultFile {
     }
 
     fn meta(&self, name: &str) -> Result<Option<String>, BackendError> {
-        self.conn
-            .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
-            .optional()
-            .map_err(|e| db_error(&self.path, e))
+        self.conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0)).optional().map_err(|e| db_error(&self.path, e))
     }
 
     pub fn is_locked(&self) -> Result<bool, BackendError> {
@@ -185,10 +176,8 @@ impl VaultFile {
             Err(e) => return Err(err(ErrorKind::Failed, format!("vault: cannot unwrap the vault key: {e}"))),
         };
         let text = SecretString::from(String::from_utf8(plain).unwrap_or_default());
-        let identity: age::x25519::Identity = text
-            .expose_secret()
-            .parse()
-            .map_err(|_| err(ErrorKind::Failed, "vault: the unwrapped vault key is not an age identity"))?;
+        let identity: age::x25519::Identity =
+            text.expose_secret().parse().map_err(|_| err(ErrorKind::Failed, "vault: the unwrapped vault key is not an age identity"))?;
         let recipient = identity.to_public();
         Ok(OpenVault { file: self, identity, recipient })
     }
@@ -228,8 +217,9 @@ impl OpenVault {
         match row {
             None => Ok(None),
             Some(ct) => {
-                let plain = decrypt(&self.identity, &ct)
-                    .map_err(|_| err(ErrorKind::Failed, format!("vault: the stored value of {key} does not decrypt with this vault's key")))?;
+                let plain = decrypt(&self.identity, &ct).map_err(|_| {
+                    err(ErrorKind::Failed, format!("vault: the stored value of {key} does not decrypt with this vault's key"))
+                })?;
                 let text = String::from_utf8(plain)
                     .map_err(|_| err(ErrorKind::Failed, format!("vault: the stored value of {key} is not UTF-8")))?;
                 Ok(Some(SecretString::from(text)))
@@ -246,7 +236,13 @@ impl OpenVault {
             .collect::<Result<_, BackendError>>()?;
         let path = self.file.path.clone();
         let tx = self.file.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(&path, e))?;
-        if tx.query_row("SELECT value FROM meta WHERE name = 'locked'", [], |r| r.get::<_, String>(0)).optional().map_err(|e| db_error(&path, e))?.as_deref() == Some("1") {
+        if tx
+            .query_row("SELECT value FROM meta WHERE name = 'locked'", [], |r| r.get::<_, String>(0))
+            .optional()
+            .map_err(|e| db_error(&path, e))?
+            .as_deref()
+            == Some("1")
+        {
             return Err(locked());
         }
         {
@@ -271,11 +267,8 @@ impl OpenVault {
 
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         let mut st = self.file.conn.prepare("SELECT key FROM secrets ORDER BY key").map_err(|e| self.db(e))?;
-        let keys = st
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| self.db(e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.db(e))?;
+        let keys =
+            st.query_map([], |r| r.get::<_, String>(0)).map_err(|e| self.db(e))?.collect::<Result<Vec<_>, _>>().map_err(|e| self.db(e))?;
         Ok(keys.into_iter().filter(|k| k.starts_with(prefix)).collect())
     }
 
