@@ -78,6 +78,31 @@ pub enum Command {
     Completion(cmd::config::CompletionArgs),
 }
 
+/// Entry point of the `cargo-envref` binary (`cargo envref …`); returns the exit code.
+pub fn main_cargo(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    // cargo runs `cargo-envref envref <args…>`; drop the subcommand name it repeats.
+    if cmd::cargo::is_cargo_invocation(args.get(1).map(OsString::as_os_str)) {
+        args.remove(1);
+    }
+    let cli = match cmd::cargo::CargoCli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = e.exit_code();
+            let _ = e.print();
+            return code;
+        }
+    };
+    ui::init(cli.global.quiet, cli.global.verbose, cli.global.no_color);
+    match cmd::cargo::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            ui::error(&e);
+            1
+        }
+    }
+}
+
 /// Entry point of the `envref` binary; returns the exit code.
 pub fn main_envref(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {

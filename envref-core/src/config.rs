@@ -186,11 +186,15 @@ impl Config {
         if !backends_configured {
             backends.push(BackendSpec::new("keychain", "keychain"));
         }
-        // A relative vault path is relative to the project, not to wherever envref runs.
-        for b in backends.iter_mut().filter(|b| b.kind == "vault") {
-            if let Some(p) = b.options.get_mut("path") {
-                if !p.starts_with('~') && Path::new(p.as_str()).is_relative() {
-                    *p = root.join(&*p).display().to_string();
+        // A relative vault path, or a command given as a relative path (`./bin/x`), is
+        // relative to the project, not to wherever envref runs.
+        for b in backends.iter_mut() {
+            for (option, is_path) in [("path", b.kind == "vault"), ("command", true)] {
+                if let Some(p) = b.options.get_mut(option) {
+                    let relative_path = !p.starts_with('~') && Path::new(p.as_str()).is_relative() && (option == "path" || p.contains('/'));
+                    if is_path && relative_path {
+                        *p = root.join(&*p).display().to_string();
+                    }
                 }
             }
         }

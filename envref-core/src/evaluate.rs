@@ -27,7 +27,8 @@ pub enum RefMode<'a> {
 pub struct Var {
     pub key: String,
     pub value: String,
-    /// The value contains a resolved secret.
+    /// The value comes from a reference (directly, through `${ref://…}`, or through a
+    /// variable that does), whatever the mode: build scripts must not emit it.
     pub secret: bool,
 }
 
@@ -123,8 +124,8 @@ impl<'a> Evaluator<'a> {
 
     fn reference(&self, r: &Reference) -> Result<(String, bool), Failure> {
         match self.mode {
-            RefMode::Literal => Ok((r.to_string(), false)),
-            RefMode::Masked => Ok(("ref://***".into(), false)),
+            RefMode::Literal => Ok((r.to_string(), true)),
+            RefMode::Masked => Ok(("ref://***".into(), true)),
             RefMode::Resolved(map) => match map.get(r) {
                 Some(v) => Ok((v.expose_secret().to_string(), true)),
                 None => Err(Failure::Unresolved(vec![r.clone()])),

@@ -20,6 +20,8 @@ pub mod evaluate;
 #[cfg(feature = "backends")]
 pub mod generate;
 #[cfg(feature = "backends")]
+pub mod loader;
+#[cfg(feature = "backends")]
 pub mod resolve;
 #[cfg(feature = "backends")]
 pub mod runner;

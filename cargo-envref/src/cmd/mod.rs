@@ -9,6 +9,7 @@ use envref_core::{Error, Result};
 
 use crate::{ui, Cli, Command, Global};
 
+pub mod cargo;
 pub mod config;
 pub mod env;
 pub mod init;

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(cargo_envref::main_cargo(std::env::args_os()));
+}

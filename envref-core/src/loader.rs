@@ -1,0 +1,77 @@
+//! Resolve the project's environment from inside a program, for runs that cannot be wrapped
+//! by `envref run` (an IDE's debugger, a test harness). Same discovery, layers, profile and
+//! errors as the CLI.
+//!
+//! ```no_run
+//! fn main() -> Result<(), envref_core::Error> {
+//!     envref_core::loader::Loader::new().set_missing()?; // sets variables not already set
+//!     let key = std::env::var("API_KEY").unwrap();
+//!     # let _ = key;
+//!     Ok(())
+//! }
+//! ```
+
+use std::path::PathBuf;
+
+use crate::backend::{build_all, BuildContext};
+use crate::evaluate::Var;
+use crate::project::Project;
+use crate::resolve::resolve_project;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Default)]
+pub struct Loader {
+    dir: Option<PathBuf>,
+    profile: Option<String>,
+}
+
+impl Loader {
+    pub fn new() -> Self {
+        Loader::default()
+    }
+
+    /// Where to start looking for `.envref.yaml` (default: the current directory).
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// The profile (default: `$ENVREF_PROFILE`, else `active_profile`).
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    /// Resolve every variable; all or nothing, like `envref resolve`.
+    pub fn load(&self) -> Result<Vec<Var>> {
+        let dir = match &self.dir {
+            Some(d) => d.clone(),
+            None => std::env::current_dir().map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?,
+        };
+        let project = Project::open(&dir, self.profile.as_deref())?;
+        let ctx = BuildContext { interactive: false };
+        let resolved = resolve_project(&project, || build_all(&project.config, &ctx), false)?;
+        if !resolved.failures.is_empty() {
+            let lines: Vec<String> = resolved.failures.iter().map(|f| format!("{}: {}: {}", f.location, f.key, f.message)).collect();
+            let mut e = Error::new(format!("{} variable(s) could not be resolved:\n{}", lines.len(), lines.join("\n")));
+            if let Some(h) = resolved.hints.first() {
+                e = e.with_hint(h.clone());
+            }
+            return Err(e);
+        }
+        Ok(resolved.vars)
+    }
+
+    /// Resolve, then set every variable that the process environment does not already have.
+    /// Returns the keys it set. Call it early, before other threads start.
+    pub fn set_missing(&self) -> Result<Vec<String>> {
+        let mut set = Vec::new();
+        for v in self.load()? {
+            if std::env::var_os(&v.key).is_none() {
+                std::env::set_var(&v.key, &v.value);
+                set.push(v.key);
+            }
+        }
+        Ok(set)
+    }
+}

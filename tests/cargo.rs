@@ -1,0 +1,215 @@
+//! Cargo integration: `cargo envref`, `envref_build::emit()`, `envref!` and the example
+//! crate, built by a real cargo. Nested builds use their own target directory
+//! (`target/e2e`) so they never wait on the outer `cargo test`'s lock.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{root, Project};
+
+const CARGO_ENVREF: &str = env!("CARGO_BIN_EXE_cargo-envref");
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn e2e_target() -> PathBuf {
+    root().join("target/e2e")
+}
+
+/// `cargo <args>` in `dir`, with the e2e target directory and a clean environment.
+fn cargo_in(dir: &Path, args: &[&str]) -> support::Run {
+    let mut c = Command::new(cargo());
+    c.current_dir(dir).args(args).env("CARGO_TARGET_DIR", e2e_target()).env_remove("ENVREF_PROFILE").env("CARGO_TERM_COLOR", "never");
+    support::run(c)
+}
+
+/// `cargo envref <args>` as cargo runs it (`cargo-envref envref …`), with `CARGO` set.
+fn cargo_envref(dir: &Path, args: &[&str]) -> support::Run {
+    let mut c = Command::new(CARGO_ENVREF);
+    c.current_dir(dir)
+        .arg("envref")
+        .args(args)
+        .env("CARGO", cargo())
+        .env("CARGO_TARGET_DIR", e2e_target())
+        .env("CARGO_TERM_COLOR", "never")
+        .env_remove("ENVREF_PROFILE");
+    support::run(c)
+}
+
+#[test]
+fn cargo_envref_passes_args_env_profile_and_status() {
+    let p = Project::with("project: app\nprofiles:\n  staging: {}\n", "API_KEY=config-value\nMODE=base\n");
+    p.write(".env.staging", "MODE=staging\n");
+    let fake = p.root.join("fake-cargo");
+    std::fs::write(&fake, "#!/bin/sh\nprintf '%s|' \"$@\"; echo; echo \"MODE=$MODE PROFILE=$ENVREF_PROFILE\"; exit 7\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut c = p.command(CARGO_ENVREF);
+    c.args(["envref", "-P", "staging", "run", "--release", "--", "--port", "8080", "-P", "x"]).env("CARGO", &fake);
+    let out = support::run(c).fails(7);
+    assert_eq!(out.stdout, "run|--release|--|--port|8080|-P|x|\nMODE=staging PROFILE=staging\n");
+    // A resolution failure stops before cargo starts.
+    p.write(".env", "API_KEY=ref://nowhere/k\n");
+    let mut c = p.command(CARGO_ENVREF);
+    c.args(["envref", "run"]).env("CARGO", &fake);
+    let out = support::run(c).fails(1);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("could not be resolved") && out.stderr.contains("no backend named nowhere"), "{}", out.stderr);
+    // Help reads as a cargo subcommand.
+    let mut c = p.command(CARGO_ENVREF);
+    c.args(["envref", "--help"]);
+    assert!(support::run(c).ok().stdout.contains("Usage: cargo envref"));
+}
+
+#[test]
+fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
+    if !support::available("plugins", support::have("python3")) {
+        return;
+    }
+    let ws = root();
+    let out = cargo_envref(&ws, &["run", "-q", "-p", "rust-app"]).ok();
+    assert!(out.stdout.contains("APP_PORT=8080\n"), "{}", out.stdout); // env! from build.rs emit()
+    assert!(out.stdout.contains("API_KEY=sk-rust-app-demo\n"), "{}", out.stdout); // resolved by cargo envref
+    assert!(out.stdout.contains("REGION=us-east-2\n"), "{}", out.stdout);
+    // The secret went nowhere near target/: not in build-script output, not in the binary.
+    let secret = b"sk-rust-app-demo";
+    let mut scanned = 0;
+    for entry in walk(&e2e_target().join("debug")) {
+        let name = entry.to_string_lossy();
+        if name.contains("rust-app") || name.contains("rust_app") {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret), "secret found in {}", entry.display());
+            scanned += 1;
+        }
+    }
+    assert!(scanned > 3, "scanned {scanned} files");
+    cargo_envref(&ws, &["test", "-q", "-p", "rust-app"]).ok();
+    // Missing secret: `cargo envref` stops before cargo; the in-process loader fails the test.
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(empty.path(), "{}").unwrap();
+    let mut c = Command::new(CARGO_ENVREF);
+    c.current_dir(&ws)
+        .args(["envref", "test", "-q", "-p", "rust-app"])
+        .env("CARGO", cargo())
+        .env("CARGO_TARGET_DIR", e2e_target())
+        .env("ENVREF_PYSTORE", empty.path());
+    let out = support::run(c).fails(1);
+    assert!(out.stderr.contains("API_KEY") && out.stderr.contains("could not be resolved"), "{}", out.stderr);
+    let mut c = Command::new(cargo());
+    c.current_dir(&ws).args(["test", "-q", "-p", "rust-app"]).env("CARGO_TARGET_DIR", e2e_target()).env("ENVREF_PYSTORE", empty.path()).env_remove("API_KEY");
+    let out = support::run(c).fails(101);
+    assert!(out.stdout.contains("reads_the_api_key") || out.stderr.contains("reads_the_api_key"), "{}{}", out.stdout, out.stderr);
+}
+
+/// A scratch crate depending on the workspace's envref crates by path.
+fn scratch_crate(p: &Project, main: &str, build: Option<(&str, &str)>) {
+    let path = |c: &str| root().join(c).display().to_string();
+    let mut manifest = format!(
+        "[package]\nname = \"scratch\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\nenvref-macros = {{ path = {:?} }}\n",
+        path("envref-macros")
+    );
+    if let Some((build_rs, features)) = build {
+        manifest.push_str(&format!("\n[build-dependencies]\nenvref-build = {{ path = {:?}, features = [{features}] }}\n", path("envref-build")));
+        p.write("build.rs", build_rs);
+    }
+    p.write("Cargo.toml", &manifest);
+    p.write("src/main.rs", main);
+}
+
+#[test]
+fn macro_rejects_undeclared_keys_with_span_and_suggestion() {
+    let p = Project::with("project: scratch\n", "API_KEY=ref://secrets/api_key\nAPP_PORT=1\n");
+    scratch_crate(&p, "use envref_macros::envref;\nfn main() {\n    let k: String =\n        envref!(\"API_KYE\");\n    println!(\"{k}\");\n}\n", None);
+    let out = cargo_in(&p.dir, &["build", "-q"]).fails(101);
+    assert!(out.stderr.contains("`API_KYE` is not declared in"), "{}", out.stderr);
+    assert!(out.stderr.contains(".env, ") && out.stderr.contains(".env.local"), "names the files: {}", out.stderr);
+    assert!(out.stderr.contains("did you mean `API_KEY`?"), "{}", out.stderr);
+    assert!(out.stderr.contains("src/main.rs:4:17"), "span on the literal: {}", out.stderr);
+    // Fixed: it builds, and reads the value at run time only.
+    p.write("src/main.rs", "use envref_macros::envref;\nfn main() {\n    let k: String = envref!(\"API_KEY\");\n    println!(\"{k}\");\n}\n");
+    cargo_in(&p.dir, &["build", "-q"]).ok();
+    let mut run = Command::new(e2e_target().join("debug/scratch"));
+    run.env_remove("API_KEY");
+    let out = support::run(run).fails(101);
+    assert!(out.stderr.contains("envref run") && out.stderr.contains("API_KEY"), "{}", out.stderr);
+    // Removing the key from .env makes the next build fail, without cargo clean; restoring it passes.
+    p.write(".env", "APP_PORT=1\n");
+    let out = cargo_in(&p.dir, &["build", "-q"]).fails(101);
+    assert!(out.stderr.contains("`API_KEY` is not declared"), "{}", out.stderr);
+    p.write(".env", "API_KEY=ref://secrets/api_key\nAPP_PORT=1\n");
+    cargo_in(&p.dir, &["build", "-q"]).ok();
+    // A profile layer counts when ENVREF_PROFILE selects it.
+    p.write(".env", "APP_PORT=1\n");
+    p.write(".env.ci", "API_KEY=x\n");
+    let mut c = Command::new(cargo());
+    c.current_dir(&p.dir).args(["build", "-q"]).env("CARGO_TARGET_DIR", e2e_target()).env("ENVREF_PROFILE", "ci");
+    support::run(c).ok();
+}
+
+#[test]
+fn build_script_emits_config_and_only_opted_in_secrets() {
+    if !support::available("plugins", support::have("python3")) {
+        return;
+    }
+    let store = Project::new();
+    let store_file = store.root.join("store.json");
+    std::fs::write(&store_file, "{\"scratch/token\": \"tok-SECRET-123\"}").unwrap();
+    let config = format!(
+        "project: scratch\nbackends:\n  - name: demo\n    type: plugin\n    config: {{command: {}}}\n",
+        root().join("examples/plugins/envref-backend-pystore").display()
+    );
+    let p = Project::with(&config, "APP_PORT=4242\nTOKEN=ref://secrets/token\n");
+    let main = "fn main() {\n    println!(\"port={}\", env!(\"APP_PORT\"));\n    println!(\"token={:?}\", option_env!(\"TOKEN\"));\n}\n";
+    scratch_crate(&p, main, Some(("fn main() { envref_build::emit(); }\n", "")));
+    // Config only: works even though the backend is unreachable (no store configured).
+    let mut c = Command::new(cargo());
+    let log = store.root.join("plugin.log");
+    c.current_dir(&p.dir)
+        .args(["run", "-q"])
+        .env("CARGO_TARGET_DIR", e2e_target())
+        .env("ENVREF_PYSTORE", "/nonexistent/dir/store.json")
+        .env("ENVREF_FILESTORE_LOG", &log);
+    let out = support::run(c).ok();
+    assert_eq!(out.stdout, "port=4242\ntoken=None\n");
+    assert!(!log.exists(), "the backend was contacted while emitting config");
+    // Opted in: resolved, emitted, and warned about.
+    p.write("build.rs", "fn main() { envref_build::Builder::new().include_secrets(true).emit().unwrap(); }\n");
+    let manifest = p.read("Cargo.toml").replace("features = []", "features = [\"secrets\"]");
+    p.write("Cargo.toml", &manifest);
+    let mut c = Command::new(cargo());
+    c.current_dir(&p.dir).args(["run"]).env("CARGO_TARGET_DIR", e2e_target()).env("ENVREF_PYSTORE", &store_file);
+    let out = support::run(c).ok();
+    assert!(out.stdout.contains("token=Some(\"tok-SECRET-123\")"), "{}", out.stdout);
+    assert!(out.stderr.contains("secret TOKEN is emitted"), "{}", out.stderr);
+}
+
+#[test]
+fn macros_crate_pulls_no_backend() {
+    let mut c = Command::new(cargo());
+    c.current_dir(root()).args(["tree", "-p", "envref-macros", "-e", "normal", "--prefix", "none", "--offline"]);
+    let out = support::run(c).ok();
+    assert!(out.stdout.contains("envref-core"), "{}", out.stdout);
+    for heavy in ["keyring", "rusqlite", "age ", "dbus"] {
+        assert!(!out.stdout.lines().any(|l| l.starts_with(heavy)), "envref-macros pulls {heavy}:\n{}", out.stdout);
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
