@@ -590,3 +590,297 @@ fn onepassword_errors_are_clear() {
     let err = p.envref(&["secret", "get", "a"]).fails(1);
     assert!(err.stderr.contains("install the 1Password CLI"), "{}", err.stderr);
 }
+
+// ---------------------------------------------------------------------------------------------
+// oci-vault (the real `oci` CLI against tests/support/fake_oci_server.py: no OCI emulator exists)
+
+const VAULT_ID: &str = "ocid1.vault.oc1.iad.test-vault";
+const COMPARTMENT_ID: &str = "ocid1.compartment.oc1..test-compartment";
+const KEY_ID: &str = "ocid1.key.oc1.iad.test-key";
+
+struct Oci {
+    oci: PathBuf,
+    server: Server,
+    /// Holds the throwaway API key, the CLI config and rc files, and the request log.
+    dir: PathBuf,
+}
+
+/// The real `oci` CLI and a fake OCI server (list pages of 2, so `--all` has to follow
+/// `opc-next-page`), with a throwaway API key and a `[DEFAULT]` and a `[TEAM]` profile.
+fn oci() -> Option<Oci> {
+    let oci = tool("oci");
+    if !available("oci", oci.is_some() && support::have("python3") && support::have("openssl")) {
+        return None;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().to_path_buf();
+    let sh = |script: &str| {
+        let out = Command::new("sh").args(["-c", script]).current_dir(&dir).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    sh("openssl genrsa -out key.pem 2048 2>/dev/null");
+    let fingerprint = sh("openssl rsa -in key.pem -pubout -outform DER 2>/dev/null | openssl md5 -c");
+    let fingerprint = fingerprint.trim().rsplit(' ').next().unwrap().to_string();
+    let key = dir.join("key.pem");
+    let profile = |name: &str| {
+        format!(
+            "[{name}]\nuser=ocid1.user.oc1..{n}\nfingerprint={fingerprint}\ntenancy=ocid1.tenancy.oc1..test\nregion=us-ashburn-1\nkey_file={}\n",
+            key.display(),
+            n = name.to_lowercase()
+        )
+    };
+    std::fs::write(dir.join("config"), format!("{}\n{}", profile("DEFAULT"), profile("TEAM"))).unwrap();
+    // No retries (an unreachable endpoint would take 94 s with them); the backend passes nothing
+    // special, the CLI reads this defaults file through OCI_CLI_RC_FILE.
+    std::fs::write(dir.join("oci_cli_rc"), "[DEFAULT]\nno_retry = True\n\n[TEAM]\nno_retry = True\n").unwrap();
+    let port = free_port();
+    let mut cmd = Command::new("python3");
+    cmd.arg(support::root().join("tests/support/fake_oci_server.py")).arg(port.to_string()).arg(dir.join("requests.jsonl")).arg("2");
+    let server = Server::start(cmd, port, "/health", home);
+    Some(Oci { oci: oci.unwrap(), server, dir })
+}
+
+impl Oci {
+    /// A project whose `oci` children use the throwaway config and reach the fake server.
+    fn project(&self, config: &str, env: &str) -> (Project, Recorded) {
+        let p = Project::with(config, env)
+            .env("OCI_CLI_CONFIG_FILE", self.dir.join("config").to_str().unwrap())
+            .env("OCI_CLI_RC_FILE", self.dir.join("oci_cli_rc").to_str().unwrap())
+            .env("OCI_CLI_ENDPOINT", self.server.url())
+            .env("OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING", "True")
+            .env("SUPPRESS_LABEL_WARNING", "True");
+        record(p, &self.oci)
+    }
+
+    /// Every request the fake server received, in order.
+    fn requests(&self) -> Vec<serde_json::Value> {
+        let log = std::fs::read_to_string(self.dir.join("requests.jsonl")).unwrap_or_default();
+        log.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    fn count(&self, method: &str, path_suffix: &str) -> usize {
+        self.requests().iter().filter(|r| r["method"] == method && r["path"].as_str().unwrap().ends_with(path_suffix)).count()
+    }
+}
+
+fn oci_config(extra: &str) -> String {
+    format!(
+        "project: my-app\nbackends:\n  - name: oci\n    type: oci-vault\n    config:\n      vault_id: {VAULT_ID}\n      compartment_id: {COMPARTMENT_ID}\n      key_id: {KEY_ID}\n      command: {}\n{extra}",
+        recorder().display()
+    )
+}
+
+fn b64(s: &str) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in s.as_bytes().chunks(3) {
+        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() { T[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
+        }
+    }
+    out
+}
+
+#[test]
+fn oci_vault_set_get_list_delete_and_content_only_in_bodies() {
+    let Some(oci) = oci() else { return };
+    let env = "API_KEY=ref://secrets/api_key\nMULTI=ref://secrets/multi\nUNI=ref://oci/unicode\nDB=ref://secrets/db.url\nDASH=ref://secrets/dash\n";
+    let (p, rec) = oci.project(&oci_config(""), env);
+    let values = [
+        ("api_key", "sk-live-Secr3tValue1"),
+        ("multi", "line one Secr3t2\nline \"two\" 'single' $HOME `x` \\ back"),
+        ("unicode", "pässwörd-Secr3t3 — 秘密 🔑"),
+        ("db.url", "http://user:Secr3t4@db.invalid/x"),
+        ("dash", "-Secr3t5 --from-json file:///etc/passwd"),
+    ];
+    for (k, v) in values {
+        p.envref_stdin(&["secret", "set", k, "--backend", "oci", "--stdin"], &format!("{v}\n")).ok();
+    }
+    for (k, v) in values {
+        let got = p.envref(&["secret", "get", k, "--backend", "oci"]).ok();
+        assert_eq!(got.stdout.trim_end_matches('\n'), v, "value of {k}");
+    }
+    // Layout: secret named after the namespaced key (`/` -> `..`, `.` -> `.-`), content base64,
+    // in the configured vault and compartment, encrypted with the configured key.
+    let creates: Vec<serde_json::Value> =
+        oci.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"] == "/20180608/secrets").collect();
+    assert_eq!(creates.len(), values.len());
+    let names: Vec<&str> = creates.iter().map(|r| r["body"]["secretName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["my-app..api_key", "my-app..multi", "my-app..unicode", "my-app..db.-url", "my-app..dash"]);
+    for (r, (_, v)) in creates.iter().zip(values) {
+        assert_eq!(r["body"]["secretContent"], serde_json::json!({"contentType": "BASE64", "content": b64(v)}));
+        assert_eq!(r["body"]["vaultId"], VAULT_ID);
+        assert_eq!(r["body"]["compartmentId"], COMPARTMENT_ID);
+        assert_eq!(r["body"]["keyId"], KEY_ID);
+        assert_eq!(r["signed"], true);
+    }
+
+    // Resolve: one get-secret-bundle-by-name per reference (no batch read in OCI).
+    let before = rec.count("get-secret-bundle-by-name");
+    let out = p.envref(&["resolve", "--format", "json"]).ok();
+    let got: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(got["API_KEY"], values[0].1);
+    assert_eq!(got["MULTI"], values[1].1);
+    assert_eq!(got["UNI"], values[2].1);
+    assert_eq!(got["DB"], values[3].1);
+    assert_eq!(got["DASH"], values[4].1);
+    assert_eq!(rec.count("get-secret-bundle-by-name") - before, 5);
+
+    // A profile-scoped key, then list: 6 secrets over 3 pages of 2, all followed by `--all`.
+    p.envref_stdin(&["secret", "set", "nested", "-P", "staging", "--backend", "oci", "--stdin"], "n-Secr3t6\n").ok();
+    assert!(oci.requests().iter().any(|r| r["body"]["secretName"] == "my-app..staging..nested"));
+    let pages_before = oci.count("GET", "/20180608/secrets");
+    let list = p.envref(&["secret", "list", "--backend", "oci"]).ok();
+    assert_eq!(
+        list.stdout.lines().collect::<Vec<_>>(),
+        ["api_key", "dash", "db.url", "multi", "staging/nested", "unicode"],
+        "{}",
+        list.stderr
+    );
+    assert_eq!(oci.count("GET", "/20180608/secrets") - pages_before, 3, "three pages of two");
+    let last = oci.requests().into_iter().rfind(|r| r["method"] == "GET").unwrap();
+    assert_eq!(last["query"]["lifecycleState"][0], "ACTIVE");
+    assert_eq!(last["query"]["page"][0], "4");
+    let list = p.envref(&["secret", "list", "-P", "staging", "--backend", "oci"]).ok();
+    assert_eq!(list.stdout, "nested\n");
+
+    // Update: a new version of the same secret (PUT), no second secret.
+    p.envref_stdin(&["secret", "set", "api_key", "--backend", "oci", "--stdin"], "sk-live-Secr3tValue7\n").ok();
+    assert_eq!(oci.count("PUT", ""), 1);
+    assert_eq!(p.envref(&["secret", "get", "api_key", "--backend", "oci"]).ok().stdout, "sk-live-Secr3tValue7\n");
+
+    // Delete schedules the deletion; the key is gone for get, list and a second delete.
+    p.envref(&["secret", "delete", "api_key", "--backend", "oci", "--force"]).ok();
+    assert_eq!(oci.count("POST", "/actions/scheduleDeletion"), 1);
+    let gone = p.envref(&["secret", "get", "api_key", "--backend", "oci"]).fails(1);
+    assert!(gone.stderr.contains("secret not found: api_key"), "{}", gone.stderr);
+    p.envref(&["secret", "delete", "api_key", "--backend", "oci", "--force"]).fails(1);
+    assert_eq!(oci.count("POST", "/actions/scheduleDeletion"), 1);
+    let list = p.envref(&["secret", "list", "--backend", "oci"]).ok();
+    assert!(!list.stdout.contains("api_key"), "{}", list.stdout);
+    let err = p.envref(&["resolve"]).fails(1);
+    assert!(err.stderr.contains("API_KEY"), "{}", err.stderr);
+
+    // The pending-deletion secret still owns its name: setting the key again cancels the
+    // deletion and stores a new version in it (no 409 from a second create).
+    p.envref_stdin(&["secret", "set", "api_key", "--backend", "oci", "--stdin"], "sk-live-Secr3tValue8\n").ok();
+    assert_eq!(oci.count("POST", "/actions/cancelDeletion"), 1);
+    assert_eq!(oci.count("POST", "/20180608/secrets"), values.len() + 1, "no new secret was created");
+    assert_eq!(p.envref(&["secret", "get", "api_key", "--backend", "oci"]).ok().stdout, "sk-live-Secr3tValue8\n");
+    assert!(p.envref(&["secret", "list", "--backend", "oci"]).ok().stdout.contains("api_key"));
+
+    // Content travelled only in request bodies: never in a path or a query string, and never
+    // in any child's argv, as text or as base64.
+    let all_values: Vec<String> = values
+        .iter()
+        .map(|(_, v)| v.to_string())
+        .chain(["n-Secr3t6", "sk-live-Secr3tValue7", "sk-live-Secr3tValue8"].map(String::from))
+        .collect();
+    let encoded: Vec<String> = all_values.iter().map(|v| b64(v)).collect();
+    for r in oci.requests() {
+        let url = format!("{} {}", r["path"], r["query"]);
+        for (v, e) in all_values.iter().zip(&encoded) {
+            assert!(!url.contains(v.as_str()) && !url.contains(e.as_str()), "content in a URL: {url}");
+        }
+        if r["method"] == "PUT" || r["path"] == "/20180608/secrets" && r["method"] == "POST" {
+            assert!(r["body"]["secretContent"]["content"].is_string());
+        } else {
+            assert!(!r["body"].to_string().contains("secretContent"), "{r}");
+        }
+    }
+    let mut secrets: Vec<&str> = all_values.iter().map(String::as_str).collect();
+    secrets.extend(encoded.iter().map(String::as_str));
+    secrets.push("Secr3t");
+    rec.assert_absent(&secrets);
+    assert!(rec
+        .lines()
+        .iter()
+        .filter(|l| l.contains("create-base64") || l.contains("update-base64"))
+        .all(|l| l.contains("--from-json file://")));
+    assert!(rec.lines().iter().all(|l| l.ends_with("--output json ")), "{:#?}", rec.lines());
+    assert_no_temp_files(&p);
+}
+
+#[test]
+fn oci_vault_spec_example_works_as_written() {
+    let Some(oci) = oci() else { return };
+    // The spec's "Oracle Cloud workload" example, verbatim: no `command:`, so `oci` comes from
+    // PATH (here the recorder, named oci, in front of the real CLI).
+    let config = "# .envref.yaml\nproject: oci-microservice\n\nbackends:\n  - name: oci\n    type: oci-vault\n    config:\n      vault_id: ocid1.vault.oc1.iad.b5re4wdnaabc.abuwcljr...\n      compartment_id: ocid1.compartment.oc1..aaaaaaa...\n      key_id: ocid1.key.oc1.iad.b5re4wdnaabc.abuwcljr...\n";
+    let (p, rec) = oci.project(config, "DB_PASSWORD=ref://secrets/db_password\n");
+    let bin = p.root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(recorder(), bin.join("oci")).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let p = p.env("PATH", path);
+    p.envref(&["secret", "set", "db_password", "--backend", "oci", "--value", "oracle-secret-123"]).ok();
+    let out = p.envref(&["resolve"]).ok();
+    assert_eq!(out.stdout, "DB_PASSWORD=oracle-secret-123\n");
+    let create = oci.requests().into_iter().find(|r| r["method"] == "POST" && r["path"] == "/20180608/secrets").unwrap();
+    assert_eq!(create["body"]["secretName"], "oci-microservice..db_password");
+    assert_eq!(create["body"]["vaultId"], "ocid1.vault.oc1.iad.b5re4wdnaabc.abuwcljr...");
+    assert_eq!(create["body"]["keyId"], "ocid1.key.oc1.iad.b5re4wdnaabc.abuwcljr...");
+    rec.assert_absent(&["oracle-secret-123", &b64("oracle-secret-123")]);
+
+    // The configuration block's optional `profile:` reaches the CLI as --profile.
+    let config = oci_config("      profile: TEAM\n");
+    p.write(".envref.yaml", &config);
+    p.envref(&["secret", "set", "team_key", "--backend", "oci", "--value", "t-Secr3t"]).ok();
+    assert_eq!(p.envref(&["secret", "get", "team_key", "--backend", "oci"]).ok().stdout, "t-Secr3t\n");
+    assert!(rec.lines().iter().rev().take(3).all(|l| l.contains("--profile TEAM")), "{:#?}", rec.lines());
+    p.write(".envref.yaml", &oci_config("      profile: NOBODY\n"));
+    let err = p.envref(&["secret", "get", "team_key", "--backend", "oci"]).fails(1);
+    assert!(err.stderr.contains("Profile 'NOBODY' not found"), "{}", err.stderr);
+    assert!(err.stderr.contains("oci setup config"), "{}", err.stderr);
+}
+
+#[test]
+fn oci_vault_config_errors_not_found_and_failures() {
+    let Some(oci) = oci() else { return };
+    // A missing required option is a config error naming it.
+    let config = format!(
+        "project: my-app\nbackends:\n  - name: oci\n    type: oci-vault\n    config:\n      vault_id: {VAULT_ID}\n      compartment_id: {COMPARTMENT_ID}\n      command: {}\n",
+        recorder().display()
+    );
+    let (p, rec) = oci.project(&config, "A=ref://secrets/a\n");
+    let err = p.envref(&["resolve"]).fails(1);
+    assert!(err.stderr.contains("key_id is required"), "{}", err.stderr);
+    assert!(rec.lines().is_empty(), "no CLI call with an invalid config");
+
+    // Not found is the service's NotAuthorizedOrNotFound (exit 1, ServiceError JSON).
+    p.write(".envref.yaml", &oci_config(""));
+    let err = p.envref(&["secret", "get", "a", "--backend", "oci"]).fails(1);
+    assert!(err.stderr.contains("oci: secret not found: a"), "{}", err.stderr);
+    let getters = oci.requests();
+    assert_eq!(getters.last().unwrap()["path"], "/20190301/secretbundles/actions/getByName");
+    assert_eq!(getters.last().unwrap()["query"]["secretName"][0], "my-app..a");
+    let err = p.envref(&["resolve"]).fails(1);
+    assert!(err.stderr.contains("A") && !err.stderr.contains("warning"), "{}", err.stderr);
+    // An empty vault lists nothing (the CLI prints 0 bytes).
+    let list = p.envref(&["secret", "list", "--backend", "oci"]).ok();
+    assert_eq!(list.stdout, "");
+    p.envref(&["secret", "delete", "a", "--backend", "oci", "--force"]).fails(1);
+
+    // A server that does not answer is an error with the CLI's own message, not "not found".
+    let p = p.env("OCI_CLI_ENDPOINT", format!("http://127.0.0.1:{}", free_port()));
+    let start = Instant::now();
+    let err = p.envref(&["secret", "get", "a", "--backend", "oci"]).fails(1);
+    assert!(start.elapsed() < Duration::from_secs(20), "no retries: {:?}", start.elapsed());
+    assert!(err.stderr.contains("oci: oci secrets secret-bundle get-secret-bundle-by-name: RequestException"), "{}", err.stderr);
+    assert!(!err.stderr.contains("not found"), "{}", err.stderr);
+    let err = p.envref(&["resolve"]).fails(1);
+    assert!(err.stderr.contains("RequestException"), "{}", err.stderr);
+
+    // A missing executable: the install hint.
+    p.write(
+        ".envref.yaml",
+        &format!(
+            "project: my-app\nbackends:\n  - name: oci\n    type: oci-vault\n    config:\n      vault_id: {VAULT_ID}\n      compartment_id: {COMPARTMENT_ID}\n      key_id: {KEY_ID}\n      command: /nonexistent/oci\n"
+        ),
+    );
+    let err = p.envref(&["secret", "get", "a", "--backend", "oci"]).fails(1);
+    assert!(err.stderr.contains("executable /nonexistent/oci not found"), "{}", err.stderr);
+    assert!(err.stderr.contains("install the OCI CLI"), "{}", err.stderr);
+}

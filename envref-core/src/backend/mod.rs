@@ -23,11 +23,69 @@ pub mod hashicorp_vault;
 #[cfg(feature = "backends")]
 pub mod keychain;
 #[cfg(feature = "backends")]
+pub mod oci_vault;
+#[cfg(feature = "backends")]
 pub mod onepassword;
 #[cfg(feature = "backends")]
 pub mod plugin;
 #[cfg(feature = "backends")]
 pub mod vault;
+
+/// Standard base64 (RFC 4648, `+/`, `=` padding), for the few places that need it: the local
+/// vault's wrapped identity and `oci-vault` secret content. One copy, no dependency.
+#[cfg(feature = "backends")]
+pub(crate) mod base64 {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub(crate) fn base64_encode(data: &[u8]) -> String {
+        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+        for chunk in data.chunks(3) {
+            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(B64[(n >> (18 - 6 * i)) as usize & 63] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    /// `None` when `s` holds a character outside the alphabet (padding is ignored).
+    pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(s.len() / 4 * 3);
+        let mut acc = 0u32;
+        let mut bits = 0;
+        for c in s.bytes().filter(|&c| c != b'=') {
+            let v = B64.iter().position(|&b| b == c)? as u32;
+            acc = (acc << 6) | v;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+                acc &= (1 << bits) - 1;
+            }
+        }
+        Some(out)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn base64_round_trip() {
+            for data in [&b""[..], b"a", b"ab", b"abc", b"abcd", &[0, 255, 128, 7, 9]] {
+                assert_eq!(base64_decode(&base64_encode(data)).unwrap(), data);
+            }
+            assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
+            assert_eq!(base64_decode("aGVsbG8Kd29ybGQ=").unwrap(), b"hello\nworld");
+            assert_eq!(base64_decode("not base64!"), None);
+        }
+    }
+}
 
 /// What went wrong, as far as the chain cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

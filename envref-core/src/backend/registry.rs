@@ -20,6 +20,7 @@ pub fn build(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>>
         "aws-ssm" => Box::new(super::aws_ssm::AwsSsm::new(spec)),
         "hashicorp-vault" => Box::new(super::hashicorp_vault::HashicorpVault::new(spec)),
         "1password" => Box::new(super::onepassword::OnePassword::new(spec)),
+        "oci-vault" => Box::new(super::oci_vault::OciVault::new(spec)?),
         other => {
             return Err(Error::new(format!("backend {}: type {other} is not supported by this build of envref", spec.name))
                 .with_hint("use a `vault` or `plugin` backend"))
