@@ -76,6 +76,17 @@ pub enum Command {
     Config(cmd::config::ConfigCommand),
     /// Print a shell completion script
     Completion(cmd::config::CompletionArgs),
+    /// Profiles: list, switch (active_profile), create, diff, export
+    #[command(subcommand)]
+    Profile(cmd::profile::ProfileCommand),
+    /// The team's age public keys (the recipients of `sync push --to-team`)
+    #[command(subcommand)]
+    Team(cmd::team::TeamCommand),
+    /// Share the project's secrets with the team through an age-encrypted file in git
+    #[command(subcommand)]
+    Sync(cmd::sync::SyncCommand),
+    /// Enter every secret the project needs that no backend has yet (hidden prompts)
+    Onboard(cmd::onboard::OnboardArgs),
 }
 
 /// Entry point of the `cargo-envref` binary (`cargo envref …`); returns the exit code.

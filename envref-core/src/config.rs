@@ -127,7 +127,14 @@ impl Config {
     }
 
     pub fn load(file: &Path) -> Result<Config> {
-        let raw = read_config_file(file)?;
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        Config::load_text(file, &text)
+    }
+
+    /// Load and validate `text` as if it were the content of `file` (with the global
+    /// defaults merged), without reading `file`: config editors check their result with it.
+    pub fn load_text(file: &Path, text: &str) -> Result<Config> {
+        let raw = parse_config(file, text)?;
         let global_file = global_config_file().filter(|p| p.is_file());
         let global = match &global_file {
             Some(g) => read_config_file(g)?,

@@ -6,10 +6,12 @@
 //! → [`backend`] → [`output`].
 
 pub mod config;
+pub mod config_edit;
 pub mod dotenv;
 pub mod error;
 pub mod layers;
 pub mod output;
+pub mod profile;
 pub mod project;
 pub mod reference;
 pub mod suggest;
@@ -25,5 +27,7 @@ pub mod loader;
 pub mod resolve;
 #[cfg(feature = "backends")]
 pub mod runner;
+#[cfg(feature = "backends")]
+pub mod sync;
 
 pub use error::{Error, Result};

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use secrecy::SecretString;
 
-use crate::backend::{Backend, ErrorKind, Namespace};
+use crate::backend::{Backend, BackendError, ErrorKind, Namespace};
 use crate::dotenv::Location;
 use crate::evaluate::{evaluate, Failure, RefMode, Var};
 use crate::project::Project;
@@ -25,6 +25,12 @@ pub struct Lookups {
     pub warnings: Vec<String>,
     /// The fixes backends suggested for their errors, deduplicated.
     pub hints: Vec<String>,
+    /// For each resolved reference: the backend that had it and the namespaced key it was under.
+    pub found: BTreeMap<Reference, (String, String)>,
+    /// Backends that answered at least one lookup (found or not) without an error.
+    pub answered: BTreeSet<String>,
+    /// The first error each backend gave, by backend name.
+    pub errors: BTreeMap<String, BackendError>,
 }
 
 /// Ask the chain for every reference in `refs` (duplicates are asked once).
@@ -67,11 +73,17 @@ pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace)
                 let key = key_of(&r);
                 match &answers[&key] {
                     Ok(Some(value)) => {
+                        out.answered.insert(backend.name().to_string());
+                        out.found.insert(r.clone(), (backend.name().to_string(), key));
                         out.secrets.insert(r.clone(), value.clone());
                         pending.remove(&r);
                     }
-                    Ok(None) => out.failures.entry(r).or_default().push(format!("{}: not found as {key}", backend.name())),
+                    Ok(None) => {
+                        out.answered.insert(backend.name().to_string());
+                        out.failures.entry(r).or_default().push(format!("{}: not found as {key}", backend.name()))
+                    }
                     Err(e) => {
+                        out.errors.entry(backend.name().to_string()).or_insert_with(|| e.clone());
                         if e.kind == ErrorKind::Unavailable {
                             dead.insert(bi);
                         }

@@ -24,6 +24,8 @@ pub struct Invocation {
     pub stdin: Option<SecretString>,
     pub timeout: Duration,
     pub output_limit: usize,
+    /// Working directory of the child (default: envref's own).
+    pub current_dir: Option<PathBuf>,
 }
 
 impl Invocation {
@@ -35,6 +37,7 @@ impl Invocation {
             stdin: None,
             timeout: Duration::from_secs(30),
             output_limit: DEFAULT_OUTPUT_LIMIT,
+            current_dir: None,
         }
     }
 
@@ -65,6 +68,11 @@ impl Invocation {
 
     pub fn output_limit(mut self, bytes: usize) -> Self {
         self.output_limit = bytes;
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.current_dir = Some(dir.into());
         self
     }
 
@@ -157,6 +165,9 @@ fn run(inv: Invocation) -> Result<Output, RunError> {
         .stderr(Stdio::piped());
     for (k, v) in &inv.env {
         cmd.env(k, v.expose_secret());
+    }
+    if let Some(dir) = &inv.current_dir {
+        cmd.current_dir(dir);
     }
     // Its own process group, so a timeout kills the program and whatever it started.
     #[cfg(unix)]

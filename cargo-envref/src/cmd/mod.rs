@@ -13,8 +13,12 @@ pub mod cargo;
 pub mod config;
 pub mod env;
 pub mod init;
+pub mod onboard;
+pub mod profile;
 pub mod resolve;
 pub mod secret;
+pub mod sync;
+pub mod team;
 pub mod vault;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
@@ -30,6 +34,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Vault(c) => vault::run(g, c),
         Command::Config(c) => config::run(g, c),
         Command::Completion(a) => config::completion(a),
+        Command::Profile(c) => profile::run(g, c),
+        Command::Team(c) => team::run(g, c),
+        Command::Sync(c) => sync::run(g, c),
+        Command::Onboard(a) => onboard::run(g, a),
     }
 }
 

@@ -395,16 +395,57 @@ pub fn parse_recipient(text: &str) -> crate::Result<age::x25519::Recipient> {
 
 /// Encrypt `plain` to an age recipient as ASCII armor (`secret share`).
 pub fn armor_for(recipient: &age::x25519::Recipient, plain: &SecretString) -> Result<String, BackendError> {
+    armor_to(std::slice::from_ref(recipient), plain.expose_secret().as_bytes())
+}
+
+/// Encrypt `plain` to every recipient (any one of them can decrypt) as ASCII armor.
+pub fn armor_to(recipients: &[age::x25519::Recipient], plain: &[u8]) -> Result<String, BackendError> {
     use age::armor::{ArmoredWriter, Format};
     let fail = |e: std::io::Error| err(ErrorKind::Failed, format!("encryption failed: {e}"));
-    let enc = age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
         .map_err(|e| err(ErrorKind::Failed, format!("encryption failed: {e}")))?;
     let mut out = Vec::new();
     let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(fail)?;
     let mut w = enc.wrap_output(armor).map_err(fail)?;
-    w.write_all(plain.expose_secret().as_bytes()).map_err(fail)?;
+    w.write_all(plain).map_err(fail)?;
     w.finish().and_then(|a| a.finish()).map_err(fail)?;
     Ok(String::from_utf8(out).expect("armor is ASCII"))
+}
+
+/// Decrypt an age file (ASCII-armored or binary) with any of `identities`.
+pub fn decrypt_with(identities: &[age::x25519::Identity], data: &[u8]) -> Result<Vec<u8>, age::DecryptError> {
+    let dec = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(data))?;
+    let mut r = dec.decrypt(identities.iter().map(|i| i as &dyn age::Identity))?;
+    let mut out = Vec::new();
+    r.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The X25519 identities of an age identity file (`age-keygen`'s format: `#` comments and
+/// `AGE-SECRET-KEY-1…` lines). The error never repeats the file's content.
+pub fn parse_identities(text: &str) -> crate::Result<Vec<age::x25519::Identity>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with("-----BEGIN AGE ENCRYPTED FILE") || line.starts_with("age-encryption.org/") {
+            return Err(crate::Error::new("the identity file is itself encrypted with a passphrase")
+                .with_hint("decrypt it first (`age -d -o key.txt key.txt.age`) and pass the plain identity file"));
+        }
+        let id: age::x25519::Identity = line.parse().map_err(|_| {
+            crate::Error::new(format!("line {}: not an age identity (expected AGE-SECRET-KEY-1…)", i + 1))
+                .with_hint("pass the file `age-keygen -o key.txt` wrote")
+        })?;
+        out.push(id);
+    }
+    if out.is_empty() {
+        return Err(
+            crate::Error::new("no AGE-SECRET-KEY-1… line in the identity file").with_hint("pass the file `age-keygen -o key.txt` wrote")
+        );
+    }
+    Ok(out)
 }
 
 fn unix_now() -> i64 {

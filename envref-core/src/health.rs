@@ -1,0 +1,620 @@
+//! Project health: `envref status` (does everything resolve, and if not, the exact command
+//! that fixes it) and `envref doctor` (is the setup sound: files parse, no duplicate keys,
+//! the local file is ignored by git, no plaintext secrets in committed files, backends
+//! reachable, vault and keychain usable, direnv trusts the `.envrc`).
+//!
+//! Resolution goes through [`crate::resolve::lookup`], so a profile's scope is asked before
+//! the project's, exactly as `resolve` and `run` do.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::audit;
+use crate::backend::vault::{vault_path, VaultFile};
+use crate::backend::{keychain, Backend, BackendError, ErrorKind, Namespace};
+use crate::config::{BackendSpec, Config};
+use crate::dotenv::Document;
+use crate::evaluate::{evaluate, Failure, RefMode};
+use crate::project::Project;
+use crate::reference::Reference;
+use crate::resolve::{lookup, plan, Lookups};
+use crate::runner::{Invocation, RunError};
+
+/// Whether a backend can be used right now, found without reading a secret or prompting.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendState {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub available: bool,
+    /// What was found ("Secret Service answered", "vault: locked", …).
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    #[serde(skip)]
+    pub error_kind: Option<ErrorKind>,
+}
+
+impl BackendState {
+    fn ok(spec: &BackendSpec, detail: impl Into<String>) -> Self {
+        BackendState {
+            name: spec.name.clone(),
+            kind: spec.kind.clone(),
+            available: true,
+            detail: detail.into(),
+            hint: None,
+            error_kind: None,
+        }
+    }
+
+    fn failed(spec: &BackendSpec, e: &BackendError) -> Self {
+        BackendState {
+            name: spec.name.clone(),
+            kind: spec.kind.clone(),
+            available: false,
+            detail: e.message.clone(),
+            hint: e.hint.clone(),
+            error_kind: Some(e.kind),
+        }
+    }
+}
+
+/// Check one backend: the keychain's Secret Service answers; the vault file exists, is
+/// initialised and unlocked (no passphrase needed); any other backend lists the project's
+/// namespace (which exercises its executable, credentials and service).
+pub fn check_backend(spec: &BackendSpec, backend: &dyn Backend, ns: &Namespace) -> BackendState {
+    match spec.kind.as_str() {
+        "keychain" => match keychain::probe() {
+            Ok(()) => BackendState::ok(spec, "Secret Service answered"),
+            Err(e) => BackendState::failed(spec, &e),
+        },
+        "vault" => match vault_state(spec) {
+            Ok(detail) => BackendState::ok(spec, detail),
+            Err(e) => BackendState::failed(spec, &e),
+        },
+        _ => match backend.list(&ns.prefix()) {
+            Ok(keys) => BackendState::ok(spec, format!("reachable ({} key(s) under {})", keys.len(), ns.prefix())),
+            Err(e) if e.kind == ErrorKind::Unsupported => BackendState::ok(spec, "configured (it cannot list, so it was not probed)"),
+            Err(e) => BackendState::failed(spec, &e),
+        },
+    }
+}
+
+fn vault_state(spec: &BackendSpec) -> Result<String, BackendError> {
+    let path = vault_path(Some(spec));
+    let file = VaultFile::open(&path)?;
+    if !file.is_initialized()? {
+        return Err(BackendError::new(ErrorKind::Unavailable, format!("vault: not initialized ({} has no key)", path.display()))
+            .with_hint("run `envref vault init` to create it"));
+    }
+    if file.is_locked()? {
+        return Err(BackendError::new(ErrorKind::Denied, "vault: locked").with_hint("run `envref vault unlock`"));
+    }
+    Ok(format!("initialized, unlocked ({})", path.display()))
+}
+
+/// One file the project may read.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileState {
+    /// `env`, `profile`, `local`, `example` or `schema`.
+    pub role: &'static str,
+    pub path: PathBuf,
+    pub present: bool,
+}
+
+/// One distinct reference and what the chain said about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretState {
+    pub reference: String,
+    /// The secret's key (`api_key` of `ref://secrets/api_key`).
+    pub key: String,
+    /// The variables whose values name it.
+    pub variables: Vec<String>,
+    pub resolved: bool,
+    /// The backend that has it, when resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// The namespaced key it was found under, when resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored_as: Option<String>,
+    /// What each backend said, when not resolved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// The command that stores it, when not resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyCounts {
+    pub total: usize,
+    pub config: usize,
+    pub secret: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub project: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    pub config_file: PathBuf,
+    pub files: Vec<FileState>,
+    pub keys: KeyCounts,
+    pub secrets: Vec<SecretState>,
+    pub backends: Vec<BackendState>,
+    /// Variables that fail for reasons other than a missing secret (`${X:?}`, a cycle).
+    pub problems: Vec<String>,
+    pub ok: bool,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+impl Status {
+    pub fn missing(&self) -> impl Iterator<Item = &SecretState> {
+        self.secrets.iter().filter(|s| !s.resolved)
+    }
+}
+
+/// The status of an opened project. `backends` are the project's chain (same order as
+/// `project.config.backends`); each is asked at most once per key.
+pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
+    let config = &project.config;
+    let ns = project.namespace();
+    let refs = plan(project);
+    let lookups = if refs.is_empty() { Lookups::default() } else { lookup(&refs, backends, &ns) };
+
+    let states: Vec<BackendState> = config
+        .backends
+        .iter()
+        .zip(backends)
+        .map(|(spec, b)| match lookups.errors.get(&spec.name) {
+            Some(e) => BackendState::failed(spec, e),
+            None if lookups.answered.contains(&spec.name) => BackendState::ok(spec, "answered"),
+            None => check_backend(spec, b.as_ref(), &ns),
+        })
+        .collect();
+
+    let mut users: BTreeMap<&Reference, Vec<String>> = BTreeMap::new();
+    for d in project.merged.definitions() {
+        for r in d.value.references() {
+            users.entry(r).or_default().push(d.key.clone());
+        }
+    }
+    let secrets = refs
+        .iter()
+        .map(|r| {
+            let variables = users.get(r).cloned().unwrap_or_default();
+            match lookups.found.get(r) {
+                Some((backend, stored)) => SecretState {
+                    reference: r.to_string(),
+                    key: r.key.clone(),
+                    variables,
+                    resolved: true,
+                    backend: Some(backend.clone()),
+                    stored_as: Some(stored.clone()),
+                    reasons: vec![],
+                    fix: None,
+                },
+                None => SecretState {
+                    reference: r.to_string(),
+                    key: r.key.clone(),
+                    variables,
+                    resolved: false,
+                    backend: None,
+                    stored_as: None,
+                    reasons: lookups.failures.get(r).cloned().unwrap_or_default(),
+                    fix: Some(fix_command(r, &states, project.profile.as_deref())),
+                },
+            }
+        })
+        .collect::<Vec<_>>();
+
+    // Which keys need a secret: evaluate with none.
+    let none = Default::default();
+    let without = evaluate(&project.merged, RefMode::Resolved(&none), false);
+    let secret = without.failures.iter().filter(|(_, f)| matches!(f, Failure::Unresolved(_))).count();
+    let total = project.merged.definitions().len();
+    let with = evaluate(&project.merged, RefMode::Resolved(&lookups.secrets), false);
+    let problems: Vec<String> = with
+        .failures
+        .iter()
+        .filter_map(|(k, f)| match f {
+            Failure::Invalid(m) => Some(format!("{k}: {m}")),
+            Failure::Unresolved(_) => None,
+        })
+        .collect();
+
+    let mut files = vec![FileState { role: "env", path: project.paths.base.clone(), present: project.paths.base.is_file() }];
+    if let Some(p) = &project.paths.profile {
+        files.push(FileState { role: "profile", path: p.clone(), present: p.is_file() });
+    }
+    files.push(FileState { role: "local", path: project.paths.local.clone(), present: project.paths.local.is_file() });
+    for (role, name) in [("example", ".env.example"), ("schema", ".env.schema.json")] {
+        let p = config.root.join(name);
+        files.push(FileState { role, present: p.is_file(), path: p });
+    }
+
+    let mut warnings = project.merged.warnings().to_vec();
+    warnings.extend(lookups.warnings);
+    let ok = secrets.iter().all(|s| s.resolved) && problems.is_empty();
+    Status {
+        project: config.project.clone(),
+        profile: project.profile.clone(),
+        config_file: config.file.clone(),
+        files,
+        keys: KeyCounts { total, config: total - secret, secret },
+        secrets,
+        backends: states,
+        problems,
+        ok,
+        warnings,
+    }
+}
+
+/// `envref secret set <key> --backend <b>` for a missing reference: the named backend, or
+/// for `ref://secrets/…` the first available backend of the chain (else the first).
+pub fn fix_command(r: &Reference, backends: &[BackendState], profile: Option<&str>) -> String {
+    let backend = if r.is_chain() {
+        backends.iter().find(|b| b.available).or(backends.first()).map(|b| b.name.clone()).unwrap_or_else(|| "<backend>".into())
+    } else {
+        r.target.clone()
+    };
+    let mut cmd = format!("envref secret set {} --backend {backend}", r.key);
+    if let Some(p) = profile {
+        cmd.push_str(&format!(" -P {p}"));
+    }
+    cmd
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One thing `doctor` found, with the fix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Which check: `config`, `parse`, `duplicate`, `gitignore`, `plaintext`, `backend`,
+    /// `vault`, `keychain`, `direnv`.
+    pub check: &'static str,
+    /// A file, or `file:line`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    fn new(severity: Severity, check: &'static str, location: Option<String>, message: impl Into<String>, fix: Option<String>) -> Self {
+        Finding { severity, check, location, message: message.into(), fix }
+    }
+}
+
+/// Everything `doctor` checks, for the project found from `dir`. `build` makes the chain's
+/// backends (they are probed, never asked for a secret).
+pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config) -> crate::Result<Vec<Box<dyn Backend>>>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let config = match Config::discover(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            out.push(Finding::new(Severity::Error, "config", None, e.message, e.hint));
+            return out;
+        }
+    };
+    let rel = |p: &Path| p.strip_prefix(&config.root).unwrap_or(p).display().to_string();
+    let profile = match config.select_profile(profile_flag) {
+        Ok(p) => p,
+        Err(e) => {
+            out.push(Finding::new(Severity::Error, "config", Some(rel(&config.file)), e.message, e.hint));
+            None
+        }
+    };
+
+    // Env files: parse problems, duplicates, plaintext secrets in the committed ones.
+    let paths = config.layer_paths(profile.as_deref());
+    let committed = audit::committed_env_files(&config);
+    let mut files: Vec<PathBuf> = committed.clone();
+    files.extend(paths.profile.iter().filter(|p| p.is_file()).cloned());
+    if paths.local.is_file() {
+        files.push(paths.local.clone());
+    }
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(f.clone()));
+    if !paths.base.is_file() {
+        out.push(Finding::new(
+            Severity::Error,
+            "parse",
+            Some(rel(&paths.base)),
+            "the env file does not exist",
+            Some(format!("create {} (`envref init` writes one) or set `env_file` in .envref.yaml", rel(&paths.base))),
+        ));
+    }
+    let mut all_parse = true;
+    for f in &files {
+        match Document::load(f) {
+            Err(e) => {
+                all_parse = false;
+                out.push(Finding::new(Severity::Error, "parse", Some(rel(f)), e.message, e.hint));
+            }
+            Ok(doc) => {
+                for w in doc.warnings() {
+                    let w = w.strip_prefix(&format!("{}:", f.display())).map(|s| format!("line {s}")).unwrap_or_else(|| w.clone());
+                    out.push(Finding::new(
+                        Severity::Warning,
+                        "duplicate",
+                        Some(rel(f)),
+                        w,
+                        Some("delete the definition that should not win".into()),
+                    ));
+                }
+                if committed.contains(f) {
+                    for hit in audit::scan(&doc) {
+                        let severity = if matches!(hit.kind, audit::Kind::Entropy(_)) { Severity::Warning } else { Severity::Error };
+                        let secret_key = hit.key.to_ascii_lowercase();
+                        out.push(Finding::new(
+                            severity,
+                            "plaintext",
+                            Some(format!("{}:{}", rel(f), hit.line)),
+                            format!("{} may be a plaintext secret ({}: {})", hit.key, hit.kind.reason(), hit.preview),
+                            Some(format!(
+                                "store it with `envref secret set {secret_key}`, then set {}=ref://secrets/{secret_key} (and rotate it: it was committed)",
+                                hit.key
+                            )),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    // Git: the local file must be ignored; the base file is meant to be committed.
+    out.extend(gitignore_findings(&config, &paths.local, &paths.base));
+
+    // Backends: usable? Errors only when none is and the project needs one.
+    let needs_backend = if all_parse && paths.base.is_file() {
+        Project::from_config(config.clone(), profile.as_deref()).map(|p| !plan(&p).is_empty()).unwrap_or(true)
+    } else {
+        true
+    };
+    match build(&config) {
+        Err(e) => out.push(Finding::new(Severity::Error, "backend", Some(rel(&config.file)), e.message, e.hint)),
+        Ok(backends) => {
+            let ns = Namespace::new(&config.project, profile.clone());
+            let states: Vec<BackendState> = config.backends.iter().zip(&backends).map(|(s, b)| check_backend(s, b.as_ref(), &ns)).collect();
+            let none_usable = !states.iter().any(|s| s.available);
+            for s in states.iter().filter(|s| !s.available) {
+                let severity = if none_usable && needs_backend { Severity::Error } else { Severity::Warning };
+                let check = match s.kind.as_str() {
+                    "vault" => "vault",
+                    "keychain" => "keychain",
+                    _ => "backend",
+                };
+                out.push(Finding::new(severity, check, None, format!("backend {} ({}): {}", s.name, s.kind, s.detail), s.hint.clone()));
+            }
+            for spec in config.backends.iter().filter(|b| b.kind == "vault") {
+                out.extend(vault_permissions(&vault_path(Some(spec))));
+            }
+        }
+    }
+
+    out.extend(direnv_findings(&config.root));
+    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out
+}
+
+/// The vault file must not be readable by others (it holds ciphertexts and the wrapped key).
+fn vault_permissions(path: &Path) -> Option<Finding> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Some(Finding::new(
+                Severity::Warning,
+                "vault",
+                Some(path.display().to_string()),
+                format!("the vault file is readable by other users (mode {mode:o})"),
+                Some(format!("chmod 600 {}", path.display())),
+            ));
+        }
+    }
+    let _ = path;
+    None
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GitState {
+    /// Not in a git work tree, or git is not installed.
+    NoRepo,
+    Tracked,
+    Ignored,
+    NotIgnored,
+}
+
+fn git(root: &Path, args: &[&str]) -> Result<bool, RunError> {
+    let out = Invocation::new("git").args(["-C".as_ref(), root.as_os_str()]).args(args.iter().copied()).run()?;
+    Ok(out.success())
+}
+
+fn git_state(root: &Path, rel: &str) -> GitState {
+    match git(root, &["rev-parse", "--is-inside-work-tree"]) {
+        Ok(true) => {}
+        _ => return GitState::NoRepo,
+    }
+    if git(root, &["ls-files", "--error-unmatch", "--", rel]).unwrap_or(false) {
+        return GitState::Tracked;
+    }
+    match git(root, &["check-ignore", "-q", "--", rel]) {
+        Ok(true) => GitState::Ignored,
+        _ => GitState::NotIgnored,
+    }
+}
+
+fn gitignore_findings(config: &Config, local: &Path, base: &Path) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let rel = |p: &Path| p.strip_prefix(&config.root).unwrap_or(p).display().to_string();
+    let local_rel = rel(local);
+    let add = format!("echo {local_rel} >> .gitignore");
+    match git_state(&config.root, &local_rel) {
+        GitState::Tracked => out.push(Finding::new(
+            Severity::Error,
+            "gitignore",
+            Some(local_rel.clone()),
+            format!("{local_rel} is committed to git; it is for this machine only and may hold secrets"),
+            Some(format!("git rm --cached {local_rel} && {add} (and rotate any secret it held)")),
+        )),
+        GitState::NotIgnored => out.push(Finding::new(
+            if local.exists() { Severity::Error } else { Severity::Warning },
+            "gitignore",
+            Some(local_rel.clone()),
+            format!("{local_rel} is not ignored by git, so it could be committed"),
+            Some(add),
+        )),
+        GitState::Ignored => {}
+        GitState::NoRepo => {
+            // Not a git work tree (yet): read .gitignore itself.
+            let text = std::fs::read_to_string(config.root.join(".gitignore")).unwrap_or_default();
+            let listed = text.lines().map(str::trim).any(|l| !l.starts_with('#') && gitignore_line_matches(l, &local_rel));
+            if !listed {
+                out.push(Finding::new(
+                    Severity::Warning,
+                    "gitignore",
+                    Some(local_rel.clone()),
+                    format!("{local_rel} is not listed in .gitignore"),
+                    Some(add),
+                ));
+            }
+        }
+    }
+    // The base file holds references and is meant to be committed (unlike the Go envref,
+    // doctor never asks to ignore it); ignoring it keeps the references from the team.
+    let base_rel = rel(base);
+    if git_state(&config.root, &base_rel) == GitState::Ignored {
+        out.push(Finding::new(
+            Severity::Warning,
+            "gitignore",
+            Some(base_rel.clone()),
+            format!("{base_rel} is ignored by git, so the team does not get its references"),
+            Some(format!("remove the line that ignores it (`git check-ignore -v {base_rel}` shows it) and commit {base_rel}")),
+        ));
+    }
+    out
+}
+
+/// A `.gitignore` line (no negation support) against a path relative to the root.
+fn gitignore_line_matches(line: &str, rel: &str) -> bool {
+    if line.is_empty() || line.starts_with('!') {
+        return false;
+    }
+    let anchored = line.starts_with('/');
+    let pat = line.trim_start_matches('/');
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    glob(pat, rel) || (!anchored && !pat.contains('/') && glob(pat, name))
+}
+
+/// `*` and `?` globbing (what `.env*`, `*.local` need).
+fn glob(pat: &str, s: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pat.chars().collect(), s.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(sp) = star {
+            pi = sp + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// `.envrc` in the project root: direnv installed, the file allowed, errors not swallowed.
+fn direnv_findings(root: &Path) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let envrc = root.join(".envrc");
+    if !envrc.is_file() {
+        return out;
+    }
+    let text = std::fs::read_to_string(&envrc).unwrap_or_default();
+    if text.contains("envref resolve") && (text.contains("|| true") || text.contains("2>/dev/null")) {
+        out.push(Finding::new(
+            Severity::Warning,
+            "direnv",
+            Some(".envrc".into()),
+            ".envrc hides envref's errors, so direnv can load a partial environment without saying why",
+            Some("rewrite it with `envref init --direnv --force`".into()),
+        ));
+    }
+    match Invocation::new("direnv").arg("status").current_dir(root).run() {
+        Err(RunError::NotFound(_)) => out.push(Finding::new(
+            Severity::Warning,
+            "direnv",
+            Some(".envrc".into()),
+            ".envrc exists but direnv is not installed",
+            Some("install direnv (https://direnv.net: `apt install direnv`, `brew install direnv`) and hook it into your shell".into()),
+        )),
+        Err(e) => out.push(Finding::new(Severity::Warning, "direnv", Some(".envrc".into()), format!("direnv status: {e}"), None)),
+        Ok(o) => {
+            let text = o.stdout_str();
+            let allowed = text.lines().find_map(|l| l.strip_prefix("Found RC allowed ")).map(str::trim);
+            if !matches!(allowed, Some("true" | "0")) {
+                out.push(Finding::new(
+                    Severity::Warning,
+                    "direnv",
+                    Some(".envrc".into()),
+                    ".envrc is not allowed by direnv, so it is not loaded",
+                    Some(format!("read it, then run `direnv allow {}`", root.display())),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gitignore_lines() {
+        assert!(gitignore_line_matches(".env.local", ".env.local"));
+        assert!(gitignore_line_matches("/.env.local", ".env.local"));
+        assert!(gitignore_line_matches(".env*", ".env.local"));
+        assert!(gitignore_line_matches("*.local", ".env.local"));
+        assert!(!gitignore_line_matches(".env", ".env.local"));
+        assert!(!gitignore_line_matches("!.env.local", ".env.local"));
+        assert!(gitignore_line_matches(".env.local", "config/.env.local"));
+        assert!(!gitignore_line_matches("/.env.local", "config/.env.local"));
+    }
+
+    #[test]
+    fn fix_commands() {
+        let r = Reference::parse("ref://secrets/api_key").unwrap();
+        let st = |name: &str, available| BackendState {
+            name: name.into(),
+            kind: "x".into(),
+            available,
+            detail: String::new(),
+            hint: None,
+            error_kind: None,
+        };
+        let states = [st("keychain", false), st("vault", true)];
+        assert_eq!(fix_command(&r, &states, None), "envref secret set api_key --backend vault");
+        assert_eq!(fix_command(&r, &states, Some("staging")), "envref secret set api_key --backend vault -P staging");
+        let named = Reference::parse("ref://ssm-prod/db").unwrap();
+        assert_eq!(fix_command(&named, &states, None), "envref secret set db --backend ssm-prod");
+    }
+}

@@ -1,0 +1,189 @@
+//! `sync`: a project's secrets, encrypted with age to the team's public keys, in a file that
+//! can be committed (default `.envref.secrets.age`). The spec's "keychain per developer, sync
+//! via git" workflow: one person pushes from their backend, the others pull into theirs.
+//!
+//! The plaintext inside the age file is JSON:
+//! `{"version": 1, "project": "my-app", "secrets": {"api_key": "…", "staging/api_key": "…"}}`,
+//! keys relative to `<project>/` (so profile-scoped keys travel too). Pull also reads the Go
+//! envref's format, a bare `{"key": "value"}` object.
+
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::backend::vault::{armor_to, decrypt_with, parse_recipient};
+use crate::backend::Backend;
+use crate::reference::check_secret_key;
+use crate::{Error, Result};
+
+/// The file `sync push` writes and `sync pull` reads, relative to the project root.
+pub const DEFAULT_FILE: &str = ".envref.secrets.age";
+/// Where `sync pull` finds the identity file when `--identity` is not given.
+pub const IDENTITY_ENV: &str = "AGE_IDENTITY";
+const FORMAT_VERSION: u64 = 1;
+
+/// A project's secrets, keys relative to `<project>/`.
+pub struct Bundle {
+    /// `None` for a file in the Go envref's format, which does not record it.
+    pub project: Option<String>,
+    pub secrets: BTreeMap<String, SecretString>,
+}
+
+impl std::fmt::Debug for Bundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bundle").field("project", &self.project).field("keys", &self.secrets.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Bundle {
+    /// Every key under `<project>/` in `backend`, with its value. Keys listed but gone by the
+    /// time they are read are left out (named in the returned warnings).
+    pub fn collect(backend: &dyn Backend, project: &str) -> Result<(Bundle, Vec<String>)> {
+        let prefix = format!("{project}/");
+        let keys = backend.list(&prefix)?;
+        let mut secrets = BTreeMap::new();
+        let mut warnings = Vec::new();
+        for (key, answer) in keys.iter().zip(backend.get_many(&keys)) {
+            match answer? {
+                Some(v) => {
+                    secrets.insert(key[prefix.len()..].to_string(), v);
+                }
+                None => warnings.push(format!("{}: {key} was listed but is gone; left out", backend.name())),
+            }
+        }
+        Ok((Bundle { project: Some(project.to_string()), secrets }, warnings))
+    }
+
+    fn to_json(&self) -> SecretString {
+        let secrets: serde_json::Map<String, serde_json::Value> =
+            self.secrets.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.expose_secret().to_string()))).collect();
+        let doc = serde_json::json!({"version": FORMAT_VERSION, "project": self.project, "secrets": secrets});
+        SecretString::from(serde_json::to_string_pretty(&doc).expect("json"))
+    }
+
+    fn from_json(bytes: &[u8]) -> Result<Bundle> {
+        let bad = |why: &str| Error::new(format!("the decrypted sync file is not an envref secrets file: {why}"));
+        let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| bad("not JSON"))?;
+        let obj = doc.as_object().ok_or_else(|| bad("not a JSON object"))?;
+        let (project, map) = match obj.get("secrets") {
+            Some(serde_json::Value::Object(m)) if obj.contains_key("version") => {
+                let version = obj.get("version").and_then(serde_json::Value::as_u64).ok_or_else(|| bad("`version` is not a number"))?;
+                if version != FORMAT_VERSION {
+                    return Err(bad(&format!("format version {version}; this envref reads version {FORMAT_VERSION}"))
+                        .with_hint("upgrade envref on this machine"));
+                }
+                (obj.get("project").and_then(|p| p.as_str()).map(str::to_string), m)
+            }
+            _ => (None, obj), // The Go envref's bare {"key": "value"} object.
+        };
+        let mut secrets = BTreeMap::new();
+        for (k, v) in map {
+            check_secret_key(k).map_err(|m| bad(&format!("key {k:?}: {m}")))?;
+            let v = v.as_str().ok_or_else(|| bad(&format!("the value of {k} is not a string")))?;
+            secrets.insert(k.clone(), SecretString::from(v.to_string()));
+        }
+        Ok(Bundle { project, secrets })
+    }
+
+    /// ASCII-armored age ciphertext to every recipient.
+    pub fn seal(&self, recipients: &[age::x25519::Recipient]) -> Result<String> {
+        if recipients.is_empty() {
+            return Err(Error::new("no recipients"));
+        }
+        Ok(armor_to(recipients, self.to_json().expose_secret().as_bytes())?)
+    }
+
+    /// Decrypt a sync file with an identity file's identities.
+    pub fn open(data: &[u8], identities: &[age::x25519::Identity]) -> Result<Bundle> {
+        let plain = decrypt_with(identities, data).map_err(|e| match e {
+            age::DecryptError::NoMatchingKeys => {
+                let keys: Vec<String> = identities.iter().map(|i| i.to_public().to_string()).collect();
+                Error::new(format!("the sync file is not encrypted to this identity ({})", keys.join(", "))).with_hint(
+                    "ask a teammate who can read it to add your public key (`envref team add <you> <age1…>`) and run `envref sync push --to-team`",
+                )
+            }
+            other => Error::new(format!("the sync file cannot be decrypted: {other}")).with_hint("is it a file `envref sync push` wrote?"),
+        })?;
+        let plain = SecretString::from(String::from_utf8(plain).map_err(|_| Error::new("the decrypted sync file is not UTF-8"))?);
+        Bundle::from_json(plain.expose_secret().as_bytes())
+    }
+
+    /// Write the secrets into `backend` under `<project>/`. Keys that already exist are
+    /// skipped unless `force`. Nothing is written when a lookup fails.
+    pub fn store(&self, backend: &dyn Backend, project: &str, force: bool) -> Result<PullReport> {
+        if let Some(p) = self.project.as_deref().filter(|p| *p != project) {
+            return Err(Error::new(format!("the sync file holds the secrets of project {p}, not {project}"))
+                .with_hint("pull it in that project, or check `project:` in .envref.yaml"));
+        }
+        let keys: Vec<String> = self.secrets.keys().map(|k| format!("{project}/{k}")).collect();
+        let exists: Vec<bool> = if force {
+            vec![false; keys.len()]
+        } else {
+            backend.get_many(&keys).into_iter().map(|a| a.map(|v| v.is_some())).collect::<Result<_, _>>()?
+        };
+        let mut report = PullReport::default();
+        for ((rel, value), (key, exists)) in self.secrets.iter().zip(keys.iter().zip(exists)) {
+            if exists {
+                report.skipped.push(rel.clone());
+                continue;
+            }
+            backend.set(key, value).map_err(|e| {
+                let e: Error = e.into();
+                e.context(format!("stopped after {} of {} secrets", report.imported.len(), self.secrets.len()))
+            })?;
+            report.imported.push(rel.clone());
+        }
+        Ok(report)
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PullReport {
+    pub imported: Vec<String>,
+    pub skipped: Vec<String>,
+}
+
+/// Public keys from a recipients file: one `age1…` per line, `#` comments and blank lines
+/// skipped (the format of age's `-R`).
+pub fn read_recipients(text: &str) -> Result<Vec<age::x25519::Recipient>> {
+    text.lines()
+        .map(str::trim)
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map(|(i, l)| parse_recipient(l).map_err(|e| e.context(format!("line {}", i + 1))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_and_open() {
+        let alice = age::x25519::Identity::generate();
+        let bob = age::x25519::Identity::generate();
+        let mut secrets = BTreeMap::new();
+        secrets.insert("api_key".to_string(), SecretString::from("sk-1"));
+        secrets.insert("staging/api_key".to_string(), SecretString::from("sk-\"2\"\n"));
+        let b = Bundle { project: Some("app".into()), secrets };
+        let armored = b.seal(&[alice.to_public(), bob.to_public()]).unwrap();
+        assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----") && !armored.contains("sk-1"));
+        for id in [&alice, &bob] {
+            let got = Bundle::open(armored.as_bytes(), std::slice::from_ref(id)).unwrap();
+            assert_eq!(got.project.as_deref(), Some("app"));
+            assert_eq!(got.secrets["staging/api_key"].expose_secret(), "sk-\"2\"\n");
+        }
+        let e = Bundle::open(armored.as_bytes(), &[age::x25519::Identity::generate()]).unwrap_err();
+        assert!(e.message.contains("not encrypted to this identity"), "{}", e.message);
+        assert!(!format!("{b:?}").contains("sk-1"));
+    }
+
+    #[test]
+    fn go_format_and_bad_keys() {
+        let b = Bundle::from_json(br#"{"api_key": "v"}"#).unwrap();
+        assert_eq!((b.project, b.secrets.len()), (None, 1));
+        assert!(Bundle::from_json(br#"{"../x": "v"}"#).is_err());
+        assert!(Bundle::from_json(br#"{"version": 2, "secrets": {}}"#).unwrap_err().message.contains("version 2"));
+        assert!(read_recipients("# team\n\nage1nope\n").unwrap_err().message.starts_with("line 3"));
+    }
+}

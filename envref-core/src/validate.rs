@@ -1,0 +1,328 @@
+//! `envref validate`: the project's keys against `.env.example` (missing and extra keys) and
+//! against a schema (`.env.schema.json`) of typed rules.
+//!
+//! Schema file: `{"keys": {"PORT": {"type": "port", "required": true}, …}}`. Rule fields:
+//! `type` (`string` default, `number`, `boolean`, `url`, `email`, `port`, `enum`), `values`
+//! (for `enum`), `pattern` (a regular expression that must match somewhere in the value;
+//! anchor it with `^…$` for a whole-value match), `required`, and the informational
+//! `default` and `description`.
+//!
+//! Values are checked as the project defines them, without asking any backend: a key whose
+//! value needs a secret counts as present, and its type is not checked. Messages never
+//! contain values (a `.env` may hold a plaintext secret by mistake).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::dotenv::{Document, Location};
+use crate::evaluate::{evaluate, Failure, RefMode};
+use crate::layers::Merged;
+use crate::{Error, Result};
+
+pub const TYPES: &[&str] = &["string", "number", "boolean", "url", "email", "port", "enum"];
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub kind: String,
+    pub required: bool,
+    pub values: Vec<String>,
+    pub pattern: Option<Regex>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pub path: PathBuf,
+    pub rules: BTreeMap<String, Rule>,
+}
+
+#[derive(Deserialize)]
+struct SchemaFile {
+    keys: Option<BTreeMap<String, RuleFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    values: Vec<serde_json::Value>,
+    pattern: Option<String>,
+    #[serde(default, rename = "default")]
+    _default: Option<serde_json::Value>,
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
+}
+
+impl Schema {
+    pub fn load(path: &Path) -> Result<Schema> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Schema::parse(path, &text)
+    }
+
+    /// Parse a schema; every problem is reported at once.
+    pub fn parse(path: &Path, text: &str) -> Result<Schema> {
+        let file: SchemaFile = serde_json::from_str(text).map_err(|e| {
+            Error::new(format!("{}:{}:{}: invalid schema: {e}", path.display(), e.line(), e.column()))
+                .with_hint(r#"a schema looks like {"keys": {"PORT": {"type": "port", "required": true}}}"#)
+        })?;
+        let keys = file.keys.ok_or_else(|| {
+            Error::new(format!("{}: the schema has no \"keys\" object, so it would check nothing", path.display()))
+                .with_hint(r#"put the rules under "keys": {"keys": {"PORT": {"type": "port"}}}"#)
+        })?;
+        let mut problems = Vec::new();
+        let mut rules = BTreeMap::new();
+        for (key, r) in keys {
+            let kind = r.kind.unwrap_or_else(|| "string".into());
+            if !TYPES.contains(&kind.as_str()) {
+                problems.push(format!("{key}: unknown type {kind:?} (expected one of: {})", TYPES.join(", ")));
+            }
+            let values: Vec<String> = r
+                .values
+                .iter()
+                .map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            if kind == "enum" && values.is_empty() {
+                problems.push(format!("{key}: type enum needs a non-empty \"values\" list"));
+            }
+            let pattern = match r.pattern.as_deref().map(Regex::new) {
+                None => None,
+                Some(Ok(re)) => Some(re),
+                Some(Err(e)) => {
+                    let first = e.to_string().lines().last().unwrap_or_default().trim().to_string();
+                    problems.push(format!("{key}: invalid pattern: {first}"));
+                    None
+                }
+            };
+            rules.insert(key, Rule { kind, required: r.required, values, pattern });
+        }
+        if !problems.is_empty() {
+            let list = problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n");
+            return Err(Error::new(format!("{}: invalid schema:\n{list}", path.display())));
+        }
+        Ok(Schema { path: path.to_path_buf(), rules })
+    }
+}
+
+/// Check one value against a rule's type and pattern. Messages never contain the value.
+pub fn check_value(rule: &Rule, value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let ok = match rule.kind.as_str() {
+        "number" => value.trim() == value && value.parse::<f64>().is_ok_and(f64::is_finite),
+        "boolean" => ["true", "false", "1", "0", "yes", "no", "on", "off"].contains(&value.to_ascii_lowercase().as_str()),
+        "url" => is_url(value),
+        "email" => is_email(value),
+        "port" => !value.is_empty() && value.chars().all(|c| c.is_ascii_digit()) && value.parse::<u16>().is_ok_and(|p| p >= 1),
+        "enum" => rule.values.iter().any(|v| v == value),
+        _ => true,
+    };
+    if !ok {
+        out.push(match rule.kind.as_str() {
+            "number" => "expected a number".to_string(),
+            "boolean" => "expected a boolean (true/false/1/0/yes/no/on/off)".to_string(),
+            "url" => "expected a URL with a scheme and a host (scheme://host/…)".to_string(),
+            "email" => "expected an email address".to_string(),
+            "port" => "expected a port number (1-65535)".to_string(),
+            "enum" => format!("expected one of: {}", rule.values.join(", ")),
+            other => format!("expected a {other}"),
+        });
+    }
+    if let Some(re) = &rule.pattern {
+        if !re.is_match(value) {
+            out.push(format!("does not match the pattern {}", re.as_str()));
+        }
+    }
+    out
+}
+
+fn is_url(v: &str) -> bool {
+    let Some((scheme, rest)) = v.split_once("://") else { return false };
+    let mut sc = scheme.chars();
+    let scheme_ok = sc.next().is_some_and(|c| c.is_ascii_alphabetic()) && sc.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if hostport.starts_with('[') {
+        hostport.split_once(']').map(|(h, _)| h.trim_start_matches('[')).unwrap_or_default()
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+            Some(_) => return false,
+            None => hostport,
+        }
+    };
+    scheme_ok && !host.is_empty() && !v.chars().any(char::is_whitespace)
+}
+
+fn is_email(v: &str) -> bool {
+    let Some((local, domain)) = v.rsplit_once('@') else { return false };
+    !local.is_empty()
+        && !v.chars().any(char::is_whitespace)
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+}
+
+/// One problem with one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    /// Where the key is defined (or, for a missing key, where it is required).
+    pub location: Option<Location>,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub keys_checked: usize,
+    pub missing: Vec<Problem>,
+    pub extra: Vec<Problem>,
+    pub invalid: Vec<Problem>,
+    /// Keys whose type was not checked because their value needs a secret.
+    pub unchecked_secrets: Vec<String>,
+}
+
+impl Report {
+    pub fn error_count(&self) -> usize {
+        self.missing.len() + self.extra.len() + self.invalid.len()
+    }
+
+    pub fn problems(&self) -> impl Iterator<Item = &Problem> {
+        self.missing.iter().chain(&self.extra).chain(&self.invalid)
+    }
+}
+
+/// Validate the merged layers against an example file and/or a schema.
+pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Schema>) -> Report {
+    let mut report = Report { keys_checked: merged.definitions().len(), ..Report::default() };
+    // Evaluate without secrets: keys that need one fail as Unresolved and are not type-checked.
+    let no_secrets = Default::default();
+    let evaluated = evaluate(merged, RefMode::Resolved(&no_secrets), false);
+    let failures: BTreeMap<&str, &Failure> = evaluated.failures.iter().map(|(k, f)| (k.as_str(), f)).collect();
+    let location = |key: &str| merged.get(key).map(|d| d.location.clone());
+
+    if let Some(ex) = example {
+        let example_keys: BTreeSet<&str> = ex.all_entries().iter().map(|e| e.key.as_str()).collect();
+        let mut seen = BTreeSet::new();
+        for e in ex.all_entries() {
+            if merged.get(&e.key).is_none() && seen.insert(e.key.as_str()) {
+                report.missing.push(Problem {
+                    key: e.key.clone(),
+                    location: Some(Location { path: ex.path().to_path_buf(), pos: e.pos }),
+                    message: format!("missing: listed in {} but not set", file_name(ex.path())),
+                });
+            }
+        }
+        for d in merged.definitions() {
+            if !example_keys.contains(d.key.as_str()) {
+                report.extra.push(Problem {
+                    key: d.key.clone(),
+                    location: Some(d.location.clone()),
+                    message: format!("not listed in {}", file_name(ex.path())),
+                });
+            }
+        }
+    }
+
+    if let Some(schema) = schema {
+        for (key, rule) in &schema.rules {
+            if merged.get(key).is_none() {
+                if rule.required && !report.missing.iter().any(|p| &p.key == key) {
+                    report.missing.push(Problem {
+                        key: key.clone(),
+                        location: None,
+                        message: format!("missing: required by {}", file_name(&schema.path)),
+                    });
+                }
+                continue;
+            }
+            match failures.get(key.as_str()) {
+                Some(Failure::Unresolved(_)) => report.unchecked_secrets.push(key.clone()),
+                Some(Failure::Invalid(m)) => report.invalid.push(Problem { key: key.clone(), location: location(key), message: m.clone() }),
+                None => {
+                    let value = evaluated.get(key).map(|v| v.value.as_str()).unwrap_or_default();
+                    if value.is_empty() {
+                        if rule.required {
+                            report.invalid.push(Problem {
+                                key: key.clone(),
+                                location: location(key),
+                                message: "required, but the value is empty".into(),
+                            });
+                        }
+                        continue;
+                    }
+                    for message in check_value(rule, value) {
+                        report.invalid.push(Problem { key: key.clone(), location: location(key), message });
+                    }
+                }
+            }
+        }
+    }
+    report
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merged(text: &str) -> Merged {
+        Merged::from_documents(&[Document::parse("/p/.env", text).unwrap()])
+    }
+
+    fn schema(json: &str) -> Schema {
+        Schema::parse(Path::new("/p/.env.schema.json"), json).unwrap()
+    }
+
+    fn rule(kind: &str) -> Rule {
+        Rule { kind: kind.into(), required: false, values: vec!["a".into(), "b".into()], pattern: None }
+    }
+
+    #[test]
+    fn types() {
+        let ok = |k: &str, v: &str| check_value(&rule(k), v).is_empty();
+        assert!(ok("number", "1.5e3") && ok("number", "-7") && !ok("number", "NaN") && !ok("number", "12px"));
+        assert!(ok("boolean", "Yes") && !ok("boolean", "maybe"));
+        assert!(ok("url", "https://example.com:8443/x?y") && ok("url", "postgres://u:p@db/app") && !ok("url", "example.com"));
+        assert!(!ok("url", "http://") && !ok("url", "http://h:port"));
+        assert!(ok("email", "a@b.co") && !ok("email", "a@b") && !ok("email", "@b.co"));
+        assert!(ok("port", "8080") && !ok("port", "0") && !ok("port", "65536") && !ok("port", "+80"));
+        assert!(ok("enum", "a") && !ok("enum", "A"));
+    }
+
+    #[test]
+    fn schema_errors_are_reported_together() {
+        let e = Schema::parse(Path::new("/s.json"), r#"{"keys": {"A": {"type": "int"}, "B": {"type": "enum"}, "C": {"pattern": "("}}}"#)
+            .unwrap_err();
+        assert!(e.message.contains("A: unknown type") && e.message.contains("B: type enum") && e.message.contains("C: invalid pattern"));
+        assert!(Schema::parse(Path::new("/s.json"), r#"{"PORT": {"type": "port"}}"#).unwrap_err().message.contains("no \"keys\""));
+    }
+
+    #[test]
+    fn example_and_schema() {
+        let m = merged("PORT=http\nMODE=dev\nAPI_KEY=ref://secrets/k\nEXTRA=1\n");
+        let ex = Document::parse("/p/.env.example", "PORT=\nMODE=\nAPI_KEY=\nMISSING=\n").unwrap();
+        let s = schema(
+            r#"{"keys": {"PORT": {"type": "port", "required": true}, "MODE": {"type": "enum", "values": ["dev", "prod"]}, "API_KEY": {"type": "url", "required": true}, "NEEDED": {"required": true}}}"#,
+        );
+        let r = validate(&m, Some(&ex), Some(&s));
+        let keys = |v: &[Problem]| v.iter().map(|p| p.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&r.missing), ["MISSING", "NEEDED"]);
+        assert_eq!(keys(&r.extra), ["EXTRA"]);
+        assert_eq!(keys(&r.invalid), ["PORT"]);
+        assert_eq!(r.unchecked_secrets, ["API_KEY"]);
+        assert_eq!(r.error_count(), 4);
+        assert!(!r.invalid[0].message.contains("http"));
+    }
+}
