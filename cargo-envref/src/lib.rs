@@ -76,6 +76,16 @@ pub enum Command {
     Config(cmd::config::ConfigCommand),
     /// Print a shell completion script
     Completion(cmd::config::CompletionArgs),
+    /// What the project needs and what is missing, with the command that fixes each
+    Status(cmd::status::StatusArgs),
+    /// Check the setup: env files, git ignores, plaintext secrets, backends, vault, direnv
+    Doctor(cmd::doctor::DoctorArgs),
+    /// Check the keys against .env.example and the values against .env.schema.json
+    Validate(cmd::validate::ValidateArgs),
+    /// Find plaintext secrets in committed env files
+    Audit(cmd::audit::AuditArgs),
+    /// Open an env file or .envref.yaml in $VISUAL / $EDITOR
+    Edit(cmd::edit::EditArgs),
     /// Profiles: list, switch (active_profile), create, diff, export
     #[command(subcommand)]
     Profile(cmd::profile::ProfileCommand),

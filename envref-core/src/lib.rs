@@ -31,3 +31,11 @@ pub mod runner;
 pub mod sync;
 
 pub use error::{Error, Result};
+#[cfg(feature = "backends")]
+pub mod audit;
+#[cfg(feature = "backends")]
+pub mod editor;
+#[cfg(feature = "backends")]
+pub mod health;
+#[cfg(feature = "backends")]
+pub mod validate;

@@ -217,7 +217,7 @@ pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Sch
                 report.missing.push(Problem {
                     key: e.key.clone(),
                     location: Some(Location { path: ex.path().to_path_buf(), pos: e.pos }),
-                    message: format!("missing: listed in {} but not set", file_name(ex.path())),
+                    message: format!("not set (listed in {})", file_name(ex.path())),
                 });
             }
         }
@@ -239,7 +239,7 @@ pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Sch
                     report.missing.push(Problem {
                         key: key.clone(),
                         location: None,
-                        message: format!("missing: required by {}", file_name(&schema.path)),
+                        message: format!("not set (required by {})", file_name(&schema.path)),
                     });
                 }
                 continue;

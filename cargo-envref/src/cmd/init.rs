@@ -15,6 +15,9 @@ pub struct InitArgs {
     /// Overwrite existing files
     #[arg(long)]
     pub force: bool,
+    /// Also write an .envrc for direnv (loads `envref resolve --direnv`) and allow it
+    #[arg(long)]
+    pub direnv: bool,
 }
 
 pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
@@ -102,6 +105,9 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
         write_atomic(&gitignore, text.as_bytes(), None)?;
         ui::info(&format!("  {}  .gitignore (.env.local)", if existing.is_empty() { "create" } else { "update" }));
     }
+    if a.direnv {
+        write_envrc(&dir, a.force)?;
+    }
     if created > 0 {
         ui::info(&format!("\nInitialized envref project {project} in {}", dir.display()));
         match &no_keychain {
@@ -110,4 +116,59 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The `.envrc`: `watch_file` for the config and env files (direnv re-runs only when one of
+/// them changes), then the resolved environment. When envref fails it prints nothing, the
+/// `|| exit` makes the `.envrc` fail, and direnv shows envref's error and exports nothing
+/// from the project, instead of a partial environment.
+pub fn envrc(watch: &[String]) -> String {
+    let files: Vec<String> = watch.iter().map(|f| envref_core::output::shell_quote(f)).collect();
+    format!(
+        "# Written by `envref init --direnv`. direnv runs this on entering the directory, and again\n\
+         # only when a watched file changes. If any reference does not resolve, envref prints\n\
+         # nothing and this file fails: direnv shows envref's error and exports nothing from here.\n\
+         watch_file {}\n\
+         envref_env=\"$(envref resolve --direnv)\" || exit\n\
+         eval \"$envref_env\"\n\
+         unset envref_env\n",
+        files.join(" ")
+    )
+}
+
+fn write_envrc(dir: &std::path::Path, force: bool) -> Result<()> {
+    let path = dir.join(".envrc");
+    if path.exists() && !force {
+        ui::info("  skip    .envrc (exists; --force overwrites)");
+        return Ok(());
+    }
+    let mut watch = vec![".envref.yaml".to_string()];
+    match envref_core::config::Config::load(&dir.join(".envref.yaml")) {
+        Ok(c) => {
+            let rel = |p: std::path::PathBuf| {
+                p.strip_prefix(&c.root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+            };
+            watch.push(rel(c.root.join(&c.env_file)));
+            let profiles = c.profiles.keys().cloned().chain(c.active_profile.clone());
+            for p in profiles {
+                watch.push(rel(c.profile_file(&p)));
+            }
+            watch.push(rel(c.root.join(&c.local_file)));
+        }
+        Err(_) => watch.extend([".env".to_string(), ".env.local".to_string()]),
+    }
+    let mut seen = std::collections::HashSet::new();
+    watch.retain(|w| seen.insert(w.clone()));
+    write_atomic(&path, envrc(&watch).as_bytes(), Some(0o644))?;
+    ui::info("  create  .envrc");
+    match envref_core::runner::Invocation::new("direnv").arg("allow").arg(&path).current_dir(dir).run() {
+        Ok(o) if o.success() => ui::info("  allow   .envrc (direnv allow)"),
+        Ok(o) => ui::warn(&format!("direnv allow failed: {}; run `direnv allow` yourself", o.stderr_summary())),
+        Err(envref_core::runner::RunError::NotFound(_)) => {
+            ui::warn("direnv is not installed, so .envrc does nothing yet");
+            ui::hint("install direnv (https://direnv.net), hook it into your shell, then run `direnv allow`");
+        }
+        Err(e) => ui::warn(&format!("direnv allow: {e}; run `direnv allow` yourself")),
+    }
+    Ok(())
 }

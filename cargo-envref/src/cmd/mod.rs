@@ -9,16 +9,21 @@ use envref_core::{Error, Result};
 
 use crate::{ui, Cli, Command, Global};
 
+pub mod audit;
 pub mod cargo;
 pub mod config;
+pub mod doctor;
+pub mod edit;
 pub mod env;
 pub mod init;
 pub mod onboard;
 pub mod profile;
 pub mod resolve;
 pub mod secret;
+pub mod status;
 pub mod sync;
 pub mod team;
+pub mod validate;
 pub mod vault;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
@@ -34,6 +39,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Vault(c) => vault::run(g, c),
         Command::Config(c) => config::run(g, c),
         Command::Completion(a) => config::completion(a),
+        Command::Status(a) => status::run(g, a),
+        Command::Doctor(a) => doctor::run(g, a),
+        Command::Validate(a) => validate::run(g, a),
+        Command::Audit(a) => audit::run(g, a),
+        Command::Edit(a) => edit::run(g, a),
         Command::Profile(c) => profile::run(g, c),
         Command::Team(c) => team::run(g, c),
         Command::Sync(c) => sync::run(g, c),

@@ -1,0 +1,72 @@
+//! `envref audit`: scan committed env files for values that look like plaintext secrets.
+//! Exit 1 when something is found. Values are never printed, only a masked preview.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::Args;
+use envref_core::audit;
+use envref_core::config::Config;
+use envref_core::dotenv::Document;
+use envref_core::{Error, Result};
+
+use super::{display_path, write_stdout};
+use crate::{ui, Global};
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Files to scan (default: the project's committed env files: the env file, profile
+    /// files and other .env.<name> files; never the local file)
+    pub files: Vec<PathBuf>,
+    /// Output format: text or json
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+}
+
+pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
+    let dir = g.dir();
+    let (root, files) = if a.files.is_empty() {
+        let config = Config::discover(&dir)?;
+        let files = audit::committed_env_files(&config);
+        (config.root, files)
+    } else {
+        (dir.clone(), a.files.iter().map(|f| if f.is_absolute() { f.clone() } else { dir.join(f) }).collect())
+    };
+    let mut findings = Vec::new();
+    for f in &files {
+        let doc = Document::load(f).map_err(|e| e.context("cannot audit"))?;
+        findings.extend(audit::scan(&doc));
+    }
+    let shown = |p: &std::path::Path| display_path(&root, p);
+    if a.format == "json" {
+        let items: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "file": shown(&f.path), "line": f.line, "key": f.key,
+                    "kind": f.kind.code(), "reason": f.kind.reason(), "preview": f.preview,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({ "files": files.iter().map(|f| shown(f)).collect::<Vec<_>>(), "findings": items });
+        write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc).expect("json")))?;
+    } else {
+        let mut o = String::new();
+        for f in &findings {
+            let _ = writeln!(o, "{}:{}: {}: {} ({})", shown(&f.path), f.line, f.key, f.kind.reason(), f.preview);
+        }
+        write_stdout(&o)?;
+    }
+    let names: Vec<String> = files.iter().map(|f| shown(f)).collect();
+    if findings.is_empty() {
+        ui::info(&format!(
+            "audit: no plaintext secrets found in {}",
+            if names.is_empty() { "(no files)".into() } else { names.join(", ") }
+        ));
+        return Ok(0);
+    }
+    ui::error(&Error::new(format!("audit: {} value(s) look like plaintext secrets", findings.len())).with_hint(
+        "store each with `envref secret set <key>` and replace the value with ref://secrets/<key>; rotate any real secret that was committed",
+    ));
+    Ok(1)
+}
