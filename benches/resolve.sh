@@ -46,7 +46,8 @@ for i in range(100):
         lines.append(f"SECRET_{i}=ref://secrets/key_{i}")
         store[f"bench/key_{i}"] = f"value-{i}"
     else:
-        lines.append(f"CONFIG_{i}=plain-{i}-${{CONFIG_{max(i-1,1)}:-x}}")
+        prev = f"${{CONFIG_{i-1}:-x}}" if (i - 1) % 5 else "base"
+        lines.append(f"CONFIG_{i}=plain-{i}-{prev}")
 open(sys.argv[1], "w").write("\n".join(lines) + "\n")
 json.dump(store, open(sys.argv[2], "w"))
 PY

@@ -184,7 +184,9 @@ impl<'a> Evaluator<'a> {
     /// A name's value: another key (evaluated), else the process environment, else `None`.
     fn lookup(&mut self, name: &str, here: &Location) -> Result<Option<(String, bool)>, Failure> {
         let merged: &'a Merged = self.merged;
-        let Some(def) = merged.get(name) else {
+        // `PATH=${PATH}:./bin`: a key naming itself means the inherited value.
+        let self_reference = self.stack.last() == Some(&name);
+        let Some(def) = merged.get(name).filter(|_| !self_reference) else {
             return Ok(std::env::var(name).ok().map(|v| (v, false)));
         };
         let key: &'a str = &def.key;
@@ -215,6 +217,13 @@ mod tests {
         let e = eval("A=${B}-x\nB=b\nC=${NOPE_UNSET_1:-d}\nD=${B:-z}\nE=$$B\nF='${B}'\nG=${EMPTY-u}\nEMPTY=\n");
         let v: Vec<_> = e.vars.iter().map(|v| (v.key.as_str(), v.value.as_str())).collect();
         assert_eq!(v, [("A", "b-x"), ("B", "b"), ("C", "d"), ("D", "b"), ("E", "$B"), ("F", "${B}"), ("G", ""), ("EMPTY", "")]);
+    }
+
+    #[test]
+    fn self_reference_is_the_inherited_value() {
+        std::env::set_var("ENVREF_TEST_SELF_REF", "/usr/bin");
+        let e = eval("ENVREF_TEST_SELF_REF=${ENVREF_TEST_SELF_REF}:./bin\n");
+        assert_eq!(e.vars[0].value, "/usr/bin:./bin");
     }
 
     #[test]
