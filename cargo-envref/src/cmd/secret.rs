@@ -193,7 +193,10 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
                 return Err(Error::new(format!("{}: secret not found: {}", s.backend.name(), s.ns.key(&key)))
                     .with_hint("`envref secret list` shows what is stored"));
             }
-            ui::info(&format!("deleted {}", s.describe(&key)));
+            match s.backend.deletion_note() {
+                Some(note) => ui::info(&format!("deleted {} ({note})", s.describe(&key))),
+                None => ui::info(&format!("deleted {}", s.describe(&key))),
+            }
         }
         SecretCommand::Generate { key, random, print, target } => {
             check_key(&key)?;

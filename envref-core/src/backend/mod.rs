@@ -160,6 +160,11 @@ pub trait Backend: Send + Sync {
 
     /// Every stored key that starts with `prefix` (full keys, sorted).
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError>;
+
+    /// What `delete` really does, when it is not immediate (shown after a delete).
+    fn deletion_note(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// `get` for each key, at most [`PARALLEL_LOOKUPS`] at a time, answers in input order.

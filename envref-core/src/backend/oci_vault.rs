@@ -360,6 +360,10 @@ impl Backend for OciVault {
 
     /// Schedules the deletion of the active secret (OCI's default: 30 days ahead); `false` when
     /// there is none (never stored, or already scheduled).
+    fn deletion_note(&self) -> Option<&'static str> {
+        Some("OCI schedules the deletion; the secret keeps its name until then, and setting it again cancels the deletion")
+    }
+
     fn delete(&self, key: &str) -> Result<bool, BackendError> {
         let found = self.secrets(Some(&secret_name(key)), Some("ACTIVE"))?;
         for s in &found {
