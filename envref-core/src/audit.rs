@@ -37,7 +37,7 @@ pub enum Kind {
 impl Kind {
     pub fn reason(&self) -> String {
         match self {
-            Kind::Token(name) => format!("looks like a {name}"),
+            Kind::Token(name) => format!("matches the {name} format"),
             Kind::UrlPassword => "URL with an embedded password".into(),
             Kind::KeyName => "the key name says secret and the value is not a reference".into(),
             Kind::Entropy(e) => format!("high-entropy value ({e:.2} bits/char)"),

@@ -404,7 +404,7 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
     }
 
     out.extend(direnv_findings(&config.root));
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 
