@@ -172,6 +172,16 @@ fn doctor_never_asks_to_ignore_the_committed_env_file() {
     let out = p.envref(&["doctor"]).ok();
     assert_eq!(out.stdout, "", "{}", out.stdout);
     assert!(out.stderr.contains("doctor: no problems found"), "{}", out.stderr);
+
+    // The opposite mistake: ignoring .env (untracked) keeps its references from the team.
+    git(&p, &["rm", "-q", "--cached", ".env"]);
+    p.write(".gitignore", ".env*\n");
+    let out = p.envref(&["doctor"]).ok();
+    assert!(
+        out.stdout.contains("warning  [gitignore] .env: .env is ignored by git, so the team does not get its references"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -442,10 +442,14 @@ fn git(root: &Path, args: &[&str]) -> Result<bool, RunError> {
     Ok(out.success())
 }
 
-fn git_state(root: &Path, rel: &str) -> GitState {
-    match git(root, &["rev-parse", "--is-inside-work-tree"]) {
-        Ok(true) => {}
-        _ => return GitState::NoRepo,
+fn in_git_work_tree(root: &Path) -> bool {
+    matches!(git(root, &["rev-parse", "--is-inside-work-tree"]), Ok(true))
+}
+
+/// How git sees `rel`; `in_repo` is [`in_git_work_tree`] of `root`.
+fn git_state(root: &Path, in_repo: bool, rel: &str) -> GitState {
+    if !in_repo {
+        return GitState::NoRepo;
     }
     if git(root, &["ls-files", "--error-unmatch", "--", rel]).unwrap_or(false) {
         return GitState::Tracked;
@@ -461,7 +465,8 @@ fn gitignore_findings(config: &Config, local: &Path, base: &Path) -> Vec<Finding
     let rel = |p: &Path| p.strip_prefix(&config.root).unwrap_or(p).display().to_string();
     let local_rel = rel(local);
     let add = format!("echo {local_rel} >> .gitignore");
-    match git_state(&config.root, &local_rel) {
+    let in_repo = in_git_work_tree(&config.root);
+    match git_state(&config.root, in_repo, &local_rel) {
         GitState::Tracked => out.push(Finding::new(
             Severity::Error,
             "gitignore",
@@ -495,7 +500,7 @@ fn gitignore_findings(config: &Config, local: &Path, base: &Path) -> Vec<Finding
     // The base file holds references and is meant to be committed (unlike the Go envref,
     // doctor never asks to ignore it); ignoring it keeps the references from the team.
     let base_rel = rel(base);
-    if git_state(&config.root, &base_rel) == GitState::Ignored {
+    if git_state(&config.root, in_repo, &base_rel) == GitState::Ignored {
         out.push(Finding::new(
             Severity::Warning,
             "gitignore",
