@@ -102,7 +102,11 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
     let out = support::run(c).fails(1);
     assert!(out.stderr.contains("API_KEY") && out.stderr.contains("could not be resolved"), "{}", out.stderr);
     let mut c = Command::new(cargo());
-    c.current_dir(&ws).args(["test", "-q", "-p", "rust-app"]).env("CARGO_TARGET_DIR", e2e_target()).env("ENVREF_PYSTORE", empty.path()).env_remove("API_KEY");
+    c.current_dir(&ws)
+        .args(["test", "-q", "-p", "rust-app"])
+        .env("CARGO_TARGET_DIR", e2e_target())
+        .env("ENVREF_PYSTORE", empty.path())
+        .env_remove("API_KEY");
     let out = support::run(c).fails(101);
     assert!(out.stdout.contains("reads_the_api_key") || out.stderr.contains("reads_the_api_key"), "{}{}", out.stdout, out.stderr);
 }
@@ -115,7 +119,10 @@ fn scratch_crate(p: &Project, main: &str, build: Option<(&str, &str)>) {
         path("envref-macros")
     );
     if let Some((build_rs, features)) = build {
-        manifest.push_str(&format!("\n[build-dependencies]\nenvref-build = {{ path = {:?}, features = [{features}] }}\n", path("envref-build")));
+        manifest.push_str(&format!(
+            "\n[build-dependencies]\nenvref-build = {{ path = {:?}, features = [{features}] }}\n",
+            path("envref-build")
+        ));
         p.write("build.rs", build_rs);
     }
     p.write("Cargo.toml", &manifest);
@@ -125,14 +132,21 @@ fn scratch_crate(p: &Project, main: &str, build: Option<(&str, &str)>) {
 #[test]
 fn macro_rejects_undeclared_keys_with_span_and_suggestion() {
     let p = Project::with("project: scratch\n", "API_KEY=ref://secrets/api_key\nAPP_PORT=1\n");
-    scratch_crate(&p, "use envref_macros::envref;\nfn main() {\n    let k: String =\n        envref!(\"API_KYE\");\n    println!(\"{k}\");\n}\n", None);
+    scratch_crate(
+        &p,
+        "use envref_macros::envref;\nfn main() {\n    let k: String =\n        envref!(\"API_KYE\");\n    println!(\"{k}\");\n}\n",
+        None,
+    );
     let out = cargo_in(&p.dir, &["build", "-q"]).fails(101);
     assert!(out.stderr.contains("`API_KYE` is not declared in"), "{}", out.stderr);
     assert!(out.stderr.contains(".env, ") && out.stderr.contains(".env.local"), "names the files: {}", out.stderr);
     assert!(out.stderr.contains("did you mean `API_KEY`?"), "{}", out.stderr);
     assert!(out.stderr.contains("src/main.rs:4:17"), "span on the literal: {}", out.stderr);
     // Fixed: it builds, and reads the value at run time only.
-    p.write("src/main.rs", "use envref_macros::envref;\nfn main() {\n    let k: String = envref!(\"API_KEY\");\n    println!(\"{k}\");\n}\n");
+    p.write(
+        "src/main.rs",
+        "use envref_macros::envref;\nfn main() {\n    let k: String = envref!(\"API_KEY\");\n    println!(\"{k}\");\n}\n",
+    );
     cargo_in(&p.dir, &["build", "-q"]).ok();
     let mut run = Command::new(e2e_target().join("debug/scratch"));
     run.env_remove("API_KEY");

@@ -106,27 +106,17 @@ pub fn main_cargo(args: impl IntoIterator<Item = OsString>) -> i32 {
     if cmd::cargo::is_cargo_invocation(args.get(1).map(OsString::as_os_str)) {
         args.remove(1);
     }
-    let cli = match cmd::cargo::CargoCli::try_parse_from(args) {
-        Ok(c) => c,
-        Err(e) => {
-            let code = e.exit_code();
-            let _ = e.print();
-            return code;
-        }
-    };
-    ui::init(cli.global.quiet, cli.global.verbose, cli.global.no_color);
-    match cmd::cargo::run(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            ui::error(&e);
-            1
-        }
-    }
+    parse_and_run(args, |c: &cmd::cargo::CargoCli| &c.global, cmd::cargo::run)
 }
 
 /// Entry point of the `envref` binary; returns the exit code.
 pub fn main_envref(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
+    parse_and_run(args, |c: &Cli| &c.global, cmd::dispatch)
+}
+
+/// Parse (usage errors exit 2, help and version 0), set up messages, run, map errors to 1.
+fn parse_and_run<C: Parser>(args: impl IntoIterator<Item = OsString>, global: fn(&C) -> &Global, run: fn(C) -> Result<i32>) -> i32 {
+    let cli = match C::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let code = e.exit_code();
@@ -134,8 +124,9 @@ pub fn main_envref(args: impl IntoIterator<Item = OsString>) -> i32 {
             return code;
         }
     };
-    ui::init(cli.global.quiet, cli.global.verbose, cli.global.no_color);
-    match cmd::dispatch(cli) {
+    let g = global(&cli);
+    ui::init(g.quiet, g.verbose, g.no_color);
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             ui::error(&e);

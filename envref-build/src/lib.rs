@@ -1,10 +1,9 @@
 //! `build.rs` helper for envref.
 //!
+//! In `build.rs`:
+//!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     envref_build::emit();
-//! }
+//! envref_build::emit();
 //! ```
 //!
 //! Then `env!("APP_PORT")` works in the crate for every **non-secret** variable of the

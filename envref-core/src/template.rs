@@ -219,35 +219,36 @@ impl Scanner<'_> {
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
             return Err((at, "expected a variable name after `${`".into()));
         }
-        let op =
-            match (self.peek(), self.peek2()) {
-                (Some('}'), _) => VarOp::Plain,
-                (Some(':'), Some('-')) => {
+        let op = match (self.peek(), self.peek2()) {
+            (Some('}'), _) => VarOp::Plain,
+            (Some(':'), Some('-')) => {
+                self.bump();
+                self.bump();
+                VarOp::DefaultIfEmpty(self.template(true)?)
+            }
+            (Some('-'), _) => {
+                self.bump();
+                VarOp::DefaultIfUnset(self.template(true)?)
+            }
+            (Some(':'), Some('?')) => {
+                self.bump();
+                self.bump();
+                let start = self.i;
+                while matches!(self.peek(), Some(c) if c != '}') {
                     self.bump();
-                    self.bump();
-                    VarOp::DefaultIfEmpty(self.template(true)?)
                 }
-                (Some('-'), _) => {
-                    self.bump();
-                    VarOp::DefaultIfUnset(self.template(true)?)
-                }
-                (Some(':'), Some('?')) => {
-                    self.bump();
-                    self.bump();
-                    let start = self.i;
-                    while matches!(self.peek(), Some(c) if c != '}') {
-                        self.bump();
-                    }
-                    VarOp::ErrorIfEmpty(self.src[start..self.i].to_string())
-                }
-                (None, _) => return Err(unterminated()),
-                (Some(_), _) => return Err((
+                VarOp::ErrorIfEmpty(self.src[start..self.i].to_string())
+            }
+            (None, _) => return Err(unterminated()),
+            (Some(_), _) => {
+                return Err((
                     at,
                     format!(
                         "unsupported syntax in `${{{name}…}}`: use ${{NAME}}, ${{NAME:-default}}, ${{NAME-default}} or ${{NAME:?message}}"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         if self.peek() != Some('}') {
             return Err(unterminated());
         }

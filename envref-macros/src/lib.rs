@@ -52,7 +52,7 @@ fn expand(input: TokenStream) -> Result<TokenStream, (Span, String)> {
         {
             Form::Default(string_literal(d).ok_or((d.span(), "the default must be a string literal".to_string()))?)
         }
-        [rest @ ..] => return Err((rest[0].span(), usage.into())),
+        rest => return Err((rest[0].span(), usage.into())),
     };
     let files = check_declared(&key).map_err(|m| (key_span, m))?;
     Ok(expansion(&key, &form, &files))

@@ -79,7 +79,13 @@ fn package_dir(args: &[OsString]) -> Result<Option<PathBuf>> {
         }
     }
     let Some(package) = package else {
-        return Ok(manifest.and_then(|m| m.parent().map(Path::to_path_buf)).map(|d| if d.as_os_str().is_empty() { PathBuf::from(".") } else { d }));
+        return Ok(manifest.and_then(|m| m.parent().map(Path::to_path_buf)).map(|d| {
+            if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d
+            }
+        }));
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut inv = Invocation::new(cargo).args(["metadata", "--no-deps", "--format-version", "1", "--offline"]);
