@@ -21,7 +21,7 @@ fn generate(lines: usize) -> String {
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse_and_interpolate");
-    for lines in [1_000usize, 10_000] {
+    for lines in [1_000usize, 10_000, 100_000] {
         let text = generate(lines);
         group.throughput(Throughput::Elements(lines as u64));
         group.bench_with_input(BenchmarkId::from_parameter(lines), &text, |b, text| {

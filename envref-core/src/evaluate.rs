@@ -84,17 +84,19 @@ struct Evaluator<'a> {
     merged: &'a Merged,
     mode: RefMode<'a>,
     strict: bool,
-    state: HashMap<&'a str, State>,
-    stack: Vec<&'a str>,
+    /// Per definition index: being evaluated, or the result.
+    state: Vec<Option<State>>,
+    stack: Vec<usize>,
     warnings: Vec<String>,
 }
 
 /// Evaluate every key of `merged`.
 pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
-    let mut ev = Evaluator { merged, mode, strict, state: HashMap::new(), stack: Vec::new(), warnings: Vec::new() };
+    let state = vec![None; merged.definitions().len()];
+    let mut ev = Evaluator { merged, mode, strict, state, stack: Vec::new(), warnings: Vec::new() };
     let mut out = Evaluated::default();
-    for def in merged.definitions() {
-        match ev.key(&def.key) {
+    for (i, def) in merged.definitions().iter().enumerate() {
+        match ev.key(i) {
             Ok((value, secret)) => out.vars.push(Var { key: def.key.clone(), value, secret }),
             Err(f) => out.failures.push((def.key.clone(), f)),
         }
@@ -104,21 +106,22 @@ pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
 }
 
 impl<'a> Evaluator<'a> {
-    fn key(&mut self, key: &'a str) -> Result<(String, bool), Failure> {
-        match self.state.get(key) {
+    fn key(&mut self, index: usize) -> Result<(String, bool), Failure> {
+        match &self.state[index] {
             Some(State::Done(r)) => return r.clone(),
             Some(State::Busy) => unreachable!("cycles are caught before recursing"),
             None => {}
         }
-        let def = self.merged.get(key).expect("key exists");
-        self.state.insert(key, State::Busy);
-        self.stack.push(key);
+        let merged: &'a Merged = self.merged;
+        let def = &merged.definitions()[index];
+        self.state[index] = Some(State::Busy);
+        self.stack.push(index);
         let result = match &def.value {
             Value::Reference(r) => self.reference(r),
             Value::Template(t) => self.template(t, &def.location),
         };
         self.stack.pop();
-        self.state.insert(key, State::Done(result.clone()));
+        self.state[index] = Some(State::Done(result.clone()));
         result
     }
 
@@ -183,19 +186,18 @@ impl<'a> Evaluator<'a> {
 
     /// A name's value: another key (evaluated), else the process environment, else `None`.
     fn lookup(&mut self, name: &str, here: &Location) -> Result<Option<(String, bool)>, Failure> {
-        let merged: &'a Merged = self.merged;
+        let defs = self.merged.definitions();
         // `PATH=${PATH}:./bin`: a key naming itself means the inherited value.
-        let self_reference = self.stack.last() == Some(&name);
-        let Some(def) = merged.get(name).filter(|_| !self_reference) else {
+        let index = self.merged.index_of(name).filter(|i| self.stack.last() != Some(i));
+        let Some(index) = index else {
             return Ok(std::env::var(name).ok().map(|v| (v, false)));
         };
-        let key: &'a str = &def.key;
-        if let Some(i) = self.stack.iter().position(|k| *k == key) {
-            let mut cycle: Vec<&str> = self.stack[i..].to_vec();
-            cycle.push(key);
+        if let Some(at) = self.stack.iter().position(|k| *k == index) {
+            let mut cycle: Vec<&str> = self.stack[at..].iter().map(|&k| defs[k].key.as_str()).collect();
+            cycle.push(&defs[index].key);
             return Err(Failure::Invalid(format!("{here}: interpolation cycle: {}", cycle.join(" -> "))));
         }
-        self.key(key).map(Some)
+        self.key(index).map(Some)
     }
 }
 

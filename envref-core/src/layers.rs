@@ -63,6 +63,9 @@ impl Merged {
 
     pub fn from_documents(docs: &[Document]) -> Merged {
         let mut m = Merged::default();
+        let total = docs.iter().map(|d| d.all_entries().len()).sum();
+        m.defs.reserve(total);
+        m.index.reserve(total);
         for doc in docs {
             m.warnings.extend(doc.warnings().iter().cloned());
             m.files_read.push(doc.path().to_path_buf());
@@ -90,7 +93,12 @@ impl Merged {
     }
 
     pub fn get(&self, key: &str) -> Option<&Definition> {
-        self.index.get(key).map(|&i| &self.defs[i])
+        self.index_of(key).map(|i| &self.defs[i])
+    }
+
+    /// The position of `key` in [`Merged::definitions`].
+    pub fn index_of(&self, key: &str) -> Option<usize> {
+        self.index.get(key).copied()
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
