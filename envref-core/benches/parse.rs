@@ -5,19 +5,9 @@ use envref_core::dotenv::Document;
 use envref_core::evaluate::{evaluate, RefMode};
 use envref_core::layers::Merged;
 
-fn generate(lines: usize) -> String {
-    let mut s = String::with_capacity(lines * 40);
-    for i in 0..lines {
-        match i % 5 {
-            0 => s.push_str(&format!("# section {i}\n")),
-            1 => s.push_str(&format!("KEY_{i}=plain-value-{i}\n")),
-            2 => s.push_str(&format!("export QUOTED_{i}=\"double ${{KEY_{}}} and \\n escape\"\n", i - 1)),
-            3 => s.push_str(&format!("SINGLE_{i}='literal $NOT {i}'\n")),
-            _ => s.push_str(&format!("REF_{i}=ref://secrets/key_{i}\n")),
-        }
-    }
-    s
-}
+#[path = "corpus.rs"]
+mod corpus;
+use corpus::generate;
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse_and_interpolate");
