@@ -64,7 +64,30 @@ fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
     }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd")))]
+#[cfg(target_os = "macos")]
+fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
+    match apple_native_keyring_store::keychain::Store::new() {
+        Ok(store) => Ok(store as Arc<CredentialStore>),
+        Err(_) => Err(unavailable(name)),
+    }
+}
+
+#[cfg(target_os = "windows")]
+fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
+    match windows_native_keyring_store::Store::new() {
+        Ok(store) => Ok(store as Arc<CredentialStore>),
+        Err(_) => Err(unavailable(name)),
+    }
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "macos",
+    target_os = "windows"
+)))]
 fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
     Err(BackendError::new(
         ErrorKind::Unavailable,
@@ -73,13 +96,32 @@ fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
     .with_hint("use the local vault instead: run `envref vault init`, then put `vault` first under `backends:` in .envref.yaml"))
 }
 
+/// The search that finds every item envref stored; each store has its own vocabulary
+/// (Secret Service and macOS match attributes, Windows matches target names `<user>.envref`).
+fn search_spec() -> HashMap<&'static str, &'static str> {
+    if cfg!(target_os = "windows") {
+        HashMap::from([("pattern", r"\.envref$")])
+    } else {
+        HashMap::from([("service", SERVICE)])
+    }
+}
+
+/// The namespaced key of a found item: its user.
+fn user_of(item: &Entry) -> Result<Option<String>, KeyringError> {
+    if cfg!(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd")) {
+        // The Secret Service store's specifiers are empty while locked; attributes say why.
+        Ok(item.get_attributes()?.get("username").cloned())
+    } else {
+        Ok(item.get_specifiers().filter(|(service, _)| service == SERVICE).map(|(_, user)| user))
+    }
+}
+
 /// Whether a keychain answers on this machine (used by `envref init` and status reports).
-/// Opens a connection and runs one search that matches nothing; never prompts.
+/// Opens a connection and runs the search envref uses; never prompts.
 pub fn probe() -> Result<(), BackendError> {
     let name = "keychain";
     let store = open_store(name)?;
-    let spec = HashMap::from([("service", SERVICE), ("username", "envref-probe/no-such-key")]);
-    match Entry::search_in_store(&store, &spec) {
+    match Entry::search_in_store(&store, &search_spec()) {
         Ok(_) => Ok(()),
         Err(e) => Err(map_error(name, "probe", "", e)),
     }
@@ -214,20 +256,15 @@ impl Backend for Keychain {
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         let store = self.store()?;
-        let spec = HashMap::from([("service", SERVICE)]);
-        let items = Entry::search_in_store(store, &spec).map_err(|e| map_error(&self.name, "list", "", e))?;
+        let items = Entry::search_in_store(store, &search_spec()).map_err(|e| map_error(&self.name, "list", "", e))?;
         let mut keys = Vec::new();
         for item in items {
-            let attributes = match item.get_attributes() {
-                Ok(a) => a,
+            match user_of(&item) {
+                Ok(Some(user)) if user.starts_with(prefix) => keys.push(user),
+                Ok(_) => {}
                 // Deleted by someone else between the search and now.
                 Err(KeyringError::NoEntry) => continue,
                 Err(e) => return Err(map_error(&self.name, "list", "", e)),
-            };
-            if let Some(user) = attributes.get("username") {
-                if user.starts_with(prefix) {
-                    keys.push(user.clone());
-                }
             }
         }
         keys.sort();
