@@ -165,10 +165,10 @@ impl Builder {
     fn resolved(&self, project: &Project) -> Result<Vec<Var>> {
         let ctx = envref_core::backend::BuildContext { interactive: false };
         let r = envref_core::resolve::resolve_project(project, || envref_core::backend::build_all(&project.config, &ctx), false)?;
-        if let Some(f) = r.failures.first() {
-            return Err(Error::new(format!("{}: {}: {}", f.location, f.key, f.message)));
+        match r.error() {
+            Some(e) => Err(e),
+            None => Ok(r.vars),
         }
-        Ok(r.vars)
     }
 
     #[cfg(not(feature = "secrets"))]

@@ -51,15 +51,10 @@ impl Loader {
         let project = Project::open(&dir, self.profile.as_deref())?;
         let ctx = BuildContext { interactive: false };
         let resolved = resolve_project(&project, || build_all(&project.config, &ctx), false)?;
-        if !resolved.failures.is_empty() {
-            let lines: Vec<String> = resolved.failures.iter().map(|f| format!("{}: {}: {}", f.location, f.key, f.message)).collect();
-            let mut e = Error::new(format!("{} variable(s) could not be resolved:\n{}", lines.len(), lines.join("\n")));
-            if let Some(h) = resolved.hints.first() {
-                e = e.with_hint(h.clone());
-            }
-            return Err(e);
+        match resolved.error() {
+            Some(e) => Err(e),
+            None => Ok(resolved.vars),
         }
-        Ok(resolved.vars)
     }
 
     /// Resolve, then set every variable that the process environment does not already have.

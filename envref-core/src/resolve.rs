@@ -129,9 +129,35 @@ pub struct Resolved {
     pub hints: Vec<String>,
 }
 
+impl std::fmt::Display for KeyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.location, self.key, self.message)
+    }
+}
+
 impl Resolved {
     pub fn is_complete(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// Every failure as one error, with the backends' hints or how to store what is missing.
+    /// `None` when everything resolved.
+    pub fn error(&self) -> Option<crate::Error> {
+        if self.failures.is_empty() {
+            return None;
+        }
+        let n = self.failures.len();
+        let lines: Vec<String> = self.failures.iter().map(|f| f.to_string()).collect();
+        let what = if n == 1 { "1 variable".to_string() } else { format!("{n} variables") };
+        let e = crate::Error::new(format!("{what} could not be resolved:\n{}", lines.join("\n")));
+        let first_missing = self.failures.iter().flat_map(|f| f.references.iter()).next();
+        Some(if !self.hints.is_empty() {
+            e.with_hint(self.hints.join("\n      "))
+        } else if let Some(r) = first_missing {
+            e.with_hint(format!("store a missing secret with `envref secret set {}` (add --backend <name> to pick the backend)", r.key))
+        } else {
+            e
+        })
     }
 }
 

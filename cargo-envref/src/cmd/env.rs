@@ -71,7 +71,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<i32> {
         let resolved = envref_core::resolve::resolve_project(&project, || super::build_backends(&project.config), false)?;
         print_warnings(&resolved.warnings);
         if let Some(f) = resolved.failures.iter().find(|f| f.key == a.key) {
-            return Err(Error::new(format!("{}: {}: {}", f.location, f.key, f.message)));
+            return Err(Error::new(f.to_string()));
         }
         resolved.vars.into_iter().find(|v| v.key == a.key).map(|v| v.value)
     } else {
@@ -105,7 +105,10 @@ pub fn list(g: &Global, a: ListArgs) -> Result<i32> {
     let ev = evaluate(&project.merged, mode, false);
     print_warnings(project.merged.warnings());
     print_warnings(&ev.warnings);
-    super::resolve::report_invalid(&project, ev.failures.iter().map(|(k, f)| (k.as_str(), f)))?;
+    // Interpolation errors (`${X:?…}`, cycles); references are never resolved here.
+    if !ev.failures.is_empty() {
+        return Err(Error::new(ev.failures.iter().map(|(_, f)| f.to_string()).collect::<Vec<_>>().join("\n")));
+    }
     write_stdout(&output::render(&ev.vars, a.format)?)?;
     Ok(0)
 }

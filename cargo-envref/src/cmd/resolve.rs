@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 
 use clap::Args;
-use envref_core::evaluate::{Failure, Var};
+use envref_core::evaluate::Var;
 use envref_core::output::{self, Format};
 use envref_core::project::Project;
 use envref_core::resolve::{resolve_project, Resolved};
@@ -54,41 +54,14 @@ pub struct RunArgs {
 pub fn resolve_or_report(project: &Project, strict: bool, partial: bool) -> Result<(Resolved, bool)> {
     let resolved = resolve_project(project, || build_backends(&project.config), strict)?;
     print_warnings(&resolved.warnings);
-    if resolved.is_complete() {
+    let Some(err) = resolved.error() else {
         return Ok((resolved, true));
-    }
-    let err = failure_error(&resolved);
+    };
     if partial {
         ui::error(&err);
         return Ok((resolved, false));
     }
     Err(err)
-}
-
-fn failure_error(resolved: &Resolved) -> Error {
-    let n = resolved.failures.len();
-    let lines: Vec<String> = resolved.failures.iter().map(|f| format!("{}: {}: {}", f.location, f.key, f.message)).collect();
-    let what = if n == 1 { "1 variable" } else { &format!("{n} variables") };
-    let mut e = Error::new(format!("{what} could not be resolved:\n{}", lines.join("\n")));
-    let missing: Vec<&str> = resolved.failures.iter().flat_map(|f| f.references.iter().map(|r| r.key.as_str())).collect();
-    if !resolved.hints.is_empty() {
-        e = e.with_hint(resolved.hints.join("\n      "));
-    } else if let Some(first) = missing.first() {
-        e = e.with_hint(format!(
-            "store a missing secret with `envref secret set {first}` (add --backend <name> to pick the backend); nothing was printed"
-        ));
-    }
-    e
-}
-
-/// Errors of evaluation that are not about references (`${X:?}`, cycles) for list/get.
-pub fn report_invalid<'a>(_project: &Project, failures: impl Iterator<Item = (&'a str, &'a Failure)>) -> Result<()> {
-    let lines: Vec<String> = failures.map(|(_, f)| f.to_string()).collect();
-    if lines.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::new(lines.join("\n")))
-    }
 }
 
 pub fn resolve(g: &Global, a: ResolveArgs) -> Result<i32> {
