@@ -52,12 +52,14 @@ fn cargo_envref_passes_args_env_profile_and_status() {
     }
     let mut c = p.command(CARGO_ENVREF);
     c.args(["envref", "-P", "staging", "run", "--release", "--", "--port", "8080", "-P", "x"]).env("CARGO", &fake);
+    toolchain_env(&mut c);
     let out = support::run(c).fails(7);
     assert_eq!(out.stdout, "run|--release|--|--port|8080|-P|x|\nMODE=staging PROFILE=staging\n");
     // A resolution failure stops before cargo starts.
     p.write(".env", "API_KEY=ref://nowhere/k\n");
     let mut c = p.command(CARGO_ENVREF);
     c.args(["envref", "run"]).env("CARGO", &fake);
+    toolchain_env(&mut c);
     let out = support::run(c).fails(1);
     assert_eq!(out.stdout, "");
     assert!(out.stderr.contains("could not be resolved") && out.stderr.contains("no backend named nowhere"), "{}", out.stderr);
@@ -109,6 +111,132 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
         .env_remove("API_KEY");
     let out = support::run(c).fails(101);
     assert!(out.stdout.contains("reads_the_api_key") || out.stderr.contains("reads_the_api_key"), "{}{}", out.stdout, out.stderr);
+}
+
+const SEALED_SECRET: &str = "sk-SEALED-canary-4f9d2b";
+const SEALED_PASS: &str = "pass-SEALED-canary-77ae1c";
+
+/// Copy tests/fixtures/<name> into the project directory.
+fn copy_fixture(name: &str, to: &Path) {
+    let from = root().join("tests/fixtures").join(name);
+    for file in walk(&from) {
+        let dest = to.join(file.strip_prefix(&from).unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &dest).unwrap();
+    }
+}
+
+/// `cargo envref <args>` in the project, with the real toolchain reachable despite the isolated HOME.
+fn sealed_cargo_envref(p: &Project, args: &[&str]) -> support::Run {
+    let mut c = p.command(CARGO_ENVREF);
+    c.arg("envref").args(args).env("CARGO", cargo()).env("CARGO_TERM_COLOR", "never");
+    toolchain_env(&mut c);
+    support::run(c)
+}
+
+/// The real toolchain (rustup's rustc proxy) stays reachable under a test's isolated HOME.
+fn toolchain_env(c: &mut Command) {
+    let real_home = PathBuf::from(std::env::var_os("HOME").unwrap());
+    for (k, default) in [("RUSTUP_HOME", real_home.join(".rustup")), ("CARGO_HOME", real_home.join(".cargo"))] {
+        c.env(k, std::env::var_os(k).map(PathBuf::from).unwrap_or(default));
+    }
+    if let Some(t) = std::env::var_os("RUSTUP_TOOLCHAIN") {
+        c.env("RUSTUP_TOOLCHAIN", t);
+    }
+}
+
+/// Files under `dir` that contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    walk(dir).into_iter().filter(|f| std::fs::read(f).unwrap_or_default().windows(needle.len()).any(|w| w == needle.as_bytes())).collect()
+}
+
+#[test]
+fn secrets_reach_only_the_programs_cargo_runs() {
+    let p = Project::with(
+        "project: sealed\nbackends:\n  - name: vault\n    type: vault\n",
+        "API_KEY=ref://secrets/api_key\nAPP_MODE=sealed-config\n",
+    )
+    .env("ENVREF_VAULT_PASSPHRASE", SEALED_PASS);
+    let log = p.root.join("runner.log");
+    let runtime = p.root.join("runtime");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let mut p = p;
+    p.set_env("RUNNER_LOG", log.display().to_string());
+    p.set_env("XDG_RUNTIME_DIR", runtime.display().to_string());
+    p.envref(&["vault", "init"]).ok();
+    p.envref_stdin(&["secret", "set", "api_key", "--stdin"], SEALED_SECRET).ok();
+    copy_fixture("sealed-app", &p.dir);
+
+    sealed_cargo_envref(&p, &["build", "-q"]).ok();
+    // The program gets the secret at run time, never at compile time; its exit code passes through.
+    let out = sealed_cargo_envref(&p, &["run", "-q", "--", "7"]).fails(7);
+    assert!(out.stdout.contains("compiled API_KEY=None\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("compiled passphrase=None\n"), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("runtime API_KEY={SEALED_SECRET}\n")), "{}", out.stdout);
+    assert!(out.stdout.contains("runtime APP_MODE=sealed-config\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("runtime passphrase set=false\n"), "{}", out.stdout);
+    // The user's own runner (a cfg table in .cargo/config.toml) still ran, around the program.
+    assert!(std::fs::read_to_string(&log).unwrap_or_default().contains("user runner ran: sealed-app"), "runner log: {log:?}");
+    let out = sealed_cargo_envref(&p, &["test", "-q", "--", "--nocapture"]).ok();
+    assert!(out.stdout.contains(&format!("test saw API_KEY={SEALED_SECRET}")), "{}{}", out.stdout, out.stderr);
+    if support::available("nextest", support::have("cargo-nextest")) {
+        let out = sealed_cargo_envref(&p, &["nextest", "run", "--no-capture"]).ok();
+        assert!(
+            format!("{}{}", out.stdout, out.stderr).contains(&format!("test saw API_KEY={SEALED_SECRET}")),
+            "{}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+
+    // The build script recorded its environment: config arrived, the secret and passphrase did not.
+    let target = p.dir.join("target");
+    let recorded = files_containing(&target, "APP_MODE=sealed-config");
+    assert!(recorded.iter().any(|f| f.ends_with("out/env.txt")), "the spy recorded nothing: {recorded:?}");
+    assert!(files_containing(&target, "sealed-config").iter().any(|f| f.file_name().is_some_and(|n| n == "sealed-app")));
+    for canary in [SEALED_SECRET, SEALED_PASS] {
+        let found = files_containing(&target, canary);
+        assert!(found.is_empty(), "{canary} found under target/: {found:?}");
+    }
+    // The channel's private directory is gone once cargo exits.
+    let left: Vec<_> = std::fs::read_dir(&runtime).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn interrupted_cargo_envref_removes_its_channel() {
+    for (signal, to_group, code) in [("INT", true, 130), ("TERM", false, 143), ("HUP", false, 129)] {
+        let mut p = Project::with("project: app\n", "MODE=x\n");
+        let runtime = p.root.join("runtime");
+        std::fs::create_dir_all(&runtime).unwrap();
+        p.set_env("XDG_RUNTIME_DIR", runtime.display().to_string());
+        let fake = p.root.join("slow-cargo");
+        std::fs::write(&fake, "#!/bin/sh\nexec sleep 30\n").unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let mut c = p.command(CARGO_ENVREF);
+        c.args(["envref", "run"]).env("CARGO", &fake).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        toolchain_env(&mut c);
+        // Its own process group, as a shell's foreground job: Ctrl-C signals the whole group.
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
+        let mut child = c.spawn().unwrap();
+        let started = std::time::Instant::now();
+        while std::fs::read_dir(&runtime).unwrap().next().is_none() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "the channel never appeared");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200)); // let cargo (the fake) start
+        let target = if to_group { format!("-{}", child.id()) } else { child.id().to_string() };
+        support::run({
+            let mut k = Command::new("kill");
+            k.args([&format!("-{signal}"), "--", &target]);
+            k
+        })
+        .ok();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "SIG{signal}");
+        let left: Vec<_> = std::fs::read_dir(&runtime).unwrap().flatten().map(|e| e.path()).collect();
+        assert!(left.is_empty(), "SIG{signal} left behind: {left:?}");
+    }
 }
 
 /// A scratch crate depending on the workspace's envref crates by path.

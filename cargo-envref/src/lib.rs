@@ -102,6 +102,10 @@ pub enum Command {
 /// Entry point of the `cargo-envref` binary (`cargo envref …`); returns the exit code.
 pub fn main_cargo(args: impl IntoIterator<Item = OsString>) -> i32 {
     let mut args: Vec<OsString> = args.into_iter().collect();
+    // cargo runs this binary as the target runner that hands secrets to programs (see cmd::cargo).
+    if args.get(1).map(OsString::as_os_str) == Some(std::ffi::OsStr::new(envref_core::cargo_runner::RUNNER_SUBCOMMAND)) {
+        return cmd::cargo::runner(&args[2..]);
+    }
     // cargo runs `cargo-envref envref <args…>`; drop the subcommand name it repeats.
     if cmd::cargo::is_cargo_invocation(args.get(1).map(OsString::as_os_str)) {
         args.remove(1);

@@ -18,6 +18,8 @@ pub mod suggest;
 pub mod template;
 
 pub mod backend;
+#[cfg(feature = "backends")]
+pub mod cargo_runner;
 pub mod evaluate;
 #[cfg(feature = "backends")]
 pub mod generate;

@@ -2,14 +2,17 @@
 //! exec cargo with it. envref's own options come before the cargo subcommand; everything
 //! from the subcommand on goes to cargo untouched.
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
+use envref_core::cargo_runner::{self, CargoConfig, Channel, Payload};
 use envref_core::config::PROFILE_ENV;
 use envref_core::evaluate::Var;
 use envref_core::runner::Invocation;
 use envref_core::{Error, Result};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::{ui, Global};
 
@@ -49,11 +52,137 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     if let Some(p) = &project.profile {
         vars.push(Var { key: PROFILE_ENV.into(), value: p.clone(), secret: false });
     }
+    let cwd = std::env::current_dir().map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?;
+    let cargo_config = CargoConfig::discover(&cwd)?;
+    let host = cargo_runner::host_triple()?;
+    let triples = cargo_runner::target_triples(&cli.cargo, &cargo_config, &host);
+    let mut user_runners = BTreeMap::new();
+    for t in &triples {
+        let runner = cargo_config.user_runner(&cwd, t, &mut || cargo_runner::rustc_cfgs(t))?;
+        // An enclosing `cargo envref` is not a user runner: its environment must not win over ours.
+        if let Some(r) = runner.filter(|r| r.get(1).map(String::as_str) != Some(cargo_runner::RUNNER_SUBCOMMAND)) {
+            ui::verbose(&format!("chaining to the configured runner for {t}: {}", r.join(" ")));
+            user_runners.insert(t.clone(), r);
+        }
+    }
+    let payload = Payload { vars: vars.iter().map(|v| (v.key.clone(), SecretString::from(v.value.clone()))).collect(), user_runners };
+    let channel = Channel::serve(payload)?;
+    let exe = runner_exe(&channel)?;
+
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let mut command = vec![cargo];
-    command.extend(cli.cargo);
-    ui::verbose(&format!("exec cargo with {} variables from {}", vars.len(), project.config.file.display()));
-    super::resolve::exec(&command, &vars)
+    let mut command = std::process::Command::new(&cargo);
+    command.args(&cli.cargo);
+    remove_own_variables(&mut command);
+    // Secrets stay out of cargo's environment (and so out of rustc, build scripts and target/).
+    for v in vars.iter().filter(|v| !v.secret) {
+        command.env(&v.key, &v.value);
+    }
+    for v in vars.iter().filter(|v| v.secret) {
+        command.env_remove(&v.key);
+    }
+    for t in &triples {
+        command
+            .env(cargo_runner::runner_env_var(t), format!("{exe} {} {} {t}", cargo_runner::RUNNER_SUBCOMMAND, channel.socket().display()));
+    }
+    let secrets = vars.iter().filter(|v| v.secret).count();
+    ui::verbose(&format!(
+        "running cargo with {} config variables; {secrets} secrets go only to the programs it runs ({})",
+        vars.len() - secrets,
+        triples.join(", ")
+    ));
+    let status = wait_forwarding_signals(command, &cargo)?;
+    drop(channel);
+    Ok(exit_code(status))
+}
+
+/// The path cargo runs as the runner. Cargo splits the variable on whitespace, so a path with
+/// blanks is reached through a link inside the channel's private directory.
+fn runner_exe(channel: &Channel) -> Result<String> {
+    let exe = std::env::current_exe().map_err(|e| Error::new(format!("cannot find cargo-envref's own path: {e}")))?;
+    let text = exe.display().to_string();
+    if !text.contains(char::is_whitespace) {
+        return Ok(text);
+    }
+    let link = channel.dir().join("cargo-envref");
+    std::os::unix::fs::symlink(&exe, &link).map_err(|e| Error::io(&link, e))?;
+    Ok(link.display().to_string())
+}
+
+/// Wait for cargo. Ctrl-C reaches cargo from the terminal by itself; SIGTERM and SIGHUP sent to
+/// us are passed on. Either way we outlive cargo, so the channel is removed.
+fn wait_forwarding_signals(mut command: std::process::Command, cargo: &OsStr) -> Result<std::process::ExitStatus> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Error::new(format!("cannot install signal handlers: {e}")))?;
+    let handle = signals.handle();
+    let mut child = command.spawn().map_err(|e| {
+        Error::new(format!("cannot run {}: {}", cargo.to_string_lossy(), envref_core::error::io_reason(&e)))
+            .with_hint("is cargo installed? `cargo envref` runs $CARGO, else `cargo` from PATH")
+    })?;
+    let pid = rustix::process::Pid::from_child(&child);
+    let forward = std::thread::spawn(move || {
+        for sig in signals.forever() {
+            if sig != SIGINT {
+                if let Some(s) = rustix::process::Signal::from_named_raw(sig) {
+                    let _ = rustix::process::kill_process(pid, s);
+                }
+            }
+        }
+    });
+    let status = child.wait().map_err(|e| Error::new(format!("waiting for cargo: {e}")));
+    handle.close();
+    let _ = forward.join();
+    status
+}
+
+/// Cargo's status, or 128 + the signal that killed it, as a shell reports it.
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1)
+}
+
+/// `cargo-envref __envref-runner <socket> <triple> <program> <args…>`: what cargo runs for each
+/// binary, test or bench. Fetch the environment from the parent, then exec the user's runner
+/// (if any) or the program.
+pub fn runner(args: &[OsString]) -> i32 {
+    match runner_command(args) {
+        Ok(mut command) => {
+            use std::os::unix::process::CommandExt;
+            let e = command.exec();
+            let program = command.get_program().to_string_lossy().into_owned();
+            ui::error(&Error::new(format!("cannot run {program}: {}", envref_core::error::io_reason(&e))));
+            if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            }
+        }
+        Err(e) => {
+            ui::error(&e);
+            1
+        }
+    }
+}
+
+fn runner_command(args: &[OsString]) -> Result<std::process::Command> {
+    let [socket, triple, program, rest @ ..] = args else {
+        return Err(Error::new("cargo-envref's runner expects <socket> <triple> <program> [args…]")
+            .with_hint("it is set up by `cargo envref`; run `cargo envref run` or `cargo envref test`"));
+    };
+    let payload = cargo_runner::fetch(Path::new(socket))?;
+    let mut command = match payload.user_runners.get(&*triple.to_string_lossy()) {
+        Some(r) => {
+            let mut c = std::process::Command::new(&r[0]);
+            c.args(&r[1..]).arg(program);
+            c
+        }
+        None => std::process::Command::new(program),
+    };
+    command.args(rest);
+    for (k, v) in &payload.vars {
+        command.env(k, v.expose_secret());
+    }
+    Ok(command)
 }
 
 /// The directory of the package cargo will build: from `--manifest-path`, or from `-p NAME`
@@ -109,4 +238,9 @@ fn package_dir(args: &[OsString]) -> Result<Option<PathBuf>> {
 
 pub fn is_cargo_invocation(arg: Option<&OsStr>) -> bool {
     arg == Some(OsStr::new("envref"))
+}
+
+// TODO(merge): replace with runner::remove_own_variables from the runner branch.
+fn remove_own_variables(command: &mut std::process::Command) {
+    command.env_remove("ENVREF_VAULT_PASSPHRASE");
 }
