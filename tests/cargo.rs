@@ -63,6 +63,14 @@ fn cargo_envref_passes_args_env_profile_and_status() {
     let out = support::run(c).fails(1);
     assert_eq!(out.stdout, "");
     assert!(out.stderr.contains("could not be resolved") && out.stderr.contains("no backend named nowhere"), "{}", out.stderr);
+    // `-C DIR` is "as if started in DIR", for cargo as well.
+    p.write(".env", "MODE=base\n");
+    std::fs::write(&fake, "#!/bin/sh\necho \"cwd=$(pwd) MODE=$MODE\"\n").unwrap();
+    let mut c = p.command(CARGO_ENVREF);
+    c.current_dir(&p.root).args(["envref", "-C", "project", "build"]).env("CARGO", &fake);
+    toolchain_env(&mut c);
+    let out = support::run(c).ok();
+    assert_eq!(out.stdout, format!("cwd={} MODE=base\n", p.dir.display()));
     // Help reads as a cargo subcommand.
     let mut c = p.command(CARGO_ENVREF);
     c.args(["envref", "--help"]);

@@ -39,7 +39,7 @@ pub struct CargoCli {
 }
 
 pub fn run(cli: CargoCli) -> Result<i32> {
-    let start = match package_dir(&cli.cargo)? {
+    let start = match package_dir(&cli.cargo, cli.global.dir.as_deref())? {
         Some(d) => d,
         None => cli.global.dir(),
     };
@@ -52,7 +52,11 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     if let Some(p) = &project.profile {
         vars.push(Var { key: PROFILE_ENV.into(), value: p.clone(), secret: false });
     }
-    let cwd = std::env::current_dir().map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?;
+    // `-C DIR` means "as if started in DIR", for cargo too.
+    let cwd = match &cli.global.dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir().map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?,
+    };
     let cargo_config = CargoConfig::discover(&cwd)?;
     let host = cargo_runner::host_triple()?;
     let triples = cargo_runner::target_triples(&cli.cargo, &cargo_config, &host);
@@ -71,7 +75,7 @@ pub fn run(cli: CargoCli) -> Result<i32> {
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut command = std::process::Command::new(&cargo);
-    command.args(&cli.cargo);
+    command.args(&cli.cargo).current_dir(&cwd);
     remove_own_variables(&mut command);
     // Secrets stay out of cargo's environment (and so out of rustc, build scripts and target/).
     for v in vars.iter().filter(|v| !v.secret) {
@@ -187,7 +191,7 @@ fn runner_command(args: &[OsString]) -> Result<std::process::Command> {
 
 /// The directory of the package cargo will build: from `--manifest-path`, or from `-p NAME`
 /// through `cargo metadata --no-deps`. `None`: the current directory.
-fn package_dir(args: &[OsString]) -> Result<Option<PathBuf>> {
+fn package_dir(args: &[OsString], cwd: Option<&Path>) -> Result<Option<PathBuf>> {
     let mut manifest: Option<PathBuf> = None;
     let mut package: Option<String> = None;
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
@@ -207,6 +211,10 @@ fn package_dir(args: &[OsString]) -> Result<Option<PathBuf>> {
             package = Some(v.to_string());
         }
     }
+    let manifest = manifest.map(|m| match cwd {
+        Some(d) => d.join(m),
+        None => m,
+    });
     let Some(package) = package else {
         return Ok(manifest.and_then(|m| m.parent().map(Path::to_path_buf)).map(|d| {
             if d.as_os_str().is_empty() {
@@ -220,6 +228,9 @@ fn package_dir(args: &[OsString]) -> Result<Option<PathBuf>> {
     let mut inv = Invocation::new(cargo).args(["metadata", "--no-deps", "--format-version", "1", "--offline"]);
     if let Some(m) = &manifest {
         inv = inv.arg("--manifest-path").arg(m.as_os_str());
+    }
+    if let Some(d) = cwd {
+        inv = inv.current_dir(d);
     }
     let out = inv.timeout(std::time::Duration::from_secs(120)).run().map_err(|e| Error::new(format!("cargo metadata: {e}")))?;
     if !out.success() {
