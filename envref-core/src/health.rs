@@ -386,6 +386,10 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
     } else {
         true
     };
+    // Vault permissions as found, before a probe opens the file.
+    for spec in config.backends.iter().filter(|b| b.kind == "vault") {
+        out.extend(vault_permissions(&vault_path(Some(spec))));
+    }
     match build(&config) {
         Err(e) => out.push(Finding::new(Severity::Error, "backend", Some(rel(&config.file)), e.message, e.hint)),
         Ok(backends) => {
@@ -402,9 +406,6 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
                 out.push(Finding::new(severity, check, None, format!("backend {} ({}): {}", s.name, s.kind, s.detail), s.hint.clone()));
             }
         }
-    }
-    for spec in config.backends.iter().filter(|b| b.kind == "vault") {
-        out.extend(vault_permissions(&vault_path(Some(spec))));
     }
 
     out.extend(direnv_findings(&config.root));
