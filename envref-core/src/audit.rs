@@ -116,7 +116,8 @@ const SECRET_NAMES: &[&str] = &[
 ];
 
 /// Key-name fragments that say "this is a password", where even digits are a secret. `PIN`
-/// and `PWD` count only as a whole word of the key (not in `SHIPPING`, `CWD`).
+/// and `PWD` count only as a whole word of the key (not in `SHIPPING`), and `PWD` alone is
+/// the shell's working directory.
 const PASSWORD_NAMES: &[&str] = &["PASSWORD", "PASSWD", "PASSPHRASE"];
 const PASSWORD_WORDS: &[&str] = &["PIN", "PWD"];
 
@@ -175,6 +176,9 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "_DAYS",
     "_SECONDS",
     "_REQUIRED",
+    "_STORE",
+    "_CACHE",
+    "_LOCATION",
 ];
 
 fn tokens() -> &'static [(&'static str, Regex)] {
@@ -257,7 +261,7 @@ fn secret_name(key: &str) -> Option<Named> {
         return None;
     }
     let mut words = upper.split(|c: char| !c.is_ascii_alphanumeric());
-    if PASSWORD_NAMES.iter().any(|n| upper.contains(n)) || words.any(|w| PASSWORD_WORDS.contains(&w)) {
+    if PASSWORD_NAMES.iter().any(|n| upper.contains(n)) || (upper != "PWD" && words.any(|w| PASSWORD_WORDS.contains(&w))) {
         Some(Named::Password)
     } else if SECRET_NAMES.iter().any(|n| upper.contains(n)) {
         Some(Named::Secret)
@@ -276,18 +280,18 @@ fn is_trivial(value: &str) -> bool {
         || is_url(value)
 }
 
-/// `/run/secrets/db`, `./certs/key.pem`, `~/.ssh/id_ed25519`: starts like a path and holds
-/// only path characters, with a directory or a file extension. `/xK9#mP2q` and `./8fJ2kQ9zLm`
-/// are not paths but secrets that happen to start with `/`.
+/// `/run/secrets/db`, `./certs/key.pem`, `~/.ssh/id_ed25519`, `/data`: starts like a path
+/// and holds only path characters, with a directory, a file extension or a plain lower-case
+/// name. `/xK9#mP2q` and `./8fJ2kQ9zLm` are not paths but secrets that start with `/`.
 fn is_path(value: &str) -> bool {
     let Some(rest) = ["/", "./", "../", "~/"].iter().find_map(|p| value.strip_prefix(p)) else {
         return false;
     };
     let path_chars = value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '~'));
     let last = rest.rsplit('/').next().unwrap_or(rest);
-    path_chars
-        && !rest.is_empty()
-        && (rest.contains('/') || last.rsplit_once('.').is_some_and(|(stem, ext)| !stem.is_empty() && !ext.is_empty()))
+    let has_ext = last.rsplit_once('.').is_some_and(|(stem, ext)| !stem.is_empty() && !ext.is_empty());
+    let plain_name = last.chars().all(|c| c.is_ascii_lowercase() || matches!(c, '_' | '-'));
+    path_chars && !rest.is_empty() && (rest.contains('/') || has_ext || plain_name)
 }
 
 fn is_url(value: &str) -> bool {
@@ -451,6 +455,8 @@ mod tests {
         ("DB_PASSWORD", "/run/secrets/db_password", None),
         ("TLS_PRIVATE_KEY", "./certs/server.key", None),
         ("SSH_PRIVATE_KEY", "~/.ssh/id_ed25519", None),
+        ("VAULT_PASSWORD", "/vault", None),
+        ("PWD", "/app", None),
         // A placeholder word makes a placeholder; the same letters inside a random string do not.
         ("API_TOKEN", "replace-me", None),
         ("API_TOKEN", "REPLACE_ME", None),
