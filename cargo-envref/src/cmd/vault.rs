@@ -146,8 +146,10 @@ pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
                 }
             }
             if !replaced.is_empty() && !force {
-                let what =
-                    format!("import would replace {} existing secret(s) in {}: {}", replaced.len(), path.display(), replaced.join(", "));
+                const NAMED: usize = 20;
+                let more = if replaced.len() > NAMED { format!(" and {} more", replaced.len() - NAMED) } else { String::new() };
+                let names = replaced.iter().take(NAMED).copied().collect::<Vec<_>>().join(", ");
+                let what = format!("import would replace {} existing secret(s) in {}: {names}{more}", replaced.len(), path.display());
                 if !ui::interactive() {
                     return Err(Error::new(format!("{what}; nothing was imported"))
                         .with_hint("pass --force to replace them (`envref vault export` first keeps a copy)"));
