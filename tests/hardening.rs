@@ -264,3 +264,56 @@ fn doctor_reports_a_vault_directory_open_to_others() {
     assert!(line(&out, "error") && out.stdout.contains("writable by other users") && out.stdout.contains(&fix), "{}", out.stdout);
     chmod(0o700);
 }
+
+// ------------------------------------------------------------------ on a terminal
+
+/// Run envref on a pseudo-terminal (util-linux `script`), answering `answer` to its question.
+fn on_terminal(p: &Project, args: &[&str], answer: &str) -> support::Run {
+    use std::io::Write;
+    let quoted: Vec<String> =
+        std::iter::once(support::ENVREF).chain(args.iter().copied()).map(|a| format!("'{}'", a.replace('\'', "'\\''"))).collect();
+    let mut c = p.command("script");
+    c.args(["-qec", &quoted.join(" "), "/dev/null"]);
+    c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    support::Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        output: out,
+    }
+}
+
+#[test]
+fn replacing_asks_on_a_terminal() {
+    if !support::available("script (util-linux)", support::have("script")) {
+        return;
+    }
+    let p = vault_project();
+    p.envref(&["secret", "set", "k", "--value", "original"]).ok();
+    // generate: "n" keeps the value, "y" replaces it.
+    let out = on_terminal(&p, &["secret", "generate", "k"], "n\n").fails(1);
+    assert!(out.stdout.contains("my-app/k in backend vault already exists; replace it (the old value is lost)? [y/N]"), "{}", out.stdout);
+    assert_eq!(p.envref(&["secret", "get", "k"]).ok().stdout, "original\n");
+    on_terminal(&p, &["secret", "generate", "k"], "y\n").ok();
+    assert_ne!(p.envref(&["secret", "get", "k"]).ok().stdout, "original\n");
+    // vault import --file: names the keys, then "n" imports nothing, "y" imports all.
+    p.envref(&["secret", "set", "k", "--value", "original"]).ok();
+    let file = p.root.join("backup.json");
+    std::fs::write(&file, import_doc(&[("my-app/k", CANARY), ("my-app/new", "n1")])).unwrap();
+    let args = ["vault", "import", "--file", file.to_str().unwrap()];
+    let out = on_terminal(&p, &args, "n\n").fails(1);
+    assert!(
+        out.stdout.contains("import would replace 1 existing secret(s)") && out.stdout.contains(": my-app/k. Replace them? [y/N]"),
+        "{}",
+        out.stdout
+    );
+    no_canary(&out);
+    assert_eq!(p.envref(&["secret", "get", "k"]).ok().stdout, "original\n");
+    p.envref(&["secret", "get", "new"]).fails(1);
+    on_terminal(&p, &args, "y\n").ok();
+    assert_eq!(p.envref(&["secret", "get", "new"]).ok().stdout, "n1\n");
+    assert_eq!(p.envref(&["secret", "get", "k"]).ok().stdout, format!("{CANARY}\n"));
+}
