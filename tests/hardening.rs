@@ -141,6 +141,18 @@ fn copy_refuses_path_tricks_in_the_source() {
     assert_eq!(p.envref(&["secret", "get", "k"]).ok().stdout, "other-value\n");
 }
 
+#[test]
+fn project_name_cannot_climb_out_of_its_namespace() {
+    for name in ["..", "."] {
+        let p = Project::with(&format!("project: \"{name}\"\nbackends:\n  - name: vault\n    type: vault\n"), "")
+            .env("ENVREF_VAULT_PASSPHRASE", PASS);
+        for args in [vec!["secret", "set", "k", "--value", "v"], vec!["status"]] {
+            let out = p.envref(&args).fails(1);
+            assert!(out.stderr.contains("project: must not be `.` or `..`"), "{name} {args:?}: {}", out.stderr);
+        }
+    }
+}
+
 // ------------------------------------------------------------------ rotate, history, generate
 
 #[test]
