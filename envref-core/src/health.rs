@@ -447,8 +447,8 @@ fn config_credentials(file: &Path, shown: &str) -> Vec<Finding> {
                 Severity::Error,
                 "credential",
                 Some(at),
-                format!("backend {}: {what} in the project's config, which is committed with the project", entry.name),
-                Some(format!("{fix}; then revoke or rotate it, since it was shared")),
+                format!("backend {}: {what} in the project's config, which is meant to be committed", entry.name),
+                Some(format!("{fix}; revoke it if the file was ever committed or shared")),
             ));
         }
     }
