@@ -2,9 +2,11 @@
 //!
 //! A value is suspect when it contains a known token format (AWS, GitHub, Slack, Stripe,
 //! private keys, JWTs, …), a URL with a password in it, when its key name says "secret"
-//! (`PASSWORD`, `TOKEN`, `API_KEY`, …) and the value is non-trivial, or when it is a long,
-//! high-entropy string. References (`ref://…`, `${ref://…}`) never count: only the literal
-//! text of a value is looked at. A finding carries a masked preview, never the value.
+//! (`PASSWORD`, `TOKEN`, `API_KEY`, …) and the value is not a placeholder, a path, a URL or a
+//! flag, or when it is a long, high-entropy string. Under a password-like name (`PASSWORD`,
+//! `PASSPHRASE`, `PIN`) digits count too: a PIN is a secret, while `MAX_TOKENS=4096` is a
+//! count. References (`ref://…`, `${ref://…}`) never count: only the literal text of a value
+//! is looked at. A finding carries a masked preview, never the value.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -15,8 +17,10 @@ use crate::config::Config;
 use crate::dotenv::{Document, Value};
 use crate::template::Segment;
 
-/// Values shorter than this are never reported by the key-name rule.
-pub const MIN_NAMED_LEN: usize = 8;
+/// Values shorter than this are never reported by the key-name rule…
+pub const MIN_NAMED_LEN: usize = 6;
+/// …except under a password-like name, where a 4-digit PIN is already a secret.
+pub const MIN_PASSWORD_LEN: usize = 4;
 /// The entropy rule looks only at values at least this long…
 pub const MIN_ENTROPY_LEN: usize = 20;
 /// …whose Shannon entropy is at least this many bits per character.
@@ -111,6 +115,31 @@ const SECRET_NAMES: &[&str] = &[
     "MASTER_KEY",
 ];
 
+/// Key-name fragments that say "this is a password", where even digits are a secret. `PIN`
+/// and `PWD` count only as a whole word of the key (not in `SHIPPING`), and `PWD` alone is
+/// the shell's working directory.
+const PASSWORD_NAMES: &[&str] = &["PASSWORD", "PASSWD", "PASSPHRASE"];
+const PASSWORD_WORDS: &[&str] = &["PIN", "PWD"];
+
+/// Words that make a value a placeholder (`replace-me`, `your_api_key_here`, `changeme123`),
+/// matched against whole words so `replaceXk29…` is not one.
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "changeme",
+    "change",
+    "replace",
+    "replaceme",
+    "placeholder",
+    "example",
+    "sample",
+    "your",
+    "todo",
+    "tbd",
+    "fixme",
+    "dummy",
+    "redacted",
+    "insert",
+];
+
 /// Key-name endings that describe a secret without being one (`TOKEN_URL`, `PASSWORD_MIN_LENGTH`).
 const NOT_SECRET_SUFFIXES: &[&str] = &[
     "_FILE",
@@ -134,6 +163,22 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "_ISSUER",
     "_AUDIENCE",
     "_ID",
+    "_VERSION",
+    "_PREFIX",
+    "_POLICY",
+    "_HASHER",
+    "_MODE",
+    "_BACKEND",
+    "_PROVIDER",
+    "_COUNT",
+    "_SIZE",
+    "_LIMIT",
+    "_DAYS",
+    "_SECONDS",
+    "_REQUIRED",
+    "_STORE",
+    "_CACHE",
+    "_LOCATION",
 ];
 
 fn tokens() -> &'static [(&'static str, Regex)] {
@@ -169,23 +214,23 @@ pub fn classify(key: &str, value: &str) -> Option<Kind> {
     if let Some((name, _)) = tokens().iter().find(|(_, re)| re.is_match(value)) {
         return Some(Kind::Token(name));
     }
-    if let Some(c) = url_password().captures(value) {
-        let pw = &c[1];
-        if !is_placeholder(pw) && !pw.starts_with('$') {
-            return Some(Kind::UrlPassword);
-        }
+    if has_url_password(value) {
+        return Some(Kind::UrlPassword);
     }
+    let number = value.parse::<f64>().is_ok();
     if is_trivial(value) {
         return None;
     }
-    let upper = key.to_ascii_uppercase();
-    if SECRET_NAMES.iter().any(|n| upper.contains(n))
-        && !NOT_SECRET_SUFFIXES.iter().any(|s| upper.ends_with(s))
-        && value.chars().count() >= MIN_NAMED_LEN
-    {
-        return Some(Kind::KeyName);
+    let len = value.chars().count();
+    match secret_name(key) {
+        Some(Named::Password) if len >= MIN_PASSWORD_LEN => return Some(Kind::KeyName),
+        Some(Named::Secret) if len >= MIN_NAMED_LEN && !number => return Some(Kind::KeyName),
+        _ => {}
     }
-    if value.chars().count() >= MIN_ENTROPY_LEN
+    if number {
+        return None;
+    }
+    if len >= MIN_ENTROPY_LEN
         && !value.chars().any(char::is_whitespace)
         && value.chars().any(|c| c.is_ascii_digit())
         && value.chars().any(|c| c.is_ascii_alphabetic())
@@ -200,27 +245,77 @@ pub fn classify(key: &str, value: &str) -> Option<Kind> {
     None
 }
 
-/// Values that are plainly not secrets: numbers, booleans, placeholders, paths, and URLs
-/// without a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Named {
+    /// `PASSWORD`, `PASSPHRASE`, `PIN`: any value of 4+ characters, digits included.
+    Password,
+    /// `TOKEN`, `SECRET`, `API_KEY`, …: 6+ characters, not a plain number.
+    Secret,
+}
+
+/// Whether the key's name says its value is a secret (and not something about one, like
+/// `TOKEN_URL` or `PASSWORD_MIN_LENGTH`).
+fn secret_name(key: &str) -> Option<Named> {
+    let upper = key.to_ascii_uppercase();
+    if NOT_SECRET_SUFFIXES.iter().any(|s| upper.ends_with(s)) {
+        return None;
+    }
+    let mut words = upper.split(|c: char| !c.is_ascii_alphanumeric());
+    if PASSWORD_NAMES.iter().any(|n| upper.contains(n)) || (upper != "PWD" && words.any(|w| PASSWORD_WORDS.contains(&w))) {
+        Some(Named::Password)
+    } else if SECRET_NAMES.iter().any(|n| upper.contains(n)) {
+        Some(Named::Secret)
+    } else {
+        None
+    }
+}
+
+/// Values that are plainly not secrets: flags, placeholders, paths, and URLs (a URL's
+/// password is looked for before). Numbers are decided by the key's name.
 fn is_trivial(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     matches!(lower.as_str(), "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "none" | "nil" | "localhost")
-        || value.parse::<f64>().is_ok()
         || is_placeholder(value)
-        || value.starts_with('/')
-        || value.starts_with("./")
-        || value.starts_with("../")
-        || value.starts_with("~/")
-        || value.contains("://")
+        || is_path(value)
+        || is_url(value)
 }
 
+/// `/run/secrets/db`, `./certs/key.pem`, `~/.ssh/id_ed25519`, `/data`: starts like a path
+/// and holds only path characters, with a directory, a file extension or a plain lower-case
+/// name. `/xK9#mP2q` and `./8fJ2kQ9zLm` are not paths but secrets that start with `/`.
+fn is_path(value: &str) -> bool {
+    let Some(rest) = ["/", "./", "../", "~/"].iter().find_map(|p| value.strip_prefix(p)) else {
+        return false;
+    };
+    let path_chars = value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '~'));
+    let last = rest.rsplit('/').next().unwrap_or(rest);
+    let has_ext = last.rsplit_once('.').is_some_and(|(stem, ext)| !stem.is_empty() && !ext.is_empty());
+    let plain_name = last.chars().all(|c| c.is_ascii_lowercase() || matches!(c, '_' | '-'));
+    path_chars && !rest.is_empty() && (rest.contains('/') || has_ext || plain_name)
+}
+
+fn is_url(value: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$").expect("valid pattern")).is_match(value)
+}
+
+/// `<your token>`, `xxxx`, `***`, or a value with a placeholder word (`replace-me`,
+/// `your_api_key_here`, `changeme123`); `replaceXk29…` is not one.
 fn is_placeholder(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     (lower.starts_with('<') && lower.ends_with('>'))
+        || (lower.starts_with("{{") && lower.ends_with("}}"))
         || lower.chars().all(|c| matches!(c, 'x' | '*' | '.' | '-' | '_'))
-        || ["changeme", "change_me", "change-me", "replace", "placeholder", "example", "your_", "your-", "todo", "dummy", "redacted"]
-            .iter()
-            .any(|p| lower.contains(p))
+        || lower
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .map(|w| w.trim_end_matches(|c: char| c.is_ascii_digit()))
+            .any(|w| PLACEHOLDER_WORDS.contains(&w))
+}
+
+/// Whether `value` holds `scheme://user:password@` with a password that is not a
+/// placeholder (for `audit` and for `doctor`'s check of `.envref.yaml`).
+pub fn has_url_password(value: &str) -> bool {
+    url_password().captures_iter(value).any(|c| !is_placeholder(&c[1]) && !c[1].starts_with('$'))
 }
 
 /// Shannon entropy in bits per character.
@@ -322,7 +417,7 @@ mod tests {
     fn not_secrets() {
         for (k, v) in [
             ("DB_PASSWORD", ""),
-            ("DB_PASSWORD", "short"),
+            ("API_TOKEN", "short"),
             ("API_TOKEN", "changeme-please"),
             ("API_TOKEN", "<your token>"),
             ("TOKEN_URL", "https://auth.example.com/oauth/token"),
@@ -336,6 +431,73 @@ mod tests {
         ] {
             assert_eq!(kind(k, v), None, "{k}={v}");
         }
+    }
+
+    /// The reviewed corpus: (key, value, what audit must say). Secrets first, then values that
+    /// only look like one.
+    const CORPUS: &[(&str, &str, Option<&str>)] = &[
+        // Digits under a password-like name are a secret (a PIN, a numeric password)…
+        ("DB_PASSWORD", "12345678", Some("key-name")),
+        ("CARD_PIN", "4821", Some("key-name")),
+        ("ADMIN_PASSPHRASE", "20240917", Some("key-name")),
+        ("DB_PWD", "s3cr3t!", Some("key-name")),
+        // …but a count or a duration under another secret name is not.
+        ("MAX_TOKENS", "4096", None),
+        ("TOKEN_TTL", "3600", None),
+        ("PASSWORD_MIN_LENGTH", "12", None),
+        ("SHIPPING_ZONE", "4821", None),
+        // A value that starts with `/` or `./` but is no path is a secret…
+        ("DB_PASSWORD", "/xK9#mP2q!Lw", Some("key-name")),
+        ("API_TOKEN", "./8fJ2kQ9zLmX4", Some("key-name")),
+        ("SESSION_SECRET", "/Zq8rT2vX", Some("key-name")),
+        // …a path to where the secret lives is not.
+        ("SECRET_FILE", "/run/secrets/x", None),
+        ("DB_PASSWORD", "/run/secrets/db_password", None),
+        ("TLS_PRIVATE_KEY", "./certs/server.key", None),
+        ("SSH_PRIVATE_KEY", "~/.ssh/id_ed25519", None),
+        ("VAULT_PASSWORD", "/vault", None),
+        ("PWD", "/app", None),
+        // A placeholder word makes a placeholder; the same letters inside a random string do not.
+        ("API_TOKEN", "replace-me", None),
+        ("API_TOKEN", "REPLACE_ME", None),
+        ("API_KEY", "your_api_key_here", None),
+        ("DB_PASSWORD", "changeme123", None),
+        ("API_TOKEN", "<your token>", None),
+        ("API_TOKEN", "{{ api_token }}", None),
+        ("DB_PASSWORD", "xxxxxxxx", None),
+        ("API_TOKEN", "replaceXk29mQ7vL", Some("key-name")),
+        ("DB_PASSWORD", "examplEq9Zr2", Some("key-name")),
+        ("DATABASE_URL", "postgres://app:replace-me@db/app", None),
+        ("DATABASE_URL", "postgres://app:replaceXk29mQ7@db/app", Some("url-password")),
+        // Plain secrets, tokens and URLs.
+        ("DB_PASSWORD", "hunter2hunter2", Some("key-name")),
+        ("api_key", "abcdefgh12", Some("key-name")),
+        ("dbPassword", "Tr0ub4dor", Some("key-name")),
+        ("GH", "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB", Some("token")),
+        ("SESSION", "q8Zr2LmX9vT4wK7pN3bY6cHf", Some("entropy")),
+        ("NOTE", "/q8Zr2LmX9vT4wK7pN3bY6cHf", Some("entropy")),
+        ("TOKEN_URL", "https://auth.example.com/oauth/token", None),
+        ("API_TOKEN", "https://vault.internal/v1/secret/api", None),
+        ("SECRET_ENABLED", "true", None),
+        ("DB_PASSWORD", "short", Some("key-name")),
+        ("DB_PASSWORD", "pw", None),
+        ("API_TOKEN", "short", None),
+        ("DB_PASSWORD", "", None),
+        ("TOKEN_PREFIX", "Bearer", None),
+        ("PASSWORD_HASHER", "argon2id", None),
+        ("APP_NAME", "my-application-name", None),
+        ("BUILD", "0123456789abcdef0123456789abcdef01234567", None),
+        ("PORT", "8080", None),
+    ];
+
+    #[test]
+    fn corpus() {
+        let wrong: Vec<String> = CORPUS
+            .iter()
+            .filter(|(k, v, want)| kind(k, v) != *want)
+            .map(|(k, v, want)| format!("{k}={v}: want {want:?}, got {:?}", kind(k, v)))
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
     #[test]

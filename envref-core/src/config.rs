@@ -396,6 +396,10 @@ fn check_name(name: &str) -> Result<(), String> {
     if name.contains(['/', '\\']) {
         return Err("must not contain `/` or `\\`".into());
     }
+    // A name becomes a segment of stored keys (`<project>/<key>`): no path tricks.
+    if name == "." || name == ".." {
+        return Err("must not be `.` or `..`".into());
+    }
     if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
         return Err(format!("contains {c:?}; use letters, digits, `_`, `-` or `.`"));
     }

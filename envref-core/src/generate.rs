@@ -1,8 +1,10 @@
 //! Random secret values from the OS CSPRNG, uniform over the charset (rejection sampling, no
-//! modulo bias).
+//! modulo bias), and rotation: a new value with the old ones archived.
 
 use secrecy::SecretString;
 
+use crate::backend::Backend;
+use crate::reference::{history_key, MAX_HISTORY};
 use crate::{Error, Result};
 
 pub const MIN_LENGTH: usize = 1;
@@ -45,8 +47,33 @@ pub fn generate(length: usize, charset_name: &str) -> Result<SecretString> {
     Ok(SecretString::from(out))
 }
 
+/// Replace the value of the stored key `key` with `new`, keeping the last `keep` old values as
+/// `history_key(key, 1..=keep)` (1 newest) and deleting older ones. `Ok(false)`, with nothing
+/// written, when `key` does not exist: rotating must not create a secret.
+pub fn rotate(backend: &dyn Backend, key: &str, keep: u32, new: &SecretString) -> Result<bool> {
+    let Some(old) = backend.get(key)? else {
+        return Ok(false);
+    };
+    // Shift the archive up by one (the oldest falls off), then archive the old value.
+    for n in (1..keep.min(MAX_HISTORY)).rev() {
+        if let Some(v) = backend.get(&history_key(key, n))? {
+            backend.set(&history_key(key, n + 1), &v)?;
+        }
+    }
+    if keep > 0 {
+        backend.set(&history_key(key, 1), &old)?;
+    }
+    let mut n = keep + 1;
+    while n <= MAX_HISTORY && backend.delete(&history_key(key, n))? {
+        n += 1;
+    }
+    backend.set(key, new)?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::backend::Backend;
     use secrecy::ExposeSecret;
 
     #[test]
@@ -72,5 +99,48 @@ mod tests {
         }
         assert_eq!(counts.len(), 62);
         assert!(counts.values().all(|&n| (700..1300).contains(&n)), "{counts:?}");
+    }
+
+    /// An in-memory backend, for rotation.
+    #[derive(Default)]
+    struct Mem(std::sync::Mutex<std::collections::BTreeMap<String, String>>);
+
+    impl Backend for Mem {
+        fn name(&self) -> &str {
+            "mem"
+        }
+        fn kind(&self) -> &'static str {
+            "mem"
+        }
+        fn get(&self, key: &str) -> crate::backend::Lookup {
+            Ok(self.0.lock().unwrap().get(key).map(|v| secrecy::SecretString::from(v.clone())))
+        }
+        fn set(&self, key: &str, value: &secrecy::SecretString) -> Result<(), crate::backend::BackendError> {
+            self.0.lock().unwrap().insert(key.into(), value.expose_secret().to_string());
+            Ok(())
+        }
+        fn delete(&self, key: &str) -> Result<bool, crate::backend::BackendError> {
+            Ok(self.0.lock().unwrap().remove(key).is_some())
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<String>, crate::backend::BackendError> {
+            Ok(self.0.lock().unwrap().keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+        }
+    }
+
+    #[test]
+    fn rotate_archives_and_never_creates() {
+        let m = Mem::default();
+        let v = |s: &str| secrecy::SecretString::from(s.to_string());
+        assert!(!super::rotate(&m, "app/k", 2, &v("new")).unwrap());
+        assert!(m.0.lock().unwrap().is_empty(), "rotate created a secret");
+        m.set("app/k", &v("v0")).unwrap();
+        for i in 1..=3 {
+            assert!(super::rotate(&m, "app/k", 2, &v(&format!("v{i}"))).unwrap());
+        }
+        let got: Vec<(String, String)> = m.0.lock().unwrap().clone().into_iter().collect();
+        let want = [("app/k", "v3"), ("app/k.__history.1", "v2"), ("app/k.__history.2", "v1")];
+        assert_eq!(got, want.map(|(k, v)| (k.to_string(), v.to_string())));
+        assert!(super::rotate(&m, "app/k", 0, &v("v4")).unwrap());
+        assert_eq!(m.0.lock().unwrap().keys().collect::<Vec<_>>(), ["app/k"]);
     }
 }

@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::audit;
+use crate::backend::kinds::is_secret_option;
 use crate::backend::vault::{vault_path, VaultFile};
 use crate::backend::{keychain, Backend, BackendError, ErrorKind, Namespace};
-use crate::config::{BackendSpec, Config};
+use crate::config::{global_config_file, read_config_file, BackendSpec, Config};
 use crate::dotenv::Document;
 use crate::evaluate::{evaluate, Failure, RefMode};
 use crate::project::Project;
@@ -279,8 +280,8 @@ pub enum Severity {
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub severity: Severity,
-    /// Which check: `config`, `parse`, `duplicate`, `gitignore`, `plaintext`, `backend`,
-    /// `vault`, `keychain`, `direnv`.
+    /// Which check: `config`, `credential`, `parse`, `duplicate`, `gitignore`, `plaintext`,
+    /// `backend`, `vault`, `keychain`, `direnv`.
     pub check: &'static str,
     /// A file, or `file:line`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -315,6 +316,9 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
             None
         }
     };
+
+    // The project's config is committed: it must not carry a credential.
+    out.extend(config_credentials(&config.file, &rel(&config.file)));
 
     // Env files: parse problems, duplicates, plaintext secrets in the committed ones.
     let paths = config.layer_paths(profile.as_deref());
@@ -382,6 +386,10 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
     } else {
         true
     };
+    // Vault permissions as found, before a probe opens the file.
+    for spec in config.backends.iter().filter(|b| b.kind == "vault") {
+        out.extend(vault_permissions(&vault_path(Some(spec))));
+    }
     match build(&config) {
         Err(e) => out.push(Finding::new(Severity::Error, "backend", Some(rel(&config.file)), e.message, e.hint)),
         Ok(backends) => {
@@ -397,9 +405,6 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
                 };
                 out.push(Finding::new(severity, check, None, format!("backend {} ({}): {}", s.name, s.kind, s.detail), s.hint.clone()));
             }
-            for spec in config.backends.iter().filter(|b| b.kind == "vault") {
-                out.extend(vault_permissions(&vault_path(Some(spec))));
-            }
         }
     }
 
@@ -408,24 +413,98 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
     out
 }
 
-/// The vault file must not be readable by others (it holds ciphertexts and the wrapped key).
-fn vault_permissions(path: &Path) -> Option<Finding> {
+/// Credentials written into the project's `.envref.yaml` (a `token:`-like option, or a URL
+/// with a password in any option): the file is committed, so they reach everyone with the
+/// repository. Only the project file counts: the global config is the place for them.
+fn config_credentials(file: &Path, shown: &str) -> Vec<Finding> {
+    let (Ok(text), Ok(raw)) = (std::fs::read_to_string(file), read_config_file(file)) else {
+        return Vec::new(); // unreadable or invalid: reported by the config check
+    };
+    let mut out = Vec::new();
+    for entry in raw.backends.iter().flatten() {
+        for (option, value) in &entry.config {
+            let Some(value) = value.as_str().filter(|v| !v.trim().is_empty()) else { continue };
+            let kind = entry.kind.as_deref().unwrap_or("");
+            let (what, fix) = if is_secret_option(option) {
+                let via = match (kind, option.as_str()) {
+                    ("hashicorp-vault", "token") => "set VAULT_TOKEN in your environment or run `vault login`".to_string(),
+                    _ => format!(
+                        "give it to the backend through its environment, or define the backend in your global config ({}), which is never committed",
+                        global_config_file().map(|p| p.display().to_string()).unwrap_or_else(|| "~/.config/envref/config.yaml".into())
+                    ),
+                };
+                (format!("`{option}:` holds a credential"), format!("remove `{option}:` from {shown} and {via}"))
+            } else if audit::has_url_password(value) {
+                (
+                    format!("`{option}:` holds a URL with a password"),
+                    format!("remove the user:password part from `{option}:` in {shown} and log in with the backend's own tool instead"),
+                )
+            } else {
+                continue;
+            };
+            let at = option_line(&text, &entry.name, option).map(|l| format!("{shown}:{l}")).unwrap_or_else(|| shown.to_string());
+            out.push(Finding::new(
+                Severity::Error,
+                "credential",
+                Some(at),
+                format!("backend {}: {what} in the project's config, which is meant to be committed", entry.name),
+                Some(format!("{fix}; revoke it if the file was ever committed or shared")),
+            ));
+        }
+    }
+    out
+}
+
+/// The line (from 1) of `option:` in the block of backend `name`, for the finding's location.
+fn option_line(text: &str, name: &str, option: &str) -> Option<usize> {
+    let is_key = |line: &str, key: &str| {
+        line.match_indices(key).any(|(i, _)| {
+            let before = line[..i].chars().next_back();
+            let after = line[i + key.len()..].trim_start();
+            before.is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-')) && after.starts_with(':')
+        })
+    };
+    let start = text
+        .lines()
+        .position(|l| is_key(l, "name") && l.split_once(':').is_some_and(|(_, v)| v.trim().trim_matches(['"', '\'']) == name))?;
+    text.lines().enumerate().skip(start).find(|(_, l)| is_key(l, option)).map(|(i, _)| i + 1)
+}
+
+/// The vault file must not be readable by others (it holds ciphertexts and the wrapped key),
+/// nor its directory open to them (whoever can write there can swap the file).
+fn vault_permissions(path: &Path) -> Vec<Finding> {
+    let mut out = Vec::new();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Some(Finding::new(
+        let mode = |p: &Path| std::fs::metadata(p).ok().map(|m| m.permissions().mode() & 0o777);
+        if let Some(m) = mode(path).filter(|m| m & 0o077 != 0) {
+            out.push(Finding::new(
                 Severity::Warning,
                 "vault",
                 Some(path.display().to_string()),
-                format!("the vault file is readable by other users (mode {mode:o})"),
+                format!("the vault file is readable by other users (mode {m:o})"),
                 Some(format!("chmod 600 {}", path.display())),
+            ));
+        }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if let Some(m) = mode(dir).filter(|m| m & 0o077 != 0) {
+            let (severity, what) = if m & 0o022 != 0 {
+                (Severity::Error, "writable by other users, who could replace the vault file")
+            } else {
+                (Severity::Warning, "open to other users, who can see which vault files it holds")
+            };
+            out.push(Finding::new(
+                severity,
+                "vault",
+                Some(dir.display().to_string()),
+                format!("the vault directory is {what} (mode {m:o}, expected 700)"),
+                Some(format!("chmod 700 {}", dir.display())),
             ));
         }
     }
     let _ = path;
-    None
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -621,5 +700,56 @@ mod tests {
         assert_eq!(fix_command(&r, &states, Some("staging")), "envref secret set api_key --backend vault -P staging");
         let named = Reference::parse("ref://ssm-prod/db").unwrap();
         assert_eq!(fix_command(&named, &states, None), "envref secret set db --backend ssm-prod");
+    }
+
+    #[test]
+    fn credentials_in_the_project_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".envref.yaml");
+        let yaml = "project: app\nbackends:\n  - name: vault\n    type: vault\n  - name: hc\n    type: hashicorp-vault\n    config:\n      addr: https://ops:CANARY-pw@vault.example\n      token: CANARY-token\n  - name: hc2\n    type: hashicorp-vault\n    config: {addr: \"https://vault.example\", token: \"\"}\n";
+        std::fs::write(&file, yaml).unwrap();
+        let f = config_credentials(&file, ".envref.yaml");
+        let got: Vec<(&str, &str)> = f.iter().map(|f| (f.location.as_deref().unwrap(), f.message.as_str())).collect();
+        assert_eq!(f.len(), 2, "{got:?}");
+        assert!(f.iter().all(|f| f.severity == Severity::Error && f.check == "credential"));
+        assert_eq!(got[0].0, ".envref.yaml:8");
+        assert!(got[0].1.contains("`addr:` holds a URL with a password"), "{got:?}");
+        assert_eq!(got[1].0, ".envref.yaml:9");
+        assert!(f[1].fix.as_deref().unwrap().contains("VAULT_TOKEN"), "{f:?}");
+        assert!(!format!("{f:?}").contains("CANARY"), "{f:?}");
+        std::fs::write(
+            &file,
+            "project: app\nbackends:\n  - name: hc\n    type: hashicorp-vault\n    config: {addr: \"https://vault.example\"}\n",
+        )
+        .unwrap();
+        assert!(config_credentials(&file, ".envref.yaml").is_empty());
+    }
+
+    #[test]
+    fn option_lines() {
+        let text = "backends:\n  - name: a\n    config:\n      token: x\n  - name: b\n    config: {addr: y, token: z}\n";
+        assert_eq!(option_line(text, "a", "token"), Some(4));
+        assert_eq!(option_line(text, "b", "token"), Some(6));
+        assert_eq!(option_line(text, "c", "token"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn vault_directory_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let vault_dir = dir.path().join("envref");
+        std::fs::create_dir(&vault_dir).unwrap();
+        let db = vault_dir.join("vault.db");
+        let chmod = |m| std::fs::set_permissions(&vault_dir, std::fs::Permissions::from_mode(m)).unwrap();
+        chmod(0o700);
+        assert!(vault_permissions(&db).is_empty());
+        chmod(0o755);
+        let f = vault_permissions(&db);
+        assert_eq!((f.len(), f[0].severity), (1, Severity::Warning), "{f:?}");
+        assert_eq!(f[0].fix.as_deref(), Some(format!("chmod 700 {}", vault_dir.display()).as_str()));
+        chmod(0o777);
+        assert_eq!(vault_permissions(&db)[0].severity, Severity::Error);
+        chmod(0o700);
     }
 }

@@ -57,6 +57,71 @@ pub fn check_secret_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Marks the names `secret rotate` archives old values under: `<key>.__history.<N>`, N = 1
+/// the newest. Users cannot write such names, so rotate never overwrites a key of theirs.
+pub const HISTORY_MARK: &str = ".__history.";
+/// The most old values `secret rotate` keeps.
+pub const MAX_HISTORY: u32 = 100;
+
+/// The name of the `n`-th old value of `key` (`n` from 1).
+pub fn history_key(key: &str, n: u32) -> String {
+    format!("{key}{HISTORY_MARK}{n}")
+}
+
+/// `key` as a rotation archive name `<base>.__history.<N>` (1 ≤ N ≤ [`MAX_HISTORY`]): (base, N).
+pub fn parse_history_key(key: &str) -> Option<(&str, u32)> {
+    let (base, digits) = key.rsplit_once(HISTORY_MARK)?;
+    let n: u32 = digits.parse().ok()?;
+    // Exactly what `history_key` writes: no sign, no leading zero, in range.
+    (!base.is_empty() && digits == n.to_string() && (1..=MAX_HISTORY).contains(&n)).then_some((base, n))
+}
+
+/// A key the user may write (`secret set`, `generate`, `copy`, `rotate`): a valid secret key
+/// that is not in the names reserved for rotation history.
+pub fn check_writable_key(key: &str) -> Result<(), String> {
+    check_secret_key(key)?;
+    if key.contains(HISTORY_MARK) {
+        return Err(format!(
+            "names containing `{HISTORY_MARK}` are reserved for the old values `secret rotate` keeps; choose another name"
+        ));
+    }
+    Ok(())
+}
+
+/// A full stored key, as `vault export` writes it: `<project>/<key>` or
+/// `<project>/<profile>/<key>`. Rotation archives of a valid key are accepted, so an export
+/// imports back whole.
+pub fn check_stored_key(full: &str) -> Result<(), String> {
+    check_secret_key(full)?;
+    if !full.contains('/') {
+        return Err("a stored key is <project>/<key> (or <project>/<profile>/<key>); this one has no project part".into());
+    }
+    match parse_history_key(full) {
+        Some((base, _)) => check_writable_key(base),
+        None => check_writable_key(full),
+    }
+}
+
+/// A project name as it appears in stored keys (`secret copy --from`): one key segment.
+pub fn check_project_name(name: &str) -> Result<(), String> {
+    if name.contains('/') {
+        return Err("a project name is one name, without `/`".into());
+    }
+    check_secret_key(name).map_err(|m| m.replace("secret key", "project name"))
+}
+
+/// A value any backend can store and any child can receive: not empty, and no NUL (a process
+/// environment cannot carry one). Multi-line values (PEM keys) are fine.
+pub fn check_secret_value(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("the value is empty".into());
+    }
+    if value.contains('\0') {
+        return Err("the value contains a NUL byte, which no environment variable can carry".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +137,51 @@ mod tests {
         for bad in ["ref://", "ref://secrets", "ref://secrets/", "ref:///x", "ref://s/a b", "ref://s/a//b", "ref://s/../x"] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn history_names_are_reserved() {
+        assert_eq!(history_key("db", 3), "db.__history.3");
+        assert_eq!(parse_history_key("app/db.__history.3"), Some(("app/db", 3)));
+        for not in ["app/db", "app/db.__history.0", "app/db.__history.101", "app/db.__history.x", "app/db.__history.01", ".__history.1"] {
+            assert_eq!(parse_history_key(not), None, "{not}");
+        }
+        assert!(check_writable_key("db").is_ok());
+        for bad in ["a.__history.1", "a.__history.x", "", "../etc", "app//x", "a\nb", "a\0b"] {
+            assert!(check_writable_key(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stored_keys() {
+        for ok in ["app/db", "app/staging/db", "app/db.__history.2", "app/team/db.url"] {
+            assert!(check_stored_key(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "db",
+            "../etc",
+            "app/../etc",
+            "app//x",
+            "/app/x",
+            "app/x/",
+            "app/a\nb",
+            "app/a\0b",
+            "app/x.__history.0",
+            "app/x.__history.1.__history.1",
+        ] {
+            assert!(check_stored_key(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn project_names_and_values() {
+        assert!(check_project_name("other-app").is_ok());
+        for bad in ["", "..", ".", "../other", "a/b", "a b"] {
+            assert!(check_project_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_secret_value("line1\nline2").is_ok());
+        assert!(check_secret_value("").is_err());
+        assert!(check_secret_value("a\0b").is_err());
     }
 }

@@ -5,8 +5,8 @@ use std::io::Read;
 
 use clap::{Args, Subcommand};
 use envref_core::backend::{Backend, Namespace};
-use envref_core::config::Config;
-use envref_core::reference::check_secret_key;
+use envref_core::config::{check_profile_name, Config};
+use envref_core::reference::{check_project_name, check_secret_key, check_secret_value, check_writable_key, MAX_HISTORY};
 use envref_core::{generate, Error, Result};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -57,7 +57,8 @@ pub enum SecretCommand {
         #[command(flatten)]
         target: Target,
     },
-    /// Store a new random secret
+    /// Store a new random secret. Replacing an existing one asks on a terminal and otherwise
+    /// needs --force; the old value is not kept (`secret rotate` keeps it)
     Generate {
         key: String,
         #[command(flatten)]
@@ -65,10 +66,14 @@ pub enum SecretCommand {
         /// Also print the value on stdout
         #[arg(long)]
         print: bool,
+        /// Replace an existing secret without asking (its old value is lost)
+        #[arg(short, long)]
+        force: bool,
         #[command(flatten)]
         target: Target,
     },
-    /// Copy a secret from another project (same backend)
+    /// Copy a secret from another project (same backend). Replacing an existing one asks on a
+    /// terminal and otherwise needs --force
     Copy {
         key: String,
         /// The project to copy from
@@ -77,14 +82,18 @@ pub enum SecretCommand {
         /// The profile scope in the source project
         #[arg(long)]
         from_profile: Option<String>,
+        /// Replace an existing secret without asking
+        #[arg(short, long)]
+        force: bool,
         #[command(flatten)]
         target: Target,
     },
-    /// Replace a secret with a new random value, archiving the old one as <key>.__history.N
+    /// Replace an existing secret with a new random value, archiving the old one as
+    /// <key>.__history.N (N = 1 newest; these names are reserved)
     Rotate {
         key: String,
         /// How many old values to keep (0-100)
-        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100))]
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_HISTORY)))]
         keep: u32,
         #[command(flatten)]
         random: Random,
@@ -148,8 +157,28 @@ impl Scope {
     }
 }
 
+/// A key to read (`get`, `share`, `delete`): rotation archives included.
 fn check_key(key: &str) -> Result<()> {
     check_secret_key(key).map_err(|m| Error::new(format!("invalid secret key {key:?}: {m}")))
+}
+
+/// A key to write: no rotation archive names.
+fn check_new_key(key: &str) -> Result<()> {
+    check_writable_key(key).map_err(|m| Error::new(format!("invalid secret key {key:?}: {m}")))
+}
+
+/// Replacing a secret that exists needs `--force` or a yes on the terminal; `Ok(false)` means
+/// the user said no.
+fn confirm_replace(s: &Scope, key: &str, force: bool, why: &str) -> Result<bool> {
+    if force || s.backend.get(&s.ns.key(key))?.is_none() {
+        return Ok(true);
+    }
+    let what = format!("{} already exists", s.describe(key));
+    if !ui::interactive() {
+        return Err(Error::new(format!("{what}; {why}"))
+            .with_hint(format!("pass --force to replace it, or `envref secret rotate {key}` to replace it and keep the old value")));
+    }
+    ui::confirm(&format!("{what}; replace it (the old value is lost)?"))
 }
 
 pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
@@ -160,7 +189,7 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
     let config = load_config(g)?;
     match c {
         SecretCommand::Set { key, value, stdin, target } => {
-            check_key(&key)?;
+            check_new_key(&key)?;
             let value = read_value(&key, value, stdin)?;
             let s = Scope::open(&config, &target)?;
             s.backend.set(&s.ns.key(&key), &value)?;
@@ -198,9 +227,13 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
                 None => ui::info(&format!("deleted {}", s.describe(&key))),
             }
         }
-        SecretCommand::Generate { key, random, print, target } => {
-            check_key(&key)?;
+        SecretCommand::Generate { key, random, print, force, target } => {
+            check_new_key(&key)?;
             let s = Scope::open(&config, &target)?;
+            if !confirm_replace(&s, &key, force, "generate would replace it")? {
+                ui::info("cancelled");
+                return Ok(1);
+            }
             let value = generate::generate(random.length, &random.charset)?;
             s.backend.set(&s.ns.key(&key), &value)?;
             ui::info(&format!("generated {} ({} characters, {})", s.describe(&key), random.length, random.charset));
@@ -208,8 +241,12 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
                 write_stdout(&format!("{}\n", value.expose_secret()))?;
             }
         }
-        SecretCommand::Copy { key, from, from_profile, target } => {
-            check_key(&key)?;
+        SecretCommand::Copy { key, from, from_profile, force, target } => {
+            check_new_key(&key)?;
+            check_project_name(&from).map_err(|m| Error::new(format!("--from {from:?}: {m}")))?;
+            if let Some(p) = &from_profile {
+                check_profile_name(p).map_err(|m| Error::new(format!("--from-profile {p:?}: {m}")))?;
+            }
             let s = Scope::open(&config, &target)?;
             let source = Namespace::new(&from, from_profile);
             let source_key = source.key(&key);
@@ -217,31 +254,23 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
                 Error::new(format!("{}: secret not found: {source_key}", s.backend.name()))
                     .with_hint(format!("check the project name; `envref secret list` in project {from} shows its secrets"))
             })?;
+            if !confirm_replace(&s, &key, force, "copy would replace it")? {
+                ui::info("cancelled");
+                return Ok(1);
+            }
             s.backend.set(&s.ns.key(&key), &value)?;
             ui::info(&format!("copied {source_key} to {}", s.describe(&key)));
         }
         SecretCommand::Rotate { key, keep, random, print, target } => {
-            check_key(&key)?;
+            check_new_key(&key)?;
             let s = Scope::open(&config, &target)?;
             let value = generate::generate(random.length, &random.charset)?;
-            let current = s.ns.key(&key);
-            let history = |n: u32| format!("{current}.__history.{n}");
-            if let Some(old) = s.backend.get(&current)? {
-                // Shift the archive up by one (oldest falls off), then archive the old value.
-                for n in (1..keep).rev() {
-                    if let Some(v) = s.backend.get(&history(n))? {
-                        s.backend.set(&history(n + 1), &v)?;
-                    }
-                }
-                if keep > 0 {
-                    s.backend.set(&history(1), &old)?;
-                }
-                let mut n = keep + 1;
-                while n <= 100 && s.backend.delete(&history(n))? {
-                    n += 1;
-                }
+            if !generate::rotate(s.backend.as_ref(), &s.ns.key(&key), keep, &value)? {
+                return Err(Error::new(format!("{}: secret not found: {}; there is nothing to rotate", s.backend.name(), s.ns.key(&key)))
+                    .with_hint(format!(
+                        "create it first with `envref secret set {key}` or `envref secret generate {key}`; `envref secret list` shows what is stored"
+                    )));
             }
-            s.backend.set(&current, &value)?;
             ui::info(&format!(
                 "rotated {} ({} characters, {}; keeping {keep} old values)",
                 s.describe(&key),
@@ -297,8 +326,6 @@ fn read_value(key: &str, value: Option<String>, stdin: bool) -> Result<SecretStr
         return Err(Error::new(format!("no value given for {key} and no terminal to ask on"))
             .with_hint("pass --value VALUE, or pipe it in with --stdin"));
     };
-    if v.is_empty() {
-        return Err(Error::new("the secret value is empty").with_hint("give a non-empty value"));
-    }
+    check_secret_value(&v).map_err(|m| Error::new(format!("{key}: {m}")).with_hint("give a non-empty value without NUL bytes"))?;
     Ok(SecretString::from(v))
 }

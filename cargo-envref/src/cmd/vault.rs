@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Read};
 use clap::Subcommand;
 use envref_core::backend::vault::{passphrase, vault_path, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV};
 use envref_core::config::{find_config, Config};
+use envref_core::reference::{check_secret_value, check_stored_key};
 use envref_core::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -39,11 +40,15 @@ pub enum VaultCommand {
         #[command(flatten)]
         which: Which,
     },
-    /// Read secrets exported as JSON from stdin; all or nothing
+    /// Read secrets exported as JSON from stdin; all or nothing. Every entry is checked
+    /// first; replacing existing secrets asks on a terminal and otherwise needs --force
     Import {
         /// Read from this file instead of stdin
         #[arg(long)]
         file: Option<std::path::PathBuf>,
+        /// Replace existing secrets without asking
+        #[arg(short, long)]
+        force: bool,
         #[command(flatten)]
         which: Which,
     },
@@ -118,7 +123,7 @@ pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
             write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc).expect("json")))?;
             ui::info(&format!("exported {n} secrets from {}; the output is plaintext, keep it safe", path.display()));
         }
-        VaultCommand::Import { file, which } => {
+        VaultCommand::Import { file, force, which } => {
             let mut text = String::new();
             let source = match &file {
                 Some(f) => {
@@ -133,6 +138,27 @@ pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
             let entries = parse_export(&text).map_err(|e| e.context(&source))?;
             let path = path_for(g, &which)?;
             let mut v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
+            let stored: std::collections::HashSet<String> = v.list("")?.into_iter().collect();
+            let mut replaced = Vec::new();
+            for (k, new) in entries.iter().filter(|(k, _)| stored.contains(k)) {
+                if v.get(k)?.is_some_and(|old| old.expose_secret() != new.expose_secret()) {
+                    replaced.push(k.as_str());
+                }
+            }
+            if !replaced.is_empty() && !force {
+                const NAMED: usize = 20;
+                let more = if replaced.len() > NAMED { format!(" and {} more", replaced.len() - NAMED) } else { String::new() };
+                let names = replaced.iter().take(NAMED).copied().collect::<Vec<_>>().join(", ");
+                let what = format!("import would replace {} existing secret(s) in {}: {names}{more}", replaced.len(), path.display());
+                if !ui::interactive() {
+                    return Err(Error::new(format!("{what}; nothing was imported"))
+                        .with_hint("pass --force to replace them (`envref vault export` first keeps a copy)"));
+                }
+                if !ui::confirm(&format!("{what}. Replace them?"))? {
+                    ui::info("cancelled; nothing was imported");
+                    return Ok(1);
+                }
+            }
             let n = v.put_all(entries.iter().map(|(k, s)| (k.as_str(), s)))?;
             ui::info(&format!("imported {n} secrets into {}", path.display()));
         }
@@ -168,13 +194,39 @@ fn parse_export(text: &str) -> Result<Vec<(String, SecretString)>> {
         .with_hint("expected {\"version\": 1, \"secrets\": {…}}"));
     }
     let secrets = doc.get("secrets").and_then(|s| s.as_object()).ok_or_else(|| Error::new("no \"secrets\" object"))?;
-    secrets
-        .iter()
-        .map(|(k, v)| match v.as_str() {
-            Some(s) => Ok((k.clone(), SecretString::from(s.to_string()))),
-            None => Err(Error::new(format!("secret {k}: the value is not a string"))),
-        })
-        .collect()
+    // Every entry is checked the way `secret set` checks it, before anything is stored.
+    let mut entries = Vec::with_capacity(secrets.len());
+    let mut problems = Vec::new();
+    for (k, v) in secrets {
+        let checked = check_stored_key(k).and_then(|()| {
+            let s = v.as_str().ok_or("the value is not a string")?;
+            check_secret_value(s)?;
+            Ok(s)
+        });
+        match checked {
+            Ok(s) => entries.push((k.clone(), SecretString::from(s.to_string()))),
+            Err(m) => problems.push(format!("secret {}: {m}", shown_key(k))),
+        }
+    }
+    if !problems.is_empty() {
+        const SHOWN: usize = 20;
+        let total = problems.len();
+        problems.truncate(SHOWN);
+        if total > SHOWN {
+            problems.push(format!("… and {} more", total - SHOWN));
+        }
+        return Err(Error::new(format!("{total} invalid entr(ies); nothing was imported:\n{}", problems.join("\n")))
+            .with_hint("fix or remove these entries; keys are <project>/<key> or <project>/<profile>/<key> (letters, digits, `_ . -`), values non-empty text without NUL"));
+    }
+    Ok(entries)
+}
+
+/// A key from the file, for an error: escaped (it may hold a newline) and cut short.
+fn shown_key(k: &str) -> String {
+    const MAX: usize = 60;
+    let cut: String = k.chars().take(MAX).collect();
+    let more = if k.chars().count() > MAX { "…" } else { "" };
+    format!("{:?}{more}", cut)
 }
 
 /// The current time as RFC 3339 UTC, e.g. 2026-11-28T13:24:22Z.
