@@ -8,6 +8,9 @@
 use crate::dotenv::{Position, Quote};
 use crate::reference::{Reference, PREFIX};
 
+/// The fix when a `$` was meant literally (a password containing `$` is the usual case).
+pub const LITERAL_DOLLAR: &str = "to keep a `$` literal, single-quote the value or write `$$`";
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Template {
     pub segments: Vec<Segment>,
@@ -200,7 +203,7 @@ impl Scanner<'_> {
     fn braced(&mut self, at: Position) -> Result<Segment, (Position, String)> {
         self.bump();
         self.bump();
-        let unterminated = || (at, "unterminated `${`: add the closing `}`".to_string());
+        let unterminated = || (at, format!("unterminated `${{`: add the closing `}}`; {LITERAL_DOLLAR}"));
         if self.src[self.i..].starts_with(PREFIX) {
             let start = self.i;
             let end = self.src[start..].find('}').map(|n| start + n).ok_or_else(unterminated)?;
@@ -217,7 +220,7 @@ impl Scanner<'_> {
         }
         let name = self.src[start..self.i].to_string();
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
-            return Err((at, "expected a variable name after `${`".into()));
+            return Err((at, format!("expected a variable name after `${{`; {LITERAL_DOLLAR}")));
         }
         let op = match (self.peek(), self.peek2()) {
             (Some('}'), _) => VarOp::Plain,
@@ -242,10 +245,8 @@ impl Scanner<'_> {
             (None, _) => return Err(unterminated()),
             (Some(_), _) => {
                 return Err((
-                    at,
-                    format!(
-                        "unsupported syntax in `${{{name}…}}`: use ${{NAME}}, ${{NAME:-default}}, ${{NAME-default}} or ${{NAME:?message}}"
-                    ),
+                    self.pos,
+                    format!("unexpected character in `${{…}}`: use ${{NAME}}, ${{NAME:-default}}, ${{NAME-default}} or ${{NAME:?message}}; {LITERAL_DOLLAR}"),
                 ))
             }
         };
@@ -283,5 +284,12 @@ mod tests {
         assert_eq!(e.0, Position { line: 3, col: 7 });
         assert!(parse("${}", Quote::None, Position::default()).is_err());
         assert!(parse("${A+b}", Quote::None, Position::default()).is_err());
+        // No part of the value, not even the would-be name, is quoted; the hint is.
+        for bad in ["pw${SECRET!}", "pw${SECRET", "pw${9SECRET}", "pw${}SECRET"] {
+            let (_, msg) = parse(bad, Quote::Double, Position { line: 1, col: 1 }).unwrap_err();
+            assert!(!msg.contains("SECRET") && msg.contains(LITERAL_DOLLAR), "{bad}: {msg}");
+        }
+        let e = parse("ab${SECRET!}", Quote::None, Position { line: 2, col: 3 }).unwrap_err();
+        assert_eq!(e.0, Position { line: 2, col: 13 }, "points at the `!`");
     }
 }
