@@ -219,7 +219,8 @@ fn set_does_not_echo_its_arguments() {
     assert_eq!(p.read(".env"), "A=1\nB=\"\\\"Kx7vCanaryQ9\"\n", "the last value was stored (quoted), the failed ones were not");
 }
 
-/// `config show` masks tokens and the credentials of URLs in every option.
+/// `config show` masks tokens and the credentials of URLs in every option; `.envref.yaml`
+/// errors quote no scalar.
 #[test]
 fn config_show_masks_url_credentials() {
     let config = format!(
@@ -231,5 +232,13 @@ fn config_show_masks_url_credentials() {
         assert!(!out.stdout.contains(CANARY), "{}", out.stdout);
         assert!(out.stdout.contains("https://admin:***@vault.internal:8200"), "{}", out.stdout);
         assert!(out.stdout.contains("/opt/x"), "{}", out.stdout);
+    }
+    // A token where YAML wants a map: the error names the place, not the scalar.
+    p.write(".envref.yaml", &format!("project: app\nbackends:\n  - name: hc\n    type: hashicorp-vault\n    config: hvs.{CANARY}\n"));
+    for command in ["config show", "list", "doctor"] {
+        let out = p.envref(&command.split(' ').collect::<Vec<_>>()).fails(1);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(all.contains(".envref.yaml:5:13: backends[0].config: invalid type: string, expected a map"), "{command}: {all}");
+        assert!(!out.stderr.contains(CANARY) && !out.stdout.contains(CANARY), "{command}: {}{}", out.stdout, out.stderr);
     }
 }

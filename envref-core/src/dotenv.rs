@@ -98,13 +98,20 @@ impl fmt::Display for ParseError {
 }
 
 /// A parsed `.env` file that can be edited without disturbing anything but the edited value.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Document {
     path: PathBuf,
     text: String,
     /// Every definition in file order, duplicates included.
     entries: Vec<Entry>,
     warnings: Vec<String>,
+}
+
+/// Without the text: a `.env` may hold a plaintext secret (entries show no value text either).
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document").field("path", &self.path).field("entries", &self.entries).finish_non_exhaustive()
+    }
 }
 
 impl Document {
@@ -601,6 +608,13 @@ mod tests {
         let errors = Document::parse("t.env", "K=-----BEGIN KEY-----\nMIIEvSECRET\nAbSECRET+/x==\n-----END KEY-----\n").unwrap_err();
         let lines: Vec<String> = errors.iter().map(|e| e.location.pos.to_string()).collect();
         assert_eq!(lines, ["2:1", "3:9", "4:1"]);
+    }
+
+    #[test]
+    fn debug_shows_no_value_text() {
+        let d = parse("A=SECRET\nB='SECRET'\nC=\"x${SECRET:-SECRET}\"\n");
+        let shown = format!("{d:?}");
+        assert!(shown.contains("\"A\"") && !shown.contains("SECRET"), "{shown}");
     }
 
     #[test]

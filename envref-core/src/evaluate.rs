@@ -32,10 +32,10 @@ pub struct Var {
     pub secret: bool,
 }
 
+/// No value, not even a non-secret one: a `.env` may hold a plaintext secret by mistake.
 impl std::fmt::Debug for Var {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = if self.secret { "***" } else { self.value.as_str() };
-        write!(f, "{}={shown:?}", self.key)
+        f.debug_struct("Var").field("key", &self.key).field("secret", &self.secret).finish_non_exhaustive()
     }
 }
 
@@ -285,5 +285,7 @@ mod tests {
         assert!(e.get("DB_DISPLAY").unwrap().secret);
         assert_eq!(e.failures, vec![("FULL".to_string(), Failure::Unresolved(vec![Reference::parse("ref://secrets/u").unwrap()]))]);
         assert!(!format!("{:?}", e.vars).contains("pg://"));
+        let plain = eval("PASSWORD=hunter2\n");
+        assert!(!format!("{plain:?}").contains("hunter2"));
     }
 }

@@ -5,6 +5,8 @@
 //! Parsing happens once, when the file is read, so syntax errors are parse errors with a
 //! position. Evaluation is in [`crate::evaluate`].
 
+use std::fmt;
+
 use crate::dotenv::{Position, Quote};
 use crate::reference::{Reference, PREFIX};
 
@@ -16,21 +18,21 @@ pub struct Template {
     pub segments: Vec<Segment>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Segment {
     Lit(String),
     Var(Var),
     Ref(Reference, Position),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Var {
     pub name: String,
     pub op: VarOp,
     pub pos: Position,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum VarOp {
     Plain,
     /// `${NAME:-default}`: default when unset or empty.
@@ -39,6 +41,34 @@ pub enum VarOp {
     DefaultIfUnset(Template),
     /// `${NAME:?message}`: error when unset or empty.
     ErrorIfEmpty(String),
+}
+
+// `Debug` (panics, logs) shows no value text: literals, names and messages by size only.
+impl fmt::Debug for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Segment::Lit(s) => write!(f, "Lit({} bytes)", s.len()),
+            Segment::Var(v) => f.debug_tuple("Var").field(v).finish(),
+            Segment::Ref(r, pos) => f.debug_tuple("Ref").field(r).field(pos).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for Var {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Var {{ name: {} bytes, op: {:?}, pos: {} }}", self.name.len(), self.op, self.pos)
+    }
+}
+
+impl fmt::Debug for VarOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VarOp::Plain => f.write_str("Plain"),
+            VarOp::DefaultIfEmpty(t) => f.debug_tuple("DefaultIfEmpty").field(t).finish(),
+            VarOp::DefaultIfUnset(t) => f.debug_tuple("DefaultIfUnset").field(t).finish(),
+            VarOp::ErrorIfEmpty(m) => write!(f, "ErrorIfEmpty({} bytes)", m.len()),
+        }
+    }
 }
 
 impl Template {
@@ -289,6 +319,8 @@ mod tests {
             let (_, msg) = parse(bad, Quote::Double, Position { line: 1, col: 1 }).unwrap_err();
             assert!(!msg.contains("SECRET") && msg.contains(LITERAL_DOLLAR), "{bad}: {msg}");
         }
+        let t = p("a${SECRET:-SECRET}$SECRET${X:?SECRET}${ref://secrets/k}");
+        assert!(!format!("{t:?}").contains("SECRET"), "{t:?}");
         let e = parse("ab${SECRET!}", Quote::None, Position { line: 2, col: 3 }).unwrap_err();
         assert_eq!(e.0, Position { line: 2, col: 13 }, "points at the `!`");
     }
