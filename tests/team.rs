@@ -145,7 +145,7 @@ fn profile_diff_and_export() {
     // An interpolation error is an error, not a silently empty value.
     p.write(".env.bad", "NEED=${NOT_SET_ANYWHERE_42:?must be set}\n");
     let out = p.envref(&["profile", "export", "bad"]).fails(1);
-    assert!(out.stderr.contains("must be set"), "{}", out.stderr);
+    assert!(out.stderr.contains(".env.bad:1:6: the variable that `${…:?…}` requires is not set or empty"), "{}", out.stderr);
 }
 
 /// The Go envref's `profile use` could write a config that every later command rejects.

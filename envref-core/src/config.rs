@@ -86,10 +86,41 @@ impl BackendSpec {
         self.option("timeout").and_then(parse_duration).unwrap_or(Duration::from_secs(30))
     }
 
-    /// Options with secrets (tokens, passphrases) replaced by `***`, for display.
+    /// Options for display: secrets (tokens, passphrases) as `***`, and in every other option
+    /// the credentials of a URL (`https://user:***@host`).
     pub fn display_options(&self) -> BTreeMap<String, String> {
-        self.options.iter().map(|(k, v)| (k.clone(), if kinds::is_secret_option(k) { "***".to_string() } else { v.clone() })).collect()
+        self.options
+            .iter()
+            .map(|(k, v)| (k.clone(), if kinds::is_secret_option(k) { "***".to_string() } else { mask_url_credentials(v) }))
+            .collect()
     }
+}
+
+/// `scheme://user:pass@host…` → `scheme://user:***@host…`, for every URL in `text`. A user
+/// without a password (`https://TOKEN@host`) is often a token, so it becomes `***`. The
+/// credentials end at the URL's last `@`: a password with an unescaped `/`, `?` or `#` is
+/// still hidden (a path with an `@` is over-masked, which is harmless on display).
+pub fn mask_url_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let start = i + 3;
+        let url_end = rest[start..].find(char::is_whitespace).map_or(rest.len(), |n| start + n);
+        out.push_str(&rest[..start]);
+        match rest[start..url_end].rfind('@').map(|n| start + n) {
+            Some(at) => {
+                match rest[start..at].split_once(':') {
+                    Some((user, _)) => out.push_str(&format!("{user}:***")),
+                    None => out.push_str("***"),
+                }
+                out.push_str(&rest[at..url_end]);
+            }
+            None => out.push_str(&rest[start..url_end]),
+        }
+        rest = &rest[url_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl fmt::Debug for BackendSpec {
@@ -303,6 +334,8 @@ pub fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
         if let Some(i) = msg.find(" at line ") {
             msg.truncate(i);
         }
+        // serde quotes the offending scalar (`invalid type: string "hvs.…"`); it may be a token.
+        let msg = without_quoted(&msg);
         Error::new(format!("{}{at}: {msg}", file.display())).with_hint("fix the YAML syntax; see `envref init` for a template")
     };
     if text.trim().is_empty() {
@@ -356,7 +389,7 @@ fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
             }
         };
         if key == "timeout" && parse_duration(&text).is_none() {
-            problems.push(format!("{label}: timeout {text:?} is not a duration (e.g. 30s, 500ms, 2m)"));
+            problems.push(format!("{label}: timeout is not a duration (e.g. 30s, 500ms, 2m)"));
         }
         options.insert(key.clone(), text);
     }
@@ -370,6 +403,19 @@ fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
     } else {
         Err(problems)
     }
+}
+
+/// `msg` without its `"…"` parts (and the blank before each).
+fn without_quoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut parts = msg.split('"');
+    out.push_str(parts.next().unwrap_or_default().trim_end_matches(' '));
+    for (i, part) in parts.enumerate() {
+        if i % 2 == 1 {
+            out.push_str(part.trim_end_matches(' '));
+        }
+    }
+    out
 }
 
 /// `30s`, `500ms`, `2m`, or plain seconds.
@@ -455,5 +501,38 @@ mod tests {
         let c = load("project: a\nbackends:\n  - name: hc\n    type: hashicorp-vault\n    config: {token: hvs.SECRET}\n").unwrap();
         assert!(!format!("{:?}", c).contains("hvs.SECRET"));
         assert_eq!(c.backends[0].display_options()["token"], "***");
+    }
+
+    #[test]
+    fn yaml_errors_quote_no_scalar() {
+        for text in [
+            "project: a\nbackends: hvs.SECRET\n",
+            "project: a\nbackends:\n  - name: h\n    type: hashicorp-vault\n    config: hvs.SECRET\n",
+        ] {
+            let e = load(text).unwrap_err().message;
+            assert!(e.contains("invalid type: string, expected a"), "{e}");
+            assert!(!e.contains("SECRET"), "{e}");
+        }
+        let e =
+            load("project: a\nbackends:\n  - name: h\n    type: plugin\n    config: {command: x, timeout: SECRET}\n").unwrap_err().message;
+        assert!(e.contains("h: timeout is not a duration") && !e.contains("SECRET"), "{e}");
+    }
+
+    #[test]
+    fn url_credentials_hidden_in_any_option() {
+        for (url, shown) in [
+            ("https://user:SECRET@vault.example:8200/v1", "https://user:***@vault.example:8200/v1"),
+            ("https://ghp_SECRET@github.com/x", "https://***@github.com/x"),
+            ("http://u:p@SECRET/x#y@host", "http://u:***@host"),
+            ("a https://u:SECRET@h and b http://SECRET@k/", "a https://u:***@h and b http://***@k/"),
+            ("https://vault.example:8200", "https://vault.example:8200"),
+            ("/usr/bin/plugin", "/usr/bin/plugin"),
+        ] {
+            assert_eq!(mask_url_credentials(url), shown);
+        }
+        let c = load("project: a\nbackends:\n  - name: hc\n    type: hashicorp-vault\n    config: {addr: 'https://me:SECRET@h:8200'}\n")
+            .unwrap();
+        assert_eq!(c.backends[0].display_options()["addr"], "https://me:***@h:8200");
+        assert!(!format!("{c:?}").contains("SECRET"));
     }
 }

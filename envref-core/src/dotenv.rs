@@ -98,13 +98,20 @@ impl fmt::Display for ParseError {
 }
 
 /// A parsed `.env` file that can be edited without disturbing anything but the edited value.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Document {
     path: PathBuf,
     text: String,
     /// Every definition in file order, duplicates included.
     entries: Vec<Entry>,
     warnings: Vec<String>,
+}
+
+/// Without the text: a `.env` may hold a plaintext secret (entries show no value text either).
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document").field("path", &self.path).field("entries", &self.entries).finish_non_exhaustive()
+    }
 }
 
 impl Document {
@@ -226,6 +233,9 @@ pub fn check_key(key: &str) -> Result<()> {
             .with_hint("keys start with a letter or `_` and contain letters, digits, `_`, `.` or `-`"))
     }
 }
+
+/// A line that is not a definition; a multi-line value that is not quoted is the usual cause.
+const NO_EQUALS: &str = "expected KEY=VALUE, found a line without `=` (a value that spans lines must be quoted)";
 
 fn is_key_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
@@ -369,14 +379,18 @@ impl<'a> Parser<'a> {
             }
         }
         let key_start = p;
+        // Until `KEY=` is recognised the line may be value text (an unquoted multi-line value,
+        // a pasted token): messages name no part of it.
+        if !text[p..content_end].contains('=') {
+            self.error(p, NO_EQUALS);
+            return Some(after_line);
+        }
         let first = text[p..content_end].chars().next();
         if !matches!(first, Some(c) if c.is_ascii_alphabetic() || c == '_') {
-            let message = if !text[p..content_end].contains('=') {
-                "expected KEY=VALUE, found a line without `=`".to_string()
-            } else if text[p..content_end].starts_with('=') {
-                "missing key before `=`".to_string()
+            let message = if text[p..content_end].starts_with('=') {
+                "missing key before `=`"
             } else {
-                "invalid key: keys start with a letter or `_`".to_string()
+                "invalid key: keys start with a letter or `_`"
             };
             self.error(p, message);
             return Some(after_line);
@@ -392,22 +406,11 @@ impl<'a> Parser<'a> {
         while text[p..content_end].starts_with(is_blank) {
             p += 1;
         }
-        match text[p..content_end].chars().next() {
-            Some('=') => p += 1,
-            None => {
-                self.error(key_start, "expected KEY=VALUE, found a line without `=`");
-                return Some(after_line);
-            }
-            Some(c) => {
-                let message = if text[p..content_end].contains('=') {
-                    format!("invalid character {c:?} in key {key}: keys contain letters, digits, `_`, `.` or `-`")
-                } else {
-                    format!("expected `=` after key {key}")
-                };
-                self.error(p, message);
-                return Some(after_line);
-            }
+        if !text[p..content_end].starts_with('=') {
+            self.error(p, "invalid character in key: keys contain letters, digits, `_`, `.` or `-`");
+            return Some(after_line);
         }
+        p += 1;
         let eq_end = p;
         while text[p..content_end].starts_with(is_blank) {
             p += 1;
@@ -575,7 +578,7 @@ mod tests {
 
     #[test]
     fn errors_have_positions_and_no_values() {
-        assert_eq!(err("A=1\nJUSTAKEY\n"), "t.env:2:1: expected KEY=VALUE, found a line without `=`");
+        assert_eq!(err("A=1\nJUSTAKEY\n"), format!("t.env:2:1: {NO_EQUALS}"));
         assert_eq!(err("  1A=x\n"), "t.env:1:3: invalid key: keys start with a letter or `_`");
         let e = err("A=\"hunter2\" trailing\n");
         assert!(e.starts_with("t.env:1:13:"), "{e}");
@@ -583,6 +586,35 @@ mod tests {
         let e = err("A=1\nB='hunter2\n");
         assert!(e.starts_with("t.env:2:3: unterminated single-quoted value for key B"), "{e}");
         assert!(!e.contains("hunter2"));
+    }
+
+    /// Lines that are not definitions are value text (a pasted token, an unquoted PEM body):
+    /// no part of them, not even the would-be key, reaches the message.
+    #[test]
+    fn non_definitions_are_not_quoted() {
+        let cases = [
+            ("ghp_SECRETtoken\n", "1:1: expected KEY=VALUE"),
+            ("ghp_SECRETtoken # mine\n", "1:1: expected KEY=VALUE"),
+            ("ghp_SECRET token\n", "1:1: expected KEY=VALUE"),
+            ("K=-----BEGIN KEY-----\nMIIEvSECRET\nAbSECRET+/x==\n-----END KEY-----\n", "2:1: expected KEY=VALUE"),
+            ("A=1\nSECRET: x=y\n", "2:7: invalid character in key"),
+        ];
+        for (text, want) in cases {
+            let errors = Document::parse("t.env", text).unwrap_err();
+            let all: String = errors.iter().map(|e| format!("{e}\n")).collect();
+            assert!(all.contains(want), "{text:?}: {all}");
+            assert!(!all.contains("SECRET"), "{text:?}: {all}");
+        }
+        let errors = Document::parse("t.env", "K=-----BEGIN KEY-----\nMIIEvSECRET\nAbSECRET+/x==\n-----END KEY-----\n").unwrap_err();
+        let lines: Vec<String> = errors.iter().map(|e| e.location.pos.to_string()).collect();
+        assert_eq!(lines, ["2:1", "3:9", "4:1"]);
+    }
+
+    #[test]
+    fn debug_shows_no_value_text() {
+        let d = parse("A=SECRET\nB='SECRET'\nC=\"x${SECRET:-SECRET}\"\n");
+        let shown = format!("{d:?}");
+        assert!(shown.contains("\"A\"") && !shown.contains("SECRET"), "{shown}");
     }
 
     #[test]

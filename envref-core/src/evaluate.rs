@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::dotenv::{Location, Value};
 use crate::layers::Merged;
 use crate::reference::Reference;
-use crate::template::{Segment, Template, VarOp};
+use crate::template::{Segment, Template, VarOp, LITERAL_DOLLAR};
 
 /// What a reference turns into during evaluation.
 #[derive(Clone, Copy)]
@@ -32,10 +32,10 @@ pub struct Var {
     pub secret: bool,
 }
 
+/// No value, not even a non-secret one: a `.env` may hold a plaintext secret by mistake.
 impl std::fmt::Debug for Var {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = if self.secret { "***" } else { self.value.as_str() };
-        write!(f, "{}={shown:?}", self.key)
+        f.debug_struct("Var").field("key", &self.key).field("secret", &self.secret).finish_non_exhaustive()
     }
 }
 
@@ -118,7 +118,7 @@ impl<'a> Evaluator<'a> {
         self.stack.push(index);
         let result = match &def.value {
             Value::Reference(r) => self.reference(r),
-            Value::Template(t) => self.template(t, &def.location),
+            Value::Template(t) => self.template(t, &def.key, &def.location),
         };
         self.stack.pop();
         self.state[index] = Some(State::Done(result.clone()));
@@ -136,7 +136,10 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn template(&mut self, t: &'a Template, at: &Location) -> Result<(String, bool), Failure> {
+    /// Evaluate `t`, the value (or a default inside the value) of `key` defined at `at`.
+    /// Messages name `key` and the position, never a variable name: for `Tr0ub4dor$K7x` the
+    /// "name" is the rest of a password.
+    fn template(&mut self, t: &'a Template, key: &str, at: &Location) -> Result<(String, bool), Failure> {
         let mut out = String::new();
         let mut secret = false;
         let mut unresolved: Vec<Reference> = Vec::new();
@@ -150,18 +153,21 @@ impl<'a> Evaluator<'a> {
                     match (&v.op, looked) {
                         (VarOp::Plain, Some(x)) => Ok(x),
                         (VarOp::Plain, None) => {
-                            let msg = format!("{here}: ${{{}}} is not set; it expands to an empty string", v.name);
                             if self.strict {
-                                return Err(Failure::Invalid(format!("{msg} (--strict)")));
+                                return Err(Failure::Invalid(format!(
+                                    "{here}: the variable at this `$` is not set (--strict); {LITERAL_DOLLAR}"
+                                )));
                             }
-                            self.warnings.push(msg);
+                            self.warnings.push(format!(
+                                "{here}: {key}: the variable at this `$` is not set, so it expands to an empty string; {LITERAL_DOLLAR}"
+                            ));
                             Ok((String::new(), false))
                         }
-                        (VarOp::DefaultIfEmpty(d), Some(x)) if x.0.is_empty() => self.template(d, at),
-                        (VarOp::DefaultIfEmpty(d), None) | (VarOp::DefaultIfUnset(d), None) => self.template(d, at),
-                        (VarOp::ErrorIfEmpty(msg), x) if x.as_ref().is_none_or(|x| x.0.is_empty()) => {
-                            let msg = if msg.is_empty() { "is required".to_string() } else { msg.clone() };
-                            return Err(Failure::Invalid(format!("{here}: {}: {msg}", v.name)));
+                        (VarOp::DefaultIfEmpty(d), Some(x)) if x.0.is_empty() => self.template(d, key, at),
+                        (VarOp::DefaultIfEmpty(d), None) | (VarOp::DefaultIfUnset(d), None) => self.template(d, key, at),
+                        // The `:?message` text is file text too, so it is not repeated.
+                        (VarOp::ErrorIfEmpty(_), x) if x.as_ref().is_none_or(|x| x.0.is_empty()) => {
+                            return Err(Failure::Invalid(format!("{here}: the variable that `${{…:?…}}` requires is not set or empty")));
                         }
                         (_, Some(x)) => Ok(x),
                         (VarOp::ErrorIfEmpty(_), None) => unreachable!("handled by the guard above"),
@@ -237,7 +243,34 @@ mod tests {
             f => panic!("{f:?}"),
         }
         match &e.failures[2].1 {
-            Failure::Invalid(m) => assert_eq!(m, "/p/.env:3:3: NOPE_UNSET_2: set C first"),
+            Failure::Invalid(m) => {
+                assert_eq!(m, "/p/.env:3:3: the variable that `${…:?…}` requires is not set or empty");
+            }
+            f => panic!("{f:?}"),
+        }
+    }
+
+    /// `Tr0ub4dor$K7x…` is a password, not a variable: the warning names the key and the
+    /// column, says how to keep `$`, and quotes nothing of the value.
+    #[test]
+    fn unset_variable_names_the_key_not_the_value() {
+        let text = "DB_PASSWORD=Tr0ub4dor$K7xQpSECRET\nB=\"${NOPE_SECRET}\"\n";
+        let e = eval(text);
+        assert_eq!(e.get("DB_PASSWORD").unwrap().value, "Tr0ub4dor");
+        assert_eq!(e.warnings.len(), 2, "{:?}", e.warnings);
+        assert!(e.warnings[0].starts_with("/p/.env:1:22: DB_PASSWORD: the variable at this `$` is not set"), "{}", e.warnings[0]);
+        assert!(e.warnings[1].starts_with("/p/.env:2:4: B: "), "{}", e.warnings[1]);
+        for w in &e.warnings {
+            assert!(w.contains(LITERAL_DOLLAR) && !w.contains("SECRET"), "{w}");
+        }
+        let strict = evaluate(&merged(text), RefMode::Literal, true);
+        assert!(strict.warnings.is_empty());
+        match &strict.failures[..] {
+            [(k, Failure::Invalid(m)), _] => {
+                assert_eq!(k, "DB_PASSWORD");
+                assert!(m.starts_with("/p/.env:1:22: the variable at this `$` is not set (--strict)"), "{m}");
+                assert!(!m.contains("SECRET"), "{m}");
+            }
             f => panic!("{f:?}"),
         }
     }
@@ -252,5 +285,7 @@ mod tests {
         assert!(e.get("DB_DISPLAY").unwrap().secret);
         assert_eq!(e.failures, vec![("FULL".to_string(), Failure::Unresolved(vec![Reference::parse("ref://secrets/u").unwrap()]))]);
         assert!(!format!("{:?}", e.vars).contains("pg://"));
+        let plain = eval("PASSWORD=hunter2\n");
+        assert!(!format!("{plain:?}").contains("hunter2"));
     }
 }

@@ -5,29 +5,34 @@
 //! Parsing happens once, when the file is read, so syntax errors are parse errors with a
 //! position. Evaluation is in [`crate::evaluate`].
 
+use std::fmt;
+
 use crate::dotenv::{Position, Quote};
 use crate::reference::{Reference, PREFIX};
+
+/// The fix when a `$` was meant literally (a password containing `$` is the usual case).
+pub const LITERAL_DOLLAR: &str = "to keep a `$` literal, single-quote the value or write `$$`";
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Template {
     pub segments: Vec<Segment>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Segment {
     Lit(String),
     Var(Var),
     Ref(Reference, Position),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Var {
     pub name: String,
     pub op: VarOp,
     pub pos: Position,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum VarOp {
     Plain,
     /// `${NAME:-default}`: default when unset or empty.
@@ -36,6 +41,34 @@ pub enum VarOp {
     DefaultIfUnset(Template),
     /// `${NAME:?message}`: error when unset or empty.
     ErrorIfEmpty(String),
+}
+
+// `Debug` (panics, logs) shows no value text: literals, names and messages by size only.
+impl fmt::Debug for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Segment::Lit(s) => write!(f, "Lit({} bytes)", s.len()),
+            Segment::Var(v) => f.debug_tuple("Var").field(v).finish(),
+            Segment::Ref(r, pos) => f.debug_tuple("Ref").field(r).field(pos).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for Var {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Var {{ name: {} bytes, op: {:?}, pos: {} }}", self.name.len(), self.op, self.pos)
+    }
+}
+
+impl fmt::Debug for VarOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VarOp::Plain => f.write_str("Plain"),
+            VarOp::DefaultIfEmpty(t) => f.debug_tuple("DefaultIfEmpty").field(t).finish(),
+            VarOp::DefaultIfUnset(t) => f.debug_tuple("DefaultIfUnset").field(t).finish(),
+            VarOp::ErrorIfEmpty(m) => write!(f, "ErrorIfEmpty({} bytes)", m.len()),
+        }
+    }
 }
 
 impl Template {
@@ -200,7 +233,7 @@ impl Scanner<'_> {
     fn braced(&mut self, at: Position) -> Result<Segment, (Position, String)> {
         self.bump();
         self.bump();
-        let unterminated = || (at, "unterminated `${`: add the closing `}`".to_string());
+        let unterminated = || (at, format!("unterminated `${{`: add the closing `}}`; {LITERAL_DOLLAR}"));
         if self.src[self.i..].starts_with(PREFIX) {
             let start = self.i;
             let end = self.src[start..].find('}').map(|n| start + n).ok_or_else(unterminated)?;
@@ -217,7 +250,7 @@ impl Scanner<'_> {
         }
         let name = self.src[start..self.i].to_string();
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
-            return Err((at, "expected a variable name after `${`".into()));
+            return Err((at, format!("expected a variable name after `${{`; {LITERAL_DOLLAR}")));
         }
         let op = match (self.peek(), self.peek2()) {
             (Some('}'), _) => VarOp::Plain,
@@ -242,10 +275,8 @@ impl Scanner<'_> {
             (None, _) => return Err(unterminated()),
             (Some(_), _) => {
                 return Err((
-                    at,
-                    format!(
-                        "unsupported syntax in `${{{name}…}}`: use ${{NAME}}, ${{NAME:-default}}, ${{NAME-default}} or ${{NAME:?message}}"
-                    ),
+                    self.pos,
+                    format!("unexpected character in `${{…}}`: use ${{NAME}}, ${{NAME:-default}}, ${{NAME-default}} or ${{NAME:?message}}; {LITERAL_DOLLAR}"),
                 ))
             }
         };
@@ -283,5 +314,14 @@ mod tests {
         assert_eq!(e.0, Position { line: 3, col: 7 });
         assert!(parse("${}", Quote::None, Position::default()).is_err());
         assert!(parse("${A+b}", Quote::None, Position::default()).is_err());
+        // No part of the value, not even the would-be name, is quoted; the hint is.
+        for bad in ["pw${SECRET!}", "pw${SECRET", "pw${9SECRET}", "pw${}SECRET"] {
+            let (_, msg) = parse(bad, Quote::Double, Position { line: 1, col: 1 }).unwrap_err();
+            assert!(!msg.contains("SECRET") && msg.contains(LITERAL_DOLLAR), "{bad}: {msg}");
+        }
+        let t = p("a${SECRET:-SECRET}$SECRET${X:?SECRET}${ref://secrets/k}");
+        assert!(!format!("{t:?}").contains("SECRET"), "{t:?}");
+        let e = parse("ab${SECRET!}", Quote::None, Position { line: 2, col: 3 }).unwrap_err();
+        assert_eq!(e.0, Position { line: 2, col: 13 }, "points at the `!`");
     }
 }

@@ -8,7 +8,7 @@ use crate::{Cli, Global};
 
 #[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
-    /// Print the effective configuration (tokens and passphrases as ***)
+    /// Print the effective configuration (tokens, passphrases and URL credentials as ***)
     Show {
         /// Output format: text or json
         #[arg(long, default_value = "text", value_parser = ["text", "json"])]

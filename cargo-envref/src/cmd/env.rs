@@ -34,11 +34,11 @@ pub fn set(g: &Global, a: SetArgs) -> Result<i32> {
         config.root.join(&config.env_file)
     };
     let mut doc = Document::load_or_empty(&path)?;
-    for assignment in &a.assignments {
+    for (n, assignment) in a.assignments.iter().enumerate() {
+        // Not echoed: a pasted secret without `KEY=` would end up in the terminal or CI log.
         let Some((key, value)) = assignment.split_once('=') else {
-            return Err(
-                Error::new(format!("{assignment:?} is not KEY=VALUE")).with_hint("write it as KEY=VALUE, e.g. `envref set APP_PORT=8080`")
-            );
+            return Err(Error::new(format!("argument {} is not KEY=VALUE", n + 1))
+                .with_hint("write it as KEY=VALUE, e.g. `envref set APP_PORT=8080`"));
         };
         doc.set(key.trim(), value)?;
     }
