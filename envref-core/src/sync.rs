@@ -8,11 +8,14 @@
 //! envref's format, a bare `{"key": "value"}` object.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::backend::vault::{armor_to, decrypt_with, parse_recipient};
 use crate::backend::Backend;
+use crate::config::TeamMember;
+use crate::layers::write_atomic;
 use crate::reference::check_secret_key;
 use crate::{Error, Result};
 
@@ -108,39 +111,132 @@ impl Bundle {
         Bundle::from_json(plain.expose_secret().as_bytes())
     }
 
-    /// Write the secrets into `backend` under `<project>/`. Keys that already exist are
-    /// skipped unless `force`. Nothing is written when a lookup fails.
-    pub fn store(&self, backend: &dyn Backend, project: &str, force: bool) -> Result<PullReport> {
+    /// What storing into `backend` under `<project>/` would do, key by key, comparing values:
+    /// a key holding the same value is unchanged, never "changed". Keys holding another value
+    /// are changed with `force`, kept otherwise.
+    pub fn plan(&self, backend: &dyn Backend, project: &str, force: bool) -> Result<Plan> {
         if let Some(p) = self.project.as_deref().filter(|p| *p != project) {
             return Err(Error::new(format!("the sync file holds the secrets of project {p}, not {project}"))
                 .with_hint("pull it in that project, or check `project:` in .envref.yaml"));
         }
         let keys: Vec<String> = self.secrets.keys().map(|k| format!("{project}/{k}")).collect();
-        let exists: Vec<bool> = if force {
-            vec![false; keys.len()]
-        } else {
-            backend.get_many(&keys).into_iter().map(|a| a.map(|v| v.is_some())).collect::<Result<_, _>>()?
-        };
-        let mut report = PullReport::default();
-        for ((rel, value), (key, exists)) in self.secrets.iter().zip(keys.iter().zip(exists)) {
-            if exists {
-                report.skipped.push(rel.clone());
-                continue;
-            }
-            backend.set(key, value).map_err(|e| {
-                let e: Error = e.into();
-                e.context(format!("stopped after {} of {} secrets", report.imported.len(), self.secrets.len()))
-            })?;
-            report.imported.push(rel.clone());
+        let mut plan = Plan::default();
+        for ((rel, value), answer) in self.secrets.iter().zip(backend.get_many(&keys)) {
+            let list = match answer? {
+                None => &mut plan.add,
+                Some(old) if old.expose_secret() == value.expose_secret() => &mut plan.unchanged,
+                Some(_) if force => &mut plan.change,
+                Some(_) => &mut plan.keep,
+            };
+            list.push(rel.clone());
         }
-        Ok(report)
+        Ok(plan)
+    }
+
+    /// Write what `plan` adds and changes into `backend` under `<project>/`.
+    pub fn store(&self, backend: &dyn Backend, project: &str, plan: &Plan) -> Result<()> {
+        let writes: Vec<&String> = plan.add.iter().chain(&plan.change).collect();
+        for (done, rel) in writes.iter().enumerate() {
+            let value = &self.secrets[rel.as_str()];
+            backend.set(&format!("{project}/{rel}"), value).map_err(|e| {
+                let e: Error = e.into();
+                e.context(format!("stopped after {done} of {} secrets", writes.len()))
+            })?;
+        }
+        Ok(())
     }
 }
 
+/// What a pull would do with each key of the sync file (names only, relative to `<project>/`).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct PullReport {
-    pub imported: Vec<String>,
-    pub skipped: Vec<String>,
+pub struct Plan {
+    /// Not in the backend yet.
+    pub add: Vec<String>,
+    /// In the backend with another value, overwritten (`--force`).
+    pub change: Vec<String>,
+    /// In the backend with another value, left as it is (no `--force`).
+    pub keep: Vec<String>,
+    /// In the backend with the same value.
+    pub unchanged: Vec<String>,
+}
+
+impl Plan {
+    /// Whether storing would write anything.
+    pub fn writes(&self) -> bool {
+        !self.add.is_empty() || !self.change.is_empty()
+    }
+}
+
+/// The team's public keys as remembered for a project the last time this user synced it,
+/// against the `team:` of its `.envref.yaml` now. Anyone who can commit can edit `team:`, and
+/// `sync push --to-team` encrypts to whatever it lists, so a change is worth a loud warning.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TeamChange {
+    /// Nothing was remembered for this project: the keys are trusted on first use.
+    pub first_use: bool,
+    /// `(name, public key)` in `team:` now but not remembered.
+    pub added: Vec<(String, String)>,
+    /// `(name, public key)` remembered but no longer in `team:`.
+    pub removed: Vec<(String, String)>,
+}
+
+impl TeamChange {
+    pub fn changed(&self) -> bool {
+        !self.first_use && (!self.added.is_empty() || !self.removed.is_empty())
+    }
+}
+
+/// Where the remembered teams live: one JSON file in the user's state directory, keyed by
+/// project root (a clone elsewhere is a first use).
+pub fn teams_file() -> Result<PathBuf> {
+    Ok(crate::state::dir()?.join("sync-teams.json"))
+}
+
+fn root_key(root: &Path) -> String {
+    std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()).to_string_lossy().into_owned()
+}
+
+fn read_teams(file: &Path) -> Result<serde_json::Map<String, serde_json::Value>> {
+    match std::fs::read(file) {
+        Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            _ => Err(Error::new(format!("{}: not the JSON object envref writes", file.display()))
+                .with_hint("move the file away; envref then remembers the teams again on next use")),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(Error::io(file, e)),
+    }
+}
+
+/// Compare `team` with what was remembered for the project at `root`.
+pub fn team_change(root: &Path, team: &[TeamMember]) -> Result<TeamChange> {
+    let all = read_teams(&teams_file()?)?;
+    let Some(entry) = all.get(&root_key(root)) else {
+        return Ok(TeamChange { first_use: true, ..Default::default() });
+    };
+    let remembered: Vec<(String, String)> = entry
+        .get("team")
+        .and_then(|t| t.as_object())
+        .map(|m| m.iter().filter_map(|(k, v)| Some((v.as_str()?.to_string(), k.clone()))).collect())
+        .unwrap_or_default();
+    let now: Vec<(String, String)> = team.iter().map(|m| (m.name.clone(), m.public_key.trim().to_string())).collect();
+    let has = |list: &[(String, String)], key: &str| list.iter().any(|(_, k)| k == key);
+    Ok(TeamChange {
+        first_use: false,
+        added: now.iter().filter(|(_, k)| !has(&remembered, k)).cloned().collect(),
+        removed: remembered.iter().filter(|(_, k)| !has(&now, k)).cloned().collect(),
+    })
+}
+
+/// Remember `team` as the project's team (file 0600 in a 0700 directory).
+pub fn remember_team(root: &Path, project: &str, team: &[TeamMember]) -> Result<()> {
+    let file = crate::state::ensure_dir()?.join("sync-teams.json");
+    let mut all = read_teams(&file)?;
+    // Keyed by public key: a key is what a file is encrypted to; the name is for messages.
+    let keys: serde_json::Map<String, serde_json::Value> =
+        team.iter().map(|m| (m.public_key.trim().to_string(), serde_json::Value::String(m.name.clone()))).collect();
+    all.insert(root_key(root), serde_json::json!({"project": project, "team": keys}));
+    write_atomic(&file, serde_json::to_string_pretty(&all).expect("json").as_bytes(), Some(0o600))
 }
 
 /// Public keys from a recipients file: one `age1…` per line, `#` comments and blank lines
