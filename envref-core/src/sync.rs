@@ -211,14 +211,15 @@ fn read_teams(file: &Path) -> Result<serde_json::Map<String, serde_json::Value>>
 /// Compare `team` with what was remembered for the project at `root`.
 pub fn team_change(root: &Path, team: &[TeamMember]) -> Result<TeamChange> {
     let all = read_teams(&teams_file()?)?;
-    let Some(entry) = all.get(&root_key(root)) else {
-        return Ok(TeamChange { first_use: true, ..Default::default() });
-    };
-    let remembered: Vec<(String, String)> = entry
-        .get("team")
-        .and_then(|t| t.as_object())
+    let remembered: Vec<(String, String)> = all
+        .get(&root_key(root))
+        .and_then(|entry| entry.get("team")?.as_object())
         .map(|m| m.iter().filter_map(|(k, v)| Some((v.as_str()?.to_string(), k.clone()))).collect())
         .unwrap_or_default();
+    // Nothing remembered, or a project that had no team: whatever is there now is a first use.
+    if remembered.is_empty() {
+        return Ok(TeamChange { first_use: true, ..Default::default() });
+    }
     let now: Vec<(String, String)> = team.iter().map(|m| (m.name.clone(), m.public_key.trim().to_string())).collect();
     let has = |list: &[(String, String)], key: &str| list.iter().any(|(_, k)| k == key);
     Ok(TeamChange {

@@ -111,7 +111,9 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
             let mut seen = std::collections::HashSet::new();
             recipients.retain(|(_, r)| seen.insert(r.to_string()));
             if a.recipients.to_team {
-                check_team(&config, "encrypt the project's secrets to these keys", a.yes)?;
+                if warn_on_team_change(&config)? {
+                    confirm("Encrypt the project's secrets to the team's keys?", a.yes)?;
+                }
             }
             let backend = choose_backend(&config, a.backend.as_deref())?;
             let (bundle, warnings) = Bundle::collect(backend.as_ref(), &config.project)?;
@@ -184,7 +186,7 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                 list("add", &plan.add);
                 list("change", &plan.change);
             }
-            let team_changed = check_team_quietly(&config)?;
+            let team_changed = warn_on_team_change(&config)?;
             if plan.writes() || team_changed {
                 confirm(&format!("Store these secrets in backend {}?", backend.name()), a.yes)?;
             }
@@ -216,7 +218,7 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
 /// Warn loudly when the team's keys differ from the ones remembered the last time this user
 /// synced the project (on first use, just say they are now remembered). Returns whether
 /// they changed.
-fn check_team_quietly(config: &Config) -> Result<bool> {
+fn warn_on_team_change(config: &Config) -> Result<bool> {
     let change = team_change(&config.root, &config.team)?;
     if change.first_use && !config.team.is_empty() {
         ui::info(&format!(
@@ -237,14 +239,6 @@ fn check_team_quietly(config: &Config) -> Result<bool> {
         ui::warn("anyone who can commit can edit `team:`; confirm this change with your team before you go on");
     }
     Ok(change.changed())
-}
-
-/// [`check_team_quietly`], and a changed team needs a yes before `what`.
-fn check_team(config: &Config, what: &str, yes: bool) -> Result<()> {
-    if check_team_quietly(config)? {
-        confirm(&format!("{}{}?", what[..1].to_uppercase(), &what[1..]), yes)?;
-    }
-    Ok(())
 }
 
 /// `--yes`, else a y/N on the terminal; with neither, refuse instead of hanging.
