@@ -110,10 +110,8 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
             }
             let mut seen = std::collections::HashSet::new();
             recipients.retain(|(_, r)| seen.insert(r.to_string()));
-            if a.recipients.to_team {
-                if warn_on_team_change(&config)? {
-                    confirm("Encrypt the project's secrets to the team's keys?", a.yes)?;
-                }
+            if a.recipients.to_team && warn_on_team_change(&config)? {
+                confirm("Encrypt the project's secrets to the team's keys?", a.yes)?;
             }
             let backend = choose_backend(&config, a.backend.as_deref())?;
             let (bundle, warnings) = Bundle::collect(backend.as_ref(), &config.project)?;
