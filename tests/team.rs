@@ -422,6 +422,75 @@ fn forged_sync_file_and_changed_team_are_shown_and_need_a_yes() {
     assert!(bob.root.join("carol-state/envref/sync-teams.json").is_file());
 }
 
+/// age does not sign, so `sync push --identity` (or $AGE_IDENTITY) authenticates the file to
+/// each recipient with the sender's key (static X25519 DH + HMAC); pull says who sent it when
+/// that key is a team key, and refuses a file whose authentication does not verify.
+#[test]
+fn sync_files_are_authenticated_with_the_senders_key() {
+    let alice = vault_project();
+    init_vault(&alice);
+    alice.envref(&["secret", "set", "db_url", "--value", "postgres://real"]).ok();
+    let alice_key = write_identity(&alice, "alice.key");
+    let bob = vault_project();
+    let bob_key = write_identity(&bob, "bob.key");
+    init_vault(&bob);
+    alice.envref(&["team", "add", "alice", &alice_key]).ok();
+    alice.envref(&["team", "add", "bob", &bob_key]).ok();
+    let out = alice.envref(&["sync", "push", "--to-team", "--identity", "alice.key"]).ok();
+    assert!(out.stderr.contains(&format!("authenticated as {alice_key}\n")) && !out.stderr.contains("unsigned"), "{}", out.stderr);
+    for f in [".envref.yaml", ".env", ".envref.secrets.age"] {
+        bob.write(f, &alice.read(f));
+    }
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--yes"]).ok();
+    assert!(
+        out.stderr.contains(&format!(".envref.secrets.age is authenticated as coming from alice ({alice_key}), a team key")),
+        "{}",
+        out.stderr
+    );
+    // $AGE_IDENTITY signs too; without either, push says the file is unsigned.
+    let out = alice.envref(&["sync", "push", "--to-team"]).ok();
+    assert!(out.stderr.contains("unsigned: pass --identity"), "{}", out.stderr);
+    let alice = alice.env("AGE_IDENTITY", "alice.key");
+    let out = alice.envref(&["sync", "push", "--to-team"]).ok();
+    assert!(out.stderr.contains(&format!("authenticated as {alice_key}")), "{}", out.stderr);
+
+    // Someone with commit access edits a value inside Alice's file (re-encrypted to Bob's public
+    // key, her tags kept): refused, even with --yes, and nothing is stored.
+    let bob_id: age::x25519::Identity = bob.read("bob.key").lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).unwrap().parse().unwrap();
+    let mut armored = std::io::Cursor::new(alice.read(".envref.secrets.age"));
+    let mut sealed = Vec::new();
+    std::io::Read::read_to_end(&mut age::armor::ArmoredReader::new(&mut armored), &mut sealed).unwrap();
+    let plain = String::from_utf8(age::decrypt(&bob_id, &sealed).unwrap()).unwrap();
+    assert!(plain.contains(&format!("\"sender\": \"{alice_key}\"")), "{plain}");
+    let tampered = plain.replace("postgres://real", "postgres://evil");
+    bob.write(".envref.secrets.age", &age::encrypt_and_armor(&bob_id.to_public(), tampered.as_bytes()).unwrap());
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force", "--yes"]).fails(1);
+    assert!(out.stderr.contains(&format!("claims to come from {alice_key}, but its authentication does not verify")), "{}", out.stderr);
+    assert!(!out.stderr.contains("postgres://evil"), "{}", out.stderr);
+    assert_eq!(bob.envref(&["secret", "get", "db_url"]).ok().stdout, "postgres://real\n");
+
+    // Mallory signs with her own key, which is not a team key: named, and a yes is still needed.
+    let mallory = vault_project();
+    init_vault(&mallory);
+    let mallory_key = write_identity(&mallory, "mallory.key");
+    mallory.envref(&["secret", "set", "db_url", "--value", "postgres://attacker"]).ok();
+    mallory.envref(&["sync", "push", "--to", &bob_key, "--identity", "mallory.key"]).ok();
+    bob.write(".envref.secrets.age", &mallory.read(".envref.secrets.age"));
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force"]).fails(1);
+    assert!(
+        out.stderr.contains(&format!("authenticated as coming from {mallory_key}, which is not a team key you have synced with")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("  change (1): db_url") && out.stderr.contains("--yes"), "{}", out.stderr);
+    // Unsigned, it is called unsigned.
+    mallory.envref(&["sync", "push", "--to", &bob_key]).ok();
+    bob.write(".envref.secrets.age", &mallory.read(".envref.secrets.age"));
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force"]).fails(1);
+    assert!(out.stderr.contains("is not signed: anyone who can commit could have written it"), "{}", out.stderr);
+    assert_eq!(bob.envref(&["secret", "get", "db_url"]).ok().stdout, "postgres://real\n");
+}
+
 /// On a terminal, pull asks y/N; "n" stores nothing, "y" stores.
 #[test]
 fn sync_pull_asks_on_a_terminal() {

@@ -6,13 +6,21 @@
 //! `{"version": 1, "project": "my-app", "secrets": {"api_key": "…", "staging/api_key": "…"}}`,
 //! keys relative to `<project>/` (so profile-scoped keys travel too). Pull also reads the Go
 //! envref's format, a bare `{"key": "value"}` object.
+//!
+//! age does not sign, so a pusher who passes their age identity adds sender authentication:
+//! `"sender": "age1…"` and `"auth": {"<recipient age1…>": "<tag>"}`, one tag per recipient,
+//! HMAC-SHA256 of the file's content under a key from the X25519 Diffie-Hellman of the sender's
+//! and that recipient's static keys (HKDF-SHA256, both public keys as salt), as in NaCl's box.
+//! Only the sender and that recipient can compute a tag, so another teammate or anyone with
+//! commit access cannot make a file that verifies as the sender's for you.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::backend::vault::{armor_to, decrypt_with, parse_recipient};
+use crate::backend::base64::{base64_decode, base64_encode};
+use crate::backend::vault::{armor_to, decrypt_with, parse_identities, parse_recipient};
 use crate::backend::Backend;
 use crate::config::TeamMember;
 use crate::layers::write_atomic;
@@ -30,6 +38,15 @@ pub struct Bundle {
     /// `None` for a file in the Go envref's format, which does not record it.
     pub project: Option<String>,
     pub secrets: BTreeMap<String, SecretString>,
+    /// Who wrote the file, as they claim it, with a tag per recipient; `None` when unsigned.
+    pub auth: Option<SenderAuth>,
+}
+
+/// The sender's public key and, for each recipient's public key, a base64 tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderAuth {
+    pub sender: String,
+    tags: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Bundle {
@@ -54,13 +71,17 @@ impl Bundle {
                 None => warnings.push(format!("{}: {key} was listed but is gone; left out", backend.name())),
             }
         }
-        Ok((Bundle { project: Some(project.to_string()), secrets }, warnings))
+        Ok((Bundle { project: Some(project.to_string()), secrets, auth: None }, warnings))
     }
 
-    fn to_json(&self) -> SecretString {
+    fn to_json(&self, auth: Option<&SenderAuth>) -> SecretString {
         let secrets: serde_json::Map<String, serde_json::Value> =
             self.secrets.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.expose_secret().to_string()))).collect();
-        let doc = serde_json::json!({"version": FORMAT_VERSION, "project": self.project, "secrets": secrets});
+        let mut doc = serde_json::json!({"version": FORMAT_VERSION, "project": self.project, "secrets": secrets});
+        if let Some(a) = auth {
+            doc["sender"] = a.sender.clone().into();
+            doc["auth"] = a.tags.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect();
+        }
         SecretString::from(serde_json::to_string_pretty(&doc).expect("json"))
     }
 
@@ -68,16 +89,24 @@ impl Bundle {
         let bad = |why: &str| Error::new(format!("the decrypted sync file is not an envref secrets file: {why}"));
         let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| bad("not JSON"))?;
         let obj = doc.as_object().ok_or_else(|| bad("not a JSON object"))?;
-        let (project, map) = match obj.get("secrets") {
+        let (project, map, auth) = match obj.get("secrets") {
             Some(serde_json::Value::Object(m)) if obj.contains_key("version") => {
                 let version = obj.get("version").and_then(serde_json::Value::as_u64).ok_or_else(|| bad("`version` is not a number"))?;
                 if version != FORMAT_VERSION {
                     return Err(bad(&format!("format version {version}; this envref reads version {FORMAT_VERSION}"))
                         .with_hint("upgrade envref on this machine"));
                 }
-                (obj.get("project").and_then(|p| p.as_str()).map(str::to_string), m)
+                let auth = match (obj.get("sender"), obj.get("auth")) {
+                    (None, None) => None,
+                    (Some(serde_json::Value::String(sender)), Some(serde_json::Value::Object(tags))) => {
+                        let tags = tags.iter().map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect::<Option<_>>();
+                        Some(SenderAuth { sender: sender.clone(), tags: tags.ok_or_else(|| bad("an `auth` tag is not a string"))? })
+                    }
+                    _ => return Err(bad("`sender` and `auth` must come together")),
+                };
+                (obj.get("project").and_then(|p| p.as_str()).map(str::to_string), m, auth)
             }
-            _ => (None, obj), // The Go envref's bare {"key": "value"} object.
+            _ => (None, obj, None), // The Go envref's bare {"key": "value"} object.
         };
         let mut secrets = BTreeMap::new();
         for (k, v) in map {
@@ -85,15 +114,72 @@ impl Bundle {
             let v = v.as_str().ok_or_else(|| bad(&format!("the value of {k} is not a string")))?;
             secrets.insert(k.clone(), SecretString::from(v.to_string()));
         }
-        Ok(Bundle { project, secrets })
+        Ok(Bundle { project, secrets, auth })
     }
 
-    /// ASCII-armored age ciphertext to every recipient.
-    pub fn seal(&self, recipients: &[age::x25519::Recipient]) -> Result<String> {
+    /// ASCII-armored age ciphertext to every recipient, authenticated as `signer`'s when given.
+    pub fn seal(&self, recipients: &[age::x25519::Recipient], signer: Option<&age::x25519::Identity>) -> Result<String> {
         if recipients.is_empty() {
             return Err(Error::new("no recipients"));
         }
-        Ok(armor_to(recipients, self.to_json().expose_secret().as_bytes())?)
+        let auth = match signer {
+            None => None,
+            Some(id) => {
+                let digest = self.digest();
+                let sender = id.to_public().to_string();
+                let tags = recipients
+                    .iter()
+                    .map(|r| {
+                        let tag = auth::sign(id, &r.to_string(), &digest)
+                            .ok_or_else(|| Error::new(format!("cannot authenticate to recipient {r}: not a usable X25519 key")))?;
+                        Ok((r.to_string(), base64_encode(&tag)))
+                    })
+                    .collect::<Result<_>>()?;
+                Some(SenderAuth { sender, tags })
+            }
+        };
+        Ok(armor_to(recipients, self.to_json(auth.as_ref()).expose_secret().as_bytes())?)
+    }
+
+    /// The content a sender authenticates: project and every key and value, length-prefixed.
+    fn digest(&self) -> Vec<u8> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"envref sync content v1\0");
+        let mut field = |b: &[u8]| {
+            h.update((b.len() as u64).to_be_bytes());
+            h.update(b);
+        };
+        field(self.project.as_deref().unwrap_or_default().as_bytes());
+        for (k, v) in &self.secrets {
+            field(k.as_bytes());
+            field(v.expose_secret().as_bytes());
+        }
+        h.finalize().to_vec()
+    }
+
+    /// The sender's public key when the file is authenticated for one of `identities`;
+    /// `None` when it is unsigned. A tag that does not verify is an error: the file was
+    /// changed, or someone else wrote it in the sender's name.
+    pub fn verified_sender(&self, identities: &[age::x25519::Identity]) -> Result<Option<String>> {
+        let Some(a) = &self.auth else { return Ok(None) };
+        let forged = || {
+            Error::new(format!("the sync file claims to come from {}, but its authentication does not verify", a.sender))
+                .with_hint("it was changed after it was pushed, or someone else wrote it; nothing was stored. Ask the sender to push again")
+        };
+        let digest = self.digest();
+        for id in identities {
+            let me = id.to_public().to_string();
+            if let Some(tag) = a.tags.get(&me) {
+                let tag = base64_decode(tag).ok_or_else(forged)?;
+                return match auth::verify(id, &a.sender, &digest, &tag) {
+                    true => Ok(Some(a.sender.clone())),
+                    false => Err(forged()),
+                };
+            }
+        }
+        Err(Error::new(format!("the sync file claims to come from {}, but carries no authentication for your key", a.sender))
+            .with_hint("ask the sender to push again with your key among the recipients; nothing was stored"))
     }
 
     /// Decrypt a sync file with an identity file's identities.
@@ -240,6 +326,64 @@ pub fn remember_team(root: &Path, project: &str, team: &[TeamMember]) -> Result<
     write_atomic(&file, serde_json::to_string_pretty(&all).expect("json").as_bytes(), Some(0o600))
 }
 
+/// Static-static X25519 sender authentication (see the module docs).
+mod auth {
+    use bech32::FromBase32;
+    use hmac::{Hmac, Mac};
+    use secrecy::ExposeSecret;
+    use sha2::Sha256;
+    use x25519_dalek::{PublicKey, StaticSecret};
+
+    /// The 32 bytes of a bech32 age key with human-readable part `hrp`.
+    fn key_bytes(text: &str, hrp: &str) -> Option<[u8; 32]> {
+        let (h, data, _) = bech32::decode(text).ok()?;
+        if !h.eq_ignore_ascii_case(hrp) {
+            return None;
+        }
+        let mut bytes = Vec::<u8>::from_base32(&data).ok()?;
+        let key = <[u8; 32]>::try_from(bytes.as_slice()).ok();
+        bytes.fill(0);
+        key
+    }
+
+    /// The sender's tag of `content` for `recipient`.
+    pub(super) fn sign(sender: &age::x25519::Identity, recipient: &str, content: &[u8]) -> Option<Vec<u8>> {
+        let me = sender.to_public().to_string();
+        Some(mac(sender, recipient, &me, recipient, content)?.finalize().into_bytes().to_vec())
+    }
+
+    /// Whether `tag` is `sender`'s tag of `content` for `recipient` (compared in constant time).
+    pub(super) fn verify(recipient: &age::x25519::Identity, sender: &str, content: &[u8], tag: &[u8]) -> bool {
+        let me = recipient.to_public().to_string();
+        mac(recipient, sender, sender, &me, content).is_some_and(|m| m.verify_slice(tag).is_ok())
+    }
+
+    /// The MAC keyed for (`sender`, `recipient`), with `content` fed in. `mine` is the caller's
+    /// identity and `peer` the other side's public key; both sides derive the same key.
+    fn mac(mine: &age::x25519::Identity, peer: &str, sender: &str, recipient: &str, content: &[u8]) -> Option<Hmac<Sha256>> {
+        let secret = StaticSecret::from(key_bytes(mine.to_string().expose_secret(), "age-secret-key-")?);
+        let shared = secret.diffie_hellman(&PublicKey::from(key_bytes(peer, "age")?));
+        if !shared.was_contributory() {
+            return None; // A low-order public key: the "shared" secret would be public.
+        }
+        let mut salt = [0u8; 64];
+        salt[..32].copy_from_slice(&key_bytes(sender, "age")?);
+        salt[32..].copy_from_slice(&key_bytes(recipient, "age")?);
+        let mut key = [0u8; 32];
+        hkdf::Hkdf::<Sha256>::new(Some(&salt), shared.as_bytes()).expand(b"envref sync sender authentication v1", &mut key).ok()?;
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).ok()?;
+        key.fill(0);
+        mac.update(content);
+        Some(mac)
+    }
+}
+
+/// The identities of an age identity file (`age-keygen`'s format); errors never quote it.
+pub fn read_identity_file(path: &Path) -> Result<Vec<age::x25519::Identity>> {
+    let text = SecretString::from(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
+    parse_identities(text.expose_secret()).map_err(|e| e.context(path.display()))
+}
+
 /// Public keys from a recipients file: one `age1…` per line, `#` comments and blank lines
 /// skipped (the format of age's `-R`).
 pub fn read_recipients(text: &str) -> Result<Vec<age::x25519::Recipient>> {
@@ -262,8 +406,8 @@ mod tests {
         let mut secrets = BTreeMap::new();
         secrets.insert("api_key".to_string(), SecretString::from("sk-1"));
         secrets.insert("staging/api_key".to_string(), SecretString::from("sk-\"2\"\n"));
-        let b = Bundle { project: Some("app".into()), secrets };
-        let armored = b.seal(&[alice.to_public(), bob.to_public()]).unwrap();
+        let b = Bundle { project: Some("app".into()), secrets, auth: None };
+        let armored = b.seal(&[alice.to_public(), bob.to_public()], None).unwrap();
         assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----") && !armored.contains("sk-1"));
         for id in [&alice, &bob] {
             let got = Bundle::open(armored.as_bytes(), std::slice::from_ref(id)).unwrap();
@@ -309,7 +453,7 @@ mod tests {
             backend.0.lock().unwrap().insert(k.into(), v.into());
         }
         let secrets = [("same", "1"), ("other", "new"), ("fresh", "f")].map(|(k, v)| (k.to_string(), SecretString::from(v)));
-        let b = Bundle { project: Some("app".into()), secrets: secrets.into_iter().collect() };
+        let b = Bundle { project: Some("app".into()), secrets: secrets.into_iter().collect(), auth: None };
         let plan = b.plan(&backend, "app", false).unwrap();
         assert_eq!(
             (plan.add, plan.change, plan.keep, plan.unchanged),
@@ -322,6 +466,36 @@ mod tests {
         assert_eq!(backend.0.lock().unwrap()["app/other"], "new");
         assert!(!b.plan(&backend, "app", true).unwrap().writes());
         assert!(b.plan(&backend, "other-app", false).unwrap_err().message.contains("holds the secrets of project app"));
+    }
+
+    #[test]
+    fn sender_authentication() {
+        let [alice, bob, carol] = [(); 3].map(|()| age::x25519::Identity::generate());
+        let secrets = [("db_url", "postgres://real")].map(|(k, v)| (k.to_string(), SecretString::from(v)));
+        let b = Bundle { project: Some("app".into()), secrets: secrets.into_iter().collect(), auth: None };
+        let to = [bob.to_public(), carol.to_public()];
+        let signed = b.seal(&to, Some(&alice)).unwrap();
+        let alice_pk = alice.to_public().to_string();
+        for id in [&bob, &carol] {
+            let got = Bundle::open(signed.as_bytes(), std::slice::from_ref(id)).unwrap();
+            assert_eq!(got.verified_sender(std::slice::from_ref(id)).unwrap(), Some(alice_pk.clone()));
+        }
+        // Unsigned: no sender, no error.
+        let plain = Bundle::open(b.seal(&to, None).unwrap().as_bytes(), std::slice::from_ref(&bob)).unwrap();
+        assert_eq!(plain.verified_sender(std::slice::from_ref(&bob)).unwrap(), None);
+        // A value changed after signing does not verify.
+        let mut got = Bundle::open(signed.as_bytes(), std::slice::from_ref(&bob)).unwrap();
+        got.secrets.insert("db_url".into(), SecretString::from("postgres://evil"));
+        let e = got.verified_sender(std::slice::from_ref(&bob)).unwrap_err();
+        assert!(e.message.contains("does not verify") && !e.message.contains("evil"), "{}", e.message);
+        // Carol, a recipient herself, signs as Carol and claims to be Alice: Bob rejects it.
+        let mut forged = Bundle::open(b.seal(&to, Some(&carol)).unwrap().as_bytes(), std::slice::from_ref(&bob)).unwrap();
+        forged.auth.as_mut().unwrap().sender.clone_from(&alice_pk);
+        assert!(forged.verified_sender(std::slice::from_ref(&bob)).unwrap_err().message.contains("does not verify"));
+        // A tag for someone else only.
+        let mut only_carol = Bundle::open(signed.as_bytes(), std::slice::from_ref(&bob)).unwrap();
+        only_carol.auth.as_mut().unwrap().tags.remove(&bob.to_public().to_string());
+        assert!(only_carol.verified_sender(std::slice::from_ref(&bob)).unwrap_err().message.contains("no authentication for your key"));
     }
 
     #[test]

@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use envref_core::backend::vault::parse_identities;
 use envref_core::backend::vault::parse_recipient;
 use envref_core::config::Config;
 use envref_core::layers::write_atomic;
-use envref_core::sync::{read_recipients, remember_team, team_change, teams_file, Bundle, DEFAULT_FILE, IDENTITY_ENV};
+use envref_core::sync::{
+    read_identity_file, read_recipients, remember_team, team_change, teams_file, Bundle, TeamChange, DEFAULT_FILE, IDENTITY_ENV,
+};
 use envref_core::{Error, Result};
 
 use super::{choose_backend, display_path, load_config, print_warnings};
@@ -46,6 +47,10 @@ pub struct PushArgs {
     /// Backend to read from, by its configured name (default: the first in .envref.yaml)
     #[arg(short, long)]
     pub backend: Option<String>,
+    /// Your age identity file: authenticates the file as yours to each recipient (default
+    /// $AGE_IDENTITY; without either the file is unsigned)
+    #[arg(short, long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
     /// Encrypt to the team even if its keys changed since you last synced, without asking
     #[arg(short, long)]
     pub yes: bool,
@@ -80,6 +85,12 @@ fn sync_file(g: &Global, root: &Path, given: Option<&PathBuf>) -> PathBuf {
     }
 }
 
+/// The identity file: `--identity`, else `$AGE_IDENTITY`; relative to the current directory.
+fn identity_file(g: &Global, given: Option<&PathBuf>) -> Option<PathBuf> {
+    let p = given.cloned().or_else(|| std::env::var_os(IDENTITY_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))?;
+    Some(if p.is_absolute() { p } else { g.dir().join(p) })
+}
+
 pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
     let config = load_config(g)?;
     match c {
@@ -110,7 +121,7 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
             }
             let mut seen = std::collections::HashSet::new();
             recipients.retain(|(_, r)| seen.insert(r.to_string()));
-            if a.recipients.to_team && warn_on_team_change(&config)? {
+            if a.recipients.to_team && warn_on_team_change(&config)?.changed() {
                 confirm("Encrypt the project's secrets to the team's keys?", a.yes)?;
             }
             let backend = choose_backend(&config, a.backend.as_deref())?;
@@ -120,8 +131,12 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                 return Err(Error::new(format!("no secrets under {}/ in backend {}", config.project, backend.name()))
                     .with_hint("store some first (`envref secret set <key>`), or pick another backend with --backend"));
             }
+            let signer = match identity_file(g, a.identity.as_ref()) {
+                Some(path) => Some(read_identity_file(&path)?.swap_remove(0)),
+                None => None,
+            };
             let keys: Vec<_> = recipients.iter().map(|(_, k)| k.clone()).collect();
-            let armored = bundle.seal(&keys)?;
+            let armored = bundle.seal(&keys, signer.as_ref())?;
             let out = sync_file(g, &config.root, a.output.as_ref());
             if let Some(dir) = out.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -145,20 +160,24 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
             for (who, key) in &recipients {
                 ui::info(&format!("  {who}  {key}"));
             }
+            match signer.map(|id| id.to_public().to_string()) {
+                Some(me) => {
+                    ui::info(&format!("authenticated as {me}"));
+                    if !config.team.iter().any(|m| m.public_key.trim() == me) {
+                        ui::warn(&format!("{me} is not under `team:` in .envref.yaml, so teammates will not trust it as a sender"));
+                    }
+                }
+                None => {
+                    ui::info(&format!("unsigned: pass --identity (or set {IDENTITY_ENV}) so teammates can tell the file comes from you"))
+                }
+            }
         }
         SyncCommand::Pull(a) => {
-            let identity = match a.identity.clone().or_else(|| std::env::var_os(IDENTITY_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
-            {
-                Some(p) if p.is_absolute() => p,
-                Some(p) => g.dir().join(p),
-                None => {
-                    return Err(Error::new("no identity file given")
-                        .with_hint(format!("pass --identity key.txt (an `age-keygen` file), or set {IDENTITY_ENV}")))
-                }
-            };
-            let text = std::fs::read_to_string(&identity).map_err(|e| Error::io(&identity, e))?;
-            let identities = parse_identities(&text).map_err(|e| e.context(identity.display()))?;
-            drop(text);
+            let identity = identity_file(g, a.identity.as_ref()).ok_or_else(|| {
+                Error::new("no identity file given")
+                    .with_hint(format!("pass --identity key.txt (an `age-keygen` file), or set {IDENTITY_ENV}"))
+            })?;
+            let identities = read_identity_file(&identity)?;
             let file = sync_file(g, &config.root, a.file.as_ref());
             let shown = display_path(&config.root, &file);
             let data = std::fs::read(&file).map_err(|e| {
@@ -184,8 +203,22 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                 list("add", &plan.add);
                 list("change", &plan.change);
             }
-            let team_changed = warn_on_team_change(&config)?;
-            if plan.writes() || team_changed {
+            let team = warn_on_team_change(&config)?;
+            let sender = bundle.verified_sender(&identities).map_err(|e| e.context(&shown))?;
+            let trusted = sender
+                .as_deref()
+                .and_then(|k| config.team.iter().find(|m| m.public_key.trim() == k && !team.added.iter().any(|(_, a)| a == k)));
+            match (&sender, trusted) {
+                (Some(k), Some(m)) => ui::info(&format!("{shown} is authenticated as coming from {} ({k}), a team key", m.name)),
+                (Some(k), None) => ui::warn(&format!(
+                    "{shown} is authenticated as coming from {k}, which is not a team key you have synced with; check with your team"
+                )),
+                (None, _) if plan.writes() => ui::warn(&format!(
+                    "{shown} is not signed: anyone who can commit could have written it; check the keys above with whoever pushed it"
+                )),
+                (None, _) => {}
+            }
+            if plan.writes() || team.changed() {
                 confirm(&format!("Store these secrets in backend {}?", backend.name()), a.yes)?;
             }
             bundle.store(backend.as_ref(), &config.project, &plan)?;
@@ -214,9 +247,8 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
 }
 
 /// Warn loudly when the team's keys differ from the ones remembered the last time this user
-/// synced the project (on first use, just say they are now remembered). Returns whether
-/// they changed.
-fn warn_on_team_change(config: &Config) -> Result<bool> {
+/// synced the project (on first use, just say they are now remembered).
+fn warn_on_team_change(config: &Config) -> Result<TeamChange> {
     let change = team_change(&config.root, &config.team)?;
     if change.first_use && !config.team.is_empty() {
         ui::info(&format!(
@@ -236,7 +268,7 @@ fn warn_on_team_change(config: &Config) -> Result<bool> {
         }
         ui::warn("anyone who can commit can edit `team:`; confirm this change with your team before you go on");
     }
-    Ok(change.changed())
+    Ok(change)
 }
 
 /// `--yes`, else a y/N on the terminal; with neither, refuse instead of hanging.
