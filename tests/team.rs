@@ -377,11 +377,17 @@ fn forged_sync_file_and_changed_team_are_shown_and_need_a_yes() {
     let mallory_key = write_identity(&mallory, "mallory.key");
     mallory.envref(&["secret", "set", "db_url", "--value", "postgres://attacker"]).ok();
     mallory.envref(&["secret", "set", "new_key", "--value", "planted"]).ok();
-    mallory.envref(&["sync", "push", "--to", &bob_key]).ok();
+    mallory.envref(&["sync", "push", "--to", &bob_key, "--identity", "mallory.key"]).ok();
     bob.write(".envref.secrets.age", &mallory.read(".envref.secrets.age"));
     bob.envref(&["team", "add", "mallory", &mallory_key]).ok();
     let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force"]).fails(1);
     assert!(out.stderr.contains("warning: THE TEAM'S KEYS CHANGED since you last synced this project"), "{}", out.stderr);
+    // Her file verifies as hers, but a key that just joined `team:` is not trusted as a sender.
+    assert!(
+        out.stderr.contains(&format!("authenticated as coming from {mallory_key}, which is not a team key you have synced with")),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains(&format!("warning:   added:   mallory  {mallory_key}\n")), "{}", out.stderr);
     assert!(out.stderr.contains("  add (1): new_key\n  change (1): db_url\n"), "{}", out.stderr);
     assert!(!out.stderr.contains("postgres://attacker") && !out.stderr.contains("planted"), "a value leaked: {}", out.stderr);
@@ -466,7 +472,7 @@ fn sync_files_are_authenticated_with_the_senders_key() {
     bob.write(".envref.secrets.age", &age::encrypt_and_armor(&bob_id.to_public(), tampered.as_bytes()).unwrap());
     let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force", "--yes"]).fails(1);
     assert!(out.stderr.contains(&format!("claims to come from {alice_key}, but its authentication does not verify")), "{}", out.stderr);
-    assert!(!out.stderr.contains("postgres://evil"), "{}", out.stderr);
+    assert!(!out.stderr.contains("postgres://evil") && !out.stderr.contains("would store"), "{}", out.stderr);
     assert_eq!(bob.envref(&["secret", "get", "db_url"]).ok().stdout, "postgres://real\n");
 
     // Mallory signs with her own key, which is not a team key: named, and a yes is still needed.

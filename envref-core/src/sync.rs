@@ -270,6 +270,12 @@ impl TeamChange {
     pub fn changed(&self) -> bool {
         !self.first_use && (!self.added.is_empty() || !self.removed.is_empty())
     }
+
+    /// The member of `team` whose key `sender` is, unless that key is new since the last sync
+    /// (then whoever added it may be the one who wrote the file).
+    pub fn trusted<'a>(&self, team: &'a [TeamMember], sender: &str) -> Option<&'a TeamMember> {
+        team.iter().find(|m| m.public_key.trim() == sender && !self.added.iter().any(|(_, k)| k == sender))
+    }
 }
 
 /// Where the remembered teams live: one JSON file in the user's state directory, keyed by

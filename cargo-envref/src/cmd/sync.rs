@@ -121,6 +121,10 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
             }
             let mut seen = std::collections::HashSet::new();
             recipients.retain(|(_, r)| seen.insert(r.to_string()));
+            let signer = match identity_file(g, a.identity.as_ref()) {
+                Some(path) => Some(read_identity_file(&path)?.swap_remove(0)),
+                None => None,
+            };
             if a.recipients.to_team && warn_on_team_change(&config)?.changed() {
                 confirm("Encrypt the project's secrets to the team's keys?", a.yes)?;
             }
@@ -131,10 +135,6 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                 return Err(Error::new(format!("no secrets under {}/ in backend {}", config.project, backend.name()))
                     .with_hint("store some first (`envref secret set <key>`), or pick another backend with --backend"));
             }
-            let signer = match identity_file(g, a.identity.as_ref()) {
-                Some(path) => Some(read_identity_file(&path)?.swap_remove(0)),
-                None => None,
-            };
             let keys: Vec<_> = recipients.iter().map(|(_, k)| k.clone()).collect();
             let armored = bundle.seal(&keys, signer.as_ref())?;
             let out = sync_file(g, &config.root, a.output.as_ref());
@@ -189,6 +189,7 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                 }
             })?;
             let bundle = Bundle::open(&data, &identities).map_err(|e| e.context(&shown))?;
+            let sender = bundle.verified_sender(&identities).map_err(|e| e.context(&shown))?;
             let backend = choose_backend(&config, a.backend.as_deref())?;
             let plan = bundle.plan(backend.as_ref(), &config.project, a.force)?;
             // age does not sign: anyone can encrypt a file to your key, so show what it would
@@ -204,11 +205,7 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                 list("change", &plan.change);
             }
             let team = warn_on_team_change(&config)?;
-            let sender = bundle.verified_sender(&identities).map_err(|e| e.context(&shown))?;
-            let trusted = sender
-                .as_deref()
-                .and_then(|k| config.team.iter().find(|m| m.public_key.trim() == k && !team.added.iter().any(|(_, a)| a == k)));
-            match (&sender, trusted) {
+            match (&sender, sender.as_deref().and_then(|k| team.trusted(&config.team, k))) {
                 (Some(k), Some(m)) => ui::info(&format!("{shown} is authenticated as coming from {} ({k}), a team key", m.name)),
                 (Some(k), None) => ui::warn(&format!(
                     "{shown} is authenticated as coming from {k}, which is not a team key you have synced with; check with your team"
