@@ -130,6 +130,7 @@ impl VaultFile {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
         o.open(&tmp.0).map_err(fail)?;
+        // Built and closed (closing checkpoints the WAL into the file) before it gets its name.
         {
             let mut conn = Connection::open(&tmp.0).map_err(|e| db_error(&tmp.0, e))?;
             conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| db_error(&tmp.0, e))?;
@@ -147,8 +148,8 @@ impl VaultFile {
                 tx.execute("INSERT INTO meta(name, value) VALUES (?1, ?2)", params![k, v]).map_err(|e| db_error(&tmp.0, e))?;
             }
             tx.commit().map_err(|e| db_error(&tmp.0, e))?;
-        } // Closing checkpoints the WAL into the file.
-          // A hard link never replaces an existing file (a concurrent init wins, we lose).
+        }
+        // A hard link never replaces an existing file (a concurrent init wins, we lose).
         match std::fs::hard_link(&tmp.0, path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(already_initialized(path)),
@@ -225,7 +226,7 @@ impl VaultFile {
     /// Unwrap the identity with the passphrase (one scrypt). Refuses when locked unless
     /// `even_if_locked` (lock/unlock themselves check the passphrase).
     pub fn unlock_identity(self, passphrase: &SecretString, even_if_locked: bool) -> Result<OpenVault, BackendError> {
-        let wrapped = self.meta("identity")?.ok_or_else(|| not_initialized(&self.path))?;
+        let wrapped = self.meta("identity")?.ok_or_else(|| not_a_vault(&self.path, "it holds no vault key"))?;
         if !even_if_locked && self.is_locked()? {
             return Err(locked());
         }
@@ -367,7 +368,7 @@ impl Vault {
         let open = self.open.get_or_init(|| {
             let file = VaultFile::open(&self.path)?;
             if file.meta("identity")?.is_none() {
-                return Err(not_initialized(&self.path));
+                return Err(not_a_vault(&self.path, "it holds no vault key"));
             }
             if file.is_locked()? {
                 return Err(locked());
