@@ -188,7 +188,8 @@ fn the_format_version_is_checked_on_open() {
 #[test]
 fn the_vault_directory_must_be_private() {
     let p = vault_project();
-    // An existing ~/.config/envref made with the usual umask (755): init tightens it.
+    // An existing ~/.config/envref (envref's own directory) made with the usual umask (755):
+    // init tightens it.
     let dir = vault_dir(&p);
     std::fs::create_dir_all(&dir).unwrap();
     chmod(&dir, 0o755);
@@ -220,6 +221,23 @@ fn the_vault_directory_must_be_private() {
     }
     chmod(&dir, 0o700);
     assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-1\n", "nothing was written while refused");
+    // A directory chosen with `path:` (here the project itself, like examples/quickstart)
+    // keeps its mode when others can only read it, and is refused when they can write to it.
+    let r = Project::with(
+        "project: r\nbackends:\n  - name: vault\n    type: vault\n    config:\n      path: vault.db\n",
+        "A=ref://secrets/a\n",
+    )
+    .env("ENVREF_VAULT_PASSPHRASE", PASS);
+    chmod(&r.dir, 0o755);
+    r.envref(&["vault", "init", "--work-factor", "10"]).ok();
+    r.envref(&["secret", "set", "a", "--value", "1"]).ok();
+    assert_eq!(r.envref(&["resolve"]).ok().stdout, "A=1\n");
+    assert_eq!(mode(&r.dir), 0o755, "a directory the user chose was chmodded");
+    assert_eq!(mode(&r.dir.join("vault.db")), 0o600);
+    chmod(&r.dir, 0o757);
+    let out = r.envref(&["resolve"]).fails(1);
+    assert!(out.stderr.contains("is writable by other users (mode 757)"), "{}", out.stderr);
+    chmod(&r.dir, 0o755);
     // A new vault in a new directory: created 0700.
     let q = Project::with("project: q\nbackends:\n  - name: vault\n    type: vault\n    config:\n      path: secrets/nested/v.db\n", "")
         .env("ENVREF_VAULT_PASSPHRASE", PASS);

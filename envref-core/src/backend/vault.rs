@@ -121,7 +121,7 @@ impl VaultFile {
         if !dir.exists() {
             create_private_dir(dir).map_err(|e| err(ErrorKind::Failed, format!("vault: cannot create {}: {e}", dir.display())))?;
         }
-        check_dir(dir)?;
+        check_dir(path, dir)?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = TempVault(dir.join(format!(".{name}.init-{}", std::process::id())));
         let fail = |e: std::io::Error| err(ErrorKind::Failed, format!("vault: cannot create {}: {e}", tmp.0.display()));
@@ -160,8 +160,7 @@ impl VaultFile {
 
     /// Open an existing vault. Refuses, leaving the file untouched, anything that is not an
     /// envref vault: a symlink, a non-regular or empty file, another program's SQLite file, a
-    /// newer format. The directory must not be writable by others; one only others can read
-    /// is tightened to 0700.
+    /// newer format. The directory must not be writable by others (see `check_dir`).
     pub fn open(path: &Path) -> Result<VaultFile, BackendError> {
         let meta = match std::fs::symlink_metadata(path) {
             Ok(m) => m,
@@ -175,7 +174,7 @@ impl VaultFile {
         if !meta.is_file() {
             return Err(not_a_vault(path, "not a regular file"));
         }
-        check_dir(path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+        check_dir(path, path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
         if meta.len() == 0 {
             return Err(not_a_vault(path, "the file is empty"));
         }
@@ -516,11 +515,13 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
-/// The vault's directory must be private. Writable by others: refused, because someone may
-/// have replaced the vault already, so the user should look before fixing it. Only readable
-/// by others (an existing `~/.config/envref` is often 755): tightened to 0700 when we own it.
+/// The vault's directory must not be writable by others: someone could have replaced the
+/// vault already, so it is refused and the user looks before fixing it. envref's own directory
+/// (the default `~/.config/envref`, often 755 because it existed before) is also tightened to
+/// 0700 when others can read it; a directory the user chose with `path:` (a project, say)
+/// keeps its mode, as the vault file itself is 0600.
 #[cfg(unix)]
-fn check_dir(dir: &Path) -> Result<(), BackendError> {
+fn check_dir(path: &Path, dir: &Path) -> Result<(), BackendError> {
     use std::os::unix::fs::PermissionsExt;
     let shown = dir.display();
     let mode = std::fs::metadata(dir).map_err(|e| err(ErrorKind::Failed, format!("vault: {shown}: {e}")))?.permissions().mode() & 0o7777;
@@ -531,7 +532,7 @@ fn check_dir(dir: &Path) -> Result<(), BackendError> {
     if mode & 0o022 != 0 {
         return Err(refuse("is writable by other users"));
     }
-    if mode & 0o077 != 0 {
+    if mode & 0o077 != 0 && path == vault_path(None) {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & !0o077))
             .map_err(|_| refuse("is readable by other users and belongs to another user"))?;
     }
@@ -539,7 +540,7 @@ fn check_dir(dir: &Path) -> Result<(), BackendError> {
 }
 
 #[cfg(not(unix))]
-fn check_dir(_dir: &Path) -> Result<(), BackendError> {
+fn check_dir(_path: &Path, _dir: &Path) -> Result<(), BackendError> {
     Ok(())
 }
 
