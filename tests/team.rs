@@ -403,6 +403,14 @@ fn forged_sync_file_and_changed_team_are_shown_and_need_a_yes() {
     bob.envref(&["team", "remove", "alice"]).ok();
     let out = bob.envref(&["sync", "pull", "--identity", "bob.key"]).fails(1);
     assert!(out.stderr.contains(&format!("warning:   removed: alice  {alice_key}\n")) && !out.stderr.contains("added:"), "{}", out.stderr);
+    // A team emptied (accepted) and then refilled is still a change, not a new first use.
+    for m in ["alice", "bob", "mallory"] {
+        let _ = bob.envref(&["team", "remove", m]);
+    }
+    bob.envref(&["sync", "pull", "--identity", "bob.key", "--yes"]).ok();
+    bob.envref(&["team", "add", "eve", &mallory_key]).ok();
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key"]).fails(1);
+    assert!(out.stderr.contains(&format!("added:   eve  {mallory_key}")) && !out.stderr.contains("first sync"), "{}", out.stderr);
 
     // Push: Alice's team gained a key behind her back; she is warned and asked before her
     // secrets are encrypted to it, and the committed file is untouched until she says yes.

@@ -281,8 +281,10 @@ impl TeamChange {
 /// Where the remembered teams live: one JSON file in the user's state directory, keyed by
 /// project root (a clone elsewhere is a first use).
 pub fn teams_file() -> Result<PathBuf> {
-    Ok(crate::state::dir()?.join("sync-teams.json"))
+    Ok(crate::state::dir()?.join(TEAMS_FILE))
 }
+
+const TEAMS_FILE: &str = "sync-teams.json";
 
 fn root_key(root: &Path) -> String {
     std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()).to_string_lossy().into_owned()
@@ -303,15 +305,16 @@ fn read_teams(file: &Path) -> Result<serde_json::Map<String, serde_json::Value>>
 /// Compare `team` with what was remembered for the project at `root`.
 pub fn team_change(root: &Path, team: &[TeamMember]) -> Result<TeamChange> {
     let all = read_teams(&teams_file()?)?;
-    let remembered: Vec<(String, String)> = all
-        .get(&root_key(root))
-        .and_then(|entry| entry.get("team")?.as_object())
+    let Some(entry) = all.get(&root_key(root)) else {
+        return Ok(TeamChange { first_use: true, ..Default::default() });
+    };
+    // Remembered as {public key: name}; an empty team is remembered too, so that a team
+    // emptied and then refilled is still a change.
+    let remembered: Vec<(String, String)> = entry
+        .get("team")
+        .and_then(|t| t.as_object())
         .map(|m| m.iter().filter_map(|(k, v)| Some((v.as_str()?.to_string(), k.clone()))).collect())
         .unwrap_or_default();
-    // Nothing remembered, or a project that had no team: whatever is there now is a first use.
-    if remembered.is_empty() {
-        return Ok(TeamChange { first_use: true, ..Default::default() });
-    }
     let now: Vec<(String, String)> = team.iter().map(|m| (m.name.clone(), m.public_key.trim().to_string())).collect();
     let has = |list: &[(String, String)], key: &str| list.iter().any(|(_, k)| k == key);
     Ok(TeamChange {
@@ -323,7 +326,7 @@ pub fn team_change(root: &Path, team: &[TeamMember]) -> Result<TeamChange> {
 
 /// Remember `team` as the project's team (file 0600 in a 0700 directory).
 pub fn remember_team(root: &Path, project: &str, team: &[TeamMember]) -> Result<()> {
-    let file = crate::state::ensure_dir()?.join("sync-teams.json");
+    let file = crate::state::ensure_dir()?.join(TEAMS_FILE);
     let mut all = read_teams(&file)?;
     // Keyed by public key: a key is what a file is encrypted to; the name is for messages.
     let keys: serde_json::Map<String, serde_json::Value> =
