@@ -251,8 +251,11 @@ fn two_person_sync_through_a_committed_file() {
     alice.envref(&["team", "add", "bob", &bob_key]).ok();
     comments_kept(&alice);
     let out = alice.envref(&["sync", "push", "--to-team"]).ok();
+    // Push names every recipient it encrypted to.
     assert!(
-        out.stderr.contains("pushed 4 secrets from backend vault to .envref.secrets.age (encrypted to 2 recipients)"),
+        out.stderr.contains(&format!(
+            "pushed 4 secrets from backend vault to .envref.secrets.age, encrypted to 2 recipients:\n  alice  {alice_key}\n  bob  {bob_key}\n"
+        )),
         "{}",
         out.stderr
     );
@@ -269,8 +272,25 @@ fn two_person_sync_through_a_committed_file() {
     }
     init_vault(&bob);
     bob.envref(&["resolve"]).fails(1);
-    let out = bob.envref(&["sync", "pull", "--identity", "bob.key"]).ok();
-    assert!(out.stderr.contains("pulled 4 secrets from .envref.secrets.age into backend vault (4 imported, 0 skipped)"), "{}", out.stderr);
+    // Without a terminal and without --yes: the keys it would add (names only), then a refusal;
+    // nothing is stored.
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key"]).fails(1);
+    assert!(
+        out.stderr.contains(
+            ".envref.secrets.age would store into backend vault:\n  add (4): api_key, db_url, other_project_key, staging/api_key\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("nothing was written") && out.stderr.contains("--yes"), "{}", out.stderr);
+    assert!(!out.stderr.contains("sk-alice-123") && !out.stderr.contains("postgres://"), "a value leaked: {}", out.stderr);
+    assert_eq!(bob.envref(&["secret", "list"]).ok().stdout, "", "stored without confirmation");
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--yes"]).ok();
+    assert!(
+        out.stderr.contains("pulled 4 secrets from .envref.secrets.age into backend vault (4 added, 0 changed, 0 unchanged, 0 kept)"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(bob.envref(&["resolve"]).ok().stdout, "APP_NAME=demo\nAPI_KEY=sk-alice-123\nDB_URL=postgres://u:p@db/app\n");
     assert_eq!(bob.envref(&["resolve", "-P", "staging"]).ok().stdout, "APP_NAME=demo\nAPI_KEY=sk-staging\nDB_URL=postgres://u:p@db/app\n");
     bob.envref(&["secret", "get", "not_for_bob"]).fails(1);
@@ -290,21 +310,231 @@ fn two_person_sync_through_a_committed_file() {
     alice.envref(&["secret", "set", "api_key", "--value", "sk-alice-456"]).ok();
     alice.envref(&["sync", "push", "--to", &bob_key]).ok();
     bob.write(".envref.secrets.age", &alice.read(".envref.secrets.age"));
-    // Bob's existing keys are kept without --force …
+    // A key holding another value is kept without --force, and kept keys write nothing, so
+    // no confirmation is needed; keys with the same value are "unchanged", never "changed".
     let out = bob.envref(&["sync", "pull", "--identity", "bob.key"]).ok();
-    assert!(out.stderr.contains("(0 imported, 4 skipped)") && out.stderr.contains("--force"), "{}", out.stderr);
+    assert!(out.stderr.contains("(0 added, 0 changed, 3 unchanged, 1 kept)") && out.stderr.contains("--force"), "{}", out.stderr);
+    assert!(!out.stderr.contains("would store"), "{}", out.stderr);
     assert_eq!(bob.envref(&["secret", "get", "api_key"]).ok().stdout, "sk-alice-123\n");
-    // … and a key he does not have yet is imported next to them.
+    // A key he does not have yet is added next to them, after a yes.
     bob.envref(&["secret", "delete", "db_url", "--force"]).ok();
-    let out = bob.envref(&["sync", "pull", "--identity", "bob.key"]).ok();
-    assert!(out.stderr.contains("(1 imported, 3 skipped)"), "{}", out.stderr);
-    // --force overwrites.
-    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force"]).ok();
-    assert!(out.stderr.contains("(4 imported, 0 skipped)"), "{}", out.stderr);
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key"]).fails(1);
+    assert!(out.stderr.contains("  add (1): db_url\n") && !out.stderr.contains("change ("), "{}", out.stderr);
+    bob.envref(&["secret", "get", "db_url"]).fails(1);
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--yes"]).ok();
+    assert!(out.stderr.contains("(1 added, 0 changed, 2 unchanged, 1 kept)"), "{}", out.stderr);
+    // --force overwrites what differs, and only that.
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force"]).fails(1);
+    assert!(out.stderr.contains("  change (1): api_key\n") && !out.stderr.contains("add ("), "{}", out.stderr);
+    assert!(!out.stderr.contains("sk-alice-456"), "{}", out.stderr);
+    assert_eq!(bob.envref(&["secret", "get", "api_key"]).ok().stdout, "sk-alice-123\n");
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force", "--yes"]).ok();
+    assert!(out.stderr.contains("(0 added, 1 changed, 3 unchanged, 0 kept)"), "{}", out.stderr);
     assert_eq!(bob.envref(&["secret", "get", "api_key"]).ok().stdout, "sk-alice-456\n");
     // AGE_IDENTITY instead of --identity.
     let bob = bob.env("AGE_IDENTITY", "bob.key");
     bob.envref(&["sync", "pull"]).ok();
+}
+
+/// The attack of issue 10 §6: anyone who can commit can encrypt a file to Bob's public key and
+/// add themselves to `team:`. age has no signatures, so envref cannot tell who wrote the file;
+/// it shows what a pull would change, asks first, and warns loudly when the team's keys differ
+/// from the ones remembered on first use (pull and push alike).
+#[test]
+fn forged_sync_file_and_changed_team_are_shown_and_need_a_yes() {
+    let alice = vault_project();
+    init_vault(&alice);
+    alice.envref(&["secret", "set", "db_url", "--value", "postgres://real"]).ok();
+    let alice_key = write_identity(&alice, "alice.key");
+    let bob = vault_project();
+    let bob_key = write_identity(&bob, "bob.key");
+    init_vault(&bob);
+    alice.envref(&["team", "add", "alice", &alice_key]).ok();
+    alice.envref(&["team", "add", "bob", &bob_key]).ok();
+    let out = alice.envref(&["sync", "push", "--to-team"]).ok();
+    assert!(out.stderr.contains("first sync of this project here: remembering its 2 team keys"), "{}", out.stderr);
+    for f in [".envref.yaml", ".env", ".envref.secrets.age"] {
+        bob.write(f, &alice.read(f));
+    }
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--yes"]).ok();
+    assert!(out.stderr.contains("remembering its 2 team keys") && !out.stderr.contains("CHANGED"), "{}", out.stderr);
+    // Remembered in Bob's state directory, private, by public key.
+    let state = bob.home.join(".local/state/envref/sync-teams.json");
+    let remembered = std::fs::read_to_string(&state).unwrap();
+    assert!(remembered.contains(&bob_key) && remembered.contains(&alice_key), "{remembered}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // Same team, nothing new: no warning, no question.
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key"]).ok();
+    assert!(!out.stderr.contains("warning") && !out.stderr.contains("remembering"), "{}", out.stderr);
+
+    // Mallory commits a file of her own, encrypted to Bob's public key, and adds herself to the team.
+    let mallory = Project::with(CONFIG, ENV).env("ENVREF_VAULT_PASSPHRASE", PASS);
+    init_vault(&mallory);
+    let mallory_key = write_identity(&mallory, "mallory.key");
+    mallory.envref(&["secret", "set", "db_url", "--value", "postgres://attacker"]).ok();
+    mallory.envref(&["secret", "set", "new_key", "--value", "planted"]).ok();
+    mallory.envref(&["sync", "push", "--to", &bob_key, "--identity", "mallory.key"]).ok();
+    bob.write(".envref.secrets.age", &mallory.read(".envref.secrets.age"));
+    bob.envref(&["team", "add", "mallory", &mallory_key]).ok();
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force"]).fails(1);
+    assert!(out.stderr.contains("warning: THE TEAM'S KEYS CHANGED since you last synced this project"), "{}", out.stderr);
+    // Her file verifies as hers, but a key that just joined `team:` is not trusted as a sender.
+    assert!(
+        out.stderr.contains(&format!("authenticated as coming from {mallory_key}, which is not a team key you have synced with")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains(&format!("warning:   added:   mallory  {mallory_key}\n")), "{}", out.stderr);
+    assert!(out.stderr.contains("  add (1): new_key\n  change (1): db_url\n"), "{}", out.stderr);
+    assert!(!out.stderr.contains("postgres://attacker") && !out.stderr.contains("planted"), "a value leaked: {}", out.stderr);
+    assert_eq!(bob.envref(&["secret", "get", "db_url"]).ok().stdout, "postgres://real\n", "stored without a yes");
+    bob.envref(&["secret", "get", "new_key"]).fails(1);
+    // A changed team alone (nothing to store) still needs the yes, and is not forgotten until then.
+    bob.write(".envref.secrets.age", &alice.read(".envref.secrets.age"));
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key"]).fails(1);
+    assert!(out.stderr.contains("CHANGED") && out.stderr.contains("--yes") && !out.stderr.contains("would store"), "{}", out.stderr);
+    // Accepted with --yes, the new team is remembered; removing a key is a change too.
+    bob.envref(&["sync", "pull", "--identity", "bob.key", "--yes"]).ok();
+    assert!(!bob.envref(&["sync", "pull", "--identity", "bob.key"]).ok().stderr.contains("CHANGED"));
+    bob.envref(&["team", "remove", "alice"]).ok();
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key"]).fails(1);
+    assert!(out.stderr.contains(&format!("warning:   removed: alice  {alice_key}\n")) && !out.stderr.contains("added:"), "{}", out.stderr);
+    // A team emptied (accepted) and then refilled is still a change, not a new first use.
+    for m in ["alice", "bob", "mallory"] {
+        let _ = bob.envref(&["team", "remove", m]);
+    }
+    bob.envref(&["sync", "pull", "--identity", "bob.key", "--yes"]).ok();
+    bob.envref(&["team", "add", "eve", &mallory_key]).ok();
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key"]).fails(1);
+    assert!(out.stderr.contains(&format!("added:   eve  {mallory_key}")) && !out.stderr.contains("first sync"), "{}", out.stderr);
+
+    // Push: Alice's team gained a key behind her back; she is warned and asked before her
+    // secrets are encrypted to it, and the committed file is untouched until she says yes.
+    alice.envref(&["team", "add", "mallory", &mallory_key]).ok();
+    let before = alice.read(".envref.secrets.age");
+    let out = alice.envref(&["sync", "push", "--to-team"]).fails(1);
+    assert!(out.stderr.contains(&format!("added:   mallory  {mallory_key}")) && out.stderr.contains("--yes"), "{}", out.stderr);
+    assert_eq!(alice.read(".envref.secrets.age"), before);
+    let out = alice.envref(&["sync", "push", "--to-team", "--yes"]).ok();
+    assert!(
+        out.stderr.contains(&format!("encrypted to 3 recipients:\n  alice  {alice_key}\n  bob  {bob_key}\n  mallory  {mallory_key}\n")),
+        "{}",
+        out.stderr
+    );
+    assert!(!alice.envref(&["sync", "push", "--to-team"]).ok().stderr.contains("CHANGED"));
+
+    // XDG_STATE_HOME is honoured.
+    let carol = vault_project().env("XDG_STATE_HOME", bob.root.join("carol-state").to_string_lossy().into_owned());
+    init_vault(&carol);
+    carol.write(".envref.yaml", &alice.read(".envref.yaml"));
+    carol.envref(&["secret", "set", "db_url", "--value", "x"]).ok();
+    carol.envref(&["sync", "push", "--to-team"]).ok();
+    assert!(bob.root.join("carol-state/envref/sync-teams.json").is_file());
+}
+
+/// age does not sign, so `sync push --identity` (or $AGE_IDENTITY) authenticates the file to
+/// each recipient with the sender's key (static X25519 DH + HMAC); pull says who sent it when
+/// that key is a team key, and refuses a file whose authentication does not verify.
+#[test]
+fn sync_files_are_authenticated_with_the_senders_key() {
+    let alice = vault_project();
+    init_vault(&alice);
+    alice.envref(&["secret", "set", "db_url", "--value", "postgres://real"]).ok();
+    let alice_key = write_identity(&alice, "alice.key");
+    let bob = vault_project();
+    let bob_key = write_identity(&bob, "bob.key");
+    init_vault(&bob);
+    alice.envref(&["team", "add", "alice", &alice_key]).ok();
+    alice.envref(&["team", "add", "bob", &bob_key]).ok();
+    let out = alice.envref(&["sync", "push", "--to-team", "--identity", "alice.key"]).ok();
+    assert!(out.stderr.contains(&format!("authenticated as {alice_key}\n")) && !out.stderr.contains("unsigned"), "{}", out.stderr);
+    for f in [".envref.yaml", ".env", ".envref.secrets.age"] {
+        bob.write(f, &alice.read(f));
+    }
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--yes"]).ok();
+    assert!(
+        out.stderr.contains(&format!(".envref.secrets.age is authenticated as coming from alice ({alice_key}), a team key")),
+        "{}",
+        out.stderr
+    );
+    // $AGE_IDENTITY signs too; without either, push says the file is unsigned.
+    let out = alice.envref(&["sync", "push", "--to-team"]).ok();
+    assert!(out.stderr.contains("unsigned: pass --identity"), "{}", out.stderr);
+    let alice = alice.env("AGE_IDENTITY", "alice.key");
+    let out = alice.envref(&["sync", "push", "--to-team"]).ok();
+    assert!(out.stderr.contains(&format!("authenticated as {alice_key}")), "{}", out.stderr);
+
+    // Someone with commit access edits a value inside Alice's file (re-encrypted to Bob's public
+    // key, her tags kept): refused, even with --yes, and nothing is stored.
+    let bob_id: age::x25519::Identity = bob.read("bob.key").lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).unwrap().parse().unwrap();
+    let mut armored = std::io::Cursor::new(alice.read(".envref.secrets.age"));
+    let mut sealed = Vec::new();
+    std::io::Read::read_to_end(&mut age::armor::ArmoredReader::new(&mut armored), &mut sealed).unwrap();
+    let plain = String::from_utf8(age::decrypt(&bob_id, &sealed).unwrap()).unwrap();
+    assert!(plain.contains(&format!("\"sender\": \"{alice_key}\"")), "{plain}");
+    let tampered = plain.replace("postgres://real", "postgres://evil");
+    bob.write(".envref.secrets.age", &age::encrypt_and_armor(&bob_id.to_public(), tampered.as_bytes()).unwrap());
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force", "--yes"]).fails(1);
+    assert!(out.stderr.contains(&format!("claims to come from {alice_key}, but its authentication does not verify")), "{}", out.stderr);
+    assert!(!out.stderr.contains("postgres://evil") && !out.stderr.contains("would store"), "{}", out.stderr);
+    assert_eq!(bob.envref(&["secret", "get", "db_url"]).ok().stdout, "postgres://real\n");
+
+    // Mallory signs with her own key, which is not a team key: named, and a yes is still needed.
+    let mallory = vault_project();
+    init_vault(&mallory);
+    let mallory_key = write_identity(&mallory, "mallory.key");
+    mallory.envref(&["secret", "set", "db_url", "--value", "postgres://attacker"]).ok();
+    mallory.envref(&["sync", "push", "--to", &bob_key, "--identity", "mallory.key"]).ok();
+    bob.write(".envref.secrets.age", &mallory.read(".envref.secrets.age"));
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force"]).fails(1);
+    assert!(
+        out.stderr.contains(&format!("authenticated as coming from {mallory_key}, which is not a team key you have synced with")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("  change (1): db_url") && out.stderr.contains("--yes"), "{}", out.stderr);
+    // Unsigned, it is called unsigned.
+    mallory.envref(&["sync", "push", "--to", &bob_key]).ok();
+    bob.write(".envref.secrets.age", &mallory.read(".envref.secrets.age"));
+    let out = bob.envref(&["sync", "pull", "--identity", "bob.key", "--force"]).fails(1);
+    assert!(out.stderr.contains("is not signed: anyone who can commit could have written it"), "{}", out.stderr);
+    assert_eq!(bob.envref(&["secret", "get", "db_url"]).ok().stdout, "postgres://real\n");
+}
+
+/// On a terminal, pull asks y/N; "n" stores nothing, "y" stores.
+#[test]
+fn sync_pull_asks_on_a_terminal() {
+    if !support::available("python3", support::have("python3")) {
+        return;
+    }
+    let p = vault_project();
+    init_vault(&p);
+    let key = write_identity(&p, "me.key");
+    p.envref(&["secret", "set", "api_key", "--value", "sk-1"]).ok();
+    p.envref(&["sync", "push", "--to", &key]).ok();
+    p.envref(&["secret", "delete", "api_key", "--force"]).ok();
+    // A line answered on a pseudo-terminal once the question shows.
+    const DRIVER: &str = "import os, pty, sys, time\npid, fd = pty.fork()\nif pid == 0:\n    os.execv(sys.argv[2], sys.argv[2:])\nout = b''\nsent = False\nwhile True:\n    try:\n        d = os.read(fd, 4096)\n    except OSError:\n        break\n    if not d:\n        break\n    out += d\n    if not sent and b'[y/N]' in out:\n        os.write(fd, sys.argv[1].encode() + b'\\n')\n        sent = True\n_, st = os.waitpid(pid, 0)\nsys.stdout.buffer.write(out)\nsys.exit(os.waitstatus_to_exitcode(st))\n";
+    let answer = |a: &str| {
+        let mut cmd = p.command("python3");
+        cmd.args(["-c", DRIVER, a, support::ENVREF, "sync", "pull", "--identity", "me.key"]);
+        support::run(cmd)
+    };
+    let out = answer("n").fails(1);
+    assert!(
+        out.stdout.contains("add (1): api_key") && out.stdout.contains("Store these secrets in backend vault? [y/N]"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("cancelled; nothing was written"), "{}", out.stdout);
+    p.envref(&["secret", "get", "api_key"]).fails(1);
+    let out = answer("y").ok();
+    assert!(out.stdout.contains("(1 added, 0 changed, 0 unchanged, 0 kept)"), "{}", out.stdout);
+    assert_eq!(p.envref(&["secret", "get", "api_key"]).ok().stdout, "sk-1\n");
 }
 
 #[test]
@@ -340,7 +570,7 @@ fn sync_failures() {
     p.write(".envref.secrets.age", "garbage\n");
     p.envref(&["sync", "pull", "--identity", "me.key"]).fails(1);
     let out = p.envref(&["sync", "pull", "--identity", "me.key", "--file", "shared/secrets.age"]).ok();
-    assert!(out.stderr.contains("(0 imported, 1 skipped)"), "{}", out.stderr);
+    assert!(out.stderr.contains("(0 added, 0 changed, 1 unchanged, 0 kept)"), "{}", out.stderr);
     // A file pushed from another project is not pulled into this one.
     let q = Project::with("project: someone-else\nbackends:\n  - name: vault\n    type: vault\n", "").env("ENVREF_VAULT_PASSPHRASE", PASS);
     init_vault(&q);

@@ -14,6 +14,7 @@ pub mod output;
 pub mod profile;
 pub mod project;
 pub mod reference;
+pub mod state;
 pub mod suggest;
 pub mod template;
 

@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use envref_core::backend::vault::parse_identities;
 use envref_core::backend::vault::parse_recipient;
+use envref_core::config::Config;
 use envref_core::layers::write_atomic;
-use envref_core::sync::{read_recipients, Bundle, DEFAULT_FILE, IDENTITY_ENV};
+use envref_core::sync::{
+    read_identity_file, read_recipients, remember_team, team_change, teams_file, Bundle, TeamChange, DEFAULT_FILE, IDENTITY_ENV,
+};
 use envref_core::{Error, Result};
 
 use super::{choose_backend, display_path, load_config, print_warnings};
@@ -45,6 +47,13 @@ pub struct PushArgs {
     /// Backend to read from, by its configured name (default: the first in .envref.yaml)
     #[arg(short, long)]
     pub backend: Option<String>,
+    /// Your age identity file: authenticates the file as yours to each recipient (default
+    /// $AGE_IDENTITY; without either the file is unsigned)
+    #[arg(short, long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Encrypt to the team even if its keys changed since you last synced, without asking
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Args, Debug)]
@@ -58,9 +67,12 @@ pub struct PullArgs {
     /// Backend to store into, by its configured name (default: the first in .envref.yaml)
     #[arg(short, long)]
     pub backend: Option<String>,
-    /// Overwrite secrets that already exist in the backend
+    /// Overwrite secrets that already exist in the backend with another value
     #[arg(long)]
     pub force: bool,
+    /// Store without asking (scripts): review what the file holds first
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 /// A path the user typed is relative to the current directory; the default file lives in the
@@ -73,10 +85,17 @@ fn sync_file(g: &Global, root: &Path, given: Option<&PathBuf>) -> PathBuf {
     }
 }
 
+/// The identity file: `--identity`, else `$AGE_IDENTITY`; relative to the current directory.
+fn identity_file(g: &Global, given: Option<&PathBuf>) -> Option<PathBuf> {
+    let p = given.cloned().or_else(|| std::env::var_os(IDENTITY_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))?;
+    Some(if p.is_absolute() { p } else { g.dir().join(p) })
+}
+
 pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
     let config = load_config(g)?;
     match c {
         SyncCommand::Push(a) => {
+            // (who, key): team members by name, other keys by where they came from.
             let mut recipients = Vec::new();
             if a.recipients.to_team {
                 if config.team.is_empty() {
@@ -84,11 +103,12 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                         .with_hint("add them with `envref team add <name> <age1…>`, or pass --to age1…"));
                 }
                 for m in &config.team {
-                    recipients.push(parse_recipient(&m.public_key).map_err(|e| e.context(format!("team member {}", m.name)))?);
+                    let key = parse_recipient(&m.public_key).map_err(|e| e.context(format!("team member {}", m.name)))?;
+                    recipients.push((m.name.clone(), key));
                 }
             }
             for key in &a.recipients.to {
-                recipients.push(parse_recipient(key).map_err(|e| e.context(format!("--to {key}")))?);
+                recipients.push(("--to".into(), parse_recipient(key).map_err(|e| e.context(format!("--to {key}")))?));
             }
             for f in &a.recipients.to_file {
                 let path = if f.is_absolute() { f.clone() } else { g.dir().join(f) };
@@ -97,10 +117,17 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                 if keys.is_empty() {
                     return Err(Error::new(format!("{}: no public keys in the file", path.display())));
                 }
-                recipients.extend(keys);
+                recipients.extend(keys.into_iter().map(|k| (display_path(&config.root, &path), k)));
             }
             let mut seen = std::collections::HashSet::new();
-            recipients.retain(|r| seen.insert(r.to_string()));
+            recipients.retain(|(_, r)| seen.insert(r.to_string()));
+            let signer = match identity_file(g, a.identity.as_ref()) {
+                Some(path) => Some(read_identity_file(&path)?.swap_remove(0)),
+                None => None,
+            };
+            if a.recipients.to_team && warn_on_team_change(&config)?.changed() {
+                confirm("Encrypt the project's secrets to the team's keys?", a.yes)?;
+            }
             let backend = choose_backend(&config, a.backend.as_deref())?;
             let (bundle, warnings) = Bundle::collect(backend.as_ref(), &config.project)?;
             print_warnings(&warnings);
@@ -108,39 +135,51 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                 return Err(Error::new(format!("no secrets under {}/ in backend {}", config.project, backend.name()))
                     .with_hint("store some first (`envref secret set <key>`), or pick another backend with --backend"));
             }
-            let armored = bundle.seal(&recipients)?;
+            let keys: Vec<_> = recipients.iter().map(|(_, k)| k.clone()).collect();
+            let armored = bundle.seal(&keys, signer.as_ref())?;
             let out = sync_file(g, &config.root, a.output.as_ref());
             if let Some(dir) = out.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
             write_atomic(&out, armored.as_bytes(), Some(0o644))?;
+            if a.recipients.to_team {
+                remember_team(&config.root, &config.project, &config.team)?;
+            }
             for k in bundle.secrets.keys() {
                 ui::verbose(&format!("  {k}"));
             }
             let n = bundle.secrets.len();
             ui::info(&format!(
-                "pushed {n} secret{} from backend {} to {} (encrypted to {} recipient{})",
+                "pushed {n} secret{} from backend {} to {}, encrypted to {} recipient{}:",
                 plural(n),
                 backend.name(),
                 display_path(&config.root, &out),
                 recipients.len(),
                 plural(recipients.len())
             ));
+            for (who, key) in &recipients {
+                ui::info(&format!("  {who}  {key}"));
+            }
+            match signer.map(|id| id.to_public().to_string()) {
+                Some(me) => {
+                    ui::info(&format!("authenticated as {me}"));
+                    if !config.team.iter().any(|m| m.public_key.trim() == me) {
+                        ui::warn(&format!("{me} is not under `team:` in .envref.yaml, so teammates will not trust it as a sender"));
+                    }
+                }
+                None => {
+                    ui::info(&format!("unsigned: pass --identity (or set {IDENTITY_ENV}) so teammates can tell the file comes from you"))
+                }
+            }
         }
         SyncCommand::Pull(a) => {
-            let identity = match a.identity.clone().or_else(|| std::env::var_os(IDENTITY_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
-            {
-                Some(p) if p.is_absolute() => p,
-                Some(p) => g.dir().join(p),
-                None => {
-                    return Err(Error::new("no identity file given")
-                        .with_hint(format!("pass --identity key.txt (an `age-keygen` file), or set {IDENTITY_ENV}")))
-                }
-            };
-            let text = std::fs::read_to_string(&identity).map_err(|e| Error::io(&identity, e))?;
-            let identities = parse_identities(&text).map_err(|e| e.context(identity.display()))?;
-            drop(text);
+            let identity = identity_file(g, a.identity.as_ref()).ok_or_else(|| {
+                Error::new("no identity file given")
+                    .with_hint(format!("pass --identity key.txt (an `age-keygen` file), or set {IDENTITY_ENV}"))
+            })?;
+            let identities = read_identity_file(&identity)?;
             let file = sync_file(g, &config.root, a.file.as_ref());
+            let shown = display_path(&config.root, &file);
             let data = std::fs::read(&file).map_err(|e| {
                 let err = Error::io(&file, e);
                 if a.file.is_none() {
@@ -149,34 +188,99 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                     err
                 }
             })?;
-            let bundle = Bundle::open(&data, &identities).map_err(|e| e.context(display_path(&config.root, &file)))?;
+            let bundle = Bundle::open(&data, &identities).map_err(|e| e.context(&shown))?;
+            let sender = bundle.verified_sender(&identities).map_err(|e| e.context(&shown))?;
             let backend = choose_backend(&config, a.backend.as_deref())?;
-            let report = bundle.store(backend.as_ref(), &config.project, a.force)?;
-            for k in &report.imported {
-                ui::verbose(&format!("  imported {k}"));
+            let plan = bundle.plan(backend.as_ref(), &config.project, a.force)?;
+            // age does not sign: anyone can encrypt a file to your key, so show what it would
+            // store (names only) and let the user say yes.
+            let list = |label: &str, keys: &[String]| {
+                if !keys.is_empty() {
+                    ui::info(&format!("  {label} ({}): {}", keys.len(), keys.join(", ")));
+                }
+            };
+            if plan.writes() {
+                ui::info(&format!("{shown} would store into backend {}:", backend.name()));
+                list("add", &plan.add);
+                list("change", &plan.change);
             }
-            for k in &report.skipped {
-                ui::verbose(&format!("  skipped {k} (already in {})", backend.name()));
+            let team = warn_on_team_change(&config)?;
+            match (&sender, sender.as_deref().and_then(|k| team.trusted(&config.team, k))) {
+                (Some(k), Some(m)) => ui::info(&format!("{shown} is authenticated as coming from {} ({k}), a team key", m.name)),
+                (Some(k), None) => ui::warn(&format!(
+                    "{shown} is authenticated as coming from {k}, which is not a team key you have synced with; check with your team"
+                )),
+                (None, _) if plan.writes() => ui::warn(&format!(
+                    "{shown} is not signed: anyone who can commit could have written it; check the keys above with whoever pushed it"
+                )),
+                (None, _) => {}
             }
+            if plan.writes() || team.changed() {
+                confirm(&format!("Store these secrets in backend {}?", backend.name()), a.yes)?;
+            }
+            bundle.store(backend.as_ref(), &config.project, &plan)?;
+            remember_team(&config.root, &config.project, &config.team)?;
             ui::info(&format!(
-                "pulled {} secret{} from {} into backend {} ({} imported, {} skipped)",
+                "pulled {} secret{} from {shown} into backend {} ({} added, {} changed, {} unchanged, {} kept)",
                 bundle.secrets.len(),
                 plural(bundle.secrets.len()),
-                display_path(&config.root, &file),
                 backend.name(),
-                report.imported.len(),
-                report.skipped.len()
+                plan.add.len(),
+                plan.change.len(),
+                plan.unchanged.len(),
+                plan.keep.len()
             ));
-            if !report.skipped.is_empty() {
+            if !plan.keep.is_empty() {
                 ui::info(&format!(
-                    "hint: {} already existed and kept their values ({}); pass --force to overwrite them",
-                    report.skipped.len(),
-                    report.skipped.join(", ")
+                    "hint: {} differ from backend {} and kept their values there ({}); pass --force to overwrite them",
+                    plan.keep.len(),
+                    backend.name(),
+                    plan.keep.join(", ")
                 ));
             }
         }
     }
     Ok(0)
+}
+
+/// Warn loudly when the team's keys differ from the ones remembered the last time this user
+/// synced the project (on first use, just say they are now remembered).
+fn warn_on_team_change(config: &Config) -> Result<TeamChange> {
+    let change = team_change(&config.root, &config.team)?;
+    if change.first_use && !config.team.is_empty() {
+        ui::info(&format!(
+            "first sync of this project here: remembering its {} team key{} in {}",
+            config.team.len(),
+            plural(config.team.len()),
+            teams_file()?.display()
+        ));
+    }
+    if change.changed() {
+        ui::warn("THE TEAM'S KEYS CHANGED since you last synced this project (`team:` in .envref.yaml):");
+        for (name, key) in &change.added {
+            ui::warn(&format!("  added:   {name}  {key}"));
+        }
+        for (name, key) in &change.removed {
+            ui::warn(&format!("  removed: {name}  {key}"));
+        }
+        ui::warn("anyone who can commit can edit `team:`; confirm this change with your team before you go on");
+    }
+    Ok(change)
+}
+
+/// `--yes`, else a y/N on the terminal; with neither, refuse instead of hanging.
+fn confirm(question: &str, yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !ui::interactive() {
+        return Err(Error::new("nothing was written: this needs a confirmation, and there is no terminal to ask on")
+            .with_hint("review the lines above, then run the command again with --yes"));
+    }
+    if !ui::confirm(question)? {
+        return Err(Error::new("cancelled; nothing was written"));
+    }
+    Ok(())
 }
 
 fn plural(n: usize) -> &'static str {

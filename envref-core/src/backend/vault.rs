@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::base64::{base64_decode, base64_encode};
@@ -22,7 +22,10 @@ pub const PASSPHRASE_ENV: &str = "ENVREF_VAULT_PASSPHRASE";
 /// scrypt work factor (log2 N) for new vaults: ≈ 160 ms here, paid once per run.
 pub const DEFAULT_WORK_FACTOR: u8 = 16;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-const FORMAT_VERSION: &str = "1";
+/// The vault file's layout, recorded in `meta` as `format`; a newer one is refused on open.
+const FORMAT_VERSION: u32 = 1;
+const SCHEMA: &str = "CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+    CREATE TABLE secrets (key TEXT PRIMARY KEY NOT NULL, ciphertext BLOB NOT NULL, updated_at INTEGER NOT NULL);";
 
 /// The vault's file path: the `path` option (`~` expanded), else
 /// `$XDG_CONFIG_HOME/envref/vault.db`, else `~/.config/envref/vault.db`.
@@ -45,6 +48,16 @@ fn err(kind: ErrorKind, msg: impl Into<String>) -> BackendError {
 fn not_initialized(path: &Path) -> BackendError {
     err(ErrorKind::Unavailable, format!("vault: not initialized ({} does not exist)", path.display()))
         .with_hint("run `envref vault init` to create it")
+}
+
+fn already_initialized(path: &Path) -> BackendError {
+    err(ErrorKind::Failed, format!("vault: already initialized at {}", path.display()))
+        .with_hint("to start over, move the file away first; `envref vault export` keeps a copy of the secrets")
+}
+
+fn not_a_vault(path: &Path, why: &str) -> BackendError {
+    err(ErrorKind::Failed, format!("vault: {} is not an envref vault ({why}); envref left it untouched", path.display()))
+        .with_hint("set `path:` of the vault backend to your vault, or move this file away and run `envref vault init`")
 }
 
 fn locked() -> BackendError {
@@ -93,53 +106,104 @@ pub struct OpenVault {
 }
 
 impl VaultFile {
-    /// Create a new vault: directory 0700, file 0600, WAL, a fresh identity wrapped with
-    /// `passphrase` at `work_factor`.
+    /// Create a new vault: a fresh identity wrapped with `passphrase` at `work_factor`, in a
+    /// file (0600, WAL) built under a temporary name and linked into place only when complete,
+    /// so an interrupted init leaves nothing and an existing file is never written to.
     pub fn create(path: &Path, passphrase: &SecretString, work_factor: u8) -> Result<(), BackendError> {
-        if path.exists() {
-            let f = VaultFile::open(path)?;
-            if f.meta("identity")?.is_some() {
-                return Err(err(ErrorKind::Failed, format!("vault: already initialized at {}", path.display()))
-                    .with_hint("to start over, move the file away first; `envref vault export` keeps a copy of the secrets"));
-            }
+        if std::fs::symlink_metadata(path).is_ok() {
+            VaultFile::open(path)?; // Says what the file is when it is not a vault.
+            return Err(already_initialized(path));
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(d) => d,
+            None => Path::new("."),
+        };
+        if !dir.exists() {
             create_private_dir(dir).map_err(|e| err(ErrorKind::Failed, format!("vault: cannot create {}: {e}", dir.display())))?;
         }
-        create_private_file(path).map_err(|e| err(ErrorKind::Failed, format!("vault: cannot create {}: {e}", path.display())))?;
-        let file = VaultFile::open(path)?;
-        file.conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| db_error(path, e))?;
-        let identity = age::x25519::Identity::generate();
-        let mut wrap = age::scrypt::Recipient::new(passphrase.clone());
-        wrap.set_work_factor(work_factor);
-        let wrapped = encrypt(&wrap, identity.to_string().expose_secret().as_bytes())?;
-        let mut conn = file.conn;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(path, e))?;
-        let exists: Option<String> =
-            tx.query_row("SELECT value FROM meta WHERE name = 'identity'", [], |r| r.get(0)).optional().map_err(|e| db_error(path, e))?;
-        if exists.is_some() {
-            return Err(err(ErrorKind::Failed, format!("vault: already initialized at {}", path.display())));
-        }
-        for (k, v) in
-            [("format", FORMAT_VERSION.to_string()), ("identity", base64_encode(&wrapped)), ("recipient", identity.to_public().to_string())]
+        check_dir(path, dir)?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = TempVault(dir.join(format!(".{name}.init-{}", std::process::id())));
+        let fail = |e: std::io::Error| err(ErrorKind::Failed, format!("vault: cannot create {}: {e}", tmp.0.display()));
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        o.open(&tmp.0).map_err(fail)?;
+        // Built and closed (closing checkpoints the WAL into the file) before it gets its name.
         {
-            tx.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)", params![k, v]).map_err(|e| db_error(path, e))?;
+            let mut conn = Connection::open(&tmp.0).map_err(|e| db_error(&tmp.0, e))?;
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| db_error(&tmp.0, e))?;
+            let identity = age::x25519::Identity::generate();
+            let mut wrap = age::scrypt::Recipient::new(passphrase.clone());
+            wrap.set_work_factor(work_factor);
+            let wrapped = encrypt(&wrap, identity.to_string().expose_secret().as_bytes())?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(&tmp.0, e))?;
+            tx.execute_batch(SCHEMA).map_err(|e| db_error(&tmp.0, e))?;
+            for (k, v) in [
+                ("format", FORMAT_VERSION.to_string()),
+                ("identity", base64_encode(&wrapped)),
+                ("recipient", identity.to_public().to_string()),
+            ] {
+                tx.execute("INSERT INTO meta(name, value) VALUES (?1, ?2)", params![k, v]).map_err(|e| db_error(&tmp.0, e))?;
+            }
+            tx.commit().map_err(|e| db_error(&tmp.0, e))?;
         }
-        tx.commit().map_err(|e| db_error(path, e))
+        // A hard link never replaces an existing file (a concurrent init wins, we lose).
+        match std::fs::hard_link(&tmp.0, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(already_initialized(path)),
+            Err(_) if std::fs::symlink_metadata(path).is_err() => std::fs::rename(&tmp.0, path).map_err(fail),
+            Err(e) => Err(fail(e)),
+        }
     }
 
+    /// Open an existing vault. Refuses, leaving the file untouched, anything that is not an
+    /// envref vault: a symlink, a non-regular or empty file, another program's SQLite file, a
+    /// newer format. The directory must not be writable by others (see `check_dir`).
     pub fn open(path: &Path) -> Result<VaultFile, BackendError> {
-        if !path.exists() {
-            return Err(not_initialized(path));
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_initialized(path)),
+            Err(e) => return Err(err(ErrorKind::Failed, format!("vault: {}: {e}", path.display()))),
+        };
+        if meta.file_type().is_symlink() {
+            return Err(err(ErrorKind::Failed, format!("vault: {} is a symbolic link; envref does not follow it", path.display()))
+                .with_hint("set `path:` of the vault backend to the real file, or replace the link with the vault file itself"));
         }
-        let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
+        if !meta.is_file() {
+            return Err(not_a_vault(path, "not a regular file"));
+        }
+        check_dir(path, path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+        if meta.len() == 0 {
+            return Err(not_a_vault(path, "the file is empty"));
+        }
+        let mut magic = [0u8; 16];
+        let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic));
+        if read.is_err() || &magic != b"SQLite format 3\0" {
+            return Err(not_a_vault(path, "not a SQLite database"));
+        }
+        // No CREATE: opening never makes a file; NOFOLLOW: no symlink swapped in since the check.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| db_error(path, e))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS secrets (key TEXT PRIMARY KEY NOT NULL, ciphertext BLOB NOT NULL, updated_at INTEGER NOT NULL);",
-        )
-        .map_err(|e| db_error(path, e))?;
-        Ok(VaultFile { path: path.to_path_buf(), conn })
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'secrets')", [], |r| r.get(0))
+            .map_err(|e| db_error(path, e))?;
+        if tables != 2 {
+            return Err(not_a_vault(path, "a SQLite database without envref's tables"));
+        }
+        let file = VaultFile { path: path.to_path_buf(), conn };
+        let format = file.meta("format")?.ok_or_else(|| not_a_vault(path, "a SQLite database without envref's format record"))?;
+        match format.parse::<u32>() {
+            Ok(FORMAT_VERSION) => Ok(file),
+            Ok(v) if v > FORMAT_VERSION => Err(err(
+                ErrorKind::Failed,
+                format!("vault: {} has format version {v}; this envref reads version {FORMAT_VERSION}", path.display()),
+            )
+            .with_hint("a newer envref wrote it: upgrade envref on this machine")),
+            _ => Err(not_a_vault(path, "its format record is not a version this envref knows")),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -161,7 +225,7 @@ impl VaultFile {
     /// Unwrap the identity with the passphrase (one scrypt). Refuses when locked unless
     /// `even_if_locked` (lock/unlock themselves check the passphrase).
     pub fn unlock_identity(self, passphrase: &SecretString, even_if_locked: bool) -> Result<OpenVault, BackendError> {
-        let wrapped = self.meta("identity")?.ok_or_else(|| not_initialized(&self.path))?;
+        let wrapped = self.meta("identity")?.ok_or_else(|| not_a_vault(&self.path, "it holds no vault key"))?;
         if !even_if_locked && self.is_locked()? {
             return Err(locked());
         }
@@ -303,7 +367,7 @@ impl Vault {
         let open = self.open.get_or_init(|| {
             let file = VaultFile::open(&self.path)?;
             if file.meta("identity")?.is_none() {
-                return Err(not_initialized(&self.path));
+                return Err(not_a_vault(&self.path, "it holds no vault key"));
             }
             if file.is_locked()? {
                 return Err(locked());
@@ -444,9 +508,6 @@ fn unix_now() -> i64 {
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -454,18 +515,43 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
-fn create_private_file(path: &Path) -> std::io::Result<()> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+/// The vault's directory must not be writable by others: someone could have replaced the
+/// vault already, so it is refused and the user looks before fixing it. envref's own directory
+/// (the default `~/.config/envref`, often 755 because it existed before) is also tightened to
+/// 0700 when others can read it; a directory the user chose with `path:` (a project, say)
+/// keeps its mode, as the vault file itself is 0600.
+#[cfg(unix)]
+fn check_dir(path: &Path, dir: &Path) -> Result<(), BackendError> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = dir.display();
+    let mode = std::fs::metadata(dir).map_err(|e| err(ErrorKind::Failed, format!("vault: {shown}: {e}")))?.permissions().mode() & 0o7777;
+    let refuse = |why: &str| {
+        err(ErrorKind::Denied, format!("vault: the directory {shown} {why} (mode {:o}); envref refuses to use a vault there", mode & 0o777))
+            .with_hint(format!("check that the vault file is yours, then run `chmod 700 {shown}`"))
+    };
+    if mode & 0o022 != 0 {
+        return Err(refuse("is writable by other users"));
+    }
+    if mode & 0o077 != 0 && path == vault_path(None) {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & !0o077))
+            .map_err(|_| refuse("is readable by other users and belongs to another user"))?;
     }
     Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_dir(_path: &Path, _dir: &Path) -> Result<(), BackendError> {
+    Ok(())
+}
+
+/// The half-built vault of `create`; removed unless it was linked into place (then removing
+/// this name leaves the vault).
+struct TempVault(PathBuf);
+
+impl Drop for TempVault {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 #[cfg(test)]
