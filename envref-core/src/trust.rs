@@ -62,8 +62,10 @@ pub fn named(config: &Config, specs: &[&BackendSpec]) -> Vec<Named> {
         if found_inside.is_none() && !(from_project && renamed) && !addr {
             continue;
         }
-        let mut what = program.clone();
-        if let Some(p) = found_inside.filter(|_| !program.contains(std::path::MAIN_SEPARATOR)) {
+        let bare = !program.contains(std::path::MAIN_SEPARATOR);
+        // `<root>/./bin/x` reads as `<root>/bin/x` (components drop the `.`).
+        let mut what = if bare { program.clone() } else { Path::new(&program).components().collect::<PathBuf>().display().to_string() };
+        if let Some(p) = found_inside.filter(|_| bare) {
             what = format!("{program} (found in the project: {})", p.display());
         }
         if addr {
@@ -81,20 +83,16 @@ pub fn check(config: &Config, specs: &[&BackendSpec]) -> Result<()> {
     if named.is_empty() {
         return Ok(());
     }
-    let (state, why) = match state(&config.file) {
+    let file = config.file.display();
+    let allow = format!("if you trust it, run `{}`", allow_command(config));
+    let (why, hint) = match state(&config.file) {
         Ok(State::Allowed) => return Ok(()),
-        Ok(State::Changed) => (State::Changed, "has changed since you allowed it; it".to_string()),
-        Ok(State::NotAllowed) => (State::NotAllowed, "is not allowed yet; it".to_string()),
-        Err(e) => (State::NotAllowed, format!("cannot be checked ({}); it", e.message)),
+        Ok(State::Changed) => ("has changed since you allowed it".to_string(), format!("read what changed in {file}; {allow}")),
+        Ok(State::NotAllowed) => ("is not allowed yet".to_string(), format!("read {file}; {allow}")),
+        Err(e) => (format!("cannot be checked ({})", e.message), e.hint.unwrap_or_else(|| format!("read {file}; {allow}"))),
     };
     let list: Vec<String> = named.iter().map(|n| format!("  - {n}")).collect();
-    let verb = if state == State::Changed { "read what changed in" } else { "read" };
-    Err(Error::new(format!(
-        "{} {why} names programs that envref runs only for a file you allowed:\n{}",
-        config.file.display(),
-        list.join("\n")
-    ))
-    .with_hint(format!("{verb} {}; if you trust it, run `{}`", config.file.display(), allow_command(config))))
+    Err(Error::new(format!("{file} {why}; envref runs the programs it names only once you allow it:\n{}", list.join("\n"))).with_hint(hint))
 }
 
 /// `envref allow`, with `-C <root>` when the current directory would not find this config.
