@@ -70,7 +70,8 @@ fn assert_runs(p: &Project, marker: &Path) {
     assert!(out.stdout.contains("API_KEY=from-helper"), "{}", out.stdout);
     let out = p.envref(&["run", "--", "sh", "-c", "echo child-$API_KEY"]).ok();
     assert_eq!(out.stdout, "child-from-helper\n");
-    p.envref(&["status"]).ok();
+    let out = p.envref(&["status"]).ok();
+    assert!(out.stdout.contains("Trust:    allowed") && out.stdout.contains("backend helper (plugin):"), "{}", out.stdout);
     p.envref(&["onboard", "--dry-run"]).ok();
     assert!(p.envref(&["secret", "list"]).ok().stdout.contains("api_key"));
     assert!(marker.exists(), "the helper ran once allowed");
@@ -196,6 +197,7 @@ fn default_tools_on_path_the_global_config_and_init_need_no_allow() {
     q.write(".env", "API_KEY=ref://secrets/api_key\n");
     assert!(q.envref(&["resolve"]).ok().stdout.contains("API_KEY=from-helper"));
     assert!(marker.exists());
+    assert!(q.envref(&["status"]).ok().stdout.contains("Trust:    not needed"));
 
     // ... unless the "global" config lives inside the project (e.g. ENVREF_CONFIG_DIR set by
     // a script of the repo's): then it is the project's.
