@@ -25,7 +25,7 @@ use crate::{Error, Result};
 pub struct Named {
     pub backend: String,
     pub kind: String,
-    /// What it runs, e.g. `/src/app/bin/helper`, or `vault (addr: set by the project)`.
+    /// What it runs, e.g. `/src/app/bin/helper`, or `envref-backend-x (found in the project: …)`.
     pub what: String,
 }
 
