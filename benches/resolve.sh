@@ -51,6 +51,7 @@ for i in range(100):
 open(sys.argv[1], "w").write("\n".join(lines) + "\n")
 json.dump(store, open(sys.argv[2], "w"))
 PY
+"$envref" -q -C "$p" allow # its config names the plugin
 "$envref" -C "$p" resolve | grep -c . | grep -qx 100
 time_it "plugin: 100 vars, 20 refs" "$envref" -C "$p" resolve
 

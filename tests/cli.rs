@@ -16,6 +16,7 @@ fn two_plugins() -> Project {
         plugin("envref-backend-pystore").display()
     );
     let p = Project::with(&config, "");
+    p.allow();
     let log = p.root.join("plugin.log");
     let first = p.root.join("first.json");
     let second = p.root.join("second.json");
@@ -99,7 +100,7 @@ fn erroring_backend_falls_through_with_one_warning() {
         bad.display(),
         plugin("envref-backend-pystore").display()
     );
-    p.write(".envref.yaml", &config);
+    p.write_allowed_config(&config);
     p.write(".env", "A=ref://secrets/a\nB=ref://secrets/b\n");
     store(&p, "second.json", &[("my-app/a", "1"), ("my-app/b", "2")]);
     let out = p.envref(&["resolve"]).ok();
@@ -124,7 +125,7 @@ fn profile_scope_before_project_scope_across_backends() {
     assert_eq!(p.envref(&["resolve"]).ok().stdout, "K=first-project\nONLY=project-value\n");
     let mut q = two_plugins();
     q.set_env("ENVREF_PROFILE", "staging");
-    q.write(".envref.yaml", &p.read(".envref.yaml"));
+    q.write_allowed_config(&p.read(".envref.yaml"));
     q.write(".env", "K=ref://secrets/k\n");
     store(&q, "second.json", &[("my-app/staging/k", "via-env")]);
     assert_eq!(q.envref(&["resolve"]).ok().stdout, "K=via-env\n");
@@ -168,13 +169,10 @@ fn plugin_failures_are_one_clear_line() {
         let path = p.root.join(name);
         std::fs::write(&path, script).unwrap();
         chmod_x(&path);
-        p.write(
-            ".envref.yaml",
-            &format!(
-                "project: app\nbackends:\n  - name: {name}\n    type: plugin\n    config: {{command: {}, timeout: 1s}}\n",
-                path.display()
-            ),
-        );
+        p.write_allowed_config(&format!(
+            "project: app\nbackends:\n  - name: {name}\n    type: plugin\n    config: {{command: {}, timeout: 1s}}\n",
+            path.display()
+        ));
         p.write(".env", "K=ref://secrets/k\n");
         let start = std::time::Instant::now();
         let out = p.envref(&["resolve"]).fails(1);

@@ -104,6 +104,9 @@ impl Recorded {
 /// Point the project's backend command at the recorder, which runs `real`; TMPDIR private so
 /// the test can check that request files are removed.
 fn record(p: Project, real: &Path) -> (Project, Recorded) {
+    // The test trusts its config to run the recorder (unchecked: some configs are invalid on
+    // purpose, and then nothing runs anyway).
+    p.envref(&["allow"]);
     let log = p.root.join("argv.log");
     let tmp = p.root.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
@@ -335,7 +338,7 @@ fn aws_ssm_two_named_backends_with_profiles_and_regions() {
 
     // Without a usable profile the CLI's own message comes through, with a hint.
     let config = ssm_config("      profile: nobody\n      region: us-west-2\n");
-    p.write(".envref.yaml", &config);
+    p.write_allowed_config(&config);
     let err = p.envref(&["secret", "get", "api_key", "--backend", "ssm"]).fails(1);
     assert!(err.stderr.contains("ssm: aws ssm get-parameter"), "{}", err.stderr);
     assert!(err.stderr.contains("nobody"), "{}", err.stderr);
@@ -351,7 +354,7 @@ fn aws_ssm_errors_are_clear() {
     assert!(err.stderr.contains("Unable to locate credentials"), "{}", err.stderr);
     assert!(err.stderr.contains("aws configure"), "{}", err.stderr);
     // A missing executable: the install hint.
-    p.write(".envref.yaml", "project: my-app\nbackends:\n  - name: ssm\n    type: aws-ssm\n    config:\n      command: /nonexistent/aws\n");
+    p.write_allowed_config("project: my-app\nbackends:\n  - name: ssm\n    type: aws-ssm\n    config:\n      command: /nonexistent/aws\n");
     let err = p.envref(&["resolve"]).fails(1);
     assert!(err.stderr.contains("executable /nonexistent/aws not found"), "{}", err.stderr);
     assert!(err.stderr.contains("install the AWS CLI"), "{}", err.stderr);
@@ -468,7 +471,7 @@ fn hashicorp_vault_mount_prefix_and_environment() {
     // The spec's Enterprise-style example minus the namespace (OpenBao dev has none); address
     // and token from the environment.
     let config = hc_config("      mount: kv\n      prefix: team-alpha/myapp\n");
-    p.write(".envref.yaml", &config);
+    p.write_allowed_config(&config);
     p.write(".env", "TOKEN=ref://secrets/api_token\n");
     let (p, rec) = record(p, &bao.vault);
     let p = p.env("VAULT_ADDR", bao.server.url()).env("VAULT_TOKEN", ROOT_TOKEN);
@@ -500,12 +503,11 @@ fn hashicorp_vault_wrong_token_and_server_down_are_clear_errors() {
     assert!(err.stderr.contains("403") && err.stderr.contains("vault login"), "{}", err.stderr);
 
     let config = hc_config(&format!("      addr: http://127.0.0.1:{}\n      token: {ROOT_TOKEN}\n", free_port()));
-    p.write(".envref.yaml", &config);
+    p.write_allowed_config(&config);
     let err = p.envref(&["secret", "get", "a", "--backend", "hcvault"]).fails(1);
     assert!(err.stderr.contains("connection refused"), "{}", err.stderr);
 
-    p.write(
-        ".envref.yaml",
+    p.write_allowed_config(
         "project: p\nbackends:\n  - name: hcvault\n    type: hashicorp-vault\n    config:\n      command: /nonexistent/vault\n",
     );
     let err = p.envref(&["secret", "get", "a", "--backend", "hcvault"]).fails(1);
@@ -586,7 +588,7 @@ fn onepassword_errors_are_clear() {
     let err = p.envref(&["resolve"]).fails(1);
     assert!(err.stderr.contains("op signin"), "{}", err.stderr);
 
-    p.write(".envref.yaml", "project: app\nbackends:\n  - name: op\n    type: 1password\n    config:\n      command: /nonexistent/op\n");
+    p.write_allowed_config("project: app\nbackends:\n  - name: op\n    type: 1password\n    config:\n      command: /nonexistent/op\n");
     let err = p.envref(&["secret", "get", "a"]).fails(1);
     assert!(err.stderr.contains("install the 1Password CLI"), "{}", err.stderr);
 }
@@ -826,11 +828,11 @@ fn oci_vault_spec_example_works_as_written() {
 
     // The configuration block's optional `profile:` reaches the CLI as --profile.
     let config = oci_config("      profile: TEAM\n");
-    p.write(".envref.yaml", &config);
+    p.write_allowed_config(&config);
     p.envref(&["secret", "set", "team_key", "--backend", "oci", "--value", "t-Secr3t"]).ok();
     assert_eq!(p.envref(&["secret", "get", "team_key", "--backend", "oci"]).ok().stdout, "t-Secr3t\n");
     assert!(rec.lines().iter().rev().take(3).all(|l| l.contains("--profile TEAM")), "{:#?}", rec.lines());
-    p.write(".envref.yaml", &oci_config("      profile: NOBODY\n"));
+    p.write_allowed_config(&oci_config("      profile: NOBODY\n"));
     let err = p.envref(&["secret", "get", "team_key", "--backend", "oci"]).fails(1);
     assert!(err.stderr.contains("Profile 'NOBODY' not found"), "{}", err.stderr);
     assert!(err.stderr.contains("oci setup config"), "{}", err.stderr);
@@ -850,7 +852,7 @@ fn oci_vault_config_errors_not_found_and_failures() {
     assert!(rec.lines().is_empty(), "no CLI call with an invalid config");
 
     // Not found is the service's NotAuthorizedOrNotFound (exit 1, ServiceError JSON).
-    p.write(".envref.yaml", &oci_config(""));
+    p.write_allowed_config(&oci_config(""));
     let err = p.envref(&["secret", "get", "a", "--backend", "oci"]).fails(1);
     assert!(err.stderr.contains("oci: secret not found: a"), "{}", err.stderr);
     let getters = oci.requests();
@@ -874,8 +876,7 @@ fn oci_vault_config_errors_not_found_and_failures() {
     assert!(err.stderr.contains("RequestException"), "{}", err.stderr);
 
     // A missing executable: the install hint.
-    p.write(
-        ".envref.yaml",
+    p.write_allowed_config(
         &format!(
             "project: my-app\nbackends:\n  - name: oci\n    type: oci-vault\n    config:\n      vault_id: {VAULT_ID}\n      compartment_id: {COMPARTMENT_ID}\n      key_id: {KEY_ID}\n      command: /nonexistent/oci\n"
         ),

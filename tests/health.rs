@@ -117,6 +117,7 @@ fn status_resolves_profile_scoped_secrets() {
 fn status_reports_backend_availability() {
     let config = "backends:\n  - name: vault\n    type: vault\n  - name: broken\n    type: plugin\n    config:\n      command: /nonexistent/envref-plugin\n";
     let p = Project::with(&format!("project: app\n{config}"), "A=ref://secrets/a\n").env("ENVREF_VAULT_PASSPHRASE", PASS);
+    p.allow();
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
     set_secret(&p, "a", "1", &[]);
     // Everything resolves from the vault, so the broken plugin does not fail status…
@@ -237,6 +238,7 @@ fn doctor_outside_git_reads_gitignore_and_checks_backends() {
     // Not a git work tree: .gitignore itself is read, globs included.
     let config = "backends:\n  - name: vault\n    type: vault\n  - name: broken\n    type: plugin\n    config:\n      command: /nonexistent/plugin\n";
     let p = Project::with(&format!("project: app\n{config}"), "A=ref://secrets/a\n").env("ENVREF_VAULT_PASSPHRASE", PASS);
+    p.allow();
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
     p.write(".gitignore", "*.local\n");
     let out = p.envref(&["doctor"]).ok();

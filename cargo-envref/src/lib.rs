@@ -97,6 +97,8 @@ pub enum Command {
     Sync(cmd::sync::SyncCommand),
     /// Enter every secret the project needs that no backend has yet (hidden prompts)
     Onboard(cmd::onboard::OnboardArgs),
+    /// Trust this project's .envref.yaml to run the programs it names (like `direnv allow`)
+    Allow(cmd::allow::AllowArgs),
 }
 
 /// Entry point of the `cargo-envref` binary (`cargo envref …`); returns the exit code.

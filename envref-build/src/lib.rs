@@ -163,7 +163,7 @@ impl Builder {
 
     #[cfg(feature = "secrets")]
     fn resolved(&self, project: &Project) -> Result<Vec<Var>> {
-        let ctx = envref_core::backend::BuildContext { interactive: false };
+        let ctx = envref_core::backend::BuildContext { interactive: false, in_project_code: true };
         let r = envref_core::resolve::resolve_project(project, || envref_core::backend::build_all(&project.config, &ctx), false)?;
         match r.error() {
             Some(e) => Err(e),

@@ -32,6 +32,8 @@ pub mod resolve;
 pub mod runner;
 #[cfg(feature = "backends")]
 pub mod sync;
+#[cfg(feature = "backends")]
+pub mod trust;
 
 pub use error::{Error, Result};
 #[cfg(feature = "backends")]

@@ -49,7 +49,7 @@ impl Loader {
             None => std::env::current_dir().map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?,
         };
         let project = Project::open(&dir, self.profile.as_deref())?;
-        let ctx = BuildContext { interactive: false };
+        let ctx = BuildContext { interactive: false, in_project_code: true };
         let resolved = resolve_project(&project, || build_all(&project.config, &ctx), false)?;
         match resolved.error() {
             Some(e) => Err(e),

@@ -116,12 +116,28 @@ impl Project {
         c.env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .env("XDG_STATE_HOME", self.home.join(".local/state"))
             .env("NO_COLOR", "1");
         for (k, v) in &self.extra_env {
             c.env(k, v);
         }
         c.stdin(Stdio::null());
         c
+    }
+
+    /// `envref allow`: the test trusts the `.envref.yaml` it wrote to run the programs it
+    /// names (a freshly written config is untrusted, like a cloned one). Any later write of
+    /// the config needs another `allow`.
+    #[track_caller]
+    pub fn allow(&self) {
+        self.envref(&["allow"]).ok();
+    }
+
+    /// Write `.envref.yaml` and trust it ([`Project::allow`]).
+    #[track_caller]
+    pub fn write_allowed_config(&self, content: &str) {
+        self.write(".envref.yaml", content);
+        self.allow();
     }
 
     pub fn envref_cmd(&self, args: &[&str]) -> Command {
@@ -156,4 +172,17 @@ fn to_run(output: Output) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         output,
     }
+}
+
+/// A fresh state directory (for `XDG_STATE_HOME`) in which `envref allow` has recorded the
+/// `.envref.yaml` of each of `dirs`: for runs outside a [`Project`], such as `cargo envref`
+/// on the example crate.
+pub fn allowed_state(dirs: &[&Path]) -> tempfile::TempDir {
+    let state = tempfile::tempdir().unwrap();
+    for dir in dirs {
+        let mut c = Command::new(ENVREF);
+        c.arg("-C").arg(dir).arg("allow").env("XDG_STATE_HOME", state.path());
+        run(c).ok();
+    }
+    state
 }

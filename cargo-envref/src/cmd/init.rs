@@ -85,6 +85,13 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
         write_atomic(&path, content.as_bytes(), Some(mode))?;
         ui::info(&format!("  create  {name}"));
         created += 1;
+        if name == ".envref.yaml" {
+            // The user just wrote it: trust it as `envref allow` would (edits need a new allow).
+            match envref_core::trust::allow(&path) {
+                Ok(_) => ui::info("  allow   .envref.yaml (envref allow)"),
+                Err(e) => ui::warn(&format!("{}; run `envref allow` before adding a backend with `command:`", e.message)),
+            }
+        }
     }
     if let (Some(e), true) = (&no_keychain, writes_config) {
         ui::info(&format!(

@@ -9,6 +9,7 @@ use envref_core::{Error, Result};
 
 use crate::{ui, Cli, Command, Global};
 
+pub mod allow;
 pub mod audit;
 pub mod cargo;
 pub mod config;
@@ -48,6 +49,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Team(c) => team::run(g, c),
         Command::Sync(c) => sync::run(g, c),
         Command::Onboard(a) => onboard::run(g, a),
+        Command::Allow(a) => allow::run(g, a),
     }
 }
 
@@ -66,7 +68,7 @@ pub fn load_config(g: &Global) -> Result<Config> {
 }
 
 pub fn build_context() -> BuildContext {
-    BuildContext { interactive: ui::interactive() }
+    BuildContext { interactive: ui::interactive(), in_project_code: false }
 }
 
 pub fn build_backends(config: &Config) -> Result<Vec<Box<dyn Backend>>> {
@@ -79,7 +81,7 @@ pub fn choose_backend(config: &Config, name: Option<&str>) -> Result<Box<dyn Bac
         Some(n) => config.require_backend(n)?,
         None => config.backends.first().ok_or_else(|| Error::new("no backends configured"))?,
     };
-    backend::build(spec, &build_context())
+    backend::build(config, spec, &build_context())
 }
 
 pub fn print_warnings(warnings: &[String]) {

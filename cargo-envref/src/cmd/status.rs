@@ -28,7 +28,8 @@ pub fn run(g: &Global, a: StatusArgs) -> Result<i32> {
     if a.format == "json" {
         write_stdout(&format!("{}\n", serde_json::to_string_pretty(&status).expect("status serializes")))?;
     } else {
-        write_stdout(&render(&status, &project.config.root))?;
+        let named = envref_core::trust::named(&project.config, &project.config.backends.iter().collect::<Vec<_>>());
+        write_stdout(&render(&status, &project.config.root, &named))?;
     }
     let missing = status.missing().count();
     if status.ok {
@@ -50,7 +51,8 @@ pub fn run(g: &Global, a: StatusArgs) -> Result<i32> {
     Ok(1)
 }
 
-fn render(s: &Status, root: &std::path::Path) -> String {
+/// `named`: the programs this (allowed) config names, for the `Trust:` line.
+fn render(s: &Status, root: &std::path::Path, named: &[envref_core::trust::Named]) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "Project:  {} ({})", s.project, display_path(root, &s.config_file));
     let _ = writeln!(o, "Profile:  {}", s.profile.as_deref().unwrap_or("(none)"));
@@ -75,6 +77,14 @@ fn render(s: &Status, root: &std::path::Path) -> String {
             if let Some(fix) = &x.fix {
                 let _ = writeln!(o, "           fix: {fix}");
             }
+        }
+    }
+    if named.is_empty() {
+        let _ = writeln!(o, "Trust:    not needed (the config names no program of its own)");
+    } else {
+        let _ = writeln!(o, "Trust:    allowed (`envref allow --revoke` withdraws it) to run:");
+        for n in named {
+            let _ = writeln!(o, "  {n}");
         }
     }
     let _ = writeln!(o, "Backends:");

@@ -10,9 +10,31 @@ use crate::{Error, Result};
 pub struct BuildContext {
     /// Whether a person is at a terminal to answer prompts (the vault passphrase).
     pub interactive: bool,
+    /// The caller is the project's own program or build script (the loader, envref-build),
+    /// which runs the project's code anyway: the programs its config names need no
+    /// `envref allow`. False for the CLI, where a freshly cloned project must not run anything.
+    pub in_project_code: bool,
 }
 
-pub fn build(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>> {
+/// Build the backend of `spec`, one of `config`'s; refused when it would run a program that
+/// the project names and the user has not allowed (see [`crate::trust`]).
+pub fn build(config: &Config, spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>> {
+    if !ctx.in_project_code {
+        crate::trust::check(config, &[spec])?;
+    }
+    construct(spec, ctx)
+}
+
+/// Every backend of the chain, in order; refused as a whole (one error naming every program)
+/// when any would run a program the user has not allowed.
+pub fn build_all(config: &Config, ctx: &BuildContext) -> Result<Vec<Box<dyn Backend>>> {
+    if !ctx.in_project_code {
+        crate::trust::check(config, &config.backends.iter().collect::<Vec<_>>())?;
+    }
+    config.backends.iter().map(|s| construct(s, ctx)).collect()
+}
+
+fn construct(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>> {
     Ok(match spec.kind.as_str() {
         "keychain" => Box::new(super::keychain::Keychain::new(spec)),
         "plugin" => Box::new(super::plugin::Plugin::new(spec)),
@@ -26,9 +48,4 @@ pub fn build(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>>
                 .with_hint("use a `vault` or `plugin` backend"))
         }
     })
-}
-
-/// Every backend of the chain, in order.
-pub fn build_all(config: &Config, ctx: &BuildContext) -> Result<Vec<Box<dyn Backend>>> {
-    config.backends.iter().map(|s| build(s, ctx)).collect()
 }

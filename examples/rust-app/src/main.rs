@@ -1,4 +1,5 @@
-//! Run it with `cargo envref run -p rust-app`.
+//! Run it with `cargo envref run -p rust-app`, after `envref -C examples/rust-app allow` (its
+//! `.envref.yaml` names the demo plugin, which envref runs only in a project you allowed).
 
 use envref_macros::envref;
 
