@@ -27,9 +27,10 @@ fn cargo_in(dir: &Path, args: &[&str]) -> support::Run {
 }
 
 /// `cargo envref <args>` as cargo runs it (`cargo-envref envref …`), with `CARGO` set.
-fn cargo_envref(dir: &Path, args: &[&str]) -> support::Run {
+fn cargo_envref(dir: &Path, state: &Path, args: &[&str]) -> support::Run {
     let mut c = Command::new(CARGO_ENVREF);
     c.current_dir(dir)
+        .env("XDG_STATE_HOME", state)
         .arg("envref")
         .args(args)
         .env("CARGO", cargo())
@@ -83,7 +84,9 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
         return;
     }
     let ws = root();
-    let out = cargo_envref(&ws, &["run", "-q", "-p", "rust-app"]).ok();
+    // The example's plugin is named by its .envref.yaml, so it runs only once allowed.
+    let state = support::allowed_state(&[&ws.join("examples/rust-app")]);
+    let out = cargo_envref(&ws, state.path(), &["run", "-q", "-p", "rust-app"]).ok();
     assert!(out.stdout.contains("APP_PORT=8080\n"), "{}", out.stdout); // env! from build.rs emit()
     assert!(out.stdout.contains("API_KEY=sk-rust-app-demo\n"), "{}", out.stdout); // resolved by cargo envref
     assert!(out.stdout.contains("REGION=us-east-2\n"), "{}", out.stdout);
@@ -99,12 +102,13 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
         }
     }
     assert!(scanned > 3, "scanned {scanned} files");
-    cargo_envref(&ws, &["test", "-q", "-p", "rust-app"]).ok();
+    cargo_envref(&ws, state.path(), &["test", "-q", "-p", "rust-app"]).ok();
     // Missing secret: `cargo envref` stops before cargo; the in-process loader fails the test.
     let empty = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(empty.path(), "{}").unwrap();
     let mut c = Command::new(CARGO_ENVREF);
     c.current_dir(&ws)
+        .env("XDG_STATE_HOME", state.path())
         .args(["envref", "test", "-q", "-p", "rust-app"])
         .env("CARGO", cargo())
         .env("CARGO_TARGET_DIR", e2e_target())

@@ -146,10 +146,7 @@ pub fn revoke(file: &Path) -> Result<bool> {
 /// `<state dir>/allow/<sha256 of the canonical path>`; refused when the state directory is
 /// inside the project (then the project could have written the record itself).
 fn record_path(file: &Path) -> Result<PathBuf> {
-    let dir = state_dir().ok_or_else(|| {
-        Error::new("cannot find the state directory for `envref allow` records")
-            .with_hint("set HOME, or XDG_STATE_HOME to an absolute path")
-    })?;
+    let dir = crate::state::dir()?;
     let file = canonical(file);
     let root = file.parent().unwrap_or(Path::new("/"));
     if canonical(&dir).starts_with(root) {
@@ -157,13 +154,6 @@ fn record_path(file: &Path) -> Result<PathBuf> {
             .with_hint("set XDG_STATE_HOME (or HOME) to a directory outside the project"));
     }
     Ok(dir.join("allow").join(sha256_hex(file.as_os_str().as_encoded_bytes())))
-}
-
-// TODO(merge): use state::dir()
-/// `$XDG_STATE_HOME/envref` (absolute only, as the XDG spec says), else `~/.local/state/envref`.
-fn state_dir() -> Option<PathBuf> {
-    let xdg = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
-    xdg.or_else(|| crate::config::home_dir().map(|h| h.join(".local/state"))).map(|d| d.join("envref"))
 }
 
 /// Create `dir` (and missing parents) 0700, and tighten the envref directories to 0700.
