@@ -75,7 +75,7 @@ pub fn resolve(g: &Global, a: ResolveArgs) -> Result<i32> {
 pub fn run(g: &Global, a: RunArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     let (resolved, _) = resolve_or_report(&project, a.strict, false)?;
-    if a.command.first().is_some_and(|p| is_cargo(p)) && resolved.vars.iter().any(|v| v.secret) {
+    if a.command.first().is_some_and(is_cargo) && resolved.vars.iter().any(|v| v.secret) {
         ui::warn("cargo passes these secrets on to rustc, build scripts and proc-macros; `cargo envref` gives them only to the programs cargo runs");
     }
     exec(&a.command, &resolved.vars)
