@@ -342,22 +342,21 @@ mod unix {
     use std::sync::Arc;
 
     use super::Payload;
+    use crate::runner::TempPath;
     use crate::{Error, Result};
 
     /// The parent's end: a socket in a private directory, served from a thread until dropped.
+    /// The directory is a [`TempPath`], so an interrupt removes it too.
     pub struct Channel {
-        dir: PathBuf,
+        dir: TempPath,
         socket: PathBuf,
     }
 
     impl Channel {
         pub fn serve(payload: Payload) -> Result<Channel> {
             let dir = private_dir()?;
-            let socket = dir.join("env.sock");
-            let listener = UnixListener::bind(&socket).map_err(|e| {
-                let _ = std::fs::remove_dir_all(&dir);
-                Error::io(&socket, e)
-            })?;
+            let socket = dir.path().join("env.sock");
+            let listener = UnixListener::bind(&socket).map_err(|e| Error::io(&socket, e))?;
             let _ = std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600));
             let data = Arc::new(secrecy::SecretString::from(payload.encode()));
             std::thread::spawn(move || {
@@ -375,13 +374,7 @@ mod unix {
         }
 
         pub fn dir(&self) -> &Path {
-            &self.dir
-        }
-    }
-
-    impl Drop for Channel {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
+            self.dir.path()
         }
     }
 
@@ -406,7 +399,7 @@ mod unix {
 
     /// A new 0700 directory under `$XDG_RUNTIME_DIR` (a per-user tmpfs) or the temp dir. Cargo
     /// splits the runner variable on whitespace, so a base with blanks falls back to /tmp.
-    fn private_dir() -> Result<PathBuf> {
+    fn private_dir() -> Result<TempPath> {
         let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_dir());
         let mut base = runtime.unwrap_or_else(std::env::temp_dir);
         if base.to_string_lossy().contains(char::is_whitespace) {
@@ -417,8 +410,8 @@ mod unix {
             getrandom::fill(&mut nonce).map_err(|e| Error::new(format!("no randomness: {e}")))?;
             let name: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
             let dir = base.join(format!("envref-cargo-{name}"));
-            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => return Ok(dir),
+            match TempPath::create(dir.clone(), |d| std::fs::DirBuilder::new().mode(0o700).create(d)) {
+                Ok(guard) => return Ok(guard),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(Error::io(&dir, e)),
             }

@@ -1,17 +1,57 @@
 //! The one way envref runs an external program (plugins, vendor CLIs): no shell, an absolute
-//! timeout, stdin closed unless it carries data, stdout/stderr captured with a size cap.
+//! timeout (output is read until the deadline, never past it), stdin closed unless it carries
+//! data, stdout/stderr captured with a size cap, and none of envref's own variables in the
+//! child's environment ([`remove_own_variables`]).
 //!
 //! Secret values and tokens never go in argv (world-readable in /proc): pass them through
 //! [`Invocation::stdin`], [`Invocation::env`], or a [`SecretFile`].
+//!
+//! Interrupts: the process groups of running children and the paths of secret temp files
+//! ([`SecretFile`], [`TempPath`]) are recorded in one process-wide registry. On SIGINT, SIGTERM
+//! or SIGHUP a handler thread, installed on the registry's first use, kills those groups,
+//! removes those paths and exits 130, 143 or 129 (128 + the signal).
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+#[cfg(unix)]
+use std::sync::Once;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
-use wait_timeout::ChildExt;
+
+use crate::backend::vault::PASSPHRASE_ENV;
+use crate::config::PROFILE_ENV;
+use crate::sync::IDENTITY_ENV;
+
+/// envref's own credentials. No child gets them: not `envref run`'s program, not cargo, not a
+/// plugin or CLI. The vault passphrase unlocks every project's secrets.
+pub const CREDENTIAL_VARIABLES: &[&str] = &[PASSPHRASE_ENV];
+
+/// The other variables envref reads for itself (`ENVREF_CONFIG_DIR`: see
+/// [`crate::config::global_config_dir`]). Plugins and vendor CLIs have no use for them; the plugin
+/// protocol passes everything in the request.
+pub const SETTING_VARIABLES: &[&str] = &[PROFILE_ENV, "ENVREF_CONFIG_DIR", IDENTITY_ENV];
+
+/// Take envref's credentials out of a child's environment. For programs that otherwise get the
+/// user's environment as is: `envref run`'s command and cargo.
+pub fn remove_credentials(cmd: &mut Command) {
+    for name in CREDENTIAL_VARIABLES {
+        cmd.env_remove(name);
+    }
+}
+
+/// Take every variable envref reads for itself out of a child's environment (credentials and
+/// settings). Every [`Invocation`] does this: plugins, vendor CLIs, git.
+pub fn remove_own_variables(cmd: &mut Command) {
+    remove_credentials(cmd);
+    for name in SETTING_VARIABLES {
+        cmd.env_remove(name);
+    }
+}
 
 /// Default cap on captured stdout and stderr, each.
 pub const DEFAULT_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
@@ -101,13 +141,15 @@ impl Output {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
-    /// Stderr trimmed to its first meaningful lines, for error messages.
+    /// Stderr trimmed to its last meaningful lines (where programs put the error that ended
+    /// them, after any warnings or tracebacks), for error messages.
     pub fn stderr_summary(&self) -> String {
         let text = String::from_utf8_lossy(&self.stderr);
-        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).take(3).collect();
-        let mut s = lines.join(" | ");
-        if s.chars().count() > 400 {
-            s = s.chars().take(400).collect::<String>() + "…";
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let mut s = lines[lines.len().saturating_sub(3)..].join(" | ");
+        let chars = s.chars().count();
+        if chars > 400 {
+            s = "…".to_string() + &s.chars().skip(chars - 400).collect::<String>();
         }
         if s.is_empty() {
             match self.status.code() {
@@ -158,67 +200,98 @@ fn human_bytes(n: usize) -> String {
 }
 
 fn run(inv: Invocation) -> Result<Output, RunError> {
+    let deadline = Instant::now() + inv.timeout;
     let mut cmd = Command::new(&inv.program);
     cmd.args(&inv.args)
         .stdin(if inv.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    remove_own_variables(&mut cmd);
     for (k, v) in &inv.env {
         cmd.env(k, v.expose_secret());
     }
     if let Some(dir) = &inv.current_dir {
         cmd.current_dir(dir);
     }
-    // Its own process group, so a timeout kills the program and whatever it started.
+    // Its own process group, so a timeout or an interrupt kills the program and whatever it started.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => RunError::NotFound(inv.program.clone()),
-        _ => RunError::Io(format!("cannot start {}: {}", inv.program, crate::error::io_reason(&e))),
-    })?;
+    let mut child = {
+        // Spawn and record under the lock, so an interrupt never misses a child.
+        let mut live = registry();
+        let child = cmd.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => RunError::NotFound(inv.program.clone()),
+            _ => RunError::Io(format!("cannot start {}: {}", inv.program, crate::error::io_reason(&e))),
+        })?;
+        live.groups.push(child.id());
+        child
+    };
     let limit = inv.output_limit;
-    let stdin_thread = match (child.stdin.take(), inv.stdin) {
-        (Some(mut pipe), Some(data)) => Some(std::thread::spawn(move || {
-            // A program that exits without reading its input is not an error here.
+    if let (Some(mut pipe), Some(data)) = (child.stdin.take(), inv.stdin) {
+        // Not joined: a program that never reads its input must not hold envref past the deadline.
+        // A program that exits without reading it is not an error here.
+        std::thread::spawn(move || {
             let _ = pipe.write_all(data.expose_secret().as_bytes());
-        })),
-        _ => None,
-    };
-    let out_thread = capture(child.stdout.take().expect("piped"), limit);
-    let err_thread = capture(child.stderr.take().expect("piped"), limit);
-    let status = match child.wait_timeout(inv.timeout) {
-        Ok(Some(status)) => status,
-        Ok(None) => {
-            kill_group(&mut child);
-            return Err(RunError::TimedOut(inv.timeout));
-        }
-        Err(e) => {
-            kill_group(&mut child);
-            return Err(RunError::Io(e.to_string()));
-        }
-    };
-    // The program is gone; children it left behind may still hold the pipes open.
-    kill_group(&mut child);
-    if let Some(t) = stdin_thread {
-        let _ = t.join();
+        });
     }
-    let (stdout, out_over) = out_thread.join().unwrap_or_default();
-    let (stderr, err_over) = err_thread.join().unwrap_or_default();
+    let (tx, rx) = mpsc::channel();
+    capture(Stream::Out, child.stdout.take().expect("piped"), limit, tx.clone());
+    capture(Stream::Err, child.stderr.take().expect("piped"), limit, tx);
+    let (mut stdout, mut stderr) = (None, None);
+    let mut exited = false;
+    let mut pause = Duration::from_millis(1);
+    // Until the program has exited and both pipes are closed, or the deadline: whichever first.
+    let timed_out = loop {
+        if !exited && has_exited(&mut child) {
+            exited = true;
+            // Children it left behind in its group may still hold the pipes open.
+            kill_group(&mut child);
+        }
+        if exited && stdout.is_some() && stderr.is_some() {
+            break false;
+        }
+        let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
+            break true;
+        };
+        let wait = pause.min(left);
+        match rx.recv_timeout(wait) {
+            Ok((Stream::Out, captured)) => stdout = Some(captured),
+            Ok((Stream::Err, captured)) => stderr = Some(captured),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
+        }
+        pause = (pause * 2).min(Duration::from_millis(50));
+    };
+    let status = finish(child);
+    if timed_out {
+        // Pipes held by a process outside the group stay unread: their reader threads are left behind.
+        return Err(RunError::TimedOut(inv.timeout));
+    }
+    let status = status.map_err(|e| RunError::Io(e.to_string()))?;
+    let ((stdout, out_over), (stderr, err_over)) = (stdout.unwrap_or_default(), stderr.unwrap_or_default());
     if out_over || err_over {
         return Err(RunError::TooMuchOutput(limit));
     }
     Ok(Output { status, stdout, stderr })
 }
 
-/// Read a pipe up to `limit` bytes; keep draining past it so the child never blocks.
-fn capture<R: Read + Send + 'static>(mut pipe: R, limit: usize) -> std::thread::JoinHandle<(Vec<u8>, bool)> {
+enum Stream {
+    Out,
+    Err,
+}
+
+/// Read a pipe up to `limit` bytes (keep draining past it so the child never blocks), then
+/// send what was read and whether it went over.
+fn capture<R: Read + Send + 'static>(stream: Stream, mut pipe: R, limit: usize, done: Sender<(Stream, (Vec<u8>, bool))>) {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 16 * 1024];
         let mut over = false;
         loop {
             match pipe.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
+                Ok(0) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
                 Ok(n) => {
                     if buf.len() + n > limit {
                         over = true;
@@ -228,28 +301,172 @@ fn capture<R: Read + Send + 'static>(mut pipe: R, limit: usize) -> std::thread::
                 }
             }
         }
-        (buf, over)
-    })
+        let _ = done.send((stream, (buf, over)));
+    });
 }
 
-#[allow(unsafe_code)]
-fn kill_group(child: &mut std::process::Child) {
-    #[cfg(unix)]
+/// Kill the child's group, forget it, then reap the child. Killing first matters: until the
+/// child is reaped its group ID cannot belong to anyone else, so the kill never hits a stranger.
+fn finish(mut child: Child) -> std::io::Result<ExitStatus> {
     {
-        let pgid = child.id() as libc::pid_t;
-        // SAFETY: kill(2) with a negative pid signals the process group we created; no memory is involved.
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
+        let mut live = registry();
+        kill_group(&mut child);
+        live.groups.retain(|g| *g != child.id());
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    child.wait()
 }
 
-/// A 0600 temporary file holding secret content, removed when dropped. For CLIs that take a
-/// request from a file (`--cli-input-json file://…`) so values stay out of argv.
-pub struct SecretFile {
+/// Whether the child has exited, without reaping it (so its group ID stays ours).
+#[cfg(unix)]
+fn has_exited(child: &mut Child) -> bool {
+    use rustix::process::{waitid, Pid, WaitId, WaitIdOptions};
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG;
+    match waitid(WaitId::Pid(Pid::from_child(child)), options) {
+        Ok(state) => state.is_some(),
+        Err(rustix::io::Errno::INTR) => false,
+        Err(_) => true,
+    }
+}
+
+/// Windows keeps the process handle, and so its ID, until `Child` is dropped: reaping is fine.
+#[cfg(not(unix))]
+fn has_exited(child: &mut Child) -> bool {
+    !matches!(child.try_wait(), Ok(None))
+}
+
+#[cfg(unix)]
+fn kill_group(child: &mut Child) {
+    kill_group_id(child.id());
+}
+
+#[cfg(unix)]
+fn kill_group_id(id: u32) {
+    if let Some(pgid) = i32::try_from(id).ok().and_then(rustix::process::Pid::from_raw) {
+        // ESRCH (the group is already gone) is the normal case after a clean exit.
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(child: &mut Child) {
+    let _ = child.kill();
+}
+
+/// What an interrupt must clean up: the process groups of running children, and the paths of
+/// temporary files (and directories) that hold secrets.
+struct Live {
+    groups: Vec<u32>,
+    paths: Vec<PathBuf>,
+    /// Children in envref's own process group (cargo under `cargo envref`): passed the signal.
+    forward: Vec<u32>,
+}
+
+static LIVE: Mutex<Live> = Mutex::new(Live { groups: Vec::new(), paths: Vec::new(), forward: Vec::new() });
+
+/// The registry, with the signal handler installed before anything is recorded in it.
+fn registry() -> MutexGuard<'static, Live> {
+    install_interrupt_handler();
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: kill every running child's group, remove every tracked path,
+/// exit 128 + the signal (130, 143, 129). Installed once, on the registry's first use: a
+/// process that never ran a child or wrote a secret file keeps the default behaviour.
+#[cfg(unix)]
+fn install_interrupt_handler() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        // Without the handler envref still works; the signals then end it the default way.
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+            return;
+        };
+        let _ = std::thread::Builder::new().name("envref-signals".into()).spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                // Held until exit: nothing starts and no file is created once cleanup begins.
+                let live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+                for id in &live.groups {
+                    kill_group_id(*id);
+                }
+                for pid in live.forward.iter().filter_map(|p| i32::try_from(*p).ok().and_then(rustix::process::Pid::from_raw)) {
+                    if let Some(sig) = rustix::process::Signal::from_named_raw(signal) {
+                        let _ = rustix::process::kill_process(pid, sig);
+                    }
+                }
+                for path in &live.paths {
+                    remove_path(path);
+                }
+                std::process::exit(128 + signal);
+            }
+        });
+    });
+}
+
+#[cfg(not(unix))]
+fn install_interrupt_handler() {}
+
+fn remove_path(path: &Path) {
+    let _ = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        _ => std::fs::remove_file(path),
+    };
+}
+
+/// While this guard lives, an interrupt of envref is passed on to `pid` (a child that shares
+/// envref's process group and runs on its own terms, like cargo) before envref cleans up and exits.
+pub struct ForwardSignals {
+    pid: u32,
+}
+
+impl ForwardSignals {
+    pub fn to(pid: u32) -> ForwardSignals {
+        registry().forward.push(pid);
+        ForwardSignals { pid }
+    }
+}
+
+impl Drop for ForwardSignals {
+    fn drop(&mut self) {
+        registry().forward.retain(|p| *p != self.pid);
+    }
+}
+
+/// A path that envref removes when this guard is dropped and also when it is interrupted
+/// (SIGINT, SIGTERM, SIGHUP: see the module documentation): a file, or a directory with its content.
+/// For anything that holds a secret or a channel to one, e.g. a socket directory.
+pub struct TempPath {
     path: PathBuf,
+}
+
+impl TempPath {
+    /// Create `path` with `create` and track it. Both happen under the registry's lock, so an
+    /// interrupt either comes first (nothing created) or removes it. When `create` fails,
+    /// nothing is tracked and `create` is responsible for what it left.
+    pub fn create(path: PathBuf, create: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<TempPath> {
+        let mut live = registry();
+        create(&path)?;
+        live.paths.push(path.clone());
+        Ok(TempPath { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let mut live = registry();
+        remove_path(&self.path);
+        live.paths.retain(|p| p != &self.path);
+    }
+}
+
+/// A 0600 temporary file holding secret content, removed when dropped or when envref is
+/// interrupted. For CLIs that take a request from a file (`--cli-input-json file://…`) so
+/// values stay out of argv.
+pub struct SecretFile {
+    file: TempPath,
 }
 
 impl SecretFile {
@@ -259,17 +476,18 @@ impl SecretFile {
             let mut nonce = [0u8; 8];
             getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
             let name = format!("envref-{}-{attempt}-{}.json", std::process::id(), hex(&nonce));
-            let path = dir.join(name);
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            match opts.open(&path) {
-                Ok(mut f) => {
-                    let file = SecretFile { path };
-                    f.write_all(content.expose_secret().as_bytes())?;
-                    return Ok(file);
-                }
+            let created = TempPath::create(dir.join(name), |path| {
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+                let mut f = opts.open(path)?;
+                f.write_all(content.expose_secret().as_bytes()).inspect_err(|_| {
+                    let _ = std::fs::remove_file(path);
+                })
+            });
+            match created {
+                Ok(file) => return Ok(SecretFile { file }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
@@ -278,13 +496,7 @@ impl SecretFile {
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for SecretFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        self.file.path()
     }
 }
 
@@ -304,12 +516,110 @@ mod tests {
         assert_eq!(out.stderr_summary(), "err");
     }
 
+    /// Whether a process runs (a zombie waiting for its new parent to reap it does not).
+    #[cfg(target_os = "linux")]
+    fn alive(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+    }
+
+    fn read_pid(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap().trim().to_string()
+    }
+
     #[test]
+    #[cfg(target_os = "linux")]
     fn timeout_kills_the_group() {
-        let start = std::time::Instant::now();
-        let r = Invocation::new("sh").args(["-c", "sleep 30 & sleep 30"]).timeout(Duration::from_millis(200)).run();
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!("sleep 30 & echo $! > '{}'; wait", pidfile.display());
+        let start = Instant::now();
+        let r = Invocation::new("sh").args(["-c", &script]).timeout(Duration::from_millis(200)).run();
         assert!(matches!(r, Err(RunError::TimedOut(_))));
         assert!(start.elapsed() < Duration::from_secs(10));
+        // The background child died with its parent.
+        let pid = read_pid(&pidfile);
+        let gone = Instant::now() + Duration::from_secs(5);
+        while alive(&pid) && Instant::now() < gone {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(&pid), "the program's child {pid} survived the timeout");
+    }
+
+    #[test]
+    fn leftover_children_in_the_group_are_killed_when_the_program_exits() {
+        // The program answers and exits; its background child holds stdout. Killing the group
+        // on exit closes the pipe at once instead of at the deadline.
+        let start = Instant::now();
+        let out = Invocation::new("sh").args(["-c", "sleep 30 & echo done"]).timeout(Duration::from_secs(20)).run().unwrap();
+        assert_eq!(out.stdout, b"done\n");
+        assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn timeout_is_absolute_when_a_process_outside_the_group_holds_stdout() {
+        if std::process::Command::new("setsid").arg("--version").output().is_err() {
+            eprintln!("notice: skipping: setsid is not available");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        // `setsid` puts sleep in a new session, out of reach of the group kill; it keeps stdout.
+        let script = format!(
+            "setsid sh -c 'echo $$ > {p}; exec sleep 60' & while [ ! -s {p} ]; do sleep 0.05; done; echo partial",
+            p = pidfile.display()
+        );
+        let start = Instant::now();
+        let r = Invocation::new("sh").args(["-c", &script]).timeout(Duration::from_millis(500)).run();
+        let elapsed = start.elapsed();
+        let _ = std::process::Command::new("kill").arg(read_pid(&pidfile)).status();
+        assert!(matches!(r, Err(RunError::TimedOut(_))), "{r:?}");
+        assert!(elapsed < Duration::from_secs(4), "the deadline was not absolute: {elapsed:?}");
+    }
+
+    #[test]
+    fn helpers_never_get_envrefs_own_variables() {
+        let mut cmd = Command::new("env");
+        for name in CREDENTIAL_VARIABLES.iter().chain(SETTING_VARIABLES) {
+            cmd.env(name, "canary-own-variable");
+        }
+        cmd.env("ENVREF_FILESTORE", "kept");
+        remove_own_variables(&mut cmd);
+        let out = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
+        assert!(!out.contains("canary-own-variable"), "{out}");
+        assert!(out.contains("ENVREF_FILESTORE=kept"), "a plugin's own settings stay: {out}");
+
+        let mut cmd = Command::new("env");
+        cmd.env(PASSPHRASE_ENV, "canary-passphrase").env(PROFILE_ENV, "staging");
+        remove_credentials(&mut cmd);
+        let out = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
+        assert!(!out.contains("canary-passphrase"), "{out}");
+        assert!(out.contains("ENVREF_PROFILE=staging"), "{out}");
+    }
+
+    #[test]
+    fn stderr_summary_keeps_the_last_lines() {
+        let out = Invocation::new("sh")
+            .args(["-c", "echo warning one >&2; echo two >&2; echo three >&2; echo 'Error: the cause' >&2; exit 1"])
+            .run()
+            .unwrap();
+        assert_eq!(out.stderr_summary(), "two | three | Error: the cause");
+    }
+
+    #[test]
+    fn temp_path_removes_a_directory_with_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("channel");
+        let guard = TempPath::create(path.clone(), |p| {
+            std::fs::create_dir(p)?;
+            std::fs::write(p.join("socket"), "x")
+        })
+        .unwrap();
+        assert!(guard.path().join("socket").exists());
+        drop(guard);
+        assert!(!path.exists());
+        // A failed create tracks nothing and leaves the error to the caller.
+        assert!(TempPath::create(dir.path().join("missing/child"), |p| std::fs::create_dir(p)).is_err());
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut command = std::process::Command::new(&cargo);
     command.args(&cli.cargo).current_dir(&cwd);
-    remove_own_variables(&mut command);
+    envref_core::runner::remove_credentials(&mut command);
     // Secrets stay out of cargo's environment (and so out of rustc, build scripts and target/).
     for v in vars.iter().filter(|v| !v.secret) {
         command.env(&v.key, &v.value);
@@ -113,30 +113,14 @@ fn runner_exe(channel: &Channel) -> Result<String> {
 }
 
 /// Wait for cargo. Ctrl-C reaches cargo from the terminal by itself; SIGTERM and SIGHUP sent to
-/// us are passed on. Either way we outlive cargo, so the channel is removed.
+/// us are passed on, and the runner's interrupt handler removes the channel before we exit.
 fn wait_forwarding_signals(mut command: std::process::Command, cargo: &OsStr) -> Result<std::process::ExitStatus> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| Error::new(format!("cannot install signal handlers: {e}")))?;
-    let handle = signals.handle();
     let mut child = command.spawn().map_err(|e| {
         Error::new(format!("cannot run {}: {}", cargo.to_string_lossy(), envref_core::error::io_reason(&e)))
             .with_hint("is cargo installed? `cargo envref` runs $CARGO, else `cargo` from PATH")
     })?;
-    let pid = rustix::process::Pid::from_child(&child);
-    let forward = std::thread::spawn(move || {
-        for sig in signals.forever() {
-            if sig != SIGINT {
-                if let Some(s) = rustix::process::Signal::from_named_raw(sig) {
-                    let _ = rustix::process::kill_process(pid, s);
-                }
-            }
-        }
-    });
-    let status = child.wait().map_err(|e| Error::new(format!("waiting for cargo: {e}")));
-    handle.close();
-    let _ = forward.join();
-    status
+    let _forward = envref_core::runner::ForwardSignals::to(child.id());
+    child.wait().map_err(|e| Error::new(format!("waiting for cargo: {e}")))
 }
 
 /// Cargo's status, or 128 + the signal that killed it, as a shell reports it.
@@ -249,9 +233,4 @@ fn package_dir(args: &[OsString], cwd: Option<&Path>) -> Result<Option<PathBuf>>
 
 pub fn is_cargo_invocation(arg: Option<&OsStr>) -> bool {
     arg == Some(OsStr::new("envref"))
-}
-
-// TODO(merge): replace with runner::remove_own_variables from the runner branch.
-fn remove_own_variables(command: &mut std::process::Command) {
-    command.env_remove("ENVREF_VAULT_PASSPHRASE");
 }

@@ -75,7 +75,15 @@ pub fn resolve(g: &Global, a: ResolveArgs) -> Result<i32> {
 pub fn run(g: &Global, a: RunArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     let (resolved, _) = resolve_or_report(&project, a.strict, false)?;
+    if a.command.first().is_some_and(is_cargo) && resolved.vars.iter().any(|v| v.secret) {
+        ui::warn("cargo passes these secrets on to rustc, build scripts and proc-macros; `cargo envref` gives them only to the programs cargo runs");
+    }
     exec(&a.command, &resolved.vars)
+}
+
+/// `cargo`, by path or not (`cargo +nightly …` too: the toolchain is an argument).
+fn is_cargo(program: &OsString) -> bool {
+    std::path::Path::new(program).file_name().is_some_and(|n| n == "cargo" || n == "cargo.exe")
 }
 
 /// Replace this process with `command` (Unix), so signals and the exit status are the
@@ -88,6 +96,8 @@ pub fn exec(command: &[OsString], vars: &[Var]) -> Result<i32> {
     for v in vars {
         cmd.env(&v.key, &v.value);
     }
+    // After the values: not even a .env line named like it brings the passphrase back.
+    envref_core::runner::remove_credentials(&mut cmd);
     let not_found = |e: std::io::Error| {
         let name = program.to_string_lossy();
         if e.kind() == std::io::ErrorKind::NotFound {
