@@ -3,9 +3,8 @@
 use std::io::{IsTerminal, Read};
 
 use clap::Subcommand;
-use envref_core::backend::vault::{passphrase, vault_path, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV};
+use envref_core::backend::vault::{parse_export, passphrase, vault_path, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV};
 use envref_core::config::{find_config, Config};
-use envref_core::reference::{check_secret_value, check_stored_key};
 use envref_core::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -177,56 +176,6 @@ fn lock(g: &Global, which: &Which, locked: bool) -> Result<()> {
     v.set_locked(locked)?;
     ui::info(&format!("vault {} at {}", if locked { "locked" } else { "unlocked" }, path.display()));
     Ok(())
-}
-
-/// `{"version": 1, "secrets": {key: value}}` (the Go envref's export format).
-fn parse_export(text: &str) -> Result<Vec<(String, SecretString)>> {
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        Error::new(format!("line {} column {}: not valid JSON", e.line(), e.column()))
-            .with_hint("import reads what `envref vault export` writes")
-    })?;
-    let version = doc.get("version").and_then(|v| v.as_u64());
-    if version != Some(1) {
-        return Err(Error::new(format!(
-            "unsupported export version {}",
-            doc.get("version").map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into())
-        ))
-        .with_hint("expected {\"version\": 1, \"secrets\": {…}}"));
-    }
-    let secrets = doc.get("secrets").and_then(|s| s.as_object()).ok_or_else(|| Error::new("no \"secrets\" object"))?;
-    // Every entry is checked the way `secret set` checks it, before anything is stored.
-    let mut entries = Vec::with_capacity(secrets.len());
-    let mut problems = Vec::new();
-    for (k, v) in secrets {
-        let checked = check_stored_key(k).and_then(|()| {
-            let s = v.as_str().ok_or("the value is not a string")?;
-            check_secret_value(s)?;
-            Ok(s)
-        });
-        match checked {
-            Ok(s) => entries.push((k.clone(), SecretString::from(s.to_string()))),
-            Err(m) => problems.push(format!("secret {}: {m}", shown_key(k))),
-        }
-    }
-    if !problems.is_empty() {
-        const SHOWN: usize = 20;
-        let total = problems.len();
-        problems.truncate(SHOWN);
-        if total > SHOWN {
-            problems.push(format!("… and {} more", total - SHOWN));
-        }
-        return Err(Error::new(format!("{total} invalid entr(ies); nothing was imported:\n{}", problems.join("\n")))
-            .with_hint("fix or remove these entries; keys are <project>/<key> or <project>/<profile>/<key> (letters, digits, `_ . -`), values non-empty text without NUL"));
-    }
-    Ok(entries)
-}
-
-/// A key from the file, for an error: escaped (it may hold a newline) and cut short.
-fn shown_key(k: &str) -> String {
-    const MAX: usize = 60;
-    let cut: String = k.chars().take(MAX).collect();
-    let more = if k.chars().count() > MAX { "…" } else { "" };
-    format!("{:?}{more}", cut)
 }
 
 /// The current time as RFC 3339 UTC, e.g. 2026-11-28T13:24:22Z.

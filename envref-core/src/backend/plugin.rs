@@ -19,11 +19,33 @@ pub struct Plugin {
     timeout: std::time::Duration,
 }
 
+/// A plugin's JSON object (`{"value": …}`, `{"keys": […]}`, `{}` or `{"error": …}`).
 #[derive(Deserialize)]
-struct Response {
-    value: Option<String>,
-    keys: Option<Vec<String>>,
-    error: Option<String>,
+pub struct Response {
+    pub value: Option<String>,
+    pub keys: Option<Vec<String>>,
+    pub error: Option<String>,
+}
+
+/// What a plugin's stdout says, before its exit status is considered.
+pub enum Reply {
+    Answer(Response),
+    /// `{"error": "…not found…"}`.
+    NotFound,
+    /// Any other `error`: its first line, cut short.
+    Error(String),
+    /// Not the JSON object the protocol expects.
+    Invalid,
+}
+
+/// Decode a plugin's stdout (any bytes: a plugin is someone else's program).
+pub fn parse_response(stdout: &[u8]) -> Reply {
+    match serde_json::from_slice::<Response>(stdout) {
+        Ok(Response { error: Some(err), .. }) if err.to_ascii_lowercase().contains("not found") => Reply::NotFound,
+        Ok(Response { error: Some(err), .. }) => Reply::Error(one_line(&err)),
+        Ok(r) => Reply::Answer(r),
+        Err(_) => Reply::Invalid,
+    }
 }
 
 impl Plugin {
@@ -55,19 +77,18 @@ impl Plugin {
                 )),
                 other => self.fail(ErrorKind::Failed, other),
             })?;
-        let parsed: Option<Response> = serde_json::from_slice(&out.stdout).ok();
-        if let Some(Response { error: Some(err), .. }) = &parsed {
-            if err.to_ascii_lowercase().contains("not found") {
-                return Ok(None);
+        let parsed = parse_response(&out.stdout);
+        match &parsed {
+            Reply::NotFound => return Ok(None),
+            Reply::Error(line) => return Err(self.fail(ErrorKind::Failed, format!("{operation} failed: {line}"))),
+            _ if !out.success() => {
+                return Err(self.fail(ErrorKind::Failed, format!("{operation} failed: {}", out.stderr_summary())));
             }
-            return Err(self.fail(ErrorKind::Failed, format!("{operation} failed: {}", one_line(err))));
-        }
-        if !out.success() {
-            return Err(self.fail(ErrorKind::Failed, format!("{operation} failed: {}", out.stderr_summary())));
+            _ => {}
         }
         match parsed {
-            Some(r) => Ok(Some(r)),
-            None => Err(self
+            Reply::Answer(r) => Ok(Some(r)),
+            _ => Err(self
                 .fail(ErrorKind::Failed, format!("{operation}: the response is not the JSON object the protocol expects"))
                 .with_hint("a plugin prints one JSON object on stdout: {\"value\": …}, {\"keys\": […]}, {} or {\"error\": …}")),
         }

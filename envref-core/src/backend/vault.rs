@@ -503,6 +503,57 @@ pub fn parse_identities(text: &str) -> crate::Result<Vec<age::x25519::Identity>>
     Ok(out)
 }
 
+/// Parse what `vault export` writes, `{"version": 1, "secrets": {key: value}}` (the Go
+/// envref's export format), checking every entry before anything is stored.
+pub fn parse_export(text: &str) -> crate::Result<Vec<(String, SecretString)>> {
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        crate::Error::new(format!("line {} column {}: not valid JSON", e.line(), e.column()))
+            .with_hint("import reads what `envref vault export` writes")
+    })?;
+    let version = doc.get("version").and_then(|v| v.as_u64());
+    if version != Some(1) {
+        return Err(crate::Error::new(format!(
+            "unsupported export version {}",
+            doc.get("version").map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into())
+        ))
+        .with_hint("expected {\"version\": 1, \"secrets\": {…}}"));
+    }
+    let secrets = doc.get("secrets").and_then(|s| s.as_object()).ok_or_else(|| crate::Error::new("no \"secrets\" object"))?;
+    // Every entry is checked the way `secret set` checks it, before anything is stored.
+    let mut entries = Vec::with_capacity(secrets.len());
+    let mut problems = Vec::new();
+    for (k, v) in secrets {
+        let checked = crate::reference::check_stored_key(k).and_then(|()| {
+            let s = v.as_str().ok_or("the value is not a string")?;
+            crate::reference::check_secret_value(s)?;
+            Ok(s)
+        });
+        match checked {
+            Ok(s) => entries.push((k.clone(), SecretString::from(s.to_string()))),
+            Err(m) => problems.push(format!("secret {}: {m}", shown_key(k))),
+        }
+    }
+    if !problems.is_empty() {
+        const SHOWN: usize = 20;
+        let total = problems.len();
+        problems.truncate(SHOWN);
+        if total > SHOWN {
+            problems.push(format!("… and {} more", total - SHOWN));
+        }
+        return Err(crate::Error::new(format!("{total} invalid entr(ies); nothing was imported:\n{}", problems.join("\n")))
+            .with_hint("fix or remove these entries; keys are <project>/<key> or <project>/<profile>/<key> (letters, digits, `_ . -`), values non-empty text without NUL"));
+    }
+    Ok(entries)
+}
+
+/// A key from the file, for an error: escaped (it may hold a newline) and cut short.
+fn shown_key(k: &str) -> String {
+    const MAX: usize = 60;
+    let cut: String = k.chars().take(MAX).collect();
+    let more = if k.chars().count() > MAX { "…" } else { "" };
+    format!("{:?}{more}", cut)
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
