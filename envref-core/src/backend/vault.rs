@@ -518,7 +518,10 @@ pub fn parse_export(text: &str) -> crate::Result<Vec<(String, SecretString)>> {
         ))
         .with_hint("expected {\"version\": 1, \"secrets\": {…}}"));
     }
-    let secrets = doc.get("secrets").and_then(|s| s.as_object()).ok_or_else(|| crate::Error::new("no \"secrets\" object"))?;
+    let secrets = doc
+        .get("secrets")
+        .and_then(|s| s.as_object())
+        .ok_or_else(|| crate::Error::new("no \"secrets\" object").with_hint("expected {\"version\": 1, \"secrets\": {…}}"))?;
     // Every entry is checked the way `secret set` checks it, before anything is stored.
     let mut entries = Vec::with_capacity(secrets.len());
     let mut problems = Vec::new();
