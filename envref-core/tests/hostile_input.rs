@@ -305,3 +305,17 @@ fn deep_chains_do_not_overflow_the_stack() {
         check_chain(5_000, forward);
     }
 }
+
+/// Found by the `dotenv` fuzz target: after a closing quote a comment needs no blank
+/// (`A='x'# c`), but after a bare value it does, so writing the new value bare made the
+/// comment part of it (`A=y# c` reads back as `y# c`).
+// KNOWN FAILURE on this branch: dotenv.rs `Document::set` (owned by the edits work). Remove
+// the `ignore` once `set` quotes or separates a bare value that a `#` follows directly.
+#[ignore = "Document::set glues a bare value to a following `#comment` (issue 11, fuzz finding)"]
+#[test]
+fn set_before_a_glued_comment_keeps_the_value() {
+    for text in ["A='x'# c\n", "A=\"x\"#c\r\n", "A=`x`#\n"] {
+        let doc = Document::parse(PATH, text).expect("valid");
+        check_set(&doc, "A", "y");
+    }
+}
