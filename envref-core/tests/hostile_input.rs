@@ -144,8 +144,10 @@ fn check_set(doc: &Document, key: &str, source: &str) {
     let new = edited.text();
     if doc.get(key).is_some() {
         let common = old.bytes().zip(new.bytes()).take_while(|(a, b)| a == b).count();
-        let spliced = (common.saturating_sub(rendered.len())..=common).any(|start| {
-            new.get(start..start + rendered.len()) == Some(rendered.as_str()) && old.ends_with(&new[start + rendered.len()..])
+        // The bare rendering may be quoted where a `#` follows it directly (`A='x'# c`).
+        let spliced = [rendered.clone(), format!("\"{rendered}\"")].iter().any(|r| {
+            (common.saturating_sub(r.len())..=common)
+                .any(|start| new.get(start..start + r.len()) == Some(r.as_str()) && old.ends_with(&new[start + r.len()..]))
         });
         assert!(spliced, "set {key} changed bytes outside its value:\n{old:?}\n{new:?}");
     } else {
@@ -318,4 +320,15 @@ fn set_before_a_glued_comment_keeps_the_value() {
         let doc = Document::parse(PATH, text).expect("valid");
         check_set(&doc, "A", "y");
     }
+}
+
+/// Found by the `dotenv` fuzz target: a CRLF file whose last line ends in a lone CR. Appending
+/// a key added "\r\n" after that CR, so the last value gained a CR (`B=x\r\r\n` reads `x\r`).
+// KNOWN FAILURE on this branch: dotenv.rs `Document::set`, the append branch. Remove the
+// `ignore` once a trailing lone CR is completed with "\n" instead of getting a new line ending.
+#[ignore = "Document::set appending after a trailing lone CR changes the last value (issue 11, fuzz finding)"]
+#[test]
+fn append_after_a_trailing_lone_cr_keeps_the_last_value() {
+    let doc = Document::parse(PATH, "A=1\r\nB=x\r").expect("valid");
+    check_set(&doc, "C", "y");
 }

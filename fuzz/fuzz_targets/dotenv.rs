@@ -77,8 +77,10 @@ fn edit(doc: &Document, pick: usize) {
         let new = edited.text();
         // new == old[..start] + rendered + old[end..] for some start: one value's bytes differ.
         let common = old.bytes().zip(new.bytes()).take_while(|(a, b)| a == b).count();
-        let spliced = (common.saturating_sub(rendered.len())..=common).any(|start| {
-            new.get(start..start + rendered.len()) == Some(rendered.as_str()) && old.ends_with(&new[start + rendered.len()..])
+        // The bare rendering may be quoted where a `#` follows it directly (`A='x'# c`).
+        let spliced = [rendered.clone(), format!("\"{rendered}\"")].iter().any(|r| {
+            (common.saturating_sub(r.len())..=common)
+                .any(|start| new.get(start..start + r.len()) == Some(r.as_str()) && old.ends_with(&new[start + r.len()..]))
         });
         assert!(spliced, "set changed bytes outside the value of {key}");
         check_value(&edited, &key, source);
