@@ -256,7 +256,7 @@ proptest! {
         let eol = if crlf { "\r\n" } else { "\n" };
         let text = format!("\u{feff}BIG={quote}{value}{quote}{eol}REF=${{BIG}}{eol}");
         let doc = Document::parse(PATH, text).expect("valid");
-        let e = evaluate(&Merged::from_documents(&[doc.clone()]), RefMode::Literal, true);
+        let e = evaluate(&Merged::from_documents(std::slice::from_ref(&doc)), RefMode::Literal, true);
         prop_assert_eq!(e.get("BIG").map(|v| v.value.len()), Some(len));
         prop_assert_eq!(e.get("REF").map(|v| v.value.len()), Some(len));
         check_set(&doc, "REF", "small");
