@@ -68,7 +68,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<i32> {
         return Err(e);
     }
     let value = if a.resolve {
-        let resolved = envref_core::resolve::resolve_project(&project, || super::build_backends(&project.config), false)?;
+        let resolved = envref_core::resolve::resolve_keys(&project, &[&a.key], || super::build_backends(&project.config), false)?;
         print_warnings(&resolved.warnings);
         if let Some(f) = resolved.failures.iter().find(|f| f.key == a.key) {
             return Err(Error::new(f.to_string()));

@@ -133,6 +133,15 @@ impl From<BackendError> for crate::Error {
     }
 }
 
+/// The fix for a backend error that came without one: what to check, by backend type.
+pub fn backend_hint(name: &str, kind: &str) -> String {
+    match kind {
+        "plugin" => format!("check the plugin of backend {name} (its `command:` in .envref.yaml; run it by hand to see its error), or `envref doctor`"),
+        "1password" => format!("check backend {name}: is `op` signed in (`op signin`) and is the vault right? `envref doctor` checks it"),
+        _ => format!("check backend {name} (is it reachable and signed in?); `envref doctor` checks it"),
+    }
+}
+
 pub type Lookup = Result<Option<SecretString>, BackendError>;
 
 /// How many lookups of distinct keys run at once when a backend cannot batch.
