@@ -254,14 +254,16 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
     }
 }
 
-/// `envref secret set <key> --backend <b>` for a missing reference: the named backend, or
-/// for `ref://secrets/…` the first available backend of the chain (else the first).
+/// The fix for a missing reference: `envref secret set <key> --backend <b>` with the named
+/// backend, or for `ref://secrets/…` the first available backend of the chain. When that
+/// backend is unavailable, storing into it cannot work: the fix is making it available.
 pub fn fix_command(r: &Reference, backends: &[BackendState], profile: Option<&str>) -> String {
-    let backend = if r.is_chain() {
-        backends.iter().find(|b| b.available).or(backends.first()).map(|b| b.name.clone()).unwrap_or_else(|| "<backend>".into())
-    } else {
-        r.target.clone()
-    };
+    let state = if r.is_chain() { backends.iter().find(|b| b.available).or(backends.first()) } else { backends.iter().find(|b| b.name == r.target) };
+    if let Some(b) = state.filter(|b| !b.available) {
+        let how = b.hint.clone().unwrap_or_else(|| crate::backend::backend_hint(&b.name, &b.kind));
+        return format!("backend {} is unavailable ({}): {how}", b.name, b.detail);
+    }
+    let backend = state.map(|b| b.name.clone()).unwrap_or_else(|| if r.is_chain() { "<backend>".into() } else { r.target.clone() });
     let mut cmd = format!("envref secret set {} --backend {backend}", r.key);
     if let Some(p) = profile {
         cmd.push_str(&format!(" -P {p}"));
@@ -700,6 +702,12 @@ mod tests {
         assert_eq!(fix_command(&r, &states, Some("staging")), "envref secret set api_key --backend vault -P staging");
         let named = Reference::parse("ref://ssm-prod/db").unwrap();
         assert_eq!(fix_command(&named, &states, None), "envref secret set db --backend ssm-prod");
+        // An unavailable backend is never where the fix stores a secret.
+        let down = [BackendState { hint: Some("use the local vault instead".into()), detail: "no Secret Service".into(), ..st("keychain", false) }];
+        let fix = fix_command(&r, &down, None);
+        assert_eq!(fix, "backend keychain is unavailable (no Secret Service): use the local vault instead");
+        let kc = Reference::parse("ref://keychain/db").unwrap();
+        assert!(fix_command(&kc, &states, None).starts_with("backend keychain is unavailable"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use secrecy::SecretString;
 
-use crate::backend::{backend_hint, Backend, BackendError, ErrorKind, Lookup, Namespace};
+use crate::backend::{backend_hint, get_each, Backend, BackendError, ErrorKind, Lookup, Namespace};
 use crate::dotenv::Location;
 use crate::evaluate::{evaluate, Failure, RefMode, Var};
 use crate::project::Project;
@@ -70,17 +70,9 @@ pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace)
                 continue;
             }
             let keys: Vec<String> = eligible.iter().map(key_of).collect::<BTreeSet<_>>().into_iter().collect();
-            let got = backend.get_many(&keys);
-            // A backend that answers a different number of keys is broken: an error for each key.
-            let answers: HashMap<String, Lookup> = if got.len() == keys.len() {
-                keys.iter().cloned().zip(got).collect()
-            } else {
-                let e = BackendError::new(
-                    ErrorKind::Failed,
-                    format!("{}: asked for {} key(s), answered {}", backend.name(), keys.len(), got.len()),
-                )
-                .with_hint(format!("backend {} is broken; check it with `envref doctor`", backend.name()));
-                keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect()
+            let answers: HashMap<String, Lookup> = match get_each(backend.as_ref(), &keys) {
+                Ok(got) => keys.iter().cloned().zip(got).collect(),
+                Err(e) => keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect(),
             };
             for r in eligible {
                 let key = key_of(&r);
@@ -241,11 +233,22 @@ fn resolve_refs(
     backends: impl FnOnce() -> crate::Result<Vec<Box<dyn Backend>>>,
     strict: bool,
 ) -> crate::Result<Resolved> {
-    let lookups = if refs.is_empty() { Lookups::default() } else { lookup(&refs, &backends()?, &project.namespace()) };
+    let mut profile_warning = None;
+    let lookups = match &project.profile {
+        // A profile not known from the files is checked against the backends' scopes.
+        Some(p) if crate::profile::require(&project.config, p).is_err() => {
+            let backends = backends()?;
+            profile_warning = crate::profile::check_selected(&project.config, p, &backends)?;
+            if refs.is_empty() { Lookups::default() } else { lookup(&refs, &backends, &project.namespace()) }
+        }
+        _ if refs.is_empty() => Lookups::default(),
+        _ => lookup(&refs, &backends()?, &project.namespace()),
+    };
     let evaluated = evaluate(&project.merged, RefMode::Resolved(&lookups.secrets), strict);
     // File warnings read `<location>: <KEY>: …` or `…: duplicate key <KEY> (…`.
     let relevant = |w: &String| only.is_none_or(|keys| keys.iter().any(|k| w.contains(&format!(": {k}: ")) || w.contains(&format!("key {k} "))));
     let mut warnings: Vec<String> = project.merged.warnings().iter().filter(|w| relevant(w)).cloned().collect();
+    warnings.extend(profile_warning);
     warnings.extend(lookups.warnings);
     let hints = lookups.hints;
     let not_found = lookups.not_found.iter().cloned().collect();

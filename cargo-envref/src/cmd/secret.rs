@@ -204,11 +204,11 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
         SecretCommand::List { target } => {
             let s = Scope::open(&config, &target)?;
             let prefix = s.ns.prefix();
-            let keys = s.backend.list(&prefix)?;
+            let keys = envref_core::backend::relative_keys(&s.backend.list(&prefix)?, &prefix);
             if keys.is_empty() {
                 ui::info(&format!("no secrets under {prefix} in backend {}", s.backend.name()));
             }
-            let out: String = keys.iter().map(|k| format!("{}\n", &k[prefix.len()..])).collect();
+            let out: String = keys.iter().map(|k| format!("{k}\n")).collect();
             write_stdout(&out)?;
         }
         SecretCommand::Delete { key, force, target } => {

@@ -176,6 +176,23 @@ pub trait Backend: Send + Sync {
     }
 }
 
+/// `get_many`, checked: exactly one answer per key, else an error (a broken backend or
+/// plugin must not make the caller panic or drop keys).
+pub fn get_each<B: Backend + ?Sized>(backend: &B, keys: &[String]) -> Result<Vec<Lookup>, BackendError> {
+    let answers = backend.get_many(keys);
+    if answers.len() == keys.len() {
+        return Ok(answers);
+    }
+    Err(BackendError::new(ErrorKind::Failed, format!("{}: asked for {} key(s), answered {}", backend.name(), keys.len(), answers.len()))
+        .with_hint(backend_hint(backend.name(), backend.kind())))
+}
+
+/// The listed keys that are under `prefix`, without it: a backend's answer is not trusted
+/// to hold only what was asked for.
+pub fn relative_keys(listed: &[String], prefix: &str) -> Vec<String> {
+    listed.iter().filter_map(|k| k.strip_prefix(prefix)).filter(|k| !k.is_empty()).map(str::to_string).collect()
+}
+
 /// `get` for each key, at most [`PARALLEL_LOOKUPS`] at a time, answers in input order.
 pub fn parallel_get<B: Backend + ?Sized>(backend: &B, keys: &[String]) -> Vec<Lookup> {
     if keys.len() <= 1 {
