@@ -283,7 +283,7 @@ pub enum Severity {
 pub struct Finding {
     pub severity: Severity,
     /// Which check: `config`, `credential`, `parse`, `duplicate`, `gitignore`, `plaintext`,
-    /// `backend`, `vault`, `keychain`, `direnv`.
+    /// `backend`, `vault`, `keychain`, `direnv`, `unresolved`.
     pub check: &'static str,
     /// A file, or `file:line`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -359,8 +359,19 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
                         Some("delete the definition that should not win".into()),
                     ));
                 }
-                if committed.contains(f) {
+                if !committed.contains(f) {
+                    // The local file may hold plaintext secrets, but not a reference that stays text.
+                    for e in doc.all_entries() {
+                        if let Some(why) = audit::unresolved_reason(&e.value) {
+                            out.push(unresolved_finding(&format!("{}:{}", rel(f), e.pos.line), &e.key, why));
+                        }
+                    }
+                } else {
                     for hit in audit::scan(&doc) {
+                        if let audit::Kind::Unresolved(why) = hit.kind {
+                            out.push(unresolved_finding(&format!("{}:{}", rel(f), hit.line), &hit.key, why));
+                            continue;
+                        }
                         let severity = if matches!(hit.kind, audit::Kind::Entropy(_)) { Severity::Warning } else { Severity::Error };
                         let secret_key = hit.key.to_ascii_lowercase();
                         out.push(Finding::new(
@@ -413,6 +424,16 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
     out.extend(direnv_findings(&config.root));
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
+}
+
+fn unresolved_finding(location: &str, key: &str, why: &str) -> Finding {
+    Finding::new(
+        Severity::Error,
+        "unresolved",
+        Some(location.to_string()),
+        format!("{key} looks like a reference but is passed through as text"),
+        Some(why.to_string()),
+    )
 }
 
 /// Credentials written into the project's `.envref.yaml` (a `token:`-like option, or a URL

@@ -249,6 +249,12 @@ fn resolve_refs(
     let relevant = |w: &String| only.is_none_or(|keys| keys.iter().any(|k| w.contains(&format!(": {k}: ")) || w.contains(&format!("key {k} "))));
     let mut warnings: Vec<String> = project.merged.warnings().iter().filter(|w| relevant(w)).cloned().collect();
     warnings.extend(profile_warning);
+    // Never pass a value that looks like a reference through as text without a word.
+    for d in project.merged.definitions().iter().filter(|d| only.is_none_or(|keys| keys.contains(&d.key))) {
+        if let Some(why) = crate::audit::unresolved_reason(&d.value) {
+            warnings.push(format!("{}: {}: looks like a reference but is passed through as text: {why}", d.location, d.key));
+        }
+    }
     warnings.extend(lookups.warnings);
     let hints = lookups.hints;
     let not_found = lookups.not_found.iter().cloned().collect();

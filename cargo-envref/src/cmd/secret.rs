@@ -100,6 +100,9 @@ pub enum SecretCommand {
         /// Also print the new value on stdout
         #[arg(long)]
         print: bool,
+        /// Do not ask before deleting old values beyond --keep
+        #[arg(short, long)]
+        force: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -261,9 +264,18 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
             s.backend.set(&s.ns.key(&key), &value)?;
             ui::info(&format!("copied {source_key} to {}", s.describe(&key)));
         }
-        SecretCommand::Rotate { key, keep, random, print, target } => {
+        SecretCommand::Rotate { key, keep, random, print, force, target } => {
             check_new_key(&key)?;
             let s = Scope::open(&config, &target)?;
+            // Old values past --keep already stored (a lower --keep than before) are deleted: ask.
+            let beyond = envref_core::reference::history_key(&s.ns.key(&key), keep + 1);
+            if !force && s.backend.get(&s.ns.key(&key))?.is_some() && s.backend.get(&beyond)?.is_some() {
+                let q = format!("Rotate {} and delete its stored old values beyond the newest {keep}?", s.describe(&key));
+                if !ui::confirm(&q)? {
+                    ui::info("cancelled");
+                    return Ok(1);
+                }
+            }
             let value = generate::generate(random.length, &random.charset)?;
             if !generate::rotate(s.backend.as_ref(), &s.ns.key(&key), keep, &value)? {
                 return Err(Error::new(format!("{}: secret not found: {}; there is nothing to rotate", s.backend.name(), s.ns.key(&key)))
