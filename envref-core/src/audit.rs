@@ -205,9 +205,10 @@ pub fn unresolved_reason(value: &Value) -> Option<&'static str> {
             return Some("op:// is 1Password's reference syntax, which envref does not resolve; use ref://<backend>/<key>");
         }
     }
-    t.segments.iter().any(|s| matches!(s, Segment::Lit(l) if l.contains("ref://"))).then_some(
-        "ref:// inside text is kept literally; write ${ref://…} to interpolate it, or make the reference the whole value",
-    )
+    t.segments
+        .iter()
+        .any(|s| matches!(s, Segment::Lit(l) if l.contains("ref://")))
+        .then_some("ref:// inside text is kept literally; write ${ref://…} to interpolate it, or make the reference the whole value")
 }
 
 /// Scan every definition of a document (duplicates included).
@@ -218,7 +219,13 @@ pub fn scan(doc: &Document) -> Vec<Finding> {
         // Only the literal text: `${VAR}` and `${ref://…}` parts are not in the file.
         let text: String = t.segments.iter().filter_map(|s| if let Segment::Lit(l) = s { Some(l.as_str()) } else { None }).collect();
         if let Some(why) = unresolved_reason(&e.value) {
-            out.push(Finding { path: doc.path().to_path_buf(), line: e.pos.line, key: e.key.clone(), kind: Kind::Unresolved(why), preview: mask(&text) });
+            out.push(Finding {
+                path: doc.path().to_path_buf(),
+                line: e.pos.line,
+                key: e.key.clone(),
+                kind: Kind::Unresolved(why),
+                preview: mask(&text),
+            });
         } else if let Some(kind) = classify(&e.key, &text) {
             out.push(Finding { path: doc.path().to_path_buf(), line: e.pos.line, key: e.key.clone(), kind, preview: mask(&text) });
         }
@@ -408,6 +415,19 @@ mod tests {
 
     fn kind(key: &str, value: &str) -> Option<&'static str> {
         classify(key, value).map(|k| k.code())
+    }
+
+    #[test]
+    fn unresolved_looking_values() {
+        let doc = Document::parse(
+            "/p/.env",
+            "A=postgres://u:ref://secrets/pw@h\nB=op://Vault/item/field\nC='x ref://a/b'\nD=ref://secrets/ok\nE=${ref://secrets/ok}x\nF=see https://op.example\n",
+        )
+        .unwrap();
+        let found: Vec<(String, &str)> =
+            scan(&doc).into_iter().map(|f| (f.key, f.kind.code())).filter(|(_, c)| *c == "unresolved").collect();
+        let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["A", "B", "C"]);
     }
 
     #[test]

@@ -258,7 +258,11 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
 /// backend, or for `ref://secrets/…` the first available backend of the chain. When that
 /// backend is unavailable, storing into it cannot work: the fix is making it available.
 pub fn fix_command(r: &Reference, backends: &[BackendState], profile: Option<&str>) -> String {
-    let state = if r.is_chain() { backends.iter().find(|b| b.available).or(backends.first()) } else { backends.iter().find(|b| b.name == r.target) };
+    let state = if r.is_chain() {
+        backends.iter().find(|b| b.available).or(backends.first())
+    } else {
+        backends.iter().find(|b| b.name == r.target)
+    };
     if let Some(b) = state.filter(|b| !b.available) {
         let how = b.hint.clone().unwrap_or_else(|| crate::backend::backend_hint(&b.name, &b.kind));
         return format!("backend {} is unavailable ({}): {how}", b.name, b.detail);
@@ -724,7 +728,11 @@ mod tests {
         let named = Reference::parse("ref://ssm-prod/db").unwrap();
         assert_eq!(fix_command(&named, &states, None), "envref secret set db --backend ssm-prod");
         // An unavailable backend is never where the fix stores a secret.
-        let down = [BackendState { hint: Some("use the local vault instead".into()), detail: "no Secret Service".into(), ..st("keychain", false) }];
+        let down = [BackendState {
+            hint: Some("use the local vault instead".into()),
+            detail: "no Secret Service".into(),
+            ..st("keychain", false)
+        }];
         let fix = fix_command(&r, &down, None);
         assert_eq!(fix, "backend keychain is unavailable (no Secret Service): use the local vault instead");
         let kc = Reference::parse("ref://keychain/db").unwrap();

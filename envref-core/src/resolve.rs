@@ -205,11 +205,8 @@ pub fn resolve_keys(
     strict: bool,
 ) -> crate::Result<Resolved> {
     let needed = reachable(project, keys);
-    let refs: BTreeSet<Reference> = needed
-        .iter()
-        .filter_map(|k| project.merged.get(k))
-        .flat_map(|d| d.value.references().into_iter().cloned())
-        .collect();
+    let refs: BTreeSet<Reference> =
+        needed.iter().filter_map(|k| project.merged.get(k)).flat_map(|d| d.value.references().into_iter().cloned()).collect();
     let mut r = resolve_refs(project, refs.into_iter().collect(), Some(&needed), backends, strict)?;
     r.vars.retain(|v| needed.contains(&v.key));
     r.failures.retain(|f| needed.contains(&f.key));
@@ -239,14 +236,19 @@ fn resolve_refs(
         Some(p) if crate::profile::require(&project.config, p).is_err() => {
             let backends = backends()?;
             profile_warning = crate::profile::check_selected(&project.config, p, &backends)?;
-            if refs.is_empty() { Lookups::default() } else { lookup(&refs, &backends, &project.namespace()) }
+            if refs.is_empty() {
+                Lookups::default()
+            } else {
+                lookup(&refs, &backends, &project.namespace())
+            }
         }
         _ if refs.is_empty() => Lookups::default(),
         _ => lookup(&refs, &backends()?, &project.namespace()),
     };
     let evaluated = evaluate(&project.merged, RefMode::Resolved(&lookups.secrets), strict);
     // File warnings read `<location>: <KEY>: …` or `…: duplicate key <KEY> (…`.
-    let relevant = |w: &String| only.is_none_or(|keys| keys.iter().any(|k| w.contains(&format!(": {k}: ")) || w.contains(&format!("key {k} "))));
+    let relevant =
+        |w: &String| only.is_none_or(|keys| keys.iter().any(|k| w.contains(&format!(": {k}: ")) || w.contains(&format!("key {k} "))));
     let mut warnings: Vec<String> = project.merged.warnings().iter().filter(|w| relevant(w)).cloned().collect();
     warnings.extend(profile_warning);
     // Never pass a value that looks like a reference through as text without a word.
@@ -281,4 +283,121 @@ fn resolve_refs(
         })
         .collect();
     Ok(Resolved { vars: evaluated.vars, failures, warnings, hints, not_found })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An in-process backend: `values` answer, `error` fails every lookup, `short` answers
+    /// one key fewer than asked (a broken batch).
+    struct Fake {
+        name: &'static str,
+        values: BTreeMap<String, String>,
+        error: Option<BackendError>,
+        short: bool,
+        asked: std::sync::Mutex<Vec<String>>,
+    }
+
+    fn fake(name: &'static str, values: &[(&str, &str)]) -> Fake {
+        let values = values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Fake { name, values, error: None, short: false, asked: Default::default() }
+    }
+
+    impl Backend for Fake {
+        fn name(&self) -> &str {
+            self.name
+        }
+        fn kind(&self) -> &'static str {
+            "plugin"
+        }
+        fn get(&self, key: &str) -> Lookup {
+            self.asked.lock().unwrap().push(key.to_string());
+            match &self.error {
+                Some(e) => Err(e.clone()),
+                None => Ok(self.values.get(key).map(|v| SecretString::from(v.clone()))),
+            }
+        }
+        fn get_many(&self, keys: &[String]) -> Vec<Lookup> {
+            let mut all: Vec<Lookup> = keys.iter().map(|k| self.get(k)).collect();
+            if self.short {
+                all.pop();
+            }
+            all
+        }
+        fn set(&self, _: &str, _: &SecretString) -> Result<(), BackendError> {
+            unimplemented!()
+        }
+        fn delete(&self, _: &str) -> Result<bool, BackendError> {
+            unimplemented!()
+        }
+        fn list(&self, _: &str) -> Result<Vec<String>, BackendError> {
+            unimplemented!()
+        }
+    }
+
+    fn refs(list: &[&str]) -> Vec<Reference> {
+        list.iter().map(|r| Reference::parse(r).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_short_batch_is_a_backend_error_not_a_panic() {
+        let broken = Fake { short: true, ..fake("broken", &[("app/a", "1"), ("app/b", "2")]) };
+        let good = fake("good", &[("app/a", "ga"), ("app/b", "gb")]);
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(broken), Box::new(good)];
+        let l = lookup(&refs(&["ref://secrets/a", "ref://secrets/b"]), &backends, &Namespace::new("app", None));
+        // Every key of the broken batch goes on to the next backend.
+        assert_eq!(l.secrets.len(), 2);
+        assert!(l.errors["broken"].message.contains("asked for 2 key(s), answered 1"), "{:?}", l.errors);
+        assert!(l.warnings.iter().any(|w| w.contains("answered 1; trying the next backend")), "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn a_targeted_reference_is_not_sent_to_the_next_backend_and_reported_once() {
+        let down = Fake { error: Some(BackendError::new(ErrorKind::Failed, "one: it crashed")), ..fake("one", &[]) };
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(down), Box::new(fake("two", &[("app/k", "v")]))];
+        let l = lookup(&refs(&["ref://one/k"]), &backends, &Namespace::new("app", None));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let r = &refs(&["ref://one/k"])[0];
+        assert_eq!(l.failures[r], vec!["one: it crashed".to_string()]);
+        // With a profile both scopes are asked: the reason is still given once.
+        let down = Fake { error: Some(BackendError::new(ErrorKind::Failed, "one: it crashed")), ..fake("one", &[]) };
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(down), Box::new(fake("two", &[]))];
+        let l = lookup(&refs(&["ref://one/k"]), &backends, &Namespace::new("app", Some("staging".into())));
+        assert_eq!(l.failures[r], vec!["one: it crashed".to_string()]);
+        assert!(l.warnings.iter().all(|w| !w.contains("next backend")), "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn hints_match_the_failure() {
+        let key_failure = |r: &Reference| KeyFailure {
+            key: "K".into(),
+            location: Location { path: "/p/.env".into(), pos: Default::default() },
+            message: String::new(),
+            references: vec![r.clone()],
+        };
+        let r = refs(&["ref://secrets/k"]).remove(0);
+        // A crashed backend: the fix is checking it, never storing the secret.
+        let down = Fake { error: Some(BackendError::new(ErrorKind::Failed, "p: plugin failed: Traceback")), ..fake("p", &[]) };
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(down)];
+        let l = lookup(&[r.clone()], &backends, &Namespace::new("app", None));
+        let res = Resolved {
+            failures: vec![key_failure(&r)],
+            hints: l.hints,
+            not_found: l.not_found.into_iter().collect(),
+            ..Default::default()
+        };
+        let hint = res.error().unwrap().hint.unwrap();
+        assert!(hint.contains("check the plugin of backend p") && !hint.contains("secret set"), "{hint}");
+        // A backend that answered "not found": storing it is the fix.
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(fake("p", &[]))];
+        let l = lookup(&[r.clone()], &backends, &Namespace::new("app", None));
+        let res = Resolved {
+            failures: vec![key_failure(&r)],
+            hints: l.hints,
+            not_found: l.not_found.into_iter().collect(),
+            ..Default::default()
+        };
+        assert!(res.error().unwrap().hint.unwrap().contains("envref secret set k"));
+    }
 }
