@@ -107,6 +107,10 @@ fn an_unknown_profile_is_an_error_with_a_suggestion() {
     c.env("ENVREF_PROFILE", "stagign");
     run(c).fails(1);
     p.envref(&["status", "-P", "stagign"]).fails(1);
+    p.envref(&["get", "A", "--resolve", "-P", "stagign"]).fails(1);
+    // `get` without --resolve asks no backend: it warns instead.
+    let out = p.envref(&["get", "A", "-P", "stagign"]).ok();
+    assert!(out.stderr.contains("warning: profile stagign not found") && out.stderr.contains("did you mean staging?"), "{}", out.stderr);
     // Known: registered, by its file, or by secrets scoped to it in a backend.
     assert_eq!(p.envref(&["resolve", "-P", "staging"]).ok().stdout, "A=base\n");
     assert_eq!(p.envref(&["resolve", "-P", "review"]).ok().stdout, "A=review\n");
@@ -148,7 +152,10 @@ fn a_signed_out_op_says_op_signin_not_secret_set() {
     }
     let p = Project::with("", "K=ref://secrets/k\n").env("FAKE_OP_STATE", "/nonexistent").env("FAKE_OP_SIGNED_OUT", "1");
     let op = support::root().join("tests/support/fake-op");
-    p.write_allowed_config(&format!("project: app\nbackends:\n  - name: op\n    type: 1password\n    config:\n      command: {}\n", op.display()));
+    p.write_allowed_config(&format!(
+        "project: app\nbackends:\n  - name: op\n    type: 1password\n    config:\n      command: {}\n",
+        op.display()
+    ));
     let out = p.envref(&["resolve"]).fails(1);
     assert!(out.stderr.contains("op signin") && !out.stderr.contains("envref secret set"), "{}", out.stderr);
 }
@@ -164,7 +171,10 @@ fn onepassword_duplicate_items_name_the_fix() {
     )
     .unwrap();
     make_executable(&op);
-    p.write_allowed_config(&format!("project: app\nbackends:\n  - name: op\n    type: 1password\n    config:\n      command: {}\n", op.display()));
+    p.write_allowed_config(&format!(
+        "project: app\nbackends:\n  - name: op\n    type: 1password\n    config:\n      command: {}\n",
+        op.display()
+    ));
     let out = p.envref(&["secret", "get", "k"]).fails(1);
     assert!(out.stderr.contains("More than one item matches") && out.stderr.contains("op item delete <id>"), "{}", out.stderr);
 }
@@ -226,7 +236,8 @@ fn a_targeted_reference_failure_is_reported_once_without_next_backend() {
     if !have_python() {
         return;
     }
-    let p = plugin_project("K=ref://p/k\n", &[], "  - name: vault\n    type: vault\n").env("CRASH", "1").env("ENVREF_VAULT_PASSPHRASE", PASS);
+    let p =
+        plugin_project("K=ref://p/k\n", &[], "  - name: vault\n    type: vault\n").env("CRASH", "1").env("ENVREF_VAULT_PASSPHRASE", PASS);
     let out = p.envref(&["resolve"]).fails(1);
     assert!(!out.stderr.contains("trying the next backend"), "{}", out.stderr);
     assert_eq!(out.stderr.matches("ModuleNotFoundError").count(), 1, "{}", out.stderr);

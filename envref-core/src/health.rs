@@ -265,7 +265,7 @@ pub fn fix_command(r: &Reference, backends: &[BackendState], profile: Option<&st
     };
     if let Some(b) = state.filter(|b| !b.available) {
         let how = b.hint.clone().unwrap_or_else(|| crate::backend::backend_hint(&b.name, &b.kind));
-        return format!("backend {} is unavailable ({}): {how}", b.name, b.detail);
+        return format!("backend {} is unavailable: {how}", b.name);
     }
     let backend = state.map(|b| b.name.clone()).unwrap_or_else(|| if r.is_chain() { "<backend>".into() } else { r.target.clone() });
     let mut cmd = format!("envref secret set {} --backend {backend}", r.key);
@@ -734,7 +734,7 @@ mod tests {
             ..st("keychain", false)
         }];
         let fix = fix_command(&r, &down, None);
-        assert_eq!(fix, "backend keychain is unavailable (no Secret Service): use the local vault instead");
+        assert_eq!(fix, "backend keychain is unavailable: use the local vault instead");
         let kc = Reference::parse("ref://keychain/db").unwrap();
         assert!(fix_command(&kc, &states, None).starts_with("backend keychain is unavailable"));
     }

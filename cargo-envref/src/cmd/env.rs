@@ -75,6 +75,11 @@ pub fn get(g: &Global, a: GetArgs) -> Result<i32> {
         }
         resolved.vars.into_iter().find(|v| v.key == a.key).map(|v| v.value)
     } else {
+        // No backend is asked here, so a profile known only by its scoped secrets cannot be
+        // told from a typo: say so rather than quietly showing the project's values.
+        if let Some(Err(e)) = project.profile.as_deref().map(|p| envref_core::profile::require(&project.config, p)) {
+            ui::warn(&format!("{}{}", e.message, e.hint.map(|h| format!(" ({h})")).unwrap_or_default()));
+        }
         let ev = evaluate(&project.merged, RefMode::Literal, false);
         print_warnings(project.merged.warnings());
         print_warnings(&ev.warnings);
