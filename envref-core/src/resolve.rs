@@ -380,7 +380,7 @@ mod tests {
         // A crashed backend: the fix is checking it, never storing the secret.
         let down = Fake { error: Some(BackendError::new(ErrorKind::Failed, "p: plugin failed: Traceback")), ..fake("p", &[]) };
         let backends: Vec<Box<dyn Backend>> = vec![Box::new(down)];
-        let l = lookup(&[r.clone()], &backends, &Namespace::new("app", None));
+        let l = lookup(std::slice::from_ref(&r), &backends, &Namespace::new("app", None));
         let res = Resolved {
             failures: vec![key_failure(&r)],
             hints: l.hints,
@@ -391,7 +391,7 @@ mod tests {
         assert!(hint.contains("check the plugin of backend p") && !hint.contains("secret set"), "{hint}");
         // A backend that answered "not found": storing it is the fix.
         let backends: Vec<Box<dyn Backend>> = vec![Box::new(fake("p", &[]))];
-        let l = lookup(&[r.clone()], &backends, &Namespace::new("app", None));
+        let l = lookup(std::slice::from_ref(&r), &backends, &Namespace::new("app", None));
         let res = Resolved {
             failures: vec![key_failure(&r)],
             hints: l.hints,
