@@ -108,6 +108,13 @@ fn an_unknown_profile_is_an_error_with_a_suggestion() {
     run(c).fails(1);
     p.envref(&["status", "-P", "stagign"]).fails(1);
     p.envref(&["get", "A", "--resolve", "-P", "stagign"]).fails(1);
+    let out = p.envref(&["secret", "get", "k", "-P", "qq"]).fails(1);
+    assert!(
+        out.stderr.contains("profile qq not found") && out.stderr.contains("no backend holds secrets under my-app/qq/"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(p.envref(&["secret", "get", "k", "-P", "qa"]).ok().stdout, "v\n");
     // `get` without --resolve asks no backend: it warns instead.
     let out = p.envref(&["get", "A", "-P", "stagign"]).ok();
     assert!(out.stderr.contains("warning: profile stagign not found") && out.stderr.contains("did you mean staging?"), "{}", out.stderr);

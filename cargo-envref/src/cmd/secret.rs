@@ -147,6 +147,17 @@ impl Scope {
         format!("{} in backend {}", self.ns.key(key), self.backend.name())
     }
 
+    /// Before a read that falls back to the project scope: a profile known neither from the
+    /// files nor by secrets in this backend is a typo, not an empty scope.
+    fn check_profile(&self, config: &Config) -> Result<()> {
+        if let Some(p) = &self.ns.profile {
+            if let Some(w) = envref_core::profile::check_selected(config, p, std::slice::from_ref(&self.backend))? {
+                ui::warn(&w);
+            }
+        }
+        Ok(())
+    }
+
     /// Profile scope, then project scope.
     fn read(&self, key: &str) -> Result<SecretString> {
         let keys = self.ns.lookup_keys(key);
@@ -201,6 +212,7 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
         SecretCommand::Get { key, target } => {
             check_key(&key)?;
             let s = Scope::open(&config, &target)?;
+            s.check_profile(&config)?;
             let v = s.read(&key)?;
             write_stdout(&format!("{}\n", v.expose_secret()))?;
         }
@@ -310,6 +322,7 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
             };
             let recipient = envref_core::backend::vault::parse_recipient(&text)?;
             let s = Scope::open(&config, &target)?;
+            s.check_profile(&config)?;
             let value = s.read(&key)?;
             let armored = envref_core::backend::vault::armor_for(&recipient, &value)?;
             write_stdout(&armored)?;
