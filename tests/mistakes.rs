@@ -115,6 +115,8 @@ fn an_unknown_profile_is_an_error_with_a_suggestion() {
         out.stderr
     );
     assert_eq!(p.envref(&["secret", "get", "k", "-P", "qa"]).ok().stdout, "v\n");
+    let out = p.envref(&["doctor", "-P", "stagign"]).fails(1);
+    assert!(out.stdout.contains("[profile] profile stagign not found") && out.stdout.contains("did you mean staging?"), "{}", out.stdout);
     // `get` without --resolve asks no backend: it warns instead.
     let out = p.envref(&["get", "A", "-P", "stagign"]).ok();
     assert!(out.stderr.contains("warning: profile stagign not found") && out.stderr.contains("did you mean staging?"), "{}", out.stderr);

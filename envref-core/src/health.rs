@@ -287,7 +287,7 @@ pub enum Severity {
 pub struct Finding {
     pub severity: Severity,
     /// Which check: `config`, `credential`, `parse`, `duplicate`, `gitignore`, `plaintext`,
-    /// `backend`, `vault`, `keychain`, `direnv`, `unresolved`.
+    /// `backend`, `vault`, `keychain`, `direnv`, `unresolved`, `profile`.
     pub check: &'static str,
     /// A file, or `file:line`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -410,6 +410,13 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
     match build(&config) {
         Err(e) => out.push(Finding::new(Severity::Error, "backend", Some(rel(&config.file)), e.message, e.hint)),
         Ok(backends) => {
+            if let Some(p) = &profile {
+                match crate::profile::check_selected(&config, p, &backends) {
+                    Err(e) => out.push(Finding::new(Severity::Error, "profile", None, e.message, e.hint)),
+                    Ok(Some(w)) => out.push(Finding::new(Severity::Warning, "profile", None, w, None)),
+                    Ok(None) => {}
+                }
+            }
             let ns = Namespace::new(&config.project, profile.clone());
             let states: Vec<BackendState> = config.backends.iter().zip(&backends).map(|(s, b)| check_backend(s, b.as_ref(), &ns)).collect();
             let none_usable = !states.iter().any(|s| s.available);
