@@ -13,6 +13,10 @@ use crate::reference::{Reference, PREFIX};
 /// The fix when a `$` was meant literally (a password containing `$` is the usual case).
 pub const LITERAL_DOLLAR: &str = "to keep a `$` literal, single-quote the value or write `$$`";
 
+/// How deep `${A:-${B:-…}}` defaults may nest. Parsing, evaluating and dropping a template
+/// recurse once per level, so the limit keeps hostile input from overflowing the stack.
+pub const MAX_NESTING: usize = 32;
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Template {
     pub segments: Vec<Segment>,
@@ -122,7 +126,7 @@ pub fn parse(body: &str, quote: Quote, start: Position) -> Result<Template, (Pos
     match quote {
         Quote::Single | Quote::Backtick => Ok(Template::literal(body)),
         Quote::None | Quote::Double => {
-            let mut s = Scanner { src: body, i: 0, pos: start, escapes: quote == Quote::Double };
+            let mut s = Scanner { src: body, i: 0, pos: start, escapes: quote == Quote::Double, depth: 0 };
             let t = s.template(false)?;
             Ok(t)
         }
@@ -134,6 +138,8 @@ struct Scanner<'a> {
     i: usize,
     pos: Position,
     escapes: bool,
+    /// `${…}` levels open around the current position.
+    depth: usize,
 }
 
 impl Scanner<'_> {
@@ -231,6 +237,16 @@ impl Scanner<'_> {
 
     /// `${…}` starting at `$`.
     fn braced(&mut self, at: Position) -> Result<Segment, (Position, String)> {
+        if self.depth >= MAX_NESTING {
+            return Err((at, format!("`${{…}}` defaults nested more than {MAX_NESTING} deep: use a variable for the inner default")));
+        }
+        self.depth += 1;
+        let segment = self.braced_body(at);
+        self.depth -= 1;
+        segment
+    }
+
+    fn braced_body(&mut self, at: Position) -> Result<Segment, (Position, String)> {
         self.bump();
         self.bump();
         let unterminated = || (at, format!("unterminated `${{`: add the closing `}}`; {LITERAL_DOLLAR}"));
