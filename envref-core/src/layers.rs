@@ -58,33 +58,35 @@ impl Merged {
                 docs.push(Document::load(p)?);
             }
         }
-        Ok(Merged::from_documents(&docs))
+        Ok(Merged::from_owned(docs))
     }
 
     pub fn from_documents(docs: &[Document]) -> Merged {
+        Merged::from_owned(docs.to_vec())
+    }
+
+    /// Merge, moving the definitions: the documents' text and entries are not kept twice.
+    pub fn from_owned(docs: Vec<Document>) -> Merged {
         let mut m = Merged::default();
         let total = docs.iter().map(|d| d.all_entries().len()).sum();
         m.defs.reserve(total);
         m.index.reserve(total);
         for doc in docs {
-            m.warnings.extend(doc.warnings().iter().cloned());
-            m.files_read.push(doc.path().to_path_buf());
-            for e in doc.all_entries() {
-                let def = Definition {
-                    key: e.key.clone(),
-                    value: e.value.clone(),
-                    quote: e.quote,
-                    location: Location { path: doc.path().to_path_buf(), pos: e.pos },
-                };
-                match m.index.get(&e.key) {
+            let (path, entries, warnings) = doc.into_entries();
+            m.warnings.extend(warnings);
+            for e in entries {
+                let def = Definition { value: e.value, quote: e.quote, location: Location { path: path.clone(), pos: e.pos }, key: e.key };
+                match m.index.get(&def.key) {
                     Some(&i) => m.defs[i] = def,
                     None => {
-                        m.index.insert(e.key.clone(), m.defs.len());
+                        m.index.insert(def.key.clone(), m.defs.len());
                         m.defs.push(def);
                     }
                 }
             }
+            m.files_read.push(path);
         }
+        m.defs.shrink_to_fit();
         m
     }
 

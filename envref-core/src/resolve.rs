@@ -147,9 +147,8 @@ impl Resolved {
             return None;
         }
         let n = self.failures.len();
-        let lines: Vec<String> = self.failures.iter().map(|f| f.to_string()).collect();
         let what = if n == 1 { "1 variable".to_string() } else { format!("{n} variables") };
-        let e = crate::Error::new(format!("{what} could not be resolved:\n{}", lines.join("\n")));
+        let e = crate::Error::new(format!("{what} could not be resolved:\n{}", crate::dotenv::report_capped(&self.failures)));
         let first_missing = self.failures.iter().flat_map(|f| f.references.iter()).next();
         Some(if !self.hints.is_empty() {
             e.with_hint(self.hints.join("\n      "))
