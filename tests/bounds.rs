@@ -74,8 +74,8 @@ fn doubling_values_error_naming_the_key() {
     for cmd in ["resolve", "list"] {
         let out = p.envref(&[cmd]).fails(1);
         // 3 bytes × 2^19 is the first value over 1 MiB.
-        assert!(out.stderr.contains(".env:20:1: A_19: the value would exceed 1 MiB"), "{cmd}: {}", out.stderr);
-        assert!(out.stderr.contains("A_20: uses A_19, which could not be evaluated"), "{cmd}: {}", out.stderr);
+        assert!(out.stderr.contains(".env:20:1: the value of A_19 would exceed 1 MiB"), "{cmd}: {}", out.stderr);
+        assert!(out.stderr.contains(".env:21:6: uses A_19, which could not be evaluated"), "{cmd}: {}", out.stderr);
         assert!(!out.stderr.contains("abc"), "value text in: {}", out.stderr);
         assert!(out.stderr.len() < 5_000, "{cmd}: {} bytes", out.stderr.len());
     }

@@ -161,7 +161,7 @@ pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
             }
         }
     }
-    let mut out = Evaluated::default();
+    let mut out = Evaluated { vars: Vec::with_capacity(n), ..Evaluated::default() };
     let mut dependents = Vec::new();
     for (i, (def, state)) in merged.definitions().iter().zip(ev.state).enumerate() {
         match state {
@@ -206,7 +206,7 @@ impl<'a> Evaluator<'a> {
         }
         if self.total + p.out.len() > MAX_TOTAL_BYTES {
             return Ok(Err(Failure::Invalid(format!(
-                "{}: {}: all values together would exceed {} MiB; check for variables that repeat large values",
+                "{}: the value of {} would bring all values over {} MiB; check for variables that repeat large values",
                 def.location,
                 def.key,
                 MAX_TOTAL_BYTES >> 20
@@ -260,7 +260,7 @@ impl<'a> Evaluator<'a> {
                         continue;
                     }
                     State::Done(Err(_)) => {
-                        let m = format!("{}: {key}: uses {}, which could not be evaluated (see above)", here(), v.name);
+                        let m = format!("{}: uses {}, which could not be evaluated (see above)", here(), v.name);
                         return Err((Failure::Invalid(m), true));
                     }
                     &State::Busy(from) => return Err((self.cycle(from, k, &here()), false)),
@@ -322,7 +322,7 @@ impl<'a> Evaluator<'a> {
 fn push(p: &mut Pass, s: &str, secret: bool, key: &str, at: &Location) -> Result<(), Stop> {
     if p.out.len() + s.len() > MAX_VALUE_BYTES {
         let m = format!(
-            "{at}: {key}: the value would exceed {} MiB; check for a variable used more than once along a chain (`A=${{B}}${{B}}` doubles B)",
+            "{at}: the value of {key} would exceed {} MiB; check for a variable used more than once along a chain (`A=${{B}}${{B}}` doubles B)",
             MAX_VALUE_BYTES >> 20
         );
         return Err((Failure::Invalid(m), false));
@@ -380,7 +380,7 @@ mod tests {
                 ("B", "/p/.env:2:3: interpolation cycle: A -> B -> A".to_string()),
                 ("C", "/p/.env:3:3: the variable that `${…:?…}` requires is not set or empty".to_string()),
                 // Reported after the failures that explain it, without repeating them.
-                ("A", "/p/.env:1:3: A: uses B, which could not be evaluated (see above)".to_string()),
+                ("A", "/p/.env:1:3: uses B, which could not be evaluated (see above)".to_string()),
             ]
         );
     }
@@ -430,7 +430,7 @@ mod tests {
         let e = eval(&text);
         let (key, msg) = (&e.failures[0].0, e.failures[0].1.to_string());
         assert_eq!(key, "A_18", "7 bytes × 2^18 is the first value over 1 MiB");
-        assert!(msg.starts_with("/p/.env:19:1: A_18: the value would exceed 1 MiB"), "{msg}");
+        assert!(msg.starts_with("/p/.env:19:1: the value of A_18 would exceed 1 MiB"), "{msg}");
         assert!(!msg.contains("SECRET"));
         assert_eq!(e.failures.len(), 40 - 18);
         assert!(e.vars.iter().all(|v| v.value.len() <= MAX_VALUE_BYTES));
@@ -439,7 +439,7 @@ mod tests {
         text.extend((0..80).map(|i| format!("COPY_{i}=${{BIG}}\n")));
         let e = eval(&text);
         assert_eq!(e.vars.len(), 64, "64 MiB of values, then the total cap");
-        assert!(e.failures[0].1.to_string().contains("COPY_63: all values together would exceed 64 MiB"), "{:?}", e.failures[0]);
+        assert!(e.failures[0].1.to_string().contains("the value of COPY_63 would bring all values over 64 MiB"), "{:?}", e.failures[0]);
     }
 
     /// `X=${A}${B}` with A and B both unresolved references reports both.

@@ -125,6 +125,9 @@ impl Template {
 pub fn parse(body: &str, quote: Quote, start: Position) -> Result<Template, (Position, String)> {
     match quote {
         Quote::Single | Quote::Backtick => Ok(Template::literal(body)),
+        // Most values have nothing to interpolate: one exact-size literal.
+        Quote::None if !body.contains('$') => Ok(Template::literal(body)),
+        Quote::Double if !body.contains(['$', '\\']) => Ok(Template::literal(body)),
         Quote::None | Quote::Double => {
             let mut s = Scanner { src: body, i: 0, pos: start, escapes: quote == Quote::Double, depth: 0 };
             let t = s.template(false)?;
@@ -171,7 +174,8 @@ impl Scanner<'_> {
         let mut lit = String::new();
         let flush = |lit: &mut String, segments: &mut Vec<Segment>| {
             if !lit.is_empty() {
-                segments.push(Segment::Lit(std::mem::take(lit)));
+                segments.push(Segment::Lit(lit.as_str().into()));
+                lit.clear();
             }
         };
         while let Some(c) = self.peek() {
@@ -232,6 +236,8 @@ impl Scanner<'_> {
             }
         }
         flush(&mut lit, &mut segments);
+        // Vec growth leaves room for 4 segments; a 100k-line file holds 100k of these.
+        segments.shrink_to_fit();
         Ok(Template { segments })
     }
 
