@@ -10,6 +10,7 @@
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::reference::Reference;
 use crate::template::{self, Template};
@@ -31,7 +32,8 @@ impl fmt::Display for Position {
 /// A place in a file, printed as `path:line:col`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
-    pub path: PathBuf,
+    /// Shared: every definition of a file points at the same path.
+    pub path: Arc<Path>,
     pub pos: Position,
 }
 
@@ -367,10 +369,17 @@ impl<'a> Parser<'a> {
     /// An error at byte `at`, which is on the current line or after it.
     fn error(&mut self, at: usize, message: impl Into<String>) {
         let pos = position_from(self.text, self.line_start, self.line_no, at);
-        self.errors.push(ParseError { location: Location { path: self.path.to_path_buf(), pos }, message: message.into() });
+        self.errors.push(ParseError { location: Location { path: self.path.into(), pos }, message: message.into() });
     }
 
     fn run(mut self) -> (Vec<Entry>, Vec<ParseError>) {
+        let (mut entries, errors) = self.parse_lines();
+        // Growth leaves up to twice the room needed; a document may live as long as the run.
+        entries.shrink_to_fit();
+        (entries, errors)
+    }
+
+    fn parse_lines(&mut self) -> (Vec<Entry>, Vec<ParseError>) {
         let text = self.text;
         let mut i = if text.starts_with('\u{feff}') { 3 } else { 0 };
         // Line numbers are tracked incrementally: recomputing from the start would be quadratic.
@@ -385,7 +394,7 @@ impl<'a> Parser<'a> {
             line += text[i..next].matches('\n').count() as u32;
             i = next;
         }
-        (self.entries, self.errors)
+        (std::mem::take(&mut self.entries), std::mem::take(&mut self.errors))
     }
 
     /// Parse the definition starting at `start`; returns the offset of the next line.
@@ -553,7 +562,7 @@ impl<'a> Parser<'a> {
             match Reference::parse(body) {
                 Ok(r) => Value::Reference(r),
                 Err(msg) => {
-                    let location = Location { path: self.path.to_path_buf(), pos: body_pos };
+                    let location = Location { path: self.path.into(), pos: body_pos };
                     self.errors.push(ParseError { location, message: format!("{key}: {msg}") });
                     return;
                 }
@@ -562,7 +571,7 @@ impl<'a> Parser<'a> {
             match template::parse(body, quote, body_pos) {
                 Ok(t) => Value::Template(t),
                 Err((at, msg)) => {
-                    let location = Location { path: self.path.to_path_buf(), pos: at };
+                    let location = Location { path: self.path.into(), pos: at };
                     self.errors.push(ParseError { location, message: format!("{key}: {msg}") });
                     return;
                 }
