@@ -69,17 +69,20 @@ impl Merged {
     /// Merge, moving the definitions: the documents' text and entries are not kept twice.
     pub fn from_owned(docs: Vec<Document>) -> Merged {
         let mut m = Merged::default();
-        m.defs.reserve_exact(docs.iter().map(|d| d.all_entries().len()).sum());
         for doc in docs {
             let (path, entries, warnings) = doc.into_entries();
             let shared: Arc<Path> = path.as_path().into();
             m.warnings.extend(warnings);
-            m.defs.extend(entries.into_iter().map(|e| Definition {
-                value: e.value,
-                quote: e.quote,
-                location: Location { path: shared.clone(), pos: e.pos },
-                key: e.key,
-            }));
+            // Collected in place: the entries' buffer becomes the definitions' one.
+            let defs: Vec<Definition> = entries
+                .into_iter()
+                .map(|e| Definition { value: e.value, quote: e.quote, location: Location { path: shared.clone(), pos: e.pos }, key: e.key })
+                .collect();
+            if m.defs.is_empty() {
+                m.defs = defs;
+            } else {
+                m.defs.extend(defs);
+            }
             m.files_read.push(path);
         }
         // Equal keys, in definition order: the first keeps its place and takes the last one's
