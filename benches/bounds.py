@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Whole-process cost of `envref` on generated .env files of 1k, 10k and 100k lines:
-wall time (best of RUNS) and peak RSS (the child's ru_maxrss, i.e. VmHWM), plus the
+wall time (best of RUNS) and peak RSS (GNU time's %M, the VmHWM of envref), plus the
 10k -> 100k ratios, which must be about 10 (linear).
 
 Shapes: the mixed corpus of envref-core/benches/corpus.rs, a forward chain
@@ -8,11 +8,12 @@ Shapes: the mixed corpus of envref-core/benches/corpus.rs, a forward chain
 
 Usage: benches/bounds.py [path/to/envref]   (default: target/release/envref)
 """
-import os, resource, subprocess, sys, tempfile, time
+import os, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENVREF = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target/release/envref"))
 RUNS = int(os.environ.get("RUNS", "5"))
+TIME = "/usr/bin/time"
 SIZES = [1_000, 10_000, 100_000]
 
 
@@ -50,23 +51,17 @@ SHAPES = [("mixed", mixed, "resolve", 0), ("forward chain", forward, "resolve", 
 
 
 def measure(cwd, args, expect):
-    """Best wall time (s) and the largest peak RSS (KiB) over RUNS runs, each its own child."""
+    """Best wall time (s) and the largest peak RSS (KiB) over RUNS runs. RSS comes from
+    /usr/bin/time (GNU), whose own small child execs envref: a child forked from this
+    Python process would count Python's pages before the exec."""
     best, peak = float("inf"), 0
     for _ in range(RUNS):
-        start = time.perf_counter()
-        pid = os.fork()
-        if pid == 0:
-            fd = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(fd, 1), os.dup2(fd, 2)
-            try:
-                os.chdir(cwd)
-                os.execv(ENVREF, [ENVREF] + args)
-            finally:
-                os._exit(127)
-        _, status, usage = os.wait4(pid, 0)
-        best = min(best, time.perf_counter() - start)
-        peak = max(peak, usage.ru_maxrss)
-        code = os.waitstatus_to_exitcode(status)
+        with tempfile.NamedTemporaryFile("r") as rss:
+            start = time.perf_counter()
+            code = subprocess.run([TIME, "-q", "-f", "%M", "-o", rss.name, ENVREF] + args, cwd=cwd,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+            best = min(best, time.perf_counter() - start)
+            peak = max(peak, int(rss.read().split()[-1]))
         if code != expect:
             sys.exit(f"{args} in {cwd}: exit {code}, expected {expect}")
     return best, peak
@@ -75,6 +70,8 @@ def measure(cwd, args, expect):
 def main():
     if not os.access(ENVREF, os.X_OK):
         sys.exit("build it first: cargo build --release -p cargo-envref")
+    if not os.access(TIME, os.X_OK):
+        sys.exit("needs GNU time at /usr/bin/time (apt-get install time)")
     with tempfile.TemporaryDirectory() as work:
         os.environ.update(HOME=work, XDG_CONFIG_HOME=f"{work}/.config", NO_COLOR="1")
         print(f"{'shape':<16} {'lines':>7} {'file':>9} {'time':>9} {'peak RSS':>10} {'RSS/file':>8}")
