@@ -161,9 +161,8 @@ impl Resolved {
             return None;
         }
         let n = self.failures.len();
-        let lines: Vec<String> = self.failures.iter().map(|f| f.to_string()).collect();
         let what = if n == 1 { "1 variable".to_string() } else { format!("{n} variables") };
-        let e = crate::Error::new(format!("{what} could not be resolved:\n{}", lines.join("\n")));
+        let e = crate::Error::new(format!("{what} could not be resolved:\n{}", crate::dotenv::report_capped(&self.failures)));
         // Storing a secret is the fix only for what a backend said it does not have; a backend
         // that is down, signed out or crashed gets its own fix.
         let mut hints = self.hints.clone();

@@ -112,7 +112,8 @@ pub fn list(g: &Global, a: ListArgs) -> Result<i32> {
     print_warnings(&ev.warnings);
     // Interpolation errors (`${X:?…}`, cycles); references are never resolved here.
     if !ev.failures.is_empty() {
-        return Err(Error::new(ev.failures.iter().map(|(_, f)| f.to_string()).collect::<Vec<_>>().join("\n")));
+        let failures: Vec<_> = ev.failures.iter().map(|(_, f)| f).collect();
+        return Err(Error::new(envref_core::dotenv::report_capped(&failures)));
     }
     write_stdout(&output::render(&ev.vars, a.format)?)?;
     Ok(0)
