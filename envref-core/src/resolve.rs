@@ -371,7 +371,7 @@ mod tests {
     fn hints_match_the_failure() {
         let key_failure = |r: &Reference| KeyFailure {
             key: "K".into(),
-            location: Location { path: "/p/.env".into(), pos: Default::default() },
+            location: Location { path: std::path::Path::new("/p/.env").into(), pos: Default::default() },
             message: String::new(),
             references: vec![r.clone()],
         };
