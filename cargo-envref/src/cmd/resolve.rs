@@ -68,6 +68,8 @@ pub fn resolve(g: &Global, a: ResolveArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     let format = if a.direnv { Format::Shell } else { a.format };
     let (resolved, complete) = resolve_or_report(&project, a.strict, a.partial)?;
+    // The parsed files are not needed to print; freeing them first lowers peak memory.
+    drop(project);
     write_stdout(&output::render(&resolved.vars, format)?)?;
     Ok(if complete { 0 } else { 1 })
 }
