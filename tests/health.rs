@@ -129,12 +129,13 @@ fn status_reports_backend_availability() {
         out.stdout
     );
     assert!(out.stdout.contains("hint: put an executable named envref-backend-broken on PATH"), "{}", out.stdout);
-    // A vault that is not initialised: down, and the missing secret's fix still names a backend.
+    // A vault that is not initialised: down, and the missing secret's fix is initialising it
+    // (storing into a backend that is down cannot work).
     let q = Project::with(VAULT, "A=ref://secrets/a\n").env("ENVREF_VAULT_PASSPHRASE", PASS);
     let out = q.envref(&["status"]).fails(1);
     assert!(out.stdout.contains("down     vault (vault): vault: not initialized"), "{}", out.stdout);
     assert!(out.stdout.contains("hint: run `envref vault init`"), "{}", out.stdout);
-    assert!(out.stdout.contains("fix: envref secret set a --backend vault"), "{}", out.stdout);
+    assert!(out.stdout.contains("fix: backend vault is unavailable: run `envref vault init`"), "{}", out.stdout);
 }
 
 #[test]

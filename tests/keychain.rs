@@ -277,7 +277,8 @@ fn init_with_a_secret_service_keeps_the_keychain_default() {
 fn unavailable_keychain_falls_through_to_the_vault_with_one_warning() {
     let ns = unique("chain");
     let p = Project::with(
-        &format!("project: {ns}\nbackends:\n  - name: keychain\n    type: keychain\n  - name: vault\n    type: vault\n"),
+        // `staging` is registered: an unknown profile would add its own warning.
+        &format!("project: {ns}\nprofiles:\n  staging: {{}}\nbackends:\n  - name: keychain\n    type: keychain\n  - name: vault\n    type: vault\n"),
         "A=ref://secrets/a\nB=ref://secrets/b\nC=ref://secrets/c\nD=${C}-${A}\n",
     )
     .env("ENVREF_VAULT_PASSPHRASE", "correct horse battery staple");

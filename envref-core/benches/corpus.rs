@@ -14,3 +14,22 @@ pub fn generate(lines: usize) -> String {
     }
     s
 }
+
+/// `C_i=${C_(i+1)}`: each key uses the one defined after it (evaluation goes `lines` deep).
+pub fn forward_chain(lines: usize) -> String {
+    let mut s: String = (0..lines - 1).map(|i| format!("C_{i}=${{C_{}}}\n", i + 1)).collect();
+    s.push_str(&format!("C_{}=end\n", lines - 1));
+    s
+}
+
+/// `C_i=${C_(i-1)}`: each key uses the one defined before it.
+pub fn reverse_chain(lines: usize) -> String {
+    let mut s = String::from("C_0=start\n");
+    s.extend((1..lines).map(|i| format!("C_{i}=${{C_{}}}\n", i - 1)));
+    s
+}
+
+/// Lines without `=`: every line is a parse error.
+pub fn bad_lines(lines: usize) -> String {
+    (0..lines).map(|i| format!("token{i}\n")).collect()
+}

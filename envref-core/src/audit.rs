@@ -36,6 +36,8 @@ pub enum Kind {
     KeyName,
     /// A long random-looking string (bits per character).
     Entropy(f64),
+    /// Looks like a reference but is passed through as text (why).
+    Unresolved(&'static str),
 }
 
 impl Kind {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::UrlPassword => "URL with an embedded password".into(),
             Kind::KeyName => "the key name says secret and the value is not a reference".into(),
             Kind::Entropy(e) => format!("high-entropy value ({e:.2} bits/char)"),
+            Kind::Unresolved(why) => format!("looks like a reference but is not resolved: {why}"),
         }
     }
 
@@ -55,6 +58,7 @@ impl Kind {
             Kind::UrlPassword => "url-password",
             Kind::KeyName => "key-name",
             Kind::Entropy(_) => "entropy",
+            Kind::Unresolved(_) => "unresolved",
         }
     }
 
@@ -191,6 +195,22 @@ fn url_password() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@").expect("valid pattern"))
 }
 
+/// Why a value that envref passes through as text looks like a reference it should have
+/// resolved: `ref://` inside text (only a whole value or `${ref://…}` resolves), or a value
+/// starting with another tool's `op://` reference.
+pub fn unresolved_reason(value: &Value) -> Option<&'static str> {
+    let Value::Template(t) = value else { return None };
+    if let Some(Segment::Lit(first)) = t.segments.first() {
+        if first.trim_start().starts_with("op://") {
+            return Some("op:// is 1Password's reference syntax, which envref does not resolve; use ref://<backend>/<key>");
+        }
+    }
+    t.segments
+        .iter()
+        .any(|s| matches!(s, Segment::Lit(l) if l.contains("ref://")))
+        .then_some("ref:// inside text is kept literally; write ${ref://…} to interpolate it, or make the reference the whole value")
+}
+
 /// Scan every definition of a document (duplicates included).
 pub fn scan(doc: &Document) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -198,7 +218,15 @@ pub fn scan(doc: &Document) -> Vec<Finding> {
         let Value::Template(t) = &e.value else { continue };
         // Only the literal text: `${VAR}` and `${ref://…}` parts are not in the file.
         let text: String = t.segments.iter().filter_map(|s| if let Segment::Lit(l) = s { Some(l.as_str()) } else { None }).collect();
-        if let Some(kind) = classify(&e.key, &text) {
+        if let Some(why) = unresolved_reason(&e.value) {
+            out.push(Finding {
+                path: doc.path().to_path_buf(),
+                line: e.pos.line,
+                key: e.key.clone(),
+                kind: Kind::Unresolved(why),
+                preview: mask(&text),
+            });
+        } else if let Some(kind) = classify(&e.key, &text) {
             out.push(Finding { path: doc.path().to_path_buf(), line: e.pos.line, key: e.key.clone(), kind, preview: mask(&text) });
         }
     }
@@ -387,6 +415,19 @@ mod tests {
 
     fn kind(key: &str, value: &str) -> Option<&'static str> {
         classify(key, value).map(|k| k.code())
+    }
+
+    #[test]
+    fn unresolved_looking_values() {
+        let doc = Document::parse(
+            "/p/.env",
+            "A=postgres://u:ref://secrets/pw@h\nB=op://Vault/item/field\nC='x ref://a/b'\nD=ref://secrets/ok\nE=${ref://secrets/ok}x\nF=see https://op.example\n",
+        )
+        .unwrap();
+        let found: Vec<(String, &str)> =
+            scan(&doc).into_iter().map(|f| (f.key, f.kind.code())).filter(|(_, c)| *c == "unresolved").collect();
+        let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["A", "B", "C"]);
     }
 
     #[test]

@@ -389,7 +389,7 @@ fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
             }
         };
         if key == "timeout" && parse_duration(&text).is_none() {
-            problems.push(format!("{label}: timeout is not a duration (e.g. 30s, 500ms, 2m)"));
+            problems.push(format!("{label}: timeout is not a duration of at most 24h (e.g. 30s, 500ms, 2m)"));
         }
         options.insert(key.clone(), text);
     }
@@ -418,7 +418,10 @@ fn without_quoted(msg: &str) -> String {
     out
 }
 
-/// `30s`, `500ms`, `2m`, or plain seconds.
+/// The longest `timeout` accepted: longer is a typo, and huge values overflow `Duration`.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// `30s`, `500ms`, `2m`, or plain seconds; `None` unless it is positive and at most [`MAX_TIMEOUT`].
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
@@ -432,7 +435,8 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "m" => n * 60.0,
         _ => return None,
     };
-    (secs > 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs))
+    let d = Duration::try_from_secs_f64(secs).ok()?;
+    (secs > 0.0 && d <= MAX_TIMEOUT).then_some(d)
 }
 
 fn check_name(name: &str) -> Result<(), String> {
@@ -534,5 +538,17 @@ mod tests {
             .unwrap();
         assert_eq!(c.backends[0].display_options()["addr"], "https://me:***@h:8200");
         assert!(!format!("{c:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn huge_or_zero_timeouts_are_errors_not_panics() {
+        for t in ["1e300", "1e20s", "99999999999999999999m", "25h", "0", "-1", "inf", "NaN", "1e-20"] {
+            let e = load(&format!("project: a\nbackends:\n  - name: h\n    type: plugin\n    config: {{command: x, timeout: \"{t}\"}}\n"))
+                .unwrap_err()
+                .message;
+            assert!(e.contains("h: timeout is not a duration of at most 24h"), "{t}: {e}");
+        }
+        assert_eq!(parse_duration("24h"), None, "no h unit");
+        assert_eq!(parse_duration("86400"), Some(MAX_TIMEOUT));
     }
 }

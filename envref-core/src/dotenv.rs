@@ -10,6 +10,7 @@
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::reference::Reference;
 use crate::template::{self, Template};
@@ -31,7 +32,8 @@ impl fmt::Display for Position {
 /// A place in a file, printed as `path:line:col`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
-    pub path: PathBuf,
+    /// Shared: every definition of a file points at the same path.
+    pub path: Arc<Path>,
     pub pos: Position,
 }
 
@@ -157,6 +159,11 @@ impl Document {
         &self.text
     }
 
+    /// The path, the definitions and the warnings, without the text (merging needs no more).
+    pub fn into_entries(self) -> (PathBuf, Vec<Entry>, Vec<String>) {
+        (self.path, self.entries, self.warnings)
+    }
+
     /// All definitions in file order, duplicates included.
     pub fn all_entries(&self) -> &[Entry] {
         &self.entries
@@ -218,8 +225,20 @@ impl Document {
 }
 
 pub fn parse_errors_to_error(errors: Vec<ParseError>) -> Error {
-    let message = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
-    Error::new(message).with_hint("fix the line(s) above; each definition is KEY=VALUE, see `envref --help`")
+    Error::new(report_capped(&errors)).with_hint("fix the line(s) above; each definition is KEY=VALUE, see `envref --help`")
+}
+
+/// How many errors one report prints; the rest are counted.
+pub const MAX_REPORTED: usize = 20;
+
+/// One line per item, the first [`MAX_REPORTED`] of them, then how many more there are:
+/// a generated file with 100k bad lines gives a short report.
+pub fn report_capped<T: fmt::Display>(items: &[T]) -> String {
+    let mut out = items.iter().take(MAX_REPORTED).map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+    if items.len() > MAX_REPORTED {
+        out.push_str(&format!("\n… and {} more", items.len() - MAX_REPORTED));
+    }
+    out
 }
 
 /// Validate a key against `[A-Za-z_][A-Za-z0-9_.-]*`.
@@ -318,10 +337,16 @@ fn line_range(text: &str, span: Range<usize>) -> Range<usize> {
 
 /// Line/column of byte offset `at` (clamped to the text).
 pub fn position_at(text: &str, at: usize) -> Position {
-    let at = at.min(text.len());
-    let before = &text[..at];
-    let line = before.matches('\n').count() as u32 + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    position_from(text, 0, 1, at)
+}
+
+/// Line/column of byte offset `at`, counting from `from`, the start of line `line`: the
+/// parser passes the line it is on, so each error costs its own line, not the whole file.
+fn position_from(text: &str, from: usize, line: u32, at: usize) -> Position {
+    let at = at.min(text.len()).max(from);
+    let between = &text[from..at];
+    let line = line + between.matches('\n').count() as u32;
+    let line_start = between.rfind('\n').map_or(from, |i| from + i + 1);
     let col = text[line_start..at].chars().count() as u32 + 1;
     Position { line, col }
 }
@@ -331,25 +356,37 @@ struct Parser<'a> {
     text: &'a str,
     entries: Vec<Entry>,
     errors: Vec<ParseError>,
+    /// Start offset and number of the line being parsed.
+    line_start: usize,
+    line_no: u32,
 }
 
 impl<'a> Parser<'a> {
     fn new(path: &'a Path, text: &'a str) -> Self {
-        Parser { path, text, entries: Vec::new(), errors: Vec::new() }
+        Parser { path, text, entries: Vec::new(), errors: Vec::new(), line_start: 0, line_no: 1 }
     }
 
+    /// An error at byte `at`, which is on the current line or after it.
     fn error(&mut self, at: usize, message: impl Into<String>) {
-        let pos = position_at(self.text, at);
-        self.errors.push(ParseError { location: Location { path: self.path.to_path_buf(), pos }, message: message.into() });
+        let pos = position_from(self.text, self.line_start, self.line_no, at);
+        self.errors.push(ParseError { location: Location { path: self.path.into(), pos }, message: message.into() });
     }
 
     fn run(mut self) -> (Vec<Entry>, Vec<ParseError>) {
+        let (mut entries, errors) = self.parse_lines();
+        // Growth leaves up to twice the room needed; a document may live as long as the run.
+        entries.shrink_to_fit();
+        (entries, errors)
+    }
+
+    fn parse_lines(&mut self) -> (Vec<Entry>, Vec<ParseError>) {
         let text = self.text;
         let mut i = if text.starts_with('\u{feff}') { 3 } else { 0 };
         // Line numbers are tracked incrementally: recomputing from the start would be quadratic.
         let mut line: u32 = 1;
         while i < text.len() {
             let line_end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+            (self.line_start, self.line_no) = (i, line);
             let next = match self.line(i, line_end, line) {
                 Some(next) => next,
                 None => break, // unrecoverable (unterminated quote): stop here
@@ -357,7 +394,7 @@ impl<'a> Parser<'a> {
             line += text[i..next].matches('\n').count() as u32;
             i = next;
         }
-        (self.entries, self.errors)
+        (std::mem::take(&mut self.entries), std::mem::take(&mut self.errors))
     }
 
     /// Parse the definition starting at `start`; returns the offset of the next line.
@@ -525,7 +562,7 @@ impl<'a> Parser<'a> {
             match Reference::parse(body) {
                 Ok(r) => Value::Reference(r),
                 Err(msg) => {
-                    let location = Location { path: self.path.to_path_buf(), pos: body_pos };
+                    let location = Location { path: self.path.into(), pos: body_pos };
                     self.errors.push(ParseError { location, message: format!("{key}: {msg}") });
                     return;
                 }
@@ -534,7 +571,7 @@ impl<'a> Parser<'a> {
             match template::parse(body, quote, body_pos) {
                 Ok(t) => Value::Template(t),
                 Err((at, msg)) => {
-                    let location = Location { path: self.path.to_path_buf(), pos: at };
+                    let location = Location { path: self.path.into(), pos: at };
                     self.errors.push(ParseError { location, message: format!("{key}: {msg}") });
                     return;
                 }

@@ -1,6 +1,11 @@
 //! Interpolation over the merged layers. Names resolve among all keys (order does not
 //! matter), then the process environment; a cycle is an error naming it. Secret values are
 //! inserted literally and never re-scanned.
+//!
+//! Bounded and linear: keys are evaluated with an explicit work stack (a 100k-key chain
+//! needs no native recursion), a cycle is found in O(1) per lookup from the per-key busy
+//! state, one value and all values together have a size cap, and a key that fails only
+//! because a key it uses failed is reported after the real failures, not with a copy of them.
 
 use std::collections::HashMap;
 
@@ -10,6 +15,16 @@ use crate::dotenv::{Location, Value};
 use crate::layers::Merged;
 use crate::reference::Reference;
 use crate::template::{Segment, Template, VarOp, LITERAL_DOLLAR};
+
+/// The largest value one key may expand to. Linux refuses a single environment string
+/// over 128 KiB anyway; this stops `A=${B}${B}` doubling before it exhausts memory.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+/// The largest total of all expanded values.
+pub const MAX_TOTAL_BYTES: usize = 64 << 20;
+/// Members of a cycle named in its message; the rest are counted.
+const CYCLE_NAMES: usize = 10;
+/// Unresolved references one failure lists (a key's own and those of the keys it uses).
+const MAX_UNRESOLVED: usize = 64;
 
 /// What a reference turns into during evaluation.
 #[derive(Clone, Copy)]
@@ -74,9 +89,10 @@ impl Evaluated {
     }
 }
 
-#[derive(Clone)]
 enum State {
-    Busy,
+    Todo,
+    /// Waiting for keys it uses; the number is its place in `Evaluator::chain`.
+    Busy(usize),
     Done(Result<(String, bool), Failure>),
 }
 
@@ -84,45 +100,120 @@ struct Evaluator<'a> {
     merged: &'a Merged,
     mode: RefMode<'a>,
     strict: bool,
-    /// Per definition index: being evaluated, or the result.
-    state: Vec<Option<State>>,
-    stack: Vec<usize>,
+    /// Per definition index.
+    state: Vec<State>,
+    /// The busy keys, each waiting for the next: meeting a busy key again is a cycle.
+    chain: Vec<usize>,
+    /// Per definition index: failed only because a key it uses failed.
+    dependent: Vec<bool>,
+    /// Bytes of all values evaluated so far.
+    total: usize,
     warnings: Vec<String>,
 }
 
+/// One attempt at a key's value.
+#[derive(Default)]
+struct Pass {
+    out: String,
+    secret: bool,
+    unresolved: Vec<Reference>,
+    /// Keys it uses whose values are not known yet: evaluate them, then try again.
+    needs: Vec<usize>,
+    warnings: Vec<String>,
+}
+
+/// Why a pass stopped: the failure, and whether it only repeats a failure of a key used.
+type Stop = (Failure, bool);
+
 /// Evaluate every key of `merged`.
 pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
-    let state = vec![None; merged.definitions().len()];
-    let mut ev = Evaluator { merged, mode, strict, state, stack: Vec::new(), warnings: Vec::new() };
-    let mut out = Evaluated::default();
-    for (i, def) in merged.definitions().iter().enumerate() {
-        match ev.key(i) {
-            Ok((value, secret)) => out.vars.push(Var { key: def.key.clone(), value, secret }),
-            Err(f) => out.failures.push((def.key.clone(), f)),
+    let n = merged.definitions().len();
+    let state = (0..n).map(|_| State::Todo).collect();
+    let mut ev = Evaluator { merged, mode, strict, state, chain: Vec::new(), dependent: vec![false; n], total: 0, warnings: Vec::new() };
+    // An explicit stack instead of recursion: a key that needs others goes back under them.
+    let mut todo = Vec::new();
+    for i in 0..n {
+        todo.push(i);
+        while let Some(&k) = todo.last() {
+            match ev.state[k] {
+                State::Done(_) => {
+                    todo.pop();
+                    continue;
+                }
+                State::Busy(at) => debug_assert_eq!(at + 1, ev.chain.len(), "a busy key resumes on top of the chain"),
+                State::Todo => {}
+            }
+            match ev.pass(k) {
+                Ok(result) => {
+                    todo.pop();
+                    if matches!(ev.state[k], State::Busy(_)) {
+                        ev.chain.pop();
+                    }
+                    ev.state[k] = State::Done(result);
+                }
+                Err(needs) => {
+                    if matches!(ev.state[k], State::Todo) {
+                        ev.state[k] = State::Busy(ev.chain.len());
+                        ev.chain.push(k);
+                    }
+                    todo.extend(needs);
+                }
+            }
         }
     }
+    let mut out = Evaluated { vars: Vec::with_capacity(n), ..Evaluated::default() };
+    let mut dependents = Vec::new();
+    for (i, (def, state)) in merged.definitions().iter().zip(ev.state).enumerate() {
+        match state {
+            State::Done(Ok((value, secret))) => out.vars.push(Var { key: def.key.clone(), value, secret }),
+            State::Done(Err(f)) if ev.dependent[i] => dependents.push((def.key.clone(), f)),
+            State::Done(Err(f)) => out.failures.push((def.key.clone(), f)),
+            State::Todo | State::Busy(_) => unreachable!("every key is evaluated"),
+        }
+    }
+    // The failures that explain the others come first, so a capped report shows them.
+    out.failures.extend(dependents);
     out.warnings = ev.warnings;
     out
 }
 
 impl<'a> Evaluator<'a> {
-    fn key(&mut self, index: usize) -> Result<(String, bool), Failure> {
-        match &self.state[index] {
-            Some(State::Done(r)) => return r.clone(),
-            Some(State::Busy) => unreachable!("cycles are caught before recursing"),
-            None => {}
-        }
+    /// Try key `k`: its result, or the keys it still needs.
+    fn pass(&mut self, k: usize) -> Result<Result<(String, bool), Failure>, Vec<usize>> {
         let merged: &'a Merged = self.merged;
-        let def = &merged.definitions()[index];
-        self.state[index] = Some(State::Busy);
-        self.stack.push(index);
+        let def = &merged.definitions()[k];
+        let mut p = Pass::default();
         let result = match &def.value {
-            Value::Reference(r) => self.reference(r),
-            Value::Template(t) => self.template(t, &def.key, &def.location),
+            Value::Reference(r) => self.reference(r).map(|(s, secret)| {
+                p.out = s;
+                p.secret = secret;
+            }),
+            Value::Template(t) => match self.template(t, k, &def.location, &mut p) {
+                Ok(()) if !p.needs.is_empty() => return Err(p.needs),
+                Ok(()) => Ok(()),
+                Err((f, dependent)) => {
+                    self.dependent[k] = dependent;
+                    Err(f)
+                }
+            },
         };
-        self.stack.pop();
-        self.state[index] = Some(State::Done(result.clone()));
-        result
+        self.warnings.append(&mut p.warnings);
+        if let Err(f) = result {
+            return Ok(Err(f));
+        }
+        if !p.unresolved.is_empty() {
+            return Ok(Err(Failure::Unresolved(p.unresolved)));
+        }
+        if self.total + p.out.len() > MAX_TOTAL_BYTES {
+            return Ok(Err(Failure::Invalid(format!(
+                "{}: the value of {} would bring all values over {} MiB; check for variables that repeat large values",
+                def.location,
+                def.key,
+                MAX_TOTAL_BYTES >> 20
+            ))));
+        }
+        self.total += p.out.len();
+        Ok(Ok((p.out, p.secret)))
     }
 
     fn reference(&self, r: &Reference) -> Result<(String, bool), Failure> {
@@ -136,74 +227,119 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Evaluate `t`, the value (or a default inside the value) of `key` defined at `at`.
-    /// Messages name `key` and the position, never a variable name: for `Tr0ub4dor$K7x` the
-    /// "name" is the rest of a password.
-    fn template(&mut self, t: &'a Template, key: &str, at: &Location) -> Result<(String, bool), Failure> {
-        let mut out = String::new();
-        let mut secret = false;
-        let mut unresolved: Vec<Reference> = Vec::new();
+    /// Append `t`, the value (or a default inside the value) of key `k` defined at `at`, to
+    /// `p`. Messages name the key and the position, never a variable name that is not a
+    /// key: for `Tr0ub4dor$K7x` the "name" is the rest of a password. Defaults nest at most
+    /// [`crate::template::MAX_NESTING`] deep, which bounds this recursion.
+    fn template(&mut self, t: &'a Template, k: usize, at: &Location, p: &mut Pass) -> Result<(), Stop> {
+        let key = &self.merged.definitions()[k].key;
         for seg in &t.segments {
-            let piece = match seg {
-                Segment::Lit(s) => Ok((s.clone(), false)),
-                Segment::Ref(r, _) => self.reference(r),
-                Segment::Var(v) => {
-                    let here = Location { path: at.path.clone(), pos: v.pos };
-                    let looked = self.lookup(&v.name, &here)?;
-                    match (&v.op, looked) {
-                        (VarOp::Plain, Some(x)) => Ok(x),
-                        (VarOp::Plain, None) => {
-                            if self.strict {
-                                return Err(Failure::Invalid(format!(
-                                    "{here}: the variable at this `$` is not set (--strict); {LITERAL_DOLLAR}"
-                                )));
-                            }
-                            self.warnings.push(format!(
-                                "{here}: {key}: the variable at this `$` is not set, so it expands to an empty string; {LITERAL_DOLLAR}"
-                            ));
-                            Ok((String::new(), false))
-                        }
-                        (VarOp::DefaultIfEmpty(d), Some(x)) if x.0.is_empty() => self.template(d, key, at),
-                        (VarOp::DefaultIfEmpty(d), None) | (VarOp::DefaultIfUnset(d), None) => self.template(d, key, at),
-                        // The `:?message` text is file text too, so it is not repeated.
-                        (VarOp::ErrorIfEmpty(_), x) if x.as_ref().is_none_or(|x| x.0.is_empty()) => {
-                            return Err(Failure::Invalid(format!("{here}: the variable that `${{…:?…}}` requires is not set or empty")));
-                        }
-                        (_, Some(x)) => Ok(x),
-                        (VarOp::ErrorIfEmpty(_), None) => unreachable!("handled by the guard above"),
+            let v = match seg {
+                Segment::Lit(s) => {
+                    push(p, s, false, key, at)?;
+                    continue;
+                }
+                Segment::Ref(r, _) => {
+                    match self.reference(r) {
+                        Ok((s, secret)) => push(p, &s, secret, key, at)?,
+                        Err(Failure::Unresolved(rs)) => add_unresolved(p, &rs),
+                        Err(f) => return Err((f, false)),
                     }
+                    continue;
                 }
+                Segment::Var(v) => v,
             };
-            match piece {
-                Ok((s, sec)) => {
-                    out.push_str(&s);
-                    secret |= sec;
+            let here = || Location { path: at.path.clone(), pos: v.pos };
+            // `PATH=${PATH}:./bin`: a key naming itself means the inherited value.
+            let looked = match self.merged.index_of(&v.name).filter(|&j| j != k) {
+                None => std::env::var(&v.name).ok().map(|s| (s, false)),
+                Some(j) => match &self.state[j] {
+                    State::Done(Ok((s, secret))) => Some((s.clone(), *secret)),
+                    State::Done(Err(Failure::Unresolved(rs))) => {
+                        add_unresolved(p, rs);
+                        continue;
+                    }
+                    State::Done(Err(_)) => {
+                        let m = format!("{}: uses {}, which could not be evaluated (see above)", here(), v.name);
+                        return Err((Failure::Invalid(m), true));
+                    }
+                    &State::Busy(from) => return Err((self.cycle(from, k, &here()), false)),
+                    State::Todo => {
+                        p.needs.push(j);
+                        continue;
+                    }
+                },
+            };
+            match (&v.op, looked) {
+                (VarOp::Plain, Some((s, secret))) => push(p, &s, secret, key, at)?,
+                (VarOp::Plain, None) => {
+                    if self.strict {
+                        return Err((
+                            Failure::Invalid(format!("{}: the variable at this `$` is not set (--strict); {LITERAL_DOLLAR}", here())),
+                            false,
+                        ));
+                    }
+                    p.warnings.push(format!(
+                        "{}: {key}: the variable at this `$` is not set, so it expands to an empty string; {LITERAL_DOLLAR}",
+                        here()
+                    ));
                 }
-                Err(Failure::Unresolved(rs)) => unresolved.extend(rs),
-                Err(f) => return Err(f),
+                (VarOp::DefaultIfEmpty(d), Some(x)) if x.0.is_empty() => self.template(d, k, at, p)?,
+                (VarOp::DefaultIfEmpty(d), None) | (VarOp::DefaultIfUnset(d), None) => self.template(d, k, at, p)?,
+                // The `:?message` text is file text too, so it is not repeated.
+                (VarOp::ErrorIfEmpty(_), x) if x.as_ref().is_none_or(|x| x.0.is_empty()) => {
+                    let m = format!("{}: the variable that `${{…:?…}}` requires is not set or empty", here());
+                    return Err((Failure::Invalid(m), false));
+                }
+                (_, Some((s, secret))) => push(p, &s, secret, key, at)?,
+                (VarOp::ErrorIfEmpty(_), None) => unreachable!("handled by the guard above"),
             }
         }
-        if unresolved.is_empty() {
-            Ok((out, secret))
-        } else {
-            Err(Failure::Unresolved(unresolved))
-        }
+        Ok(())
     }
 
-    /// A name's value: another key (evaluated), else the process environment, else `None`.
-    fn lookup(&mut self, name: &str, here: &Location) -> Result<Option<(String, bool)>, Failure> {
+    /// Key `k` uses the busy key `chain[from]`: the cycle is `chain[from..]`, then `k`.
+    /// It is reported once, by `k`; the other members fail as keys using a failed key.
+    fn cycle(&self, from: usize, k: usize, here: &Location) -> Failure {
         let defs = self.merged.definitions();
-        // `PATH=${PATH}:./bin`: a key naming itself means the inherited value.
-        let index = self.merged.index_of(name).filter(|i| self.stack.last() != Some(i));
-        let Some(index) = index else {
-            return Ok(std::env::var(name).ok().map(|v| (v, false)));
-        };
-        if let Some(at) = self.stack.iter().position(|k| *k == index) {
-            let mut cycle: Vec<&str> = self.stack[at..].iter().map(|&k| defs[k].key.as_str()).collect();
-            cycle.push(&defs[index].key);
-            return Err(Failure::Invalid(format!("{here}: interpolation cycle: {}", cycle.join(" -> "))));
+        let k_busy = self.chain.last() == Some(&k);
+        let members = self.chain[from..].iter().chain((!k_busy).then_some(&k));
+        let n = self.chain.len() - from + usize::from(!k_busy);
+        let mut names: Vec<&str> = members.take(CYCLE_NAMES).map(|&i| defs[i].key.as_str()).collect();
+        let first = defs[self.chain[from]].key.as_str();
+        if n > CYCLE_NAMES {
+            let more = format!("… and {} more", n - CYCLE_NAMES);
+            names.push(&more);
+            names.push(first);
+            return Failure::Invalid(format!("{here}: interpolation cycle of {n} variables: {}", names.join(" -> ")));
         }
-        self.key(index).map(Some)
+        names.push(first);
+        Failure::Invalid(format!("{here}: interpolation cycle: {}", names.join(" -> ")))
+    }
+}
+
+/// Append `s` to the value being built, within [`MAX_VALUE_BYTES`].
+fn push(p: &mut Pass, s: &str, secret: bool, key: &str, at: &Location) -> Result<(), Stop> {
+    if p.out.len() + s.len() > MAX_VALUE_BYTES {
+        let m = format!(
+            "{at}: the value of {key} would exceed {} MiB; check for a variable used more than once along a chain (`A=${{B}}${{B}}` doubles B)",
+            MAX_VALUE_BYTES >> 20
+        );
+        return Err((Failure::Invalid(m), false));
+    }
+    p.out.push_str(s);
+    p.secret |= secret;
+    Ok(())
+}
+
+fn add_unresolved(p: &mut Pass, refs: &[Reference]) {
+    for r in refs {
+        if p.unresolved.len() >= MAX_UNRESOLVED {
+            return;
+        }
+        if !p.unresolved.contains(r) {
+            p.unresolved.push(r.clone());
+        }
     }
 }
 
@@ -237,17 +373,96 @@ mod tests {
     #[test]
     fn cycles_and_required() {
         let e = eval("A=${B}\nB=${A}\nC=${NOPE_UNSET_2:?set C first}\n");
-        assert_eq!(e.failures.len(), 3);
-        match &e.failures[0].1 {
-            Failure::Invalid(m) => assert_eq!(m, "/p/.env:2:3: interpolation cycle: A -> B -> A"),
+        let got: Vec<(&str, String)> = e.failures.iter().map(|(k, f)| (k.as_str(), f.to_string())).collect();
+        assert_eq!(
+            got,
+            [
+                ("B", "/p/.env:2:3: interpolation cycle: A -> B -> A".to_string()),
+                ("C", "/p/.env:3:3: the variable that `${…:?…}` requires is not set or empty".to_string()),
+                // Reported after the failures that explain it, without repeating them.
+                ("A", "/p/.env:1:3: uses B, which could not be evaluated (see above)".to_string()),
+            ]
+        );
+    }
+
+    /// `C_i=${C_(i+1)}`: each key needs the next one; no native recursion, no stack overflow.
+    #[test]
+    fn deep_chains_forward_and_reverse() {
+        let n = 100_000;
+        let mut forward: String = (0..n).map(|i| format!("C_{i}=${{C_{}}}\n", i + 1)).collect();
+        forward.push_str(&format!("C_{n}=end\n"));
+        let e = eval(&forward);
+        assert!(e.failures.is_empty());
+        assert_eq!(e.vars.len(), n + 1);
+        assert!(e.vars.iter().all(|v| v.value == "end"));
+        let mut reverse = String::from("C_0=start\n");
+        reverse.extend((1..=n).map(|i| format!("C_{i}=${{C_{}}}\n", i - 1)));
+        let e = eval(&reverse);
+        assert!(e.failures.is_empty());
+        assert!(e.vars.iter().all(|v| v.value == "start"));
+    }
+
+    /// A 10k-key cycle is one short message naming a few members, plus one short line per member.
+    #[test]
+    fn big_cycle_is_reported_once_and_capped() {
+        let n = 10_000;
+        let text: String = (0..n).map(|i| format!("K_{i}=${{K_{}}}\n", (i + 1) % n)).collect();
+        let e = eval(&text);
+        assert_eq!(e.failures.len(), n);
+        let (key, first) = (&e.failures[0].0, e.failures[0].1.to_string());
+        assert_eq!(key, "K_9999");
+        assert_eq!(
+            first,
+            format!("/p/.env:{n}:8: interpolation cycle of {n} variables: K_0 -> K_1 -> K_2 -> K_3 -> K_4 -> K_5 -> K_6 -> K_7 -> K_8 -> K_9 -> … and 9990 more -> K_0")
+        );
+        let cycles = e.failures.iter().filter(|(_, f)| f.to_string().contains("cycle")).count();
+        assert_eq!(cycles, 1);
+        let bytes: usize = e.failures.iter().map(|(_, f)| f.to_string().len()).sum();
+        assert!(bytes < 100 * n, "{bytes} bytes of messages");
+    }
+
+    /// 40 lines of `A_i=${A_(i-1)}${A_(i-1)}` would need 2^40 bytes: the key that crosses the
+    /// cap fails, naming itself; the keys after it fail as users of it.
+    #[test]
+    fn doubling_is_capped_per_value_and_names_the_key() {
+        let mut text = String::from("A_0=SECRETx\n");
+        text.extend((1..40).map(|i| format!("A_{i}=${{A_{}}}${{A_{}}}\n", i - 1, i - 1)));
+        let e = eval(&text);
+        let (key, msg) = (&e.failures[0].0, e.failures[0].1.to_string());
+        assert_eq!(key, "A_18", "7 bytes × 2^18 is the first value over 1 MiB");
+        assert!(msg.starts_with("/p/.env:19:1: the value of A_18 would exceed 1 MiB"), "{msg}");
+        assert!(!msg.contains("SECRET"));
+        assert_eq!(e.failures.len(), 40 - 18);
+        assert!(e.vars.iter().all(|v| v.value.len() <= MAX_VALUE_BYTES));
+        // Many keys repeating a value just under the cap hit the total cap instead.
+        let mut text = format!("BIG={}\n", "x".repeat(MAX_VALUE_BYTES - 1));
+        text.extend((0..80).map(|i| format!("COPY_{i}=${{BIG}}\n")));
+        let e = eval(&text);
+        assert_eq!(e.vars.len(), 64, "64 MiB of values, then the total cap");
+        assert!(e.failures[0].1.to_string().contains("the value of COPY_63 would bring all values over 64 MiB"), "{:?}", e.failures[0]);
+    }
+
+    /// `X=${A}${B}` with A and B both unresolved references reports both.
+    #[test]
+    fn every_unresolved_reference_through_variables() {
+        let m = merged("A=ref://secrets/a\nB=ref://secrets/b\nX=${A}${B}\nY=${X}${A}\n");
+        let e = evaluate(&m, RefMode::Resolved(&HashMap::new()), false);
+        let refs = |k: &str| match &e.failures.iter().find(|(key, _)| key == k).unwrap().1 {
+            Failure::Unresolved(r) => r.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
             f => panic!("{f:?}"),
-        }
-        match &e.failures[2].1 {
-            Failure::Invalid(m) => {
-                assert_eq!(m, "/p/.env:3:3: the variable that `${…:?…}` requires is not set or empty");
-            }
-            f => panic!("{f:?}"),
-        }
+        };
+        assert_eq!(refs("X"), ["ref://secrets/a", "ref://secrets/b"]);
+        assert_eq!(refs("Y"), ["ref://secrets/a", "ref://secrets/b"], "deduplicated");
+    }
+
+    /// Defaults are evaluated only when needed, so a cycle through an unused default is none.
+    #[test]
+    fn unused_default_is_not_a_cycle() {
+        let e = eval("A=${B:-${A2}}\nB=set\nA2=${A}\nD=${E:-${F}}\nE=\nF=${G}\nG=g\n");
+        assert!(e.failures.is_empty(), "{:?}", e.failures);
+        assert_eq!(e.get("A").unwrap().value, "set");
+        assert_eq!(e.get("A2").unwrap().value, "set");
+        assert_eq!(e.get("D").unwrap().value, "g");
     }
 
     /// `Tr0ub4dor$K7x…` is a password, not a variable: the warning names the key and the

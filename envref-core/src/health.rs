@@ -254,14 +254,20 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
     }
 }
 
-/// `envref secret set <key> --backend <b>` for a missing reference: the named backend, or
-/// for `ref://secrets/…` the first available backend of the chain (else the first).
+/// The fix for a missing reference: `envref secret set <key> --backend <b>` with the named
+/// backend, or for `ref://secrets/…` the first available backend of the chain. When that
+/// backend is unavailable, storing into it cannot work: the fix is making it available.
 pub fn fix_command(r: &Reference, backends: &[BackendState], profile: Option<&str>) -> String {
-    let backend = if r.is_chain() {
-        backends.iter().find(|b| b.available).or(backends.first()).map(|b| b.name.clone()).unwrap_or_else(|| "<backend>".into())
+    let state = if r.is_chain() {
+        backends.iter().find(|b| b.available).or(backends.first())
     } else {
-        r.target.clone()
+        backends.iter().find(|b| b.name == r.target)
     };
+    if let Some(b) = state.filter(|b| !b.available) {
+        let how = b.hint.clone().unwrap_or_else(|| crate::backend::backend_hint(&b.name, &b.kind));
+        return format!("backend {} is unavailable: {how}", b.name);
+    }
+    let backend = state.map(|b| b.name.clone()).unwrap_or_else(|| if r.is_chain() { "<backend>".into() } else { r.target.clone() });
     let mut cmd = format!("envref secret set {} --backend {backend}", r.key);
     if let Some(p) = profile {
         cmd.push_str(&format!(" -P {p}"));
@@ -281,7 +287,7 @@ pub enum Severity {
 pub struct Finding {
     pub severity: Severity,
     /// Which check: `config`, `credential`, `parse`, `duplicate`, `gitignore`, `plaintext`,
-    /// `backend`, `vault`, `keychain`, `direnv`.
+    /// `backend`, `vault`, `keychain`, `direnv`, `unresolved`, `profile`.
     pub check: &'static str,
     /// A file, or `file:line`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -357,8 +363,19 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
                         Some("delete the definition that should not win".into()),
                     ));
                 }
-                if committed.contains(f) {
+                if !committed.contains(f) {
+                    // The local file may hold plaintext secrets, but not a reference that stays text.
+                    for e in doc.all_entries() {
+                        if let Some(why) = audit::unresolved_reason(&e.value) {
+                            out.push(unresolved_finding(&format!("{}:{}", rel(f), e.pos.line), &e.key, why));
+                        }
+                    }
+                } else {
                     for hit in audit::scan(&doc) {
+                        if let audit::Kind::Unresolved(why) = hit.kind {
+                            out.push(unresolved_finding(&format!("{}:{}", rel(f), hit.line), &hit.key, why));
+                            continue;
+                        }
                         let severity = if matches!(hit.kind, audit::Kind::Entropy(_)) { Severity::Warning } else { Severity::Error };
                         let secret_key = hit.key.to_ascii_lowercase();
                         out.push(Finding::new(
@@ -393,6 +410,13 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
     match build(&config) {
         Err(e) => out.push(Finding::new(Severity::Error, "backend", Some(rel(&config.file)), e.message, e.hint)),
         Ok(backends) => {
+            if let Some(p) = &profile {
+                match crate::profile::check_selected(&config, p, &backends) {
+                    Err(e) => out.push(Finding::new(Severity::Error, "profile", None, e.message, e.hint)),
+                    Ok(Some(w)) => out.push(Finding::new(Severity::Warning, "profile", None, w, None)),
+                    Ok(None) => {}
+                }
+            }
             let ns = Namespace::new(&config.project, profile.clone());
             let states: Vec<BackendState> = config.backends.iter().zip(&backends).map(|(s, b)| check_backend(s, b.as_ref(), &ns)).collect();
             let none_usable = !states.iter().any(|s| s.available);
@@ -411,6 +435,16 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
     out.extend(direnv_findings(&config.root));
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
+}
+
+fn unresolved_finding(location: &str, key: &str, why: &str) -> Finding {
+    Finding::new(
+        Severity::Error,
+        "unresolved",
+        Some(location.to_string()),
+        format!("{key} looks like a reference but is passed through as text"),
+        Some(why.to_string()),
+    )
 }
 
 /// Credentials written into the project's `.envref.yaml` (a `token:`-like option, or a URL
@@ -700,6 +734,16 @@ mod tests {
         assert_eq!(fix_command(&r, &states, Some("staging")), "envref secret set api_key --backend vault -P staging");
         let named = Reference::parse("ref://ssm-prod/db").unwrap();
         assert_eq!(fix_command(&named, &states, None), "envref secret set db --backend ssm-prod");
+        // An unavailable backend is never where the fix stores a secret.
+        let down = [BackendState {
+            hint: Some("use the local vault instead".into()),
+            detail: "no Secret Service".into(),
+            ..st("keychain", false)
+        }];
+        let fix = fix_command(&r, &down, None);
+        assert_eq!(fix, "backend keychain is unavailable: use the local vault instead");
+        let kc = Reference::parse("ref://keychain/db").unwrap();
+        assert!(fix_command(&kc, &states, None).starts_with("backend keychain is unavailable"));
     }
 
     #[test]

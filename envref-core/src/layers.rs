@@ -1,9 +1,9 @@
 //! The layered environment: `env_file` ← profile file ← `local_file`. Later layers override
 //! keys; a key keeps the position of its first definition. The base file is required.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::dotenv::{Document, Location, Quote, Value};
 use crate::{Error, Result};
@@ -40,7 +40,8 @@ pub struct Definition {
 #[derive(Debug, Clone, Default)]
 pub struct Merged {
     defs: Vec<Definition>,
-    index: HashMap<String, usize>,
+    /// Positions in `defs`, sorted by key: 4 bytes per key, where a map would copy each key.
+    by_key: Vec<u32>,
     warnings: Vec<String>,
     files_read: Vec<PathBuf>,
 }
@@ -58,33 +59,47 @@ impl Merged {
                 docs.push(Document::load(p)?);
             }
         }
-        Ok(Merged::from_documents(&docs))
+        Ok(Merged::from_owned(docs))
     }
 
     pub fn from_documents(docs: &[Document]) -> Merged {
+        Merged::from_owned(docs.to_vec())
+    }
+
+    /// Merge, moving the definitions: the documents' text and entries are not kept twice.
+    pub fn from_owned(docs: Vec<Document>) -> Merged {
         let mut m = Merged::default();
-        let total = docs.iter().map(|d| d.all_entries().len()).sum();
-        m.defs.reserve(total);
-        m.index.reserve(total);
         for doc in docs {
-            m.warnings.extend(doc.warnings().iter().cloned());
-            m.files_read.push(doc.path().to_path_buf());
-            for e in doc.all_entries() {
-                let def = Definition {
-                    key: e.key.clone(),
-                    value: e.value.clone(),
-                    quote: e.quote,
-                    location: Location { path: doc.path().to_path_buf(), pos: e.pos },
-                };
-                match m.index.get(&e.key) {
-                    Some(&i) => m.defs[i] = def,
-                    None => {
-                        m.index.insert(e.key.clone(), m.defs.len());
-                        m.defs.push(def);
-                    }
-                }
+            let (path, entries, warnings) = doc.into_entries();
+            let shared: Arc<Path> = path.as_path().into();
+            m.warnings.extend(warnings);
+            // Collected in place: the entries' buffer becomes the definitions' one.
+            let defs: Vec<Definition> = entries
+                .into_iter()
+                .map(|e| Definition { value: e.value, quote: e.quote, location: Location { path: shared.clone(), pos: e.pos }, key: e.key })
+                .collect();
+            if m.defs.is_empty() {
+                m.defs = defs;
+            } else {
+                m.defs.extend(defs);
+            }
+            m.files_read.push(path);
+        }
+        // Equal keys, in definition order: the first keeps its place and takes the last one's
+        // definition (later layers and lines win); the others go.
+        let order = sorted_by_key(&m.defs);
+        let mut keep = vec![true; m.defs.len()];
+        let mut swaps = Vec::new();
+        for run in order.chunk_by(|&a, &b| m.defs[a as usize].key == m.defs[b as usize].key) {
+            if let &[first, .., last] = run {
+                swaps.push((first as usize, last as usize));
+                run[1..].iter().for_each(|&i| keep[i as usize] = false);
             }
         }
+        swaps.into_iter().for_each(|(first, last)| m.defs.swap(first, last));
+        let mut keep = keep.into_iter();
+        m.defs.retain(|_| keep.next().unwrap_or(true));
+        m.by_key = sorted_by_key(&m.defs);
         m
     }
 
@@ -98,7 +113,8 @@ impl Merged {
 
     /// The position of `key` in [`Merged::definitions`].
     pub fn index_of(&self, key: &str) -> Option<usize> {
-        self.index.get(key).copied()
+        let found = self.by_key.binary_search_by(|&i| self.defs[i as usize].key.as_str().cmp(key));
+        found.ok().map(|at| self.by_key[at] as usize)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
@@ -113,6 +129,13 @@ impl Merged {
     pub fn files_read(&self) -> &[PathBuf] {
         &self.files_read
     }
+}
+
+/// Positions of `defs` sorted by key; equal keys stay in definition order.
+fn sorted_by_key(defs: &[Definition]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..defs.len() as u32).collect();
+    order.sort_by(|&a, &b| defs[a as usize].key.cmp(&defs[b as usize].key));
+    order
 }
 
 /// Write `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
@@ -182,5 +205,10 @@ mod tests {
         let m = Merged::from_documents(&[a, b]);
         assert_eq!(m.keys().collect::<Vec<_>>(), ["A", "B", "C"]);
         assert_eq!(m.get("A").unwrap().location.to_string(), "/p/.env.local:2:1");
+        assert_eq!(m.get("B").unwrap().location.to_string(), "/p/.env:2:1");
+        assert!(m.get("D").is_none());
+        let dup = Merged::from_documents(&[Document::parse("/p/.env", "X=1\nY=2\nX=3\nX=4\nZ=5\n").unwrap()]);
+        let got: Vec<String> = dup.definitions().iter().map(|d| format!("{}@{}", d.key, d.location.pos)).collect();
+        assert_eq!(got, ["X@4:1", "Y@2:1", "Z@5:1"]);
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::backend::{relative_keys, Backend, Namespace};
 use crate::config::{check_profile_name, Config};
 use crate::evaluate::{evaluate, Evaluated, RefMode};
 use crate::layers::Merged;
@@ -70,6 +71,28 @@ pub fn require(config: &Config, name: &str) -> Result<ProfileInfo> {
         None => e.with_hint(format!("profiles: {}; create a new one with `envref profile create {name}`", names.join(", "))),
     };
     Err(e)
+}
+
+/// A selected profile that is neither registered nor has its env file is known only by the
+/// secrets scoped to it. `Err` (with "did you mean") when every backend answers that it holds
+/// none; a warning when some backend could not answer; `Ok(None)` when the profile is known.
+pub fn check_selected(config: &Config, name: &str, backends: &[Box<dyn Backend>]) -> Result<Option<String>> {
+    let Err(unknown) = require(config, name) else { return Ok(None) };
+    let prefix = Namespace::new(&config.project, Some(name.to_string())).prefix();
+    let mut unsure = Vec::new();
+    for b in backends {
+        match b.list(&prefix) {
+            Ok(keys) if !relative_keys(&keys, &prefix).is_empty() => return Ok(None),
+            Ok(_) => {}
+            Err(_) => unsure.push(b.name().to_string()),
+        }
+    }
+    let message = format!("{}, and no backend holds secrets under {prefix}", unknown.message);
+    if unsure.is_empty() {
+        return Err(Error { message, hint: unknown.hint });
+    }
+    let hint = unknown.hint.map(|h| format!("; {h}")).unwrap_or_default();
+    Ok(Some(format!("{message} (backends {} could not say){hint}", unsure.join(", "))))
 }
 
 /// The merged layers of `profile`, evaluated with references left as `ref://…` text.

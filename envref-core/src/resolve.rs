@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use secrecy::SecretString;
 
-use crate::backend::{Backend, BackendError, ErrorKind, Namespace};
+use crate::backend::{backend_hint, get_each, Backend, BackendError, ErrorKind, Lookup, Namespace};
 use crate::dotenv::Location;
 use crate::evaluate::{evaluate, Failure, RefMode, Var};
 use crate::project::Project;
@@ -31,6 +31,8 @@ pub struct Lookups {
     pub answered: BTreeSet<String>,
     /// The first error each backend gave, by backend name.
     pub errors: BTreeMap<String, BackendError>,
+    /// References some backend answered "not found" for (so storing them is a fix).
+    pub not_found: BTreeSet<Reference>,
 }
 
 /// Ask the chain for every reference in `refs` (duplicates are asked once).
@@ -68,10 +70,14 @@ pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace)
                 continue;
             }
             let keys: Vec<String> = eligible.iter().map(key_of).collect::<BTreeSet<_>>().into_iter().collect();
-            let answers: HashMap<String, _> = keys.iter().cloned().zip(backend.get_many(&keys)).collect();
+            let answers: HashMap<String, Lookup> = match get_each(backend.as_ref(), &keys) {
+                Ok(got) => keys.iter().cloned().zip(got).collect(),
+                Err(e) => keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect(),
+            };
             for r in eligible {
                 let key = key_of(&r);
-                match &answers[&key] {
+                let Some(answer) = answers.get(&key) else { continue };
+                match answer {
                     Ok(Some(value)) => {
                         out.answered.insert(backend.name().to_string());
                         out.found.insert(r.clone(), (backend.name().to_string(), key));
@@ -80,6 +86,7 @@ pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace)
                     }
                     Ok(None) => {
                         out.answered.insert(backend.name().to_string());
+                        out.not_found.insert(r.clone());
                         out.failures.entry(r).or_default().push(format!("{}: not found as {key}", backend.name()))
                     }
                     Err(e) => {
@@ -88,17 +95,22 @@ pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace)
                             dead.insert(bi);
                         }
                         if warned.insert((bi, e.message.clone())) {
-                            // The last backend's error is reported with the failure itself.
-                            if bi + 1 < backends.len() || scope + 1 < scopes {
-                                out.warnings.push(format!("{}; trying the next backend", e.message));
+                            // The error is reported with the failure itself; warn only when
+                            // another backend or scope is still to be asked for this reference.
+                            let more_backends = r.is_chain() && bi + 1 < backends.len();
+                            if more_backends || scope + 1 < scopes {
+                                let next = if more_backends { "the next backend" } else { "the project scope" };
+                                out.warnings.push(format!("{}; trying {next}", e.message));
                             }
-                            if let Some(h) = &e.hint {
-                                if !out.hints.contains(h) {
-                                    out.hints.push(h.clone());
-                                }
+                            let hint = e.hint.clone().unwrap_or_else(|| backend_hint(backend.name(), backend.kind()));
+                            if !out.hints.contains(&hint) {
+                                out.hints.push(hint);
                             }
                         }
-                        out.failures.entry(r).or_default().push(e.message.clone());
+                        let reasons = out.failures.entry(r).or_default();
+                        if !reasons.contains(&e.message) {
+                            reasons.push(e.message.clone());
+                        }
                     }
                 }
             }
@@ -127,6 +139,8 @@ pub struct Resolved {
     pub warnings: Vec<String>,
     /// Fixes suggested by backends that failed.
     pub hints: Vec<String>,
+    /// Unresolved references that some backend answered "not found" for.
+    pub not_found: Vec<Reference>,
 }
 
 impl std::fmt::Display for KeyFailure {
@@ -147,17 +161,15 @@ impl Resolved {
             return None;
         }
         let n = self.failures.len();
-        let lines: Vec<String> = self.failures.iter().map(|f| f.to_string()).collect();
         let what = if n == 1 { "1 variable".to_string() } else { format!("{n} variables") };
-        let e = crate::Error::new(format!("{what} could not be resolved:\n{}", lines.join("\n")));
-        let first_missing = self.failures.iter().flat_map(|f| f.references.iter()).next();
-        Some(if !self.hints.is_empty() {
-            e.with_hint(self.hints.join("\n      "))
-        } else if let Some(r) = first_missing {
-            e.with_hint(format!("store a missing secret with `envref secret set {}` (add --backend <name> to pick the backend)", r.key))
-        } else {
-            e
-        })
+        let e = crate::Error::new(format!("{what} could not be resolved:\n{}", crate::dotenv::report_capped(&self.failures)));
+        // Storing a secret is the fix only for what a backend said it does not have; a backend
+        // that is down, signed out or crashed gets its own fix.
+        let mut hints = self.hints.clone();
+        if let Some(r) = self.failures.iter().flat_map(|f| f.references.iter()).find(|r| self.not_found.contains(r)) {
+            hints.push(format!("store a missing secret with `envref secret set {}` (add --backend <name> to pick the backend)", r.key));
+        }
+        Some(if hints.is_empty() { e } else { e.with_hint(hints.join("\n      ")) })
     }
 }
 
@@ -167,19 +179,87 @@ pub fn plan(project: &Project) -> Vec<Reference> {
     set.into_iter().collect()
 }
 
+/// The keys `keys` need, themselves included: every variable their values use, transitively.
+pub fn reachable(project: &Project, keys: &[&str]) -> BTreeSet<String> {
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut todo: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    while let Some(k) = todo.pop() {
+        let Some(d) = project.merged.get(&k) else { continue };
+        if !seen.insert(k) {
+            continue;
+        }
+        if let crate::dotenv::Value::Template(t) = &d.value {
+            todo.extend(t.variables().into_iter().map(|v| v.name.clone()).filter(|n| !seen.contains(n)));
+        }
+    }
+    seen
+}
+
+/// Resolve only `keys` (and what they use): no other reference is looked up, and only their
+/// failures and warnings are reported. The other variables are not in the result.
+pub fn resolve_keys(
+    project: &Project,
+    keys: &[&str],
+    backends: impl FnOnce() -> crate::Result<Vec<Box<dyn Backend>>>,
+    strict: bool,
+) -> crate::Result<Resolved> {
+    let needed = reachable(project, keys);
+    let refs: BTreeSet<Reference> =
+        needed.iter().filter_map(|k| project.merged.get(k)).flat_map(|d| d.value.references().into_iter().cloned()).collect();
+    let mut r = resolve_refs(project, refs.into_iter().collect(), Some(&needed), backends, strict)?;
+    r.vars.retain(|v| needed.contains(&v.key));
+    r.failures.retain(|f| needed.contains(&f.key));
+    Ok(r)
+}
+
 /// Resolve the project's environment. `backends` is built only when a reference needs one.
 pub fn resolve_project(
     project: &Project,
     backends: impl FnOnce() -> crate::Result<Vec<Box<dyn Backend>>>,
     strict: bool,
 ) -> crate::Result<Resolved> {
-    let refs = plan(project);
-    let lookups = if refs.is_empty() { Lookups::default() } else { lookup(&refs, &backends()?, &project.namespace()) };
+    resolve_refs(project, plan(project), None, backends, strict)
+}
+
+/// Look up `refs` and evaluate. With `only`, the files' warnings are those naming one of its keys.
+fn resolve_refs(
+    project: &Project,
+    refs: Vec<Reference>,
+    only: Option<&BTreeSet<String>>,
+    backends: impl FnOnce() -> crate::Result<Vec<Box<dyn Backend>>>,
+    strict: bool,
+) -> crate::Result<Resolved> {
+    let mut profile_warning = None;
+    let lookups = match &project.profile {
+        // A profile not known from the files is checked against the backends' scopes.
+        Some(p) if crate::profile::require(&project.config, p).is_err() => {
+            let backends = backends()?;
+            profile_warning = crate::profile::check_selected(&project.config, p, &backends)?;
+            if refs.is_empty() {
+                Lookups::default()
+            } else {
+                lookup(&refs, &backends, &project.namespace())
+            }
+        }
+        _ if refs.is_empty() => Lookups::default(),
+        _ => lookup(&refs, &backends()?, &project.namespace()),
+    };
     let evaluated = evaluate(&project.merged, RefMode::Resolved(&lookups.secrets), strict);
-    let mut warnings = project.merged.warnings().to_vec();
+    // File warnings read `<location>: <KEY>: …` or `…: duplicate key <KEY> (…`.
+    let relevant =
+        |w: &String| only.is_none_or(|keys| keys.iter().any(|k| w.contains(&format!(": {k}: ")) || w.contains(&format!("key {k} "))));
+    let mut warnings: Vec<String> = project.merged.warnings().iter().filter(|w| relevant(w)).cloned().collect();
+    warnings.extend(profile_warning);
+    // Never pass a value that looks like a reference through as text without a word.
+    for d in project.merged.definitions().iter().filter(|d| only.is_none_or(|keys| keys.contains(&d.key))) {
+        if let Some(why) = crate::audit::unresolved_reason(&d.value) {
+            warnings.push(format!("{}: {}: looks like a reference but is passed through as text: {why}", d.location, d.key));
+        }
+    }
     warnings.extend(lookups.warnings);
     let hints = lookups.hints;
-    warnings.extend(evaluated.warnings);
+    let not_found = lookups.not_found.iter().cloned().collect();
+    warnings.extend(evaluated.warnings.into_iter().filter(|w| relevant(w)));
     let failures = evaluated
         .failures
         .into_iter()
@@ -201,5 +281,122 @@ pub fn resolve_project(
             }
         })
         .collect();
-    Ok(Resolved { vars: evaluated.vars, failures, warnings, hints })
+    Ok(Resolved { vars: evaluated.vars, failures, warnings, hints, not_found })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An in-process backend: `values` answer, `error` fails every lookup, `short` answers
+    /// one key fewer than asked (a broken batch).
+    struct Fake {
+        name: &'static str,
+        values: BTreeMap<String, String>,
+        error: Option<BackendError>,
+        short: bool,
+        asked: std::sync::Mutex<Vec<String>>,
+    }
+
+    fn fake(name: &'static str, values: &[(&str, &str)]) -> Fake {
+        let values = values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Fake { name, values, error: None, short: false, asked: Default::default() }
+    }
+
+    impl Backend for Fake {
+        fn name(&self) -> &str {
+            self.name
+        }
+        fn kind(&self) -> &'static str {
+            "plugin"
+        }
+        fn get(&self, key: &str) -> Lookup {
+            self.asked.lock().unwrap().push(key.to_string());
+            match &self.error {
+                Some(e) => Err(e.clone()),
+                None => Ok(self.values.get(key).map(|v| SecretString::from(v.clone()))),
+            }
+        }
+        fn get_many(&self, keys: &[String]) -> Vec<Lookup> {
+            let mut all: Vec<Lookup> = keys.iter().map(|k| self.get(k)).collect();
+            if self.short {
+                all.pop();
+            }
+            all
+        }
+        fn set(&self, _: &str, _: &SecretString) -> Result<(), BackendError> {
+            unimplemented!()
+        }
+        fn delete(&self, _: &str) -> Result<bool, BackendError> {
+            unimplemented!()
+        }
+        fn list(&self, _: &str) -> Result<Vec<String>, BackendError> {
+            unimplemented!()
+        }
+    }
+
+    fn refs(list: &[&str]) -> Vec<Reference> {
+        list.iter().map(|r| Reference::parse(r).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_short_batch_is_a_backend_error_not_a_panic() {
+        let broken = Fake { short: true, ..fake("broken", &[("app/a", "1"), ("app/b", "2")]) };
+        let good = fake("good", &[("app/a", "ga"), ("app/b", "gb")]);
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(broken), Box::new(good)];
+        let l = lookup(&refs(&["ref://secrets/a", "ref://secrets/b"]), &backends, &Namespace::new("app", None));
+        // Every key of the broken batch goes on to the next backend.
+        assert_eq!(l.secrets.len(), 2);
+        assert!(l.errors["broken"].message.contains("asked for 2 key(s), answered 1"), "{:?}", l.errors);
+        assert!(l.warnings.iter().any(|w| w.contains("answered 1; trying the next backend")), "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn a_targeted_reference_is_not_sent_to_the_next_backend_and_reported_once() {
+        let down = Fake { error: Some(BackendError::new(ErrorKind::Failed, "one: it crashed")), ..fake("one", &[]) };
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(down), Box::new(fake("two", &[("app/k", "v")]))];
+        let l = lookup(&refs(&["ref://one/k"]), &backends, &Namespace::new("app", None));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let r = &refs(&["ref://one/k"])[0];
+        assert_eq!(l.failures[r], vec!["one: it crashed".to_string()]);
+        // With a profile both scopes are asked: the reason is still given once.
+        let down = Fake { error: Some(BackendError::new(ErrorKind::Failed, "one: it crashed")), ..fake("one", &[]) };
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(down), Box::new(fake("two", &[]))];
+        let l = lookup(&refs(&["ref://one/k"]), &backends, &Namespace::new("app", Some("staging".into())));
+        assert_eq!(l.failures[r], vec!["one: it crashed".to_string()]);
+        assert!(l.warnings.iter().all(|w| !w.contains("next backend")), "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn hints_match_the_failure() {
+        let key_failure = |r: &Reference| KeyFailure {
+            key: "K".into(),
+            location: Location { path: std::path::Path::new("/p/.env").into(), pos: Default::default() },
+            message: String::new(),
+            references: vec![r.clone()],
+        };
+        let r = refs(&["ref://secrets/k"]).remove(0);
+        // A crashed backend: the fix is checking it, never storing the secret.
+        let down = Fake { error: Some(BackendError::new(ErrorKind::Failed, "p: plugin failed: Traceback")), ..fake("p", &[]) };
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(down)];
+        let l = lookup(std::slice::from_ref(&r), &backends, &Namespace::new("app", None));
+        let res = Resolved {
+            failures: vec![key_failure(&r)],
+            hints: l.hints,
+            not_found: l.not_found.into_iter().collect(),
+            ..Default::default()
+        };
+        let hint = res.error().unwrap().hint.unwrap();
+        assert!(hint.contains("check the plugin of backend p") && !hint.contains("secret set"), "{hint}");
+        // A backend that answered "not found": storing it is the fix.
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(fake("p", &[]))];
+        let l = lookup(std::slice::from_ref(&r), &backends, &Namespace::new("app", None));
+        let res = Resolved {
+            failures: vec![key_failure(&r)],
+            hints: l.hints,
+            not_found: l.not_found.into_iter().collect(),
+            ..Default::default()
+        };
+        assert!(res.error().unwrap().hint.unwrap().contains("envref secret set k"));
+    }
 }

@@ -60,13 +60,14 @@ impl Bundle {
     /// time they are read are left out (named in the returned warnings).
     pub fn collect(backend: &dyn Backend, project: &str) -> Result<(Bundle, Vec<String>)> {
         let prefix = format!("{project}/");
-        let keys = backend.list(&prefix)?;
+        let names = crate::backend::relative_keys(&backend.list(&prefix)?, &prefix);
+        let keys: Vec<String> = names.iter().map(|n| format!("{prefix}{n}")).collect();
         let mut secrets = BTreeMap::new();
         let mut warnings = Vec::new();
-        for (key, answer) in keys.iter().zip(backend.get_many(&keys)) {
+        for ((name, key), answer) in names.iter().zip(&keys).zip(crate::backend::get_each(backend, &keys)?) {
             match answer? {
                 Some(v) => {
-                    secrets.insert(key[prefix.len()..].to_string(), v);
+                    secrets.insert(name.clone(), v);
                 }
                 None => warnings.push(format!("{}: {key} was listed but is gone; left out", backend.name())),
             }
@@ -207,7 +208,7 @@ impl Bundle {
         }
         let keys: Vec<String> = self.secrets.keys().map(|k| format!("{project}/{k}")).collect();
         let mut plan = Plan::default();
-        for ((rel, value), answer) in self.secrets.iter().zip(backend.get_many(&keys)) {
+        for ((rel, value), answer) in self.secrets.iter().zip(crate::backend::get_each(backend, &keys)?) {
             let list = match answer? {
                 None => &mut plan.add,
                 Some(old) if old.expose_secret() == value.expose_secret() => &mut plan.unchanged,

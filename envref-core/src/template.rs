@@ -13,6 +13,10 @@ use crate::reference::{Reference, PREFIX};
 /// The fix when a `$` was meant literally (a password containing `$` is the usual case).
 pub const LITERAL_DOLLAR: &str = "to keep a `$` literal, single-quote the value or write `$$`";
 
+/// How deep `${A:-${B:-…}}` defaults may nest. Parsing, evaluating and dropping a template
+/// recurse once per level, so the limit keeps hostile input from overflowing the stack.
+pub const MAX_NESTING: usize = 32;
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Template {
     pub segments: Vec<Segment>,
@@ -121,8 +125,11 @@ impl Template {
 pub fn parse(body: &str, quote: Quote, start: Position) -> Result<Template, (Position, String)> {
     match quote {
         Quote::Single | Quote::Backtick => Ok(Template::literal(body)),
+        // Most values have nothing to interpolate: one exact-size literal.
+        Quote::None if !body.contains('$') => Ok(Template::literal(body)),
+        Quote::Double if !body.contains(['$', '\\']) => Ok(Template::literal(body)),
         Quote::None | Quote::Double => {
-            let mut s = Scanner { src: body, i: 0, pos: start, escapes: quote == Quote::Double };
+            let mut s = Scanner { src: body, i: 0, pos: start, escapes: quote == Quote::Double, depth: 0 };
             let t = s.template(false)?;
             Ok(t)
         }
@@ -134,6 +141,8 @@ struct Scanner<'a> {
     i: usize,
     pos: Position,
     escapes: bool,
+    /// `${…}` levels open around the current position.
+    depth: usize,
 }
 
 impl Scanner<'_> {
@@ -165,7 +174,8 @@ impl Scanner<'_> {
         let mut lit = String::new();
         let flush = |lit: &mut String, segments: &mut Vec<Segment>| {
             if !lit.is_empty() {
-                segments.push(Segment::Lit(std::mem::take(lit)));
+                segments.push(Segment::Lit(lit.as_str().into()));
+                lit.clear();
             }
         };
         while let Some(c) = self.peek() {
@@ -226,11 +236,23 @@ impl Scanner<'_> {
             }
         }
         flush(&mut lit, &mut segments);
+        // Vec growth leaves room for 4 segments; a 100k-line file holds 100k of these.
+        segments.shrink_to_fit();
         Ok(Template { segments })
     }
 
     /// `${…}` starting at `$`.
     fn braced(&mut self, at: Position) -> Result<Segment, (Position, String)> {
+        if self.depth >= MAX_NESTING {
+            return Err((at, format!("`${{…}}` defaults nested more than {MAX_NESTING} deep: use a variable for the inner default")));
+        }
+        self.depth += 1;
+        let segment = self.braced_body(at);
+        self.depth -= 1;
+        segment
+    }
+
+    fn braced_body(&mut self, at: Position) -> Result<Segment, (Position, String)> {
         self.bump();
         self.bump();
         let unterminated = || (at, format!("unterminated `${{`: add the closing `}}`; {LITERAL_DOLLAR}"));

@@ -216,7 +216,7 @@ pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Sch
             if merged.get(&e.key).is_none() && seen.insert(e.key.as_str()) {
                 report.missing.push(Problem {
                     key: e.key.clone(),
-                    location: Some(Location { path: ex.path().to_path_buf(), pos: e.pos }),
+                    location: Some(Location { path: ex.path().into(), pos: e.pos }),
                     message: format!("not set (listed in {})", file_name(ex.path())),
                 });
             }

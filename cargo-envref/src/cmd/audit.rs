@@ -65,8 +65,18 @@ pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
         ));
         return Ok(0);
     }
-    ui::error(&Error::new(format!("audit: {} value(s) look like plaintext secrets", findings.len())).with_hint(
-        "store each with `envref secret set <key>` and replace the value with ref://secrets/<key>; rotate any real secret that was committed",
-    ));
+    let unresolved = findings.iter().filter(|f| matches!(f.kind, audit::Kind::Unresolved(_))).count();
+    let secrets = findings.len() - unresolved;
+    let mut what = Vec::new();
+    let mut fixes = Vec::new();
+    if secrets > 0 {
+        what.push(format!("{secrets} value(s) look like plaintext secrets"));
+        fixes.push("store each with `envref secret set <key>` and replace the value with ref://secrets/<key>; rotate any real secret that was committed");
+    }
+    if unresolved > 0 {
+        what.push(format!("{unresolved} value(s) look like references that are not resolved"));
+        fixes.push("write ${ref://<backend>/<key>} inside text, or make ref://<backend>/<key> the whole value");
+    }
+    ui::error(&Error::new(format!("audit: {}", what.join(", "))).with_hint(fixes.join("\n      ")));
     Ok(1)
 }

@@ -68,13 +68,18 @@ pub fn get(g: &Global, a: GetArgs) -> Result<i32> {
         return Err(e);
     }
     let value = if a.resolve {
-        let resolved = envref_core::resolve::resolve_project(&project, || super::build_backends(&project.config), false)?;
+        let resolved = envref_core::resolve::resolve_keys(&project, &[&a.key], || super::build_backends(&project.config), false)?;
         print_warnings(&resolved.warnings);
         if let Some(f) = resolved.failures.iter().find(|f| f.key == a.key) {
             return Err(Error::new(f.to_string()));
         }
         resolved.vars.into_iter().find(|v| v.key == a.key).map(|v| v.value)
     } else {
+        // No backend is asked here, so a profile known only by its scoped secrets cannot be
+        // told from a typo: say so rather than quietly showing the project's values.
+        if let Some(Err(e)) = project.profile.as_deref().map(|p| envref_core::profile::require(&project.config, p)) {
+            ui::warn(&format!("{}{}", e.message, e.hint.map(|h| format!(" ({h})")).unwrap_or_default()));
+        }
         let ev = evaluate(&project.merged, RefMode::Literal, false);
         print_warnings(project.merged.warnings());
         print_warnings(&ev.warnings);
@@ -107,7 +112,8 @@ pub fn list(g: &Global, a: ListArgs) -> Result<i32> {
     print_warnings(&ev.warnings);
     // Interpolation errors (`${X:?…}`, cycles); references are never resolved here.
     if !ev.failures.is_empty() {
-        return Err(Error::new(ev.failures.iter().map(|(_, f)| f.to_string()).collect::<Vec<_>>().join("\n")));
+        let failures: Vec<_> = ev.failures.iter().map(|(_, f)| f).collect();
+        return Err(Error::new(envref_core::dotenv::report_capped(&failures)));
     }
     write_stdout(&output::render(&ev.vars, a.format)?)?;
     Ok(0)

@@ -68,6 +68,8 @@ pub fn resolve(g: &Global, a: ResolveArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     let format = if a.direnv { Format::Shell } else { a.format };
     let (resolved, complete) = resolve_or_report(&project, a.strict, a.partial)?;
+    // The parsed files are not needed to print; freeing them first lowers peak memory.
+    drop(project);
     write_stdout(&output::render(&resolved.vars, format)?)?;
     Ok(if complete { 0 } else { 1 })
 }
@@ -78,7 +80,7 @@ pub fn run(g: &Global, a: RunArgs) -> Result<i32> {
     if a.command.first().is_some_and(is_cargo) && resolved.vars.iter().any(|v| v.secret) {
         ui::warn("cargo passes these secrets on to rustc, build scripts and proc-macros; `cargo envref` gives them only to the programs cargo runs");
     }
-    exec(&a.command, &resolved.vars)
+    exec(&a.command, &resolved.vars, g.dir.as_deref())
 }
 
 /// `cargo`, by path or not (`cargo +nightly …` too: the toolchain is an argument).
@@ -87,12 +89,17 @@ fn is_cargo(program: &OsString) -> bool {
 }
 
 /// Replace this process with `command` (Unix), so signals and the exit status are the
-/// child's own. Elsewhere: run it and pass its status through.
-pub fn exec(command: &[OsString], vars: &[Var]) -> Result<i32> {
+/// child's own. Elsewhere: run it and pass its status through. `dir` (`-C`) is its cwd.
+pub fn exec(command: &[OsString], vars: &[Var], dir: Option<&std::path::Path>) -> Result<i32> {
     let (program, args) =
         command.split_first().ok_or_else(|| Error::new("no command given").with_hint("envref run -- <command> [args…]"))?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args);
+    if let Some(d) = dir {
+        // "As if started in DIR": shells trust $PWD when it names their cwd.
+        let abs = std::path::absolute(d).map_err(|e| Error::new(format!("{}: {}", d.display(), envref_core::error::io_reason(&e))))?;
+        cmd.current_dir(&abs).env("PWD", &abs);
+    }
     for v in vars {
         cmd.env(&v.key, &v.value);
     }

@@ -100,6 +100,9 @@ pub enum SecretCommand {
         /// Also print the new value on stdout
         #[arg(long)]
         print: bool,
+        /// Do not ask before deleting old values beyond --keep
+        #[arg(short, long)]
+        force: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -142,6 +145,17 @@ impl Scope {
 
     fn describe(&self, key: &str) -> String {
         format!("{} in backend {}", self.ns.key(key), self.backend.name())
+    }
+
+    /// Before a read that falls back to the project scope: a profile known neither from the
+    /// files nor by secrets in this backend is a typo, not an empty scope.
+    fn check_profile(&self, config: &Config) -> Result<()> {
+        if let Some(p) = &self.ns.profile {
+            if let Some(w) = envref_core::profile::check_selected(config, p, std::slice::from_ref(&self.backend))? {
+                ui::warn(&w);
+            }
+        }
+        Ok(())
     }
 
     /// Profile scope, then project scope.
@@ -198,17 +212,18 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
         SecretCommand::Get { key, target } => {
             check_key(&key)?;
             let s = Scope::open(&config, &target)?;
+            s.check_profile(&config)?;
             let v = s.read(&key)?;
             write_stdout(&format!("{}\n", v.expose_secret()))?;
         }
         SecretCommand::List { target } => {
             let s = Scope::open(&config, &target)?;
             let prefix = s.ns.prefix();
-            let keys = s.backend.list(&prefix)?;
+            let keys = envref_core::backend::relative_keys(&s.backend.list(&prefix)?, &prefix);
             if keys.is_empty() {
                 ui::info(&format!("no secrets under {prefix} in backend {}", s.backend.name()));
             }
-            let out: String = keys.iter().map(|k| format!("{}\n", &k[prefix.len()..])).collect();
+            let out: String = keys.iter().map(|k| format!("{k}\n")).collect();
             write_stdout(&out)?;
         }
         SecretCommand::Delete { key, force, target } => {
@@ -261,9 +276,18 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
             s.backend.set(&s.ns.key(&key), &value)?;
             ui::info(&format!("copied {source_key} to {}", s.describe(&key)));
         }
-        SecretCommand::Rotate { key, keep, random, print, target } => {
+        SecretCommand::Rotate { key, keep, random, print, force, target } => {
             check_new_key(&key)?;
             let s = Scope::open(&config, &target)?;
+            // Old values past --keep already stored (a lower --keep than before) are deleted: ask.
+            let beyond = envref_core::reference::history_key(&s.ns.key(&key), keep + 1);
+            if !force && s.backend.get(&s.ns.key(&key))?.is_some() && s.backend.get(&beyond)?.is_some() {
+                let q = format!("Rotate {} and delete its stored old values beyond the newest {keep}?", s.describe(&key));
+                if !ui::confirm(&q)? {
+                    ui::info("cancelled");
+                    return Ok(1);
+                }
+            }
             let value = generate::generate(random.length, &random.charset)?;
             if !generate::rotate(s.backend.as_ref(), &s.ns.key(&key), keep, &value)? {
                 return Err(Error::new(format!("{}: secret not found: {}; there is nothing to rotate", s.backend.name(), s.ns.key(&key)))
@@ -298,6 +322,7 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
             };
             let recipient = envref_core::backend::vault::parse_recipient(&text)?;
             let s = Scope::open(&config, &target)?;
+            s.check_profile(&config)?;
             let value = s.read(&key)?;
             let armored = envref_core::backend::vault::armor_for(&recipient, &value)?;
             write_stdout(&armored)?;

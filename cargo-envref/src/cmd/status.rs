@@ -23,6 +23,11 @@ pub struct StatusArgs {
 pub fn run(g: &Global, a: StatusArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     let backends = build_backends(&project.config)?;
+    let profile_warning = match &project.profile {
+        Some(p) => envref_core::profile::check_selected(&project.config, p, &backends)?,
+        None => None,
+    };
+    print_warnings(profile_warning.as_slice());
     let status = health::status(&project, &backends);
     print_warnings(&status.warnings);
     if a.format == "json" {

@@ -133,6 +133,17 @@ impl From<BackendError> for crate::Error {
     }
 }
 
+/// The fix for a backend error that came without one: what to check, by backend type.
+pub fn backend_hint(name: &str, kind: &str) -> String {
+    match kind {
+        "plugin" => format!(
+            "check the plugin of backend {name} (its `command:` in .envref.yaml; run it by hand to see its error), or `envref doctor`"
+        ),
+        "1password" => format!("check backend {name}: is `op` signed in (`op signin`) and is the vault right? `envref doctor` checks it"),
+        _ => format!("check backend {name} (is it reachable and signed in?); `envref doctor` checks it"),
+    }
+}
+
 pub type Lookup = Result<Option<SecretString>, BackendError>;
 
 /// How many lookups of distinct keys run at once when a backend cannot batch.
@@ -165,6 +176,30 @@ pub trait Backend: Send + Sync {
     fn deletion_note(&self) -> Option<&'static str> {
         None
     }
+}
+
+/// `get_many`, checked: exactly one answer per key, else an error (a broken backend or
+/// plugin must not make the caller panic or drop keys).
+pub fn get_each<B: Backend + ?Sized>(backend: &B, keys: &[String]) -> Result<Vec<Lookup>, BackendError> {
+    let answers = backend.get_many(keys);
+    if answers.len() == keys.len() {
+        return Ok(answers);
+    }
+    Err(BackendError::new(ErrorKind::Failed, format!("{}: asked for {} key(s), answered {}", backend.name(), keys.len(), answers.len()))
+        .with_hint(backend_hint(backend.name(), backend.kind())))
+}
+
+/// The listed keys that are under `prefix`, without it: a backend's answer is not trusted
+/// to hold only what was asked for.
+pub fn relative_keys(listed: &[String], prefix: &str) -> Vec<String> {
+    listed.iter().filter_map(|k| k.strip_prefix(prefix)).filter(|k| !k.is_empty()).map(str::to_string).collect()
+}
+
+#[cfg(test)]
+#[test]
+fn relative_keys_drop_what_is_not_under_the_prefix() {
+    let listed = ["app/a", "other/b", "ap", "app/", "app/x/y", "ä/z"].map(String::from);
+    assert_eq!(relative_keys(&listed, "app/"), ["a", "x/y"]);
 }
 
 /// `get` for each key, at most [`PARALLEL_LOOKUPS`] at a time, answers in input order.

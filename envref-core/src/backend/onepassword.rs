@@ -5,6 +5,11 @@
 //!   `item edit --template <0600 temp file>` updates an existing item.
 //! - Not found is op's `isn't an item` error only; "not currently signed in" is `Denied`.
 //! - Lookups of distinct keys run in parallel (bounded): op has no batch read.
+//! - `set` reads the item to choose between `create` and `edit`: op has no upsert and no
+//!   create-if-absent, and 1Password allows several items with one title. Two concurrent
+//!   `set`s of a new key can therefore both create it; later reads then fail with op's "More
+//!   than one item matches" error, which names the fix (delete the extra items). Existing keys
+//!   are edited in place, so only the first store of a key can race.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -48,6 +53,12 @@ impl OnePassword {
         let detail = out.stderr_summary();
         if stderr.contains("not currently signed in") || stderr.contains("session expired") {
             self.tool.error(ErrorKind::Denied, what, detail).with_hint("run `op signin` (or set OP_SERVICE_ACCOUNT_TOKEN)")
+        } else if stderr.contains("More than one item matches") {
+            // Duplicates come from concurrent first stores (see the module notes).
+            self.tool.error(ErrorKind::Failed, what, detail).with_hint(format!(
+                "several items share this title (two stores of a new key at once create two); keep one: `op item list --vault {}`, then `op item delete <id>` for the others",
+                self.vault
+            ))
         } else {
             self.tool.error(ErrorKind::Failed, what, detail)
         }
