@@ -297,10 +297,6 @@ proptest! {
 
 /// Thousands of levels in both directions: no stack overflow (which would abort the whole test
 /// binary, not fail one test).
-// KNOWN FAILURE: evaluation recurses once per level (evaluate.rs `Evaluator::key`/`lookup`) and
-// aborts at ~1-2k levels in a debug test thread. Remove this `ignore` when evaluation is
-// iterative or depth-bounded; `cargo test -- --ignored` shows the abort.
-#[ignore = "stack overflow until evaluation is iterative or bounded (issue 11)"]
 #[test]
 fn deep_chains_do_not_overflow_the_stack() {
     for forward in [true, false] {
@@ -331,4 +327,16 @@ fn set_before_a_glued_comment_keeps_the_value() {
 fn append_after_a_trailing_lone_cr_keeps_the_last_value() {
     let doc = Document::parse(PATH, "A=1\r\nB=x\r").expect("valid");
     check_set(&doc, "C", "y");
+}
+
+/// 40 doublings would be 2^41 bytes: a size cap stops it with an error (checked for a
+/// `path:line:col` by `eval_all_modes`), instead of running out of memory.
+#[test]
+fn exponential_expansion_is_capped() {
+    let text: String =
+        std::iter::once("A0=ab\n".to_string()).chain((1..=40).map(|i| format!("A{i}=${{A{}}}${{A{}}}\n", i - 1, i - 1))).collect();
+    let doc = Document::parse(PATH, text).expect("valid");
+    for e in eval_all_modes(&[doc]) {
+        assert!(e.failures.iter().any(|(k, _)| k == "A40"), "A40 evaluated to {:?}", e.get("A40").map(|v| v.value.len()));
+    }
 }
