@@ -7,14 +7,18 @@ use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// `KEY=VALUE`, value raw.
+    /// `KEY=VALUE`, value raw: for reading, not a round-trip format (a newline in a value
+    /// is ambiguous).
     Plain,
-    /// A `.env` file that envref (and dotenv readers) read back to the same values.
+    /// A `.env` file that envref (and dotenv readers) read back to the same values; a value
+    /// with NUL is an error.
     Dotenv,
-    /// `export KEY='…'` lines that survive `eval` for any value.
+    /// `export KEY='…'` lines that `eval` turns back into the same values; a value with NUL
+    /// is an error.
     Shell,
-    /// One JSON object, keys in order.
+    /// One JSON object, keys in order; carries any value.
     Json,
+    /// For reading: CR, LF and NUL shown as `\r`, `\n`, `\0`.
     Table,
 }
 
@@ -34,6 +38,14 @@ impl Format {
 }
 
 pub fn render(vars: &[Var], format: Format) -> Result<String> {
+    if matches!(format, Format::Dotenv | Format::Shell) {
+        // No environment variable can hold a NUL (exec takes C strings), and no shell either.
+        if let Some(v) = vars.iter().find(|v| v.value.contains('\0')) {
+            let name = if format == Format::Shell { "shell" } else { "dotenv" };
+            return Err(Error::new(format!("{}'s value contains a NUL byte, which --format {name} cannot carry", v.key))
+                .with_hint("remove the NUL from the value, or use --format json (which writes it as \\u0000)"));
+        }
+    }
     let mut out = String::new();
     match format {
         Format::Plain => {
@@ -69,7 +81,8 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
             let _ = writeln!(out, "{:w$}  VALUE", "KEY");
             let _ = writeln!(out, "{}  -----", "-".repeat(w));
             for v in vars {
-                let value = v.value.replace('\n', "\\n");
+                // For reading only: line breaks and NUL would break the table's rows.
+                let value = v.value.replace('\n', "\\n").replace('\r', "\\r").replace('\0', "\\0");
                 let _ = writeln!(out, "{:w$}  {value}", v.key);
             }
         }
