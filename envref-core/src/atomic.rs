@@ -31,7 +31,8 @@ pub fn write_target(path: &Path) -> Result<PathBuf> {
 /// An exclusive advisory lock on the file an edit of `path` will replace, held until dropped.
 /// Take it before reading, so a concurrent edit cannot be lost between read and rename.
 /// Only envref's own edits take it; an editor writing the file at the same time is not held
-/// off. On non-Unix platforms it is a no-op.
+/// off. On non-Unix platforms it is a no-op. Like `flock` itself it is not re-entrant: a
+/// second `acquire` of the same file in one process waits for the first to be dropped.
 #[derive(Debug)]
 pub struct EditLock {
     _file: Option<File>,

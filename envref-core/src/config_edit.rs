@@ -478,26 +478,32 @@ mod tests {
         assert_eq!(c.active_profile.as_deref(), Some("dev"));
         // Flow style: the line edit would not parse, so nothing is written.
         let flow = "{project: app, profiles: {dev: {}}}\n";
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = editor(dir.path(), flow);
         let e = ed.set_active_profile(Some("dev")).unwrap_err();
         assert!(e.message.starts_with("refusing to edit"), "{}", e.message);
         assert!(e.hint.unwrap().contains("active_profile: dev"));
         assert_eq!(std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(), flow);
         // A profile that is neither registered nor on disk would be invalid.
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = editor(dir.path(), text);
         let e = ed.set_active_profile(Some("nope")).unwrap_err();
         assert!(e.message.contains("invalid configuration"), "{}", e.message);
         assert_eq!(std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(), text);
         // Team.
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = editor(dir.path(), text);
         ed.add_team_member("alice", KEY_A).unwrap().write().unwrap();
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = ConfigEditor::open(&dir.path().join(".envref.yaml")).unwrap();
         assert!(ed.add_team_member("alice", KEY_B).unwrap_err().message.contains("already exists"));
         assert!(ed.add_team_member("bob", KEY_A).unwrap_err().message.contains("already belongs to team member alice"));
         assert!(ed.add_team_member("bob", "age1nope").is_err());
         ed.add_team_member("bob", KEY_B).unwrap().write().unwrap();
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = ConfigEditor::open(&dir.path().join(".envref.yaml")).unwrap();
         ed.remove_team_member("alice").unwrap().write().unwrap();
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = ConfigEditor::open(&dir.path().join(".envref.yaml")).unwrap();
         assert!(ed.remove_team_member("alice").unwrap_err().message.contains("no team member named alice"));
         ed.remove_team_member("bob").unwrap().write().unwrap();

@@ -121,4 +121,32 @@ mod tests {
         assert!(render(&[v("a-b", "1")], Format::Shell).is_err());
         assert_eq!(render(&vars, Format::Table).unwrap(), "KEY  VALUE\n---  -----\nA    it's $x\nB    plain\n");
     }
+
+    #[test]
+    fn nul_is_refused_by_name_where_it_cannot_be_carried() {
+        let vars = [v("OK", "1"), v("BLOB", "CANARY\0x")];
+        for format in [Format::Shell, Format::Dotenv] {
+            let e = render(&vars, format).unwrap_err();
+            assert!(e.message.starts_with("BLOB's value contains a NUL byte") && !e.message.contains("CANARY"), "{}", e.message);
+        }
+        assert!(render(&vars, Format::Json).unwrap().contains("CANARY\\u0000x"));
+    }
+
+    proptest::proptest! {
+        /// `--format dotenv` read back by envref's own parser and evaluator gives every value
+        /// back byte for byte (CR, CRLF, quotes, `$`, backslashes included); NUL is refused.
+        #[test]
+        fn dotenv_round_trips(values in proptest::collection::vec(
+            proptest::string::string_regex("([\r\n'\"`$\\# \t=é{}]|\\$\\{A\\}|[^\u{0}])*").unwrap(), 1..6)
+        ) {
+            let vars: Vec<Var> = values.iter().enumerate().map(|(i, val)| v(&format!("K{i}"), val)).collect();
+            let text = render(&vars, Format::Dotenv).unwrap();
+            let doc = crate::dotenv::Document::parse("/p/.env", text.clone()).unwrap();
+            let merged = crate::layers::Merged::from_documents(&[doc]);
+            let back = crate::evaluate::evaluate(&merged, crate::evaluate::RefMode::Literal, false);
+            let got: Vec<&str> = back.vars.iter().map(|v| v.value.as_str()).collect();
+            let want: Vec<&str> = values.iter().map(String::as_str).collect();
+            proptest::prop_assert_eq!(got, want, "rendered:\n{}", text);
+        }
+    }
 }
