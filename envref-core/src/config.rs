@@ -439,7 +439,8 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (secs > 0.0 && d <= MAX_TIMEOUT).then_some(d)
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+/// Check a project or backend name; the error says what is wrong (no name text in it).
+pub fn check_name(name: &str) -> Result<(), String> {
     if name.trim() != name || name.is_empty() {
         return Err("must not be empty or have leading/trailing spaces".into());
     }

@@ -9,24 +9,32 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::atomic::{write_atomic, EditLock};
 use crate::config::{check_profile_name, parse_config, Config, ConfigFile, ProfileConfig, TeamMember};
-use crate::layers::write_atomic;
 use crate::{Error, Result};
 
-/// The project's `.envref.yaml` as text and as parsed, ready for one edit.
+/// The project's `.envref.yaml` as text and as parsed, ready for one edit. It holds the
+/// edit lock from the read until its [`Pending`] edit is written or dropped, so two
+/// concurrent edits cannot lose one another.
 #[derive(Debug, Clone)]
 pub struct ConfigEditor {
     path: PathBuf,
     text: String,
     raw: ConfigFile,
+    lock: Arc<EditLock>,
 }
 
 impl ConfigEditor {
     pub fn open(path: &Path) -> Result<ConfigEditor> {
+        if !path.exists() {
+            return Err(Error::io(path, std::io::ErrorKind::NotFound.into()));
+        }
+        let lock = Arc::new(EditLock::acquire(path)?);
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let raw = parse_config(path, &text)?;
-        Ok(ConfigEditor { path: path.to_path_buf(), text, raw })
+        Ok(ConfigEditor { path: path.to_path_buf(), text, raw, lock })
     }
 
     /// The file as written (without the global defaults).
@@ -52,7 +60,7 @@ impl ConfigEditor {
         }
         let config = Config::load_text(&self.path, &new_text)
             .map_err(|e| refuse(format!("the result would be an invalid configuration: {}", e.message)))?;
-        Ok(Pending { path: self.path.clone(), text: new_text, config })
+        Ok(Pending { path: self.path.clone(), text: new_text, config, _lock: self.lock.clone() })
     }
 
     /// Set (`Some`) or remove (`None`) `active_profile`.
@@ -140,6 +148,7 @@ pub struct Pending {
     path: PathBuf,
     text: String,
     config: Config,
+    _lock: Arc<EditLock>,
 }
 
 impl Pending {
@@ -469,26 +478,32 @@ mod tests {
         assert_eq!(c.active_profile.as_deref(), Some("dev"));
         // Flow style: the line edit would not parse, so nothing is written.
         let flow = "{project: app, profiles: {dev: {}}}\n";
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = editor(dir.path(), flow);
         let e = ed.set_active_profile(Some("dev")).unwrap_err();
         assert!(e.message.starts_with("refusing to edit"), "{}", e.message);
         assert!(e.hint.unwrap().contains("active_profile: dev"));
         assert_eq!(std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(), flow);
         // A profile that is neither registered nor on disk would be invalid.
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = editor(dir.path(), text);
         let e = ed.set_active_profile(Some("nope")).unwrap_err();
         assert!(e.message.contains("invalid configuration"), "{}", e.message);
         assert_eq!(std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(), text);
         // Team.
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = editor(dir.path(), text);
         ed.add_team_member("alice", KEY_A).unwrap().write().unwrap();
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = ConfigEditor::open(&dir.path().join(".envref.yaml")).unwrap();
         assert!(ed.add_team_member("alice", KEY_B).unwrap_err().message.contains("already exists"));
         assert!(ed.add_team_member("bob", KEY_A).unwrap_err().message.contains("already belongs to team member alice"));
         assert!(ed.add_team_member("bob", "age1nope").is_err());
         ed.add_team_member("bob", KEY_B).unwrap().write().unwrap();
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = ConfigEditor::open(&dir.path().join(".envref.yaml")).unwrap();
         ed.remove_team_member("alice").unwrap().write().unwrap();
+        drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = ConfigEditor::open(&dir.path().join(".envref.yaml")).unwrap();
         assert!(ed.remove_team_member("alice").unwrap_err().message.contains("no team member named alice"));
         ed.remove_team_member("bob").unwrap().write().unwrap();

@@ -188,10 +188,12 @@ impl Document {
         match self.get(key) {
             Some(entry) => text.replace_range(entry.span.clone(), &rendered),
             None => {
+                // The file's own line ending: a CRLF file stays CRLF.
+                let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
                 if !text.is_empty() && !text.ends_with('\n') {
-                    text.push_str(if text.contains("\r\n") { "\r\n" } else { "\n" });
+                    text.push_str(eol);
                 }
-                text.push_str(&format!("{key}={rendered}\n"));
+                text.push_str(&format!("{key}={rendered}{eol}"));
             }
         }
         self.replace_text(text)
@@ -217,10 +219,20 @@ impl Document {
         Ok(())
     }
 
-    /// Write the document back atomically (temp file in the same directory, then rename),
-    /// keeping the file's permissions.
+    /// Write the document back atomically (temp file next to the target, then rename;
+    /// through a symlink, the target is replaced), keeping the file's permissions.
     pub fn save(&self) -> Result<()> {
-        crate::layers::write_atomic(&self.path, self.text.as_bytes(), None)
+        crate::atomic::write_atomic(&self.path, self.text.as_bytes(), None)
+    }
+
+    /// Load `path` (missing is empty), apply `change`, and save, holding the edit lock from
+    /// before the read until after the rename, so concurrent edits are not lost.
+    pub fn edit<T>(path: &Path, change: impl FnOnce(&mut Document) -> Result<T>) -> Result<T> {
+        let _lock = crate::atomic::EditLock::acquire(path)?;
+        let mut doc = Document::load_or_empty(path)?;
+        let out = change(&mut doc)?;
+        doc.save()?;
+        Ok(out)
     }
 }
 
@@ -287,9 +299,10 @@ pub fn render_value(source: &str) -> String {
     out
 }
 
-/// Quote a literal value (no interpolation) so it reads back byte for byte.
+/// Quote a literal value (no interpolation) so it reads back byte for byte. A CR goes in
+/// double quotes as `\r`: raw, a CRLF inside quotes reads back as LF.
 pub fn render_literal(value: &str) -> String {
-    if !value.contains('\'') {
+    if !value.contains(['\'', '\r']) {
         return format!("'{value}'");
     }
     // Double quotes with `$` escaped as `\$` keep everything literal.

@@ -1,7 +1,6 @@
 //! The layered environment: `env_file` ← profile file ← `local_file`. Later layers override
 //! keys; a key keeps the position of its first definition. The base file is required.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -138,61 +137,8 @@ fn sorted_by_key(defs: &[Definition]) -> Vec<u32> {
     order
 }
 
-/// Write `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
-/// The new file keeps the old file's permissions, or gets `mode` (default 0644) when new.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let existing_mode = existing_mode(path);
-    let mut attempt = 0u32;
-    let (tmp, mut file) = loop {
-        let tmp = dir.join(format!(".{name}.{}.{attempt}.tmp", std::process::id()));
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(existing_mode.or(mode).unwrap_or(0o644));
-        }
-        match opts.open(&tmp) {
-            Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
-            Err(e) => return Err(Error::io(&tmp, e)),
-        }
-    };
-    let result = (|| {
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        #[cfg(unix)]
-        if let Some(m) = existing_mode.or(mode) {
-            use std::os::unix::fs::PermissionsExt;
-            // The umask may have narrowed the mode given at creation.
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))?;
-        }
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
-}
-
-fn existing_mode(path: &Path) -> Option<u32> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
-    }
-}
+/// Atomic replacement lives in [`crate::atomic`] (symlinks, modes); re-exported for callers.
+pub use crate::atomic::write_atomic;
 
 #[cfg(test)]
 mod tests {

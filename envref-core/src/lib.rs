@@ -6,6 +6,7 @@
 //! → [`backend`] → [`output`].
 
 pub mod config;
+pub mod atomic;
 pub mod config_edit;
 pub mod dotenv;
 pub mod error;

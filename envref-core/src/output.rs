@@ -7,14 +7,18 @@ use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// `KEY=VALUE`, value raw.
+    /// `KEY=VALUE`, value raw: for reading, not a round-trip format (a newline in a value
+    /// is ambiguous).
     Plain,
-    /// A `.env` file that envref (and dotenv readers) read back to the same values.
+    /// A `.env` file that envref (and dotenv readers) read back to the same values; a value
+    /// with NUL is an error.
     Dotenv,
-    /// `export KEY='…'` lines that survive `eval` for any value.
+    /// `export KEY='…'` lines that `eval` turns back into the same values; a value with NUL
+    /// is an error.
     Shell,
-    /// One JSON object, keys in order.
+    /// One JSON object, keys in order; carries any value.
     Json,
+    /// For reading: CR, LF and NUL shown as `\r`, `\n`, `\0`.
     Table,
 }
 
@@ -34,6 +38,14 @@ impl Format {
 }
 
 pub fn render(vars: &[Var], format: Format) -> Result<String> {
+    if matches!(format, Format::Dotenv | Format::Shell) {
+        // No environment variable can hold a NUL (exec takes C strings), and no shell either.
+        if let Some(v) = vars.iter().find(|v| v.value.contains('\0')) {
+            let name = if format == Format::Shell { "shell" } else { "dotenv" };
+            return Err(Error::new(format!("{}'s value contains a NUL byte, which --format {name} cannot carry", v.key))
+                .with_hint("remove the NUL from the value, or use --format json (which writes it as \\u0000)"));
+        }
+    }
     let mut out = String::new();
     match format {
         Format::Plain => {
@@ -69,7 +81,8 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
             let _ = writeln!(out, "{:w$}  VALUE", "KEY");
             let _ = writeln!(out, "{}  -----", "-".repeat(w));
             for v in vars {
-                let value = v.value.replace('\n', "\\n");
+                // For reading only: line breaks and NUL would break the table's rows.
+                let value = v.value.replace('\n', "\\n").replace('\r', "\\r").replace('\0', "\\0");
                 let _ = writeln!(out, "{:w$}  {value}", v.key);
             }
         }
@@ -107,5 +120,33 @@ mod tests {
         assert_eq!(render(&vars, Format::Json).unwrap(), "{\n  \"A\": \"it's $x\",\n  \"B\": \"plain\"\n}\n");
         assert!(render(&[v("a-b", "1")], Format::Shell).is_err());
         assert_eq!(render(&vars, Format::Table).unwrap(), "KEY  VALUE\n---  -----\nA    it's $x\nB    plain\n");
+    }
+
+    #[test]
+    fn nul_is_refused_by_name_where_it_cannot_be_carried() {
+        let vars = [v("OK", "1"), v("BLOB", "CANARY\0x")];
+        for format in [Format::Shell, Format::Dotenv] {
+            let e = render(&vars, format).unwrap_err();
+            assert!(e.message.starts_with("BLOB's value contains a NUL byte") && !e.message.contains("CANARY"), "{}", e.message);
+        }
+        assert!(render(&vars, Format::Json).unwrap().contains("CANARY\\u0000x"));
+    }
+
+    proptest::proptest! {
+        /// `--format dotenv` read back by envref's own parser and evaluator gives every value
+        /// back byte for byte (CR, CRLF, quotes, `$`, backslashes included); NUL is refused.
+        #[test]
+        fn dotenv_round_trips(values in proptest::collection::vec(
+            proptest::string::string_regex("([\r\n'\"`$\\# \t=é{}]|\\$\\{A\\}|[^\u{0}])*").unwrap(), 1..6)
+        ) {
+            let vars: Vec<Var> = values.iter().enumerate().map(|(i, val)| v(&format!("K{i}"), val)).collect();
+            let text = render(&vars, Format::Dotenv).unwrap();
+            let doc = crate::dotenv::Document::parse("/p/.env", text.clone()).unwrap();
+            let merged = crate::layers::Merged::from_documents(&[doc]);
+            let back = crate::evaluate::evaluate(&merged, crate::evaluate::RefMode::Literal, false);
+            let got: Vec<&str> = back.vars.iter().map(|v| v.value.as_str()).collect();
+            let want: Vec<&str> = values.iter().map(String::as_str).collect();
+            proptest::prop_assert_eq!(got, want, "rendered:\n{}", text);
+        }
     }
 }

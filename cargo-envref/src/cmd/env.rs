@@ -33,17 +33,19 @@ pub fn set(g: &Global, a: SetArgs) -> Result<i32> {
     } else {
         config.root.join(&config.env_file)
     };
-    let mut doc = Document::load_or_empty(&path)?;
+    let mut pairs = Vec::with_capacity(a.assignments.len());
     for (n, assignment) in a.assignments.iter().enumerate() {
         // Not echoed: a pasted secret without `KEY=` would end up in the terminal or CI log.
         let Some((key, value)) = assignment.split_once('=') else {
             return Err(Error::new(format!("argument {} is not KEY=VALUE", n + 1))
                 .with_hint("write it as KEY=VALUE, e.g. `envref set APP_PORT=8080`"));
         };
-        doc.set(key.trim(), value)?;
+        envref_core::dotenv::check_key(key.trim())?;
+        pairs.push((key.trim(), value));
     }
-    doc.save()?;
-    let keys: Vec<&str> = a.assignments.iter().filter_map(|s| s.split_once('=').map(|(k, _)| k.trim())).collect();
+    // Under the edit lock: a concurrent `set` on the same file waits instead of being lost.
+    Document::edit(&path, |doc| pairs.iter().try_for_each(|(key, value)| doc.set(key, value)))?;
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();
     ui::info(&format!("set {} in {}", keys.join(", "), super::display_path(&config.root, &path)));
     Ok(0)
 }

@@ -26,8 +26,14 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
         return Err(Error::new(format!("{}: not a directory", dir.display())));
     }
     let project = match a.project {
-        Some(p) => p,
-        None => dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into()),
+        Some(p) => {
+            envref_core::config::check_name(&p).map_err(|m| {
+                Error::new(format!("--project {p:?}: {m}"))
+                    .with_hint("pick a name like `my-app`; it names the namespace secrets are stored under")
+            })?;
+            p
+        }
+        None => project_name_from_dir(&dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
     };
     // The keychain is the default chain; where no Secret Service answers, start with the vault.
     // (A locked keyring still answers: only "unavailable" moves the vault first.)
@@ -69,6 +75,10 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
          #   staging:\n\
          #     env_file: .env.staging\n"
     );
+    // The validation every command runs on load (and config edits run before writing): init
+    // never writes a configuration that later commands reject.
+    envref_core::config::Config::load_text(&dir.join(".envref.yaml"), &config)
+        .map_err(|e| e.context("envref init would write an invalid .envref.yaml"))?;
     let env = "# Committed configuration. Secrets never go here: reference them instead,\n\
                # e.g. API_KEY=ref://secrets/api_key, and store the value with `envref secret set api_key`.\n\
                APP_ENV=development\n\
@@ -100,17 +110,25 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
         ));
     }
     let gitignore = dir.join(".gitignore");
-    let existing = std::fs::read_to_string(&gitignore).unwrap_or_default();
-    if existing.lines().any(|l| l.trim() == ".env.local") {
+    // Bytes, not text: a .gitignore in another encoding is appended to, never replaced.
+    let existing = match std::fs::read(&gitignore) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(&gitignore, e)),
+    };
+    let listed = existing.as_deref().unwrap_or_default().split(|&b| b == b'\n').any(|l| l.trim_ascii() == b".env.local");
+    if listed {
         ui::info("  skip    .gitignore (.env.local already listed)");
     } else {
-        let mut text = existing.clone();
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
+        let mut bytes = existing.clone().unwrap_or_default();
+        let eol: &[u8] = if bytes.windows(2).any(|w| w == b"\r\n") { b"\r\n" } else { b"\n" };
+        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+            bytes.extend_from_slice(eol);
         }
-        text.push_str(".env.local\n");
-        write_atomic(&gitignore, text.as_bytes(), None)?;
-        ui::info(&format!("  {}  .gitignore (.env.local)", if existing.is_empty() { "create" } else { "update" }));
+        bytes.extend_from_slice(b".env.local");
+        bytes.extend_from_slice(eol);
+        write_atomic(&gitignore, &bytes, None)?;
+        ui::info(&format!("  {}  .gitignore (.env.local)", if existing.is_none() { "create" } else { "update" }));
     }
     if a.direnv {
         write_envrc(&dir, a.force)?;
@@ -123,6 +141,25 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// A valid project name from a directory name: runs of other characters become `-`
+/// (`My Project` → `my-project`); `app` when nothing is left.
+fn project_name_from_dir(dir_name: &str) -> String {
+    let mut name = String::new();
+    for c in dir_name.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '_' | '.') {
+            name.push(c.to_ascii_lowercase());
+        } else if !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let name = name.trim_matches(['-', '.']);
+    if name.is_empty() {
+        "app".to_string()
+    } else {
+        name.to_string()
+    }
 }
 
 /// The `.envrc`: `watch_file` for the config and env files (direnv re-runs only when one of
