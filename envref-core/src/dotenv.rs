@@ -186,11 +186,19 @@ impl Document {
         let rendered = render_value(source);
         let mut text = self.text.clone();
         match self.get(key) {
-            Some(entry) => text.replace_range(entry.span.clone(), &rendered),
+            Some(entry) => {
+                // After a closing quote `#` needs no blank; after a bare value it would join it.
+                let glued = text[entry.span.end..].starts_with('#') && !rendered.starts_with(['"', '\'', '`']);
+                let rendered = if glued { format!("\"{rendered}\"") } else { rendered };
+                text.replace_range(entry.span.clone(), &rendered)
+            }
             None => {
                 // The file's own line ending: a CRLF file stays CRLF.
                 let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
-                if !text.is_empty() && !text.ends_with('\n') {
+                if text.ends_with('\r') {
+                    // A last line ending in a lone CR: complete its CRLF rather than add to its value.
+                    text.push('\n');
+                } else if !text.is_empty() && !text.ends_with('\n') {
                     text.push_str(eol);
                 }
                 text.push_str(&format!("{key}={rendered}{eol}"));

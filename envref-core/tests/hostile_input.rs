@@ -307,9 +307,6 @@ fn deep_chains_do_not_overflow_the_stack() {
 /// Found by the `dotenv` fuzz target: after a closing quote a comment needs no blank
 /// (`A='x'# c`), but after a bare value it does, so writing the new value bare made the
 /// comment part of it (`A=y# c` reads back as `y# c`).
-// KNOWN FAILURE on this branch: dotenv.rs `Document::set` (owned by the edits work). Remove
-// the `ignore` once `set` quotes or separates a bare value that a `#` follows directly.
-#[ignore = "Document::set glues a bare value to a following `#comment` (issue 11, fuzz finding)"]
 #[test]
 fn set_before_a_glued_comment_keeps_the_value() {
     for text in ["A='x'# c\n", "A=\"x\"#c\r\n", "A=`x`#\n"] {
@@ -320,9 +317,6 @@ fn set_before_a_glued_comment_keeps_the_value() {
 
 /// Found by the `dotenv` fuzz target: a CRLF file whose last line ends in a lone CR. Appending
 /// a key added "\r\n" after that CR, so the last value gained a CR (`B=x\r\r\n` reads `x\r`).
-// KNOWN FAILURE on this branch: dotenv.rs `Document::set`, the append branch. Remove the
-// `ignore` once a trailing lone CR is completed with "\n" instead of getting a new line ending.
-#[ignore = "Document::set appending after a trailing lone CR changes the last value (issue 11, fuzz finding)"]
 #[test]
 fn append_after_a_trailing_lone_cr_keeps_the_last_value() {
     let doc = Document::parse(PATH, "A=1\r\nB=x\r").expect("valid");
