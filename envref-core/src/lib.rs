@@ -5,8 +5,8 @@
 //! [`template`] (interpolation syntax) → [`reference`] → [`resolve`] (plan, chain, evaluate)
 //! → [`backend`] → [`output`].
 
-pub mod config;
 pub mod atomic;
+pub mod config;
 pub mod config_edit;
 pub mod dotenv;
 pub mod error;
