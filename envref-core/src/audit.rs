@@ -200,12 +200,12 @@ fn url_password() -> &'static Regex {
 /// starting with another tool's `op://` reference.
 pub fn unresolved_reason(value: &Value) -> Option<&'static str> {
     let Value::Template(t) = value else { return None };
-    if let Some(Segment::Lit(first)) = t.segments.first() {
+    if let Some(Segment::Lit(first)) = t.segments().first() {
         if first.trim_start().starts_with("op://") {
             return Some("op:// is 1Password's reference syntax, which envref does not resolve; use ref://<backend>/<key>");
         }
     }
-    t.segments
+    t.segments()
         .iter()
         .any(|s| matches!(s, Segment::Lit(l) if l.contains("ref://")))
         .then_some("ref:// inside text is kept literally; write ${ref://…} to interpolate it, or make the reference the whole value")
@@ -217,7 +217,7 @@ pub fn scan(doc: &Document) -> Vec<Finding> {
     for e in doc.all_entries() {
         let Value::Template(t) = &e.value else { continue };
         // Only the literal text: `${VAR}` and `${ref://…}` parts are not in the file.
-        let text: String = t.segments.iter().filter_map(|s| if let Segment::Lit(l) = s { Some(l.as_str()) } else { None }).collect();
+        let text: String = t.segments().iter().filter_map(|s| if let Segment::Lit(l) = s { Some(&**l) } else { None }).collect();
         if let Some(why) = unresolved_reason(&e.value) {
             out.push(Finding {
                 path: doc.path().to_path_buf(),

@@ -54,8 +54,8 @@ pub enum Quote {
 /// What a value means once its quoting is understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
-    /// The whole value is `ref://<target>/<key>`, in any quoting.
-    Reference(Reference),
+    /// The whole value is `ref://<target>/<key>`, in any quoting. Boxed: the rarer, bigger case.
+    Reference(Box<Reference>),
     /// Text with `${…}` interpolation (unquoted, double-quoted) or a literal (single, backtick).
     Template(Template),
 }
@@ -68,7 +68,7 @@ impl Value {
     /// Every reference this value names directly (whole-value or `${ref://…}` inside).
     pub fn references(&self) -> Vec<&Reference> {
         match self {
-            Value::Reference(r) => vec![r],
+            Value::Reference(r) => vec![&**r],
             Value::Template(t) => t.references(),
         }
     }
@@ -581,7 +581,7 @@ impl<'a> Parser<'a> {
     ) {
         let value = if body.starts_with(crate::reference::PREFIX) {
             match Reference::parse(body) {
-                Ok(r) => Value::Reference(r),
+                Ok(r) => Value::Reference(Box::new(r)),
                 Err(msg) => {
                     let location = Location { path: self.path.into(), pos: body_pos };
                     self.errors.push(ParseError { location, message: format!("{key}: {msg}") });

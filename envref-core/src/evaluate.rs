@@ -233,7 +233,7 @@ impl<'a> Evaluator<'a> {
     /// [`crate::template::MAX_NESTING`] deep, which bounds this recursion.
     fn template(&mut self, t: &'a Template, k: usize, at: &Location, p: &mut Pass) -> Result<(), Stop> {
         let key = &self.merged.definitions()[k].key;
-        for seg in &t.segments {
+        for seg in t.segments() {
             let v = match seg {
                 Segment::Lit(s) => {
                     push(p, s, false, key, at)?;

@@ -17,16 +17,31 @@ pub const LITERAL_DOLLAR: &str = "to keep a `$` literal, single-quote the value 
 /// recurse once per level, so the limit keeps hostile input from overflowing the stack.
 pub const MAX_NESTING: usize = 32;
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Most values are one literal: that case is stored inline, without a segment list, so a
+/// parsed `.env` costs about one allocation per value (a 100k-line file stays small).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
-    pub segments: Vec<Segment>,
+    repr: Repr,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Repr {
+    One(Segment),
+    Many(Box<[Segment]>),
+}
+
+impl Default for Template {
+    fn default() -> Template {
+        Template { repr: Repr::Many(Box::default()) }
+    }
+}
+
+/// 24 bytes: the rare big variants are boxed.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Segment {
-    Lit(String),
-    Var(Var),
-    Ref(Reference, Position),
+    Lit(Box<str>),
+    Var(Box<Var>),
+    Ref(Box<Reference>, Position),
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -78,12 +93,30 @@ impl fmt::Debug for VarOp {
 impl Template {
     pub fn literal(s: impl Into<String>) -> Template {
         let s = s.into();
-        Template { segments: if s.is_empty() { vec![] } else { vec![Segment::Lit(s)] } }
+        if s.is_empty() {
+            return Template::default();
+        }
+        Template { repr: Repr::One(Segment::Lit(s.into_boxed_str())) }
+    }
+
+    fn from_segments(mut segments: Vec<Segment>) -> Template {
+        match segments.len() {
+            1 => Template { repr: Repr::One(segments.pop().expect("one segment")) },
+            _ => Template { repr: Repr::Many(segments.into_boxed_slice()) },
+        }
+    }
+
+    /// The literal text, variables and references, in order.
+    pub fn segments(&self) -> &[Segment] {
+        match &self.repr {
+            Repr::One(seg) => std::slice::from_ref(seg),
+            Repr::Many(segs) => segs,
+        }
     }
 
     /// The text if the template has no variables or references.
     pub fn as_literal(&self) -> Option<&str> {
-        match self.segments.as_slice() {
+        match self.segments() {
             [] => Some(""),
             [Segment::Lit(s)] => Some(s),
             _ => None,
@@ -94,7 +127,7 @@ impl Template {
         let mut out = Vec::new();
         self.visit(&mut |seg| {
             if let Segment::Ref(r, _) = seg {
-                out.push(r);
+                out.push(&**r);
             }
         });
         out
@@ -105,17 +138,19 @@ impl Template {
         let mut out = Vec::new();
         self.visit(&mut |seg| {
             if let Segment::Var(v) = seg {
-                out.push(v);
+                out.push(&**v);
             }
         });
         out
     }
 
     fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Segment)) {
-        for seg in &self.segments {
+        for seg in self.segments() {
             f(seg);
-            if let Segment::Var(Var { op: VarOp::DefaultIfEmpty(t) | VarOp::DefaultIfUnset(t), .. }) = seg {
-                t.visit(f);
+            if let Segment::Var(v) = seg {
+                if let VarOp::DefaultIfEmpty(t) | VarOp::DefaultIfUnset(t) = &v.op {
+                    t.visit(f);
+                }
             }
         }
     }
@@ -221,7 +256,7 @@ impl Scanner<'_> {
                                 self.bump();
                             }
                             let name = self.src[start..self.i].to_string();
-                            segments.push(Segment::Var(Var { name, op: VarOp::Plain, pos: at }));
+                            segments.push(Segment::Var(Box::new(Var { name, op: VarOp::Plain, pos: at })));
                         }
                         _ => {
                             self.bump();
@@ -236,9 +271,8 @@ impl Scanner<'_> {
             }
         }
         flush(&mut lit, &mut segments);
-        // Vec growth leaves room for 4 segments; a 100k-line file holds 100k of these.
-        segments.shrink_to_fit();
-        Ok(Template { segments })
+        // One segment is stored inline, more as an exact-size slice (Vec growth leaves room for 4).
+        Ok(Template::from_segments(segments))
     }
 
     /// `${…}` starting at `$`.
@@ -264,7 +298,7 @@ impl Scanner<'_> {
                 self.bump();
             }
             self.bump();
-            return Ok(Segment::Ref(r, at));
+            return Ok(Segment::Ref(Box::new(r), at));
         }
         let start = self.i;
         while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '.') {
@@ -306,7 +340,7 @@ impl Scanner<'_> {
             return Err(unterminated());
         }
         self.bump();
-        Ok(Segment::Var(Var { name, op, pos: at }))
+        Ok(Segment::Var(Box::new(Var { name, op, pos: at })))
     }
 }
 
@@ -323,7 +357,7 @@ mod tests {
         let t = p("a${B}c$D$$e${F:-x${G}}${H-y}${I:?need I}$1");
         let names: Vec<_> = t.variables().iter().map(|v| v.name.clone()).collect();
         assert_eq!(names, ["B", "D", "F", "G", "H", "I"]);
-        assert_eq!(t.segments.last(), Some(&Segment::Lit("$1".into())));
+        assert_eq!(t.segments().last(), Some(&Segment::Lit("$1".into())));
         let t = p("postgres://${ref://secrets/db_user}:${ref://secrets/db_pass}@localhost/app");
         assert_eq!(t.references().len(), 2);
         let t = parse(r#"a\$B\n\q"#, Quote::Double, Position { line: 1, col: 1 }).unwrap();

@@ -167,7 +167,7 @@ fn check_set(doc: &Document, key: &str, source: &str) {
             .filter(|e| e.key != key)
             .map(|e| match &e.value {
                 Value::Template(t) => (e.key.clone(), t.as_literal().map(str::to_string), t.references().into_iter().cloned().collect()),
-                Value::Reference(r) => (e.key.clone(), None, vec![r.clone()]),
+                Value::Reference(r) => (e.key.clone(), None, vec![(**r).clone()]),
             })
             .collect()
     };
