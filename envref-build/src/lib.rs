@@ -125,17 +125,18 @@ impl Builder {
         }
         let vars = self.values(&project)?;
         for v in vars {
-            let selected = self.only.as_ref().is_none_or(|o| o.contains(&v.key)) && !self.except.contains(&v.key);
+            let key = v.key.to_string();
+            let selected = self.only.as_ref().is_none_or(|o| o.contains(&key)) && !self.except.contains(&key);
             if !selected {
                 continue;
             }
             if v.secret && !self.include_secrets {
-                emitted.secret_keys.push(v.key);
+                emitted.secret_keys.push(key);
                 continue;
             }
             if v.value.contains(['\n', '\r']) {
                 io(format!("cargo::warning=envref: {} not emitted: rustc-env cannot carry a value with a newline\n", v.key))?;
-                emitted.unrepresentable.push(v.key);
+                emitted.unrepresentable.push(key);
                 continue;
             }
             if v.secret {
@@ -145,7 +146,7 @@ impl Builder {
                 ))?;
             }
             io(format!("cargo::rustc-env={}={}\n", v.key, v.value))?;
-            emitted.keys.push(v.key);
+            emitted.keys.push(key);
         }
         Ok(emitted)
     }

@@ -40,7 +40,7 @@ pub enum RefMode<'a> {
 /// One variable of the output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Var {
-    pub key: String,
+    pub key: std::sync::Arc<str>,
     pub value: String,
     /// The value comes from a reference (directly, through `${ref://…}`, or through a
     /// variable that does), whatever the mode: build scripts must not emit it.
@@ -85,7 +85,7 @@ pub struct Evaluated {
 
 impl Evaluated {
     pub fn get(&self, key: &str) -> Option<&Var> {
-        self.vars.iter().find(|v| v.key == key)
+        self.vars.iter().find(|v| &*v.key == key)
     }
 }
 
@@ -93,7 +93,8 @@ enum State {
     Todo,
     /// Waiting for keys it uses; the number is its place in `Evaluator::chain`.
     Busy(usize),
-    Done(Result<(String, bool), Failure>),
+    /// The finished variable: the states become the output list in place.
+    Done(Result<Var, Failure>),
 }
 
 struct Evaluator<'a> {
@@ -149,7 +150,8 @@ pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
                     if matches!(ev.state[k], State::Busy(_)) {
                         ev.chain.pop();
                     }
-                    ev.state[k] = State::Done(result);
+                    let key = merged.definitions()[k].key.clone();
+                    ev.state[k] = State::Done(result.map(|(value, secret)| Var { key, value, secret }));
                 }
                 Err(needs) => {
                     if matches!(ev.state[k], State::Todo) {
@@ -161,16 +163,25 @@ pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
             }
         }
     }
-    let mut out = Evaluated { vars: Vec::with_capacity(n), ..Evaluated::default() };
+    let mut out = Evaluated::default();
     let mut dependents = Vec::new();
-    for (i, (def, state)) in merged.definitions().iter().zip(ev.state).enumerate() {
-        match state {
-            State::Done(Ok((value, secret))) => out.vars.push(Var { key: def.key.clone(), value, secret }),
-            State::Done(Err(f)) if ev.dependent[i] => dependents.push((def.key.clone(), f)),
-            State::Done(Err(f)) => out.failures.push((def.key.clone(), f)),
+    let defs = merged.definitions();
+    // Collected in place (a `Var` is no bigger than a `State`): the states' buffer becomes the
+    // list of variables, so the two never exist side by side.
+    out.vars = (ev.state.into_iter().enumerate())
+        .filter_map(|(i, state)| match state {
+            State::Done(Ok(var)) => Some(var),
+            State::Done(Err(f)) if ev.dependent[i] => {
+                dependents.push((defs[i].key.to_string(), f));
+                None
+            }
+            State::Done(Err(f)) => {
+                out.failures.push((defs[i].key.to_string(), f));
+                None
+            }
             State::Todo | State::Busy(_) => unreachable!("every key is evaluated"),
-        }
-    }
+        })
+        .collect();
     // The failures that explain the others come first, so a capped report shows them.
     out.failures.extend(dependents);
     out.warnings = ev.warnings;
@@ -254,7 +265,7 @@ impl<'a> Evaluator<'a> {
             let looked = match self.merged.index_of(&v.name).filter(|&j| j != k) {
                 None => std::env::var(&v.name).ok().map(|s| (s, false)),
                 Some(j) => match &self.state[j] {
-                    State::Done(Ok((s, secret))) => Some((s.clone(), *secret)),
+                    State::Done(Ok(var)) => Some((var.value.clone(), var.secret)),
                     State::Done(Err(Failure::Unresolved(rs))) => {
                         add_unresolved(p, rs);
                         continue;
@@ -305,8 +316,8 @@ impl<'a> Evaluator<'a> {
         let k_busy = self.chain.last() == Some(&k);
         let members = self.chain[from..].iter().chain((!k_busy).then_some(&k));
         let n = self.chain.len() - from + usize::from(!k_busy);
-        let mut names: Vec<&str> = members.take(CYCLE_NAMES).map(|&i| defs[i].key.as_str()).collect();
-        let first = defs[self.chain[from]].key.as_str();
+        let mut names: Vec<&str> = members.take(CYCLE_NAMES).map(|&i| &*defs[i].key).collect();
+        let first = &*defs[self.chain[from]].key;
         if n > CYCLE_NAMES {
             let more = format!("… and {} more", n - CYCLE_NAMES);
             names.push(&more);
@@ -359,7 +370,7 @@ mod tests {
     #[test]
     fn order_free_and_defaults() {
         let e = eval("A=${B}-x\nB=b\nC=${NOPE_UNSET_1:-d}\nD=${B:-z}\nE=$$B\nF='${B}'\nG=${EMPTY-u}\nEMPTY=\n");
-        let v: Vec<_> = e.vars.iter().map(|v| (v.key.as_str(), v.value.as_str())).collect();
+        let v: Vec<_> = e.vars.iter().map(|v| (&*v.key, v.value.as_str())).collect();
         assert_eq!(v, [("A", "b-x"), ("B", "b"), ("C", "d"), ("D", "b"), ("E", "$B"), ("F", "${B}"), ("G", ""), ("EMPTY", "")]);
     }
 

@@ -180,7 +180,7 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
     let mut users: BTreeMap<&Reference, Vec<String>> = BTreeMap::new();
     for d in project.merged.definitions() {
         for r in d.value.references() {
-            users.entry(r).or_default().push(d.key.clone());
+            users.entry(r).or_default().push(d.key.to_string());
         }
     }
     let secrets = refs

@@ -29,7 +29,7 @@ impl LayerPaths {
 /// One variable of the merged environment, as written in the layer that wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Definition {
-    pub key: String,
+    pub key: std::sync::Arc<str>,
     pub value: Value,
     pub quote: Quote,
     /// Where the winning definition is (`path:line:col` of the key).
@@ -75,7 +75,12 @@ impl Merged {
             // Collected in place: the entries' buffer becomes the definitions' one.
             let defs: Vec<Definition> = entries
                 .into_iter()
-                .map(|e| Definition { value: e.value, quote: e.quote, location: Location { path: shared.clone(), pos: e.pos }, key: e.key })
+                .map(|e| Definition {
+                    value: e.value,
+                    quote: e.quote,
+                    location: Location { path: shared.clone(), pos: e.pos },
+                    key: e.key.into(),
+                })
                 .collect();
             if m.defs.is_empty() {
                 m.defs = defs;
@@ -98,6 +103,8 @@ impl Merged {
         swaps.into_iter().for_each(|(first, last)| m.defs.swap(first, last));
         let mut keep = keep.into_iter();
         m.defs.retain(|_| keep.next().unwrap_or(true));
+        // The buffer was sized for the parser's larger entries.
+        m.defs.shrink_to_fit();
         m.by_key = sorted_by_key(&m.defs);
         m
     }
@@ -112,12 +119,12 @@ impl Merged {
 
     /// The position of `key` in [`Merged::definitions`].
     pub fn index_of(&self, key: &str) -> Option<usize> {
-        let found = self.by_key.binary_search_by(|&i| self.defs[i as usize].key.as_str().cmp(key));
+        let found = self.by_key.binary_search_by(|&i| (*self.defs[i as usize].key).cmp(key));
         found.ok().map(|at| self.by_key[at] as usize)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.defs.iter().map(|d| d.key.as_str())
+        self.defs.iter().map(|d| &*d.key)
     }
 
     pub fn warnings(&self) -> &[String] {

@@ -62,9 +62,9 @@ impl Loader {
     pub fn set_missing(&self) -> Result<Vec<String>> {
         let mut set = Vec::new();
         for v in self.load()? {
-            if std::env::var_os(&v.key).is_none() {
-                std::env::set_var(&v.key, &v.value);
-                set.push(v.key);
+            if std::env::var_os(&*v.key).is_none() {
+                std::env::set_var(&*v.key, &v.value);
+                set.push(v.key.to_string());
             }
         }
         Ok(set)

@@ -69,7 +69,7 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
         }
         Format::Json => {
             let map: serde_json::Map<String, serde_json::Value> =
-                vars.iter().map(|v| (v.key.clone(), serde_json::Value::String(v.value.clone()))).collect();
+                vars.iter().map(|v| (v.key.to_string(), serde_json::Value::String(v.value.clone()))).collect();
             out = serde_json::to_string_pretty(&map).expect("strings serialize");
             out.push('\n');
         }

@@ -129,8 +129,8 @@ pub struct DiffEntry {
 
 /// The keys whose values differ between two evaluated environments, sorted by key.
 pub fn diff(a: &[crate::evaluate::Var], b: &[crate::evaluate::Var]) -> Vec<DiffEntry> {
-    let am: BTreeMap<&str, &str> = a.iter().map(|v| (v.key.as_str(), v.value.as_str())).collect();
-    let bm: BTreeMap<&str, &str> = b.iter().map(|v| (v.key.as_str(), v.value.as_str())).collect();
+    let am: BTreeMap<&str, &str> = a.iter().map(|v| (&*v.key, v.value.as_str())).collect();
+    let bm: BTreeMap<&str, &str> = b.iter().map(|v| (&*v.key, v.value.as_str())).collect();
     let mut keys: Vec<&str> = am.keys().chain(bm.keys()).copied().collect();
     keys.sort_unstable();
     keys.dedup();

@@ -207,7 +207,7 @@ pub fn resolve_keys(
     let refs: BTreeSet<Reference> =
         needed.iter().filter_map(|k| project.merged.get(k)).flat_map(|d| d.value.references().into_iter().cloned()).collect();
     let mut r = resolve_refs(project, refs.into_iter().collect(), Some(&needed), backends, strict)?;
-    r.vars.retain(|v| needed.contains(&v.key));
+    r.vars.retain(|v| needed.contains(&*v.key));
     r.failures.retain(|f| needed.contains(&f.key));
     Ok(r)
 }
@@ -251,7 +251,7 @@ fn resolve_refs(
     let mut warnings: Vec<String> = project.merged.warnings().iter().filter(|w| relevant(w)).cloned().collect();
     warnings.extend(profile_warning);
     // Never pass a value that looks like a reference through as text without a word.
-    for d in project.merged.definitions().iter().filter(|d| only.is_none_or(|keys| keys.contains(&d.key))) {
+    for d in project.merged.definitions().iter().filter(|d| only.is_none_or(|keys| keys.contains(&*d.key))) {
         if let Some(why) = crate::audit::unresolved_reason(&d.value) {
             warnings.push(format!("{}: {}: looks like a reference but is passed through as text: {why}", d.location, d.key));
         }

@@ -222,9 +222,9 @@ pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Sch
             }
         }
         for d in merged.definitions() {
-            if !example_keys.contains(d.key.as_str()) {
+            if !example_keys.contains(&*d.key) {
                 report.extra.push(Problem {
-                    key: d.key.clone(),
+                    key: d.key.to_string(),
                     location: Some(d.location.clone()),
                     message: format!("not listed in {}", file_name(ex.path())),
                 });

@@ -74,7 +74,7 @@ proptest! {
         let ours: BTreeMap<String, String> = evaluate(&Merged::from_documents(&[doc]), RefMode::Literal, true)
             .vars
             .into_iter()
-            .map(|v| (v.key, v.value))
+            .map(|v| (v.key.to_string(), v.value))
             .collect();
         let theirs: BTreeMap<String, String> = dotenvy::from_read_iter(text.as_bytes())
             .collect::<Result<Vec<_>, _>>()

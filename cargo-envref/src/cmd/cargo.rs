@@ -48,7 +48,7 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     let project = super::open_project(&global, cli.profile.as_deref())?;
     let (resolved, _) = super::resolve::resolve_or_report(&project, cli.strict, false)?;
     let mut vars: Vec<Var> = resolved.vars;
-    vars.retain(|v| v.key != PROFILE_ENV);
+    vars.retain(|v| &*v.key != PROFILE_ENV);
     if let Some(p) = &project.profile {
         vars.push(Var { key: PROFILE_ENV.into(), value: p.clone(), secret: false });
     }
@@ -69,7 +69,7 @@ pub fn run(cli: CargoCli) -> Result<i32> {
             user_runners.insert(t.clone(), r);
         }
     }
-    let payload = Payload { vars: vars.iter().map(|v| (v.key.clone(), SecretString::from(v.value.clone()))).collect(), user_runners };
+    let payload = Payload { vars: vars.iter().map(|v| (v.key.to_string(), SecretString::from(v.value.clone()))).collect(), user_runners };
     let channel = Channel::serve(payload)?;
     let exe = runner_exe(&channel)?;
 
@@ -79,10 +79,10 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     envref_core::runner::remove_credentials(&mut command);
     // Secrets stay out of cargo's environment (and so out of rustc, build scripts and target/).
     for v in vars.iter().filter(|v| !v.secret) {
-        command.env(&v.key, &v.value);
+        command.env(&*v.key, &v.value);
     }
     for v in vars.iter().filter(|v| v.secret) {
-        command.env_remove(&v.key);
+        command.env_remove(&*v.key);
     }
     for t in &triples {
         command

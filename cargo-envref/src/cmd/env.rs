@@ -75,7 +75,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<i32> {
         if let Some(f) = resolved.failures.iter().find(|f| f.key == a.key) {
             return Err(Error::new(f.to_string()));
         }
-        resolved.vars.into_iter().find(|v| v.key == a.key).map(|v| v.value)
+        resolved.vars.into_iter().find(|v| *v.key == *a.key).map(|v| v.value)
     } else {
         // No backend is asked here, so a profile known only by its scoped secrets cannot be
         // told from a typo: say so rather than quietly showing the project's values.

@@ -50,7 +50,7 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
     let mut users: BTreeMap<&Reference, Vec<String>> = BTreeMap::new();
     for def in project.merged.definitions() {
         for r in def.value.references() {
-            users.entry(r).or_default().push(def.key.clone());
+            users.entry(r).or_default().push(def.key.to_string());
         }
     }
     let default_backend = a.backend.as_deref().or(config.backends.first().map(|b| b.name.as_str()));

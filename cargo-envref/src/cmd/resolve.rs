@@ -101,7 +101,7 @@ pub fn exec(command: &[OsString], vars: &[Var], dir: Option<&std::path::Path>) -
         cmd.current_dir(&abs).env("PWD", &abs);
     }
     for v in vars {
-        cmd.env(&v.key, &v.value);
+        cmd.env(&*v.key, &v.value);
     }
     // After the values: not even a .env line named like it brings the passphrase back.
     envref_core::runner::remove_credentials(&mut cmd);
