@@ -39,9 +39,64 @@ impl Default for Template {
 /// 24 bytes: the rare big variants are boxed.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Segment {
-    Lit(Box<str>),
+    Lit(Text),
     Var(Box<Var>),
     Ref(Box<Reference>, Position),
+}
+
+/// Literal text. Up to [`Text::INLINE`] bytes are stored in place: most literals of a `.env`
+/// are short, and a separate allocation would cost more than the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Text(TextRepr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum TextRepr {
+    /// Length and bytes (zero-padded, so equal texts compare equal).
+    Inline(u8, [u8; Text::INLINE]),
+    Heap(Box<str>),
+}
+
+impl Text {
+    /// The most that fits in 24 bytes next to the length and the variant.
+    pub const INLINE: usize = 22;
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        if s.len() > Text::INLINE {
+            return Text(TextRepr::Heap(s.into()));
+        }
+        let mut buf = [0; Text::INLINE];
+        buf[..s.len()].copy_from_slice(s.as_bytes());
+        Text(TextRepr::Inline(s.len() as u8, buf))
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        if s.len() > Text::INLINE {
+            return Text(TextRepr::Heap(s.into_boxed_str()));
+        }
+        Text::from(s.as_str())
+    }
+}
+
+// Like `Segment`: the size, never the text.
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Text({} bytes)", self.len())
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match &self.0 {
+            TextRepr::Inline(len, buf) => std::str::from_utf8(&buf[..usize::from(*len)]).expect("built from a str"),
+            TextRepr::Heap(s) => s,
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -96,7 +151,7 @@ impl Template {
         if s.is_empty() {
             return Template::default();
         }
-        Template { repr: Repr::One(Segment::Lit(s.into_boxed_str())) }
+        Template { repr: Repr::One(Segment::Lit(s.into())) }
     }
 
     fn from_segments(mut segments: Vec<Segment>) -> Template {
@@ -118,7 +173,7 @@ impl Template {
     pub fn as_literal(&self) -> Option<&str> {
         match self.segments() {
             [] => Some(""),
-            [Segment::Lit(s)] => Some(s),
+            [Segment::Lit(s)] => Some(&**s),
             _ => None,
         }
     }
@@ -362,6 +417,19 @@ mod tests {
         assert_eq!(t.references().len(), 2);
         let t = parse(r#"a\$B\n\q"#, Quote::Double, Position { line: 1, col: 1 }).unwrap();
         assert_eq!(t.as_literal(), Some("a$B\n\\q"));
+    }
+
+    /// Segments and templates stay small: a 100k-line file holds 100k of them.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn sizes() {
+        assert_eq!(std::mem::size_of::<Segment>(), 24);
+        assert_eq!(std::mem::size_of::<Template>(), 24);
+        let short = Text::from("x".repeat(Text::INLINE));
+        let long = Text::from("x".repeat(Text::INLINE + 1));
+        assert!(matches!(short.0, TextRepr::Inline(..)) && matches!(long.0, TextRepr::Heap(_)));
+        assert_eq!((&*short, &*long), (&*"x".repeat(Text::INLINE), &*"x".repeat(Text::INLINE + 1)));
+        assert_eq!(Text::from("é"), Text::from(String::from("é")));
     }
 
     #[test]
