@@ -224,6 +224,8 @@ impl<'a> Evaluator<'a> {
             ))));
         }
         self.total += p.out.len();
+        // Growth by doubling leaves up to half unused; 100k values are kept until output.
+        p.out.shrink_to_fit();
         Ok(Ok((p.out, p.secret)))
     }
 
@@ -263,7 +265,7 @@ impl<'a> Evaluator<'a> {
             let here = || Location { path: at.path.clone(), pos: v.pos };
             // `PATH=${PATH}:./bin`: a key naming itself means the inherited value.
             let looked = match self.merged.index_of(&v.name).filter(|&j| j != k) {
-                None => std::env::var(&v.name).ok().map(|s| (s, false)),
+                None => std::env::var(&*v.name).ok().map(|s| (s, false)),
                 Some(j) => match &self.state[j] {
                     State::Done(Ok(var)) => Some((var.value.clone(), var.secret)),
                     State::Done(Err(Failure::Unresolved(rs))) => {
@@ -271,7 +273,7 @@ impl<'a> Evaluator<'a> {
                         continue;
                     }
                     State::Done(Err(_)) => {
-                        let m = format!("{}: uses {}, which could not be evaluated (see above)", here(), v.name);
+                        let m = format!("{}: uses {}, which could not be evaluated (see above)", here(), &*v.name);
                         return Err((Failure::Invalid(m), true));
                     }
                     &State::Busy(from) => return Err((self.cycle(from, k, &here()), false)),

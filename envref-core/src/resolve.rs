@@ -189,7 +189,7 @@ pub fn reachable(project: &Project, keys: &[&str]) -> BTreeSet<String> {
             continue;
         }
         if let crate::dotenv::Value::Template(t) = &d.value {
-            todo.extend(t.variables().into_iter().map(|v| v.name.clone()).filter(|n| !seen.contains(n)));
+            todo.extend(t.variables().into_iter().map(|v| v.name.to_string()).filter(|n| !seen.contains(n)));
         }
     }
     seen

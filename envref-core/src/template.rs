@@ -101,7 +101,7 @@ impl std::ops::Deref for Text {
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Var {
-    pub name: String,
+    pub name: Text,
     pub op: VarOp,
     pub pos: Position,
 }
@@ -310,7 +310,7 @@ impl Scanner<'_> {
                             while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == '_') {
                                 self.bump();
                             }
-                            let name = self.src[start..self.i].to_string();
+                            let name = self.src[start..self.i].into();
                             segments.push(Segment::Var(Box::new(Var { name, op: VarOp::Plain, pos: at })));
                         }
                         _ => {
@@ -359,7 +359,7 @@ impl Scanner<'_> {
         while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '.') {
             self.bump();
         }
-        let name = self.src[start..self.i].to_string();
+        let name: Text = self.src[start..self.i].into();
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
             return Err((at, format!("expected a variable name after `${{`; {LITERAL_DOLLAR}")));
         }
@@ -410,7 +410,7 @@ mod tests {
     #[test]
     fn syntax() {
         let t = p("a${B}c$D$$e${F:-x${G}}${H-y}${I:?need I}$1");
-        let names: Vec<_> = t.variables().iter().map(|v| v.name.clone()).collect();
+        let names: Vec<_> = t.variables().iter().map(|v| v.name.to_string()).collect();
         assert_eq!(names, ["B", "D", "F", "G", "H", "I"]);
         assert_eq!(t.segments().last(), Some(&Segment::Lit("$1".into())));
         let t = p("postgres://${ref://secrets/db_user}:${ref://secrets/db_pass}@localhost/app");
