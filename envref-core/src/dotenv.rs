@@ -331,22 +331,24 @@ pub fn render_literal(value: &str) -> String {
 }
 
 fn duplicate_warnings(path: &Path, entries: &[Entry]) -> Vec<String> {
-    let mut first: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
-    let mut warnings = Vec::new();
-    for e in entries {
-        match first.get(e.key.as_str()) {
-            Some(line) => warnings.push(format!(
-                "{}:{}: duplicate key {} (first defined on line {line}); the last definition wins",
-                path.display(),
-                e.pos.line,
-                e.key
-            )),
-            None => {
-                first.insert(&e.key, e.pos.line);
-            }
-        }
+    // Positions sorted by key (stable: equal keys stay in file order) instead of a map from
+    // key to line: 4 bytes per entry, at the moment a large file's text and entries are live.
+    let mut order: Vec<u32> = (0..entries.len() as u32).collect();
+    order.sort_by(|&a, &b| entries[a as usize].key.cmp(&entries[b as usize].key));
+    // (a later definition, the line of the first one), reported in file order.
+    let mut later: Vec<(u32, u32)> = Vec::new();
+    for run in order.chunk_by(|&a, &b| entries[a as usize].key == entries[b as usize].key) {
+        let first = entries[run[0] as usize].pos.line;
+        later.extend(run[1..].iter().map(|&i| (i, first)));
     }
-    warnings
+    later.sort_unstable();
+    later
+        .into_iter()
+        .map(|(i, line)| {
+            let e = &entries[i as usize];
+            format!("{}:{}: duplicate key {} (first defined on line {line}); the last definition wins", path.display(), e.pos.line, e.key)
+        })
+        .collect()
 }
 
 /// The whole physical line(s) holding a span, with their line terminator.

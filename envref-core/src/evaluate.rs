@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::dotenv::{Location, Value};
-use crate::layers::Merged;
+use crate::layers::{Key, Merged};
 use crate::reference::Reference;
 use crate::template::{Segment, Template, VarOp, LITERAL_DOLLAR};
 
@@ -40,7 +40,7 @@ pub enum RefMode<'a> {
 /// One variable of the output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Var {
-    pub key: std::sync::Arc<str>,
+    pub key: Key,
     pub value: String,
     /// The value comes from a reference (directly, through `${ref://…}`, or through a
     /// variable that does), whatever the mode: build scripts must not emit it.
@@ -182,6 +182,7 @@ pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
             State::Todo | State::Busy(_) => unreachable!("every key is evaluated"),
         })
         .collect();
+    out.vars.shrink_to_fit();
     // The failures that explain the others come first, so a capped report shows them.
     out.failures.extend(dependents);
     out.warnings = ev.warnings;

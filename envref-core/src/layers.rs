@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::dotenv::{Document, Location, Quote, Value};
+use crate::template::Text;
 use crate::{Error, Result};
 
 /// The files one run reads, in override order.
@@ -26,10 +27,53 @@ impl LayerPaths {
     }
 }
 
+/// A variable name. Up to [`Text::INLINE`] bytes are stored in place, so most keys need no
+/// allocation, neither in a definition nor in each evaluated variable that copies it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key(Text);
+
+impl std::ops::Deref for Key {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<T: Into<Text>> From<T> for Key {
+    fn from(s: T) -> Key {
+        Key(s.into())
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self)
+    }
+}
+
 /// One variable of the merged environment, as written in the layer that wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Definition {
-    pub key: std::sync::Arc<str>,
+    pub key: Key,
     pub value: Value,
     pub quote: Quote,
     /// Where the winning definition is (`path:line:col` of the key).
@@ -163,5 +207,14 @@ mod tests {
         let dup = Merged::from_documents(&[Document::parse("/p/.env", "X=1\nY=2\nX=3\nX=4\nZ=5\n").unwrap()]);
         let got: Vec<String> = dup.definitions().iter().map(|d| format!("{}@{}", d.key, d.location.pos)).collect();
         assert_eq!(got, ["X@4:1", "Y@2:1", "Z@5:1"]);
+    }
+
+    /// A key prints like the `str` it holds: widths and alignment apply (`--format table`).
+    #[test]
+    fn key_formats_like_str() {
+        for s in ["K", "A_KEY_LONGER_THAN_INLINE_TEXT"] {
+            let k = Key::from(s);
+            assert_eq!(format!("[{k:>30}|{k:<3}|{k:?}]"), format!("[{s:>30}|{s:<3}|{s:?}]"));
+        }
     }
 }
