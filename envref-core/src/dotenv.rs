@@ -7,6 +7,7 @@
 //! Errors are `path:line:col: what is wrong` and never contain value text: a `.env` may hold a
 //! plaintext secret by mistake.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -90,7 +91,8 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     pub location: Location,
-    pub message: String,
+    /// Borrowed when fixed: 100k bad lines then cost no string each.
+    pub message: Cow<'static, str>,
 }
 
 impl fmt::Display for ParseError {
@@ -390,7 +392,7 @@ impl<'a> Parser<'a> {
     }
 
     /// An error at byte `at`, which is on the current line or after it.
-    fn error(&mut self, at: usize, message: impl Into<String>) {
+    fn error(&mut self, at: usize, message: impl Into<Cow<'static, str>>) {
         let pos = position_from(self.text, self.line_start, self.line_no, at);
         self.errors.push(ParseError { location: Location { path: self.path.into(), pos }, message: message.into() });
     }
@@ -586,7 +588,7 @@ impl<'a> Parser<'a> {
                 Ok(r) => Value::Reference(Box::new(r)),
                 Err(msg) => {
                     let location = Location { path: self.path.into(), pos: body_pos };
-                    self.errors.push(ParseError { location, message: format!("{key}: {msg}") });
+                    self.errors.push(ParseError { location, message: format!("{key}: {msg}").into() });
                     return;
                 }
             }
@@ -595,7 +597,7 @@ impl<'a> Parser<'a> {
                 Ok(t) => Value::Template(t),
                 Err((at, msg)) => {
                     let location = Location { path: self.path.into(), pos: at };
-                    self.errors.push(ParseError { location, message: format!("{key}: {msg}") });
+                    self.errors.push(ParseError { location, message: format!("{key}: {msg}").into() });
                     return;
                 }
             }
