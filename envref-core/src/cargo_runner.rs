@@ -155,7 +155,7 @@ impl CargoConfig {
     /// for the triple (`cfgs`: `rustc --print cfg` lines, asked for only when such a table exists).
     pub fn user_runner(&self, cwd: &Path, triple: &str, cfgs: &mut dyn FnMut() -> Result<Vec<String>>) -> Result<Option<Vec<String>>> {
         if let Ok(s) = std::env::var(runner_env_var(triple)) {
-            return Ok(Some(split_runner(&s, cwd)));
+            return Ok(runner_from_env(&s, cwd));
         }
         for (base, v) in &self.files {
             if let Some(r) = v.get("target").and_then(|t| t.get(triple)).and_then(|t| t.get("runner")) {
@@ -187,6 +187,11 @@ fn cargo_home() -> PathBuf {
         Some(h) => PathBuf::from(h),
         None => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cargo"),
     }
+}
+
+/// `CARGO_TARGET_<T>_RUNNER`'s value; an empty one names no runner.
+fn runner_from_env(value: &str, cwd: &Path) -> Option<Vec<String>> {
+    Some(split_runner(value, cwd)).filter(|r| !r.is_empty())
 }
 
 /// A runner written as one string is split on whitespace, as cargo does.
@@ -489,6 +494,8 @@ mod tests {
         assert_eq!(c.user_runner(&sub, "t2", &mut cfg).unwrap(), Some(vec![format!("{base}/a/b/bin/r"), "a b".into()]));
         assert_eq!(c.user_runner(&sub, "t3", &mut cfg).unwrap(), Some(vec!["qemu".into(), "-L x".into()]));
         assert_eq!(asked, 1);
+        assert_eq!(runner_from_env(" ", &sub), None);
+        assert_eq!(runner_from_env("qemu -L x", &sub), Some(vec!["qemu".into(), "-L".into(), "x".into()]));
     }
 
     #[test]
