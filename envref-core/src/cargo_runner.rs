@@ -204,15 +204,19 @@ fn split_runner(s: &str, base: &Path) -> Vec<String> {
 }
 
 fn runner_value(v: &toml::Value, base: &Path) -> Result<Vec<String>> {
-    let mut parts = match v {
-        toml::Value::String(s) => return Ok(split_runner(s, base)),
-        toml::Value::Array(a) => a.iter().map(|x| x.as_str().map(String::from)).collect::<Option<Vec<_>>>(),
+    let parts = match v {
+        toml::Value::String(s) => Some(split_runner(s, base)),
+        toml::Value::Array(a) => a.iter().map(|x| x.as_str().map(String::from)).collect::<Option<Vec<_>>>().map(|mut p| {
+            if let Some(first) = p.first_mut() {
+                *first = program_path(first, base);
+            }
+            p
+        }),
         _ => None,
-    }
-    .filter(|p| !p.is_empty())
-    .ok_or_else(|| Error::new("cargo config: a target runner must be a string or an array of strings"))?;
-    parts[0] = program_path(&parts[0], base);
-    Ok(parts)
+    };
+    parts
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| Error::new("cargo config: a target runner must be a non-empty string or array of strings"))
 }
 
 /// Cargo's rule: a program with a slash is relative to the config's base; a bare name is on PATH.
@@ -495,6 +499,10 @@ mod tests {
         assert_eq!(c.user_runner(&sub, "t3", &mut cfg).unwrap(), Some(vec!["qemu".into(), "-L x".into()]));
         assert_eq!(asked, 1);
         assert_eq!(runner_from_env(" ", &sub), None);
+        for empty in ["runner = \"\"", "runner = []", "runner = 3"] {
+            let v: toml::Value = toml::from_str(empty).unwrap();
+            assert!(runner_value(&v["runner"], &sub).is_err(), "{empty}");
+        }
         assert_eq!(runner_from_env("qemu -L x", &sub), Some(vec!["qemu".into(), "-L".into(), "x".into()]));
     }
 
