@@ -599,3 +599,27 @@ fn chmod_x(path: &std::path::Path) {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 }
+
+#[test]
+fn strict_turns_an_unset_variable_into_an_error() {
+    // The canary is value text: it must never appear in the warning or the error.
+    let p = Project::with("project: app\n", "PLAIN=1\nURL=canary-Zq8w-${UNSET_HOST}/x\n");
+    let out = p.envref(&["resolve"]).ok();
+    assert_eq!(out.stdout, "PLAIN=1\nURL=canary-Zq8w-/x\n");
+    assert!(out.stderr.contains(".env:2:17: URL: the variable at this `$` is not set, so it expands to an empty string"), "{}", out.stderr);
+    assert!(!out.stderr.contains("canary"), "{}", out.stderr);
+
+    let out = p.envref(&["resolve", "--strict"]).fails(1);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains(".env:2:17: the variable at this `$` is not set (--strict)"), "{}", out.stderr);
+    assert!(!out.stderr.contains("canary") && !out.stderr.contains("warning"), "{}", out.stderr);
+
+    // run --strict refuses to start the child; without --strict the same child runs.
+    let marker = p.root.join("started");
+    let child = format!("touch '{}'", marker.display());
+    let out = p.envref(&["run", "--strict", "--", "sh", "-c", &child]).fails(1);
+    assert!(out.stderr.contains(".env:2:17: the variable at this `$` is not set (--strict)"), "{}", out.stderr);
+    assert!(!marker.exists(), "the child ran");
+    p.envref(&["run", "--", "sh", "-c", &child]).ok();
+    assert!(marker.exists(), "the child did not run without --strict");
+}

@@ -288,14 +288,37 @@ fn resolve_refs(
 mod tests {
     use super::*;
 
+    /// Every `get` of a chain, in order, as `<backend>:<key>` (shared by its fakes).
+    type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
     /// An in-process backend: `values` answer, `error` fails every lookup, `short` answers
-    /// one key fewer than asked (a broken batch).
+    /// one key fewer than asked (a broken batch); every key asked is written to `asked`.
     struct Fake {
         name: &'static str,
         values: BTreeMap<String, String>,
         error: Option<BackendError>,
         short: bool,
-        asked: std::sync::Mutex<Vec<String>>,
+        asked: Log,
+    }
+
+    fn failing(name: &'static str, kind: ErrorKind, message: &str) -> Fake {
+        Fake { error: Some(BackendError::new(kind, message)), ..fake(name, &[]) }
+    }
+
+    /// The fakes as a chain, with one log of what each was asked.
+    fn chain(fakes: Vec<Fake>) -> (Vec<Box<dyn Backend>>, Log) {
+        let log = Log::default();
+        let backends = fakes.into_iter().map(|f| Box::new(Fake { asked: log.clone(), ..f }) as Box<dyn Backend>).collect();
+        (backends, log)
+    }
+
+    fn asked(log: &Log) -> Vec<String> {
+        log.lock().unwrap().clone()
+    }
+
+    fn value(l: &Lookups, r: &str) -> String {
+        use secrecy::ExposeSecret;
+        l.secrets[&refs(&[r])[0]].expose_secret().to_string()
     }
 
     fn fake(name: &'static str, values: &[(&str, &str)]) -> Fake {
@@ -311,7 +334,7 @@ mod tests {
             "plugin"
         }
         fn get(&self, key: &str) -> Lookup {
-            self.asked.lock().unwrap().push(key.to_string());
+            self.asked.lock().unwrap().push(format!("{}:{key}", self.name));
             match &self.error {
                 Some(e) => Err(e.clone()),
                 None => Ok(self.values.get(key).map(|v| SecretString::from(v.clone()))),
@@ -398,5 +421,103 @@ mod tests {
             ..Default::default()
         };
         assert!(res.error().unwrap().hint.unwrap().contains("envref secret set k"));
+    }
+
+    #[test]
+    fn the_first_backend_that_has_a_key_wins_and_later_ones_are_not_asked_for_it() {
+        let (backends, log) = chain(vec![
+            fake("one", &[("app/a", "one-a")]),
+            fake("two", &[("app/a", "two-a"), ("app/b", "two-b")]),
+            fake("three", &[("app/b", "three-b"), ("app/c", "three-c")]),
+        ]);
+        let l = lookup(&refs(&["ref://secrets/a", "ref://secrets/b", "ref://secrets/c"]), &backends, &Namespace::new("app", None));
+        assert_eq!(
+            [value(&l, "ref://secrets/a"), value(&l, "ref://secrets/b"), value(&l, "ref://secrets/c")],
+            ["one-a", "two-b", "three-c"]
+        );
+        assert_eq!(l.found[&refs(&["ref://secrets/b"])[0]], ("two".to_string(), "app/b".to_string()));
+        assert_eq!(asked(&log), ["one:app/a", "one:app/b", "one:app/c", "two:app/b", "two:app/c", "three:app/c"]);
+        assert!(l.failures.is_empty() && l.warnings.is_empty(), "{:?} {:?}", l.failures, l.warnings);
+    }
+
+    #[test]
+    fn each_backend_is_asked_once_per_key_however_often_it_is_referenced() {
+        let (backends, log) = chain(vec![fake("one", &[]), fake("two", &[("app/a", "v")])]);
+        // `ref://one/a` and the chain's `a` are the same key for `one`.
+        let l = lookup(
+            &refs(&["ref://secrets/a", "ref://secrets/a", "ref://one/a", "ref://secrets/b", "ref://secrets/a"]),
+            &backends,
+            &Namespace::new("app", None),
+        );
+        assert_eq!(asked(&log), ["one:app/a", "one:app/b", "two:app/a", "two:app/b"]);
+        assert_eq!(value(&l, "ref://secrets/a"), "v");
+        assert_eq!(l.failures[&refs(&["ref://one/a"])[0]], ["one: not found as app/a"]);
+        assert_eq!(l.failures[&refs(&["ref://secrets/b"])[0]], ["one: not found as app/b", "two: not found as app/b"]);
+    }
+
+    #[test]
+    fn every_backend_is_asked_in_the_profile_scope_before_any_in_the_project_scope() {
+        let (backends, log) =
+            chain(vec![fake("one", &[("app/k", "one-project"), ("app/m", "one-m")]), fake("two", &[("app/staging/k", "two-profile")])]);
+        let l = lookup(&refs(&["ref://secrets/k", "ref://secrets/m"]), &backends, &Namespace::new("app", Some("staging".into())));
+        assert_eq!(value(&l, "ref://secrets/k"), "two-profile");
+        assert_eq!(value(&l, "ref://secrets/m"), "one-m");
+        assert_eq!(l.found[&refs(&["ref://secrets/k"])[0]], ("two".to_string(), "app/staging/k".to_string()));
+        assert_eq!(asked(&log), ["one:app/staging/k", "one:app/staging/m", "two:app/staging/k", "two:app/staging/m", "one:app/m"]);
+    }
+
+    #[test]
+    fn an_unavailable_backend_is_skipped_for_the_rest_of_the_run_with_one_warning() {
+        let (backends, log) =
+            chain(vec![failing("down", ErrorKind::Unavailable, "down: no such service"), fake("good", &[("app/a", "good-a")])]);
+        let l = lookup(&refs(&["ref://secrets/a", "ref://secrets/b"]), &backends, &Namespace::new("app", Some("staging".into())));
+        assert_eq!(value(&l, "ref://secrets/a"), "good-a");
+        // Asked in the profile scope only, once per key: never again after it said it is down.
+        assert_eq!(
+            asked(&log),
+            ["down:app/staging/a", "down:app/staging/b", "good:app/staging/a", "good:app/staging/b", "good:app/a", "good:app/b"]
+        );
+        assert_eq!(l.warnings, ["down: no such service; trying the next backend"]);
+        assert_eq!(l.errors["down"].kind, ErrorKind::Unavailable);
+        assert_eq!(
+            l.failures[&refs(&["ref://secrets/b"])[0]],
+            [
+                "down: no such service",
+                "good: not found as app/staging/b",
+                "down: skipped (unavailable this run)",
+                "good: not found as app/b"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failing_backend_warns_once_per_backend_and_message_and_the_chain_moves_on() {
+        let (backends, log) = chain(vec![
+            failing("bad1", ErrorKind::Failed, "bad1: it crashed"),
+            failing("bad2", ErrorKind::Denied, "bad2: locked"),
+            fake("good", &[("app/a", "good-a"), ("app/b", "good-b")]),
+        ]);
+        let l = lookup(&refs(&["ref://secrets/a", "ref://secrets/b"]), &backends, &Namespace::new("app", Some("staging".into())));
+        assert_eq!([value(&l, "ref://secrets/a"), value(&l, "ref://secrets/b")], ["good-a", "good-b"]);
+        // Not dead: a failure is asked again in the project scope, but warned about once.
+        let bad1: Vec<String> = asked(&log).into_iter().filter(|a| a.starts_with("bad1:")).collect();
+        assert_eq!(bad1, ["bad1:app/staging/a", "bad1:app/staging/b", "bad1:app/a", "bad1:app/b"]);
+        assert_eq!(l.warnings, ["bad1: it crashed; trying the next backend", "bad2: locked; trying the next backend"]);
+        assert_eq!(l.hints.len(), 2, "one hint per failing backend: {:?}", l.hints);
+        assert!(l.failures.is_empty(), "{:?}", l.failures);
+    }
+
+    #[test]
+    fn a_targeted_reference_asks_only_its_backend() {
+        let values = [("app/k", "project"), ("app/staging/k", "profile")];
+        let (backends, log) = chain(vec![fake("one", &values), fake("two", &[("app/k", "two-k")]), fake("three", &values)]);
+        let l = lookup(&refs(&["ref://two/k"]), &backends, &Namespace::new("app", Some("staging".into())));
+        assert_eq!(value(&l, "ref://two/k"), "two-k");
+        assert_eq!(asked(&log), ["two:app/staging/k", "two:app/k"]);
+        // A backend that is not configured: nobody is asked, and the failure names the chain.
+        let (backends, log) = chain(vec![fake("one", &values)]);
+        let l = lookup(&refs(&["ref://nowhere/k"]), &backends, &Namespace::new("app", None));
+        assert!(asked(&log).is_empty(), "{:?}", asked(&log));
+        assert_eq!(l.failures[&refs(&["ref://nowhere/k"])[0]], ["no backend named nowhere is configured (configured: one)"]);
     }
 }
