@@ -61,12 +61,6 @@ impl Kind {
             Kind::Unresolved(_) => "unresolved",
         }
     }
-
-    /// Whether the finding is near-certain (a token format or a URL password) rather than a
-    /// heuristic guess.
-    pub fn is_certain(&self) -> bool {
-        matches!(self, Kind::Token(_) | Kind::UrlPassword)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

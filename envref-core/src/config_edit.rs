@@ -37,15 +37,6 @@ impl ConfigEditor {
         Ok(ConfigEditor { path: path.to_path_buf(), text, raw, lock })
     }
 
-    /// The file as written (without the global defaults).
-    pub fn raw(&self) -> &ConfigFile {
-        &self.raw
-    }
-
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
     /// Check `new_text`: it must parse to exactly `expected` and load as a valid
     /// configuration. `change` describes the edit for the error's hint ("set
     /// `active_profile: dev`").

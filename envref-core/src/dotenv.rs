@@ -62,10 +62,6 @@ pub enum Value {
 }
 
 impl Value {
-    pub fn is_reference(&self) -> bool {
-        matches!(self, Value::Reference(_))
-    }
-
     /// Every reference this value names directly (whole-value or `${ref://…}` inside).
     pub fn references(&self) -> Vec<&Reference> {
         match self {

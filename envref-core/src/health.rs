@@ -34,31 +34,15 @@ pub struct BackendState {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
-    #[serde(skip)]
-    pub error_kind: Option<ErrorKind>,
 }
 
 impl BackendState {
     fn ok(spec: &BackendSpec, detail: impl Into<String>) -> Self {
-        BackendState {
-            name: spec.name.clone(),
-            kind: spec.kind.clone(),
-            available: true,
-            detail: detail.into(),
-            hint: None,
-            error_kind: None,
-        }
+        BackendState { name: spec.name.clone(), kind: spec.kind.clone(), available: true, detail: detail.into(), hint: None }
     }
 
     fn failed(spec: &BackendSpec, e: &BackendError) -> Self {
-        BackendState {
-            name: spec.name.clone(),
-            kind: spec.kind.clone(),
-            available: false,
-            detail: e.message.clone(),
-            hint: e.hint.clone(),
-            error_kind: Some(e.kind),
-        }
+        BackendState { name: spec.name.clone(), kind: spec.kind.clone(), available: false, detail: e.message.clone(), hint: e.hint.clone() }
     }
 }
 
@@ -721,14 +705,7 @@ mod tests {
     #[test]
     fn fix_commands() {
         let r = Reference::parse("ref://secrets/api_key").unwrap();
-        let st = |name: &str, available| BackendState {
-            name: name.into(),
-            kind: "x".into(),
-            available,
-            detail: String::new(),
-            hint: None,
-            error_kind: None,
-        };
+        let st = |name: &str, available| BackendState { name: name.into(), kind: "x".into(), available, detail: String::new(), hint: None };
         let states = [st("keychain", false), st("vault", true)];
         assert_eq!(fix_command(&r, &states, None), "envref secret set api_key --backend vault");
         assert_eq!(fix_command(&r, &states, Some("staging")), "envref secret set api_key --backend vault -P staging");

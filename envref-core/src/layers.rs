@@ -86,7 +86,6 @@ pub struct Merged {
     /// Positions in `defs`, sorted by key: 4 bytes per key, where a map would copy each key.
     by_key: Vec<u32>,
     warnings: Vec<String>,
-    files_read: Vec<PathBuf>,
 }
 
 impl Merged {
@@ -131,7 +130,6 @@ impl Merged {
             } else {
                 m.defs.extend(defs);
             }
-            m.files_read.push(path);
         }
         // Equal keys, in definition order: the first keeps its place and takes the last one's
         // definition (later layers and lines win); the others go.
@@ -173,11 +171,6 @@ impl Merged {
 
     pub fn warnings(&self) -> &[String] {
         &self.warnings
-    }
-
-    /// The env files that existed and were read.
-    pub fn files_read(&self) -> &[PathBuf] {
-        &self.files_read
     }
 }
 

@@ -150,10 +150,6 @@ impl std::fmt::Display for KeyFailure {
 }
 
 impl Resolved {
-    pub fn is_complete(&self) -> bool {
-        self.failures.is_empty()
-    }
-
     /// Every failure as one error, with the backends' hints or how to store what is missing.
     /// `None` when everything resolved.
     pub fn error(&self) -> Option<crate::Error> {

@@ -1,31 +1,17 @@
 //! "Did you mean …?" for mistyped keys.
 
-/// The candidate closest to `input` by edit distance (case-insensitive), if close enough.
+/// The candidate closest to `input` by Levenshtein distance over chars (ASCII case-insensitive),
+/// if close enough.
 pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = input.to_ascii_lowercase();
     let len = input.chars().count();
     let limit = if len <= 3 { 1 } else { (len / 3).max(2) };
     candidates
         .into_iter()
-        .map(|c| (distance(&lower, &c.to_ascii_lowercase()), c))
+        .map(|c| (strsim::levenshtein(&lower, &c.to_ascii_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, c)| (*d, c.len()))
         .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over chars.
-pub fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -34,5 +20,10 @@ mod tests {
     fn closest() {
         assert_eq!(super::closest("API_KYE", ["API_KEY", "DB_HOST"]), Some("API_KEY"));
         assert_eq!(super::closest("ZZZ", ["API_KEY"]), None);
+        assert_eq!(super::closest("api_key", ["API_KEY"]), Some("API_KEY"));
+        // Ties go to the shorter candidate.
+        assert_eq!(super::closest("KEY1", ["KEY12", "KEY"]), Some("KEY"));
+        // Counted in chars: one edit here, two in bytes (over the limit of 1).
+        assert_eq!(super::closest("ÉA", ["EA"]), Some("EA"));
     }
 }
