@@ -60,10 +60,14 @@ pub fn runner_env_var(triple: &str) -> String {
     format!("CARGO_TARGET_{t}_RUNNER")
 }
 
+/// `$RUSTC` if cargo's caller set it, else `rustc` from PATH.
+fn rustc() -> String {
+    std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into())
+}
+
 /// The host triple, from `rustc -vV` (`$RUSTC` if cargo's caller set it).
 pub fn host_triple() -> Result<String> {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = Invocation::new(rustc).arg("-vV").run().map_err(|e| Error::new(format!("rustc -vV: {e}")))?;
+    let out = Invocation::new(rustc()).arg("-vV").run().map_err(|e| Error::new(format!("rustc -vV: {e}")))?;
     if !out.success() {
         return Err(Error::new(format!("rustc -vV failed: {}", out.stderr_summary()))
             .with_hint("cargo envref asks rustc for the host triple; check that `rustc -vV` works here"));
@@ -328,8 +332,7 @@ fn cfg_expr(t: &[Tok], pos: &mut usize, cfgs: &[String]) -> std::result::Result<
 
 /// `rustc --print cfg --target <triple>` lines.
 pub fn rustc_cfgs(triple: &str) -> Result<Vec<String>> {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = Invocation::new(rustc)
+    let out = Invocation::new(rustc())
         .args(["--print", "cfg", "--target", triple])
         .run()
         .map_err(|e| Error::new(format!("rustc --print cfg: {e}")))?;

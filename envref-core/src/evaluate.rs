@@ -128,12 +128,23 @@ type Stop = (Failure, bool);
 
 /// Evaluate every key of `merged`.
 pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
+    evaluate_from(merged, 0..merged.definitions().len(), mode, strict)
+}
+
+/// Evaluate only `keys` and the keys they use: the others are not looked at, so they add no
+/// value, failure or warning.
+pub fn evaluate_keys(merged: &Merged, keys: &[&str], mode: RefMode<'_>, strict: bool) -> Evaluated {
+    let roots: Vec<usize> = keys.iter().filter_map(|k| merged.index_of(k)).collect();
+    evaluate_from(merged, roots, mode, strict)
+}
+
+fn evaluate_from(merged: &Merged, roots: impl IntoIterator<Item = usize>, mode: RefMode<'_>, strict: bool) -> Evaluated {
     let n = merged.definitions().len();
     let state = (0..n).map(|_| State::Todo).collect();
     let mut ev = Evaluator { merged, mode, strict, state, chain: Vec::new(), dependent: vec![false; n], total: 0, warnings: Vec::new() };
     // An explicit stack instead of recursion: a key that needs others goes back under them.
     let mut todo = Vec::new();
-    for i in 0..n {
+    for i in roots {
         todo.push(i);
         while let Some(&k) = todo.last() {
             match ev.state[k] {
@@ -179,7 +190,9 @@ pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
                 out.failures.push((defs[i].key.to_string(), f));
                 None
             }
-            State::Todo | State::Busy(_) => unreachable!("every key is evaluated"),
+            // Not reachable from the roots.
+            State::Todo => None,
+            State::Busy(_) => unreachable!("every started key is finished"),
         })
         .collect();
     out.vars.shrink_to_fit();

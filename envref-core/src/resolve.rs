@@ -202,10 +202,7 @@ pub fn resolve_keys(
     let needed = reachable(project, keys);
     let refs: BTreeSet<Reference> =
         needed.iter().filter_map(|k| project.merged.get(k)).flat_map(|d| d.value.references().into_iter().cloned()).collect();
-    let mut r = resolve_refs(project, refs.into_iter().collect(), Some(&needed), backends, strict)?;
-    r.vars.retain(|v| needed.contains(&*v.key));
-    r.failures.retain(|f| needed.contains(&f.key));
-    Ok(r)
+    resolve_refs(project, refs.into_iter().collect(), Some(&needed), backends, strict)
 }
 
 /// Resolve the project's environment. `backends` is built only when a reference needs one.
@@ -217,7 +214,8 @@ pub fn resolve_project(
     resolve_refs(project, plan(project), None, backends, strict)
 }
 
-/// Look up `refs` and evaluate. With `only`, the files' warnings are those naming one of its keys.
+/// Look up `refs` and evaluate. With `only`, just those keys are evaluated, and the files'
+/// warnings are those naming one of them.
 fn resolve_refs(
     project: &Project,
     refs: Vec<Reference>,
@@ -240,10 +238,13 @@ fn resolve_refs(
         _ if refs.is_empty() => Lookups::default(),
         _ => lookup(&refs, &backends()?, &project.namespace()),
     };
-    let evaluated = evaluate(&project.merged, RefMode::Resolved(&lookups.secrets), strict);
-    // File warnings read `<location>: <KEY>: …` or `…: duplicate key <KEY> (…`.
-    let relevant =
-        |w: &String| only.is_none_or(|keys| keys.iter().any(|k| w.contains(&format!(": {k}: ")) || w.contains(&format!("key {k} "))));
+    let mode = RefMode::Resolved(&lookups.secrets);
+    let evaluated = match only {
+        Some(keys) => crate::evaluate::evaluate_keys(&project.merged, &keys.iter().map(String::as_str).collect::<Vec<_>>(), mode, strict),
+        None => evaluate(&project.merged, mode, strict),
+    };
+    // File warnings (duplicate keys) read `…: duplicate key <KEY> (…`.
+    let relevant = |w: &String| only.is_none_or(|keys| keys.iter().any(|k| w.contains(&format!("duplicate key {k} "))));
     let mut warnings: Vec<String> = project.merged.warnings().iter().filter(|w| relevant(w)).cloned().collect();
     warnings.extend(profile_warning);
     // Never pass a value that looks like a reference through as text without a word.
@@ -255,7 +256,7 @@ fn resolve_refs(
     warnings.extend(lookups.warnings);
     let hints = lookups.hints;
     let not_found = lookups.not_found.iter().cloned().collect();
-    warnings.extend(evaluated.warnings.into_iter().filter(|w| relevant(w)));
+    warnings.extend(evaluated.warnings);
     let failures = evaluated
         .failures
         .into_iter()
@@ -344,13 +345,13 @@ mod tests {
             all
         }
         fn set(&self, _: &str, _: &SecretString) -> Result<(), BackendError> {
-            unimplemented!()
+            unreachable!("not used by these tests")
         }
         fn delete(&self, _: &str) -> Result<bool, BackendError> {
-            unimplemented!()
+            unreachable!("not used by these tests")
         }
         fn list(&self, _: &str) -> Result<Vec<String>, BackendError> {
-            unimplemented!()
+            unreachable!("not used by these tests")
         }
     }
 

@@ -449,10 +449,10 @@ mod tests {
             Ok(())
         }
         fn delete(&self, _: &str) -> Result<bool, crate::backend::BackendError> {
-            unimplemented!()
+            unreachable!("not used by these tests")
         }
         fn list(&self, _: &str) -> Result<Vec<String>, crate::backend::BackendError> {
-            unimplemented!()
+            unreachable!("not used by these tests")
         }
     }
 
