@@ -22,7 +22,11 @@ fn e2e_target() -> PathBuf {
 /// `cargo <args>` in `dir`, with the e2e target directory and a clean environment.
 fn cargo_in(dir: &Path, args: &[&str]) -> support::Run {
     let mut c = Command::new(cargo());
-    c.current_dir(dir).args(args).env("CARGO_TARGET_DIR", e2e_target()).env_remove("ENVREF_PROFILE").env("CARGO_TERM_COLOR", "never");
+    c.current_dir(dir)
+        .args(args)
+        .env("CARGO_TARGET_DIR", e2e_target())
+        .env_remove("ENVREF_PROFILE")
+        .env("CARGO_TERM_COLOR", "never");
     support::run(c)
 }
 
@@ -42,7 +46,10 @@ fn cargo_envref(dir: &Path, state: &Path, args: &[&str]) -> support::Run {
 
 #[test]
 fn cargo_envref_passes_args_env_profile_and_status() {
-    let p = Project::with("project: app\nprofiles:\n  staging: {}\n", "API_KEY=config-value\nMODE=base\n");
+    let p = Project::with(
+        "project: app\nprofiles:\n  staging: {}\n",
+        "API_KEY=config-value\nMODE=base\n",
+    );
     p.write(".env.staging", "MODE=staging\n");
     let fake = p.root.join("fake-cargo");
     std::fs::write(&fake, "#!/bin/sh\nprintf '%s|' \"$@\"; echo; echo \"MODE=$MODE PROFILE=$ENVREF_PROFILE\"; exit 7\n").unwrap();
@@ -52,10 +59,25 @@ fn cargo_envref_passes_args_env_profile_and_status() {
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let mut c = p.command(CARGO_ENVREF);
-    c.args(["envref", "-P", "staging", "run", "--release", "--", "--port", "8080", "-P", "x"]).env("CARGO", &fake);
+    c.args([
+        "envref",
+        "-P",
+        "staging",
+        "run",
+        "--release",
+        "--",
+        "--port",
+        "8080",
+        "-P",
+        "x",
+    ])
+    .env("CARGO", &fake);
     toolchain_env(&mut c);
     let out = support::run(c).fails(7);
-    assert_eq!(out.stdout, "run|--release|--|--port|8080|-P|x|\nMODE=staging PROFILE=staging\n");
+    assert_eq!(
+        out.stdout,
+        "run|--release|--|--port|8080|-P|x|\nMODE=staging PROFILE=staging\n"
+    );
     // A resolution failure stops before cargo starts.
     p.write(".env", "API_KEY=ref://nowhere/k\n");
     let mut c = p.command(CARGO_ENVREF);
@@ -63,12 +85,19 @@ fn cargo_envref_passes_args_env_profile_and_status() {
     toolchain_env(&mut c);
     let out = support::run(c).fails(1);
     assert_eq!(out.stdout, "");
-    assert!(out.stderr.contains("could not be resolved") && out.stderr.contains("no backend named nowhere"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("could not be resolved")
+            && out.stderr.contains("no backend named nowhere"),
+        "{}",
+        out.stderr
+    );
     // `-C DIR` is "as if started in DIR", for cargo as well.
     p.write(".env", "MODE=base\n");
     std::fs::write(&fake, "#!/bin/sh\necho \"cwd=$(pwd) MODE=$MODE\"\n").unwrap();
     let mut c = p.command(CARGO_ENVREF);
-    c.current_dir(&p.root).args(["envref", "-C", "project", "build"]).env("CARGO", &fake);
+    c.current_dir(&p.root)
+        .args(["envref", "-C", "project", "build"])
+        .env("CARGO", &fake);
     toolchain_env(&mut c);
     let out = support::run(c).ok();
     assert_eq!(out.stdout, format!("cwd={} MODE=base\n", p.dir.display()));
@@ -88,7 +117,11 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
     let state = support::allowed_state(&[&ws.join("examples/rust-app")]);
     let out = cargo_envref(&ws, state.path(), &["run", "-q", "-p", "rust-app"]).ok();
     assert!(out.stdout.contains("APP_PORT=8080\n"), "{}", out.stdout); // env! from build.rs emit()
-    assert!(out.stdout.contains("API_KEY=sk-rust-app-demo\n"), "{}", out.stdout); // resolved by cargo envref
+    assert!(
+        out.stdout.contains("API_KEY=sk-rust-app-demo\n"),
+        "{}",
+        out.stdout
+    ); // resolved by cargo envref
     assert!(out.stdout.contains("REGION=us-east-2\n"), "{}", out.stdout);
     // The secret went nowhere near target/: not in build-script output, not in the binary.
     let secret = b"sk-rust-app-demo";
@@ -97,7 +130,11 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
         let name = entry.to_string_lossy();
         if name.contains("rust-app") || name.contains("rust_app") {
             let bytes = std::fs::read(&entry).unwrap_or_default();
-            assert!(!bytes.windows(secret.len()).any(|w| w == secret), "secret found in {}", entry.display());
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "secret found in {}",
+                entry.display()
+            );
             scanned += 1;
         }
     }
@@ -114,7 +151,11 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
         .env("CARGO_TARGET_DIR", e2e_target())
         .env("ENVREF_PYSTORE", empty.path());
     let out = support::run(c).fails(1);
-    assert!(out.stderr.contains("API_KEY") && out.stderr.contains("could not be resolved"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("API_KEY") && out.stderr.contains("could not be resolved"),
+        "{}",
+        out.stderr
+    );
     let mut c = Command::new(cargo());
     c.current_dir(&ws)
         .args(["test", "-q", "-p", "rust-app"])
@@ -122,7 +163,12 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
         .env("ENVREF_PYSTORE", empty.path())
         .env_remove("API_KEY");
     let out = support::run(c).fails(101);
-    assert!(out.stdout.contains("reads_the_api_key") || out.stderr.contains("reads_the_api_key"), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("reads_the_api_key") || out.stderr.contains("reads_the_api_key"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
 }
 
 const SEALED_SECRET: &str = "sk-SEALED-canary-4f9d2b";
@@ -141,7 +187,10 @@ fn copy_fixture(name: &str, to: &Path) {
 /// `cargo envref <args>` in the project, with the real toolchain reachable despite the isolated HOME.
 fn sealed_cargo_envref(p: &Project, args: &[&str]) -> support::Run {
     let mut c = p.command(CARGO_ENVREF);
-    c.arg("envref").args(args).env("CARGO", cargo()).env("CARGO_TERM_COLOR", "never");
+    c.arg("envref")
+        .args(args)
+        .env("CARGO", cargo())
+        .env("CARGO_TERM_COLOR", "never");
     toolchain_env(&mut c);
     support::run(c)
 }
@@ -149,7 +198,10 @@ fn sealed_cargo_envref(p: &Project, args: &[&str]) -> support::Run {
 /// The real toolchain (rustup's rustc proxy) stays reachable under a test's isolated HOME.
 fn toolchain_env(c: &mut Command) {
     let real_home = PathBuf::from(std::env::var_os("HOME").unwrap());
-    for (k, default) in [("RUSTUP_HOME", real_home.join(".rustup")), ("CARGO_HOME", real_home.join(".cargo"))] {
+    for (k, default) in [
+        ("RUSTUP_HOME", real_home.join(".rustup")),
+        ("CARGO_HOME", real_home.join(".cargo")),
+    ] {
         c.env(k, std::env::var_os(k).map(PathBuf::from).unwrap_or(default));
     }
     if let Some(t) = std::env::var_os("RUSTUP_TOOLCHAIN") {
@@ -159,7 +211,15 @@ fn toolchain_env(c: &mut Command) {
 
 /// Files under `dir` that contain `needle`.
 fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
-    walk(dir).into_iter().filter(|f| std::fs::read(f).unwrap_or_default().windows(needle.len()).any(|w| w == needle.as_bytes())).collect()
+    walk(dir)
+        .into_iter()
+        .filter(|f| {
+            std::fs::read(f)
+                .unwrap_or_default()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+        })
+        .collect()
 }
 
 #[test]
@@ -176,25 +236,59 @@ fn secrets_reach_only_the_programs_cargo_runs() {
     p.set_env("RUNNER_LOG", log.display().to_string());
     p.set_env("XDG_RUNTIME_DIR", runtime.display().to_string());
     p.envref(&["vault", "init"]).ok();
-    p.envref_stdin(&["secret", "set", "api_key", "--stdin"], SEALED_SECRET).ok();
+    p.envref_stdin(&["secret", "set", "api_key", "--stdin"], SEALED_SECRET)
+        .ok();
     copy_fixture("sealed-app", &p.dir);
 
     sealed_cargo_envref(&p, &["build", "-q"]).ok();
     // The program gets the secret at run time, never at compile time; its exit code passes through.
     let out = sealed_cargo_envref(&p, &["run", "-q", "--", "7"]).fails(7);
-    assert!(out.stdout.contains("compiled API_KEY=None\n"), "{}", out.stdout);
-    assert!(out.stdout.contains("compiled passphrase=None\n"), "{}", out.stdout);
-    assert!(out.stdout.contains(&format!("runtime API_KEY={SEALED_SECRET}\n")), "{}", out.stdout);
-    assert!(out.stdout.contains("runtime APP_MODE=sealed-config\n"), "{}", out.stdout);
-    assert!(out.stdout.contains("runtime passphrase set=false\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("compiled API_KEY=None\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("compiled passphrase=None\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("runtime API_KEY={SEALED_SECRET}\n")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("runtime APP_MODE=sealed-config\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("runtime passphrase set=false\n"),
+        "{}",
+        out.stdout
+    );
     // The user's own runner (a cfg table in .cargo/config.toml) still ran, around the program.
-    assert!(std::fs::read_to_string(&log).unwrap_or_default().contains("user runner ran: sealed-app"), "runner log: {log:?}");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("user runner ran: sealed-app"),
+        "runner log: {log:?}"
+    );
     let out = sealed_cargo_envref(&p, &["test", "-q", "--", "--nocapture"]).ok();
-    assert!(out.stdout.contains(&format!("test saw API_KEY={SEALED_SECRET}")), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains(&format!("test saw API_KEY={SEALED_SECRET}")),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
     if support::available("nextest", support::have("cargo-nextest")) {
         let out = sealed_cargo_envref(&p, &["nextest", "run", "--no-capture"]).ok();
         assert!(
-            format!("{}{}", out.stdout, out.stderr).contains(&format!("test saw API_KEY={SEALED_SECRET}")),
+            format!("{}{}", out.stdout, out.stderr)
+                .contains(&format!("test saw API_KEY={SEALED_SECRET}")),
             "{}{}",
             out.stdout,
             out.stderr
@@ -204,40 +298,64 @@ fn secrets_reach_only_the_programs_cargo_runs() {
     // The build script recorded its environment: config arrived, the secret and passphrase did not.
     let target = p.dir.join("target");
     let recorded = files_containing(&target, "APP_MODE=sealed-config");
-    assert!(recorded.iter().any(|f| f.ends_with("out/env.txt")), "the spy recorded nothing: {recorded:?}");
-    assert!(files_containing(&target, "sealed-config").iter().any(|f| f.file_name().is_some_and(|n| n == "sealed-app")));
+    assert!(
+        recorded.iter().any(|f| f.ends_with("out/env.txt")),
+        "the spy recorded nothing: {recorded:?}"
+    );
+    assert!(files_containing(&target, "sealed-config")
+        .iter()
+        .any(|f| f.file_name().is_some_and(|n| n == "sealed-app")));
     for canary in [SEALED_SECRET, SEALED_PASS] {
         let found = files_containing(&target, canary);
         assert!(found.is_empty(), "{canary} found under target/: {found:?}");
     }
     // The channel's private directory is gone once cargo exits.
-    let left: Vec<_> = std::fs::read_dir(&runtime).unwrap().flatten().map(|e| e.path()).collect();
+    let left: Vec<_> = std::fs::read_dir(&runtime)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 #[test]
 fn interrupted_cargo_envref_removes_its_channel() {
-    for (signal, to_group, code) in [("INT", true, 130), ("TERM", false, 143), ("HUP", false, 129)] {
+    for (signal, to_group, code) in [
+        ("INT", true, 130),
+        ("TERM", false, 143),
+        ("HUP", false, 129),
+    ] {
         let mut p = Project::with("project: app\n", "MODE=x\n");
         let runtime = p.root.join("runtime");
         std::fs::create_dir_all(&runtime).unwrap();
         p.set_env("XDG_RUNTIME_DIR", runtime.display().to_string());
         let fake = p.root.join("slow-cargo");
         std::fs::write(&fake, "#!/bin/sh\nexec sleep 30\n").unwrap();
-        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let mut c = p.command(CARGO_ENVREF);
-        c.args(["envref", "run"]).env("CARGO", &fake).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        c.args(["envref", "run"])
+            .env("CARGO", &fake)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
         toolchain_env(&mut c);
         // Its own process group, as a shell's foreground job: Ctrl-C signals the whole group.
         std::os::unix::process::CommandExt::process_group(&mut c, 0);
         let mut child = c.spawn().unwrap();
         let started = std::time::Instant::now();
         while std::fs::read_dir(&runtime).unwrap().next().is_none() {
-            assert!(started.elapsed() < std::time::Duration::from_secs(20), "the channel never appeared");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "the channel never appeared"
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         std::thread::sleep(std::time::Duration::from_millis(200)); // let cargo (the fake) start
-        let target = if to_group { format!("-{}", child.id()) } else { child.id().to_string() };
+        let target = if to_group {
+            format!("-{}", child.id())
+        } else {
+            child.id().to_string()
+        };
         support::run({
             let mut k = Command::new("kill");
             k.args([&format!("-{signal}"), "--", &target]);
@@ -246,7 +364,11 @@ fn interrupted_cargo_envref_removes_its_channel() {
         .ok();
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(code), "SIG{signal}");
-        let left: Vec<_> = std::fs::read_dir(&runtime).unwrap().flatten().map(|e| e.path()).collect();
+        let left: Vec<_> = std::fs::read_dir(&runtime)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         assert!(left.is_empty(), "SIG{signal} left behind: {left:?}");
     }
 }
@@ -271,17 +393,36 @@ fn scratch_crate(p: &Project, main: &str, build: Option<(&str, &str)>) {
 
 #[test]
 fn macro_rejects_undeclared_keys_with_span_and_suggestion() {
-    let p = Project::with("project: scratch\n", "API_KEY=ref://secrets/api_key\nAPP_PORT=1\n");
+    let p = Project::with(
+        "project: scratch\n",
+        "API_KEY=ref://secrets/api_key\nAPP_PORT=1\n",
+    );
     scratch_crate(
         &p,
         "use envref_macros::envref;\nfn main() {\n    let k: String =\n        envref!(\"API_KYE\");\n    println!(\"{k}\");\n}\n",
         None,
     );
     let out = cargo_in(&p.dir, &["build", "-q"]).fails(101);
-    assert!(out.stderr.contains("`API_KYE` is not declared in"), "{}", out.stderr);
-    assert!(out.stderr.contains(".env, ") && out.stderr.contains(".env.local"), "names the files: {}", out.stderr);
-    assert!(out.stderr.contains("did you mean `API_KEY`?"), "{}", out.stderr);
-    assert!(out.stderr.contains("src/main.rs:4:17"), "span on the literal: {}", out.stderr);
+    assert!(
+        out.stderr.contains("`API_KYE` is not declared in"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(".env, ") && out.stderr.contains(".env.local"),
+        "names the files: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `API_KEY`?"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("src/main.rs:4:17"),
+        "span on the literal: {}",
+        out.stderr
+    );
     // Fixed: it builds, and reads the value at run time only.
     p.write(
         "src/main.rs",
@@ -291,18 +432,29 @@ fn macro_rejects_undeclared_keys_with_span_and_suggestion() {
     let mut run = Command::new(e2e_target().join("debug/scratch"));
     run.env_remove("API_KEY");
     let out = support::run(run).fails(101);
-    assert!(out.stderr.contains("envref run") && out.stderr.contains("API_KEY"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("envref run") && out.stderr.contains("API_KEY"),
+        "{}",
+        out.stderr
+    );
     // Removing the key from .env makes the next build fail, without cargo clean; restoring it passes.
     p.write(".env", "APP_PORT=1\n");
     let out = cargo_in(&p.dir, &["build", "-q"]).fails(101);
-    assert!(out.stderr.contains("`API_KEY` is not declared"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`API_KEY` is not declared"),
+        "{}",
+        out.stderr
+    );
     p.write(".env", "API_KEY=ref://secrets/api_key\nAPP_PORT=1\n");
     cargo_in(&p.dir, &["build", "-q"]).ok();
     // A profile layer counts when ENVREF_PROFILE selects it.
     p.write(".env", "APP_PORT=1\n");
     p.write(".env.ci", "API_KEY=x\n");
     let mut c = Command::new(cargo());
-    c.current_dir(&p.dir).args(["build", "-q"]).env("CARGO_TARGET_DIR", e2e_target()).env("ENVREF_PROFILE", "ci");
+    c.current_dir(&p.dir)
+        .args(["build", "-q"])
+        .env("CARGO_TARGET_DIR", e2e_target())
+        .env("ENVREF_PROFILE", "ci");
     support::run(c).ok();
 }
 
@@ -320,7 +472,11 @@ fn build_script_emits_config_and_only_opted_in_secrets() {
     );
     let p = Project::with(&config, "APP_PORT=4242\nTOKEN=ref://secrets/token\n");
     let main = "fn main() {\n    println!(\"port={}\", env!(\"APP_PORT\"));\n    println!(\"token={:?}\", option_env!(\"TOKEN\"));\n}\n";
-    scratch_crate(&p, main, Some(("fn main() { envref_build::emit(); }\n", "")));
+    scratch_crate(
+        &p,
+        main,
+        Some(("fn main() { envref_build::emit(); }\n", "")),
+    );
     // Config only: works even though the backend is unreachable (no store configured).
     let mut c = Command::new(cargo());
     let log = store.root.join("plugin.log");
@@ -331,32 +487,66 @@ fn build_script_emits_config_and_only_opted_in_secrets() {
         .env("ENVREF_FILESTORE_LOG", &log);
     let out = support::run(c).ok();
     assert_eq!(out.stdout, "port=4242\ntoken=None\n");
-    assert!(!log.exists(), "the backend was contacted while emitting config");
+    assert!(
+        !log.exists(),
+        "the backend was contacted while emitting config"
+    );
     // Opted in: resolved, emitted, and warned about.
-    p.write("build.rs", "fn main() { envref_build::Builder::new().include_secrets(true).emit().unwrap(); }\n");
-    let manifest = p.read("Cargo.toml").replace("features = []", "features = [\"secrets\"]");
+    p.write(
+        "build.rs",
+        "fn main() { envref_build::Builder::new().include_secrets(true).emit().unwrap(); }\n",
+    );
+    let manifest = p
+        .read("Cargo.toml")
+        .replace("features = []", "features = [\"secrets\"]");
     p.write("Cargo.toml", &manifest);
     let mut c = Command::new(cargo());
-    c.current_dir(&p.dir).args(["run"]).env("CARGO_TARGET_DIR", e2e_target()).env("ENVREF_PYSTORE", &store_file);
+    c.current_dir(&p.dir)
+        .args(["run"])
+        .env("CARGO_TARGET_DIR", e2e_target())
+        .env("ENVREF_PYSTORE", &store_file);
     let out = support::run(c).ok();
-    assert!(out.stdout.contains("token=Some(\"tok-SECRET-123\")"), "{}", out.stdout);
-    assert!(out.stderr.contains("secret TOKEN is emitted"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("token=Some(\"tok-SECRET-123\")"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("secret TOKEN is emitted"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn macros_crate_pulls_no_backend() {
     let mut c = Command::new(cargo());
-    c.current_dir(root()).args(["tree", "-p", "envref-macros", "-e", "normal", "--prefix", "none", "--offline"]);
+    c.current_dir(root()).args([
+        "tree",
+        "-p",
+        "envref-macros",
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+        "--offline",
+    ]);
     let out = support::run(c).ok();
     assert!(out.stdout.contains("envref-core"), "{}", out.stdout);
     for heavy in ["keyring", "rusqlite", "age ", "dbus"] {
-        assert!(!out.stdout.lines().any(|l| l.starts_with(heavy)), "envref-macros pulls {heavy}:\n{}", out.stdout);
+        assert!(
+            !out.stdout.lines().any(|l| l.starts_with(heavy)),
+            "envref-macros pulls {heavy}:\n{}",
+            out.stdout
+        );
     }
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {

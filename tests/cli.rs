@@ -32,11 +32,18 @@ fn store(p: &Project, file: &str, values: &[(&str, &str)]) {
 }
 
 fn plugin_log(p: &Project) -> Vec<String> {
-    std::fs::read_to_string(p.root.join("plugin.log")).unwrap_or_default().lines().map(str::to_string).collect()
+    std::fs::read_to_string(p.root.join("plugin.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn have_plugins() -> bool {
-    support::available("plugins", support::have("jq") && support::have("python3") && support::have("flock"))
+    support::available(
+        "plugins",
+        support::have("jq") && support::have("python3") && support::have("flock"),
+    )
 }
 
 #[test]
@@ -49,14 +56,26 @@ fn spec_examples_resolve() {
         ".env",
         "# Simple secret reference\nAPI_KEY=ref://secrets/api_key\nDATABASE_URL=ref://secrets/database_url\nDB_DISPLAY=${DATABASE_URL}\nFULL_URL=postgres://${ref://secrets/db_user}:${ref://secrets/db_pass}@localhost/app\nPLAIN=hello\n",
     );
-    store(&p, "first.json", &[("my-app/api_key", "sk-abc123"), ("my-app/db_user", "admin")]);
-    store(&p, "second.json", &[("my-app/database_url", "postgres://u:p@h/db"), ("my-app/db_pass", "s3cr$t")]);
+    store(
+        &p,
+        "first.json",
+        &[("my-app/api_key", "sk-abc123"), ("my-app/db_user", "admin")],
+    );
+    store(
+        &p,
+        "second.json",
+        &[
+            ("my-app/database_url", "postgres://u:p@h/db"),
+            ("my-app/db_pass", "s3cr$t"),
+        ],
+    );
     let out = p.envref(&["resolve"]).ok();
     assert_eq!(
         out.stdout,
         "API_KEY=sk-abc123\nDATABASE_URL=postgres://u:p@h/db\nDB_DISPLAY=postgres://u:p@h/db\nFULL_URL=postgres://admin:s3cr$t@localhost/app\nPLAIN=hello\n"
     );
-    let json: serde_json::Value = serde_json::from_str(&p.envref(&["resolve", "--format", "json"]).ok().stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&p.envref(&["resolve", "--format", "json"]).ok().stdout).unwrap();
     assert_eq!(json["FULL_URL"], "postgres://admin:s3cr$t@localhost/app");
 }
 
@@ -68,13 +87,32 @@ fn chain_order_fallback_and_one_lookup_per_key() {
     let p = two_plugins();
     p.write(".env", "A=ref://secrets/a\nA2=ref://secrets/a\nA3=${A}\nB=ref://secrets/b\nC=ref://second/c\nD=x${ref://secrets/a}\n");
     // `a` in both: the first wins. `b` only in the second. `c` asked of the second only.
-    store(&p, "first.json", &[("my-app/a", "from-first"), ("my-app/c", "wrong-backend")]);
-    store(&p, "second.json", &[("my-app/a", "from-second"), ("my-app/b", "bee"), ("my-app/c", "sea")]);
+    store(
+        &p,
+        "first.json",
+        &[("my-app/a", "from-first"), ("my-app/c", "wrong-backend")],
+    );
+    store(
+        &p,
+        "second.json",
+        &[
+            ("my-app/a", "from-second"),
+            ("my-app/b", "bee"),
+            ("my-app/c", "sea"),
+        ],
+    );
     let out = p.envref(&["resolve"]).ok();
-    assert_eq!(out.stdout, "A=from-first\nA2=from-first\nA3=from-first\nB=bee\nC=sea\nD=xfrom-first\n");
+    assert_eq!(
+        out.stdout,
+        "A=from-first\nA2=from-first\nA3=from-first\nB=bee\nC=sea\nD=xfrom-first\n"
+    );
     let log = plugin_log(&p);
     // The bash plugin was asked once for `a` and once for `b`; never for `c`.
-    let mut first_gets: Vec<&str> = log.iter().map(String::as_str).filter(|l| l.starts_with("get ")).collect();
+    let mut first_gets: Vec<&str> = log
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with("get "))
+        .collect();
     first_gets.sort();
     let count = |line: &str| first_gets.iter().filter(|l| **l == line).count();
     // Both plugins write to the same log. `a`: found in the first, so the second is never
@@ -93,7 +131,11 @@ fn erroring_backend_falls_through_with_one_warning() {
     let _ = broken;
     let p = two_plugins();
     let bad = p.root.join("bad-plugin");
-    std::fs::write(&bad, "#!/bin/sh\ncat >/dev/null\necho '{\"error\": \"vault sealed\"}'\n").unwrap();
+    std::fs::write(
+        &bad,
+        "#!/bin/sh\ncat >/dev/null\necho '{\"error\": \"vault sealed\"}'\n",
+    )
+    .unwrap();
     chmod_x(&bad);
     let config = format!(
         "project: my-app\nbackends:\n  - name: bad\n    type: plugin\n    config: {{command: {}}}\n  - name: second\n    type: plugin\n    config: {{command: {}}}\n",
@@ -105,9 +147,17 @@ fn erroring_backend_falls_through_with_one_warning() {
     store(&p, "second.json", &[("my-app/a", "1"), ("my-app/b", "2")]);
     let out = p.envref(&["resolve"]).ok();
     assert_eq!(out.stdout, "A=1\nB=2\n");
-    let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
     assert_eq!(warnings.len(), 1, "{}", out.stderr);
-    assert!(warnings[0].contains("bad") && warnings[0].contains("vault sealed") && warnings[0].contains("trying the next backend"));
+    assert!(
+        warnings[0].contains("bad")
+            && warnings[0].contains("vault sealed")
+            && warnings[0].contains("trying the next backend")
+    );
 }
 
 #[test]
@@ -117,12 +167,22 @@ fn profile_scope_before_project_scope_across_backends() {
     }
     let p = two_plugins();
     p.write(".env", "K=ref://secrets/k\nONLY=ref://secrets/only\n");
-    store(&p, "first.json", &[("my-app/k", "first-project"), ("my-app/only", "project-value")]);
+    store(
+        &p,
+        "first.json",
+        &[
+            ("my-app/k", "first-project"),
+            ("my-app/only", "project-value"),
+        ],
+    );
     store(&p, "second.json", &[("my-app/staging/k", "second-staging")]);
     let out = p.envref(&["resolve", "-P", "staging"]).ok();
     assert_eq!(out.stdout, "K=second-staging\nONLY=project-value\n");
     // ENVREF_PROFILE selects it too; no profile → project scope.
-    assert_eq!(p.envref(&["resolve"]).ok().stdout, "K=first-project\nONLY=project-value\n");
+    assert_eq!(
+        p.envref(&["resolve"]).ok().stdout,
+        "K=first-project\nONLY=project-value\n"
+    );
     let mut q = two_plugins();
     q.set_env("ENVREF_PROFILE", "staging");
     q.write_allowed_config(&p.read(".envref.yaml"));
@@ -137,7 +197,10 @@ fn all_or_nothing_and_partial() {
         return;
     }
     let p = two_plugins();
-    p.write(".env", "OK=ref://secrets/present\nMISSING=ref://secrets/absent\nPLAIN=1\n");
+    p.write(
+        ".env",
+        "OK=ref://secrets/present\nMISSING=ref://secrets/absent\nPLAIN=1\n",
+    );
     store(&p, "first.json", &[("my-app/present", "yes")]);
     let out = p.envref(&["resolve"]).fails(1);
     assert_eq!(out.stdout, "");
@@ -147,11 +210,17 @@ fn all_or_nothing_and_partial() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("envref secret set absent"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("envref secret set absent"),
+        "{}",
+        out.stderr
+    );
     let out = p.envref(&["resolve", "--partial"]).fails(1);
     assert_eq!(out.stdout, "OK=yes\nPLAIN=1\n");
     // run refuses to start the child.
-    let out = p.envref(&["run", "--", "sh", "-c", "echo started"]).fails(1);
+    let out = p
+        .envref(&["run", "--", "sh", "-c", "echo started"])
+        .fails(1);
     assert_eq!(out.stdout, "");
 }
 
@@ -160,10 +229,26 @@ fn plugin_failures_are_one_clear_line() {
     let p = Project::new();
     let cases = [
         ("hang", "#!/bin/sh\nsleep 30\n", "timed out after 1s"),
-        ("garbage", "#!/bin/sh\ncat >/dev/null\necho 'hello there'\n", "not the JSON object"),
-        ("crash", "#!/bin/sh\ncat >/dev/null\necho 'db down' >&2\nexit 3\n", "db down"),
-        ("huge", "#!/bin/sh\ncat >/dev/null\nhead -c 3000000 /dev/zero | tr '\\0' a\n", "more than 1 MiB"),
-        ("notfound", "#!/bin/sh\ncat >/dev/null\necho '{\"error\": \"Key NOT FOUND here\"}'\n", "not found as app/k"),
+        (
+            "garbage",
+            "#!/bin/sh\ncat >/dev/null\necho 'hello there'\n",
+            "not the JSON object",
+        ),
+        (
+            "crash",
+            "#!/bin/sh\ncat >/dev/null\necho 'db down' >&2\nexit 3\n",
+            "db down",
+        ),
+        (
+            "huge",
+            "#!/bin/sh\ncat >/dev/null\nhead -c 3000000 /dev/zero | tr '\\0' a\n",
+            "more than 1 MiB",
+        ),
+        (
+            "notfound",
+            "#!/bin/sh\ncat >/dev/null\necho '{\"error\": \"Key NOT FOUND here\"}'\n",
+            "not found as app/k",
+        ),
     ];
     for (name, script, expect) in cases {
         let path = p.root.join(name);
@@ -178,39 +263,73 @@ fn plugin_failures_are_one_clear_line() {
         let out = p.envref(&["resolve"]).fails(1);
         assert!(out.stderr.contains(expect), "{name}: {}", out.stderr);
         assert!(out.stderr.contains(name), "{name} named: {}", out.stderr);
-        assert!(start.elapsed() < std::time::Duration::from_secs(20), "{name} took too long");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{name} took too long"
+        );
     }
     // Discovery on PATH as envref-backend-<name>, and a clear error when absent.
-    p.write(".envref.yaml", "project: app\nbackends:\n  - name: nowhere\n    type: plugin\n");
+    p.write(
+        ".envref.yaml",
+        "project: app\nbackends:\n  - name: nowhere\n    type: plugin\n",
+    );
     let out = p.envref(&["resolve"]).fails(1);
-    assert!(out.stderr.contains("envref-backend-nowhere") && out.stderr.contains("executable not found"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("envref-backend-nowhere")
+            && out.stderr.contains("executable not found"),
+        "{}",
+        out.stderr
+    );
     let bin = p.root.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("envref-backend-nowhere"), "#!/bin/sh\ncat >/dev/null\necho '{\"value\": \"found-on-path\"}'\n").unwrap();
+    std::fs::write(
+        bin.join("envref-backend-nowhere"),
+        "#!/bin/sh\ncat >/dev/null\necho '{\"value\": \"found-on-path\"}'\n",
+    )
+    .unwrap();
     chmod_x(&bin.join("envref-backend-nowhere"));
     let mut c = p.envref_cmd(&["resolve"]);
-    c.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()));
+    c.env(
+        "PATH",
+        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+    );
     let out = support::run(c).ok();
     assert_eq!(out.stdout, "K=found-on-path\n");
 }
 
 #[test]
 fn parse_errors_have_positions_and_hide_values() {
-    let p = Project::with("project: app\nbackends:\n  - name: vault\n    type: vault\n", "");
+    let p = Project::with(
+        "project: app\nbackends:\n  - name: vault\n    type: vault\n",
+        "",
+    );
     let cases = [
         ("OK=1\nJUSTAKEY\n", ".env:2:1: expected KEY=VALUE"),
         ("A=1\n  9BAD=hunter2\n", ".env:2:3: invalid key"),
-        ("A=\"hunter2\" trailing\n", ".env:1:13: unexpected text after the closing quote of A"),
-        ("A=1\nB='hunter2\n", ".env:2:3: unterminated single-quoted value for key B"),
+        (
+            "A=\"hunter2\" trailing\n",
+            ".env:1:13: unexpected text after the closing quote of A",
+        ),
+        (
+            "A=1\nB='hunter2\n",
+            ".env:2:3: unterminated single-quoted value for key B",
+        ),
         ("A=${hunter2\n", ".env:1:3: A: unterminated `${`"),
-        ("A=ref://secrets/hunter2 x\n", ".env:1:3: A: invalid reference"),
+        (
+            "A=ref://secrets/hunter2 x\n",
+            ".env:1:3: A: invalid reference",
+        ),
         ("A=1\nB-C D=hunter2\n", ".env:2:5: invalid character"),
     ];
     for (text, expect) in cases {
         p.write(".env", text);
         let out = p.envref(&["list"]).fails(1);
         assert!(out.stderr.contains(expect), "{text:?}: {}", out.stderr);
-        assert!(!out.stderr.contains("hunter2"), "value leaked: {}", out.stderr);
+        assert!(
+            !out.stderr.contains("hunter2"),
+            "value leaked: {}",
+            out.stderr
+        );
     }
 }
 
@@ -221,11 +340,17 @@ fn set_changes_exactly_one_line() {
     p.write(".env", original);
     p.envref(&["set", "PORT=6543"]).ok();
     let after = p.read(".env");
-    let changed: Vec<(&str, &str)> = original.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
+    let changed: Vec<(&str, &str)> = original
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
     assert_eq!(changed, [("PORT=5432", "PORT=6543")]);
     assert_eq!(after.lines().count(), original.lines().count());
     p.envref(&["set", "HOST=new host"]).ok();
-    assert!(p.read(".env").contains("export HOST = \"new host\"   # where\n"));
+    assert!(p
+        .read(".env")
+        .contains("export HOST = \"new host\"   # where\n"));
     p.envref(&["set", "NEW=x", "--local"]).ok();
     assert_eq!(p.read(".env.local"), "NEW=x\n");
     assert_eq!(p.envref(&["get", "NEW"]).ok().stdout, "x\n");
@@ -237,9 +362,18 @@ fn set_changes_exactly_one_line() {
 
 #[test]
 fn list_masks_references() {
-    let p = Project::with("project: app\n", "A=1\nS=ref://secrets/s\nE=pre-${ref://secrets/t}\n");
-    assert_eq!(p.envref(&["list"]).ok().stdout, "A=1\nS=ref://***\nE=pre-ref://***\n");
-    assert_eq!(p.envref(&["list", "--show-secrets"]).ok().stdout, "A=1\nS=ref://secrets/s\nE=pre-ref://secrets/t\n");
+    let p = Project::with(
+        "project: app\n",
+        "A=1\nS=ref://secrets/s\nE=pre-${ref://secrets/t}\n",
+    );
+    assert_eq!(
+        p.envref(&["list"]).ok().stdout,
+        "A=1\nS=ref://***\nE=pre-ref://***\n"
+    );
+    assert_eq!(
+        p.envref(&["list", "--show-secrets"]).ok().stdout,
+        "A=1\nS=ref://secrets/s\nE=pre-ref://secrets/t\n"
+    );
     // No reference: resolve needs no backend at all (the default keychain is never asked).
     let q = Project::with("project: app\n", "A=1\nB=${A}2\n");
     assert_eq!(q.envref(&["resolve"]).ok().stdout, "A=1\nB=12\n");
@@ -249,15 +383,30 @@ fn list_masks_references() {
 fn run_passes_exit_codes_and_signals() {
     let p = Project::with("project: app\n", "GREETING=hi there\n");
     for code in [0, 1, 42] {
-        let out = p.envref(&["run", "--", "sh", "-c", &format!("printf %s \"$GREETING\"; exit {code}")]).fails(code);
+        let out = p
+            .envref(&[
+                "run",
+                "--",
+                "sh",
+                "-c",
+                &format!("printf %s \"$GREETING\"; exit {code}"),
+            ])
+            .fails(code);
         assert_eq!(out.stdout, "hi there");
     }
     // envref execs, so the shell sees the child's own death by signal: 128 + 15.
     let mut c = p.command("bash");
-    c.args(["-c", &format!("{} run -- sh -c 'kill -TERM $$'; echo $?", support::ENVREF)]);
+    c.args([
+        "-c",
+        &format!("{} run -- sh -c 'kill -TERM $$'; echo $?", support::ENVREF),
+    ]);
     assert_eq!(support::run(c).stdout.trim(), "143");
-    let out = p.envref(&["run", "--", "envref-no-such-command"]).fails(127);
-    assert!(out.stderr.contains("command not found: envref-no-such-command"));
+    let out = p
+        .envref(&["run", "--", "envref-no-such-command"])
+        .fails(127);
+    assert!(out
+        .stderr
+        .contains("command not found: envref-no-such-command"));
 }
 
 #[test]
@@ -284,7 +433,10 @@ fn shell_format_survives_eval_byte_for_byte() {
         "a=b;c|d&e>f<g".into(),
     ];
     // A generated corpus: every printable ASCII character and the awkward ones, mixed.
-    let alphabet: Vec<char> = (0x20u8..0x7f).map(char::from).chain(['\n', '\t', '\r', 'é', '€']).collect();
+    let alphabet: Vec<char> = (0x20u8..0x7f)
+        .map(char::from)
+        .chain(['\n', '\t', '\r', 'é', '€'])
+        .collect();
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     for _ in 0..40 {
         let mut s = String::new();
@@ -304,10 +456,20 @@ fn shell_format_survives_eval_byte_for_byte() {
         stored.push((format!("my-app/v{i}"), v.clone()));
     }
     p.write(".env", &env);
-    let map: BTreeMap<&str, &str> = stored.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    std::fs::write(p.root.join("first.json"), serde_json::to_string(&map).unwrap()).unwrap();
+    let map: BTreeMap<&str, &str> = stored
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    std::fs::write(
+        p.root.join("first.json"),
+        serde_json::to_string(&map).unwrap(),
+    )
+    .unwrap();
     let shell = p.envref(&["resolve", "--format", "shell"]).ok().stdout;
-    let script = format!("{shell}\nfor i in $(seq 0 {}); do n=V$i; printf '%s\\0' \"${{!n}}\"; done", values.len() - 1);
+    let script = format!(
+        "{shell}\nfor i in $(seq 0 {}); do n=V$i; printf '%s\\0' \"${{!n}}\"; done",
+        values.len() - 1
+    );
     let mut c = p.command("bash");
     c.args(["-c", &script]);
     let out = support::run(c).ok();
@@ -324,7 +486,11 @@ fn shell_format_survives_eval_byte_for_byte() {
 const PASS: &str = "correct horse";
 
 fn vault_project() -> Project {
-    Project::with("project: my-app\nbackends:\n  - name: vault\n    type: vault\n", "").env("ENVREF_VAULT_PASSPHRASE", PASS)
+    Project::with(
+        "project: my-app\nbackends:\n  - name: vault\n    type: vault\n",
+        "",
+    )
+    .env("ENVREF_VAULT_PASSPHRASE", PASS)
 }
 
 fn init_vault(p: &Project) {
@@ -341,7 +507,11 @@ fn vault_round_trip() {
     // Not initialised: the exact message and its fix.
     p.write(".env", "API_KEY=ref://secrets/api_key\n");
     let out = p.envref(&["secret", "get", "api_key"]).fails(1);
-    assert!(out.stderr.contains("vault: not initialized") && out.stderr.contains("envref vault init"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("vault: not initialized") && out.stderr.contains("envref vault init"),
+        "{}",
+        out.stderr
+    );
     init_vault(&p);
     let out = p.envref(&["vault", "init"]).fails(1);
     assert!(out.stderr.contains("already initialized"));
@@ -352,47 +522,152 @@ fn vault_round_trip() {
         assert_eq!(mode(&vault_file(&p)), 0o600);
         assert_eq!(mode(vault_file(&p).parent().unwrap()), 0o700);
     }
-    p.envref(&["secret", "set", "api_key", "--backend", "vault", "--value", "sk-abc123"]).ok();
-    p.envref_stdin(&["secret", "set", "token", "--stdin"], "tok-from-stdin\n").ok();
-    p.envref(&["secret", "set", "api_key", "--profile", "staging", "--value", "sk-staging"]).ok();
-    assert_eq!(p.envref(&["secret", "get", "api_key"]).ok().stdout, "sk-abc123\n");
-    assert_eq!(p.envref(&["secret", "get", "token"]).ok().stdout, "tok-from-stdin\n");
-    assert_eq!(p.envref(&["secret", "get", "api_key", "--profile", "staging"]).ok().stdout, "sk-staging\n");
-    assert_eq!(p.envref(&["secret", "get", "token", "--profile", "staging"]).ok().stdout, "tok-from-stdin\n");
-    assert_eq!(p.envref(&["secret", "list"]).ok().stdout, "api_key\nstaging/api_key\ntoken\n");
-    assert_eq!(p.envref(&["secret", "list", "--profile", "staging"]).ok().stdout, "api_key\n");
+    p.envref(&[
+        "secret",
+        "set",
+        "api_key",
+        "--backend",
+        "vault",
+        "--value",
+        "sk-abc123",
+    ])
+    .ok();
+    p.envref_stdin(&["secret", "set", "token", "--stdin"], "tok-from-stdin\n")
+        .ok();
+    p.envref(&[
+        "secret",
+        "set",
+        "api_key",
+        "--profile",
+        "staging",
+        "--value",
+        "sk-staging",
+    ])
+    .ok();
+    assert_eq!(
+        p.envref(&["secret", "get", "api_key"]).ok().stdout,
+        "sk-abc123\n"
+    );
+    assert_eq!(
+        p.envref(&["secret", "get", "token"]).ok().stdout,
+        "tok-from-stdin\n"
+    );
+    assert_eq!(
+        p.envref(&["secret", "get", "api_key", "--profile", "staging"])
+            .ok()
+            .stdout,
+        "sk-staging\n"
+    );
+    assert_eq!(
+        p.envref(&["secret", "get", "token", "--profile", "staging"])
+            .ok()
+            .stdout,
+        "tok-from-stdin\n"
+    );
+    assert_eq!(
+        p.envref(&["secret", "list"]).ok().stdout,
+        "api_key\nstaging/api_key\ntoken\n"
+    );
+    assert_eq!(
+        p.envref(&["secret", "list", "--profile", "staging"])
+            .ok()
+            .stdout,
+        "api_key\n"
+    );
     assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-abc123\n");
-    assert_eq!(p.envref(&["resolve", "-P", "staging"]).ok().stdout, "API_KEY=sk-staging\n");
+    assert_eq!(
+        p.envref(&["resolve", "-P", "staging"]).ok().stdout,
+        "API_KEY=sk-staging\n"
+    );
     // Missing key.
     let out = p.envref(&["secret", "get", "nope"]).fails(1);
-    assert!(out.stderr.contains("vault: secret not found: nope") && out.stderr.contains("envref secret set nope"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("vault: secret not found: nope")
+            && out.stderr.contains("envref secret set nope"),
+        "{}",
+        out.stderr
+    );
     // Delete: refuses without a terminal, works with --force, then not found.
     let out = p.envref(&["secret", "delete", "token"]).fails(1);
     assert!(out.stderr.contains("--force"), "{}", out.stderr);
     p.envref(&["secret", "delete", "token", "--force"]).ok();
     p.envref(&["secret", "delete", "token", "--force"]).fails(1);
     // Generate.
-    let out = p.envref(&["secret", "generate", "session", "--length", "64", "--charset", "hex", "--print"]).ok();
+    let out = p
+        .envref(&[
+            "secret",
+            "generate",
+            "session",
+            "--length",
+            "64",
+            "--charset",
+            "hex",
+            "--print",
+        ])
+        .ok();
     let v = out.stdout.trim();
-    assert!(v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()), "{v}");
-    assert_eq!(p.envref(&["secret", "get", "session"]).ok().stdout.trim(), v);
+    assert!(
+        v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()),
+        "{v}"
+    );
+    assert_eq!(
+        p.envref(&["secret", "get", "session"]).ok().stdout.trim(),
+        v
+    );
     assert!(!out.stderr.contains(v));
-    p.envref(&["secret", "generate", "x", "--length", "0"]).fails(1);
-    p.envref(&["secret", "generate", "x", "--length", "1025"]).fails(1);
-    p.envref(&["secret", "generate", "x", "--charset", "emoji"]).fails(2);
+    p.envref(&["secret", "generate", "x", "--length", "0"])
+        .fails(1);
+    p.envref(&["secret", "generate", "x", "--length", "1025"])
+        .fails(1);
+    p.envref(&["secret", "generate", "x", "--charset", "emoji"])
+        .fails(2);
     // Copy from another project.
-    p.envref(&["secret", "copy", "api_key", "--from", "my-app", "--from-profile", "staging", "--profile", "prod"]).ok();
-    assert_eq!(p.envref(&["secret", "get", "api_key", "-P", "prod"]).ok().stdout, "sk-staging\n");
-    p.envref(&["secret", "copy", "api_key", "--from", "other-project"]).fails(1);
+    p.envref(&[
+        "secret",
+        "copy",
+        "api_key",
+        "--from",
+        "my-app",
+        "--from-profile",
+        "staging",
+        "--profile",
+        "prod",
+    ])
+    .ok();
+    assert_eq!(
+        p.envref(&["secret", "get", "api_key", "-P", "prod"])
+            .ok()
+            .stdout,
+        "sk-staging\n"
+    );
+    p.envref(&["secret", "copy", "api_key", "--from", "other-project"])
+        .fails(1);
     // Rotate with history.
     let mut seen = vec!["sk-abc123".to_string()];
     for _ in 0..3 {
-        let out = p.envref(&["secret", "rotate", "api_key", "--keep", "2", "--print"]).ok();
+        let out = p
+            .envref(&["secret", "rotate", "api_key", "--keep", "2", "--print"])
+            .ok();
         seen.push(out.stdout.trim().to_string());
     }
-    assert_eq!(p.envref(&["secret", "get", "api_key"]).ok().stdout.trim(), seen[3]);
-    assert_eq!(p.envref(&["secret", "get", "api_key.__history.1"]).ok().stdout.trim(), seen[2]);
-    assert_eq!(p.envref(&["secret", "get", "api_key.__history.2"]).ok().stdout.trim(), seen[1]);
+    assert_eq!(
+        p.envref(&["secret", "get", "api_key"]).ok().stdout.trim(),
+        seen[3]
+    );
+    assert_eq!(
+        p.envref(&["secret", "get", "api_key.__history.1"])
+            .ok()
+            .stdout
+            .trim(),
+        seen[2]
+    );
+    assert_eq!(
+        p.envref(&["secret", "get", "api_key.__history.2"])
+            .ok()
+            .stdout
+            .trim(),
+        seen[1]
+    );
     p.envref(&["secret", "get", "api_key.__history.3"]).fails(1);
     // Wrong passphrase.
     let mut wrong = vault_project();
@@ -401,23 +676,38 @@ fn vault_round_trip() {
     let mut c = p.envref_cmd(&["secret", "get", "api_key"]);
     c.env("ENVREF_VAULT_PASSPHRASE", "wrong");
     let out = support::run(c).fails(1);
-    assert!(out.stderr.contains("vault: wrong passphrase"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("vault: wrong passphrase"),
+        "{}",
+        out.stderr
+    );
     // No passphrase and no terminal.
     let mut c = p.envref_cmd(&["secret", "get", "api_key"]);
     c.env_remove("ENVREF_VAULT_PASSPHRASE");
     let out = support::run(c).fails(1);
-    assert!(out.stderr.contains("ENVREF_VAULT_PASSPHRASE"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ENVREF_VAULT_PASSPHRASE"),
+        "{}",
+        out.stderr
+    );
     // Lock and unlock.
     p.envref(&["vault", "lock"]).ok();
     let out = p.envref(&["secret", "get", "api_key"]).fails(1);
-    assert!(out.stderr.contains("vault: locked") && out.stderr.contains("envref vault unlock"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("vault: locked") && out.stderr.contains("envref vault unlock"),
+        "{}",
+        out.stderr
+    );
     let out = p.envref(&["resolve"]).fails(1);
     assert!(out.stderr.contains("vault: locked"), "{}", out.stderr);
     let mut c = p.envref_cmd(&["vault", "unlock"]);
     c.env("ENVREF_VAULT_PASSPHRASE", "wrong");
     support::run(c).fails(1);
     p.envref(&["vault", "unlock"]).ok();
-    assert_eq!(p.envref(&["secret", "get", "api_key"]).ok().stdout.trim(), seen[3]);
+    assert_eq!(
+        p.envref(&["secret", "get", "api_key"]).ok().stdout.trim(),
+        seen[3]
+    );
 }
 
 #[test]
@@ -425,7 +715,8 @@ fn vault_values_never_in_clear() {
     let p = vault_project();
     init_vault(&p);
     let secret = "PLAINTEXT-CANARY-7f3a9";
-    p.envref(&["secret", "set", "canary", "--value", secret]).ok();
+    p.envref(&["secret", "set", "canary", "--value", secret])
+        .ok();
     p.write(".env", "C=ref://secrets/canary\n");
     let db = std::fs::read(vault_file(&p)).unwrap();
     let wal = std::fs::read(vault_file(&p).with_extension("db-wal")).unwrap_or_default();
@@ -443,9 +734,13 @@ fn vault_values_never_in_clear() {
         vec!["-v", "resolve", "--format", "json"],
     ] {
         let out = p.envref(&args);
-        let leaked_out = out.stdout.contains(secret) && args != ["-v", "resolve", "--format", "json"];
+        let leaked_out =
+            out.stdout.contains(secret) && args != ["-v", "resolve", "--format", "json"];
         assert!(!leaked_out, "{args:?} printed the value on stdout");
-        assert!(!out.stderr.contains(secret), "{args:?} printed the value on stderr");
+        assert!(
+            !out.stderr.contains(secret),
+            "{args:?} printed the value on stderr"
+        );
     }
     // Errors about the value's key do not carry the value either.
     let mut c = p.envref_cmd(&["resolve"]);
@@ -458,7 +753,8 @@ fn vault_values_never_in_clear() {
 fn vault_export_import_round_trip_and_go_format() {
     let p = vault_project();
     init_vault(&p);
-    p.envref(&["secret", "set", "a", "--value", "line1\nline2 \"q\" $x"]).ok();
+    p.envref(&["secret", "set", "a", "--value", "line1\nline2 \"q\" $x"])
+        .ok();
     p.envref(&["secret", "set", "b", "--value", "bee"]).ok();
     let exported = p.envref(&["vault", "export"]).ok().stdout;
     let doc: serde_json::Value = serde_json::from_str(&exported).unwrap();
@@ -469,16 +765,28 @@ fn vault_export_import_round_trip_and_go_format() {
     let q = vault_project();
     init_vault(&q);
     q.envref_stdin(&["vault", "import"], &exported).ok();
-    assert_eq!(q.envref(&["secret", "get", "a"]).ok().stdout, "line1\nline2 \"q\" $x\n");
+    assert_eq!(
+        q.envref(&["secret", "get", "a"]).ok().stdout,
+        "line1\nline2 \"q\" $x\n"
+    );
     // A file written by the Go envref.
     let go = "{\n  \"version\": 1,\n  \"exported_at\": \"2026-04-22T10:00:00Z\",\n  \"secrets\": {\n    \"my-app/go_key\": \"from-go\"\n  }\n}\n";
     q.envref_stdin(&["vault", "import"], go).ok();
-    assert_eq!(q.envref(&["secret", "get", "go_key"]).ok().stdout, "from-go\n");
+    assert_eq!(
+        q.envref(&["secret", "get", "go_key"]).ok().stdout,
+        "from-go\n"
+    );
     // Malformed: nothing changes.
     let before = q.envref(&["vault", "export"]).ok().stdout;
-    let out = q.envref_stdin(&["vault", "import"], "{\"version\": 1, \"secrets\": {\"my-app/z\": \"ok\", \"my-app/y\": 5}}").fails(1);
+    let out = q
+        .envref_stdin(
+            &["vault", "import"],
+            "{\"version\": 1, \"secrets\": {\"my-app/z\": \"ok\", \"my-app/y\": 5}}",
+        )
+        .fails(1);
     assert!(out.stderr.contains("not a string"), "{}", out.stderr);
-    q.envref_stdin(&["vault", "import"], "{\"version\": 2, \"secrets\": {}}").fails(1);
+    q.envref_stdin(&["vault", "import"], "{\"version\": 2, \"secrets\": {}}")
+        .fails(1);
     q.envref_stdin(&["vault", "import"], "{not json").fails(1);
     let after = q.envref(&["vault", "export"]).ok().stdout;
     let strip = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["secrets"].clone();
@@ -492,13 +800,22 @@ fn vault_concurrent_writers_lose_nothing() {
     let mut children = Vec::new();
     for w in 0..8 {
         let mut c = p.command("bash");
-        let script = format!("for i in $(seq 1 100); do {} secret set w{w}_k$i --value v$i -q || exit 1; done", support::ENVREF);
-        c.args(["-c", &script]).stdout(Stdio::null()).stderr(Stdio::piped());
+        let script = format!(
+            "for i in $(seq 1 100); do {} secret set w{w}_k$i --value v$i -q || exit 1; done",
+            support::ENVREF
+        );
+        c.args(["-c", &script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         children.push(c.spawn().unwrap());
     }
     for ch in children {
         let out = ch.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let list = p.envref(&["secret", "list"]).ok().stdout;
     assert_eq!(list.lines().count(), 800);
@@ -508,7 +825,8 @@ fn vault_concurrent_writers_lose_nothing() {
 fn vault_import_killed_midway_is_all_or_nothing() {
     let p = vault_project();
     init_vault(&p);
-    p.envref(&["secret", "set", "old", "--value", "old-value"]).ok();
+    p.envref(&["secret", "set", "old", "--value", "old-value"])
+        .ok();
     let mut secrets = serde_json::Map::new();
     for i in 0..60_000 {
         secrets.insert(format!("my-app/bulk{i}"), format!("value-{i}").into());
@@ -528,27 +846,41 @@ fn vault_import_killed_midway_is_all_or_nothing() {
     if !finished_early {
         eprintln!("import was killed after 600 ms with {count} keys present");
     }
-    assert_eq!(p.envref(&["secret", "get", "old"]).ok().stdout, "old-value\n");
+    assert_eq!(
+        p.envref(&["secret", "get", "old"]).ok().stdout,
+        "old-value\n"
+    );
 }
 
 #[test]
 fn shared_secret_decrypts_with_age() {
     let p = vault_project();
     init_vault(&p);
-    p.envref(&["secret", "set", "api_key", "--value", "share-me"]).ok();
+    p.envref(&["secret", "set", "api_key", "--value", "share-me"])
+        .ok();
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
-    let armored = p.envref(&["secret", "share", "api_key", "--to", &recipient]).ok().stdout;
+    let armored = p
+        .envref(&["secret", "share", "api_key", "--to", &recipient])
+        .ok()
+        .stdout;
     assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
     assert!(!armored.contains("share-me"));
     let plain = age::decrypt(&identity, &read_armor(&armored)).unwrap();
     assert_eq!(plain, b"share-me");
     p.write("bob.pub", &format!("# bob\n{recipient}\n"));
-    let armored = p.envref(&["secret", "share", "api_key", "--to-file", "bob.pub"]).ok().stdout;
-    assert_eq!(age::decrypt(&identity, &read_armor(&armored)).unwrap(), b"share-me");
+    let armored = p
+        .envref(&["secret", "share", "api_key", "--to-file", "bob.pub"])
+        .ok()
+        .stdout;
+    assert_eq!(
+        age::decrypt(&identity, &read_armor(&armored)).unwrap(),
+        b"share-me"
+    );
     // Someone else cannot.
     assert!(age::decrypt(&age::x25519::Identity::generate(), &read_armor(&armored)).is_err());
-    p.envref(&["secret", "share", "api_key", "--to", "not-a-key"]).fails(1);
+    p.envref(&["secret", "share", "api_key", "--to", "not-a-key"])
+        .fails(1);
 }
 
 fn read_armor(text: &str) -> Vec<u8> {
@@ -568,7 +900,11 @@ fn init_writes_a_working_project() {
     let out = p.envref(&["init", "--project", "demo"]).ok();
     assert!(out.stderr.contains("skip"), "{}", out.stderr);
     p.envref(&["list"]).ok();
-    assert!(p.envref(&["completion", "bash"]).ok().stdout.contains("envref"));
+    assert!(p
+        .envref(&["completion", "bash"])
+        .ok()
+        .stdout
+        .contains("envref"));
     assert!(p.envref(&["--version"]).ok().stdout.starts_with("envref "));
 }
 
@@ -579,11 +915,24 @@ fn config_errors_are_reported_together() {
         "A=1\n",
     );
     let out = p.envref(&["list"]).fails(1);
-    assert!(out.stderr.contains("unknown backend type \"aws\"; valid types: keychain, vault"), "{}", out.stderr);
-    assert!(out.stderr.contains("unknown option \"bogus\""), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("unknown backend type \"aws\"; valid types: keychain, vault"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("unknown option \"bogus\""),
+        "{}",
+        out.stderr
+    );
     p.write(".envref.yaml", "project: app\nbackends:\n  - name: hc\n    type: hashicorp-vault\n    config: {token: hvs.TOPSECRET}\n");
     let out = p.envref(&["config", "show"]).ok();
-    assert!(!out.stdout.contains("TOPSECRET") && out.stdout.contains("token: ***"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("TOPSECRET") && out.stdout.contains("token: ***"),
+        "{}",
+        out.stdout
+    );
     // Discovery walks up.
     std::fs::create_dir_all(p.dir.join("a/b")).unwrap();
     let mut c = p.envref_cmd(&["get", "A"]);
@@ -603,22 +952,47 @@ fn chmod_x(path: &std::path::Path) {
 #[test]
 fn strict_turns_an_unset_variable_into_an_error() {
     // The canary is value text: it must never appear in the warning or the error.
-    let p = Project::with("project: app\n", "PLAIN=1\nURL=canary-Zq8w-${UNSET_HOST}/x\n");
+    let p = Project::with(
+        "project: app\n",
+        "PLAIN=1\nURL=canary-Zq8w-${UNSET_HOST}/x\n",
+    );
     let out = p.envref(&["resolve"]).ok();
     assert_eq!(out.stdout, "PLAIN=1\nURL=canary-Zq8w-/x\n");
-    assert!(out.stderr.contains(".env:2:17: URL: the variable at this `$` is not set, so it expands to an empty string"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            ".env:2:17: URL: the variable at this `$` is not set, so it expands to an empty string"
+        ),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("canary"), "{}", out.stderr);
 
     let out = p.envref(&["resolve", "--strict"]).fails(1);
     assert_eq!(out.stdout, "");
-    assert!(out.stderr.contains(".env:2:17: the variable at this `$` is not set (--strict)"), "{}", out.stderr);
-    assert!(!out.stderr.contains("canary") && !out.stderr.contains("warning"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(".env:2:17: the variable at this `$` is not set (--strict)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("canary") && !out.stderr.contains("warning"),
+        "{}",
+        out.stderr
+    );
 
     // run --strict refuses to start the child; without --strict the same child runs.
     let marker = p.root.join("started");
     let child = format!("touch '{}'", marker.display());
-    let out = p.envref(&["run", "--strict", "--", "sh", "-c", &child]).fails(1);
-    assert!(out.stderr.contains(".env:2:17: the variable at this `$` is not set (--strict)"), "{}", out.stderr);
+    let out = p
+        .envref(&["run", "--strict", "--", "sh", "-c", &child])
+        .fails(1);
+    assert!(
+        out.stderr
+            .contains(".env:2:17: the variable at this `$` is not set (--strict)"),
+        "{}",
+        out.stderr
+    );
     assert!(!marker.exists(), "the child ran");
     p.envref(&["run", "--", "sh", "-c", &child]).ok();
     assert!(marker.exists(), "the child did not run without --strict");

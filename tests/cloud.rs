@@ -22,7 +22,9 @@ fn tool(name: &str) -> Option<PathBuf> {
             return Some(p);
         }
     }
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 fn recorder() -> PathBuf {
@@ -30,7 +32,11 @@ fn recorder() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A server process killed (with its process group) when dropped.
@@ -42,12 +48,21 @@ struct Server {
 
 impl Server {
     fn start(mut cmd: Command, port: u16, health: &str, home: tempfile::TempDir) -> Server {
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         let child = cmd.spawn().expect("start server");
-        let server = Server { child, port, _home: home };
+        let server = Server {
+            child,
+            port,
+            _home: home,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while http_status(port, health) != Some(200) {
-            assert!(Instant::now() < deadline, "server on port {port} did not become ready");
+            assert!(
+                Instant::now() < deadline,
+                "server on port {port} did not become ready"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         server
@@ -83,12 +98,19 @@ struct Recorded {
 
 impl Recorded {
     fn lines(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log).unwrap_or_default().lines().map(str::to_string).collect()
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     /// How many calls had `word` as an argument.
     fn count(&self, word: &str) -> usize {
-        self.lines().iter().filter(|l| l.split(' ').any(|a| a == word)).count()
+        self.lines()
+            .iter()
+            .filter(|l| l.split(' ').any(|a| a == word))
+            .count()
     }
 
     #[track_caller]
@@ -119,7 +141,10 @@ fn record(p: Project, real: &Path) -> (Project, Recorded) {
 
 #[track_caller]
 fn assert_no_temp_files(p: &Project) {
-    let left: Vec<_> = std::fs::read_dir(p.root.join("tmp")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(p.root.join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert!(left.is_empty(), "temporary files left behind: {left:?}");
 }
 
@@ -141,7 +166,10 @@ fn aws() -> Option<Aws> {
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     let home = tempfile::tempdir().unwrap();
     let server = Server::start(cmd, port, "/moto-api/", home);
-    Some(Aws { aws: aws.unwrap(), server })
+    Some(Aws {
+        aws: aws.unwrap(),
+        server,
+    })
 }
 
 impl Aws {
@@ -166,14 +194,30 @@ impl Aws {
 
     /// Store many parameters with one process (boto3 from the moto venv), not 0.45 s each.
     fn seed(&self, p: &Project, params: &[(String, String)]) {
-        let python = std::fs::canonicalize(&self.aws).unwrap().parent().unwrap().join("python");
+        let python = std::fs::canonicalize(&self.aws)
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("python");
         let script = "import boto3,json,sys\nc=boto3.client('ssm')\nfor n,v in json.load(sys.stdin):\n c.put_parameter(Name=n,Value=v,Type='SecureString',Overwrite=True)\n";
         let mut c = p.command(python);
-        c.args(["-c", script]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(serde_json::to_string(params).unwrap().as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(serde_json::to_string(params).unwrap().as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "seeding failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "seeding failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -184,24 +228,47 @@ fn ssm_config(extra: &str) -> String {
 #[test]
 fn aws_ssm_set_get_list_delete_with_verbatim_values() {
     let Some(aws) = aws() else { return };
-    let (p, rec) = aws.project(&ssm_config(""), "API_KEY=ref://secrets/api_key\nURL=ref://ssm/url\n");
+    let (p, rec) = aws.project(
+        &ssm_config(""),
+        "API_KEY=ref://secrets/api_key\nURL=ref://ssm/url\n",
+    );
     let values = [
         ("api_key", "sk-live-Secr3tValue1"),
-        ("url", "http://example.invalid/should-not-be-fetched-Secr3t2"),
+        (
+            "url",
+            "http://example.invalid/should-not-be-fetched-Secr3t2",
+        ),
         ("path", "file:///etc/hostname-Secr3t3"),
         ("blob", "fileb:///etc/hostname-Secr3t4"),
         ("dash", "-starts-with-a-dash-Secr3t5"),
         ("multi", "line one Secr3t6\nline \"two\" $HOME `x`"),
     ];
     for (k, v) in values {
-        p.envref_stdin(&["secret", "set", k, "--backend", "ssm", "--stdin"], &format!("{v}\n")).ok();
+        p.envref_stdin(
+            &["secret", "set", k, "--backend", "ssm", "--stdin"],
+            &format!("{v}\n"),
+        )
+        .ok();
     }
     for (k, v) in values {
         let got = p.envref(&["secret", "get", k, "--backend", "ssm"]).ok();
         assert_eq!(got.stdout.trim_end_matches('\n'), v, "value of {k}");
     }
     // The storage layout is the spec's: SecureString at <prefix>/<namespaced key>.
-    let raw = aws.cli(&p, &["ssm", "get-parameter", "--name", "/envref/my-app/url", "--with-decryption", "--output", "json"]).ok();
+    let raw = aws
+        .cli(
+            &p,
+            &[
+                "ssm",
+                "get-parameter",
+                "--name",
+                "/envref/my-app/url",
+                "--with-decryption",
+                "--output",
+                "json",
+            ],
+        )
+        .ok();
     let raw: serde_json::Value = serde_json::from_str(&raw.stdout).unwrap();
     assert_eq!(raw["Parameter"]["Type"], "SecureString");
     assert_eq!(raw["Parameter"]["Value"], values[1].1);
@@ -209,17 +276,26 @@ fn aws_ssm_set_get_list_delete_with_verbatim_values() {
     let list = p.envref(&["secret", "list", "--backend", "ssm"]).ok();
     let mut names: Vec<&str> = values.iter().map(|(k, _)| *k).collect();
     names.sort();
-    assert_eq!(list.stdout.lines().collect::<Vec<_>>(), names, "{}", list.stderr);
+    assert_eq!(
+        list.stdout.lines().collect::<Vec<_>>(),
+        names,
+        "{}",
+        list.stderr
+    );
 
     let out = p.envref(&["resolve", "--format", "json"]).ok();
     let env: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(env["API_KEY"], values[0].1);
     assert_eq!(env["URL"], values[1].1);
 
-    p.envref(&["secret", "delete", "api_key", "--backend", "ssm", "--force"]).ok();
-    let gone = p.envref(&["secret", "get", "api_key", "--backend", "ssm"]).fails(1);
+    p.envref(&["secret", "delete", "api_key", "--backend", "ssm", "--force"])
+        .ok();
+    let gone = p
+        .envref(&["secret", "get", "api_key", "--backend", "ssm"])
+        .fails(1);
     assert!(gone.stderr.contains("not found"), "{}", gone.stderr);
-    p.envref(&["secret", "delete", "api_key", "--backend", "ssm", "--force"]).fails(1);
+    p.envref(&["secret", "delete", "api_key", "--backend", "ssm", "--force"])
+        .fails(1);
     let list = p.envref(&["secret", "list", "--backend", "ssm"]).ok();
     assert!(!list.stdout.contains("api_key"), "{}", list.stdout);
 
@@ -233,9 +309,18 @@ fn aws_ssm_set_get_list_delete_with_verbatim_values() {
 #[test]
 fn aws_ssm_resolves_25_secrets_with_3_get_parameters_calls() {
     let Some(aws) = aws() else { return };
-    let env: String = (0..25).map(|i| format!("K{i:02}=ref://secrets/key_{i:02}\n")).collect();
+    let env: String = (0..25)
+        .map(|i| format!("K{i:02}=ref://secrets/key_{i:02}\n"))
+        .collect();
     let (p, rec) = aws.project(&ssm_config(""), &env);
-    let params: Vec<(String, String)> = (0..25).map(|i| (format!("/envref/my-app/key_{i:02}"), format!("value-{i:02}-Secr3t"))).collect();
+    let params: Vec<(String, String)> = (0..25)
+        .map(|i| {
+            (
+                format!("/envref/my-app/key_{i:02}"),
+                format!("value-{i:02}-Secr3t"),
+            )
+        })
+        .collect();
     aws.seed(&p, &params);
     let out = p.envref(&["resolve", "--format", "json"]).ok();
     let env: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -263,7 +348,9 @@ fn aws_ssm_profile_scope_falls_back_to_project_scope() {
             ("/envref/my-app/staging/c".into(), "staging-c".into()),
         ],
     );
-    let out = p.envref(&["resolve", "--profile", "staging", "--format", "json"]).ok();
+    let out = p
+        .envref(&["resolve", "--profile", "staging", "--format", "json"])
+        .ok();
     let env: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(env["A"], "staging-a");
     assert_eq!(env["B"], "project-b");
@@ -271,11 +358,29 @@ fn aws_ssm_profile_scope_falls_back_to_project_scope() {
     // One batch per scope; the project scope is asked only for what the profile scope lacked.
     assert_eq!(rec.count("get-parameters"), 2, "{:#?}", rec.lines());
     let last = rec.lines().pop().unwrap();
-    assert!(last.contains("/envref/my-app/b") && !last.contains("/envref/my-app/a"), "{last}");
+    assert!(
+        last.contains("/envref/my-app/b") && !last.contains("/envref/my-app/a"),
+        "{last}"
+    );
 
     // `secret set -P staging` writes the profile scope; `secret list -P staging` lists it.
-    p.envref_stdin(&["secret", "set", "d", "-P", "staging", "--backend", "ssm", "--stdin"], "staging-d\n").ok();
-    let list = p.envref(&["secret", "list", "-P", "staging", "--backend", "ssm"]).ok();
+    p.envref_stdin(
+        &[
+            "secret",
+            "set",
+            "d",
+            "-P",
+            "staging",
+            "--backend",
+            "ssm",
+            "--stdin",
+        ],
+        "staging-d\n",
+    )
+    .ok();
+    let list = p
+        .envref(&["secret", "list", "-P", "staging", "--backend", "ssm"])
+        .ok();
     assert_eq!(list.stdout.lines().collect::<Vec<_>>(), ["a", "c", "d"]);
 }
 
@@ -288,7 +393,10 @@ fn aws_ssm_two_named_backends_with_profiles_and_regions() {
         "project: my-api\nbackends:\n  - name: ssm-staging\n    type: aws-ssm\n    config:\n      prefix: /my-api/staging\n      region: us-west-2\n      profile: staging\n      command: {r}\n  - name: ssm-prod\n    type: aws-ssm\n    config:\n      prefix: /my-api/production\n      region: us-west-2\n      profile: production\n      command: {r}\n",
         r = recorder().display()
     );
-    let (p, rec) = aws.project(&config, "ANY=ref://secrets/api_key\nPROD=ref://ssm-prod/api_key\n");
+    let (p, rec) = aws.project(
+        &config,
+        "ANY=ref://secrets/api_key\nPROD=ref://ssm-prod/api_key\n",
+    );
     let creds = p.root.join("credentials");
     std::fs::write(
         &creds,
@@ -296,21 +404,53 @@ fn aws_ssm_two_named_backends_with_profiles_and_regions() {
     )
     .unwrap();
     let mut p = p;
-    for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"] {
+    for k in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+    ] {
         p.extra_env.retain(|(key, _)| key != k);
     }
     p.set_env("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap());
 
-    p.envref(&["secret", "set", "api_key", "--backend", "ssm-staging", "--value", "sk_test_abc"]).ok();
-    p.envref(&["secret", "set", "api_key", "--backend", "ssm-prod", "--value", "sk_live_xyz"]).ok();
-    let got = p.envref(&["secret", "get", "api_key", "--backend", "ssm-staging"]).ok();
+    p.envref(&[
+        "secret",
+        "set",
+        "api_key",
+        "--backend",
+        "ssm-staging",
+        "--value",
+        "sk_test_abc",
+    ])
+    .ok();
+    p.envref(&[
+        "secret",
+        "set",
+        "api_key",
+        "--backend",
+        "ssm-prod",
+        "--value",
+        "sk_live_xyz",
+    ])
+    .ok();
+    let got = p
+        .envref(&["secret", "get", "api_key", "--backend", "ssm-staging"])
+        .ok();
     assert_eq!(got.stdout.trim(), "sk_test_abc");
-    let got = p.envref(&["secret", "get", "api_key", "--backend", "ssm-prod"]).ok();
+    let got = p
+        .envref(&["secret", "get", "api_key", "--backend", "ssm-prod"])
+        .ok();
     assert_eq!(got.stdout.trim(), "sk_live_xyz");
     let out = p.envref(&["resolve", "--format", "json"]).ok();
     let env: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(env["ANY"], "sk_test_abc", "the chain's first backend answers ref://secrets/");
-    assert_eq!(env["PROD"], "sk_live_xyz", "ref://ssm-prod/ asks only ssm-prod");
+    assert_eq!(
+        env["ANY"], "sk_test_abc",
+        "the chain's first backend answers ref://secrets/"
+    );
+    assert_eq!(
+        env["PROD"], "sk_live_xyz",
+        "ref://ssm-prod/ asks only ssm-prod"
+    );
 
     // Stored where the spec says, in the configured region.
     let raw = aws
@@ -333,14 +473,23 @@ fn aws_ssm_two_named_backends_with_profiles_and_regions() {
         .ok();
     assert!(raw.stdout.contains("sk_live_xyz"));
     assert!(rec.lines().iter().all(|l| l.contains("--region us-west-2")));
-    assert!(rec.lines().iter().any(|l| l.contains("--profile production")));
+    assert!(rec
+        .lines()
+        .iter()
+        .any(|l| l.contains("--profile production")));
     rec.assert_absent(&["sk_test_abc", "sk_live_xyz", "SECRETtok3n"]);
 
     // Without a usable profile the CLI's own message comes through, with a hint.
     let config = ssm_config("      profile: nobody\n      region: us-west-2\n");
     p.write_allowed_config(&config);
-    let err = p.envref(&["secret", "get", "api_key", "--backend", "ssm"]).fails(1);
-    assert!(err.stderr.contains("ssm: aws ssm get-parameter"), "{}", err.stderr);
+    let err = p
+        .envref(&["secret", "get", "api_key", "--backend", "ssm"])
+        .fails(1);
+    assert!(
+        err.stderr.contains("ssm: aws ssm get-parameter"),
+        "{}",
+        err.stderr
+    );
     assert!(err.stderr.contains("nobody"), "{}", err.stderr);
 }
 
@@ -349,20 +498,42 @@ fn aws_ssm_errors_are_clear() {
     let Some(aws) = aws() else { return };
     let (mut p, _rec) = aws.project(&ssm_config(""), "A=ref://secrets/a\n");
     // No credentials at all.
-    p.extra_env.retain(|(k, _)| k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY");
-    let err = p.envref(&["secret", "get", "a", "--backend", "ssm"]).fails(1);
-    assert!(err.stderr.contains("Unable to locate credentials"), "{}", err.stderr);
+    p.extra_env
+        .retain(|(k, _)| k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY");
+    let err = p
+        .envref(&["secret", "get", "a", "--backend", "ssm"])
+        .fails(1);
+    assert!(
+        err.stderr.contains("Unable to locate credentials"),
+        "{}",
+        err.stderr
+    );
     assert!(err.stderr.contains("aws configure"), "{}", err.stderr);
     // A missing executable: the install hint.
     p.write_allowed_config("project: my-app\nbackends:\n  - name: ssm\n    type: aws-ssm\n    config:\n      command: /nonexistent/aws\n");
     let err = p.envref(&["resolve"]).fails(1);
-    assert!(err.stderr.contains("executable /nonexistent/aws not found"), "{}", err.stderr);
+    assert!(
+        err.stderr.contains("executable /nonexistent/aws not found"),
+        "{}",
+        err.stderr
+    );
     assert!(err.stderr.contains("install the AWS CLI"), "{}", err.stderr);
     // Server down.
     let (p, _rec) = aws.project(&ssm_config("      timeout: 20s\n"), "A=ref://secrets/a\n");
-    let p = p.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", free_port())).env("AWS_MAX_ATTEMPTS", "1");
-    let err = p.envref(&["secret", "get", "a", "--backend", "ssm"]).fails(1);
-    assert!(err.stderr.contains("Could not connect to the endpoint URL"), "{}", err.stderr);
+    let p = p
+        .env(
+            "AWS_ENDPOINT_URL",
+            format!("http://127.0.0.1:{}", free_port()),
+        )
+        .env("AWS_MAX_ATTEMPTS", "1");
+    let err = p
+        .envref(&["secret", "get", "a", "--backend", "ssm"])
+        .fails(1);
+    assert!(
+        err.stderr.contains("Could not connect to the endpoint URL"),
+        "{}",
+        err.stderr
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,14 +563,19 @@ fn bao() -> Option<Bao> {
     ])
     .env("HOME", home.path());
     let server = Server::start(cmd, port, "/v1/sys/health", home);
-    Some(Bao { vault: vault.unwrap(), server })
+    Some(Bao {
+        vault: vault.unwrap(),
+        server,
+    })
 }
 
 impl Bao {
     /// The real CLI as an administrator would run it.
     fn cli(&self, p: &Project, args: &[&str]) -> support::Run {
         let mut c = p.command(&self.vault);
-        c.args(args).env("VAULT_ADDR", self.server.url()).env("VAULT_TOKEN", ROOT_TOKEN);
+        c.args(args)
+            .env("VAULT_ADDR", self.server.url())
+            .env("VAULT_TOKEN", ROOT_TOKEN);
         support::run(c)
     }
 }
@@ -418,22 +594,43 @@ fn hashicorp_vault_set_get_list_delete_with_addr_and_token_options() {
         "      mount: secret\n      prefix: payment-service\n      addr: {}\n      token: {ROOT_TOKEN}\n",
         bao.server.url()
     ));
-    let p = Project::with(&config, "STRIPE_KEY=ref://secrets/stripe_key\nWEBHOOK=ref://hcvault/webhook_secret\n");
+    let p = Project::with(
+        &config,
+        "STRIPE_KEY=ref://secrets/stripe_key\nWEBHOOK=ref://hcvault/webhook_secret\n",
+    );
     let (p, rec) = record(p, &bao.vault);
     let values = [
         ("stripe_key", "sk_live_abc123-Secr3t"),
-        ("webhook_secret", "whsec-Secr3t value=with spaces\nand a newline"),
+        (
+            "webhook_secret",
+            "whsec-Secr3t value=with spaces\nand a newline",
+        ),
         ("dash", "-Secr3t-dash"),
     ];
     for (k, v) in values {
-        p.envref_stdin(&["secret", "set", k, "--backend", "hcvault", "--stdin"], &format!("{v}\n")).ok();
+        p.envref_stdin(
+            &["secret", "set", k, "--backend", "hcvault", "--stdin"],
+            &format!("{v}\n"),
+        )
+        .ok();
     }
     for (k, v) in values {
         let got = p.envref(&["secret", "get", k, "--backend", "hcvault"]).ok();
         assert_eq!(got.stdout.trim_end_matches('\n'), v);
     }
     // Layout: <mount>/data/<prefix>/<namespaced key>, field `value`.
-    let raw = bao.cli(&p, &["kv", "get", "-mount=secret", "-field=value", "payment-service/payment-service/stripe_key"]).ok();
+    let raw = bao
+        .cli(
+            &p,
+            &[
+                "kv",
+                "get",
+                "-mount=secret",
+                "-field=value",
+                "payment-service/payment-service/stripe_key",
+            ],
+        )
+        .ok();
     assert_eq!(raw.stdout, values[0].1);
 
     let out = p.envref(&["resolve", "--format", "json"]).ok();
@@ -441,24 +638,86 @@ fn hashicorp_vault_set_get_list_delete_with_addr_and_token_options() {
     assert_eq!(env["STRIPE_KEY"], values[0].1);
     assert_eq!(env["WEBHOOK"], values[1].1);
 
-    p.envref_stdin(&["secret", "set", "nested", "-P", "staging", "--backend", "hcvault", "--stdin"], "n\n").ok();
+    p.envref_stdin(
+        &[
+            "secret",
+            "set",
+            "nested",
+            "-P",
+            "staging",
+            "--backend",
+            "hcvault",
+            "--stdin",
+        ],
+        "n\n",
+    )
+    .ok();
     let list = p.envref(&["secret", "list", "--backend", "hcvault"]).ok();
-    assert_eq!(list.stdout.lines().collect::<Vec<_>>(), ["dash", "staging/nested", "stripe_key", "webhook_secret"], "{}", list.stderr);
-    let list = p.envref(&["secret", "list", "-P", "staging", "--backend", "hcvault"]).ok();
+    assert_eq!(
+        list.stdout.lines().collect::<Vec<_>>(),
+        ["dash", "staging/nested", "stripe_key", "webhook_secret"],
+        "{}",
+        list.stderr
+    );
+    let list = p
+        .envref(&["secret", "list", "-P", "staging", "--backend", "hcvault"])
+        .ok();
     assert_eq!(list.stdout.lines().collect::<Vec<_>>(), ["nested"]);
 
-    p.envref(&["secret", "delete", "stripe_key", "--backend", "hcvault", "--force"]).ok();
-    p.envref(&["secret", "get", "stripe_key", "--backend", "hcvault"]).fails(1);
-    p.envref(&["secret", "delete", "stripe_key", "--backend", "hcvault", "--force"]).fails(1);
+    p.envref(&[
+        "secret",
+        "delete",
+        "stripe_key",
+        "--backend",
+        "hcvault",
+        "--force",
+    ])
+    .ok();
+    p.envref(&["secret", "get", "stripe_key", "--backend", "hcvault"])
+        .fails(1);
+    p.envref(&[
+        "secret",
+        "delete",
+        "stripe_key",
+        "--backend",
+        "hcvault",
+        "--force",
+    ])
+    .fails(1);
     // Really gone: no versions and no metadata left.
-    bao.cli(&p, &["kv", "metadata", "get", "-mount=secret", "payment-service/payment-service/stripe_key"]).fails(2);
+    bao.cli(
+        &p,
+        &[
+            "kv",
+            "metadata",
+            "get",
+            "-mount=secret",
+            "payment-service/payment-service/stripe_key",
+        ],
+    )
+    .fails(2);
 
     // A soft delete by someone else (`vault kv delete`) reads as not found.
-    bao.cli(&p, &["kv", "delete", "-mount=secret", "payment-service/payment-service/dash"]).ok();
-    let err = p.envref(&["secret", "get", "dash", "--backend", "hcvault"]).fails(1);
+    bao.cli(
+        &p,
+        &[
+            "kv",
+            "delete",
+            "-mount=secret",
+            "payment-service/payment-service/dash",
+        ],
+    )
+    .ok();
+    let err = p
+        .envref(&["secret", "get", "dash", "--backend", "hcvault"])
+        .fails(1);
     assert!(err.stderr.contains("not found"), "{}", err.stderr);
 
-    let secrets: Vec<&str> = values.iter().map(|(_, v)| *v).chain(["Secr3t", ROOT_TOKEN]).collect();
+    let secrets: Vec<&str> = values
+        .iter()
+        .map(|(_, v)| *v)
+        .chain(["Secr3t", ROOT_TOKEN])
+        .collect();
     rec.assert_absent(&secrets);
     assert!(rec.lines().iter().all(|l| l.starts_with("kv ")));
 }
@@ -467,51 +726,114 @@ fn hashicorp_vault_set_get_list_delete_with_addr_and_token_options() {
 fn hashicorp_vault_mount_prefix_and_environment() {
     let Some(bao) = bao() else { return };
     let p = Project::new();
-    bao.cli(&p, &["secrets", "enable", "-path=kv", "kv-v2"]).ok();
+    bao.cli(&p, &["secrets", "enable", "-path=kv", "kv-v2"])
+        .ok();
     // The spec's Enterprise-style example minus the namespace (OpenBao dev has none); address
     // and token from the environment.
     let config = hc_config("      mount: kv\n      prefix: team-alpha/myapp\n");
     p.write_allowed_config(&config);
     p.write(".env", "TOKEN=ref://secrets/api_token\n");
     let (p, rec) = record(p, &bao.vault);
-    let p = p.env("VAULT_ADDR", bao.server.url()).env("VAULT_TOKEN", ROOT_TOKEN);
-    p.envref(&["secret", "set", "api_token", "--backend", "hcvault", "--value", "tok-Secr3t"]).ok();
-    let raw = bao.cli(&p, &["kv", "get", "-mount=kv", "-field=value", "team-alpha/myapp/payment-service/api_token"]).ok();
+    let p = p
+        .env("VAULT_ADDR", bao.server.url())
+        .env("VAULT_TOKEN", ROOT_TOKEN);
+    p.envref(&[
+        "secret",
+        "set",
+        "api_token",
+        "--backend",
+        "hcvault",
+        "--value",
+        "tok-Secr3t",
+    ])
+    .ok();
+    let raw = bao
+        .cli(
+            &p,
+            &[
+                "kv",
+                "get",
+                "-mount=kv",
+                "-field=value",
+                "team-alpha/myapp/payment-service/api_token",
+            ],
+        )
+        .ok();
     assert_eq!(raw.stdout, "tok-Secr3t");
     let out = p.envref(&["resolve"]).ok();
     assert_eq!(out.stdout.trim(), "TOKEN=tok-Secr3t");
     assert!(rec.lines().iter().all(|l| l.contains("-mount=kv")));
     rec.assert_absent(&["Secr3t", ROOT_TOKEN]);
     // An entry written by hand without the `value` field is an error, not "not found".
-    bao.cli(&p, &["kv", "put", "-mount=kv", "team-alpha/myapp/payment-service/other", "password=x"]).ok();
-    let err = p.envref(&["secret", "get", "other", "--backend", "hcvault"]).fails(1);
-    assert!(err.stderr.contains("has no field `value`"), "{}", err.stderr);
+    bao.cli(
+        &p,
+        &[
+            "kv",
+            "put",
+            "-mount=kv",
+            "team-alpha/myapp/payment-service/other",
+            "password=x",
+        ],
+    )
+    .ok();
+    let err = p
+        .envref(&["secret", "get", "other", "--backend", "hcvault"])
+        .fails(1);
+    assert!(
+        err.stderr.contains("has no field `value`"),
+        "{}",
+        err.stderr
+    );
 }
 
 #[test]
 fn hashicorp_vault_wrong_token_and_server_down_are_clear_errors() {
     let Some(bao) = bao() else { return };
-    let config = hc_config(&format!("      addr: {}\n      token: wrong-tok3n\n", bao.server.url()));
+    let config = hc_config(&format!(
+        "      addr: {}\n      token: wrong-tok3n\n",
+        bao.server.url()
+    ));
     let (p, rec) = record(Project::with(&config, "A=ref://secrets/a\n"), &bao.vault);
-    let err = p.envref(&["secret", "get", "a", "--backend", "hcvault"]).fails(1);
+    let err = p
+        .envref(&["secret", "get", "a", "--backend", "hcvault"])
+        .fails(1);
     rec.assert_absent(&["wrong-tok3n"]);
-    assert!(err.stderr.contains("hcvault: vault kv get: Code: 403"), "{}", err.stderr);
+    assert!(
+        err.stderr.contains("hcvault: vault kv get: Code: 403"),
+        "{}",
+        err.stderr
+    );
     assert!(err.stderr.contains("permission denied"), "{}", err.stderr);
     assert!(err.stderr.contains("vault login"), "{}", err.stderr);
     assert!(!err.stderr.contains("wrong-tok3n"), "{}", err.stderr);
     let err = p.envref(&["resolve"]).fails(1);
-    assert!(err.stderr.contains("403") && err.stderr.contains("vault login"), "{}", err.stderr);
+    assert!(
+        err.stderr.contains("403") && err.stderr.contains("vault login"),
+        "{}",
+        err.stderr
+    );
 
-    let config = hc_config(&format!("      addr: http://127.0.0.1:{}\n      token: {ROOT_TOKEN}\n", free_port()));
+    let config = hc_config(&format!(
+        "      addr: http://127.0.0.1:{}\n      token: {ROOT_TOKEN}\n",
+        free_port()
+    ));
     p.write_allowed_config(&config);
-    let err = p.envref(&["secret", "get", "a", "--backend", "hcvault"]).fails(1);
+    let err = p
+        .envref(&["secret", "get", "a", "--backend", "hcvault"])
+        .fails(1);
     assert!(err.stderr.contains("connection refused"), "{}", err.stderr);
 
     p.write_allowed_config(
         "project: p\nbackends:\n  - name: hcvault\n    type: hashicorp-vault\n    config:\n      command: /nonexistent/vault\n",
     );
-    let err = p.envref(&["secret", "get", "a", "--backend", "hcvault"]).fails(1);
-    assert!(err.stderr.contains("install the Vault CLI"), "{}", err.stderr);
+    let err = p
+        .envref(&["secret", "get", "a", "--backend", "hcvault"])
+        .fails(1);
+    assert!(
+        err.stderr.contains("install the Vault CLI"),
+        "{}",
+        err.stderr
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -533,23 +855,44 @@ fn onepassword_spec_example_set_get_update_list_delete() {
         "project: my-saas-app\n\nbackends:\n  - name: op\n    type: 1password\n    config:\n      vault: Engineering\n      account: mycompany.1password.com\n      command: {}\n",
         recorder().display()
     );
-    let env = "STRIPE_API_KEY=ref://secrets/stripe_api_key\nSENDGRID_KEY=ref://secrets/sendgrid_key\n";
+    let env =
+        "STRIPE_API_KEY=ref://secrets/stripe_api_key\nSENDGRID_KEY=ref://secrets/sendgrid_key\n";
     let Some((p, rec)) = fake_op(Project::with(&config, env)) else {
         return;
     };
-    p.envref(&["secret", "set", "stripe_api_key", "--value", "sk_live_abc123"]).ok();
-    p.envref(&["secret", "set", "sendgrid_key", "--value", "SG.xyz789"]).ok();
+    p.envref(&[
+        "secret",
+        "set",
+        "stripe_api_key",
+        "--value",
+        "sk_live_abc123",
+    ])
+    .ok();
+    p.envref(&["secret", "set", "sendgrid_key", "--value", "SG.xyz789"])
+        .ok();
     let out = p.envref(&["resolve"]).ok();
-    assert_eq!(out.stdout, "STRIPE_API_KEY=sk_live_abc123\nSENDGRID_KEY=SG.xyz789\n");
+    assert_eq!(
+        out.stdout,
+        "STRIPE_API_KEY=sk_live_abc123\nSENDGRID_KEY=SG.xyz789\n"
+    );
 
     // Stored as the spec says: a Secure Note titled with the namespaced key, in that vault
     // and account, the value in notesPlain.
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.root.join("op-state.json")).unwrap()).unwrap();
-    assert_eq!(state["mycompany.1password.com/Engineering"]["my-saas-app/stripe_api_key"]["notes"], "sk_live_abc123");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.root.join("op-state.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        state["mycompany.1password.com/Engineering"]["my-saas-app/stripe_api_key"]["notes"],
+        "sk_live_abc123"
+    );
 
     // Update in place (item edit with a template file), odd values verbatim.
     let odd = "-multi\nline \"quoted\" notesPlain=x http://example.invalid";
-    p.envref_stdin(&["secret", "set", "stripe_api_key", "--stdin"], &format!("{odd}\n")).ok();
+    p.envref_stdin(
+        &["secret", "set", "stripe_api_key", "--stdin"],
+        &format!("{odd}\n"),
+    )
+    .ok();
     let got = p.envref(&["secret", "get", "stripe_api_key"]).ok();
     assert_eq!(got.stdout.trim_end_matches('\n'), odd);
     assert_eq!(rec.count("create"), 2);
@@ -557,15 +900,24 @@ fn onepassword_spec_example_set_get_update_list_delete() {
 
     let list = p.envref(&["secret", "list"]).ok();
     assert_eq!(list.stdout, "sendgrid_key\nstripe_api_key\n");
-    p.envref(&["secret", "delete", "sendgrid_key", "--force"]).ok();
+    p.envref(&["secret", "delete", "sendgrid_key", "--force"])
+        .ok();
     let err = p.envref(&["secret", "get", "sendgrid_key"]).fails(1);
     assert!(err.stderr.contains("not found"), "{}", err.stderr);
-    p.envref(&["secret", "delete", "sendgrid_key", "--force"]).fails(1);
+    p.envref(&["secret", "delete", "sendgrid_key", "--force"])
+        .fails(1);
     let err = p.envref(&["resolve"]).fails(1);
     assert!(err.stderr.contains("SENDGRID_KEY"), "{}", err.stderr);
-    assert_eq!(p.envref(&["secret", "list"]).ok().stdout, "stripe_api_key\n");
+    assert_eq!(
+        p.envref(&["secret", "list"]).ok().stdout,
+        "stripe_api_key\n"
+    );
 
-    assert!(rec.lines().iter().all(|l| l.contains("--vault Engineering") && l.contains("--account mycompany.1password.com")));
+    assert!(rec
+        .lines()
+        .iter()
+        .all(|l| l.contains("--vault Engineering")
+            && l.contains("--account mycompany.1password.com")));
     rec.assert_absent(&["sk_live_abc123", "SG.xyz789", "quoted", "example.invalid"]);
     assert_no_temp_files(&p);
 }
@@ -578,19 +930,32 @@ fn onepassword_errors_are_clear() {
         return;
     };
     // The default vault is Personal; an item without notesPlain is an error, not "not found".
-    std::fs::write(p.root.join("op-state.json"), r#"{"default/Personal": {"app/a": {"id": "x", "notes": "va"}}}"#).unwrap();
+    std::fs::write(
+        p.root.join("op-state.json"),
+        r#"{"default/Personal": {"app/a": {"id": "x", "notes": "va"}}}"#,
+    )
+    .unwrap();
     assert_eq!(p.envref(&["secret", "get", "a"]).ok().stdout.trim(), "va");
 
     let p = p.env("FAKE_OP_SIGNED_OUT", "1");
     let err = p.envref(&["secret", "get", "a"]).fails(1);
-    assert!(err.stderr.contains("op: op item get: [ERROR]") && err.stderr.contains("not currently signed in"), "{}", err.stderr);
+    assert!(
+        err.stderr.contains("op: op item get: [ERROR]")
+            && err.stderr.contains("not currently signed in"),
+        "{}",
+        err.stderr
+    );
     assert!(err.stderr.contains("op signin"), "{}", err.stderr);
     let err = p.envref(&["resolve"]).fails(1);
     assert!(err.stderr.contains("op signin"), "{}", err.stderr);
 
     p.write_allowed_config("project: app\nbackends:\n  - name: op\n    type: 1password\n    config:\n      command: /nonexistent/op\n");
     let err = p.envref(&["secret", "get", "a"]).fails(1);
-    assert!(err.stderr.contains("install the 1Password CLI"), "{}", err.stderr);
+    assert!(
+        err.stderr.contains("install the 1Password CLI"),
+        "{}",
+        err.stderr
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,18 +976,30 @@ struct Oci {
 /// `opc-next-page`), with a throwaway API key and a `[DEFAULT]` and a `[TEAM]` profile.
 fn oci() -> Option<Oci> {
     let oci = tool("oci");
-    if !available("oci", oci.is_some() && support::have("python3") && support::have("openssl")) {
+    if !available(
+        "oci",
+        oci.is_some() && support::have("python3") && support::have("openssl"),
+    ) {
         return None;
     }
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().to_path_buf();
     let sh = |script: &str| {
-        let out = Command::new("sh").args(["-c", script]).current_dir(&dir).output().unwrap();
-        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     sh("openssl genrsa -out key.pem 2048 2>/dev/null");
-    let fingerprint = sh("openssl rsa -in key.pem -pubout -outform DER 2>/dev/null | openssl md5 -c");
+    let fingerprint =
+        sh("openssl rsa -in key.pem -pubout -outform DER 2>/dev/null | openssl md5 -c");
     let fingerprint = fingerprint.trim().rsplit(' ').next().unwrap().to_string();
     let key = dir.join("key.pem");
     let profile = |name: &str| {
@@ -632,23 +1009,44 @@ fn oci() -> Option<Oci> {
             n = name.to_lowercase()
         )
     };
-    std::fs::write(dir.join("config"), format!("{}\n{}", profile("DEFAULT"), profile("TEAM"))).unwrap();
+    std::fs::write(
+        dir.join("config"),
+        format!("{}\n{}", profile("DEFAULT"), profile("TEAM")),
+    )
+    .unwrap();
     // No retries (an unreachable endpoint would take 94 s with them); the backend passes nothing
     // special, the CLI reads this defaults file through OCI_CLI_RC_FILE.
-    std::fs::write(dir.join("oci_cli_rc"), "[DEFAULT]\nno_retry = True\n\n[TEAM]\nno_retry = True\n").unwrap();
+    std::fs::write(
+        dir.join("oci_cli_rc"),
+        "[DEFAULT]\nno_retry = True\n\n[TEAM]\nno_retry = True\n",
+    )
+    .unwrap();
     let port = free_port();
     let mut cmd = Command::new("python3");
-    cmd.arg(support::root().join("tests/support/fake_oci_server.py")).arg(port.to_string()).arg(dir.join("requests.jsonl")).arg("2");
+    cmd.arg(support::root().join("tests/support/fake_oci_server.py"))
+        .arg(port.to_string())
+        .arg(dir.join("requests.jsonl"))
+        .arg("2");
     let server = Server::start(cmd, port, "/health", home);
-    Some(Oci { oci: oci.unwrap(), server, dir })
+    Some(Oci {
+        oci: oci.unwrap(),
+        server,
+        dir,
+    })
 }
 
 impl Oci {
     /// A project whose `oci` children use the throwaway config and reach the fake server.
     fn project(&self, config: &str, env: &str) -> (Project, Recorded) {
         let p = Project::with(config, env)
-            .env("OCI_CLI_CONFIG_FILE", self.dir.join("config").to_str().unwrap())
-            .env("OCI_CLI_RC_FILE", self.dir.join("oci_cli_rc").to_str().unwrap())
+            .env(
+                "OCI_CLI_CONFIG_FILE",
+                self.dir.join("config").to_str().unwrap(),
+            )
+            .env(
+                "OCI_CLI_RC_FILE",
+                self.dir.join("oci_cli_rc").to_str().unwrap(),
+            )
             .env("OCI_CLI_ENDPOINT", self.server.url())
             .env("OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING", "True")
             .env("SUPPRESS_LABEL_WARNING", "True");
@@ -658,11 +1056,16 @@ impl Oci {
     /// Every request the fake server received, in order.
     fn requests(&self) -> Vec<serde_json::Value> {
         let log = std::fs::read_to_string(self.dir.join("requests.jsonl")).unwrap_or_default();
-        log.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        log.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     fn count(&self, method: &str, path_suffix: &str) -> usize {
-        self.requests().iter().filter(|r| r["method"] == method && r["path"].as_str().unwrap().ends_with(path_suffix)).count()
+        self.requests()
+            .iter()
+            .filter(|r| r["method"] == method && r["path"].as_str().unwrap().ends_with(path_suffix))
+            .count()
     }
 }
 
@@ -677,9 +1080,15 @@ fn b64(s: &str) -> String {
     const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in s.as_bytes().chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
-            out.push(if i <= c.len() { T[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
+            out.push(if i <= c.len() {
+                T[(n >> (18 - 6 * i)) as usize & 63] as char
+            } else {
+                '='
+            });
         }
     }
     out
@@ -692,13 +1101,20 @@ fn oci_vault_set_get_list_delete_and_content_only_in_bodies() {
     let (p, rec) = oci.project(&oci_config(""), env);
     let values = [
         ("api_key", "sk-live-Secr3tValue1"),
-        ("multi", "line one Secr3t2\nline \"two\" 'single' $HOME `x` \\ back"),
+        (
+            "multi",
+            "line one Secr3t2\nline \"two\" 'single' $HOME `x` \\ back",
+        ),
         ("unicode", "pässwörd-Secr3t3 — 秘密 🔑"),
         ("db.url", "http://user:Secr3t4@db.invalid/x"),
         ("dash", "-Secr3t5 --from-json file:///etc/passwd"),
     ];
     for (k, v) in values {
-        p.envref_stdin(&["secret", "set", k, "--backend", "oci", "--stdin"], &format!("{v}\n")).ok();
+        p.envref_stdin(
+            &["secret", "set", k, "--backend", "oci", "--stdin"],
+            &format!("{v}\n"),
+        )
+        .ok();
     }
     for (k, v) in values {
         let got = p.envref(&["secret", "get", k, "--backend", "oci"]).ok();
@@ -706,13 +1122,31 @@ fn oci_vault_set_get_list_delete_and_content_only_in_bodies() {
     }
     // Layout: secret named after the namespaced key (`/` -> `..`, `.` -> `.-`), content base64,
     // in the configured vault and compartment, encrypted with the configured key.
-    let creates: Vec<serde_json::Value> =
-        oci.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"] == "/20180608/secrets").collect();
+    let creates: Vec<serde_json::Value> = oci
+        .requests()
+        .into_iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/20180608/secrets")
+        .collect();
     assert_eq!(creates.len(), values.len());
-    let names: Vec<&str> = creates.iter().map(|r| r["body"]["secretName"].as_str().unwrap()).collect();
-    assert_eq!(names, ["my-app..api_key", "my-app..multi", "my-app..unicode", "my-app..db.-url", "my-app..dash"]);
+    let names: Vec<&str> = creates
+        .iter()
+        .map(|r| r["body"]["secretName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "my-app..api_key",
+            "my-app..multi",
+            "my-app..unicode",
+            "my-app..db.-url",
+            "my-app..dash"
+        ]
+    );
     for (r, (_, v)) in creates.iter().zip(values) {
-        assert_eq!(r["body"]["secretContent"], serde_json::json!({"contentType": "BASE64", "content": b64(v)}));
+        assert_eq!(
+            r["body"]["secretContent"],
+            serde_json::json!({"contentType": "BASE64", "content": b64(v)})
+        );
         assert_eq!(r["body"]["vaultId"], VAULT_ID);
         assert_eq!(r["body"]["compartmentId"], COMPARTMENT_ID);
         assert_eq!(r["body"]["keyId"], KEY_ID);
@@ -731,34 +1165,84 @@ fn oci_vault_set_get_list_delete_and_content_only_in_bodies() {
     assert_eq!(rec.count("get-secret-bundle-by-name") - before, 5);
 
     // A profile-scoped key, then list: 6 secrets over 3 pages of 2, all followed by `--all`.
-    p.envref_stdin(&["secret", "set", "nested", "-P", "staging", "--backend", "oci", "--stdin"], "n-Secr3t6\n").ok();
-    assert!(oci.requests().iter().any(|r| r["body"]["secretName"] == "my-app..staging..nested"));
+    p.envref_stdin(
+        &[
+            "secret",
+            "set",
+            "nested",
+            "-P",
+            "staging",
+            "--backend",
+            "oci",
+            "--stdin",
+        ],
+        "n-Secr3t6\n",
+    )
+    .ok();
+    assert!(oci
+        .requests()
+        .iter()
+        .any(|r| r["body"]["secretName"] == "my-app..staging..nested"));
     let pages_before = oci.count("GET", "/20180608/secrets");
     let list = p.envref(&["secret", "list", "--backend", "oci"]).ok();
     assert_eq!(
         list.stdout.lines().collect::<Vec<_>>(),
-        ["api_key", "dash", "db.url", "multi", "staging/nested", "unicode"],
+        [
+            "api_key",
+            "dash",
+            "db.url",
+            "multi",
+            "staging/nested",
+            "unicode"
+        ],
         "{}",
         list.stderr
     );
-    assert_eq!(oci.count("GET", "/20180608/secrets") - pages_before, 3, "three pages of two");
-    let last = oci.requests().into_iter().rfind(|r| r["method"] == "GET").unwrap();
+    assert_eq!(
+        oci.count("GET", "/20180608/secrets") - pages_before,
+        3,
+        "three pages of two"
+    );
+    let last = oci
+        .requests()
+        .into_iter()
+        .rfind(|r| r["method"] == "GET")
+        .unwrap();
     assert_eq!(last["query"]["lifecycleState"][0], "ACTIVE");
     assert_eq!(last["query"]["page"][0], "4");
-    let list = p.envref(&["secret", "list", "-P", "staging", "--backend", "oci"]).ok();
+    let list = p
+        .envref(&["secret", "list", "-P", "staging", "--backend", "oci"])
+        .ok();
     assert_eq!(list.stdout, "nested\n");
 
     // Update: a new version of the same secret (PUT), no second secret.
-    p.envref_stdin(&["secret", "set", "api_key", "--backend", "oci", "--stdin"], "sk-live-Secr3tValue7\n").ok();
+    p.envref_stdin(
+        &["secret", "set", "api_key", "--backend", "oci", "--stdin"],
+        "sk-live-Secr3tValue7\n",
+    )
+    .ok();
     assert_eq!(oci.count("PUT", ""), 1);
-    assert_eq!(p.envref(&["secret", "get", "api_key", "--backend", "oci"]).ok().stdout, "sk-live-Secr3tValue7\n");
+    assert_eq!(
+        p.envref(&["secret", "get", "api_key", "--backend", "oci"])
+            .ok()
+            .stdout,
+        "sk-live-Secr3tValue7\n"
+    );
 
     // Delete schedules the deletion; the key is gone for get, list and a second delete.
-    p.envref(&["secret", "delete", "api_key", "--backend", "oci", "--force"]).ok();
+    p.envref(&["secret", "delete", "api_key", "--backend", "oci", "--force"])
+        .ok();
     assert_eq!(oci.count("POST", "/actions/scheduleDeletion"), 1);
-    let gone = p.envref(&["secret", "get", "api_key", "--backend", "oci"]).fails(1);
-    assert!(gone.stderr.contains("secret not found: api_key"), "{}", gone.stderr);
-    p.envref(&["secret", "delete", "api_key", "--backend", "oci", "--force"]).fails(1);
+    let gone = p
+        .envref(&["secret", "get", "api_key", "--backend", "oci"])
+        .fails(1);
+    assert!(
+        gone.stderr.contains("secret not found: api_key"),
+        "{}",
+        gone.stderr
+    );
+    p.envref(&["secret", "delete", "api_key", "--backend", "oci", "--force"])
+        .fails(1);
     assert_eq!(oci.count("POST", "/actions/scheduleDeletion"), 1);
     let list = p.envref(&["secret", "list", "--backend", "oci"]).ok();
     assert!(!list.stdout.contains("api_key"), "{}", list.stdout);
@@ -767,11 +1251,28 @@ fn oci_vault_set_get_list_delete_and_content_only_in_bodies() {
 
     // The pending-deletion secret still owns its name: setting the key again cancels the
     // deletion and stores a new version in it (no 409 from a second create).
-    p.envref_stdin(&["secret", "set", "api_key", "--backend", "oci", "--stdin"], "sk-live-Secr3tValue8\n").ok();
+    p.envref_stdin(
+        &["secret", "set", "api_key", "--backend", "oci", "--stdin"],
+        "sk-live-Secr3tValue8\n",
+    )
+    .ok();
     assert_eq!(oci.count("POST", "/actions/cancelDeletion"), 1);
-    assert_eq!(oci.count("POST", "/20180608/secrets"), values.len() + 1, "no new secret was created");
-    assert_eq!(p.envref(&["secret", "get", "api_key", "--backend", "oci"]).ok().stdout, "sk-live-Secr3tValue8\n");
-    assert!(p.envref(&["secret", "list", "--backend", "oci"]).ok().stdout.contains("api_key"));
+    assert_eq!(
+        oci.count("POST", "/20180608/secrets"),
+        values.len() + 1,
+        "no new secret was created"
+    );
+    assert_eq!(
+        p.envref(&["secret", "get", "api_key", "--backend", "oci"])
+            .ok()
+            .stdout,
+        "sk-live-Secr3tValue8\n"
+    );
+    assert!(p
+        .envref(&["secret", "list", "--backend", "oci"])
+        .ok()
+        .stdout
+        .contains("api_key"));
 
     // Content travelled only in request bodies: never in a path or a query string, and never
     // in any child's argv, as text or as base64.
@@ -784,7 +1285,10 @@ fn oci_vault_set_get_list_delete_and_content_only_in_bodies() {
     for r in oci.requests() {
         let url = format!("{} {}", r["path"], r["query"]);
         for (v, e) in all_values.iter().zip(&encoded) {
-            assert!(!url.contains(v.as_str()) && !url.contains(e.as_str()), "content in a URL: {url}");
+            assert!(
+                !url.contains(v.as_str()) && !url.contains(e.as_str()),
+                "content in a URL: {url}"
+            );
         }
         if r["method"] == "PUT" || r["path"] == "/20180608/secrets" && r["method"] == "POST" {
             assert!(r["body"]["secretContent"]["content"].is_string());
@@ -801,7 +1305,11 @@ fn oci_vault_set_get_list_delete_and_content_only_in_bodies() {
         .iter()
         .filter(|l| l.contains("create-base64") || l.contains("update-base64"))
         .all(|l| l.contains("--from-json file://")));
-    assert!(rec.lines().iter().all(|l| l.ends_with("--output json ")), "{:#?}", rec.lines());
+    assert!(
+        rec.lines().iter().all(|l| l.ends_with("--output json ")),
+        "{:#?}",
+        rec.lines()
+    );
     assert_no_temp_files(&p);
 }
 
@@ -815,26 +1323,80 @@ fn oci_vault_spec_example_works_as_written() {
     let bin = p.root.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(recorder(), bin.join("oci")).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let p = p.env("PATH", path);
-    p.envref(&["secret", "set", "db_password", "--backend", "oci", "--value", "oracle-secret-123"]).ok();
+    p.envref(&[
+        "secret",
+        "set",
+        "db_password",
+        "--backend",
+        "oci",
+        "--value",
+        "oracle-secret-123",
+    ])
+    .ok();
     let out = p.envref(&["resolve"]).ok();
     assert_eq!(out.stdout, "DB_PASSWORD=oracle-secret-123\n");
-    let create = oci.requests().into_iter().find(|r| r["method"] == "POST" && r["path"] == "/20180608/secrets").unwrap();
-    assert_eq!(create["body"]["secretName"], "oci-microservice..db_password");
-    assert_eq!(create["body"]["vaultId"], "ocid1.vault.oc1.iad.b5re4wdnaabc.abuwcljr...");
-    assert_eq!(create["body"]["keyId"], "ocid1.key.oc1.iad.b5re4wdnaabc.abuwcljr...");
+    let create = oci
+        .requests()
+        .into_iter()
+        .find(|r| r["method"] == "POST" && r["path"] == "/20180608/secrets")
+        .unwrap();
+    assert_eq!(
+        create["body"]["secretName"],
+        "oci-microservice..db_password"
+    );
+    assert_eq!(
+        create["body"]["vaultId"],
+        "ocid1.vault.oc1.iad.b5re4wdnaabc.abuwcljr..."
+    );
+    assert_eq!(
+        create["body"]["keyId"],
+        "ocid1.key.oc1.iad.b5re4wdnaabc.abuwcljr..."
+    );
     rec.assert_absent(&["oracle-secret-123", &b64("oracle-secret-123")]);
 
     // The configuration block's optional `profile:` reaches the CLI as --profile.
     let config = oci_config("      profile: TEAM\n");
     p.write_allowed_config(&config);
-    p.envref(&["secret", "set", "team_key", "--backend", "oci", "--value", "t-Secr3t"]).ok();
-    assert_eq!(p.envref(&["secret", "get", "team_key", "--backend", "oci"]).ok().stdout, "t-Secr3t\n");
-    assert!(rec.lines().iter().rev().take(3).all(|l| l.contains("--profile TEAM")), "{:#?}", rec.lines());
+    p.envref(&[
+        "secret",
+        "set",
+        "team_key",
+        "--backend",
+        "oci",
+        "--value",
+        "t-Secr3t",
+    ])
+    .ok();
+    assert_eq!(
+        p.envref(&["secret", "get", "team_key", "--backend", "oci"])
+            .ok()
+            .stdout,
+        "t-Secr3t\n"
+    );
+    assert!(
+        rec.lines()
+            .iter()
+            .rev()
+            .take(3)
+            .all(|l| l.contains("--profile TEAM")),
+        "{:#?}",
+        rec.lines()
+    );
     p.write_allowed_config(&oci_config("      profile: NOBODY\n"));
-    let err = p.envref(&["secret", "get", "team_key", "--backend", "oci"]).fails(1);
-    assert!(err.stderr.contains("Profile 'NOBODY' not found"), "{}", err.stderr);
+    let err = p
+        .envref(&["secret", "get", "team_key", "--backend", "oci"])
+        .fails(1);
+    assert!(
+        err.stderr.contains("Profile 'NOBODY' not found"),
+        "{}",
+        err.stderr
+    );
     assert!(err.stderr.contains("oci setup config"), "{}", err.stderr);
 }
 
@@ -853,24 +1415,55 @@ fn oci_vault_config_errors_not_found_and_failures() {
 
     // Not found is the service's NotAuthorizedOrNotFound (exit 1, ServiceError JSON).
     p.write_allowed_config(&oci_config(""));
-    let err = p.envref(&["secret", "get", "a", "--backend", "oci"]).fails(1);
-    assert!(err.stderr.contains("oci: secret not found: a"), "{}", err.stderr);
+    let err = p
+        .envref(&["secret", "get", "a", "--backend", "oci"])
+        .fails(1);
+    assert!(
+        err.stderr.contains("oci: secret not found: a"),
+        "{}",
+        err.stderr
+    );
     let getters = oci.requests();
-    assert_eq!(getters.last().unwrap()["path"], "/20190301/secretbundles/actions/getByName");
-    assert_eq!(getters.last().unwrap()["query"]["secretName"][0], "my-app..a");
+    assert_eq!(
+        getters.last().unwrap()["path"],
+        "/20190301/secretbundles/actions/getByName"
+    );
+    assert_eq!(
+        getters.last().unwrap()["query"]["secretName"][0],
+        "my-app..a"
+    );
     let err = p.envref(&["resolve"]).fails(1);
-    assert!(err.stderr.contains("A") && !err.stderr.contains("warning"), "{}", err.stderr);
+    assert!(
+        err.stderr.contains("A") && !err.stderr.contains("warning"),
+        "{}",
+        err.stderr
+    );
     // An empty vault lists nothing (the CLI prints 0 bytes).
     let list = p.envref(&["secret", "list", "--backend", "oci"]).ok();
     assert_eq!(list.stdout, "");
-    p.envref(&["secret", "delete", "a", "--backend", "oci", "--force"]).fails(1);
+    p.envref(&["secret", "delete", "a", "--backend", "oci", "--force"])
+        .fails(1);
 
     // A server that does not answer is an error with the CLI's own message, not "not found".
-    let p = p.env("OCI_CLI_ENDPOINT", format!("http://127.0.0.1:{}", free_port()));
+    let p = p.env(
+        "OCI_CLI_ENDPOINT",
+        format!("http://127.0.0.1:{}", free_port()),
+    );
     let start = Instant::now();
-    let err = p.envref(&["secret", "get", "a", "--backend", "oci"]).fails(1);
-    assert!(start.elapsed() < Duration::from_secs(20), "no retries: {:?}", start.elapsed());
-    assert!(err.stderr.contains("oci: oci secrets secret-bundle get-secret-bundle-by-name: RequestException"), "{}", err.stderr);
+    let err = p
+        .envref(&["secret", "get", "a", "--backend", "oci"])
+        .fails(1);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "no retries: {:?}",
+        start.elapsed()
+    );
+    assert!(
+        err.stderr
+            .contains("oci: oci secrets secret-bundle get-secret-bundle-by-name: RequestException"),
+        "{}",
+        err.stderr
+    );
     assert!(!err.stderr.contains("not found"), "{}", err.stderr);
     let err = p.envref(&["resolve"]).fails(1);
     assert!(err.stderr.contains("RequestException"), "{}", err.stderr);
@@ -881,7 +1474,13 @@ fn oci_vault_config_errors_not_found_and_failures() {
             "project: my-app\nbackends:\n  - name: oci\n    type: oci-vault\n    config:\n      vault_id: {VAULT_ID}\n      compartment_id: {COMPARTMENT_ID}\n      key_id: {KEY_ID}\n      command: /nonexistent/oci\n"
         ),
     );
-    let err = p.envref(&["secret", "get", "a", "--backend", "oci"]).fails(1);
-    assert!(err.stderr.contains("executable /nonexistent/oci not found"), "{}", err.stderr);
+    let err = p
+        .envref(&["secret", "get", "a", "--backend", "oci"])
+        .fails(1);
+    assert!(
+        err.stderr.contains("executable /nonexistent/oci not found"),
+        "{}",
+        err.stderr
+    );
     assert!(err.stderr.contains("install the OCI CLI"), "{}", err.stderr);
 }

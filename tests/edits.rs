@@ -29,12 +29,34 @@ fn set_writes_through_a_symlinked_env() {
     p.envref(&["set", "B=2"]).ok();
     p.envref(&["set", "A=3"]).ok();
 
-    assert!(std::fs::symlink_metadata(p.dir.join(".env")).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert!(
+        std::fs::symlink_metadata(p.dir.join(".env"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced"
+    );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "A=3\nB=2\n");
-    assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600, "the target's mode is kept");
-    let names = |d: &Path| std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect::<Vec<_>>();
-    assert_eq!(names(&p.dir.join("../shared")), ["team.env"], "no temp file left next to the target");
-    assert!(!names(&p.dir).iter().any(|n| n.ends_with(".tmp")), "no temp file left next to the link");
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the target's mode is kept"
+    );
+    let names = |d: &Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&p.dir.join("../shared")),
+        ["team.env"],
+        "no temp file left next to the target"
+    );
+    assert!(
+        !names(&p.dir).iter().any(|n| n.ends_with(".tmp")),
+        "no temp file left next to the link"
+    );
 }
 
 #[test]
@@ -43,7 +65,10 @@ fn set_keeps_crlf_line_endings() {
         ("A=1\r\nB=2\r\n", "A=9\r\nB=2\r\nC=3\r\n"),
         // No final line ending: the new line still gets the file's.
         ("A=1\r\nB=2", "A=9\r\nB=2\r\nC=3\r\n"),
-        ("# c\r\n\r\nA='1'  # keep\r\n", "# c\r\n\r\nA=9  # keep\r\nC=3\r\n"),
+        (
+            "# c\r\n\r\nA='1'  # keep\r\n",
+            "# c\r\n\r\nA=9  # keep\r\nC=3\r\n",
+        ),
     ] {
         let p = Project::with("project: app\n", before);
         p.envref(&["set", "C=3", "A=9"]).ok();
@@ -59,7 +84,9 @@ fn concurrent_sets_lose_no_update() {
     let p = project();
     let workers: Vec<_> = (0..8)
         .map(|w| {
-            let cmds: Vec<Command> = (0..50).map(|i| p.envref_cmd(&["set", &format!("K_{w}_{i}=v{w}.{i}")])).collect();
+            let cmds: Vec<Command> = (0..50)
+                .map(|i| p.envref_cmd(&["set", &format!("K_{w}_{i}=v{w}.{i}")]))
+                .collect();
             std::thread::spawn(move || {
                 for c in cmds {
                     run(c).ok();
@@ -75,7 +102,10 @@ fn concurrent_sets_lose_no_update() {
     assert_eq!(lines.len(), 400, "updates were lost");
     for w in 0..8 {
         for i in 0..50 {
-            assert!(lines.contains(&format!("K_{w}_{i}=v{w}.{i}").as_str()), "K_{w}_{i} is missing");
+            assert!(
+                lines.contains(&format!("K_{w}_{i}=v{w}.{i}").as_str()),
+                "K_{w}_{i} is missing"
+            );
         }
     }
 }
@@ -86,7 +116,9 @@ fn concurrent_config_edits_lose_no_update() {
     let p = project();
     let workers: Vec<_> = (0..4)
         .map(|w| {
-            let cmds: Vec<Command> = (0..10).map(|i| p.envref_cmd(&["profile", "create", &format!("p{w}x{i}"), "--register"])).collect();
+            let cmds: Vec<Command> = (0..10)
+                .map(|i| p.envref_cmd(&["profile", "create", &format!("p{w}x{i}"), "--register"]))
+                .collect();
             std::thread::spawn(move || {
                 for c in cmds {
                     run(c).ok();
@@ -100,7 +132,10 @@ fn concurrent_config_edits_lose_no_update() {
     let config = p.read(".envref.yaml");
     for w in 0..4 {
         for i in 0..10 {
-            assert!(config.contains(&format!("  p{w}x{i}:\n")), "profile p{w}x{i} is missing from\n{config}");
+            assert!(
+                config.contains(&format!("  p{w}x{i}:\n")),
+                "profile p{w}x{i} is missing from\n{config}"
+            );
         }
     }
 }
@@ -110,9 +145,22 @@ fn nul_is_an_error_naming_the_key_where_the_format_cannot_carry_it() {
     let p = Project::with("project: app\n", "OK=1\nBLOB=\"CANARY_SECRET\0tail\"\n");
     for format in ["shell", "dotenv"] {
         let r = p.envref(&["resolve", "--format", format]).fails(1);
-        assert!(r.stderr.contains("BLOB's value contains a NUL byte"), "{}", r.stderr);
-        assert!(r.stderr.contains(&format!("--format {format} cannot carry")), "{}", r.stderr);
-        assert!(!r.stderr.contains("CANARY") && r.stdout.is_empty(), "value text leaked: {}", r.stderr);
+        assert!(
+            r.stderr.contains("BLOB's value contains a NUL byte"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr
+                .contains(&format!("--format {format} cannot carry")),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains("CANARY") && r.stdout.is_empty(),
+            "value text leaked: {}",
+            r.stderr
+        );
     }
     // JSON carries it.
     let r = p.envref(&["resolve", "--format", "json"]).ok();
@@ -126,10 +174,18 @@ fn invalid_utf8_env_is_rejected_at_its_position() {
     std::fs::write(p.dir.join(".env"), b"A=1\nB=caf\xe9 CANARY\n").unwrap();
     for args in [&["resolve"][..], &["set", "C=1"]] {
         let r = p.envref(args).fails(1);
-        assert!(r.stderr.contains(".env:2:6: file is not valid UTF-8"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(".env:2:6: file is not valid UTF-8"),
+            "{}",
+            r.stderr
+        );
         assert!(!r.stderr.contains("CANARY"), "{}", r.stderr);
     }
-    assert_eq!(std::fs::read(p.dir.join(".env")).unwrap(), b"A=1\nB=caf\xe9 CANARY\n", "set must not touch the file");
+    assert_eq!(
+        std::fs::read(p.dir.join(".env")).unwrap(),
+        b"A=1\nB=caf\xe9 CANARY\n",
+        "set must not touch the file"
+    );
 }
 
 #[test]
@@ -138,7 +194,11 @@ fn init_appends_to_a_gitignore_that_is_not_utf8() {
         let p = Project::new();
         std::fs::write(p.dir.join(".gitignore"), before).unwrap();
         let r = p.envref(&["init"]).ok();
-        let eol: &[u8] = if before.ends_with(b"\r\n") { b"\r\n" } else { b"\n" };
+        let eol: &[u8] = if before.ends_with(b"\r\n") {
+            b"\r\n"
+        } else {
+            b"\n"
+        };
         let mut expected = before.to_vec();
         if !expected.ends_with(b"\n") {
             expected.extend_from_slice(eol);
@@ -155,7 +215,11 @@ fn init_appends_to_a_gitignore_that_is_not_utf8() {
 
 #[test]
 fn init_derives_a_valid_project_name_from_the_directory() {
-    for (dir, name) in [("My Project", "my-project"), ("  été: x ", "t-x"), ("...", "app")] {
+    for (dir, name) in [
+        ("My Project", "my-project"),
+        ("  été: x ", "t-x"),
+        ("...", "app"),
+    ] {
         let p = Project::new();
         let d = p.dir.join(dir);
         std::fs::create_dir(&d).unwrap();
@@ -177,7 +241,10 @@ fn init_rejects_a_project_name_that_would_break_the_config() {
         let p = Project::new();
         let r = p.envref(&["init", "--project", bad]).fails(1);
         assert!(r.stderr.contains("--project"), "{bad:?}: {}", r.stderr);
-        assert!(!p.dir.join(".envref.yaml").exists(), "{bad:?}: a config was written");
+        assert!(
+            !p.dir.join(".envref.yaml").exists(),
+            "{bad:?}: a config was written"
+        );
     }
     let p = Project::new();
     p.envref(&["init", "--project", "my-app.v2"]).ok();
@@ -190,10 +257,17 @@ fn init_rejects_a_project_name_that_would_break_the_config() {
 /// multi-byte text; plus any other non-NUL character.
 fn value() -> impl Strategy<Value = String> {
     let special = prop::sample::select(vec![
-        "\r", "\n", "\r\n", "'", "\"", "`", "$", "${A}", "$$", "\\", "\\n", "#", " # x", "\t", " ", "=", "é", "😀", "'\\''",
+        "\r", "\n", "\r\n", "'", "\"", "`", "$", "${A}", "$$", "\\", "\\n", "#", " # x", "\t", " ",
+        "=", "é", "😀", "'\\''",
     ]);
-    let any = any::<char>().prop_filter("no NUL", |c| *c != '\0').prop_map(String::from);
-    prop::collection::vec(prop_oneof![3 => special.prop_map(str::to_string), 1 => any], 0..12).prop_map(|v| v.concat())
+    let any = any::<char>()
+        .prop_filter("no NUL", |c| *c != '\0')
+        .prop_map(String::from);
+    prop::collection::vec(
+        prop_oneof![3 => special.prop_map(str::to_string), 1 => any],
+        0..12,
+    )
+    .prop_map(|v| v.concat())
 }
 
 /// `.env` source for a literal value, written independently of envref's own renderer: double
@@ -220,9 +294,17 @@ fn resolve_json(p: &Project) -> BTreeMap<String, String> {
 }
 
 fn roundtrip(values: &[String], bash: bool) -> Result<(), TestCaseError> {
-    let env: String = values.iter().enumerate().map(|(i, v)| format!("K{i}={}\n", env_source(v))).collect();
+    let env: String = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("K{i}={}\n", env_source(v)))
+        .collect();
     let p = Project::with("project: app\n", &env);
-    let expected: BTreeMap<String, String> = values.iter().enumerate().map(|(i, v)| (format!("K{i}"), v.clone())).collect();
+    let expected: BTreeMap<String, String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("K{i}"), v.clone()))
+        .collect();
     // json, read back by serde_json (this also checks the corpus went in as intended).
     prop_assert_eq!(&resolve_json(&p), &expected);
 
@@ -236,11 +318,25 @@ fn roundtrip(values: &[String], bash: bool) -> Result<(), TestCaseError> {
         let shell = p.envref(&["resolve", "--format", "shell"]).ok().stdout;
         let names: Vec<String> = expected.keys().map(|k| format!("\"${k}\"")).collect();
         let script = format!("eval \"$ENVREF_OUT\"; printf '%s\\0' {}", names.join(" "));
-        let out = Command::new("bash").args(["-c", &script]).env("ENVREF_OUT", &shell).output().unwrap();
-        prop_assert!(out.status.success(), "bash failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("bash")
+            .args(["-c", &script])
+            .env("ENVREF_OUT", &shell)
+            .output()
+            .unwrap();
+        prop_assert!(
+            out.status.success(),
+            "bash failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got: Vec<&[u8]> = out.stdout.split(|&b| b == 0).collect();
         for (i, v) in values.iter().enumerate() {
-            prop_assert_eq!(got[i], v.as_bytes(), "K{} through bash; shell output:\n{}", i, shell);
+            prop_assert_eq!(
+                got[i],
+                v.as_bytes(),
+                "K{} through bash; shell output:\n{}",
+                i,
+                shell
+            );
         }
     }
     Ok(())
@@ -285,8 +381,15 @@ proptest! {
 
 #[test]
 fn dotenv_output_keeps_crlf_inside_values() {
-    let p = Project::with("project: app\n", "CERT=\"-----BEGIN-----\\r\\nabc\\r\\n-----END-----\\r\\n\"\n");
-    roundtrip(&["-----BEGIN-----\r\nabc\r\n-----END-----\r\n".to_string()], support::have("bash")).unwrap();
+    let p = Project::with(
+        "project: app\n",
+        "CERT=\"-----BEGIN-----\\r\\nabc\\r\\n-----END-----\\r\\n\"\n",
+    );
+    roundtrip(
+        &["-----BEGIN-----\r\nabc\r\n-----END-----\r\n".to_string()],
+        support::have("bash"),
+    )
+    .unwrap();
     let dotenv = p.envref(&["resolve", "--format", "dotenv"]).ok().stdout;
     assert!(dotenv.contains("\\r\\n"), "{dotenv}");
 }

@@ -14,7 +14,8 @@ const VAULT: &str = "project: app\nbackends:\n  - name: vault\n    type: vault\n
 
 /// A project whose chain is an initialised local vault.
 fn vault_project(config_extra: &str, env: &str) -> Project {
-    let p = Project::with(&format!("{VAULT}{config_extra}"), env).env("ENVREF_VAULT_PASSPHRASE", PASS);
+    let p =
+        Project::with(&format!("{VAULT}{config_extra}"), env).env("ENVREF_VAULT_PASSPHRASE", PASS);
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
     p
 }
@@ -52,18 +53,47 @@ fn status_all_resolved_exits_0_and_never_prints_values() {
     set_secret(&p, "api_key", "value-of-api-key", &[]);
     set_secret(&p, "token", "value-of-token", &[]);
     let out = p.envref(&["status"]).ok();
-    assert!(out.stdout.contains("Project:  app (.envref.yaml)"), "{}", out.stdout);
-    assert!(out.stdout.contains("ok       .env (env)") && out.stdout.contains("missing  .env.local (local)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Project:  app (.envref.yaml)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("ok       .env (env)")
+            && out.stdout.contains("missing  .env.local (local)"),
+        "{}",
+        out.stdout
+    );
     // SHOWN=${API_KEY} needs a secret too.
-    assert!(out.stdout.contains("Keys:     4 (1 config, 3 secret)"), "{}", out.stdout);
-    assert!(out.stdout.contains("Secrets:  2 of 2 resolved"), "{}", out.stdout);
-    assert!(out.stdout.contains("api_key  vault (app/api_key)  used by API_KEY"), "{}", out.stdout);
-    assert!(out.stdout.contains("ok       vault (vault): answered"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Keys:     4 (1 config, 3 secret)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Secrets:  2 of 2 resolved"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("api_key  vault (app/api_key)  used by API_KEY"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("ok       vault (vault): answered"),
+        "{}",
+        out.stdout
+    );
     assert!(!out.stdout.contains("value-of") && !out.stderr.contains("value-of"));
 
     let j = json(&p.envref(&["status", "--format", "json"]).ok().stdout);
     assert_eq!(j["ok"], true);
-    assert_eq!(j["keys"], serde_json::json!({"total": 4, "config": 1, "secret": 3}));
+    assert_eq!(
+        j["keys"],
+        serde_json::json!({"total": 4, "config": 1, "secret": 3})
+    );
     assert_eq!(j["secrets"][0]["reference"], "ref://secrets/api_key");
     assert_eq!(j["secrets"][0]["stored_as"], "app/api_key");
     assert_eq!(j["backends"][0]["available"], true);
@@ -71,14 +101,39 @@ fn status_all_resolved_exits_0_and_never_prints_values() {
 
 #[test]
 fn status_missing_secret_exits_1_with_the_exact_fix() {
-    let p = vault_project("", "APP=1\nAPI_KEY=ref://secrets/api_key\nDB_URL=postgres://u:${ref://secrets/db_pass}@h/db\n");
+    let p = vault_project(
+        "",
+        "APP=1\nAPI_KEY=ref://secrets/api_key\nDB_URL=postgres://u:${ref://secrets/db_pass}@h/db\n",
+    );
     set_secret(&p, "api_key", "k", &[]);
     let out = p.envref(&["status"]).fails(1);
-    assert!(out.stdout.contains("Secrets:  1 of 2 resolved"), "{}", out.stdout);
-    assert!(out.stdout.contains("missing  db_pass  used by DB_URL"), "{}", out.stdout);
-    assert!(out.stdout.contains("vault: not found as app/db_pass"), "{}", out.stdout);
-    assert!(out.stderr.contains("error: status: 1 of 2 secret(s) missing"), "{}", out.stderr);
-    let fix = out.stdout.lines().find_map(|l| l.trim().strip_prefix("fix: ")).expect("a fix line").to_string();
+    assert!(
+        out.stdout.contains("Secrets:  1 of 2 resolved"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("missing  db_pass  used by DB_URL"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("vault: not found as app/db_pass"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("error: status: 1 of 2 secret(s) missing"),
+        "{}",
+        out.stderr
+    );
+    let fix = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("fix: "))
+        .expect("a fix line")
+        .to_string();
     assert_eq!(fix, "envref secret set db_pass --backend vault");
     let j = json(&p.envref(&["status", "--format", "json"]).fails(1).stdout);
     assert_eq!(j["ok"], false);
@@ -96,7 +151,11 @@ fn status_missing_secret_exits_1_with_the_exact_fix() {
 fn status_resolves_profile_scoped_secrets() {
     let p = vault_project("profiles:\n  staging: {}\n", "K=ref://secrets/k\n");
     set_secret(&p, "k", "staging-only", &["-P", "staging"]);
-    let j = json(&p.envref(&["status", "-P", "staging", "--format", "json"]).ok().stdout);
+    let j = json(
+        &p.envref(&["status", "-P", "staging", "--format", "json"])
+            .ok()
+            .stdout,
+    );
     assert_eq!(j["profile"], "staging");
     assert_eq!(j["secrets"][0]["resolved"], true);
     assert_eq!(j["secrets"][0]["stored_as"], "app/staging/k");
@@ -106,17 +165,28 @@ fn status_resolves_profile_scoped_secrets() {
     run(c).ok();
     // Without the profile, only the project scope is asked: missing, and the fix says so.
     let out = p.envref(&["status"]).fails(1);
-    assert!(out.stdout.contains("fix: envref secret set k --backend vault\n"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("fix: envref secret set k --backend vault\n"),
+        "{}",
+        out.stdout
+    );
     // With a profile, the fix stores into the profile's scope.
     let p2 = vault_project("profiles:\n  staging: {}\n", "K=ref://secrets/k\n");
     let out = p2.envref(&["status", "-P", "staging"]).fails(1);
-    assert!(out.stdout.contains("fix: envref secret set k --backend vault -P staging"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("fix: envref secret set k --backend vault -P staging"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn status_reports_backend_availability() {
     let config = "backends:\n  - name: vault\n    type: vault\n  - name: broken\n    type: plugin\n    config:\n      command: /nonexistent/envref-plugin\n";
-    let p = Project::with(&format!("project: app\n{config}"), "A=ref://secrets/a\n").env("ENVREF_VAULT_PASSPHRASE", PASS);
+    let p = Project::with(&format!("project: app\n{config}"), "A=ref://secrets/a\n")
+        .env("ENVREF_VAULT_PASSPHRASE", PASS);
     p.allow();
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
     set_secret(&p, "a", "1", &[]);
@@ -128,21 +198,44 @@ fn status_reports_backend_availability() {
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("hint: put an executable named envref-backend-broken on PATH"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("hint: put an executable named envref-backend-broken on PATH"),
+        "{}",
+        out.stdout
+    );
     // A vault that is not initialised: down, and the missing secret's fix is initialising it
     // (storing into a backend that is down cannot work).
     let q = Project::with(VAULT, "A=ref://secrets/a\n").env("ENVREF_VAULT_PASSPHRASE", PASS);
     let out = q.envref(&["status"]).fails(1);
-    assert!(out.stdout.contains("down     vault (vault): vault: not initialized"), "{}", out.stdout);
-    assert!(out.stdout.contains("hint: run `envref vault init`"), "{}", out.stdout);
-    assert!(out.stdout.contains("fix: backend vault is unavailable: run `envref vault init`"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("down     vault (vault): vault: not initialized"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("hint: run `envref vault init`"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("fix: backend vault is unavailable: run `envref vault init`"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn status_without_project_is_an_error() {
     let p = Project::new();
     let out = p.envref(&["status"]).fails(1);
-    assert!(out.stderr.contains("no .envref.yaml found") && out.stderr.contains("envref init"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no .envref.yaml found") && out.stderr.contains("envref init"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stdout.is_empty());
 }
 
@@ -160,7 +253,10 @@ fn doctor_never_asks_to_ignore_the_committed_env_file() {
     let out = p.envref(&["doctor", "--format", "json"]).ok();
     let j = json(&out.stdout);
     let findings = j["findings"].as_array().unwrap();
-    assert!(findings.iter().all(|f| f["location"] != ".env"), "{findings:?}");
+    assert!(
+        findings.iter().all(|f| f["location"] != ".env"),
+        "{findings:?}"
+    );
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert_eq!(findings[0]["check"], "gitignore");
     assert_eq!(findings[0]["location"], ".env.local");
@@ -173,7 +269,11 @@ fn doctor_never_asks_to_ignore_the_committed_env_file() {
     git(&p, &["add", ".envref.yaml", ".env", ".gitignore"]);
     let out = p.envref(&["doctor"]).ok();
     assert_eq!(out.stdout, "", "{}", out.stdout);
-    assert!(out.stderr.contains("doctor: no problems found"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("doctor: no problems found"),
+        "{}",
+        out.stderr
+    );
 
     // The opposite mistake: ignoring .env (untracked) keeps its references from the team.
     git(&p, &["rm", "-q", "--cached", ".env"]);
@@ -203,32 +303,78 @@ fn doctor_reports_each_problem_with_a_fix_and_exits_1() {
     git(&p, &["init", "-q"]);
     let out = p.envref(&["doctor"]).fails(1);
     let o = &out.stdout;
-    assert!(o.contains("error    [parse] .env.staging: ") && o.contains(".env.staging:2:"), "{o}");
-    assert!(o.contains("warning  [duplicate] .env: line 3:") && o.contains("duplicate key API_KEY (first defined on line 1)"), "{o}");
+    assert!(
+        o.contains("error    [parse] .env.staging: ") && o.contains(".env.staging:2:"),
+        "{o}"
+    );
+    assert!(
+        o.contains("warning  [duplicate] .env: line 3:")
+            && o.contains("duplicate key API_KEY (first defined on line 1)"),
+        "{o}"
+    );
     assert!(o.contains("error    [plaintext] .env:2: GH may be a plaintext secret (matches the GitHub token format: ghp_***)"), "{o}");
-    assert!(o.contains("fix: store it with `envref secret set gh`, then set GH=ref://secrets/gh"), "{o}");
-    assert!(!o.contains("0123456789abcdef") && !out.stderr.contains("0123456789abcdef"), "a secret was printed");
-    assert!(o.contains("error    [gitignore] .env.local: .env.local is not ignored by git"), "{o}");
+    assert!(
+        o.contains("fix: store it with `envref secret set gh`, then set GH=ref://secrets/gh"),
+        "{o}"
+    );
+    assert!(
+        !o.contains("0123456789abcdef") && !out.stderr.contains("0123456789abcdef"),
+        "a secret was printed"
+    );
+    assert!(
+        o.contains("error    [gitignore] .env.local: .env.local is not ignored by git"),
+        "{o}"
+    );
     assert!(o.contains("fix: echo .env.local >> .gitignore"), "{o}");
-    assert!(o.contains("error    [vault] backend vault (vault): vault: not initialized"), "{o}");
-    assert!(o.contains("fix: run `envref vault init` to create it"), "{o}");
-    assert!(out.stderr.contains("error: doctor: 4 error(s), 1 warning(s)"), "{}", out.stderr);
+    assert!(
+        o.contains("error    [vault] backend vault (vault): vault: not initialized"),
+        "{o}"
+    );
+    assert!(
+        o.contains("fix: run `envref vault init` to create it"),
+        "{o}"
+    );
+    assert!(
+        out.stderr
+            .contains("error: doctor: 4 error(s), 1 warning(s)"),
+        "{}",
+        out.stderr
+    );
 
     let j = json(&p.envref(&["doctor", "--format", "json"]).fails(1).stdout);
     assert_eq!(j["ok"], false);
     assert_eq!(j["errors"], 4);
-    assert!(j["findings"].as_array().unwrap().iter().all(|f| f["fix"].is_string()), "{j}");
+    assert!(
+        j["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["fix"].is_string()),
+        "{j}"
+    );
 
     // Committing the local file is worse: it says how to undo it.
     git(&p, &["add", "-f", ".env.local"]);
     let out = p.envref(&["doctor"]).fails(1);
-    assert!(out.stdout.contains(".env.local is committed to git"), "{}", out.stdout);
-    assert!(out.stdout.contains("fix: git rm --cached .env.local && echo .env.local >> .gitignore"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(".env.local is committed to git"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("fix: git rm --cached .env.local && echo .env.local >> .gitignore"),
+        "{}",
+        out.stdout
+    );
 
     // Fixing everything makes it pass.
     git(&p, &["rm", "-q", "--cached", ".env.local"]);
     p.write(".gitignore", ".env.local\n");
-    p.write(".env", "API_KEY=ref://secrets/api_key\nGH=ref://secrets/gh\n");
+    p.write(
+        ".env",
+        "API_KEY=ref://secrets/api_key\nGH=ref://secrets/gh\n",
+    );
     p.write(".env.staging", "OK=1\n");
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
     p.envref(&["doctor"]).ok();
@@ -238,25 +384,46 @@ fn doctor_reports_each_problem_with_a_fix_and_exits_1() {
 fn doctor_outside_git_reads_gitignore_and_checks_backends() {
     // Not a git work tree: .gitignore itself is read, globs included.
     let config = "backends:\n  - name: vault\n    type: vault\n  - name: broken\n    type: plugin\n    config:\n      command: /nonexistent/plugin\n";
-    let p = Project::with(&format!("project: app\n{config}"), "A=ref://secrets/a\n").env("ENVREF_VAULT_PASSPHRASE", PASS);
+    let p = Project::with(&format!("project: app\n{config}"), "A=ref://secrets/a\n")
+        .env("ENVREF_VAULT_PASSPHRASE", PASS);
     p.allow();
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
     p.write(".gitignore", "*.local\n");
     let out = p.envref(&["doctor"]).ok();
     // One backend down while another works: a warning, not an error.
-    assert!(out.stdout.contains("warning  [backend] backend broken (plugin)"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("warning  [backend] backend broken (plugin)"),
+        "{}",
+        out.stdout
+    );
     assert!(!out.stdout.contains("[gitignore]"), "{}", out.stdout);
     // A vault file others can read.
     let vault = p.home.join(".config/envref/vault.db");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&vault, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = p.envref(&["doctor"]).ok();
-    assert!(out.stdout.contains("the vault file is readable by other users (mode 644)"), "{}", out.stdout);
-    assert!(out.stdout.contains(&format!("fix: chmod 600 {}", vault.display())), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("the vault file is readable by other users (mode 644)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("fix: chmod 600 {}", vault.display())),
+        "{}",
+        out.stdout
+    );
     // A broken config is an error finding too.
     p.write(".envref.yaml", "project: app\nbackends: []\n");
     let out = p.envref(&["doctor"]).fails(1);
-    assert!(out.stdout.contains("error    [config]") && out.stdout.contains("backends: the list is empty"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("error    [config]")
+            && out.stdout.contains("backends: the list is empty"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -273,13 +440,35 @@ fn doctor_checks_the_envrc_with_direnv() {
     let envrc = p.read(".envrc");
     p.write(".envrc", &format!("{envrc}# edited\n"));
     let out = p.envref(&["doctor"]).ok();
-    assert!(out.stdout.contains("warning  [direnv] .envrc: .envrc is not allowed by direnv"), "{}", out.stdout);
-    assert!(out.stdout.contains(&format!("direnv allow {}", p.dir.display())), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("warning  [direnv] .envrc: .envrc is not allowed by direnv"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("direnv allow {}", p.dir.display())),
+        "{}",
+        out.stdout
+    );
     // The Go envref's template hides envref's errors.
-    p.write(".envrc", "eval \"$(envref resolve --direnv 2>/dev/null)\" || true\n");
+    p.write(
+        ".envrc",
+        "eval \"$(envref resolve --direnv 2>/dev/null)\" || true\n",
+    );
     let out = p.envref(&["doctor"]).ok();
-    assert!(out.stdout.contains(".envrc hides envref's errors"), "{}", out.stdout);
-    assert!(out.stdout.contains("fix: rewrite it with `envref init --direnv --force`"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(".envrc hides envref's errors"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("fix: rewrite it with `envref init --direnv --force`"),
+        "{}",
+        out.stdout
+    );
 }
 
 // -------------------------------------------------------------------------------- validate
@@ -296,7 +485,10 @@ const SCHEMA: &str = r#"{"keys": {
 
 fn validate_project(env: &str) -> Project {
     let p = Project::with("project: app\n", env);
-    p.write(".env.example", "PORT=\nMODE=\nRATIO=\nDEBUG=\nADMIN=\nAPI_KEY=\nHOME_URL=\n");
+    p.write(
+        ".env.example",
+        "PORT=\nMODE=\nRATIO=\nDEBUG=\nADMIN=\nAPI_KEY=\nHOME_URL=\n",
+    );
     p.write(".env.schema.json", SCHEMA);
     p
 }
@@ -307,7 +499,12 @@ const GOOD: &str = "PORT=8080\nMODE=dev\nRATIO=0.5\nDEBUG=on\nADMIN=ops@example.
 fn validate_passes_a_good_project() {
     let p = validate_project(GOOD);
     let out = p.envref(&["validate"]).ok();
-    assert!(out.stderr.contains("ok: 7 key(s) valid against .env.example and .env.schema.json"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("ok: 7 key(s) valid against .env.example and .env.schema.json"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stdout.is_empty());
     // --ci prints nothing on success.
     let out = p.envref(&["validate", "--ci"]).ok();
@@ -319,8 +516,18 @@ fn validate_passes_a_good_project() {
 fn validate_fails_on_extra_keys_alone() {
     let p = validate_project(&format!("{GOOD}EXTRA=1\n"));
     let out = p.envref(&["validate"]).fails(1);
-    assert!(out.stderr.contains("error: .env:8:1: EXTRA: not listed in .env.example"), "{}", out.stderr);
-    assert!(out.stderr.contains("validation failed: 1 error(s) (0 missing, 1 extra, 0 invalid)"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: .env:8:1: EXTRA: not listed in .env.example"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("validation failed: 1 error(s) (0 missing, 1 extra, 0 invalid)"),
+        "{}",
+        out.stderr
+    );
     p.envref(&["validate", "--ci"]).fails(1);
 }
 
@@ -349,8 +556,18 @@ fn validate_reports_every_error_per_key_without_values() {
     let mut c = p.envref_cmd(&["validate", "--ci"]);
     c.env("GITHUB_ACTIONS", "true");
     let out = run(c).fails(1);
-    assert!(out.stdout.contains("::error file=.env,line=1,col=1::PORT: expected a port number (1-65535)"), "{}", out.stdout);
-    assert!(out.stdout.contains("::error file=.env.example,line=6,col=1::API_KEY: not set"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("::error file=.env,line=1,col=1::PORT: expected a port number (1-65535)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("::error file=.env.example,line=6,col=1::API_KEY: not set"),
+        "{}",
+        out.stdout
+    );
     assert!(!out.stderr.contains("hint:"), "{}", out.stderr);
 }
 
@@ -358,26 +575,54 @@ fn validate_reports_every_error_per_key_without_values() {
 fn validate_schema_only_example_only_and_bad_inputs() {
     // Schema alone (the Go tool insisted on .env.example).
     let p = Project::with("project: app\n", "PORT=80\n");
-    p.write("rules.json", r#"{"keys": {"PORT": {"type": "port"}, "NAME": {"required": true}}}"#);
+    p.write(
+        "rules.json",
+        r#"{"keys": {"PORT": {"type": "port"}, "NAME": {"required": true}}}"#,
+    );
     let out = p.envref(&["validate", "--schema", "rules.json"]).fails(1);
-    assert!(out.stderr.contains("error: NAME: not set (required by rules.json)"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: NAME: not set (required by rules.json)"),
+        "{}",
+        out.stderr
+    );
     p.write(".env", "PORT=80\nNAME=x\n");
     p.envref(&["validate", "--schema", "rules.json"]).ok();
     // Profile layers are validated merged.
     p.write(".env.staging", "PORT=99999\n");
-    p.envref(&["validate", "--schema", "rules.json", "-P", "staging"]).fails(1);
+    p.envref(&["validate", "--schema", "rules.json", "-P", "staging"])
+        .fails(1);
     // Nothing to validate against.
     let out = p.envref(&["validate"]).fails(1);
-    assert!(out.stderr.contains("nothing to validate against"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("nothing to validate against"),
+        "{}",
+        out.stderr
+    );
     // A named file that does not exist, a schema without "keys", an unknown type.
-    let out = p.envref(&["validate", "--example", "nope.example"]).fails(1);
-    assert!(out.stderr.contains("nope.example: no such file or directory"), "{}", out.stderr);
+    let out = p
+        .envref(&["validate", "--example", "nope.example"])
+        .fails(1);
+    assert!(
+        out.stderr
+            .contains("nope.example: no such file or directory"),
+        "{}",
+        out.stderr
+    );
     p.write("flat.json", r#"{"PORT": {"type": "port"}}"#);
     let out = p.envref(&["validate", "--schema", "flat.json"]).fails(1);
-    assert!(out.stderr.contains("the schema has no \"keys\" object"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the schema has no \"keys\" object"),
+        "{}",
+        out.stderr
+    );
     p.write("bad.json", r#"{"keys": {"PORT": {"type": "integer"}}}"#);
     let out = p.envref(&["validate", "--schema", "bad.json"]).fails(1);
-    assert!(out.stderr.contains("PORT: unknown type \"integer\""), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("PORT: unknown type \"integer\""),
+        "{}",
+        out.stderr
+    );
 }
 
 // ----------------------------------------------------------------------------------- audit
@@ -391,7 +636,12 @@ fn audit_finds_plaintext_secrets_masked_and_ignores_references() {
         "API_KEY=ref://secrets/api_key\nDB=postgres://u:${ref://secrets/pw}@h/db\nAPP=my-app\nPORT=8080\n",
     );
     let out = p.envref(&["audit"]).ok();
-    assert!(out.stderr.contains("audit: no plaintext secrets found in .env"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("audit: no plaintext secrets found in .env"),
+        "{}",
+        out.stderr
+    );
     p.write(
         ".env.staging",
         "AWS_KEY=AKIAIOSFODNN7EXAMPLE\nSTRIPE=sk_live_4eC39HqLyjWDarjtT1zdp7dc\nDB_PASSWORD=correct-horse-battery\nDB_URL=postgres://admin:s3cr3tpw@db/app\nSESSION=q8Zr2LmX9vT4wK7pN3bY6cHf\n",
@@ -407,18 +657,46 @@ fn audit_finds_plaintext_secrets_masked_and_ignores_references() {
          .env.staging:4: DB_URL: URL with an embedded password (post***)\n\
          .env.staging:5: SESSION: high-entropy value (4.58 bits/char) (q8Zr***)\n"
     );
-    assert!(out.stderr.contains("error: audit: 5 value(s) look like plaintext secrets"), "{}", out.stderr);
-    for secret in ["IOSFODNN7", "4eC39Hq", "horse-battery", "s3cr3tpw", "LmX9vT4w", GH_TOKEN] {
-        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "{secret} was printed");
+    assert!(
+        out.stderr
+            .contains("error: audit: 5 value(s) look like plaintext secrets"),
+        "{}",
+        out.stderr
+    );
+    for secret in [
+        "IOSFODNN7",
+        "4eC39Hq",
+        "horse-battery",
+        "s3cr3tpw",
+        "LmX9vT4w",
+        GH_TOKEN,
+    ] {
+        assert!(
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
+            "{secret} was printed"
+        );
     }
     let j = json(&p.envref(&["audit", "--format", "json"]).fails(1).stdout);
     assert_eq!(j["files"], serde_json::json!([".env", ".env.staging"]));
-    let kinds: Vec<&str> = j["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["token", "token", "key-name", "url-password", "entropy"]);
+    let kinds: Vec<&str> = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["token", "token", "key-name", "url-password", "entropy"]
+    );
     assert_eq!(j["findings"][0]["preview"], "AKIA***");
     // Explicit files are scanned as given.
     let out = p.envref(&["audit", ".env.local"]).fails(1);
-    assert!(out.stdout.contains("LOCAL_TOKEN: matches the GitHub token format (ghp_***)"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("LOCAL_TOKEN: matches the GitHub token format (ghp_***)"),
+        "{}",
+        out.stdout
+    );
 }
 
 // ------------------------------------------------------------------------------------ edit
@@ -428,7 +706,11 @@ fn editor(p: &Project, line: &str) -> String {
     let dir = p.root.join("my editor");
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("ed.sh");
-    std::fs::write(&script, format!("#!/bin/sh\n[ \"$1\" = --wait ] || exit 3\nprintf '%s\\n' '{line}' >> \"$2\"\n")).unwrap();
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\n[ \"$1\" = --wait ] || exit 3\nprintf '%s\\n' '{line}' >> \"$2\"\n"),
+    )
+    .unwrap();
     chmod_x(&script);
     format!("'{}' --wait", script.display())
 }
@@ -459,22 +741,43 @@ fn edit_failures() {
     // The editor fails: exit 1, file untouched.
     p.set_env("EDITOR", "sh -c 'exit 3'");
     let out = p.envref(&["edit"]).fails(1);
-    assert!(out.stderr.contains("editor sh exited with status 3"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("editor sh exited with status 3"),
+        "{}",
+        out.stderr
+    );
     // Not installed.
     p.set_env("EDITOR", "no-such-editor-xyz --wait");
     let out = p.envref(&["edit"]).fails(1);
-    assert!(out.stderr.contains("editor not found: no-such-editor-xyz"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("editor not found: no-such-editor-xyz"),
+        "{}",
+        out.stderr
+    );
     // Unbalanced quotes in $EDITOR.
     p.set_env("EDITOR", "vim 'x");
     let out = p.envref(&["edit"]).fails(1);
-    assert!(out.stderr.contains("$EDITOR has an unterminated quote"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("$EDITOR has an unterminated quote"),
+        "{}",
+        out.stderr
+    );
     // Saved, but broken: said so, with how to fix it.
     p.set_env("EDITOR", editor(&p, "not a definition"));
     let out = p.envref(&["edit"]).fails(1);
-    assert!(out.stderr.contains(".env was saved, but it is not valid") && out.stderr.contains(".env:2:"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".env was saved, but it is not valid")
+            && out.stderr.contains(".env:2:"),
+        "{}",
+        out.stderr
+    );
     p.set_env("EDITOR", editor(&p, "backends: []"));
     let out = p.envref(&["edit", "--config"]).fails(1);
-    assert!(out.stderr.contains("backends: the list is empty"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("backends: the list is empty"),
+        "{}",
+        out.stderr
+    );
     // `edit --config` still opens a config that does not load.
     p.set_env("EDITOR", r#"sh -c 'printf "project: app\n" > "$1"' editor"#);
     p.envref(&["edit", "--config"]).ok();
@@ -488,8 +791,15 @@ fn direnv_project() -> Option<Project> {
         return None;
     }
     let mut p = vault_project("", "APP=one\nAPI_KEY=ref://secrets/api_key\n");
-    let bin = Path::new(support::ENVREF).parent().unwrap().display().to_string();
-    p.set_env("PATH", format!("{bin}:{}", std::env::var("PATH").unwrap_or_default()));
+    let bin = Path::new(support::ENVREF)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    p.set_env(
+        "PATH",
+        format!("{bin}:{}", std::env::var("PATH").unwrap_or_default()),
+    );
     set_secret(&p, "api_key", "it's a $ecret", &[]);
     Some(p)
 }
@@ -515,17 +825,33 @@ fn direnv_export(p: &Project, env: &serde_json::Map<String, serde_json::Value>) 
 
 fn bump_mtime(path: &Path) {
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
-    std::fs::File::options().write(true).open(path).unwrap().set_modified(later).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
 }
 
 #[test]
 fn direnv_loads_the_resolved_environment_and_follows_edits() {
     let Some(p) = direnv_project() else { return };
     let out = p.envref(&["init", "--direnv"]).ok();
-    assert!(out.stderr.contains("create  .envrc") && out.stderr.contains("allow   .envrc"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("create  .envrc") && out.stderr.contains("allow   .envrc"),
+        "{}",
+        out.stderr
+    );
     let envrc = p.read(".envrc");
-    assert!(envrc.contains("watch_file .envref.yaml .env .env.local\n"), "{envrc}");
-    assert!(envrc.contains("envref_env=\"$(envref resolve --direnv)\" || exit\n") && !envrc.contains("|| true"), "{envrc}");
+    assert!(
+        envrc.contains("watch_file .envref.yaml .env .env.local\n"),
+        "{envrc}"
+    );
+    assert!(
+        envrc.contains("envref_env=\"$(envref resolve --direnv)\" || exit\n")
+            && !envrc.contains("|| true"),
+        "{envrc}"
+    );
 
     let show = r#"printf '%s|%s' "$APP" "$API_KEY""#;
     assert_eq!(direnv_exec(&p, show).ok().stdout, "one|it's a $ecret");
@@ -537,7 +863,12 @@ fn direnv_loads_the_resolved_environment_and_follows_edits() {
     let loaded = json(&first.stdout).as_object().unwrap().clone();
     assert_eq!(loaded["APP"], "two");
     let again = direnv_export(&p, &loaded).ok();
-    assert_eq!(again.stdout.trim(), "", "re-ran although nothing changed: {}", again.stderr);
+    assert_eq!(
+        again.stdout.trim(),
+        "",
+        "re-ran although nothing changed: {}",
+        again.stderr
+    );
     p.write("README.md", "unwatched\n");
     assert_eq!(direnv_export(&p, &loaded).ok().stdout.trim(), "");
     p.write(".env", "APP=three\nAPI_KEY=ref://secrets/api_key\n");
@@ -550,16 +881,31 @@ fn direnv_loads_the_resolved_environment_and_follows_edits() {
 fn direnv_shows_envrefs_error_and_exports_nothing_when_a_secret_is_missing() {
     let Some(p) = direnv_project() else { return };
     p.envref(&["init", "--direnv"]).ok();
-    let loaded = json(&direnv_export(&p, &serde_json::Map::new()).ok().stdout).as_object().unwrap().clone();
+    let loaded = json(&direnv_export(&p, &serde_json::Map::new()).ok().stdout)
+        .as_object()
+        .unwrap()
+        .clone();
     assert_eq!(loaded["APP"], "one");
 
-    p.write(".env", "APP=two\nAPI_KEY=ref://secrets/api_key\nDB=ref://secrets/db_pass\n");
+    p.write(
+        ".env",
+        "APP=two\nAPI_KEY=ref://secrets/api_key\nDB=ref://secrets/db_pass\n",
+    );
     bump_mtime(&p.dir.join(".env"));
     // direnv exec: the command never runs, envref's error is shown.
     let out = direnv_exec(&p, r#"echo "APP=${APP-unset}""#).fails(1);
     assert_eq!(out.stdout, "");
-    assert!(out.stderr.contains("error: 1 variable could not be resolved"), "{}", out.stderr);
-    assert!(out.stderr.contains("DB: ref://secrets/db_pass"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: 1 variable could not be resolved"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("DB: ref://secrets/db_pass"),
+        "{}",
+        out.stderr
+    );
     // The hook after a good load: every project variable is removed, none is set.
     let out = direnv_export(&p, &loaded);
     let diff = json(&out.stdout);
@@ -569,6 +915,11 @@ fn direnv_shows_envrefs_error_and_exports_nothing_when_a_secret_is_missing() {
     }
     // A fresh shell: nothing from the project either.
     let fresh = json(&direnv_export(&p, &serde_json::Map::new()).stdout);
-    let keys: Vec<&String> = fresh.as_object().unwrap().keys().filter(|k| !k.starts_with("DIRENV_")).collect();
+    let keys: Vec<&String> = fresh
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| !k.starts_with("DIRENV_"))
+        .collect();
     assert!(keys.is_empty(), "exported {keys:?}");
 }

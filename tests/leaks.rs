@@ -31,7 +31,18 @@ struct Case {
 }
 
 /// Every command of the corpus run, by name; `get` takes the case's key.
-const COMMANDS: &[&str] = &["list", "resolve", "resolve --strict", "get", "get --resolve", "set", "status", "doctor", "validate", "audit"];
+const COMMANDS: &[&str] = &[
+    "list",
+    "resolve",
+    "resolve --strict",
+    "get",
+    "get --resolve",
+    "set",
+    "status",
+    "doctor",
+    "validate",
+    "audit",
+];
 
 /// Commands whose stdout is the values the user asked for.
 fn shows_values(command: &str) -> bool {
@@ -51,11 +62,29 @@ fn args<'a>(command: &'a str, key: &'a str) -> Vec<&'a str> {
 /// A file that does not parse: every command must stop with `marker`.
 fn parse_error(what: &'static str, env: &str, marker: &'static str) -> Case {
     let reaches = COMMANDS.iter().map(|c| (*c, marker)).collect();
-    Case { what, env: env.replace("{C}", CANARY), key: "A", reaches, value_shows_it: false }
+    Case {
+        what,
+        env: env.replace("{C}", CANARY),
+        key: "A",
+        reaches,
+        value_shows_it: false,
+    }
 }
 
-fn case(what: &'static str, key: &'static str, env: &str, reaches: &[(&'static str, &'static str)], value_shows_it: bool) -> Case {
-    Case { what, env: env.replace("{C}", CANARY), key, reaches: reaches.to_vec(), value_shows_it }
+fn case(
+    what: &'static str,
+    key: &'static str,
+    env: &str,
+    reaches: &[(&'static str, &'static str)],
+    value_shows_it: bool,
+) -> Case {
+    Case {
+        what,
+        env: env.replace("{C}", CANARY),
+        key,
+        reaches: reaches.to_vec(),
+        value_shows_it,
+    }
 }
 
 fn corpus() -> Vec<Case> {
@@ -150,10 +179,22 @@ fn corpus() -> Vec<Case> {
 const SCHEMA: &str = r#"{"keys": {"API_TOKEN": {"type": "number"}, "DB_PASSWORD": {"type": "number"}, "SECRET_KEY": {"pattern": "^z$"}, "TLS_KEY": {"type": "url"}, "A": {"type": "port"}}}"#;
 
 fn project() -> Project {
-    let p = Project::with("project: app\nbackends:\n  - name: vault\n    type: vault\n", "").env("ENVREF_VAULT_PASSPHRASE", PASS);
+    let p = Project::with(
+        "project: app\nbackends:\n  - name: vault\n    type: vault\n",
+        "",
+    )
+    .env("ENVREF_VAULT_PASSPHRASE", PASS);
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
-    p.envref(&["secret", "set", "s", "--value", "plain-secret"]).ok();
-    p.envref(&["secret", "set", "canary", "--value", &format!("vault-{CANARY}")]).ok();
+    p.envref(&["secret", "set", "s", "--value", "plain-secret"])
+        .ok();
+    p.envref(&[
+        "secret",
+        "set",
+        "canary",
+        "--value",
+        &format!("vault-{CANARY}"),
+    ])
+    .ok();
     p.write(".env.example", "S=\nA=\nAPI_TOKEN=\n");
     p.write(".env.schema.json", SCHEMA);
     p.write(".gitignore", ".env.local\n");
@@ -174,9 +215,23 @@ fn no_command_prints_value_text() {
                     a.insert(0, "-v");
                 }
                 let run = p.envref(&a);
-                assert!(run.code.is_some_and(|c| c <= 1), "{}: envref {a:?} crashed or misused: {}", case.what, run.stderr);
-                if run.stderr.contains(CANARY) || (run.stdout.contains(CANARY) && !(case.value_shows_it && shows_values(command))) {
-                    leaks.push(format!("{}: envref {}\nstdout:\n{}stderr:\n{}", case.what, a.join(" "), run.stdout, run.stderr));
+                assert!(
+                    run.code.is_some_and(|c| c <= 1),
+                    "{}: envref {a:?} crashed or misused: {}",
+                    case.what,
+                    run.stderr
+                );
+                if run.stderr.contains(CANARY)
+                    || (run.stdout.contains(CANARY)
+                        && !(case.value_shows_it && shows_values(command)))
+                {
+                    leaks.push(format!(
+                        "{}: envref {}\nstdout:\n{}stderr:\n{}",
+                        case.what,
+                        a.join(" "),
+                        run.stdout,
+                        run.stderr
+                    ));
                 }
                 outputs.push((command.to_string(), run));
             }
@@ -185,18 +240,34 @@ fn no_command_prints_value_text() {
             for (_, run) in outputs.iter().filter(|(c, _)| c == command) {
                 let all = format!("{}{}", run.stdout, run.stderr);
                 if !all.contains(marker) {
-                    unreached.push(format!("{}: `envref {command}` does not reach {marker:?}:\n{all}", case.what));
+                    unreached.push(format!(
+                        "{}: `envref {command}` does not reach {marker:?}:\n{all}",
+                        case.what
+                    ));
                 }
             }
         }
         // The exemption is not a blind spot: where the value is shown, it really is the canary.
         if case.value_shows_it {
             let (_, get) = outputs.iter().find(|(c, _)| c == "get --resolve").unwrap();
-            assert!(get.stdout.contains(CANARY), "{}: the canary is not in the value: {}", case.what, get.stdout);
+            assert!(
+                get.stdout.contains(CANARY),
+                "{}: the canary is not in the value: {}",
+                case.what,
+                get.stdout
+            );
         }
     }
-    assert!(leaks.is_empty(), "value text leaked:\n\n{}", leaks.join("\n\n"));
-    assert!(unreached.is_empty(), "cases that miss their message path:\n\n{}", unreached.join("\n\n"));
+    assert!(
+        leaks.is_empty(),
+        "value text leaked:\n\n{}",
+        leaks.join("\n\n")
+    );
+    assert!(
+        unreached.is_empty(),
+        "cases that miss their message path:\n\n{}",
+        unreached.join("\n\n")
+    );
 }
 
 /// `set` takes values on the command line; a mistyped one is not echoed back either.
@@ -205,18 +276,33 @@ fn set_does_not_echo_its_arguments() {
     let p = Project::with("project: app\n", "A=1\n");
     let cases = [
         (vec![format!("ghp_{CANARY}")], "argument 1 is not KEY=VALUE"),
-        (vec!["A=2".into(), CANARY.into()], "argument 2 is not KEY=VALUE"),
-        (vec![format!("B=pw${{{CANARY}!}}")], "unexpected character in `${…}`"),
+        (
+            vec!["A=2".into(), CANARY.into()],
+            "argument 2 is not KEY=VALUE",
+        ),
+        (
+            vec![format!("B=pw${{{CANARY}!}}")],
+            "unexpected character in `${…}`",
+        ),
         (vec![format!("B=\"{CANARY}")], "set B in .env"),
     ];
     for (assignments, marker) in cases {
         let mut a = vec!["set"];
         a.extend(assignments.iter().map(String::as_str));
         let out = p.envref(&a);
-        assert!(!out.stderr.contains(CANARY) && !out.stdout.contains(CANARY), "{a:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            !out.stderr.contains(CANARY) && !out.stdout.contains(CANARY),
+            "{a:?}: {}{}",
+            out.stdout,
+            out.stderr
+        );
         assert!(out.stderr.contains(marker), "{a:?}: {}", out.stderr);
     }
-    assert_eq!(p.read(".env"), format!("A=1\nB=\"\\\"{CANARY}\"\n"), "the last value was stored (quoted), the failed ones were not");
+    assert_eq!(
+        p.read(".env"),
+        format!("A=1\nB=\"\\\"{CANARY}\"\n"),
+        "the last value was stored (quoted), the failed ones were not"
+    );
 }
 
 /// `config show` masks tokens and the credentials of URLs in every option; `.envref.yaml`
@@ -230,7 +316,11 @@ fn config_show_masks_url_credentials() {
     for format in ["text", "json"] {
         let out = p.envref(&["config", "show", "--format", format]).ok();
         assert!(!out.stdout.contains(CANARY), "{}", out.stdout);
-        assert!(out.stdout.contains("https://admin:***@vault.internal:8200"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("https://admin:***@vault.internal:8200"),
+            "{}",
+            out.stdout
+        );
         assert!(out.stdout.contains("/opt/x"), "{}", out.stdout);
     }
     // A token where YAML wants a map: the error names the place, not the scalar.
@@ -238,7 +328,17 @@ fn config_show_masks_url_credentials() {
     for command in ["config show", "list", "doctor"] {
         let out = p.envref(&command.split(' ').collect::<Vec<_>>()).fails(1);
         let all = format!("{}{}", out.stdout, out.stderr);
-        assert!(all.contains(".envref.yaml:5:13: backends[0].config: invalid type: string, expected a map"), "{command}: {all}");
-        assert!(!out.stderr.contains(CANARY) && !out.stdout.contains(CANARY), "{command}: {}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains(
+                ".envref.yaml:5:13: backends[0].config: invalid type: string, expected a map"
+            ),
+            "{command}: {all}"
+        );
+        assert!(
+            !out.stderr.contains(CANARY) && !out.stdout.contains(CANARY),
+            "{command}: {}{}",
+            out.stdout,
+            out.stderr
+        );
     }
 }

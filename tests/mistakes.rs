@@ -46,15 +46,23 @@ fn plugin_project(env: &str, values: &[(&str, &str)], extra: &str) -> Project {
     let script = p.root.join("plugin.py");
     std::fs::write(&script, PLUGIN).unwrap();
     make_executable(&script);
-    let store: serde_json::Map<String, serde_json::Value> = values.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect();
-    std::fs::write(p.root.join("store.json"), serde_json::to_string(&store).unwrap()).unwrap();
+    let store: serde_json::Map<String, serde_json::Value> = values
+        .iter()
+        .map(|(k, v)| (k.to_string(), (*v).into()))
+        .collect();
+    std::fs::write(
+        p.root.join("store.json"),
+        serde_json::to_string(&store).unwrap(),
+    )
+    .unwrap();
     p.write(".env", env);
     p.write_allowed_config(&format!(
         "project: my-app\nbackends:\n  - name: p\n    type: plugin\n    config:\n      command: {}\n{extra}",
         script.display()
     ));
     let (log, store) = (p.root.join("log"), p.root.join("store.json"));
-    p.env("LOG", log.display().to_string()).env("STORE", store.display().to_string())
+    p.env("LOG", log.display().to_string())
+        .env("STORE", store.display().to_string())
 }
 
 fn make_executable(path: &Path) {
@@ -63,7 +71,11 @@ fn make_executable(path: &Path) {
 }
 
 fn log(p: &Project) -> Vec<String> {
-    std::fs::read_to_string(p.root.join("log")).unwrap_or_default().lines().map(str::to_string).collect()
+    std::fs::read_to_string(p.root.join("log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -74,9 +86,18 @@ fn a_huge_timeout_is_a_config_error_and_doctor_still_runs() {
             "A=1\n",
         );
         let out = p.envref(&["resolve"]).fails(1);
-        assert!(out.stderr.contains("h: timeout is not a duration of at most 24h"), "{t}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("h: timeout is not a duration of at most 24h"),
+            "{t}: {}",
+            out.stderr
+        );
         let out = p.envref(&["doctor"]).fails(1);
-        assert!(out.stdout.contains("[config]") && out.stdout.contains("timeout is not a duration"), "{t}: {}", out.stdout);
+        assert!(
+            out.stdout.contains("[config]") && out.stdout.contains("timeout is not a duration"),
+            "{t}: {}",
+            out.stdout
+        );
     }
 }
 
@@ -88,9 +109,18 @@ fn secret_list_ignores_keys_a_backend_lists_outside_the_prefix() {
     if !have_python() {
         return;
     }
-    let p = plugin_project("", &[("my-app/k", "v"), ("my-app/staging/s", "v")], "").env("FOREIGN", "1");
-    assert_eq!(p.envref(&["secret", "list", "--backend", "p"]).ok().stdout, "k\nstaging/s\n");
-    assert_eq!(p.envref(&["secret", "list", "--backend", "p", "-P", "staging"]).ok().stdout, "s\n");
+    let p =
+        plugin_project("", &[("my-app/k", "v"), ("my-app/staging/s", "v")], "").env("FOREIGN", "1");
+    assert_eq!(
+        p.envref(&["secret", "list", "--backend", "p"]).ok().stdout,
+        "k\nstaging/s\n"
+    );
+    assert_eq!(
+        p.envref(&["secret", "list", "--backend", "p", "-P", "staging"])
+            .ok()
+            .stdout,
+        "s\n"
+    );
 }
 
 #[test]
@@ -98,31 +128,63 @@ fn an_unknown_profile_is_an_error_with_a_suggestion() {
     if !have_python() {
         return;
     }
-    let p = plugin_project("A=base\n", &[("my-app/qa/k", "v")], "profiles:\n  staging: {}\n");
+    let p = plugin_project(
+        "A=base\n",
+        &[("my-app/qa/k", "v")],
+        "profiles:\n  staging: {}\n",
+    );
     p.write(".env.review", "A=review\n");
     let out = p.envref(&["resolve", "-P", "stagign"]).fails(1);
-    assert!(out.stderr.contains("profile stagign not found") && out.stderr.contains("did you mean staging?"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("profile stagign not found")
+            && out.stderr.contains("did you mean staging?"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(out.stdout, "", "no values for a misspelt profile");
     let mut c = p.envref_cmd(&["run", "--", "true"]);
     c.env("ENVREF_PROFILE", "stagign");
     run(c).fails(1);
     p.envref(&["status", "-P", "stagign"]).fails(1);
-    p.envref(&["get", "A", "--resolve", "-P", "stagign"]).fails(1);
+    p.envref(&["get", "A", "--resolve", "-P", "stagign"])
+        .fails(1);
     let out = p.envref(&["secret", "get", "k", "-P", "qq"]).fails(1);
     assert!(
-        out.stderr.contains("profile qq not found") && out.stderr.contains("no backend holds secrets under my-app/qq/"),
+        out.stderr.contains("profile qq not found")
+            && out
+                .stderr
+                .contains("no backend holds secrets under my-app/qq/"),
         "{}",
         out.stderr
     );
-    assert_eq!(p.envref(&["secret", "get", "k", "-P", "qa"]).ok().stdout, "v\n");
+    assert_eq!(
+        p.envref(&["secret", "get", "k", "-P", "qa"]).ok().stdout,
+        "v\n"
+    );
     let out = p.envref(&["doctor", "-P", "stagign"]).fails(1);
-    assert!(out.stdout.contains("[profile] profile stagign not found") && out.stdout.contains("did you mean staging?"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("[profile] profile stagign not found")
+            && out.stdout.contains("did you mean staging?"),
+        "{}",
+        out.stdout
+    );
     // `get` without --resolve asks no backend: it warns instead.
     let out = p.envref(&["get", "A", "-P", "stagign"]).ok();
-    assert!(out.stderr.contains("warning: profile stagign not found") && out.stderr.contains("did you mean staging?"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("warning: profile stagign not found")
+            && out.stderr.contains("did you mean staging?"),
+        "{}",
+        out.stderr
+    );
     // Known: registered, by its file, or by secrets scoped to it in a backend.
-    assert_eq!(p.envref(&["resolve", "-P", "staging"]).ok().stdout, "A=base\n");
-    assert_eq!(p.envref(&["resolve", "-P", "review"]).ok().stdout, "A=review\n");
+    assert_eq!(
+        p.envref(&["resolve", "-P", "staging"]).ok().stdout,
+        "A=base\n"
+    );
+    assert_eq!(
+        p.envref(&["resolve", "-P", "review"]).ok().stdout,
+        "A=review\n"
+    );
     assert_eq!(p.envref(&["resolve", "-P", "qa"]).ok().stdout, "A=base\n");
 }
 
@@ -130,12 +192,23 @@ fn an_unknown_profile_is_an_error_with_a_suggestion() {
 fn dash_c_is_the_cwd_of_the_child_of_run() {
     let p = Project::with("project: app\n", "A=1\n");
     let mut c = p.command(support::ENVREF);
-    c.current_dir(&p.root).arg("-C").arg("project").args(["run", "--", "sh", "-c", "pwd -P; echo \"$PWD\""]);
+    c.current_dir(&p.root).arg("-C").arg("project").args([
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "pwd -P; echo \"$PWD\"",
+    ]);
     let out = run(c).ok();
     let real = p.dir.canonicalize().unwrap();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines[0], real.to_str().unwrap(), "{}", out.stdout);
-    assert_eq!(Path::new(lines[1]).canonicalize().unwrap(), real, "$PWD: {}", out.stdout);
+    assert_eq!(
+        Path::new(lines[1]).canonicalize().unwrap(),
+        real,
+        "$PWD: {}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -145,9 +218,21 @@ fn a_crashed_plugin_gets_its_own_hint_and_its_last_stderr_lines() {
     }
     let p = plugin_project("K=ref://secrets/k\n", &[], "").env("CRASH", "1");
     let out = p.envref(&["resolve"]).fails(1);
-    assert!(out.stderr.contains("ModuleNotFoundError"), "the traceback's last line: {}", out.stderr);
-    assert!(out.stderr.contains("check the plugin of backend p"), "{}", out.stderr);
-    assert!(!out.stderr.contains("envref secret set"), "storing is not the fix: {}", out.stderr);
+    assert!(
+        out.stderr.contains("ModuleNotFoundError"),
+        "the traceback's last line: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("check the plugin of backend p"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("envref secret set"),
+        "storing is not the fix: {}",
+        out.stderr
+    );
     // Not found is still fixed by storing it.
     let p = plugin_project("K=ref://secrets/k\n", &[], "");
     let out = p.envref(&["resolve"]).fails(1);
@@ -159,14 +244,20 @@ fn a_signed_out_op_says_op_signin_not_secret_set() {
     if !available("1password", have("python3")) {
         return;
     }
-    let p = Project::with("", "K=ref://secrets/k\n").env("FAKE_OP_STATE", "/nonexistent").env("FAKE_OP_SIGNED_OUT", "1");
+    let p = Project::with("", "K=ref://secrets/k\n")
+        .env("FAKE_OP_STATE", "/nonexistent")
+        .env("FAKE_OP_SIGNED_OUT", "1");
     let op = support::root().join("tests/support/fake-op");
     p.write_allowed_config(&format!(
         "project: app\nbackends:\n  - name: op\n    type: 1password\n    config:\n      command: {}\n",
         op.display()
     ));
     let out = p.envref(&["resolve"]).fails(1);
-    assert!(out.stderr.contains("op signin") && !out.stderr.contains("envref secret set"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("op signin") && !out.stderr.contains("envref secret set"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -185,43 +276,100 @@ fn onepassword_duplicate_items_name_the_fix() {
         op.display()
     ));
     let out = p.envref(&["secret", "get", "k"]).fails(1);
-    assert!(out.stderr.contains("More than one item matches") && out.stderr.contains("op item delete <id>"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("More than one item matches")
+            && out.stderr.contains("op item delete <id>"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn status_never_suggests_storing_into_an_unavailable_keychain() {
-    let p = Project::with("project: app\nbackends:\n  - name: keychain\n    type: keychain\n", "K=ref://secrets/k\n");
+    let p = Project::with(
+        "project: app\nbackends:\n  - name: keychain\n    type: keychain\n",
+        "K=ref://secrets/k\n",
+    );
     let runtime = p.root.join("runtime");
     std::fs::create_dir_all(&runtime).unwrap();
     let mut c = p.envref_cmd(&["status"]);
-    c.env_remove("DBUS_SESSION_BUS_ADDRESS").env("XDG_RUNTIME_DIR", runtime).env_remove("DISPLAY");
+    c.env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_RUNTIME_DIR", runtime)
+        .env_remove("DISPLAY");
     let out = run(c).fails(1);
     assert!(!out.stdout.contains("--backend keychain"), "{}", out.stdout);
-    assert!(out.stdout.contains("backend keychain is unavailable"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("backend keychain is unavailable"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn unresolved_looking_values_are_never_silent() {
-    let env = "DB=postgres://u:ref://secrets/pw@db\nT=op://Engineering/item/field\nOK=ref-like text\n";
+    let env =
+        "DB=postgres://u:ref://secrets/pw@db\nT=op://Engineering/item/field\nOK=ref-like text\n";
     let p = Project::with("project: app\n", env);
     let out = p.envref(&["resolve"]).ok();
-    assert!(out.stderr.contains(": DB: looks like a reference but is passed through as text"), "{}", out.stderr);
-    assert!(out.stderr.contains(": T: looks like a reference") && out.stderr.contains("op://"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(": DB: looks like a reference but is passed through as text"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(": T: looks like a reference") && out.stderr.contains("op://"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains(": OK:"), "{}", out.stderr);
     let out = p.envref(&["run", "--", "true"]).ok();
-    assert!(out.stderr.contains(": DB: looks like a reference"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(": DB: looks like a reference"),
+        "{}",
+        out.stderr
+    );
     let out = p.envref(&["audit"]).fails(1);
-    assert!(out.stdout.contains(".env:1: DB: looks like a reference but is not resolved"), "{}", out.stdout);
-    assert!(out.stdout.contains(".env:2: T: looks like a reference"), "{}", out.stdout);
-    assert!(out.stderr.contains("2 value(s) look like references that are not resolved"), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains(".env:1: DB: looks like a reference but is not resolved"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(".env:2: T: looks like a reference"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("2 value(s) look like references that are not resolved"),
+        "{}",
+        out.stderr
+    );
     let out = p.envref(&["doctor"]).fails(1);
-    assert!(out.stdout.contains("[unresolved] .env:1: DB looks like a reference"), "{}", out.stdout);
-    assert!(out.stdout.contains("[unresolved] .env:2: T looks like a reference"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("[unresolved] .env:1: DB looks like a reference"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("[unresolved] .env:2: T looks like a reference"),
+        "{}",
+        out.stdout
+    );
     // In the local file too.
     p.write(".env", "A=1\n");
     p.write(".env.local", "L=x ref://secrets/l\n");
     let out = p.envref(&["doctor"]).fails(1);
-    assert!(out.stdout.contains("[unresolved] .env.local:1: L looks like a reference"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("[unresolved] .env.local:1: L looks like a reference"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -234,7 +382,11 @@ fn get_resolve_asks_only_for_what_the_key_needs() {
     let out = p.envref(&["get", "B", "--resolve"]).ok();
     assert_eq!(out.stdout, "cv-x\n");
     assert_eq!(log(&p), ["get my-app/c"], "only C's reference is looked up");
-    assert!(!out.stderr.contains("warning"), "no unrelated warnings: {}", out.stderr);
+    assert!(
+        !out.stderr.contains("warning"),
+        "no unrelated warnings: {}",
+        out.stderr
+    );
     // The whole project still asks for everything (and warns about W).
     let out = p.envref(&["resolve", "--partial"]).fails(1);
     assert!(out.stderr.contains("W: the variable"), "{}", out.stderr);
@@ -245,27 +397,53 @@ fn a_targeted_reference_failure_is_reported_once_without_next_backend() {
     if !have_python() {
         return;
     }
-    let p =
-        plugin_project("K=ref://p/k\n", &[], "  - name: vault\n    type: vault\n").env("CRASH", "1").env("ENVREF_VAULT_PASSPHRASE", PASS);
+    let p = plugin_project("K=ref://p/k\n", &[], "  - name: vault\n    type: vault\n")
+        .env("CRASH", "1")
+        .env("ENVREF_VAULT_PASSPHRASE", PASS);
     let out = p.envref(&["resolve"]).fails(1);
-    assert!(!out.stderr.contains("trying the next backend"), "{}", out.stderr);
-    assert_eq!(out.stderr.matches("ModuleNotFoundError").count(), 1, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("trying the next backend"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches("ModuleNotFoundError").count(),
+        1,
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn rotate_confirms_before_deleting_old_values_beyond_keep() {
-    let p = Project::with("project: app\nbackends:\n  - name: vault\n    type: vault\n", "").env("ENVREF_VAULT_PASSPHRASE", PASS);
+    let p = Project::with(
+        "project: app\nbackends:\n  - name: vault\n    type: vault\n",
+        "",
+    )
+    .env("ENVREF_VAULT_PASSPHRASE", PASS);
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
     p.envref(&["secret", "set", "k", "--value", "v0"]).ok();
     for _ in 0..3 {
         p.envref(&["secret", "rotate", "k"]).ok();
     }
     let history = |p: &Project| p.envref(&["secret", "list"]).ok().stdout;
-    assert_eq!(history(&p), "k\nk.__history.1\nk.__history.2\nk.__history.3\n");
+    assert_eq!(
+        history(&p),
+        "k\nk.__history.1\nk.__history.2\nk.__history.3\n"
+    );
     // --keep 1 would delete two stored old values: no terminal, so it refuses and says how.
     let out = p.envref(&["secret", "rotate", "k", "--keep", "1"]).fails(1);
-    assert!(out.stderr.contains("no terminal to confirm on") && out.stderr.contains("--force"), "{}", out.stderr);
-    assert_eq!(history(&p), "k\nk.__history.1\nk.__history.2\nk.__history.3\n", "nothing deleted");
-    p.envref(&["secret", "rotate", "k", "--keep", "1", "--force"]).ok();
+    assert!(
+        out.stderr.contains("no terminal to confirm on") && out.stderr.contains("--force"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        history(&p),
+        "k\nk.__history.1\nk.__history.2\nk.__history.3\n",
+        "nothing deleted"
+    );
+    p.envref(&["secret", "rotate", "k", "--keep", "1", "--force"])
+        .ok();
     assert_eq!(history(&p), "k\nk.__history.1\n");
 }

@@ -54,13 +54,26 @@ fn assert_refused(p: &Project, marker: &Path, why: &str) {
     for (name, args) in COMMANDS {
         let out = p.envref(args).fails(1);
         let text = format!("{}{}", out.stdout, out.stderr);
-        assert!(!marker.exists(), "{name}: the helper ran before `envref allow`\n{text}");
+        assert!(
+            !marker.exists(),
+            "{name}: the helper ran before `envref allow`\n{text}"
+        );
         assert!(!text.contains("child-ran"), "{name}: the child ran\n{text}");
         assert!(text.contains(why), "{name}: says why ({why})\n{text}");
-        assert!(text.contains("backend helper (plugin):") && text.contains("bin/helper"), "{name}: names the program\n{text}");
-        assert!(text.contains("run `envref allow`"), "{name}: gives the command\n{text}");
+        assert!(
+            text.contains("backend helper (plugin):") && text.contains("bin/helper"),
+            "{name}: names the program\n{text}"
+        );
+        assert!(
+            text.contains("run `envref allow`"),
+            "{name}: gives the command\n{text}"
+        );
         // One error, not one per key or per backend.
-        assert_eq!(text.matches("bin/helper").count(), 1, "{name}: named once\n{text}");
+        assert_eq!(
+            text.matches("bin/helper").count(),
+            1,
+            "{name}: named once\n{text}"
+        );
     }
 }
 
@@ -68,12 +81,22 @@ fn assert_refused(p: &Project, marker: &Path, why: &str) {
 fn assert_runs(p: &Project, marker: &Path) {
     let out = p.envref(&["resolve"]).ok();
     assert!(out.stdout.contains("API_KEY=from-helper"), "{}", out.stdout);
-    let out = p.envref(&["run", "--", "sh", "-c", "echo child-$API_KEY"]).ok();
+    let out = p
+        .envref(&["run", "--", "sh", "-c", "echo child-$API_KEY"])
+        .ok();
     assert_eq!(out.stdout, "child-from-helper\n");
     let out = p.envref(&["status"]).ok();
-    assert!(out.stdout.contains("Trust:    allowed") && out.stdout.contains("backend helper (plugin):"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Trust:    allowed") && out.stdout.contains("backend helper (plugin):"),
+        "{}",
+        out.stdout
+    );
     p.envref(&["onboard", "--dry-run"]).ok();
-    assert!(p.envref(&["secret", "list"]).ok().stdout.contains("api_key"));
+    assert!(p
+        .envref(&["secret", "list"])
+        .ok()
+        .stdout
+        .contains("api_key"));
     assert!(marker.exists(), "the helper ran once allowed");
 }
 
@@ -86,7 +109,11 @@ fn untrusted_clone_runs_nothing_until_allowed_and_an_edit_revokes() {
     assert_refused(&p, &marker, "is not allowed yet");
 
     let out = p.envref(&["allow"]).ok();
-    assert!(out.stderr.contains("allowed") && out.stderr.contains("backend helper (plugin)"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("allowed") && out.stderr.contains("backend helper (plugin)"),
+        "{}",
+        out.stderr
+    );
     assert_runs(&p, &marker);
 
     // Any change to the file, even a comment, needs a new allow.
@@ -98,9 +125,17 @@ fn untrusted_clone_runs_nothing_until_allowed_and_an_edit_revokes() {
 
     // `allow --revoke` withdraws it.
     std::fs::remove_file(&marker).unwrap();
-    assert!(p.envref(&["allow", "--revoke"]).ok().stderr.contains("revoked"));
+    assert!(p
+        .envref(&["allow", "--revoke"])
+        .ok()
+        .stderr
+        .contains("revoked"));
     assert_refused(&p, &marker, "is not allowed yet");
-    assert!(p.envref(&["allow", "--revoke"]).ok().stderr.contains("was not allowed"));
+    assert!(p
+        .envref(&["allow", "--revoke"])
+        .ok()
+        .stderr
+        .contains("was not allowed"));
 }
 
 #[test]
@@ -108,7 +143,10 @@ fn the_record_is_private_and_keyed_by_path_and_content() {
     let (p, marker) = clone();
     p.allow();
     let allow_dir = p.home.join(".local/state/envref/allow");
-    let records: Vec<PathBuf> = std::fs::read_dir(&allow_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let records: Vec<PathBuf> = std::fs::read_dir(&allow_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(records.len(), 1);
     #[cfg(unix)]
     {
@@ -145,11 +183,19 @@ fn the_hint_is_the_exact_command_to_run() {
     let mut c = p.envref_cmd(&["-C", p.dir.to_str().unwrap(), "resolve"]);
     c.current_dir(&elsewhere);
     let out = support::run(c).fails(1);
-    let hint = out.stderr.lines().find(|l| l.contains("hint:")).unwrap_or_else(|| panic!("{}", out.stderr));
+    let hint = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("hint:"))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
     let command = hint.split('`').nth(1).unwrap_or_else(|| panic!("{hint}"));
-    assert!(command.starts_with("envref -C ") && command.ends_with(" allow"), "{command}");
+    assert!(
+        command.starts_with("envref -C ") && command.ends_with(" allow"),
+        "{command}"
+    );
     let mut c = p.command("sh");
-    c.current_dir(&elsewhere).args(["-c", &command.replacen("envref", support::ENVREF, 1)]);
+    c.current_dir(&elsewhere)
+        .args(["-c", &command.replacen("envref", support::ENVREF, 1)]);
     support::run(c).ok();
     let mut c = p.envref_cmd(&["-C", p.dir.to_str().unwrap(), "resolve"]);
     c.current_dir(&elsewhere);
@@ -164,22 +210,36 @@ fn refused(out: &Run, marker: &Path) -> bool {
 #[test]
 fn default_tools_on_path_the_global_config_and_init_need_no_allow() {
     // A plugin found on PATH under its default name, outside the project.
-    let mut p = Project::with("project: app\nbackends:\n  - name: demo\n    type: plugin\n", "API_KEY=ref://secrets/api_key\n");
+    let mut p = Project::with(
+        "project: app\nbackends:\n  - name: demo\n    type: plugin\n",
+        "API_KEY=ref://secrets/api_key\n",
+    );
     let marker = p.root.join("marker");
     let tools = p.root.join("tools");
     install(&tools.join("envref-backend-demo"), &helper_script(&marker));
     let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap());
     p.set_env("PATH", path.clone());
-    assert!(p.envref(&["resolve"]).ok().stdout.contains("API_KEY=from-helper"));
+    assert!(p
+        .envref(&["resolve"])
+        .ok()
+        .stdout
+        .contains("API_KEY=from-helper"));
     assert!(marker.exists());
 
     // The same name found through a PATH entry that points into the project is the project's.
     std::fs::remove_file(&marker).unwrap();
     std::fs::remove_file(tools.join("envref-backend-demo")).unwrap();
-    install(&p.dir.join("bin/envref-backend-demo"), &helper_script(&marker));
+    install(
+        &p.dir.join("bin/envref-backend-demo"),
+        &helper_script(&marker),
+    );
     p.set_env("PATH", format!("bin:{path}"));
     let out = p.envref(&["resolve"]).fails(1);
-    assert!(refused(&out, &marker) && out.stderr.contains("bin/envref-backend-demo"), "{}", out.stderr);
+    assert!(
+        refused(&out, &marker) && out.stderr.contains("bin/envref-backend-demo"),
+        "{}",
+        out.stderr
+    );
     p.allow();
     p.envref(&["resolve"]).ok();
     assert!(marker.exists());
@@ -191,13 +251,27 @@ fn default_tools_on_path_the_global_config_and_init_need_no_allow() {
     install(&helper, &helper_script(&marker));
     let global = q.home.join(".config/envref/config.yaml");
     std::fs::create_dir_all(global.parent().unwrap()).unwrap();
-    std::fs::write(&global, format!("backends:\n  - name: mine\n    type: plugin\n    config:\n      command: {}\n", helper.display()))
-        .unwrap();
+    std::fs::write(
+        &global,
+        format!(
+            "backends:\n  - name: mine\n    type: plugin\n    config:\n      command: {}\n",
+            helper.display()
+        ),
+    )
+    .unwrap();
     q.write(".envref.yaml", "project: app\n");
     q.write(".env", "API_KEY=ref://secrets/api_key\n");
-    assert!(q.envref(&["resolve"]).ok().stdout.contains("API_KEY=from-helper"));
+    assert!(q
+        .envref(&["resolve"])
+        .ok()
+        .stdout
+        .contains("API_KEY=from-helper"));
     assert!(marker.exists());
-    assert!(q.envref(&["status"]).ok().stdout.contains("Trust:    not needed"));
+    assert!(q
+        .envref(&["status"])
+        .ok()
+        .stdout
+        .contains("Trust:    not needed"));
 
     // ... unless the "global" config lives inside the project (e.g. ENVREF_CONFIG_DIR set by
     // a script of the repo's): then it is the project's.
@@ -211,8 +285,16 @@ fn default_tools_on_path_the_global_config_and_init_need_no_allow() {
 
     // `envref init` records the config it writes.
     let r = Project::new();
-    assert!(r.envref(&["init", "--project", "demo"]).ok().stderr.contains("allow"));
-    assert!(r.envref(&["allow", "--revoke"]).ok().stderr.contains("revoked"));
+    assert!(r
+        .envref(&["init", "--project", "demo"])
+        .ok()
+        .stderr
+        .contains("allow"));
+    assert!(r
+        .envref(&["allow", "--revoke"])
+        .ok()
+        .stderr
+        .contains("revoked"));
 }
 
 /// A state directory inside the project (say `XDG_STATE_HOME` set by the repo's own
@@ -233,9 +315,17 @@ fn records_inside_the_project_are_not_believed() {
     let state = p.dir.join(".state").display().to_string();
     let mut p = p.env("XDG_STATE_HOME", state);
     let out = p.envref(&["resolve"]).fails(1);
-    assert!(out.stderr.contains("inside the project") && !marker.exists(), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("inside the project") && !marker.exists(),
+        "{}",
+        out.stderr
+    );
     let out = p.envref(&["allow"]).fails(1);
-    assert!(out.stderr.contains("inside the project") && out.stderr.contains("XDG_STATE_HOME"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("inside the project") && out.stderr.contains("XDG_STATE_HOME"),
+        "{}",
+        out.stderr
+    );
     // A relative XDG_STATE_HOME is ignored (XDG spec): the default under HOME applies.
     p.set_env("XDG_STATE_HOME", ".state");
     let out = p.envref(&["resolve"]).fails(1);
@@ -251,15 +341,28 @@ fn a_project_vault_address_needs_allow() {
     );
     let marker = p.root.join("marker");
     let tools = p.root.join("tools");
-    install(&tools.join("vault"), &format!("#!/bin/sh\necho ran >> '{}'\nexit 2\n", marker.display()));
-    let p = p.env("PATH", format!("{}:{}", tools.display(), std::env::var("PATH").unwrap()));
+    install(
+        &tools.join("vault"),
+        &format!("#!/bin/sh\necho ran >> '{}'\nexit 2\n", marker.display()),
+    );
+    let p = p.env(
+        "PATH",
+        format!("{}:{}", tools.display(), std::env::var("PATH").unwrap()),
+    );
     let out = p.envref(&["resolve"]).fails(1);
     assert!(
-        refused(&out, &marker) && out.stderr.contains("backend hv (hashicorp-vault): vault (with the project's addr:"),
+        refused(&out, &marker)
+            && out
+                .stderr
+                .contains("backend hv (hashicorp-vault): vault (with the project's addr:"),
         "{}",
         out.stderr
     );
-    assert!(!out.stderr.contains("vault.example"), "the address is not echoed: {}", out.stderr);
+    assert!(
+        !out.stderr.contains("vault.example"),
+        "the address is not echoed: {}",
+        out.stderr
+    );
     p.allow();
     p.envref(&["resolve"]).fails(1);
     assert!(marker.exists(), "allowed: the vault CLI ran");

@@ -13,8 +13,11 @@ use support::Project;
 const PASS: &str = "correct horse";
 
 fn vault_project() -> Project {
-    Project::with("project: my-app\nbackends:\n  - name: vault\n    type: vault\n", "API_KEY=ref://secrets/api_key\n")
-        .env("ENVREF_VAULT_PASSPHRASE", PASS)
+    Project::with(
+        "project: my-app\nbackends:\n  - name: vault\n    type: vault\n",
+        "API_KEY=ref://secrets/api_key\n",
+    )
+    .env("ENVREF_VAULT_PASSPHRASE", PASS)
 }
 
 fn vault_dir(p: &Project) -> PathBuf {
@@ -42,7 +45,10 @@ fn private_dir(p: &Project) -> PathBuf {
 }
 
 fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -62,7 +68,11 @@ fn have_python() -> bool {
 fn other_app_db(p: &Project) -> PathBuf {
     let db = p.root.join("other-app/app.sqlite");
     std::fs::create_dir_all(db.parent().unwrap()).unwrap();
-    sqlite(p, &db, "CREATE TABLE bookmarks (url TEXT); INSERT INTO bookmarks VALUES ('https://example.com');");
+    sqlite(
+        p,
+        &db,
+        "CREATE TABLE bookmarks (url TEXT); INSERT INTO bookmarks VALUES ('https://example.com');",
+    );
     chmod(&db, 0o644);
     db
 }
@@ -78,20 +88,45 @@ fn init_refuses_a_symlink_into_another_apps_database() {
     let link = vault_file(&p);
     std::os::unix::fs::symlink(&other, private_dir(&p).join("vault.db")).unwrap();
 
-    for args in [&["vault", "init", "--work-factor", "10"][..], &["secret", "set", "api_key", "--value", "sk-1"], &["resolve"]] {
+    for args in [
+        &["vault", "init", "--work-factor", "10"][..],
+        &["secret", "set", "api_key", "--value", "sk-1"],
+        &["resolve"],
+    ] {
         let out = p.envref(args).fails(1);
         assert!(
-            out.stderr.contains(&format!("{} is a symbolic link; envref does not follow it", link.display())),
+            out.stderr.contains(&format!(
+                "{} is a symbolic link; envref does not follow it",
+                link.display()
+            )),
             "{args:?}: {}",
             out.stderr
         );
         assert!(out.stderr.contains("hint:"), "{}", out.stderr);
-        assert_eq!(std::fs::read(&other).unwrap(), before, "{args:?} wrote into the other app's database");
-        assert_eq!(mode(&other), 0o644, "{args:?} chmodded the other app's database");
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+        assert_eq!(
+            std::fs::read(&other).unwrap(),
+            before,
+            "{args:?} wrote into the other app's database"
+        );
+        assert_eq!(
+            mode(&other),
+            0o644,
+            "{args:?} chmodded the other app's database"
+        );
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "the link was replaced"
+        );
         assert_eq!(std::fs::read_link(&link).unwrap(), other);
     }
-    assert_eq!(names_in(other.parent().unwrap()), ["app.sqlite"], "no -wal/-shm next to the other app's file");
+    assert_eq!(
+        names_in(other.parent().unwrap()),
+        ["app.sqlite"],
+        "no -wal/-shm next to the other app's file"
+    );
 }
 
 #[test]
@@ -105,7 +140,11 @@ fn init_refuses_another_apps_database_in_place() {
     std::fs::copy(&other, private_dir(&p).join("vault.db")).unwrap();
     chmod(&vault, 0o644);
     let before = std::fs::read(&vault).unwrap();
-    for args in [&["vault", "init", "--work-factor", "10"][..], &["secret", "set", "api_key", "--value", "sk-1"], &["secret", "list"]] {
+    for args in [
+        &["vault", "init", "--work-factor", "10"][..],
+        &["secret", "set", "api_key", "--value", "sk-1"],
+        &["secret", "list"],
+    ] {
         let out = p.envref(args).fails(1);
         assert!(
             out.stderr.contains(&format!(
@@ -115,8 +154,17 @@ fn init_refuses_another_apps_database_in_place() {
             "{args:?}: {}",
             out.stderr
         );
-        assert!(out.stderr.contains("move this file away and run `envref vault init`"), "{}", out.stderr);
-        assert_eq!(std::fs::read(&vault).unwrap(), before, "{args:?} changed the file");
+        assert!(
+            out.stderr
+                .contains("move this file away and run `envref vault init`"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            std::fs::read(&vault).unwrap(),
+            before,
+            "{args:?} changed the file"
+        );
         assert_eq!(mode(&vault), 0o644, "{args:?} chmodded the file");
     }
     assert_eq!(names_in(&vault_dir(&p)), ["vault.db"]);
@@ -128,33 +176,60 @@ fn an_empty_or_foreign_vault_file_is_left_untouched() {
     let vault = private_dir(&p).join("vault.db");
     std::fs::write(&vault, "").unwrap();
     // resolve used to turn this into a 20 KB database and then say it "does not exist".
-    for args in [&["resolve"][..], &["secret", "get", "api_key"], &["vault", "init", "--work-factor", "10"], &["vault", "lock"]] {
+    for args in [
+        &["resolve"][..],
+        &["secret", "get", "api_key"],
+        &["vault", "init", "--work-factor", "10"],
+        &["vault", "lock"],
+    ] {
         let out = p.envref(args).fails(1);
         assert!(
-            out.stderr.contains(&format!("{} is not an envref vault (the file is empty); envref left it untouched", vault.display())),
+            out.stderr.contains(&format!(
+                "{} is not an envref vault (the file is empty); envref left it untouched",
+                vault.display()
+            )),
             "{args:?}: {}",
             out.stderr
         );
         assert!(!out.stderr.contains("does not exist"), "{}", out.stderr);
-        assert_eq!(std::fs::metadata(&vault).unwrap().len(), 0, "{args:?} wrote into the empty file");
-        assert_eq!(names_in(&vault_dir(&p)), ["vault.db"], "{args:?} left files behind");
+        assert_eq!(
+            std::fs::metadata(&vault).unwrap().len(),
+            0,
+            "{args:?} wrote into the empty file"
+        );
+        assert_eq!(
+            names_in(&vault_dir(&p)),
+            ["vault.db"],
+            "{args:?} left files behind"
+        );
     }
     // Not SQLite at all (a text file): named as such, untouched.
     std::fs::write(&vault, "not a database\n").unwrap();
     let out = p.envref(&["secret", "get", "api_key"]).fails(1);
-    assert!(out.stderr.contains("is not an envref vault (not a SQLite database)"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("is not an envref vault (not a SQLite database)"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(std::fs::read_to_string(&vault).unwrap(), "not a database\n");
     // A directory where the file should be.
     std::fs::remove_file(&vault).unwrap();
     std::fs::create_dir(&vault).unwrap();
     let out = p.envref(&["vault", "init", "--work-factor", "10"]).fails(1);
-    assert!(out.stderr.contains("is not an envref vault (not a regular file)"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("is not an envref vault (not a regular file)"),
+        "{}",
+        out.stderr
+    );
     // Moved away, init works and leaves only the vault (no temporary file, no -wal/-shm).
     std::fs::remove_dir(&vault).unwrap();
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
     assert_eq!(names_in(&vault_dir(&p)), ["vault.db"]);
     assert_eq!(mode(&vault), 0o600);
-    p.envref(&["secret", "set", "api_key", "--value", "sk-1"]).ok();
+    p.envref(&["secret", "set", "api_key", "--value", "sk-1"])
+        .ok();
     assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-1\n");
 }
 
@@ -165,24 +240,53 @@ fn the_format_version_is_checked_on_open() {
     }
     let p = vault_project();
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
-    p.envref(&["secret", "set", "api_key", "--value", "sk-1"]).ok();
+    p.envref(&["secret", "set", "api_key", "--value", "sk-1"])
+        .ok();
     let vault = vault_file(&p);
-    sqlite(&p, &vault, "UPDATE meta SET value = '2' WHERE name = 'format';");
-    for args in [&["resolve"][..], &["secret", "set", "api_key", "--value", "sk-2"], &["vault", "lock"]] {
+    sqlite(
+        &p,
+        &vault,
+        "UPDATE meta SET value = '2' WHERE name = 'format';",
+    );
+    for args in [
+        &["resolve"][..],
+        &["secret", "set", "api_key", "--value", "sk-2"],
+        &["vault", "lock"],
+    ] {
         let out = p.envref(args).fails(1);
         assert!(
-            out.stderr.contains(&format!("vault: {} has format version 2; this envref reads version 1", vault.display())),
+            out.stderr.contains(&format!(
+                "vault: {} has format version 2; this envref reads version 1",
+                vault.display()
+            )),
             "{args:?}: {}",
             out.stderr
         );
         assert!(out.stderr.contains("upgrade envref"), "{}", out.stderr);
         assert!(!out.stderr.contains("sk-1"), "{}", out.stderr);
     }
-    sqlite(&p, &vault, "UPDATE meta SET value = 'banana' WHERE name = 'format';");
+    sqlite(
+        &p,
+        &vault,
+        "UPDATE meta SET value = 'banana' WHERE name = 'format';",
+    );
     let out = p.envref(&["resolve"]).fails(1);
-    assert!(out.stderr.contains("its format record is not a version this envref knows"), "{}", out.stderr);
-    sqlite(&p, &vault, "UPDATE meta SET value = '1' WHERE name = 'format';");
-    assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-1\n", "the secret survived: set was refused, not half done");
+    assert!(
+        out.stderr
+            .contains("its format record is not a version this envref knows"),
+        "{}",
+        out.stderr
+    );
+    sqlite(
+        &p,
+        &vault,
+        "UPDATE meta SET value = '1' WHERE name = 'format';",
+    );
+    assert_eq!(
+        p.envref(&["resolve"]).ok().stdout,
+        "API_KEY=sk-1\n",
+        "the secret survived: set was refused, not half done"
+    );
 }
 
 #[test]
@@ -196,7 +300,8 @@ fn the_vault_directory_must_be_private() {
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&vault_file(&p)), 0o600);
-    p.envref(&["secret", "set", "api_key", "--value", "sk-1"]).ok();
+    p.envref(&["secret", "set", "api_key", "--value", "sk-1"])
+        .ok();
     // Readable by others later on: tightened on the next open, which works.
     chmod(&dir, 0o750);
     assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-1\n");
@@ -205,7 +310,11 @@ fn the_vault_directory_must_be_private() {
     // fixed) with the command that fixes it, by every command and by init.
     for (bad, shown) in [(0o777, "777"), (0o775, "775"), (0o702, "702")] {
         chmod(&dir, bad);
-        for args in [&["resolve"][..], &["secret", "set", "api_key", "--value", "sk-2"], &["vault", "init"]] {
+        for args in [
+            &["resolve"][..],
+            &["secret", "set", "api_key", "--value", "sk-2"],
+            &["vault", "init"],
+        ] {
             let out = p.envref(args).fails(1);
             assert!(
                 out.stderr.contains(&format!(
@@ -215,12 +324,24 @@ fn the_vault_directory_must_be_private() {
                 "{args:?}: {}",
                 out.stderr
             );
-            assert!(out.stderr.contains(&format!("chmod 700 {}", dir.display())), "{}", out.stderr);
-            assert_eq!(mode(&dir), bad, "{args:?} changed the mode instead of refusing");
+            assert!(
+                out.stderr.contains(&format!("chmod 700 {}", dir.display())),
+                "{}",
+                out.stderr
+            );
+            assert_eq!(
+                mode(&dir),
+                bad,
+                "{args:?} changed the mode instead of refusing"
+            );
         }
     }
     chmod(&dir, 0o700);
-    assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-1\n", "nothing was written while refused");
+    assert_eq!(
+        p.envref(&["resolve"]).ok().stdout,
+        "API_KEY=sk-1\n",
+        "nothing was written while refused"
+    );
     // A directory chosen with `path:` (here the project itself, like examples/quickstart)
     // keeps its mode when others can only read it, and is refused when they can write to it.
     let r = Project::with(
@@ -232,11 +353,19 @@ fn the_vault_directory_must_be_private() {
     r.envref(&["vault", "init", "--work-factor", "10"]).ok();
     r.envref(&["secret", "set", "a", "--value", "1"]).ok();
     assert_eq!(r.envref(&["resolve"]).ok().stdout, "A=1\n");
-    assert_eq!(mode(&r.dir), 0o755, "a directory the user chose was chmodded");
+    assert_eq!(
+        mode(&r.dir),
+        0o755,
+        "a directory the user chose was chmodded"
+    );
     assert_eq!(mode(&r.dir.join("vault.db")), 0o600);
     chmod(&r.dir, 0o757);
     let out = r.envref(&["resolve"]).fails(1);
-    assert!(out.stderr.contains("is writable by other users (mode 757)"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is writable by other users (mode 757)"),
+        "{}",
+        out.stderr
+    );
     chmod(&r.dir, 0o755);
     // A new vault in a new directory: created 0700.
     let q = Project::with("project: q\nbackends:\n  - name: vault\n    type: vault\n    config:\n      path: secrets/nested/v.db\n", "")

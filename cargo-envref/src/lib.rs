@@ -105,7 +105,11 @@ pub enum Command {
 pub fn main_cargo(args: impl IntoIterator<Item = OsString>) -> i32 {
     let mut args: Vec<OsString> = args.into_iter().collect();
     // cargo runs this binary as the target runner that hands secrets to programs (see cmd::cargo).
-    if args.get(1).map(OsString::as_os_str) == Some(std::ffi::OsStr::new(envref_core::cargo_runner::RUNNER_SUBCOMMAND)) {
+    if args.get(1).map(OsString::as_os_str)
+        == Some(std::ffi::OsStr::new(
+            envref_core::cargo_runner::RUNNER_SUBCOMMAND,
+        ))
+    {
         return cmd::cargo::runner(&args[2..]);
     }
     // cargo runs `cargo-envref envref <args…>`; drop the subcommand name it repeats.
@@ -121,7 +125,11 @@ pub fn main_envref(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 /// Parse (usage errors exit 2, help and version 0), set up messages, run, map errors to 1.
-fn parse_and_run<C: Parser>(args: impl IntoIterator<Item = OsString>, global: fn(&C) -> &Global, run: fn(C) -> Result<i32>) -> i32 {
+fn parse_and_run<C: Parser>(
+    args: impl IntoIterator<Item = OsString>,
+    global: fn(&C) -> &Global,
+    run: fn(C) -> Result<i32>,
+) -> i32 {
     let cli = match C::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {

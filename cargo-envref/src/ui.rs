@@ -16,12 +16,21 @@ struct Settings {
 static SETTINGS: OnceLock<Settings> = OnceLock::new();
 
 pub fn init(quiet: bool, verbose: bool, no_color: bool) {
-    let color = !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
-    let _ = SETTINGS.set(Settings { quiet, verbose, color });
+    let color =
+        !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+    let _ = SETTINGS.set(Settings {
+        quiet,
+        verbose,
+        color,
+    });
 }
 
 fn settings() -> Settings {
-    *SETTINGS.get().unwrap_or(&Settings { quiet: false, verbose: false, color: false })
+    *SETTINGS.get().unwrap_or(&Settings {
+        quiet: false,
+        verbose: false,
+        color: false,
+    })
 }
 
 fn paint(code: &str, label: &str) -> String {
@@ -34,7 +43,11 @@ fn paint(code: &str, label: &str) -> String {
 
 pub fn error(e: &Error) {
     let mut lines = e.message.lines();
-    eprintln!("{} {}", paint("1;31", "error:"), lines.next().unwrap_or_default());
+    eprintln!(
+        "{} {}",
+        paint("1;31", "error:"),
+        lines.next().unwrap_or_default()
+    );
     for l in lines {
         eprintln!("  {l}");
     }
@@ -75,10 +88,16 @@ pub fn interactive() -> bool {
 /// Ask y/N on the terminal. Without a terminal, refuse with a hint instead of hanging.
 pub fn confirm(question: &str) -> Result<bool, Error> {
     if !interactive() {
-        return Err(Error::new(format!("{question}: no terminal to confirm on")).with_hint("pass --force to proceed without confirmation"));
+        return Err(Error::new(format!("{question}: no terminal to confirm on"))
+            .with_hint("pass --force to proceed without confirmation"));
     }
     eprint!("{question} [y/N] ");
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| Error::new(format!("cannot read the answer: {e}")))?;
-    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::new(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

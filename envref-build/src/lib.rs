@@ -109,7 +109,10 @@ impl Builder {
         };
         let mut emitted = Emitted::default();
         let config = Config::discover(&dir)?;
-        let mut io = |line: String| out.write_all(line.as_bytes()).map_err(|e| Error::new(format!("cannot write to stdout: {e}")));
+        let mut io = |line: String| {
+            out.write_all(line.as_bytes())
+                .map_err(|e| Error::new(format!("cannot write to stdout: {e}")))
+        };
         // Rerun when the profile changes or any file that exists changes; a rerun-if-changed
         // on a missing path would rebuild every time.
         io(format!("cargo::rerun-if-env-changed={PROFILE_ENV}\n"))?;
@@ -126,7 +129,8 @@ impl Builder {
         let vars = self.values(&project)?;
         for v in vars {
             let key = v.key.to_string();
-            let selected = self.only.as_ref().is_none_or(|o| o.contains(&key)) && !self.except.contains(&key);
+            let selected =
+                self.only.as_ref().is_none_or(|o| o.contains(&key)) && !self.except.contains(&key);
             if !selected {
                 continue;
             }
@@ -164,8 +168,15 @@ impl Builder {
 
     #[cfg(feature = "secrets")]
     fn resolved(&self, project: &Project) -> Result<Vec<Var>> {
-        let ctx = envref_core::backend::BuildContext { interactive: false, in_project_code: true };
-        let r = envref_core::resolve::resolve_project(project, || envref_core::backend::build_all(&project.config, &ctx), false)?;
+        let ctx = envref_core::backend::BuildContext {
+            interactive: false,
+            in_project_code: true,
+        };
+        let r = envref_core::resolve::resolve_project(
+            project,
+            || envref_core::backend::build_all(&project.config, &ctx),
+            false,
+        )?;
         match r.error() {
             Some(e) => Err(e),
             None => Ok(r.vars),
@@ -190,19 +201,40 @@ mod tests {
     fn emits_config_not_secrets() {
         let dir = std::env::temp_dir().join(format!("envref-build-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(".envref.yaml"), "project: t\nbackends:\n  - name: nowhere\n    type: plugin\n").unwrap();
-        std::fs::write(dir.join(".env"), "PORT=8080\nKEY=ref://secrets/k\nVIA=${KEY}\nML=\"a\\nb\"\n").unwrap();
+        std::fs::write(
+            dir.join(".envref.yaml"),
+            "project: t\nbackends:\n  - name: nowhere\n    type: plugin\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(".env"),
+            "PORT=8080\nKEY=ref://secrets/k\nVIA=${KEY}\nML=\"a\\nb\"\n",
+        )
+        .unwrap();
         let mut out = Vec::new();
         let e = Builder::new().dir(&dir).emit_to(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("cargo::rustc-env=PORT=8080\n"), "{text}");
-        assert!(text.contains(&format!("cargo::rerun-if-changed={}\n", dir.join(".env").display())));
-        assert!(!text.contains(".env.local"), "a missing file is not watched: {text}");
-        assert!(!text.contains("ref://") && !text.contains("rustc-env=KEY"), "{text}");
+        assert!(text.contains(&format!(
+            "cargo::rerun-if-changed={}\n",
+            dir.join(".env").display()
+        )));
+        assert!(
+            !text.contains(".env.local"),
+            "a missing file is not watched: {text}"
+        );
+        assert!(
+            !text.contains("ref://") && !text.contains("rustc-env=KEY"),
+            "{text}"
+        );
         assert_eq!(e.secret_keys, ["KEY", "VIA"]);
         assert_eq!(e.unrepresentable, ["ML"]);
         let mut out = Vec::new();
-        let e = Builder::new().dir(&dir).only(["KEY", "ML"]).emit_to(&mut out).unwrap();
+        let e = Builder::new()
+            .dir(&dir)
+            .only(["KEY", "ML"])
+            .emit_to(&mut out)
+            .unwrap();
         assert!(e.keys.is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -7,7 +7,10 @@ pub fn generate(lines: usize) -> String {
         match i % 5 {
             0 => s.push_str(&format!("# section {i}\n")),
             1 => s.push_str(&format!("KEY_{i}=plain-value-{i}\n")),
-            2 => s.push_str(&format!("export QUOTED_{i}=\"double ${{KEY_{}}} and \\n escape\"\n", i - 1)),
+            2 => s.push_str(&format!(
+                "export QUOTED_{i}=\"double ${{KEY_{}}} and \\n escape\"\n",
+                i - 1
+            )),
             3 => s.push_str(&format!("SINGLE_{i}='literal $NOT {i}'\n")),
             _ => s.push_str(&format!("REF_{i}=ref://secrets/key_{i}\n")),
         }
@@ -17,7 +20,9 @@ pub fn generate(lines: usize) -> String {
 
 /// `C_i=${C_(i+1)}`: each key uses the one defined after it (evaluation goes `lines` deep).
 pub fn forward_chain(lines: usize) -> String {
-    let mut s: String = (0..lines - 1).map(|i| format!("C_{i}=${{C_{}}}\n", i + 1)).collect();
+    let mut s: String = (0..lines - 1)
+        .map(|i| format!("C_{i}=${{C_{}}}\n", i + 1))
+        .collect();
     s.push_str(&format!("C_{}=end\n", lines - 1));
     s
 }

@@ -41,7 +41,12 @@ fn bench(c: &mut Criterion) {
         let text = corpus::bad_lines(lines);
         group.throughput(Throughput::Elements(lines as u64));
         group.bench_with_input(BenchmarkId::from_parameter(lines), &text, |b, text| {
-            b.iter(|| parse_errors_to_error(Document::parse("bench.env", text.as_str()).expect_err("every line is bad")).to_string())
+            b.iter(|| {
+                parse_errors_to_error(
+                    Document::parse("bench.env", text.as_str()).expect_err("every line is bad"),
+                )
+                .to_string()
+            })
         });
     }
     group.finish();

@@ -8,7 +8,10 @@ use envref_core::layers::Merged;
 mod corpus;
 
 fn main() {
-    let lines: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let lines: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
     let shape = std::env::args().nth(2).unwrap_or_else(|| "mixed".into());
     let s = match shape.as_str() {
         "forward" => corpus::forward_chain(lines),
@@ -21,6 +24,9 @@ fn main() {
             let e = evaluate(&Merged::from_owned(vec![doc]), RefMode::Literal, false);
             println!("{} variables, {} failures", e.vars.len(), e.failures.len());
         }
-        Err(errors) => println!("{} bytes of report", parse_errors_to_error(errors).to_string().len()),
+        Err(errors) => println!(
+            "{} bytes of report",
+            parse_errors_to_error(errors).to_string().len()
+        ),
     }
 }

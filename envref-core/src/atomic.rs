@@ -25,7 +25,11 @@ pub fn write_target(path: &Path) -> Result<PathBuf> {
             _ => return Ok(target),
         }
     }
-    Err(Error::new(format!("{}: too many levels of symbolic links", path.display())).with_hint("make the link point at a regular file"))
+    Err(Error::new(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    ))
+    .with_hint("make the link point at a regular file"))
 }
 
 /// An exclusive advisory lock on the file an edit of `path` will replace, held until dropped.
@@ -53,16 +57,20 @@ fn acquire_target(target: &Path) -> Result<EditLock> {
         let file = match File::open(target) {
             Ok(f) => f,
             // The edit will create the file; creating it empty now gives the lock an inode.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::OpenOptions::new().append(true).create(true).open(target).map_err(|e| Error::io(target, e))?
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(target)
+                .map_err(|e| Error::io(target, e))?,
             Err(e) => return Err(Error::io(target, e)),
         };
         flock(&file, FlockOperation::LockExclusive).map_err(|e| Error::io(target, e.into()))?;
         // A writer that held the lock renamed a new file over the path: lock that one instead.
         let held = file.metadata().map_err(|e| Error::io(target, e))?;
         match std::fs::metadata(target) {
-            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => return Ok(EditLock { _file: Some(file) }),
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
+                return Ok(EditLock { _file: Some(file) })
+            }
             Ok(_) => continue,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(Error::io(target, e)),
@@ -84,7 +92,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let existing_mode = existing_mode(&target);
     let mut attempt = 0u32;
     let (tmp, mut file) = loop {
@@ -98,7 +109,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
         }
         match opts.open(&tmp) {
             Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1
+            }
             Err(e) => return Err(Error::io(&tmp, e)),
         }
     };
@@ -123,7 +136,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
 #[cfg(unix)]
 fn existing_mode(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
 }
 
 #[cfg(not(unix))]
@@ -147,10 +162,21 @@ mod tests {
         let link = dir.path().join(".env");
         std::os::unix::fs::symlink("shared/env", &link).unwrap();
         write_atomic(&link, b"A=2\n", Some(0o644)).unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "A=2\n");
-        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         // No temp file left next to the link or the target.
-        assert_eq!(std::fs::read_dir(dir.path().join("shared")).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("shared"))
+                .unwrap()
+                .count(),
+            1
+        );
     }
 }

@@ -76,22 +76,43 @@ pub struct Finding {
 
 /// Known token formats: (name, pattern). Searched anywhere in the value.
 const TOKENS: &[(&str, &str)] = &[
-    ("private key", r"-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----"),
-    ("AWS access key ID", r"\b(AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
+    (
+        "private key",
+        r"-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----",
+    ),
+    (
+        "AWS access key ID",
+        r"\b(AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+    ),
     ("GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
-    ("GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{22,}\b"),
+    (
+        "GitHub fine-grained token",
+        r"\bgithub_pat_[A-Za-z0-9_]{22,}\b",
+    ),
     ("GitLab token", r"\bglpat-[A-Za-z0-9_-]{20,}\b"),
     ("Slack token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}"),
-    ("Slack webhook URL", r"https://hooks\.slack\.com/(services|workflows)/[A-Za-z0-9/_-]+"),
+    (
+        "Slack webhook URL",
+        r"https://hooks\.slack\.com/(services|workflows)/[A-Za-z0-9/_-]+",
+    ),
     ("Stripe key", r"\b[sr]k_(live|test)_[A-Za-z0-9]{10,}\b"),
     ("Google API key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
     ("npm token", r"\bnpm_[A-Za-z0-9]{36}\b"),
     ("PyPI token", r"\bpypi-AgE[A-Za-z0-9_-]{50,}"),
-    ("SendGrid key", r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
+    (
+        "SendGrid key",
+        r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b",
+    ),
     ("Twilio API key", r"\bSK[0-9a-f]{32}\b"),
-    ("OpenAI key", r"\bsk-(proj|svcacct|admin)-[A-Za-z0-9_-]{20,}"),
+    (
+        "OpenAI key",
+        r"\bsk-(proj|svcacct|admin)-[A-Za-z0-9_-]{20,}",
+    ),
     ("Anthropic key", r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
-    ("JSON Web Token", r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+    (
+        "JSON Web Token",
+        r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
+    ),
     ("age secret key", r"\bAGE-SECRET-KEY-1[0-9A-Z]{58}\b"),
 ];
 
@@ -181,19 +202,28 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
 
 fn tokens() -> &'static [(&'static str, Regex)] {
     static RE: OnceLock<Vec<(&'static str, Regex)>> = OnceLock::new();
-    RE.get_or_init(|| TOKENS.iter().map(|(n, p)| (*n, Regex::new(p).expect("valid token pattern"))).collect())
+    RE.get_or_init(|| {
+        TOKENS
+            .iter()
+            .map(|(n, p)| (*n, Regex::new(p).expect("valid token pattern")))
+            .collect()
+    })
 }
 
 fn url_password() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@").expect("valid pattern"))
+    RE.get_or_init(|| {
+        Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@").expect("valid pattern")
+    })
 }
 
 /// Why a value that envref passes through as text looks like a reference it should have
 /// resolved: `ref://` inside text (only a whole value or `${ref://…}` resolves), or a value
 /// starting with another tool's `op://` reference.
 pub fn unresolved_reason(value: &Value) -> Option<&'static str> {
-    let Value::Template(t) = value else { return None };
+    let Value::Template(t) = value else {
+        return None;
+    };
     if let Some(Segment::Lit(first)) = t.segments().first() {
         if first.trim_start().starts_with("op://") {
             return Some("op:// is 1Password's reference syntax, which envref does not resolve; use ref://<backend>/<key>");
@@ -209,9 +239,21 @@ pub fn unresolved_reason(value: &Value) -> Option<&'static str> {
 pub fn scan(doc: &Document) -> Vec<Finding> {
     let mut out = Vec::new();
     for e in doc.all_entries() {
-        let Value::Template(t) = &e.value else { continue };
+        let Value::Template(t) = &e.value else {
+            continue;
+        };
         // Only the literal text: `${VAR}` and `${ref://…}` parts are not in the file.
-        let text: String = t.segments().iter().filter_map(|s| if let Segment::Lit(l) = s { Some(&**l) } else { None }).collect();
+        let text: String = t
+            .segments()
+            .iter()
+            .filter_map(|s| {
+                if let Segment::Lit(l) = s {
+                    Some(&**l)
+                } else {
+                    None
+                }
+            })
+            .collect();
         if let Some(why) = unresolved_reason(&e.value) {
             out.push(Finding {
                 path: doc.path().to_path_buf(),
@@ -221,7 +263,13 @@ pub fn scan(doc: &Document) -> Vec<Finding> {
                 preview: mask(&text),
             });
         } else if let Some(kind) = classify(&e.key, &text) {
-            out.push(Finding { path: doc.path().to_path_buf(), line: e.pos.line, key: e.key.clone(), kind, preview: mask(&text) });
+            out.push(Finding {
+                path: doc.path().to_path_buf(),
+                line: e.pos.line,
+                key: e.key.clone(),
+                kind,
+                preview: mask(&text),
+            });
         }
     }
     out
@@ -283,7 +331,9 @@ fn secret_name(key: &str) -> Option<Named> {
         return None;
     }
     let mut words = upper.split(|c: char| !c.is_ascii_alphanumeric());
-    if PASSWORD_NAMES.iter().any(|n| upper.contains(n)) || (upper != "PWD" && words.any(|w| PASSWORD_WORDS.contains(&w))) {
+    if PASSWORD_NAMES.iter().any(|n| upper.contains(n))
+        || (upper != "PWD" && words.any(|w| PASSWORD_WORDS.contains(&w)))
+    {
         Some(Named::Password)
     } else if SECRET_NAMES.iter().any(|n| upper.contains(n)) {
         Some(Named::Secret)
@@ -296,8 +346,10 @@ fn secret_name(key: &str) -> Option<Named> {
 /// password is looked for before). Numbers are decided by the key's name.
 fn is_trivial(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
-    matches!(lower.as_str(), "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "none" | "nil" | "localhost")
-        || is_placeholder(value)
+    matches!(
+        lower.as_str(),
+        "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "none" | "nil" | "localhost"
+    ) || is_placeholder(value)
         || is_path(value)
         || is_url(value)
 }
@@ -306,19 +358,29 @@ fn is_trivial(value: &str) -> bool {
 /// and holds only path characters, with a directory, a file extension or a plain lower-case
 /// name. `/xK9#mP2q` and `./8fJ2kQ9zLm` are not paths but secrets that start with `/`.
 fn is_path(value: &str) -> bool {
-    let Some(rest) = ["/", "./", "../", "~/"].iter().find_map(|p| value.strip_prefix(p)) else {
+    let Some(rest) = ["/", "./", "../", "~/"]
+        .iter()
+        .find_map(|p| value.strip_prefix(p))
+    else {
         return false;
     };
-    let path_chars = value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '~'));
+    let path_chars = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '~'));
     let last = rest.rsplit('/').next().unwrap_or(rest);
-    let has_ext = last.rsplit_once('.').is_some_and(|(stem, ext)| !stem.is_empty() && !ext.is_empty());
-    let plain_name = last.chars().all(|c| c.is_ascii_lowercase() || matches!(c, '_' | '-'));
+    let has_ext = last
+        .rsplit_once('.')
+        .is_some_and(|(stem, ext)| !stem.is_empty() && !ext.is_empty());
+    let plain_name = last
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || matches!(c, '_' | '-'));
     path_chars && !rest.is_empty() && (rest.contains('/') || has_ext || plain_name)
 }
 
 fn is_url(value: &str) -> bool {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$").expect("valid pattern")).is_match(value)
+    RE.get_or_init(|| Regex::new(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$").expect("valid pattern"))
+        .is_match(value)
 }
 
 /// `<your token>`, `xxxx`, `***`, or a value with a placeholder word (`replace-me`,
@@ -327,7 +389,9 @@ fn is_placeholder(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     (lower.starts_with('<') && lower.ends_with('>'))
         || (lower.starts_with("{{") && lower.ends_with("}}"))
-        || lower.chars().all(|c| matches!(c, 'x' | '*' | '.' | '-' | '_'))
+        || lower
+            .chars()
+            .all(|c| matches!(c, 'x' | '*' | '.' | '-' | '_'))
         || lower
             .split(|c: char| !c.is_ascii_alphanumeric())
             .map(|w| w.trim_end_matches(|c: char| c.is_ascii_digit()))
@@ -337,7 +401,9 @@ fn is_placeholder(value: &str) -> bool {
 /// Whether `value` holds `scheme://user:password@` with a password that is not a
 /// placeholder (for `audit` and for `doctor`'s check of `.envref.yaml`).
 pub fn has_url_password(value: &str) -> bool {
-    url_password().captures_iter(value).any(|c| !is_placeholder(&c[1]) && !c[1].starts_with('$'))
+    url_password()
+        .captures_iter(value)
+        .any(|c| !is_placeholder(&c[1]) && !c[1].starts_with('$'))
 }
 
 /// Shannon entropy in bits per character.
@@ -383,8 +449,14 @@ pub fn committed_env_files(config: &Config) -> Vec<PathBuf> {
     for name in config.profiles.keys() {
         files.push(config.profile_file(name));
     }
-    let base_name = base.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let dir = base.parent().map(Path::to_path_buf).unwrap_or_else(|| config.root.clone());
+    let base_name = base
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = base
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| config.root.clone());
     let mut siblings: Vec<PathBuf> = std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
@@ -394,13 +466,18 @@ pub fn committed_env_files(config: &Config) -> Vec<PathBuf> {
             p.file_name()
                 .and_then(|n| n.to_str())
                 .and_then(|n| n.strip_prefix(&format!("{base_name}.")).map(str::to_string))
-                .is_some_and(|suffix| suffix != "local" && crate::config::check_profile_name(&suffix).is_ok())
+                .is_some_and(|suffix| {
+                    suffix != "local" && crate::config::check_profile_name(&suffix).is_ok()
+                })
         })
         .collect();
     siblings.sort();
     files.extend(siblings);
     let mut seen = std::collections::HashSet::new();
-    files.into_iter().filter(|p| *p != local && p.is_file() && seen.insert(p.clone())).collect()
+    files
+        .into_iter()
+        .filter(|p| *p != local && p.is_file() && seen.insert(p.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -418,8 +495,11 @@ mod tests {
             "A=postgres://u:ref://secrets/pw@h\nB=op://Vault/item/field\nC='x ref://a/b'\nD=ref://secrets/ok\nE=${ref://secrets/ok}x\nF=see https://op.example\n",
         )
         .unwrap();
-        let found: Vec<(String, &str)> =
-            scan(&doc).into_iter().map(|f| (f.key, f.kind.code())).filter(|(_, c)| *c == "unresolved").collect();
+        let found: Vec<(String, &str)> = scan(&doc)
+            .into_iter()
+            .map(|f| (f.key, f.kind.code()))
+            .filter(|(_, c)| *c == "unresolved")
+            .collect();
         let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["A", "B", "C"]);
     }
@@ -438,7 +518,10 @@ mod tests {
         ] {
             assert_eq!(kind("ANYTHING", v), Some("token"), "{v}");
         }
-        assert_eq!(kind("DATABASE_URL", "postgres://admin:hunter2@db/app"), Some("url-password"));
+        assert_eq!(
+            kind("DATABASE_URL", "postgres://admin:hunter2@db/app"),
+            Some("url-password")
+        );
     }
 
     #[test]
@@ -503,12 +586,20 @@ mod tests {
         ("API_TOKEN", "replaceXk29mQ7vL", Some("key-name")),
         ("DB_PASSWORD", "examplEq9Zr2", Some("key-name")),
         ("DATABASE_URL", "postgres://app:replace-me@db/app", None),
-        ("DATABASE_URL", "postgres://app:replaceXk29mQ7@db/app", Some("url-password")),
+        (
+            "DATABASE_URL",
+            "postgres://app:replaceXk29mQ7@db/app",
+            Some("url-password"),
+        ),
         // Plain secrets, tokens and URLs.
         ("DB_PASSWORD", "hunter2hunter2", Some("key-name")),
         ("api_key", "abcdefgh12", Some("key-name")),
         ("dbPassword", "Tr0ub4dor", Some("key-name")),
-        ("GH", "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB", Some("token")),
+        (
+            "GH",
+            "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB",
+            Some("token"),
+        ),
         ("SESSION", "q8Zr2LmX9vT4wK7pN3bY6cHf", Some("entropy")),
         ("NOTE", "/q8Zr2LmX9vT4wK7pN3bY6cHf", Some("entropy")),
         ("TOKEN_URL", "https://auth.example.com/oauth/token", None),
@@ -544,7 +635,10 @@ mod tests {
         .unwrap();
         let f = scan(&doc);
         assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!((f[0].key.as_str(), f[0].line, f[0].preview.as_str()), ("GH", 4, "ghp_***"));
+        assert_eq!(
+            (f[0].key.as_str(), f[0].line, f[0].preview.as_str()),
+            ("GH", 4, "ghp_***")
+        );
         assert_eq!(mask("hunter2"), "***");
     }
 

@@ -29,14 +29,25 @@ pub struct Payload {
 impl std::fmt::Debug for Payload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let keys: Vec<&str> = self.vars.iter().map(|(k, _)| k.as_str()).collect();
-        f.debug_struct("Payload").field("keys", &keys).field("user_runners", &self.user_runners).finish()
+        f.debug_struct("Payload")
+            .field("keys", &keys)
+            .field("user_runners", &self.user_runners)
+            .finish()
     }
 }
 
 impl Payload {
     fn encode(&self) -> String {
-        let vars: serde_json::Map<String, serde_json::Value> =
-            self.vars.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.expose_secret().to_string()))).collect();
+        let vars: serde_json::Map<String, serde_json::Value> = self
+            .vars
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    serde_json::Value::String(v.expose_secret().to_string()),
+                )
+            })
+            .collect();
         serde_json::json!({ "vars": vars, "user_runners": self.user_runners }).to_string()
     }
 
@@ -47,7 +58,11 @@ impl Payload {
             .as_object()
             .ok_or_else(bad)?
             .iter()
-            .map(|(k, v)| v.as_str().map(|s| (k.clone(), SecretString::from(s.to_string()))).ok_or_else(bad))
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|s| (k.clone(), SecretString::from(s.to_string())))
+                    .ok_or_else(bad)
+            })
             .collect::<Result<_>>()?;
         let user_runners = serde_json::from_value(v["user_runners"].clone()).map_err(|_| bad())?;
         Ok(Payload { vars, user_runners })
@@ -56,7 +71,16 @@ impl Payload {
 
 /// The environment variable that sets the runner for `triple` (cargo and nextest both read it).
 pub fn runner_env_var(triple: &str) -> String {
-    let t: String = triple.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    let t: String = triple
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("CARGO_TARGET_{t}_RUNNER")
 }
 
@@ -67,10 +91,16 @@ fn rustc() -> String {
 
 /// The host triple, from `rustc -vV` (`$RUSTC` if cargo's caller set it).
 pub fn host_triple() -> Result<String> {
-    let out = Invocation::new(rustc()).arg("-vV").run().map_err(|e| Error::new(format!("rustc -vV: {e}")))?;
+    let out = Invocation::new(rustc())
+        .arg("-vV")
+        .run()
+        .map_err(|e| Error::new(format!("rustc -vV: {e}")))?;
     if !out.success() {
-        return Err(Error::new(format!("rustc -vV failed: {}", out.stderr_summary()))
-            .with_hint("cargo envref asks rustc for the host triple; check that `rustc -vV` works here"));
+        return Err(
+            Error::new(format!("rustc -vV failed: {}", out.stderr_summary())).with_hint(
+                "cargo envref asks rustc for the host triple; check that `rustc -vV` works here",
+            ),
+        );
     }
     out.stdout_str()
         .lines()
@@ -105,7 +135,16 @@ pub fn target_triples(cargo_args: &[OsString], config: &CargoConfig, host: &str)
     // A `.json` target spec is named by its file stem in cargo's runner lookup.
     let mut triples: Vec<String> = triples
         .into_iter()
-        .map(|t| if t.ends_with(".json") { Path::new(&t).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or(t) } else { t })
+        .map(|t| {
+            if t.ends_with(".json") {
+                Path::new(&t)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or(t)
+            } else {
+                t
+            }
+        })
         .collect();
     triples.push(host.to_string());
     triples.sort();
@@ -128,12 +167,14 @@ impl CargoConfig {
         for dir in dirs {
             for name in ["config.toml", "config"] {
                 let path = dir.join(name);
-                let Ok(text) = std::fs::read_to_string(&path) else { continue };
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
                 if !seen.insert(path.canonicalize().unwrap_or(path.clone())) {
                     break;
                 }
-                let value: toml::Value =
-                    toml::from_str(&text).map_err(|e| Error::new(format!("{}: not valid TOML: {e}", path.display())))?;
+                let value: toml::Value = toml::from_str(&text)
+                    .map_err(|e| Error::new(format!("{}: not valid TOML: {e}", path.display())))?;
                 // Relative runner paths are relative to the directory that holds `.cargo/`.
                 let base = dir.parent().map(Path::to_path_buf).unwrap_or(dir.clone());
                 files.push((base, value));
@@ -147,7 +188,12 @@ impl CargoConfig {
         for (_, v) in &self.files {
             match v.get("build").and_then(|b| b.get("target")) {
                 Some(toml::Value::String(s)) => return vec![s.clone()],
-                Some(toml::Value::Array(a)) => return a.iter().filter_map(|t| t.as_str().map(String::from)).collect(),
+                Some(toml::Value::Array(a)) => {
+                    return a
+                        .iter()
+                        .filter_map(|t| t.as_str().map(String::from))
+                        .collect()
+                }
                 _ => {}
             }
         }
@@ -157,27 +203,43 @@ impl CargoConfig {
     /// The runner the user configured for `triple`: `$CARGO_TARGET_<T>_RUNNER`, else the nearest
     /// config file's `target.<triple>.runner`, else a `target.'cfg(…)'.runner` whose cfg holds
     /// for the triple (`cfgs`: `rustc --print cfg` lines, asked for only when such a table exists).
-    pub fn user_runner(&self, cwd: &Path, triple: &str, cfgs: &mut dyn FnMut() -> Result<Vec<String>>) -> Result<Option<Vec<String>>> {
+    pub fn user_runner(
+        &self,
+        cwd: &Path,
+        triple: &str,
+        cfgs: &mut dyn FnMut() -> Result<Vec<String>>,
+    ) -> Result<Option<Vec<String>>> {
         if let Ok(s) = std::env::var(runner_env_var(triple)) {
             return Ok(runner_from_env(&s, cwd));
         }
         for (base, v) in &self.files {
-            if let Some(r) = v.get("target").and_then(|t| t.get(triple)).and_then(|t| t.get("runner")) {
+            if let Some(r) = v
+                .get("target")
+                .and_then(|t| t.get(triple))
+                .and_then(|t| t.get("runner"))
+            {
                 return runner_value(r, base).map(Some);
             }
         }
         let mut active: Option<Vec<String>> = None;
         for (base, v) in &self.files {
-            let Some(targets) = v.get("target").and_then(toml::Value::as_table) else { continue };
+            let Some(targets) = v.get("target").and_then(toml::Value::as_table) else {
+                continue;
+            };
             for (key, table) in targets {
-                let (Some(expr), Some(r)) = (key.strip_prefix("cfg(").and_then(|k| k.strip_suffix(')')), table.get("runner")) else {
+                let (Some(expr), Some(r)) = (
+                    key.strip_prefix("cfg(").and_then(|k| k.strip_suffix(')')),
+                    table.get("runner"),
+                ) else {
                     continue;
                 };
                 let lines = active.get_or_insert_with(Vec::new);
                 if lines.is_empty() {
                     *lines = cfgs()?;
                 }
-                if cfg_holds(expr, lines).map_err(|m| Error::new(format!("cargo config: target.'{key}': {m}")))? {
+                if cfg_holds(expr, lines)
+                    .map_err(|m| Error::new(format!("cargo config: target.'{key}': {m}")))?
+                {
                     return runner_value(r, base).map(Some);
                 }
             }
@@ -189,7 +251,10 @@ impl CargoConfig {
 fn cargo_home() -> PathBuf {
     match std::env::var_os("CARGO_HOME") {
         Some(h) => PathBuf::from(h),
-        None => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cargo"),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".cargo"),
     }
 }
 
@@ -210,17 +275,21 @@ fn split_runner(s: &str, base: &Path) -> Vec<String> {
 fn runner_value(v: &toml::Value, base: &Path) -> Result<Vec<String>> {
     let parts = match v {
         toml::Value::String(s) => Some(split_runner(s, base)),
-        toml::Value::Array(a) => a.iter().map(|x| x.as_str().map(String::from)).collect::<Option<Vec<_>>>().map(|mut p| {
-            if let Some(first) = p.first_mut() {
-                *first = program_path(first, base);
-            }
-            p
-        }),
+        toml::Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map(String::from))
+            .collect::<Option<Vec<_>>>()
+            .map(|mut p| {
+                if let Some(first) = p.first_mut() {
+                    *first = program_path(first, base);
+                }
+                p
+            }),
         _ => None,
     };
-    parts
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| Error::new("cargo config: a target runner must be a non-empty string or array of strings"))
+    parts.filter(|p| !p.is_empty()).ok_or_else(|| {
+        Error::new("cargo config: a target runner must be a non-empty string or array of strings")
+    })
 }
 
 /// Cargo's rule: a program with a slash is relative to the config's base; a bare name is on PATH.
@@ -298,7 +367,9 @@ fn cfg_tokens(s: &str) -> std::result::Result<Vec<Tok>, String> {
 }
 
 fn cfg_expr(t: &[Tok], pos: &mut usize, cfgs: &[String]) -> std::result::Result<bool, String> {
-    let Some(Tok::Ident(name)) = t.get(*pos) else { return Err("expected a cfg name".into()) };
+    let Some(Tok::Ident(name)) = t.get(*pos) else {
+        return Err("expected a cfg name".into());
+    };
     *pos += 1;
     match (name.as_str(), t.get(*pos)) {
         ("all" | "any" | "not", Some(Tok::Open)) => {
@@ -322,7 +393,9 @@ fn cfg_expr(t: &[Tok], pos: &mut usize, cfgs: &[String]) -> std::result::Result<
         }
         (_, Some(Tok::Eq)) => {
             *pos += 1;
-            let Some(Tok::Str(value)) = t.get(*pos) else { return Err("expected a quoted value after `=` in cfg".into()) };
+            let Some(Tok::Str(value)) = t.get(*pos) else {
+                return Err("expected a quoted value after `=` in cfg".into());
+            };
             *pos += 1;
             Ok(cfgs.iter().any(|l| *l == format!("{name}=\"{value}\"")))
         }
@@ -337,7 +410,10 @@ pub fn rustc_cfgs(triple: &str) -> Result<Vec<String>> {
         .run()
         .map_err(|e| Error::new(format!("rustc --print cfg: {e}")))?;
     if !out.success() {
-        return Err(Error::new(format!("rustc --print cfg --target {triple}: {}", out.stderr_summary())));
+        return Err(Error::new(format!(
+            "rustc --print cfg --target {triple}: {}",
+            out.stderr_summary()
+        )));
     }
     Ok(out.stdout_str().lines().map(String::from).collect())
 }
@@ -400,7 +476,9 @@ mod unix {
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn same_user(stream: &UnixStream) -> bool {
-        rustix::net::sockopt::socket_peercred(stream).map(|c| c.uid == rustix::process::geteuid()).unwrap_or(false)
+        rustix::net::sockopt::socket_peercred(stream)
+            .map(|c| c.uid == rustix::process::geteuid())
+            .unwrap_or(false)
     }
 
     /// Elsewhere the 0700 directory is the check.
@@ -412,7 +490,9 @@ mod unix {
     /// A new 0700 directory under `$XDG_RUNTIME_DIR` (a per-user tmpfs) or the temp dir. Cargo
     /// splits the runner variable on whitespace, so a base with blanks falls back to /tmp.
     fn private_dir() -> Result<TempPath> {
-        let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_dir());
+        let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|d| d.is_dir());
         let mut base = runtime.unwrap_or_else(std::env::temp_dir);
         if base.to_string_lossy().contains(char::is_whitespace) {
             base = PathBuf::from("/tmp");
@@ -422,13 +502,18 @@ mod unix {
             getrandom::fill(&mut nonce).map_err(|e| Error::new(format!("no randomness: {e}")))?;
             let name: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
             let dir = base.join(format!("envref-cargo-{name}"));
-            match TempPath::create(dir.clone(), |d| std::fs::DirBuilder::new().mode(0o700).create(d)) {
+            match TempPath::create(dir.clone(), |d| {
+                std::fs::DirBuilder::new().mode(0o700).create(d)
+            }) {
                 Ok(guard) => return Ok(guard),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(Error::io(&dir, e)),
             }
         }
-        Err(Error::new(format!("cannot create a private directory in {}", base.display())))
+        Err(Error::new(format!(
+            "cannot create a private directory in {}",
+            base.display()
+        )))
     }
 
     /// The runner's end: read the whole payload.
@@ -441,7 +526,9 @@ mod unix {
         let mut text = String::new();
         stream.read_to_string(&mut text).map_err(gone)?;
         if text.is_empty() {
-            return Err(Error::new("cargo envref: the environment channel refused this process (another user?)"));
+            return Err(Error::new(
+                "cargo envref: the environment channel refused this process (another user?)",
+            ));
         }
         Payload::decode(&text)
     }
@@ -452,7 +539,15 @@ mod tests {
     use super::*;
 
     fn cfgs() -> Vec<String> {
-        ["unix", "target_os=\"linux\"", "target_arch=\"x86_64\"", "debug_assertions"].iter().map(|s| s.to_string()).collect()
+        [
+            "unix",
+            "target_os=\"linux\"",
+            "target_arch=\"x86_64\"",
+            "debug_assertions",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 
     #[test]
@@ -464,18 +559,40 @@ mod tests {
         assert!(!cfg_holds("all(target_os = \"linux\", target_arch=\"aarch64\")", &c).unwrap());
         assert!(cfg_holds("any(windows, not(target_os = \"macos\"))", &c).unwrap());
         assert!(cfg_holds("all()", &c).unwrap());
-        for bad in ["all(", "not(unix, windows)", "target_os =", "unix windows", "x = \"y"] {
+        for bad in [
+            "all(",
+            "not(unix, windows)",
+            "target_os =",
+            "unix windows",
+            "x = \"y",
+        ] {
             assert!(cfg_holds(bad, &c).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn env_var_names_and_triples() {
-        assert_eq!(runner_env_var("x86_64-unknown-linux-gnu"), "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER");
+        assert_eq!(
+            runner_env_var("x86_64-unknown-linux-gnu"),
+            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER"
+        );
         let cfg = CargoConfig { files: vec![] };
-        let args: Vec<OsString> =
-            ["build", "--target", "wasm32-wasip1", "--target=spec/my.json", "--", "--target", "no"].iter().map(OsString::from).collect();
-        assert_eq!(target_triples(&args, &cfg, "host"), vec!["host", "my", "wasm32-wasip1"]);
+        let args: Vec<OsString> = [
+            "build",
+            "--target",
+            "wasm32-wasip1",
+            "--target=spec/my.json",
+            "--",
+            "--target",
+            "no",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        assert_eq!(
+            target_triples(&args, &cfg, "host"),
+            vec!["host", "my", "wasm32-wasip1"]
+        );
     }
 
     #[test]
@@ -489,7 +606,11 @@ mod tests {
             "[target.t1]\nrunner = \"./run.sh --flag\"\n[target.'cfg(unix)']\nrunner = [\"qemu\", \"-L x\"]\n",
         )
         .unwrap();
-        std::fs::write(sub.join(".cargo/config.toml"), "[target.t2]\nrunner = [\"bin/r\", \"a b\"]\n").unwrap();
+        std::fs::write(
+            sub.join(".cargo/config.toml"),
+            "[target.t2]\nrunner = [\"bin/r\", \"a b\"]\n",
+        )
+        .unwrap();
         let c = CargoConfig::discover(&sub).unwrap();
         let mut asked = 0;
         let mut cfg = || {
@@ -497,16 +618,28 @@ mod tests {
             Ok(cfgs())
         };
         let base = dir.path().display().to_string();
-        assert_eq!(c.user_runner(&sub, "t1", &mut cfg).unwrap(), Some(vec![format!("{base}/./run.sh"), "--flag".into()]));
-        assert_eq!(c.user_runner(&sub, "t2", &mut cfg).unwrap(), Some(vec![format!("{base}/a/b/bin/r"), "a b".into()]));
-        assert_eq!(c.user_runner(&sub, "t3", &mut cfg).unwrap(), Some(vec!["qemu".into(), "-L x".into()]));
+        assert_eq!(
+            c.user_runner(&sub, "t1", &mut cfg).unwrap(),
+            Some(vec![format!("{base}/./run.sh"), "--flag".into()])
+        );
+        assert_eq!(
+            c.user_runner(&sub, "t2", &mut cfg).unwrap(),
+            Some(vec![format!("{base}/a/b/bin/r"), "a b".into()])
+        );
+        assert_eq!(
+            c.user_runner(&sub, "t3", &mut cfg).unwrap(),
+            Some(vec!["qemu".into(), "-L x".into()])
+        );
         assert_eq!(asked, 1);
         assert_eq!(runner_from_env(" ", &sub), None);
         for empty in ["runner = \"\"", "runner = []", "runner = 3"] {
             let v: toml::Value = toml::from_str(empty).unwrap();
             assert!(runner_value(&v["runner"], &sub).is_err(), "{empty}");
         }
-        assert_eq!(runner_from_env("qemu -L x", &sub), Some(vec!["qemu".into(), "-L".into(), "x".into()]));
+        assert_eq!(
+            runner_from_env("qemu -L x", &sub),
+            Some(vec!["qemu".into(), "-L".into(), "x".into()])
+        );
     }
 
     #[test]

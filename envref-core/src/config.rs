@@ -15,7 +15,15 @@ use crate::{Error, Result};
 pub const CONFIG_FILE: &str = ".envref.yaml";
 /// Selects the profile when `--profile` is not given (also set for cargo's children).
 pub const PROFILE_ENV: &str = "ENVREF_PROFILE";
-const TOP_LEVEL_KEYS: &[&str] = &["project", "env_file", "local_file", "active_profile", "profiles", "backends", "team"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "project",
+    "env_file",
+    "local_file",
+    "active_profile",
+    "profiles",
+    "backends",
+    "team",
+];
 
 /// The file as written (all fields optional so the global file can fill gaps).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -60,7 +68,10 @@ pub struct BackendEntry {
 
 impl fmt::Debug for BackendEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BackendEntry").field("name", &self.name).field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("BackendEntry")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,16 +85,25 @@ pub struct BackendSpec {
 
 impl BackendSpec {
     pub fn new(name: &str, kind: &str) -> BackendSpec {
-        BackendSpec { name: name.into(), kind: kind.into(), options: BTreeMap::new() }
+        BackendSpec {
+            name: name.into(),
+            kind: kind.into(),
+            options: BTreeMap::new(),
+        }
     }
 
     pub fn option(&self, key: &str) -> Option<&str> {
-        self.options.get(key).map(String::as_str).filter(|s| !s.is_empty())
+        self.options
+            .get(key)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// The `timeout` option, default 30 s.
     pub fn timeout(&self) -> Duration {
-        self.option("timeout").and_then(parse_duration).unwrap_or(Duration::from_secs(30))
+        self.option("timeout")
+            .and_then(parse_duration)
+            .unwrap_or(Duration::from_secs(30))
     }
 
     /// Options for display: secrets (tokens, passphrases) as `***`, and in every other option
@@ -91,7 +111,16 @@ impl BackendSpec {
     pub fn display_options(&self) -> BTreeMap<String, String> {
         self.options
             .iter()
-            .map(|(k, v)| (k.clone(), if kinds::is_secret_option(k) { "***".to_string() } else { mask_url_credentials(v) }))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if kinds::is_secret_option(k) {
+                        "***".to_string()
+                    } else {
+                        mask_url_credentials(v)
+                    },
+                )
+            })
             .collect()
     }
 }
@@ -105,7 +134,9 @@ pub fn mask_url_credentials(text: &str) -> String {
     let mut rest = text;
     while let Some(i) = rest.find("://") {
         let start = i + 3;
-        let url_end = rest[start..].find(char::is_whitespace).map_or(rest.len(), |n| start + n);
+        let url_end = rest[start..]
+            .find(char::is_whitespace)
+            .map_or(rest.len(), |n| start + n);
         out.push_str(&rest[..start]);
         match rest[start..url_end].rfind('@').map(|n| start + n) {
             Some(at) => {
@@ -125,7 +156,11 @@ pub fn mask_url_credentials(text: &str) -> String {
 
 impl fmt::Debug for BackendSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BackendSpec").field("name", &self.name).field("kind", &self.kind).field("options", &self.display_options()).finish()
+        f.debug_struct("BackendSpec")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("options", &self.display_options())
+            .finish()
     }
 }
 
@@ -151,8 +186,11 @@ impl Config {
     /// Find `.envref.yaml` in `start` or the nearest parent, and load it.
     pub fn discover(start: &Path) -> Result<Config> {
         let file = find_config(start).ok_or_else(|| {
-            Error::new(format!("no {CONFIG_FILE} found in {} or any parent directory", start.display()))
-                .with_hint("run `envref init` in the project's root to create one")
+            Error::new(format!(
+                "no {CONFIG_FILE} found in {} or any parent directory",
+                start.display()
+            ))
+            .with_hint("run `envref init` in the project's root to create one")
         })?;
         Config::load(&file)
     }
@@ -171,11 +209,20 @@ impl Config {
             Some(g) => read_config_file(g)?,
             None => ConfigFile::default(),
         };
-        let root = file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let root = file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         Config::from_parts(root, file.to_path_buf(), global_file, raw, global)
     }
 
-    fn from_parts(root: PathBuf, file: PathBuf, global_file: Option<PathBuf>, p: ConfigFile, g: ConfigFile) -> Result<Config> {
+    fn from_parts(
+        root: PathBuf,
+        file: PathBuf,
+        global_file: Option<PathBuf>,
+        p: ConfigFile,
+        g: ConfigFile,
+    ) -> Result<Config> {
         let mut problems = Vec::new();
         let project = p.project.or(g.project).unwrap_or_default();
         if project.is_empty() {
@@ -184,7 +231,10 @@ impl Config {
             problems.push(format!("project: {m}"));
         }
         let env_file = p.env_file.or(g.env_file).unwrap_or_else(|| ".env".into());
-        let local_file = p.local_file.or(g.local_file).unwrap_or_else(|| ".env.local".into());
+        let local_file = p
+            .local_file
+            .or(g.local_file)
+            .unwrap_or_else(|| ".env.local".into());
         for (field, value) in [("env_file", &env_file), ("local_file", &local_file)] {
             if value.is_empty() {
                 problems.push(format!("{field}: must not be empty"));
@@ -196,11 +246,17 @@ impl Config {
                 problems.push(format!("profiles.{name}: {m}"));
             }
         }
-        let active_profile = p.active_profile.or(g.active_profile).filter(|s| !s.is_empty());
+        let active_profile = p
+            .active_profile
+            .or(g.active_profile)
+            .filter(|s| !s.is_empty());
         if let Some(a) = &active_profile {
             if let Err(m) = check_profile_name(a) {
                 problems.push(format!("active_profile: {m}"));
-            } else if !profiles.is_empty() && !profiles.contains_key(a) && !root.join(format!(".env.{a}")).exists() {
+            } else if !profiles.is_empty()
+                && !profiles.contains_key(a)
+                && !root.join(format!(".env.{a}")).exists()
+            {
                 problems.push(format!("active_profile: profile {a} is neither under `profiles:` nor has a .env.{a} file"));
             }
         }
@@ -211,7 +267,10 @@ impl Config {
             match validate_backend(entry) {
                 Ok(spec) => {
                     if backends.iter().any(|b: &BackendSpec| b.name == spec.name) {
-                        problems.push(format!("backends[{i}]: duplicate backend name {}", spec.name));
+                        problems.push(format!(
+                            "backends[{i}]: duplicate backend name {}",
+                            spec.name
+                        ));
                     }
                     backends.push(spec);
                 }
@@ -229,7 +288,9 @@ impl Config {
         for b in backends.iter_mut() {
             for (option, is_path) in [("path", b.kind == "vault"), ("command", true)] {
                 if let Some(p) = b.options.get_mut(option) {
-                    let relative_path = !p.starts_with('~') && Path::new(p.as_str()).is_relative() && (option == "path" || p.contains('/'));
+                    let relative_path = !p.starts_with('~')
+                        && Path::new(p.as_str()).is_relative()
+                        && (option == "path" || p.contains('/'));
                     if is_path && relative_path {
                         *p = root.join(&*p).display().to_string();
                     }
@@ -242,21 +303,47 @@ impl Config {
                 problems.push(format!("team[{i}]: name is required"));
             }
             if !m.public_key.starts_with("age1") {
-                problems.push(format!("team[{i}]: public_key must be an age public key (age1…)"));
+                problems.push(format!(
+                    "team[{i}]: public_key must be an age public key (age1…)"
+                ));
             }
         }
         if !problems.is_empty() {
-            let list = problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n");
-            return Err(Error::new(format!("{}: invalid configuration:\n{list}", file.display()))
-                .with_hint("fix the entries above; `envref config show` prints the effective configuration"));
+            let list = problems
+                .iter()
+                .map(|p| format!("  - {p}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(Error::new(format!(
+                "{}: invalid configuration:\n{list}",
+                file.display()
+            ))
+            .with_hint(
+                "fix the entries above; `envref config show` prints the effective configuration",
+            ));
         }
-        Ok(Config { root, file, global_file, project, env_file, local_file, active_profile, profiles, backends, backends_configured, team })
+        Ok(Config {
+            root,
+            file,
+            global_file,
+            project,
+            env_file,
+            local_file,
+            active_profile,
+            profiles,
+            backends,
+            backends_configured,
+            team,
+        })
     }
 
     /// The profile in effect: the flag, else `$ENVREF_PROFILE`, else `active_profile`.
     pub fn select_profile(&self, flag: Option<&str>) -> Result<Option<String>> {
         let from_env = std::env::var(PROFILE_ENV).ok().filter(|s| !s.is_empty());
-        let chosen = flag.map(str::to_string).or(from_env).or_else(|| self.active_profile.clone());
+        let chosen = flag
+            .map(str::to_string)
+            .or(from_env)
+            .or_else(|| self.active_profile.clone());
         if let Some(p) = &chosen {
             check_profile_name(p).map_err(|m| Error::new(format!("profile {p}: {m}")))?;
         }
@@ -265,7 +352,11 @@ impl Config {
 
     /// The env file of `profile`: `profiles.<p>.env_file`, else `.env.<p>`, under the root.
     pub fn profile_file(&self, profile: &str) -> PathBuf {
-        let rel = self.profiles.get(profile).and_then(|p| p.env_file.clone()).unwrap_or_else(|| format!(".env.{profile}"));
+        let rel = self
+            .profiles
+            .get(profile)
+            .and_then(|p| p.env_file.clone())
+            .unwrap_or_else(|| format!(".env.{profile}"));
         self.root.join(rel)
     }
 
@@ -285,8 +376,11 @@ impl Config {
     pub fn require_backend(&self, name: &str) -> Result<&BackendSpec> {
         self.backend(name).ok_or_else(|| {
             let names: Vec<_> = self.backends.iter().map(|b| b.name.as_str()).collect();
-            Error::new(format!("no backend named {name} in {}", self.file.display()))
-                .with_hint(format!("configured backends: {}", names.join(", ")))
+            Error::new(format!(
+                "no backend named {name} in {}",
+                self.file.display()
+            ))
+            .with_hint(format!("configured backends: {}", names.join(", ")))
         })
     }
 }
@@ -294,12 +388,19 @@ impl Config {
 /// Walk up from `start` to the nearest `.envref.yaml`.
 pub fn find_config(start: &Path) -> Option<PathBuf> {
     let start = std::path::absolute(start).ok()?;
-    start.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file())
+    start
+        .ancestors()
+        .map(|d| d.join(CONFIG_FILE))
+        .find(|p| p.is_file())
 }
 
 /// `$ENVREF_CONFIG_DIR`, else `$XDG_CONFIG_HOME/envref`, else `~/.config/envref`.
 pub fn global_config_dir() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     var("ENVREF_CONFIG_DIR")
         .or_else(|| var("XDG_CONFIG_HOME").map(|d| d.join("envref")))
         .or_else(|| home_dir().map(|h| h.join(".config").join("envref")))
@@ -310,7 +411,9 @@ pub fn global_config_file() -> Option<PathBuf> {
 }
 
 pub fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME").filter(|v| !v.is_empty()).map(PathBuf::from)
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Expand a leading `~/` to `$HOME`.
@@ -329,25 +432,37 @@ pub fn read_config_file(file: &Path) -> Result<ConfigFile> {
 
 pub fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
     let bad_yaml = |e: yaml_serde::Error| {
-        let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
+        let at = e
+            .location()
+            .map(|l| format!(":{}:{}", l.line(), l.column()))
+            .unwrap_or_default();
         let mut msg = e.to_string();
         if let Some(i) = msg.find(" at line ") {
             msg.truncate(i);
         }
         // serde quotes the offending scalar (`invalid type: string "hvs.…"`); it may be a token.
         let msg = without_quoted(&msg);
-        Error::new(format!("{}{at}: {msg}", file.display())).with_hint("fix the YAML syntax; see `envref init` for a template")
+        Error::new(format!("{}{at}: {msg}", file.display()))
+            .with_hint("fix the YAML syntax; see `envref init` for a template")
     };
     if text.trim().is_empty() {
         return Ok(ConfigFile::default());
     }
     let value: yaml_serde::Value = yaml_serde::from_str(text).map_err(bad_yaml)?;
     if let yaml_serde::Value::Mapping(map) = &value {
-        let unknown: Vec<String> =
-            map.keys().filter_map(|k| k.as_str()).filter(|k| !TOP_LEVEL_KEYS.contains(k)).map(str::to_string).collect();
+        let unknown: Vec<String> = map
+            .keys()
+            .filter_map(|k| k.as_str())
+            .filter(|k| !TOP_LEVEL_KEYS.contains(k))
+            .map(str::to_string)
+            .collect();
         if !unknown.is_empty() {
-            return Err(Error::new(format!("{}: unknown key(s): {}", file.display(), unknown.join(", ")))
-                .with_hint(format!("known keys: {}", TOP_LEVEL_KEYS.join(", "))));
+            return Err(Error::new(format!(
+                "{}: unknown key(s): {}",
+                file.display(),
+                unknown.join(", ")
+            ))
+            .with_hint(format!("known keys: {}", TOP_LEVEL_KEYS.join(", "))));
         }
     }
     yaml_serde::from_str(text).map_err(bad_yaml)
@@ -355,7 +470,11 @@ pub fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
 
 fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
     let mut problems = Vec::new();
-    let label = if entry.name.is_empty() { "(unnamed)".to_string() } else { entry.name.clone() };
+    let label = if entry.name.is_empty() {
+        "(unnamed)".to_string()
+    } else {
+        entry.name.clone()
+    };
     if entry.name.is_empty() {
         problems.push("name: required".to_string());
     } else if entry.name == crate::reference::CHAIN {
@@ -367,15 +486,25 @@ fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
     let Some(k) = kinds::find(&kind) else {
         problems.push(format!(
             "{label}: unknown backend type {kind:?}; valid types: {}",
-            kinds::KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+            kinds::KINDS
+                .iter()
+                .map(|k| k.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         return Err(problems);
     };
     let mut options = BTreeMap::new();
     for (key, value) in &entry.config {
         if !k.options.contains(&key.as_str()) {
-            let valid = if k.options.is_empty() { "none".to_string() } else { k.options.join(", ") };
-            problems.push(format!("{label}: unknown option {key:?} for type {kind}; valid options: {valid}"));
+            let valid = if k.options.is_empty() {
+                "none".to_string()
+            } else {
+                k.options.join(", ")
+            };
+            problems.push(format!(
+                "{label}: unknown option {key:?} for type {kind}; valid options: {valid}"
+            ));
             continue;
         }
         let text = match value {
@@ -389,7 +518,9 @@ fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
             }
         };
         if key == "timeout" && parse_duration(&text).is_none() {
-            problems.push(format!("{label}: timeout is not a duration of at most 24h (e.g. 30s, 500ms, 2m)"));
+            problems.push(format!(
+                "{label}: timeout is not a duration of at most 24h (e.g. 30s, 500ms, 2m)"
+            ));
         }
         options.insert(key.clone(), text);
     }
@@ -399,7 +530,11 @@ fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
         }
     }
     if problems.is_empty() {
-        Ok(BackendSpec { name: entry.name.clone(), kind, options })
+        Ok(BackendSpec {
+            name: entry.name.clone(),
+            kind,
+            options,
+        })
     } else {
         Err(problems)
     }
@@ -451,8 +586,13 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if name == "." || name == ".." {
         return Err("must not be `.` or `..`".into());
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
-        return Err(format!("contains {c:?}; use letters, digits, `_`, `-` or `.`"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        return Err(format!(
+            "contains {c:?}; use letters, digits, `_`, `-` or `.`"
+        ));
     }
     Ok(())
 }
@@ -474,13 +614,22 @@ mod tests {
 
     fn load(text: &str) -> Result<Config> {
         let raw = parse_config(Path::new("/p/.envref.yaml"), text)?;
-        Config::from_parts("/p".into(), "/p/.envref.yaml".into(), None, raw, ConfigFile::default())
+        Config::from_parts(
+            "/p".into(),
+            "/p/.envref.yaml".into(),
+            None,
+            raw,
+            ConfigFile::default(),
+        )
     }
 
     #[test]
     fn defaults_and_chain() {
         let c = load("project: app\n").unwrap();
-        assert_eq!((c.env_file.as_str(), c.local_file.as_str()), (".env", ".env.local"));
+        assert_eq!(
+            (c.env_file.as_str(), c.local_file.as_str()),
+            (".env", ".env.local")
+        );
         assert_eq!(c.backends, vec![BackendSpec::new("keychain", "keychain")]);
         assert!(!c.backends_configured);
         let c = load("project: app\nbackends:\n  - name: ssm-a\n    type: aws-ssm\n  - name: ssm-b\n    type: aws-ssm\n    config: {prefix: /x, timeout: 5s}\n").unwrap();
@@ -494,11 +643,17 @@ mod tests {
             .unwrap_err()
             .message;
         assert!(e.contains("project: required"), "{e}");
-        assert!(e.contains("unknown backend type \"aws\"; valid types: keychain, vault, 1password"), "{e}");
+        assert!(
+            e.contains("unknown backend type \"aws\"; valid types: keychain, vault, 1password"),
+            "{e}"
+        );
         assert!(e.contains("option compartment_id is required"), "{e}");
         assert!(e.contains("option key_id is required"), "{e}");
         assert!(e.contains("unknown option \"bogus\""), "{e}");
-        assert!(load("project: a\nbogus: 1\n").unwrap_err().message.contains("unknown key(s): bogus"));
+        assert!(load("project: a\nbogus: 1\n")
+            .unwrap_err()
+            .message
+            .contains("unknown key(s): bogus"));
     }
 
     #[test]
@@ -520,16 +675,28 @@ mod tests {
         }
         let e =
             load("project: a\nbackends:\n  - name: h\n    type: plugin\n    config: {command: x, timeout: SECRET}\n").unwrap_err().message;
-        assert!(e.contains("h: timeout is not a duration") && !e.contains("SECRET"), "{e}");
+        assert!(
+            e.contains("h: timeout is not a duration") && !e.contains("SECRET"),
+            "{e}"
+        );
     }
 
     #[test]
     fn url_credentials_hidden_in_any_option() {
         for (url, shown) in [
-            ("https://user:SECRET@vault.example:8200/v1", "https://user:***@vault.example:8200/v1"),
-            ("https://ghp_SECRET@github.com/x", "https://***@github.com/x"),
+            (
+                "https://user:SECRET@vault.example:8200/v1",
+                "https://user:***@vault.example:8200/v1",
+            ),
+            (
+                "https://ghp_SECRET@github.com/x",
+                "https://***@github.com/x",
+            ),
             ("http://u:p@SECRET/x#y@host", "http://u:***@host"),
-            ("a https://u:SECRET@h and b http://SECRET@k/", "a https://u:***@h and b http://***@k/"),
+            (
+                "a https://u:SECRET@h and b http://SECRET@k/",
+                "a https://u:***@h and b http://***@k/",
+            ),
             ("https://vault.example:8200", "https://vault.example:8200"),
             ("/usr/bin/plugin", "/usr/bin/plugin"),
         ] {
@@ -537,17 +704,33 @@ mod tests {
         }
         let c = load("project: a\nbackends:\n  - name: hc\n    type: hashicorp-vault\n    config: {addr: 'https://me:SECRET@h:8200'}\n")
             .unwrap();
-        assert_eq!(c.backends[0].display_options()["addr"], "https://me:***@h:8200");
+        assert_eq!(
+            c.backends[0].display_options()["addr"],
+            "https://me:***@h:8200"
+        );
         assert!(!format!("{c:?}").contains("SECRET"));
     }
 
     #[test]
     fn huge_or_zero_timeouts_are_errors_not_panics() {
-        for t in ["1e300", "1e20s", "99999999999999999999m", "25h", "0", "-1", "inf", "NaN", "1e-20"] {
+        for t in [
+            "1e300",
+            "1e20s",
+            "99999999999999999999m",
+            "25h",
+            "0",
+            "-1",
+            "inf",
+            "NaN",
+            "1e-20",
+        ] {
             let e = load(&format!("project: a\nbackends:\n  - name: h\n    type: plugin\n    config: {{command: x, timeout: \"{t}\"}}\n"))
                 .unwrap_err()
                 .message;
-            assert!(e.contains("h: timeout is not a duration of at most 24h"), "{t}: {e}");
+            assert!(
+                e.contains("h: timeout is not a duration of at most 24h"),
+                "{t}: {e}"
+            );
         }
         assert_eq!(parse_duration("24h"), None, "no h unit");
         assert_eq!(parse_duration("86400"), Some(MAX_TIMEOUT));

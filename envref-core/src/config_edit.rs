@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::atomic::{write_atomic, EditLock};
-use crate::config::{check_profile_name, parse_config, Config, ConfigFile, ProfileConfig, TeamMember};
+use crate::config::{
+    check_profile_name, parse_config, Config, ConfigFile, ProfileConfig, TeamMember,
+};
 use crate::{Error, Result};
 
 /// The project's `.envref.yaml` as text and as parsed, ready for one edit. It holds the
@@ -34,7 +36,12 @@ impl ConfigEditor {
         let lock = Arc::new(EditLock::acquire(path)?);
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let raw = parse_config(path, &text)?;
-        Ok(ConfigEditor { path: path.to_path_buf(), text, raw, lock })
+        Ok(ConfigEditor {
+            path: path.to_path_buf(),
+            text,
+            raw,
+            lock,
+        })
     }
 
     /// Check `new_text`: it must parse to exactly `expected` and load as a valid
@@ -42,16 +49,27 @@ impl ConfigEditor {
     /// `active_profile: dev`").
     fn prepare(&self, new_text: String, expected: &ConfigFile, change: &str) -> Result<Pending> {
         let refuse = |why: String| {
-            Error::new(format!("refusing to edit {}: {why}", self.path.display()))
-                .with_hint(format!("the file is unchanged; to make the change by hand, {change}"))
+            Error::new(format!("refusing to edit {}: {why}", self.path.display())).with_hint(
+                format!("the file is unchanged; to make the change by hand, {change}"),
+            )
         };
-        let parsed = parse_config(&self.path, &new_text).map_err(|e| refuse(format!("the result would not parse: {}", e.message)))?;
+        let parsed = parse_config(&self.path, &new_text)
+            .map_err(|e| refuse(format!("the result would not parse: {}", e.message)))?;
         if &parsed != expected {
             return Err(refuse("this file's layout is one the line editor does not understand (flow style or unusual indentation)".into()));
         }
-        let config = Config::load_text(&self.path, &new_text)
-            .map_err(|e| refuse(format!("the result would be an invalid configuration: {}", e.message)))?;
-        Ok(Pending { path: self.path.clone(), text: new_text, config, _lock: self.lock.clone() })
+        let config = Config::load_text(&self.path, &new_text).map_err(|e| {
+            refuse(format!(
+                "the result would be an invalid configuration: {}",
+                e.message
+            ))
+        })?;
+        Ok(Pending {
+            path: self.path.clone(),
+            text: new_text,
+            config,
+            _lock: self.lock.clone(),
+        })
     }
 
     /// Set (`Some`) or remove (`None`) `active_profile`.
@@ -72,14 +90,21 @@ impl ConfigEditor {
     /// registered (nothing written).
     pub fn register_profile(&self, name: &str, env_file: &str) -> Result<Option<Pending>> {
         check_profile_name(name).map_err(|m| Error::new(format!("profile {name}: {m}")))?;
-        if self.raw.profiles.as_ref().is_some_and(|p| p.contains_key(name)) {
+        if self
+            .raw
+            .profiles
+            .as_ref()
+            .is_some_and(|p| p.contains_key(name))
+        {
             return Ok(None);
         }
         let mut expected = self.raw.clone();
-        expected
-            .profiles
-            .get_or_insert_with(BTreeMap::new)
-            .insert(name.to_string(), ProfileConfig { env_file: Some(env_file.to_string()) });
+        expected.profiles.get_or_insert_with(BTreeMap::new).insert(
+            name.to_string(),
+            ProfileConfig {
+                env_file: Some(env_file.to_string()),
+            },
+        );
         let text = edit_add_profile(&self.text, name, env_file).map_err(|m| self.cannot(m))?;
         let change = format!("add `{name}:` with `env_file: {env_file}` under `profiles:`");
         self.prepare(text, &expected, &change).map(Some)
@@ -89,24 +114,41 @@ impl ConfigEditor {
     /// no other member has.
     pub fn add_team_member(&self, name: &str, public_key: &str) -> Result<Pending> {
         if name.trim().is_empty() || name.trim() != name || name.contains(['\n', '\r']) {
-            return Err(Error::new(format!("team member name {name:?}: must not be empty or have leading/trailing spaces")));
+            return Err(Error::new(format!(
+                "team member name {name:?}: must not be empty or have leading/trailing spaces"
+            )));
         }
         #[cfg(feature = "backends")]
-        crate::backend::vault::parse_recipient(public_key).map_err(|e| e.context(format!("team member {name}: {public_key}")))?;
+        crate::backend::vault::parse_recipient(public_key)
+            .map_err(|e| e.context(format!("team member {name}: {public_key}")))?;
         if !public_key.starts_with("age1") {
-            return Err(Error::new("the public key is not an age public key (age1…)"));
+            return Err(Error::new(
+                "the public key is not an age public key (age1…)",
+            ));
         }
         let team = self.raw.team.clone().unwrap_or_default();
         if team.iter().any(|m| m.name == name) {
-            return Err(Error::new(format!("team member {name} already exists in {}", self.path.display()))
-                .with_hint(format!("to replace the key, `envref team remove {name}` first")));
+            return Err(Error::new(format!(
+                "team member {name} already exists in {}",
+                self.path.display()
+            ))
+            .with_hint(format!(
+                "to replace the key, `envref team remove {name}` first"
+            )));
         }
         if let Some(m) = team.iter().find(|m| m.public_key == public_key) {
-            return Err(Error::new(format!("that public key already belongs to team member {}", m.name)));
+            return Err(Error::new(format!(
+                "that public key already belongs to team member {}",
+                m.name
+            )));
         }
         let mut expected = self.raw.clone();
-        expected.team.get_or_insert_with(Vec::new).push(TeamMember { name: name.into(), public_key: public_key.into() });
-        let text = edit_add_team_member(&self.text, name, public_key).map_err(|m| self.cannot(m))?;
+        expected.team.get_or_insert_with(Vec::new).push(TeamMember {
+            name: name.into(),
+            public_key: public_key.into(),
+        });
+        let text =
+            edit_add_team_member(&self.text, name, public_key).map_err(|m| self.cannot(m))?;
         let change = format!("add `- name: {name}` with `public_key: {public_key}` under `team:`");
         self.prepare(text, &expected, &change)
     }
@@ -116,11 +158,24 @@ impl ConfigEditor {
         let team = self.raw.team.clone().unwrap_or_default();
         let Some(index) = team.iter().position(|m| m.name == name) else {
             let names: Vec<&str> = team.iter().map(|m| m.name.as_str()).collect();
-            let hint = if names.is_empty() { "the team is empty".to_string() } else { format!("team members: {}", names.join(", ")) };
-            return Err(Error::new(format!("no team member named {name} in {}", self.path.display())).with_hint(hint));
+            let hint = if names.is_empty() {
+                "the team is empty".to_string()
+            } else {
+                format!("team members: {}", names.join(", "))
+            };
+            return Err(Error::new(format!(
+                "no team member named {name} in {}",
+                self.path.display()
+            ))
+            .with_hint(hint));
         };
         let mut expected = self.raw.clone();
-        let rest: Vec<TeamMember> = team.into_iter().enumerate().filter(|(i, _)| *i != index).map(|(_, m)| m).collect();
+        let rest: Vec<TeamMember> = team
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, m)| m)
+            .collect();
         expected.team = if rest.is_empty() { None } else { Some(rest) };
         let text = edit_remove_team_member(&self.text, index).map_err(|m| self.cannot(m))?;
         let change = format!("delete the entry `- name: {name}` under `team:`");
@@ -128,7 +183,8 @@ impl ConfigEditor {
     }
 
     fn cannot(&self, why: String) -> Error {
-        Error::new(format!("cannot edit {}: {why}", self.path.display())).with_hint("the file is unchanged; make the change by hand")
+        Error::new(format!("cannot edit {}: {why}", self.path.display()))
+            .with_hint("the file is unchanged; make the change by hand")
     }
 }
 
@@ -186,7 +242,9 @@ fn is_blank_or_comment(line: &str) -> bool {
 
 /// A line that starts a new top-level entry (column 0, not a comment, not a list item).
 fn is_top_level(line: &str) -> bool {
-    let Some(c) = line.chars().next() else { return false };
+    let Some(c) = line.chars().next() else {
+        return false;
+    };
     if c.is_whitespace() || c == '#' {
         return false;
     }
@@ -197,7 +255,11 @@ fn is_top_level(line: &str) -> bool {
 fn top_level_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let rest = line.strip_prefix(key)?.trim_start_matches([' ', '\t']);
     let after = rest.strip_prefix(':')?;
-    after.chars().next().is_none_or(char::is_whitespace).then_some(after)
+    after
+        .chars()
+        .next()
+        .is_none_or(char::is_whitespace)
+        .then_some(after)
 }
 
 /// The value text after `key:` without its trailing comment, trimmed.
@@ -221,15 +283,27 @@ fn trailing_comment(after_colon: &str) -> &str {
 
 /// A section: the header line of top-level `key` and the index after its last line.
 fn section(lines: &[String], key: &str) -> Option<(usize, usize)> {
-    let header = lines.iter().position(|l| top_level_value(l, key).is_some())?;
-    let end = lines.iter().enumerate().skip(header + 1).find(|(_, l)| is_top_level(l)).map(|(i, _)| i).unwrap_or(lines.len());
+    let header = lines
+        .iter()
+        .position(|l| top_level_value(l, key).is_some())?;
+    let end = lines
+        .iter()
+        .enumerate()
+        .skip(header + 1)
+        .find(|(_, l)| is_top_level(l))
+        .map(|(i, _)| i)
+        .unwrap_or(lines.len());
     Some((header, end))
 }
 
 /// Where new content of a section goes: after its last indented (or list) line that is not a
 /// blank or column-0 comment, so comments introducing the next key stay with it.
 fn content_end(lines: &[String], header: usize, end: usize) -> usize {
-    (header + 1..end).rev().find(|&i| !is_blank_or_comment(&lines[i])).map(|i| i + 1).unwrap_or(header + 1)
+    (header + 1..end)
+        .rev()
+        .find(|&i| !is_blank_or_comment(&lines[i]))
+        .map(|i| i + 1)
+        .unwrap_or(header + 1)
 }
 
 fn indent_of(line: &str) -> usize {
@@ -247,9 +321,15 @@ fn append_block(lines: &mut Vec<String>, block: &[String], nl: &str) {
 
 /// A YAML scalar: plain when that reads back as the same string, else double-quoted.
 pub fn yaml_scalar(s: &str) -> String {
-    const SPECIAL: &[&str] = &["true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", "-.inf", ".nan"];
-    let plain = s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/'))
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/' | '@' | '+'))
+    const SPECIAL: &[&str] = &[
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", "-.inf", ".nan",
+    ];
+    let plain = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/' | '@' | '+'))
         && !SPECIAL.contains(&s.to_ascii_lowercase().as_str())
         && s.parse::<f64>().is_err()
         && !s.starts_with("0x")
@@ -265,10 +345,14 @@ pub fn yaml_scalar(s: &str) -> String {
 pub fn edit_active_profile(text: &str, name: Option<&str>) -> String {
     let nl = eol(text);
     let mut lines = split_lines(text);
-    let found = lines.iter().position(|l| top_level_value(l, "active_profile").is_some());
+    let found = lines
+        .iter()
+        .position(|l| top_level_value(l, "active_profile").is_some());
     match (found, name) {
         (Some(i), Some(n)) => {
-            let comment = trailing_comment(top_level_value(&lines[i], "active_profile").unwrap_or_default()).to_string();
+            let comment =
+                trailing_comment(top_level_value(&lines[i], "active_profile").unwrap_or_default())
+                    .to_string();
             let ending = if lines[i].ends_with('\n') { nl } else { "" };
             lines[i] = format!("active_profile: {}{comment}{ending}", yaml_scalar(n));
         }
@@ -280,7 +364,10 @@ pub fn edit_active_profile(text: &str, name: Option<&str>) -> String {
             let line = format!("active_profile: {}{nl}", yaml_scalar(n));
             // After `project:` (and any lines that continue its value), else after the
             // leading comments.
-            let at = match lines.iter().position(|l| top_level_value(l, "project").is_some()) {
+            let at = match lines
+                .iter()
+                .position(|l| top_level_value(l, "project").is_some())
+            {
                 Some(p) => lines
                     .iter()
                     .enumerate()
@@ -288,7 +375,10 @@ pub fn edit_active_profile(text: &str, name: Option<&str>) -> String {
                     .find(|(_, l)| !l.starts_with([' ', '\t']) || l.trim().is_empty())
                     .map(|(i, _)| i)
                     .unwrap_or(lines.len()),
-                None => lines.iter().position(|l| !l.starts_with('#') && !l.trim().is_empty()).unwrap_or(lines.len()),
+                None => lines
+                    .iter()
+                    .position(|l| !l.starts_with('#') && !l.trim().is_empty())
+                    .unwrap_or(lines.len()),
             };
             lines.insert(at, line);
         }
@@ -307,7 +397,9 @@ fn open_section(
     empty_flow: &str,
     item: impl Fn(&str) -> bool,
 ) -> Result<Option<(usize, Option<usize>)>, String> {
-    let Some((header, end)) = section(lines, key) else { return Ok(None) };
+    let Some((header, end)) = section(lines, key) else {
+        return Ok(None);
+    };
     let after = top_level_value(&lines[header], key).unwrap_or_default();
     let value = value_without_comment(after);
     if value == empty_flow || value == "~" || value == "null" {
@@ -317,7 +409,10 @@ fn open_section(
         return Err(format!("`{key}:` is written in flow style ({key}: {value}); the line editor only edits block style"));
     }
     terminate(lines, nl);
-    let child = (header + 1..end).map(|i| &lines[i]).find(|l| !is_blank_or_comment(l) && item(l)).map(|l| indent_of(l));
+    let child = (header + 1..end)
+        .map(|i| &lines[i])
+        .find(|l| !is_blank_or_comment(l) && item(l))
+        .map(|l| indent_of(l));
     Ok(Some((content_end(lines, header, end), child)))
 }
 
@@ -328,7 +423,10 @@ pub fn edit_add_profile(text: &str, name: &str, env_file: &str) -> Result<String
     match open_section(&mut lines, "profiles", nl, "{}", |_| true)? {
         Some((at, child)) => {
             let ind = " ".repeat(child.unwrap_or(2).max(1));
-            let block = [format!("{ind}{}:{nl}", yaml_scalar(name)), format!("{ind}{ind}env_file: {}{nl}", yaml_scalar(env_file))];
+            let block = [
+                format!("{ind}{}:{nl}", yaml_scalar(name)),
+                format!("{ind}{ind}env_file: {}{nl}", yaml_scalar(env_file)),
+            ];
             lines.splice(at..at, block);
         }
         None => {
@@ -345,7 +443,11 @@ pub fn edit_add_profile(text: &str, name: &str, env_file: &str) -> Result<String
 
 fn is_item(line: &str) -> bool {
     let t = line.trim_start_matches(' ');
-    t == "-" || t.starts_with("- ") || t.starts_with("-\t") || t.starts_with("-\r") || t.starts_with("-\n")
+    t == "-"
+        || t.starts_with("- ")
+        || t.starts_with("-\t")
+        || t.starts_with("-\r")
+        || t.starts_with("-\n")
 }
 
 /// Append `- name: … / public_key: …` to `team:`.
@@ -355,7 +457,10 @@ pub fn edit_add_team_member(text: &str, name: &str, public_key: &str) -> Result<
     match open_section(&mut lines, "team", nl, "[]", is_item)? {
         Some((at, child)) => {
             let ind = " ".repeat(child.unwrap_or(2));
-            let block = [format!("{ind}- name: {}{nl}", yaml_scalar(name)), format!("{ind}  public_key: {}{nl}", yaml_scalar(public_key))];
+            let block = [
+                format!("{ind}- name: {}{nl}", yaml_scalar(name)),
+                format!("{ind}  public_key: {}{nl}", yaml_scalar(public_key)),
+            ];
             lines.splice(at..at, block);
         }
         None => {
@@ -374,19 +479,38 @@ pub fn edit_add_team_member(text: &str, name: &str, public_key: &str) -> Result<
 /// When no item is left, the `team:` header goes too.
 pub fn edit_remove_team_member(text: &str, index: usize) -> Result<String, String> {
     let mut lines = split_lines(text);
-    let Some((header, end)) = section(&lines, "team") else { return Err("there is no `team:` section".into()) };
+    let Some((header, end)) = section(&lines, "team") else {
+        return Err("there is no `team:` section".into());
+    };
     let after = top_level_value(&lines[header], "team").unwrap_or_default();
     if !value_without_comment(after).is_empty() {
-        return Err("`team:` is written in flow style; the line editor only edits block style".into());
+        return Err(
+            "`team:` is written in flow style; the line editor only edits block style".into(),
+        );
     }
-    let Some(item_indent) = (header + 1..end).map(|i| &lines[i]).find(|l| is_item(l)).map(|l| indent_of(l)) else {
+    let Some(item_indent) = (header + 1..end)
+        .map(|i| &lines[i])
+        .find(|l| is_item(l))
+        .map(|l| indent_of(l))
+    else {
         return Err("`team:` has no list items".into());
     };
-    let starts: Vec<usize> = (header + 1..end).filter(|&i| is_item(&lines[i]) && indent_of(&lines[i]) == item_indent).collect();
-    let Some(&start) = starts.get(index) else { return Err(format!("`team:` has {} list items, expected more", starts.len())) };
+    let starts: Vec<usize> = (header + 1..end)
+        .filter(|&i| is_item(&lines[i]) && indent_of(&lines[i]) == item_indent)
+        .collect();
+    let Some(&start) = starts.get(index) else {
+        return Err(format!(
+            "`team:` has {} list items, expected more",
+            starts.len()
+        ));
+    };
     let limit = starts.get(index + 1).copied().unwrap_or(end);
     // The item: its `-` line, then deeper lines up to the last one that is not blank or a comment.
-    let stop = (start + 1..limit).rev().find(|&i| !is_blank_or_comment(&lines[i])).map(|i| i + 1).unwrap_or(start + 1);
+    let stop = (start + 1..limit)
+        .rev()
+        .find(|&i| !is_blank_or_comment(&lines[i]))
+        .map(|i| i + 1)
+        .unwrap_or(start + 1);
     lines.drain(start..stop);
     if starts.len() == 1 {
         lines.remove(header);
@@ -418,12 +542,24 @@ mod tests {
         let text = "# top comment\nproject: app # the namespace\n\n# profiles we use\nprofiles:\n  dev: {}\n";
         let set = edit_active_profile(text, Some("dev"));
         assert_eq!(set, "# top comment\nproject: app # the namespace\nactive_profile: dev\n\n# profiles we use\nprofiles:\n  dev: {}\n");
-        let replaced = edit_active_profile(&set.replace("active_profile: dev", "active_profile: dev # chosen"), Some("prod"));
-        assert!(replaced.contains("active_profile: prod # chosen\n"), "{replaced}");
+        let replaced = edit_active_profile(
+            &set.replace("active_profile: dev", "active_profile: dev # chosen"),
+            Some("prod"),
+        );
+        assert!(
+            replaced.contains("active_profile: prod # chosen\n"),
+            "{replaced}"
+        );
         assert_eq!(edit_active_profile(&set, None), text);
         // `project:` last, no trailing newline (the Go envref panicked here).
-        assert_eq!(edit_active_profile("project: app", Some("dev")), "project: app\nactive_profile: dev\n");
-        assert_eq!(edit_active_profile("a: 1\r\nproject: app\r\n", Some("dev")), "a: 1\r\nproject: app\r\nactive_profile: dev\r\n");
+        assert_eq!(
+            edit_active_profile("project: app", Some("dev")),
+            "project: app\nactive_profile: dev\n"
+        );
+        assert_eq!(
+            edit_active_profile("a: 1\r\nproject: app\r\n", Some("dev")),
+            "a: 1\r\nproject: app\r\nactive_profile: dev\r\n"
+        );
     }
 
     #[test]
@@ -435,27 +571,63 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t, "project: app\nprofiles:\n    dev:\n        env_file: .env.dev\n    staging:\n        env_file: env/staging.env\n# trailing\nteam: []\n");
-        let t = edit_add_profile("project: app\nprofiles: {} # none yet\n", "dev", ".env.dev").unwrap();
-        assert_eq!(t, "project: app\nprofiles: # none yet\n  dev:\n    env_file: .env.dev\n");
+        let t =
+            edit_add_profile("project: app\nprofiles: {} # none yet\n", "dev", ".env.dev").unwrap();
+        assert_eq!(
+            t,
+            "project: app\nprofiles: # none yet\n  dev:\n    env_file: .env.dev\n"
+        );
         assert!(edit_add_profile("project: app\nprofiles: {dev: {}}\n", "x", ".env.x").is_err());
         let t = edit_add_team_member("project: app", "alice", KEY_A).unwrap();
-        assert_eq!(t, format!("project: app\n\nteam:\n  - name: alice\n    public_key: {KEY_A}\n"));
+        assert_eq!(
+            t,
+            format!("project: app\n\nteam:\n  - name: alice\n    public_key: {KEY_A}\n")
+        );
         let t = edit_add_team_member(&t, "bob smith", KEY_B).unwrap();
-        assert!(t.ends_with(&format!("  - name: \"bob smith\"\n    public_key: {KEY_B}\n")), "{t}");
+        assert!(
+            t.ends_with(&format!(
+                "  - name: \"bob smith\"\n    public_key: {KEY_B}\n"
+            )),
+            "{t}"
+        );
         // Column-0 list items are part of the section too.
-        let t0 = edit_add_team_member(&format!("team:\n- name: alice\n  public_key: {KEY_A}\nproject: app\n"), "bob", KEY_B).unwrap();
+        let t0 = edit_add_team_member(
+            &format!("team:\n- name: alice\n  public_key: {KEY_A}\nproject: app\n"),
+            "bob",
+            KEY_B,
+        )
+        .unwrap();
         assert_eq!(t0, format!("team:\n- name: alice\n  public_key: {KEY_A}\n- name: bob\n  public_key: {KEY_B}\nproject: app\n"));
         let removed = edit_remove_team_member(&t0, 0).unwrap();
-        assert_eq!(removed, format!("team:\n- name: bob\n  public_key: {KEY_B}\nproject: app\n"));
+        assert_eq!(
+            removed,
+            format!("team:\n- name: bob\n  public_key: {KEY_B}\nproject: app\n")
+        );
         let t = "project: app\n\nteam:\n  # alice: laptop key\n  - name: alice\n    public_key: K\n\n# next\nbackends: []\n";
-        assert_eq!(edit_remove_team_member(t, 0).unwrap(), "project: app\n\n  # alice: laptop key\n\n# next\nbackends: []\n");
+        assert_eq!(
+            edit_remove_team_member(t, 0).unwrap(),
+            "project: app\n\n  # alice: laptop key\n\n# next\nbackends: []\n"
+        );
     }
 
     #[test]
     fn yaml_scalars_read_back() {
-        for s in ["dev", "yes", "1.5", "a b", "#x", "x: y", "\"q\"", "env/x.env", "null", "-x", "0x1f"] {
+        for s in [
+            "dev",
+            "yes",
+            "1.5",
+            "a b",
+            "#x",
+            "x: y",
+            "\"q\"",
+            "env/x.env",
+            "null",
+            "-x",
+            "0x1f",
+        ] {
             let text = format!("v: {}\n", yaml_scalar(s));
-            let v: BTreeMap<String, String> = yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{s}: {e}"));
+            let v: BTreeMap<String, String> =
+                yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{s}: {e}"));
             assert_eq!(v["v"], s);
         }
     }
@@ -474,21 +646,35 @@ mod tests {
         let e = ed.set_active_profile(Some("dev")).unwrap_err();
         assert!(e.message.starts_with("refusing to edit"), "{}", e.message);
         assert!(e.hint.unwrap().contains("active_profile: dev"));
-        assert_eq!(std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(), flow);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(),
+            flow
+        );
         // A profile that is neither registered nor on disk would be invalid.
         drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = editor(dir.path(), text);
         let e = ed.set_active_profile(Some("nope")).unwrap_err();
         assert!(e.message.contains("invalid configuration"), "{}", e.message);
-        assert_eq!(std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(), text);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(),
+            text
+        );
         // Team.
         drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = editor(dir.path(), text);
         ed.add_team_member("alice", KEY_A).unwrap().write().unwrap();
         drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = ConfigEditor::open(&dir.path().join(".envref.yaml")).unwrap();
-        assert!(ed.add_team_member("alice", KEY_B).unwrap_err().message.contains("already exists"));
-        assert!(ed.add_team_member("bob", KEY_A).unwrap_err().message.contains("already belongs to team member alice"));
+        assert!(ed
+            .add_team_member("alice", KEY_B)
+            .unwrap_err()
+            .message
+            .contains("already exists"));
+        assert!(ed
+            .add_team_member("bob", KEY_A)
+            .unwrap_err()
+            .message
+            .contains("already belongs to team member alice"));
         assert!(ed.add_team_member("bob", "age1nope").is_err());
         ed.add_team_member("bob", KEY_B).unwrap().write().unwrap();
         drop(ed); // one edit lock per file per process: the next open would wait for this one
@@ -496,8 +682,15 @@ mod tests {
         ed.remove_team_member("alice").unwrap().write().unwrap();
         drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = ConfigEditor::open(&dir.path().join(".envref.yaml")).unwrap();
-        assert!(ed.remove_team_member("alice").unwrap_err().message.contains("no team member named alice"));
+        assert!(ed
+            .remove_team_member("alice")
+            .unwrap_err()
+            .message
+            .contains("no team member named alice"));
         ed.remove_team_member("bob").unwrap().write().unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(), text);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(),
+            text
+        );
     }
 }

@@ -110,12 +110,18 @@ pub struct Document {
 /// Without the text: a `.env` may hold a plaintext secret (entries show no value text either).
 impl fmt::Debug for Document {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Document").field("path", &self.path).field("entries", &self.entries).finish_non_exhaustive()
+        f.debug_struct("Document")
+            .field("path", &self.path)
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
     }
 }
 
 impl Document {
-    pub fn parse(path: impl Into<PathBuf>, text: impl Into<String>) -> Result<Document, Vec<ParseError>> {
+    pub fn parse(
+        path: impl Into<PathBuf>,
+        text: impl Into<String>,
+    ) -> Result<Document, Vec<ParseError>> {
         let path = path.into();
         let text = text.into();
         let (entries, errors) = Parser::new(&path, &text).run();
@@ -123,15 +129,28 @@ impl Document {
             return Err(errors);
         }
         let warnings = duplicate_warnings(&path, &entries);
-        Ok(Document { path, text, entries, warnings })
+        Ok(Document {
+            path,
+            text,
+            entries,
+            warnings,
+        })
     }
 
     /// Read and parse a file; parse errors are joined into one [`Error`], one per line.
     pub fn load(path: &Path) -> Result<Document> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let text = String::from_utf8(bytes).map_err(|e| {
-            let pos = position_at(&String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]), usize::MAX);
-            Error::new(format!("{}:{}: file is not valid UTF-8", path.display(), pos)).with_hint("save the file as UTF-8")
+            let pos = position_at(
+                &String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]),
+                usize::MAX,
+            );
+            Error::new(format!(
+                "{}:{}: file is not valid UTF-8",
+                path.display(),
+                pos
+            ))
+            .with_hint("save the file as UTF-8")
         })?;
         Document::parse(path, text).map_err(parse_errors_to_error)
     }
@@ -146,7 +165,12 @@ impl Document {
     }
 
     pub fn empty(path: impl Into<PathBuf>) -> Document {
-        Document { path: path.into(), text: String::new(), entries: Vec::new(), warnings: Vec::new() }
+        Document {
+            path: path.into(),
+            text: String::new(),
+            entries: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -186,8 +210,13 @@ impl Document {
         match self.get(key) {
             Some(entry) => {
                 // After a closing quote `#` needs no blank; after a bare value it would join it.
-                let glued = text[entry.span.end..].starts_with('#') && !rendered.starts_with(['"', '\'', '`']);
-                let rendered = if glued { format!("\"{rendered}\"") } else { rendered };
+                let glued = text[entry.span.end..].starts_with('#')
+                    && !rendered.starts_with(['"', '\'', '`']);
+                let rendered = if glued {
+                    format!("\"{rendered}\"")
+                } else {
+                    rendered
+                };
                 text.replace_range(entry.span.clone(), &rendered)
             }
             None => {
@@ -207,8 +236,12 @@ impl Document {
 
     /// Remove every definition of `key` (whole lines). Returns whether there was one.
     pub fn remove(&mut self, key: &str) -> Result<bool> {
-        let lines: Vec<Range<usize>> =
-            self.entries.iter().filter(|e| e.key == key).map(|e| line_range(&self.text, e.span.clone())).collect();
+        let lines: Vec<Range<usize>> = self
+            .entries
+            .iter()
+            .filter(|e| e.key == key)
+            .map(|e| line_range(&self.text, e.span.clone()))
+            .collect();
         if lines.is_empty() {
             return Ok(false);
         }
@@ -243,7 +276,8 @@ impl Document {
 }
 
 pub fn parse_errors_to_error(errors: Vec<ParseError>) -> Error {
-    Error::new(report_capped(&errors)).with_hint("fix the line(s) above; each definition is KEY=VALUE, see `envref --help`")
+    Error::new(report_capped(&errors))
+        .with_hint("fix the line(s) above; each definition is KEY=VALUE, see `envref --help`")
 }
 
 /// How many errors one report prints; the rest are counted.
@@ -252,7 +286,12 @@ pub const MAX_REPORTED: usize = 20;
 /// One line per item, the first [`MAX_REPORTED`] of them, then how many more there are:
 /// a generated file with 100k bad lines gives a short report.
 pub fn report_capped<T: fmt::Display>(items: &[T]) -> String {
-    let mut out = items.iter().take(MAX_REPORTED).map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+    let mut out = items
+        .iter()
+        .take(MAX_REPORTED)
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     if items.len() > MAX_REPORTED {
         out.push_str(&format!("\n… and {} more", items.len() - MAX_REPORTED));
     }
@@ -262,17 +301,20 @@ pub fn report_capped<T: fmt::Display>(items: &[T]) -> String {
 /// Validate a key against `[A-Za-z_][A-Za-z0-9_.-]*`.
 pub fn check_key(key: &str) -> Result<()> {
     let mut chars = key.chars();
-    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_') && chars.all(is_key_char);
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(is_key_char);
     if ok {
         Ok(())
     } else {
-        Err(Error::new(format!("invalid key {key:?}"))
-            .with_hint("keys start with a letter or `_` and contain letters, digits, `_`, `.` or `-`"))
+        Err(Error::new(format!("invalid key {key:?}")).with_hint(
+            "keys start with a letter or `_` and contain letters, digits, `_`, `.` or `-`",
+        ))
     }
 }
 
 /// A line that is not a definition; a multi-line value that is not quoted is the usual cause.
-const NO_EQUALS: &str = "expected KEY=VALUE, found a line without `=` (a value that spans lines must be quoted)";
+const NO_EQUALS: &str =
+    "expected KEY=VALUE, found a line without `=` (a value that spans lines must be quoted)";
 
 fn is_key_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
@@ -285,7 +327,10 @@ fn is_blank(c: char) -> bool {
 /// Render `.env` source text for a value: bare when that reads back identically, otherwise
 /// double-quoted with `\\`, `\"`, `\n`, `\r`, `\t` escaped (`$` keeps its meaning).
 pub fn render_value(source: &str) -> String {
-    let bare_ok = !source.is_empty() && source.chars().all(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '`' | '\\' | '#'));
+    let bare_ok = !source.is_empty()
+        && source
+            .chars()
+            .all(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '`' | '\\' | '#'));
     if bare_ok || source.is_empty() {
         return source.to_string();
     }
@@ -344,7 +389,12 @@ fn duplicate_warnings(path: &Path, entries: &[Entry]) -> Vec<String> {
         .into_iter()
         .map(|(i, line)| {
             let e = &entries[i as usize];
-            format!("{}:{}: duplicate key {} (first defined on line {line}); the last definition wins", path.display(), e.pos.line, e.key)
+            format!(
+                "{}:{}: duplicate key {} (first defined on line {line}); the last definition wins",
+                path.display(),
+                e.pos.line,
+                e.key
+            )
         })
         .collect()
 }
@@ -352,7 +402,9 @@ fn duplicate_warnings(path: &Path, entries: &[Entry]) -> Vec<String> {
 /// The whole physical line(s) holding a span, with their line terminator.
 fn line_range(text: &str, span: Range<usize>) -> Range<usize> {
     let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[span.end..].find('\n').map_or(text.len(), |i| span.end + i + 1);
+    let end = text[span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i + 1);
     start..end
 }
 
@@ -384,13 +436,26 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(path: &'a Path, text: &'a str) -> Self {
-        Parser { path, text, entries: Vec::new(), errors: Vec::new(), line_start: 0, line_no: 1 }
+        Parser {
+            path,
+            text,
+            entries: Vec::new(),
+            errors: Vec::new(),
+            line_start: 0,
+            line_no: 1,
+        }
     }
 
     /// An error at byte `at`, which is on the current line or after it.
     fn error(&mut self, at: usize, message: impl Into<Cow<'static, str>>) {
         let pos = position_from(self.text, self.line_start, self.line_no, at);
-        self.errors.push(ParseError { location: Location { path: self.path.into(), pos }, message: message.into() });
+        self.errors.push(ParseError {
+            location: Location {
+                path: self.path.into(),
+                pos,
+            },
+            message: message.into(),
+        });
     }
 
     fn run(mut self) -> (Vec<Entry>, Vec<ParseError>) {
@@ -415,14 +480,21 @@ impl<'a> Parser<'a> {
             line += text[i..next].matches('\n').count() as u32;
             i = next;
         }
-        (std::mem::take(&mut self.entries), std::mem::take(&mut self.errors))
+        (
+            std::mem::take(&mut self.entries),
+            std::mem::take(&mut self.errors),
+        )
     }
 
     /// Parse the definition starting at `start`; returns the offset of the next line.
     fn line(&mut self, start: usize, line_end: usize, line_no: u32) -> Option<usize> {
         let text = self.text;
         let after_line = (line_end + 1).min(text.len());
-        let content_end = if text[start..line_end].ends_with('\r') { line_end - 1 } else { line_end };
+        let content_end = if text[start..line_end].ends_with('\r') {
+            line_end - 1
+        } else {
+            line_end
+        };
         let content = &text[start..content_end];
         let col_of = |offset: usize| text[start..offset].chars().count() as u32 + 1;
         let trimmed = content.trim_start_matches(is_blank);
@@ -465,7 +537,10 @@ impl<'a> Parser<'a> {
             p += 1;
         }
         if !text[p..content_end].starts_with('=') {
-            self.error(p, "invalid character in key: keys contain letters, digits, `_`, `.` or `-`");
+            self.error(
+                p,
+                "invalid character in key: keys contain letters, digits, `_`, `.` or `-`",
+            );
             return Some(after_line);
         }
         p += 1;
@@ -473,7 +548,10 @@ impl<'a> Parser<'a> {
         while text[p..content_end].starts_with(is_blank) {
             p += 1;
         }
-        let pos = Position { line: line_no, col: col_of(key_start) };
+        let pos = Position {
+            line: line_no,
+            col: col_of(key_start),
+        };
         let quote = match text[p..content_end].chars().next() {
             Some('\'') => Quote::Single,
             Some('"') => Quote::Double,
@@ -488,7 +566,9 @@ impl<'a> Parser<'a> {
         let body_start = p + 1;
         let mut q = body_start;
         let close = loop {
-            let Some(c) = text[q..].chars().next() else { break None };
+            let Some(c) = text[q..].chars().next() else {
+                break None;
+            };
             if c == qchar {
                 break Some(q);
             }
@@ -507,12 +587,19 @@ impl<'a> Parser<'a> {
                 Quote::Double => "double",
                 _ => "backtick",
             };
-            self.error(open, format!("unterminated {kind}-quoted value for key {key}: add the closing {qchar}"));
+            self.error(
+                open,
+                format!("unterminated {kind}-quoted value for key {key}: add the closing {qchar}"),
+            );
             return None;
         };
         // After the closing quote: only blanks and a comment.
         let close_line_end = text[close..].find('\n').map_or(text.len(), |n| close + n);
-        let rest_end = if text[close..close_line_end].ends_with('\r') { close_line_end - 1 } else { close_line_end };
+        let rest_end = if text[close..close_line_end].ends_with('\r') {
+            close_line_end - 1
+        } else {
+            close_line_end
+        };
         let after = &text[close + 1..rest_end];
         let after_trim = after.trim_start_matches(is_blank);
         if !after_trim.is_empty() && !after_trim.starts_with('#') {
@@ -528,8 +615,14 @@ impl<'a> Parser<'a> {
         } else {
             body
         };
-        let value_pos = Position { line: line_no, col: col_of(open) };
-        let body_pos = Position { line: line_no, col: col_of(open) + 1 };
+        let value_pos = Position {
+            line: line_no,
+            col: col_of(open),
+        };
+        let body_pos = Position {
+            line: line_no,
+            col: col_of(open) + 1,
+        };
         self.push_entry(key, quote, body, pos, value_pos, body_pos, open..close + 1);
         Some((close_line_end + 1).min(text.len()))
     }
@@ -559,11 +652,19 @@ impl<'a> Parser<'a> {
             prev_blank = is_blank(c);
         }
         let value_end = eq_end + raw[..cut].trim_end_matches(is_blank).len();
-        let (span, body) =
-            if value_start >= value_end { (eq_end..eq_end, "") } else { (value_start..value_end, &text[value_start..value_end]) };
-        let col = text[..span.start].rfind('\n').map_or(span.start, |n| span.start - n - 1);
+        let (span, body) = if value_start >= value_end {
+            (eq_end..eq_end, "")
+        } else {
+            (value_start..value_end, &text[value_start..value_end])
+        };
+        let col = text[..span.start]
+            .rfind('\n')
+            .map_or(span.start, |n| span.start - n - 1);
         let line_start = span.start - col;
-        let value_pos = Position { line: line_no, col: text[line_start..span.start].chars().count() as u32 + 1 };
+        let value_pos = Position {
+            line: line_no,
+            col: text[line_start..span.start].chars().count() as u32 + 1,
+        };
         self.push_entry(key, Quote::None, body, pos, value_pos, value_pos, span);
         Some(after_line)
     }
@@ -583,8 +684,14 @@ impl<'a> Parser<'a> {
             match Reference::parse(body) {
                 Ok(r) => Value::Reference(Box::new(r)),
                 Err(msg) => {
-                    let location = Location { path: self.path.into(), pos: body_pos };
-                    self.errors.push(ParseError { location, message: format!("{key}: {msg}").into() });
+                    let location = Location {
+                        path: self.path.into(),
+                        pos: body_pos,
+                    };
+                    self.errors.push(ParseError {
+                        location,
+                        message: format!("{key}: {msg}").into(),
+                    });
                     return;
                 }
             }
@@ -592,13 +699,26 @@ impl<'a> Parser<'a> {
             match template::parse(body, quote, body_pos) {
                 Ok(t) => Value::Template(t),
                 Err((at, msg)) => {
-                    let location = Location { path: self.path.into(), pos: at };
-                    self.errors.push(ParseError { location, message: format!("{key}: {msg}").into() });
+                    let location = Location {
+                        path: self.path.into(),
+                        pos: at,
+                    };
+                    self.errors.push(ParseError {
+                        location,
+                        message: format!("{key}: {msg}").into(),
+                    });
                     return;
                 }
             }
         };
-        self.entries.push(Entry { key, quote, value, pos, value_pos, span });
+        self.entries.push(Entry {
+            key,
+            quote,
+            value,
+            pos,
+            value_pos,
+            span,
+        });
     }
 }
 
@@ -637,12 +757,18 @@ mod tests {
     #[test]
     fn errors_have_positions_and_no_values() {
         assert_eq!(err("A=1\nJUSTAKEY\n"), format!("t.env:2:1: {NO_EQUALS}"));
-        assert_eq!(err("  1A=x\n"), "t.env:1:3: invalid key: keys start with a letter or `_`");
+        assert_eq!(
+            err("  1A=x\n"),
+            "t.env:1:3: invalid key: keys start with a letter or `_`"
+        );
         let e = err("A=\"hunter2\" trailing\n");
         assert!(e.starts_with("t.env:1:13:"), "{e}");
         assert!(!e.contains("hunter2"));
         let e = err("A=1\nB='hunter2\n");
-        assert!(e.starts_with("t.env:2:3: unterminated single-quoted value for key B"), "{e}");
+        assert!(
+            e.starts_with("t.env:2:3: unterminated single-quoted value for key B"),
+            "{e}"
+        );
         assert!(!e.contains("hunter2"));
     }
 
@@ -654,7 +780,10 @@ mod tests {
             ("ghp_SECRETtoken\n", "1:1: expected KEY=VALUE"),
             ("ghp_SECRETtoken # mine\n", "1:1: expected KEY=VALUE"),
             ("ghp_SECRET token\n", "1:1: expected KEY=VALUE"),
-            ("K=-----BEGIN KEY-----\nMIIEvSECRET\nAbSECRET+/x==\n-----END KEY-----\n", "2:1: expected KEY=VALUE"),
+            (
+                "K=-----BEGIN KEY-----\nMIIEvSECRET\nAbSECRET+/x==\n-----END KEY-----\n",
+                "2:1: expected KEY=VALUE",
+            ),
             ("A=1\nSECRET: x=y\n", "2:7: invalid character in key"),
         ];
         for (text, want) in cases {
@@ -663,7 +792,11 @@ mod tests {
             assert!(all.contains(want), "{text:?}: {all}");
             assert!(!all.contains("SECRET"), "{text:?}: {all}");
         }
-        let errors = Document::parse("t.env", "K=-----BEGIN KEY-----\nMIIEvSECRET\nAbSECRET+/x==\n-----END KEY-----\n").unwrap_err();
+        let errors = Document::parse(
+            "t.env",
+            "K=-----BEGIN KEY-----\nMIIEvSECRET\nAbSECRET+/x==\n-----END KEY-----\n",
+        )
+        .unwrap_err();
         let lines: Vec<String> = errors.iter().map(|e| e.location.pos.to_string()).collect();
         assert_eq!(lines, ["2:1", "3:9", "4:1"]);
     }
@@ -672,7 +805,10 @@ mod tests {
     fn debug_shows_no_value_text() {
         let d = parse("A=SECRET\nB='SECRET'\nC=\"x${SECRET:-SECRET}\"\n");
         let shown = format!("{d:?}");
-        assert!(shown.contains("\"A\"") && !shown.contains("SECRET"), "{shown}");
+        assert!(
+            shown.contains("\"A\"") && !shown.contains("SECRET"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -688,7 +824,10 @@ mod tests {
         let src = "# top\n\nexport A = 'old'   # keep\nB=\"x\"\n";
         let mut d = parse(src);
         d.set("A", "new value").unwrap();
-        assert_eq!(d.text(), "# top\n\nexport A = \"new value\"   # keep\nB=\"x\"\n");
+        assert_eq!(
+            d.text(),
+            "# top\n\nexport A = \"new value\"   # keep\nB=\"x\"\n"
+        );
         d.set("C", "z").unwrap();
         assert!(d.text().ends_with("B=\"x\"\nC=z\n"));
         d.set("E", "").unwrap();

@@ -50,7 +50,10 @@ pub struct Var {
 /// No value, not even a non-secret one: a `.env` may hold a plaintext secret by mistake.
 impl std::fmt::Debug for Var {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Var").field("key", &self.key).field("secret", &self.secret).finish_non_exhaustive()
+        f.debug_struct("Var")
+            .field("key", &self.key)
+            .field("secret", &self.secret)
+            .finish_non_exhaustive()
     }
 }
 
@@ -138,10 +141,24 @@ pub fn evaluate_keys(merged: &Merged, keys: &[&str], mode: RefMode<'_>, strict: 
     evaluate_from(merged, roots, mode, strict)
 }
 
-fn evaluate_from(merged: &Merged, roots: impl IntoIterator<Item = usize>, mode: RefMode<'_>, strict: bool) -> Evaluated {
+fn evaluate_from(
+    merged: &Merged,
+    roots: impl IntoIterator<Item = usize>,
+    mode: RefMode<'_>,
+    strict: bool,
+) -> Evaluated {
     let n = merged.definitions().len();
     let state = (0..n).map(|_| State::Todo).collect();
-    let mut ev = Evaluator { merged, mode, strict, state, chain: Vec::new(), dependent: vec![false; n], total: 0, warnings: Vec::new() };
+    let mut ev = Evaluator {
+        merged,
+        mode,
+        strict,
+        state,
+        chain: Vec::new(),
+        dependent: vec![false; n],
+        total: 0,
+        warnings: Vec::new(),
+    };
     // An explicit stack instead of recursion: a key that needs others goes back under them.
     let mut todo = Vec::new();
     for i in roots {
@@ -152,7 +169,11 @@ fn evaluate_from(merged: &Merged, roots: impl IntoIterator<Item = usize>, mode: 
                     todo.pop();
                     continue;
                 }
-                State::Busy(at) => debug_assert_eq!(at + 1, ev.chain.len(), "a busy key resumes on top of the chain"),
+                State::Busy(at) => debug_assert_eq!(
+                    at + 1,
+                    ev.chain.len(),
+                    "a busy key resumes on top of the chain"
+                ),
                 State::Todo => {}
             }
             match ev.pass(k) {
@@ -162,7 +183,8 @@ fn evaluate_from(merged: &Merged, roots: impl IntoIterator<Item = usize>, mode: 
                         ev.chain.pop();
                     }
                     let key = merged.definitions()[k].key.clone();
-                    ev.state[k] = State::Done(result.map(|(value, secret)| Var { key, value, secret }));
+                    ev.state[k] =
+                        State::Done(result.map(|(value, secret)| Var { key, value, secret }));
                 }
                 Err(needs) => {
                     if matches!(ev.state[k], State::Todo) {
@@ -258,7 +280,13 @@ impl<'a> Evaluator<'a> {
     /// `p`. Messages name the key and the position, never a variable name that is not a
     /// key: for `Tr0ub4dor$K7x` the "name" is the rest of a password. Defaults nest at most
     /// [`crate::template::MAX_NESTING`] deep, which bounds this recursion.
-    fn template(&mut self, t: &'a Template, k: usize, at: &Location, p: &mut Pass) -> Result<(), Stop> {
+    fn template(
+        &mut self,
+        t: &'a Template,
+        k: usize,
+        at: &Location,
+        p: &mut Pass,
+    ) -> Result<(), Stop> {
         let key = &self.merged.definitions()[k].key;
         for seg in t.segments() {
             let v = match seg {
@@ -276,7 +304,10 @@ impl<'a> Evaluator<'a> {
                 }
                 Segment::Var(v) => v,
             };
-            let here = || Location { path: at.path.clone(), pos: v.pos };
+            let here = || Location {
+                path: at.path.clone(),
+                pos: v.pos,
+            };
             // `PATH=${PATH}:./bin`: a key naming itself means the inherited value.
             let looked = match self.merged.index_of(&v.name).filter(|&j| j != k) {
                 None => std::env::var(&*v.name).ok().map(|s| (s, false)),
@@ -287,7 +318,11 @@ impl<'a> Evaluator<'a> {
                         continue;
                     }
                     State::Done(Err(_)) => {
-                        let m = format!("{}: uses {}, which could not be evaluated (see above)", here(), &*v.name);
+                        let m = format!(
+                            "{}: uses {}, which could not be evaluated (see above)",
+                            here(),
+                            &*v.name
+                        );
                         return Err((Failure::Invalid(m), true));
                     }
                     &State::Busy(from) => return Err((self.cycle(from, k, &here()), false)),
@@ -311,11 +346,18 @@ impl<'a> Evaluator<'a> {
                         here()
                     ));
                 }
-                (VarOp::DefaultIfEmpty(d), Some(x)) if x.0.is_empty() => self.template(d, k, at, p)?,
-                (VarOp::DefaultIfEmpty(d), None) | (VarOp::DefaultIfUnset(d), None) => self.template(d, k, at, p)?,
+                (VarOp::DefaultIfEmpty(d), Some(x)) if x.0.is_empty() => {
+                    self.template(d, k, at, p)?
+                }
+                (VarOp::DefaultIfEmpty(d), None) | (VarOp::DefaultIfUnset(d), None) => {
+                    self.template(d, k, at, p)?
+                }
                 // The `:?message` text is file text too, so it is not repeated.
                 (VarOp::ErrorIfEmpty(_), x) if x.as_ref().is_none_or(|x| x.0.is_empty()) => {
-                    let m = format!("{}: the variable that `${{…:?…}}` requires is not set or empty", here());
+                    let m = format!(
+                        "{}: the variable that `${{…:?…}}` requires is not set or empty",
+                        here()
+                    );
                     return Err((Failure::Invalid(m), false));
                 }
                 (_, Some((s, secret))) => push(p, &s, secret, key, at)?,
@@ -338,10 +380,16 @@ impl<'a> Evaluator<'a> {
             let more = format!("… and {} more", n - CYCLE_NAMES);
             names.push(&more);
             names.push(first);
-            return Failure::Invalid(format!("{here}: interpolation cycle of {n} variables: {}", names.join(" -> ")));
+            return Failure::Invalid(format!(
+                "{here}: interpolation cycle of {n} variables: {}",
+                names.join(" -> ")
+            ));
         }
         names.push(first);
-        Failure::Invalid(format!("{here}: interpolation cycle: {}", names.join(" -> ")))
+        Failure::Invalid(format!(
+            "{here}: interpolation cycle: {}",
+            names.join(" -> ")
+        ))
     }
 }
 
@@ -387,7 +435,19 @@ mod tests {
     fn order_free_and_defaults() {
         let e = eval("A=${B}-x\nB=b\nC=${NOPE_UNSET_1:-d}\nD=${B:-z}\nE=$$B\nF='${B}'\nG=${EMPTY-u}\nEMPTY=\n");
         let v: Vec<_> = e.vars.iter().map(|v| (&*v.key, v.value.as_str())).collect();
-        assert_eq!(v, [("A", "b-x"), ("B", "b"), ("C", "d"), ("D", "b"), ("E", "$B"), ("F", "${B}"), ("G", ""), ("EMPTY", "")]);
+        assert_eq!(
+            v,
+            [
+                ("A", "b-x"),
+                ("B", "b"),
+                ("C", "d"),
+                ("D", "b"),
+                ("E", "$B"),
+                ("F", "${B}"),
+                ("G", ""),
+                ("EMPTY", "")
+            ]
+        );
     }
 
     #[test]
@@ -400,14 +460,28 @@ mod tests {
     #[test]
     fn cycles_and_required() {
         let e = eval("A=${B}\nB=${A}\nC=${NOPE_UNSET_2:?set C first}\n");
-        let got: Vec<(&str, String)> = e.failures.iter().map(|(k, f)| (k.as_str(), f.to_string())).collect();
+        let got: Vec<(&str, String)> = e
+            .failures
+            .iter()
+            .map(|(k, f)| (k.as_str(), f.to_string()))
+            .collect();
         assert_eq!(
             got,
             [
-                ("B", "/p/.env:2:3: interpolation cycle: A -> B -> A".to_string()),
-                ("C", "/p/.env:3:3: the variable that `${…:?…}` requires is not set or empty".to_string()),
+                (
+                    "B",
+                    "/p/.env:2:3: interpolation cycle: A -> B -> A".to_string()
+                ),
+                (
+                    "C",
+                    "/p/.env:3:3: the variable that `${…:?…}` requires is not set or empty"
+                        .to_string()
+                ),
                 // Reported after the failures that explain it, without repeating them.
-                ("A", "/p/.env:1:3: uses B, which could not be evaluated (see above)".to_string()),
+                (
+                    "A",
+                    "/p/.env:1:3: uses B, which could not be evaluated (see above)".to_string()
+                ),
             ]
         );
     }
@@ -416,7 +490,9 @@ mod tests {
     #[test]
     fn deep_chains_forward_and_reverse() {
         let n = 100_000;
-        let mut forward: String = (0..n).map(|i| format!("C_{i}=${{C_{}}}\n", i + 1)).collect();
+        let mut forward: String = (0..n)
+            .map(|i| format!("C_{i}=${{C_{}}}\n", i + 1))
+            .collect();
         forward.push_str(&format!("C_{n}=end\n"));
         let e = eval(&forward);
         assert!(e.failures.is_empty());
@@ -433,7 +509,9 @@ mod tests {
     #[test]
     fn big_cycle_is_reported_once_and_capped() {
         let n = 10_000;
-        let text: String = (0..n).map(|i| format!("K_{i}=${{K_{}}}\n", (i + 1) % n)).collect();
+        let text: String = (0..n)
+            .map(|i| format!("K_{i}=${{K_{}}}\n", (i + 1) % n))
+            .collect();
         let e = eval(&text);
         assert_eq!(e.failures.len(), n);
         let (key, first) = (&e.failures[0].0, e.failures[0].1.to_string());
@@ -442,7 +520,11 @@ mod tests {
             first,
             format!("/p/.env:{n}:8: interpolation cycle of {n} variables: K_0 -> K_1 -> K_2 -> K_3 -> K_4 -> K_5 -> K_6 -> K_7 -> K_8 -> K_9 -> … and 9990 more -> K_0")
         );
-        let cycles = e.failures.iter().filter(|(_, f)| f.to_string().contains("cycle")).count();
+        let cycles = e
+            .failures
+            .iter()
+            .filter(|(_, f)| f.to_string().contains("cycle"))
+            .count();
         assert_eq!(cycles, 1);
         let bytes: usize = e.failures.iter().map(|(_, f)| f.to_string().len()).sum();
         assert!(bytes < 100 * n, "{bytes} bytes of messages");
@@ -457,7 +539,10 @@ mod tests {
         let e = eval(&text);
         let (key, msg) = (&e.failures[0].0, e.failures[0].1.to_string());
         assert_eq!(key, "A_18", "7 bytes × 2^18 is the first value over 1 MiB");
-        assert!(msg.starts_with("/p/.env:19:1: the value of A_18 would exceed 1 MiB"), "{msg}");
+        assert!(
+            msg.starts_with("/p/.env:19:1: the value of A_18 would exceed 1 MiB"),
+            "{msg}"
+        );
         assert!(!msg.contains("SECRET"));
         assert_eq!(e.failures.len(), 40 - 18);
         assert!(e.vars.iter().all(|v| v.value.len() <= MAX_VALUE_BYTES));
@@ -466,7 +551,14 @@ mod tests {
         text.extend((0..80).map(|i| format!("COPY_{i}=${{BIG}}\n")));
         let e = eval(&text);
         assert_eq!(e.vars.len(), 64, "64 MiB of values, then the total cap");
-        assert!(e.failures[0].1.to_string().contains("the value of COPY_63 would bring all values over 64 MiB"), "{:?}", e.failures[0]);
+        assert!(
+            e.failures[0]
+                .1
+                .to_string()
+                .contains("the value of COPY_63 would bring all values over 64 MiB"),
+            "{:?}",
+            e.failures[0]
+        );
     }
 
     /// `X=${A}${B}` with A and B both unresolved references reports both.
@@ -479,7 +571,11 @@ mod tests {
             f => panic!("{f:?}"),
         };
         assert_eq!(refs("X"), ["ref://secrets/a", "ref://secrets/b"]);
-        assert_eq!(refs("Y"), ["ref://secrets/a", "ref://secrets/b"], "deduplicated");
+        assert_eq!(
+            refs("Y"),
+            ["ref://secrets/a", "ref://secrets/b"],
+            "deduplicated"
+        );
     }
 
     /// Defaults are evaluated only when needed, so a cycle through an unused default is none.
@@ -500,8 +596,17 @@ mod tests {
         let e = eval(text);
         assert_eq!(e.get("DB_PASSWORD").unwrap().value, "Tr0ub4dor");
         assert_eq!(e.warnings.len(), 2, "{:?}", e.warnings);
-        assert!(e.warnings[0].starts_with("/p/.env:1:22: DB_PASSWORD: the variable at this `$` is not set"), "{}", e.warnings[0]);
-        assert!(e.warnings[1].starts_with("/p/.env:2:4: B: "), "{}", e.warnings[1]);
+        assert!(
+            e.warnings[0]
+                .starts_with("/p/.env:1:22: DB_PASSWORD: the variable at this `$` is not set"),
+            "{}",
+            e.warnings[0]
+        );
+        assert!(
+            e.warnings[1].starts_with("/p/.env:2:4: B: "),
+            "{}",
+            e.warnings[1]
+        );
         for w in &e.warnings {
             assert!(w.contains(LITERAL_DOLLAR) && !w.contains("SECRET"), "{w}");
         }
@@ -510,7 +615,10 @@ mod tests {
         match &strict.failures[..] {
             [(k, Failure::Invalid(m)), _] => {
                 assert_eq!(k, "DB_PASSWORD");
-                assert!(m.starts_with("/p/.env:1:22: the variable at this `$` is not set (--strict)"), "{m}");
+                assert!(
+                    m.starts_with("/p/.env:1:22: the variable at this `$` is not set (--strict)"),
+                    "{m}"
+                );
                 assert!(!m.contains("SECRET"), "{m}");
             }
             f => panic!("{f:?}"),
@@ -521,11 +629,20 @@ mod tests {
     fn references_through_vars() {
         let m = merged("DATABASE_URL=ref://secrets/db\nDB_DISPLAY=${DATABASE_URL}\nFULL=x${ref://secrets/u}y\n");
         let mut map = HashMap::new();
-        map.insert(Reference::parse("ref://secrets/db").unwrap(), SecretString::from("pg://s$x"));
+        map.insert(
+            Reference::parse("ref://secrets/db").unwrap(),
+            SecretString::from("pg://s$x"),
+        );
         let e = evaluate(&m, RefMode::Resolved(&map), false);
         assert_eq!(e.get("DB_DISPLAY").unwrap().value, "pg://s$x");
         assert!(e.get("DB_DISPLAY").unwrap().secret);
-        assert_eq!(e.failures, vec![("FULL".to_string(), Failure::Unresolved(vec![Reference::parse("ref://secrets/u").unwrap()]))]);
+        assert_eq!(
+            e.failures,
+            vec![(
+                "FULL".to_string(),
+                Failure::Unresolved(vec![Reference::parse("ref://secrets/u").unwrap()])
+            )]
+        );
         assert!(!format!("{:?}", e.vars).contains("pg://"));
         let plain = eval("PASSWORD=hunter2\n");
         assert!(!format!("{plain:?}").contains("hunter2"));

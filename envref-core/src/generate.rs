@@ -25,7 +25,8 @@ pub fn check_length(length: usize) -> Result<()> {
     if (MIN_LENGTH..=MAX_LENGTH).contains(&length) {
         Ok(())
     } else {
-        Err(Error::new(format!("length {length} is out of range")).with_hint(format!("use a length from {MIN_LENGTH} to {MAX_LENGTH}")))
+        Err(Error::new(format!("length {length} is out of range"))
+            .with_hint(format!("use a length from {MIN_LENGTH} to {MAX_LENGTH}")))
     }
 }
 
@@ -37,7 +38,8 @@ pub fn generate(length: usize, charset_name: &str) -> Result<SecretString> {
     let mut out = String::with_capacity(length);
     let mut buf = [0u8; 256];
     while out.len() < length {
-        getrandom::fill(&mut buf).map_err(|e| Error::new(format!("the OS random generator failed: {e}")))?;
+        getrandom::fill(&mut buf)
+            .map_err(|e| Error::new(format!("the OS random generator failed: {e}")))?;
         for &b in &buf {
             if (b as usize) < zone && out.len() < length {
                 out.push(set[b as usize % set.len()] as char);
@@ -81,7 +83,10 @@ mod tests {
         for cs in super::CHARSETS {
             let v = super::generate(100, cs).unwrap();
             assert_eq!(v.expose_secret().len(), 100);
-            assert!(v.expose_secret().bytes().all(|b| super::charset(cs).unwrap().contains(&b)));
+            assert!(v
+                .expose_secret()
+                .bytes()
+                .all(|b| super::charset(cs).unwrap().contains(&b)));
         }
         assert!(super::generate(0, "hex").is_err());
         assert!(super::generate(1025, "hex").is_err());
@@ -98,7 +103,10 @@ mod tests {
             }
         }
         assert_eq!(counts.len(), 62);
-        assert!(counts.values().all(|&n| (700..1300).contains(&n)), "{counts:?}");
+        assert!(
+            counts.values().all(|&n| (700..1300).contains(&n)),
+            "{counts:?}"
+        );
     }
 
     /// An in-memory backend, for rotation.
@@ -113,17 +121,36 @@ mod tests {
             "mem"
         }
         fn get(&self, key: &str) -> crate::backend::Lookup {
-            Ok(self.0.lock().unwrap().get(key).map(|v| secrecy::SecretString::from(v.clone())))
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .get(key)
+                .map(|v| secrecy::SecretString::from(v.clone())))
         }
-        fn set(&self, key: &str, value: &secrecy::SecretString) -> Result<(), crate::backend::BackendError> {
-            self.0.lock().unwrap().insert(key.into(), value.expose_secret().to_string());
+        fn set(
+            &self,
+            key: &str,
+            value: &secrecy::SecretString,
+        ) -> Result<(), crate::backend::BackendError> {
+            self.0
+                .lock()
+                .unwrap()
+                .insert(key.into(), value.expose_secret().to_string());
             Ok(())
         }
         fn delete(&self, key: &str) -> Result<bool, crate::backend::BackendError> {
             Ok(self.0.lock().unwrap().remove(key).is_some())
         }
         fn list(&self, prefix: &str) -> Result<Vec<String>, crate::backend::BackendError> {
-            Ok(self.0.lock().unwrap().keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .keys()
+                .filter(|k| k.starts_with(prefix))
+                .cloned()
+                .collect())
         }
     }
 
@@ -138,7 +165,11 @@ mod tests {
             assert!(super::rotate(&m, "app/k", 2, &v(&format!("v{i}"))).unwrap());
         }
         let got: Vec<(String, String)> = m.0.lock().unwrap().clone().into_iter().collect();
-        let want = [("app/k", "v3"), ("app/k.__history.1", "v2"), ("app/k.__history.2", "v1")];
+        let want = [
+            ("app/k", "v3"),
+            ("app/k.__history.1", "v2"),
+            ("app/k.__history.2", "v1"),
+        ];
         assert_eq!(got, want.map(|(k, v)| (k.to_string(), v.to_string())));
         assert!(super::rotate(&m, "app/k", 0, &v("v4")).unwrap());
         assert_eq!(m.0.lock().unwrap().keys().collect::<Vec<_>>(), ["app/k"]);

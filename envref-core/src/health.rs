@@ -38,11 +38,23 @@ pub struct BackendState {
 
 impl BackendState {
     fn ok(spec: &BackendSpec, detail: impl Into<String>) -> Self {
-        BackendState { name: spec.name.clone(), kind: spec.kind.clone(), available: true, detail: detail.into(), hint: None }
+        BackendState {
+            name: spec.name.clone(),
+            kind: spec.kind.clone(),
+            available: true,
+            detail: detail.into(),
+            hint: None,
+        }
     }
 
     fn failed(spec: &BackendSpec, e: &BackendError) -> Self {
-        BackendState { name: spec.name.clone(), kind: spec.kind.clone(), available: false, detail: e.message.clone(), hint: e.hint.clone() }
+        BackendState {
+            name: spec.name.clone(),
+            kind: spec.kind.clone(),
+            available: false,
+            detail: e.message.clone(),
+            hint: e.hint.clone(),
+        }
     }
 }
 
@@ -60,8 +72,13 @@ pub fn check_backend(spec: &BackendSpec, backend: &dyn Backend, ns: &Namespace) 
             Err(e) => BackendState::failed(spec, &e),
         },
         _ => match backend.list(&ns.prefix()) {
-            Ok(keys) => BackendState::ok(spec, format!("reachable ({} key(s) under {})", keys.len(), ns.prefix())),
-            Err(e) if e.kind == ErrorKind::Unsupported => BackendState::ok(spec, "configured (it cannot list, so it was not probed)"),
+            Ok(keys) => BackendState::ok(
+                spec,
+                format!("reachable ({} key(s) under {})", keys.len(), ns.prefix()),
+            ),
+            Err(e) if e.kind == ErrorKind::Unsupported => {
+                BackendState::ok(spec, "configured (it cannot list, so it was not probed)")
+            }
             Err(e) => BackendState::failed(spec, &e),
         },
     }
@@ -71,11 +88,15 @@ fn vault_state(spec: &BackendSpec) -> Result<String, BackendError> {
     let path = vault_path(Some(spec));
     let file = VaultFile::open(&path)?;
     if !file.is_initialized()? {
-        return Err(BackendError::new(ErrorKind::Unavailable, format!("vault: not initialized ({} has no key)", path.display()))
-            .with_hint("run `envref vault init` to create it"));
+        return Err(BackendError::new(
+            ErrorKind::Unavailable,
+            format!("vault: not initialized ({} has no key)", path.display()),
+        )
+        .with_hint("run `envref vault init` to create it"));
     }
     if file.is_locked()? {
-        return Err(BackendError::new(ErrorKind::Denied, "vault: locked").with_hint("run `envref vault unlock`"));
+        return Err(BackendError::new(ErrorKind::Denied, "vault: locked")
+            .with_hint("run `envref vault unlock`"));
     }
     Ok(format!("initialized, unlocked ({})", path.display()))
 }
@@ -148,7 +169,11 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
     let config = &project.config;
     let ns = project.namespace();
     let refs = plan(project);
-    let lookups = if refs.is_empty() { Lookups::default() } else { lookup(&refs, backends, &ns) };
+    let lookups = if refs.is_empty() {
+        Lookups::default()
+    } else {
+        lookup(&refs, backends, &ns)
+    };
 
     let states: Vec<BackendState> = config
         .backends
@@ -199,7 +224,11 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
     // Which keys need a secret: evaluate with none.
     let none = Default::default();
     let without = evaluate(&project.merged, RefMode::Resolved(&none), false);
-    let secret = without.failures.iter().filter(|(_, f)| matches!(f, Failure::Unresolved(_))).count();
+    let secret = without
+        .failures
+        .iter()
+        .filter(|(_, f)| matches!(f, Failure::Unresolved(_)))
+        .count();
     let total = project.merged.definitions().len();
     let with = evaluate(&project.merged, RefMode::Resolved(&lookups.secrets), false);
     let problems: Vec<String> = with
@@ -211,14 +240,30 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
         })
         .collect();
 
-    let mut files = vec![FileState { role: "env", path: project.paths.base.clone(), present: project.paths.base.is_file() }];
+    let mut files = vec![FileState {
+        role: "env",
+        path: project.paths.base.clone(),
+        present: project.paths.base.is_file(),
+    }];
     if let Some(p) = &project.paths.profile {
-        files.push(FileState { role: "profile", path: p.clone(), present: p.is_file() });
+        files.push(FileState {
+            role: "profile",
+            path: p.clone(),
+            present: p.is_file(),
+        });
     }
-    files.push(FileState { role: "local", path: project.paths.local.clone(), present: project.paths.local.is_file() });
+    files.push(FileState {
+        role: "local",
+        path: project.paths.local.clone(),
+        present: project.paths.local.is_file(),
+    });
     for (role, name) in [("example", ".env.example"), ("schema", ".env.schema.json")] {
         let p = config.root.join(name);
-        files.push(FileState { role, present: p.is_file(), path: p });
+        files.push(FileState {
+            role,
+            present: p.is_file(),
+            path: p,
+        });
     }
 
     let mut warnings = project.merged.warnings().to_vec();
@@ -229,7 +274,11 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
         profile: project.profile.clone(),
         config_file: config.file.clone(),
         files,
-        keys: KeyCounts { total, config: total - secret, secret },
+        keys: KeyCounts {
+            total,
+            config: total - secret,
+            secret,
+        },
         secrets,
         backends: states,
         problems,
@@ -248,10 +297,19 @@ pub fn fix_command(r: &Reference, backends: &[BackendState], profile: Option<&st
         backends.iter().find(|b| b.name == r.target)
     };
     if let Some(b) = state.filter(|b| !b.available) {
-        let how = b.hint.clone().unwrap_or_else(|| crate::backend::backend_hint(&b.name, &b.kind));
+        let how = b
+            .hint
+            .clone()
+            .unwrap_or_else(|| crate::backend::backend_hint(&b.name, &b.kind));
         return format!("backend {} is unavailable: {how}", b.name);
     }
-    let backend = state.map(|b| b.name.clone()).unwrap_or_else(|| if r.is_chain() { "<backend>".into() } else { r.target.clone() });
+    let backend = state.map(|b| b.name.clone()).unwrap_or_else(|| {
+        if r.is_chain() {
+            "<backend>".into()
+        } else {
+            r.target.clone()
+        }
+    });
     let mut cmd = format!("envref secret set {} --backend {backend}", r.key);
     if let Some(p) = profile {
         cmd.push_str(&format!(" -P {p}"));
@@ -282,27 +340,60 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(severity: Severity, check: &'static str, location: Option<String>, message: impl Into<String>, fix: Option<String>) -> Self {
-        Finding { severity, check, location, message: message.into(), fix }
+    fn new(
+        severity: Severity,
+        check: &'static str,
+        location: Option<String>,
+        message: impl Into<String>,
+        fix: Option<String>,
+    ) -> Self {
+        Finding {
+            severity,
+            check,
+            location,
+            message: message.into(),
+            fix,
+        }
     }
 }
 
 /// Everything `doctor` checks, for the project found from `dir`. `build` makes the chain's
 /// backends (they are probed, never asked for a secret).
-pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config) -> crate::Result<Vec<Box<dyn Backend>>>) -> Vec<Finding> {
+pub fn doctor(
+    dir: &Path,
+    profile_flag: Option<&str>,
+    build: impl FnOnce(&Config) -> crate::Result<Vec<Box<dyn Backend>>>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let config = match Config::discover(dir) {
         Ok(c) => c,
         Err(e) => {
-            out.push(Finding::new(Severity::Error, "config", None, e.message, e.hint));
+            out.push(Finding::new(
+                Severity::Error,
+                "config",
+                None,
+                e.message,
+                e.hint,
+            ));
             return out;
         }
     };
-    let rel = |p: &Path| p.strip_prefix(&config.root).unwrap_or(p).display().to_string();
+    let rel = |p: &Path| {
+        p.strip_prefix(&config.root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
     let profile = match config.select_profile(profile_flag) {
         Ok(p) => p,
         Err(e) => {
-            out.push(Finding::new(Severity::Error, "config", Some(rel(&config.file)), e.message, e.hint));
+            out.push(Finding::new(
+                Severity::Error,
+                "config",
+                Some(rel(&config.file)),
+                e.message,
+                e.hint,
+            ));
             None
         }
     };
@@ -326,7 +417,10 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
             "parse",
             Some(rel(&paths.base)),
             "the env file does not exist",
-            Some(format!("create {} (`envref init` writes one) or set `env_file` in .envref.yaml", rel(&paths.base))),
+            Some(format!(
+                "create {} (`envref init` writes one) or set `env_file` in .envref.yaml",
+                rel(&paths.base)
+            )),
         ));
     }
     let mut all_parse = true;
@@ -334,11 +428,20 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
         match Document::load(f) {
             Err(e) => {
                 all_parse = false;
-                out.push(Finding::new(Severity::Error, "parse", Some(rel(f)), e.message, e.hint));
+                out.push(Finding::new(
+                    Severity::Error,
+                    "parse",
+                    Some(rel(f)),
+                    e.message,
+                    e.hint,
+                ));
             }
             Ok(doc) => {
                 for w in doc.warnings() {
-                    let w = w.strip_prefix(&format!("{}:", f.display())).map(|s| format!("line {s}")).unwrap_or_else(|| w.clone());
+                    let w = w
+                        .strip_prefix(&format!("{}:", f.display()))
+                        .map(|s| format!("line {s}"))
+                        .unwrap_or_else(|| w.clone());
                     out.push(Finding::new(
                         Severity::Warning,
                         "duplicate",
@@ -351,16 +454,28 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
                     // The local file may hold plaintext secrets, but not a reference that stays text.
                     for e in doc.all_entries() {
                         if let Some(why) = audit::unresolved_reason(&e.value) {
-                            out.push(unresolved_finding(&format!("{}:{}", rel(f), e.pos.line), &e.key, why));
+                            out.push(unresolved_finding(
+                                &format!("{}:{}", rel(f), e.pos.line),
+                                &e.key,
+                                why,
+                            ));
                         }
                     }
                 } else {
                     for hit in audit::scan(&doc) {
                         if let audit::Kind::Unresolved(why) = hit.kind {
-                            out.push(unresolved_finding(&format!("{}:{}", rel(f), hit.line), &hit.key, why));
+                            out.push(unresolved_finding(
+                                &format!("{}:{}", rel(f), hit.line),
+                                &hit.key,
+                                why,
+                            ));
                             continue;
                         }
-                        let severity = if matches!(hit.kind, audit::Kind::Entropy(_)) { Severity::Warning } else { Severity::Error };
+                        let severity = if matches!(hit.kind, audit::Kind::Entropy(_)) {
+                            Severity::Warning
+                        } else {
+                            Severity::Error
+                        };
                         let secret_key = hit.key.to_ascii_lowercase();
                         out.push(Finding::new(
                             severity,
@@ -383,7 +498,9 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
 
     // Backends: usable? Errors only when none is and the project needs one.
     let needs_backend = if all_parse && paths.base.is_file() {
-        Project::from_config(config.clone(), profile.as_deref()).map(|p| !plan(&p).is_empty()).unwrap_or(true)
+        Project::from_config(config.clone(), profile.as_deref())
+            .map(|p| !plan(&p).is_empty())
+            .unwrap_or(true)
     } else {
         true
     };
@@ -392,26 +509,55 @@ pub fn doctor(dir: &Path, profile_flag: Option<&str>, build: impl FnOnce(&Config
         out.extend(vault_permissions(&vault_path(Some(spec))));
     }
     match build(&config) {
-        Err(e) => out.push(Finding::new(Severity::Error, "backend", Some(rel(&config.file)), e.message, e.hint)),
+        Err(e) => out.push(Finding::new(
+            Severity::Error,
+            "backend",
+            Some(rel(&config.file)),
+            e.message,
+            e.hint,
+        )),
         Ok(backends) => {
             if let Some(p) = &profile {
                 match crate::profile::check_selected(&config, p, &backends) {
-                    Err(e) => out.push(Finding::new(Severity::Error, "profile", None, e.message, e.hint)),
-                    Ok(Some(w)) => out.push(Finding::new(Severity::Warning, "profile", None, w, None)),
+                    Err(e) => out.push(Finding::new(
+                        Severity::Error,
+                        "profile",
+                        None,
+                        e.message,
+                        e.hint,
+                    )),
+                    Ok(Some(w)) => {
+                        out.push(Finding::new(Severity::Warning, "profile", None, w, None))
+                    }
                     Ok(None) => {}
                 }
             }
             let ns = Namespace::new(&config.project, profile.clone());
-            let states: Vec<BackendState> = config.backends.iter().zip(&backends).map(|(s, b)| check_backend(s, b.as_ref(), &ns)).collect();
+            let states: Vec<BackendState> = config
+                .backends
+                .iter()
+                .zip(&backends)
+                .map(|(s, b)| check_backend(s, b.as_ref(), &ns))
+                .collect();
             let none_usable = !states.iter().any(|s| s.available);
             for s in states.iter().filter(|s| !s.available) {
-                let severity = if none_usable && needs_backend { Severity::Error } else { Severity::Warning };
+                let severity = if none_usable && needs_backend {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                };
                 let check = match s.kind.as_str() {
                     "vault" => "vault",
                     "keychain" => "keychain",
                     _ => "backend",
                 };
-                out.push(Finding::new(severity, check, None, format!("backend {} ({}): {}", s.name, s.kind, s.detail), s.hint.clone()));
+                out.push(Finding::new(
+                    severity,
+                    check,
+                    None,
+                    format!("backend {} ({}): {}", s.name, s.kind, s.detail),
+                    s.hint.clone(),
+                ));
             }
         }
     }
@@ -441,7 +587,9 @@ fn config_credentials(file: &Path, shown: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     for entry in raw.backends.iter().flatten() {
         for (option, value) in &entry.config {
-            let Some(value) = value.as_str().filter(|v| !v.trim().is_empty()) else { continue };
+            let Some(value) = value.as_str().filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
             let kind = entry.kind.as_deref().unwrap_or("");
             let (what, fix) = if is_secret_option(option) {
                 let via = match (kind, option.as_str()) {
@@ -451,7 +599,10 @@ fn config_credentials(file: &Path, shown: &str) -> Vec<Finding> {
                         global_config_file().map(|p| p.display().to_string()).unwrap_or_else(|| "~/.config/envref/config.yaml".into())
                     ),
                 };
-                (format!("`{option}:` holds a credential"), format!("remove `{option}:` from {shown} and {via}"))
+                (
+                    format!("`{option}:` holds a credential"),
+                    format!("remove `{option}:` from {shown} and {via}"),
+                )
             } else if audit::has_url_password(value) {
                 (
                     format!("`{option}:` holds a URL with a password"),
@@ -460,13 +611,20 @@ fn config_credentials(file: &Path, shown: &str) -> Vec<Finding> {
             } else {
                 continue;
             };
-            let at = option_line(&text, &entry.name, option).map(|l| format!("{shown}:{l}")).unwrap_or_else(|| shown.to_string());
+            let at = option_line(&text, &entry.name, option)
+                .map(|l| format!("{shown}:{l}"))
+                .unwrap_or_else(|| shown.to_string());
             out.push(Finding::new(
                 Severity::Error,
                 "credential",
                 Some(at),
-                format!("backend {}: {what} in the project's config, which is meant to be committed", entry.name),
-                Some(format!("{fix}; revoke it if the file was ever committed or shared")),
+                format!(
+                    "backend {}: {what} in the project's config, which is meant to be committed",
+                    entry.name
+                ),
+                Some(format!(
+                    "{fix}; revoke it if the file was ever committed or shared"
+                )),
             ));
         }
     }
@@ -479,13 +637,20 @@ fn option_line(text: &str, name: &str, option: &str) -> Option<usize> {
         line.match_indices(key).any(|(i, _)| {
             let before = line[..i].chars().next_back();
             let after = line[i + key.len()..].trim_start();
-            before.is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-')) && after.starts_with(':')
+            before.is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-'))
+                && after.starts_with(':')
         })
     };
-    let start = text
-        .lines()
-        .position(|l| is_key(l, "name") && l.split_once(':').is_some_and(|(_, v)| v.trim().trim_matches(['"', '\'']) == name))?;
-    text.lines().enumerate().skip(start).find(|(_, l)| is_key(l, option)).map(|(i, _)| i + 1)
+    let start = text.lines().position(|l| {
+        is_key(l, "name")
+            && l.split_once(':')
+                .is_some_and(|(_, v)| v.trim().trim_matches(['"', '\'']) == name)
+    })?;
+    text.lines()
+        .enumerate()
+        .skip(start)
+        .find(|(_, l)| is_key(l, option))
+        .map(|(i, _)| i + 1)
 }
 
 /// The vault file must not be readable by others (it holds ciphertexts and the wrapped key),
@@ -495,7 +660,11 @@ fn vault_permissions(path: &Path) -> Vec<Finding> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &Path| std::fs::metadata(p).ok().map(|m| m.permissions().mode() & 0o777);
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| m.permissions().mode() & 0o777)
+        };
         if let Some(m) = mode(path).filter(|m| m & 0o077 != 0) {
             out.push(Finding::new(
                 Severity::Warning,
@@ -505,12 +674,21 @@ fn vault_permissions(path: &Path) -> Vec<Finding> {
                 Some(format!("chmod 600 {}", path.display())),
             ));
         }
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         if let Some(m) = mode(dir).filter(|m| m & 0o077 != 0) {
             let (severity, what) = if m & 0o022 != 0 {
-                (Severity::Error, "writable by other users, who could replace the vault file")
+                (
+                    Severity::Error,
+                    "writable by other users, who could replace the vault file",
+                )
             } else {
-                (Severity::Warning, "open to other users, who can see which vault files it holds")
+                (
+                    Severity::Warning,
+                    "open to other users, who can see which vault files it holds",
+                )
             };
             out.push(Finding::new(
                 severity,
@@ -535,7 +713,10 @@ enum GitState {
 }
 
 fn git(root: &Path, args: &[&str]) -> Result<bool, RunError> {
-    let out = Invocation::new("git").args(["-C".as_ref(), root.as_os_str()]).args(args.iter().copied()).run()?;
+    let out = Invocation::new("git")
+        .args(["-C".as_ref(), root.as_os_str()])
+        .args(args.iter().copied())
+        .run()?;
     Ok(out.success())
 }
 
@@ -559,7 +740,12 @@ fn git_state(root: &Path, in_repo: bool, rel: &str) -> GitState {
 
 fn gitignore_findings(config: &Config, local: &Path, base: &Path) -> Vec<Finding> {
     let mut out = Vec::new();
-    let rel = |p: &Path| p.strip_prefix(&config.root).unwrap_or(p).display().to_string();
+    let rel = |p: &Path| {
+        p.strip_prefix(&config.root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
     let local_rel = rel(local);
     let add = format!("echo {local_rel} >> .gitignore");
     let in_repo = in_git_work_tree(&config.root);
@@ -568,11 +754,19 @@ fn gitignore_findings(config: &Config, local: &Path, base: &Path) -> Vec<Finding
             Severity::Error,
             "gitignore",
             Some(local_rel.clone()),
-            format!("{local_rel} is committed to git; it is for this machine only and may hold secrets"),
-            Some(format!("git rm --cached {local_rel} && {add} (and rotate any secret it held)")),
+            format!(
+                "{local_rel} is committed to git; it is for this machine only and may hold secrets"
+            ),
+            Some(format!(
+                "git rm --cached {local_rel} && {add} (and rotate any secret it held)"
+            )),
         )),
         GitState::NotIgnored => out.push(Finding::new(
-            if local.exists() { Severity::Error } else { Severity::Warning },
+            if local.exists() {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
             "gitignore",
             Some(local_rel.clone()),
             format!("{local_rel} is not ignored by git, so it could be committed"),
@@ -582,7 +776,10 @@ fn gitignore_findings(config: &Config, local: &Path, base: &Path) -> Vec<Finding
         GitState::NoRepo => {
             // Not a git work tree (yet): read .gitignore itself.
             let text = std::fs::read_to_string(config.root.join(".gitignore")).unwrap_or_default();
-            let listed = text.lines().map(str::trim).any(|l| !l.starts_with('#') && gitignore_line_matches(l, &local_rel));
+            let listed = text
+                .lines()
+                .map(str::trim)
+                .any(|l| !l.starts_with('#') && gitignore_line_matches(l, &local_rel));
             if !listed {
                 out.push(Finding::new(
                     Severity::Warning,
@@ -651,7 +848,8 @@ fn direnv_findings(root: &Path) -> Vec<Finding> {
         return out;
     }
     let text = std::fs::read_to_string(&envrc).unwrap_or_default();
-    if text.contains("envref resolve") && (text.contains("|| true") || text.contains("2>/dev/null")) {
+    if text.contains("envref resolve") && (text.contains("|| true") || text.contains("2>/dev/null"))
+    {
         out.push(Finding::new(
             Severity::Warning,
             "direnv",
@@ -705,12 +903,27 @@ mod tests {
     #[test]
     fn fix_commands() {
         let r = Reference::parse("ref://secrets/api_key").unwrap();
-        let st = |name: &str, available| BackendState { name: name.into(), kind: "x".into(), available, detail: String::new(), hint: None };
+        let st = |name: &str, available| BackendState {
+            name: name.into(),
+            kind: "x".into(),
+            available,
+            detail: String::new(),
+            hint: None,
+        };
         let states = [st("keychain", false), st("vault", true)];
-        assert_eq!(fix_command(&r, &states, None), "envref secret set api_key --backend vault");
-        assert_eq!(fix_command(&r, &states, Some("staging")), "envref secret set api_key --backend vault -P staging");
+        assert_eq!(
+            fix_command(&r, &states, None),
+            "envref secret set api_key --backend vault"
+        );
+        assert_eq!(
+            fix_command(&r, &states, Some("staging")),
+            "envref secret set api_key --backend vault -P staging"
+        );
         let named = Reference::parse("ref://ssm-prod/db").unwrap();
-        assert_eq!(fix_command(&named, &states, None), "envref secret set db --backend ssm-prod");
+        assert_eq!(
+            fix_command(&named, &states, None),
+            "envref secret set db --backend ssm-prod"
+        );
         // An unavailable backend is never where the fix stores a secret.
         let down = [BackendState {
             hint: Some("use the local vault instead".into()),
@@ -718,7 +931,10 @@ mod tests {
             ..st("keychain", false)
         }];
         let fix = fix_command(&r, &down, None);
-        assert_eq!(fix, "backend keychain is unavailable: use the local vault instead");
+        assert_eq!(
+            fix,
+            "backend keychain is unavailable: use the local vault instead"
+        );
         let kc = Reference::parse("ref://keychain/db").unwrap();
         assert!(fix_command(&kc, &states, None).starts_with("backend keychain is unavailable"));
     }
@@ -730,13 +946,24 @@ mod tests {
         let yaml = "project: app\nbackends:\n  - name: vault\n    type: vault\n  - name: hc\n    type: hashicorp-vault\n    config:\n      addr: https://ops:CANARY-pw@vault.example\n      token: CANARY-token\n  - name: hc2\n    type: hashicorp-vault\n    config: {addr: \"https://vault.example\", token: \"\"}\n";
         std::fs::write(&file, yaml).unwrap();
         let f = config_credentials(&file, ".envref.yaml");
-        let got: Vec<(&str, &str)> = f.iter().map(|f| (f.location.as_deref().unwrap(), f.message.as_str())).collect();
+        let got: Vec<(&str, &str)> = f
+            .iter()
+            .map(|f| (f.location.as_deref().unwrap(), f.message.as_str()))
+            .collect();
         assert_eq!(f.len(), 2, "{got:?}");
-        assert!(f.iter().all(|f| f.severity == Severity::Error && f.check == "credential"));
+        assert!(f
+            .iter()
+            .all(|f| f.severity == Severity::Error && f.check == "credential"));
         assert_eq!(got[0].0, ".envref.yaml:8");
-        assert!(got[0].1.contains("`addr:` holds a URL with a password"), "{got:?}");
+        assert!(
+            got[0].1.contains("`addr:` holds a URL with a password"),
+            "{got:?}"
+        );
         assert_eq!(got[1].0, ".envref.yaml:9");
-        assert!(f[1].fix.as_deref().unwrap().contains("VAULT_TOKEN"), "{f:?}");
+        assert!(
+            f[1].fix.as_deref().unwrap().contains("VAULT_TOKEN"),
+            "{f:?}"
+        );
         assert!(!format!("{f:?}").contains("CANARY"), "{f:?}");
         std::fs::write(
             &file,
@@ -762,13 +989,17 @@ mod tests {
         let vault_dir = dir.path().join("envref");
         std::fs::create_dir(&vault_dir).unwrap();
         let db = vault_dir.join("vault.db");
-        let chmod = |m| std::fs::set_permissions(&vault_dir, std::fs::Permissions::from_mode(m)).unwrap();
+        let chmod =
+            |m| std::fs::set_permissions(&vault_dir, std::fs::Permissions::from_mode(m)).unwrap();
         chmod(0o700);
         assert!(vault_permissions(&db).is_empty());
         chmod(0o755);
         let f = vault_permissions(&db);
         assert_eq!((f.len(), f[0].severity), (1, Severity::Warning), "{f:?}");
-        assert_eq!(f[0].fix.as_deref(), Some(format!("chmod 700 {}", vault_dir.display()).as_str()));
+        assert_eq!(
+            f[0].fix.as_deref(),
+            Some(format!("chmod 700 {}", vault_dir.display()).as_str())
+        );
         chmod(0o777);
         assert_eq!(vault_permissions(&db)[0].severity, Severity::Error);
         chmod(0o700);

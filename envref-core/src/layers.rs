@@ -92,8 +92,11 @@ impl Merged {
     /// Load and merge the layers. Missing optional layers are skipped.
     pub fn load(paths: &LayerPaths) -> Result<Merged> {
         if !paths.base.exists() {
-            return Err(Error::new(format!("{}: env file not found", paths.base.display()))
-                .with_hint("create it (`envref init` writes one) or set `env_file` in .envref.yaml"));
+            return Err(
+                Error::new(format!("{}: env file not found", paths.base.display())).with_hint(
+                    "create it (`envref init` writes one) or set `env_file` in .envref.yaml",
+                ),
+            );
         }
         let mut docs = vec![Document::load(&paths.base)?];
         for p in paths.profile.iter().chain(std::iter::once(&paths.local)) {
@@ -121,7 +124,10 @@ impl Merged {
                 .map(|e| Definition {
                     value: e.value,
                     quote: e.quote,
-                    location: Location { path: shared.clone(), pos: e.pos },
+                    location: Location {
+                        path: shared.clone(),
+                        pos: e.pos,
+                    },
                     key: e.key.into(),
                 })
                 .collect();
@@ -142,7 +148,9 @@ impl Merged {
                 run[1..].iter().for_each(|&i| keep[i as usize] = false);
             }
         }
-        swaps.into_iter().for_each(|(first, last)| m.defs.swap(first, last));
+        swaps
+            .into_iter()
+            .for_each(|(first, last)| m.defs.swap(first, last));
         let mut keep = keep.into_iter();
         m.defs.retain(|_| keep.next().unwrap_or(true));
         // The buffer was sized for the parser's larger entries.
@@ -161,7 +169,9 @@ impl Merged {
 
     /// The position of `key` in [`Merged::definitions`].
     pub fn index_of(&self, key: &str) -> Option<usize> {
-        let found = self.by_key.binary_search_by(|&i| (*self.defs[i as usize].key).cmp(key));
+        let found = self
+            .by_key
+            .binary_search_by(|&i| (*self.defs[i as usize].key).cmp(key));
         found.ok().map(|at| self.by_key[at] as usize)
     }
 
@@ -194,11 +204,21 @@ mod tests {
         let b = Document::parse("/p/.env.local", "C=3\nA=9\n").unwrap();
         let m = Merged::from_documents(&[a, b]);
         assert_eq!(m.keys().collect::<Vec<_>>(), ["A", "B", "C"]);
-        assert_eq!(m.get("A").unwrap().location.to_string(), "/p/.env.local:2:1");
+        assert_eq!(
+            m.get("A").unwrap().location.to_string(),
+            "/p/.env.local:2:1"
+        );
         assert_eq!(m.get("B").unwrap().location.to_string(), "/p/.env:2:1");
         assert!(m.get("D").is_none());
-        let dup = Merged::from_documents(&[Document::parse("/p/.env", "X=1\nY=2\nX=3\nX=4\nZ=5\n").unwrap()]);
-        let got: Vec<String> = dup.definitions().iter().map(|d| format!("{}@{}", d.key, d.location.pos)).collect();
+        let dup =
+            Merged::from_documents(&[
+                Document::parse("/p/.env", "X=1\nY=2\nX=3\nX=4\nZ=5\n").unwrap()
+            ]);
+        let got: Vec<String> = dup
+            .definitions()
+            .iter()
+            .map(|d| format!("{}@{}", d.key, d.location.pos))
+            .collect();
         assert_eq!(got, ["X@4:1", "Y@2:1", "Z@5:1"]);
     }
 
@@ -207,7 +227,10 @@ mod tests {
     fn key_formats_like_str() {
         for s in ["K", "A_KEY_LONGER_THAN_INLINE_TEXT"] {
             let k = Key::from(s);
-            assert_eq!(format!("[{k:>30}|{k:<3}|{k:?}]"), format!("[{s:>30}|{s:<3}|{s:?}]"));
+            assert_eq!(
+                format!("[{k:>30}|{k:<3}|{k:?}]"),
+                format!("[{s:>30}|{s:<3}|{s:?}]")
+            );
         }
     }
 }

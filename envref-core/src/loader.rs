@@ -46,10 +46,14 @@ impl Loader {
     pub fn load(&self) -> Result<Vec<Var>> {
         let dir = match &self.dir {
             Some(d) => d.clone(),
-            None => std::env::current_dir().map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?,
+            None => std::env::current_dir()
+                .map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?,
         };
         let project = Project::open(&dir, self.profile.as_deref())?;
-        let ctx = BuildContext { interactive: false, in_project_code: true };
+        let ctx = BuildContext {
+            interactive: false,
+            in_project_code: true,
+        };
         let resolved = resolve_project(&project, || build_all(&project.config, &ctx), false)?;
         match resolved.error() {
             Some(e) => Err(e),

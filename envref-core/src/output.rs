@@ -41,9 +41,18 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
     if matches!(format, Format::Dotenv | Format::Shell) {
         // No environment variable can hold a NUL (exec takes C strings), and no shell either.
         if let Some(v) = vars.iter().find(|v| v.value.contains('\0')) {
-            let name = if format == Format::Shell { "shell" } else { "dotenv" };
-            return Err(Error::new(format!("{}'s value contains a NUL byte, which --format {name} cannot carry", v.key))
-                .with_hint("remove the NUL from the value, or use --format json (which writes it as \\u0000)"));
+            let name = if format == Format::Shell {
+                "shell"
+            } else {
+                "dotenv"
+            };
+            return Err(Error::new(format!(
+                "{}'s value contains a NUL byte, which --format {name} cannot carry",
+                v.key
+            ))
+            .with_hint(
+                "remove the NUL from the value, or use --format json (which writes it as \\u0000)",
+            ));
         }
     }
     let mut out = String::new();
@@ -61,15 +70,27 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
         Format::Shell => {
             for v in vars {
                 if !is_shell_name(&v.key) {
-                    return Err(Error::new(format!("{} is not a valid shell variable name, so it cannot be exported", v.key))
-                        .with_hint("rename the key to letters, digits and `_`, or use --format json/dotenv"));
+                    return Err(Error::new(format!(
+                        "{} is not a valid shell variable name, so it cannot be exported",
+                        v.key
+                    ))
+                    .with_hint(
+                        "rename the key to letters, digits and `_`, or use --format json/dotenv",
+                    ));
                 }
                 let _ = writeln!(out, "export {}={}", v.key, shell_quote(&v.value));
             }
         }
         Format::Json => {
-            let map: serde_json::Map<String, serde_json::Value> =
-                vars.iter().map(|v| (v.key.to_string(), serde_json::Value::String(v.value.clone()))).collect();
+            let map: serde_json::Map<String, serde_json::Value> = vars
+                .iter()
+                .map(|v| {
+                    (
+                        v.key.to_string(),
+                        serde_json::Value::String(v.value.clone()),
+                    )
+                })
+                .collect();
             out = serde_json::to_string_pretty(&map).expect("strings serialize");
             out.push('\n');
         }
@@ -77,12 +98,21 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
             if vars.is_empty() {
                 return Ok(out);
             }
-            let w = vars.iter().map(|v| v.key.chars().count()).max().unwrap_or(0).max(3);
+            let w = vars
+                .iter()
+                .map(|v| v.key.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(3);
             let _ = writeln!(out, "{:w$}  VALUE", "KEY");
             let _ = writeln!(out, "{}  -----", "-".repeat(w));
             for v in vars {
                 // For reading only: line breaks and NUL would break the table's rows.
-                let value = v.value.replace('\n', "\\n").replace('\r', "\\r").replace('\0', "\\0");
+                let value = v
+                    .value
+                    .replace('\n', "\\n")
+                    .replace('\r', "\\r")
+                    .replace('\0', "\\0");
                 let _ = writeln!(out, "{:w$}  {value}", v.key);
             }
         }
@@ -92,13 +122,17 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
 
 pub fn is_shell_name(key: &str) -> bool {
     let mut c = key.chars();
-    matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_') && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_')
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// POSIX single-quoting: bare when only safe characters, else `'…'` with `'` as `'\''`.
 pub fn shell_quote(value: &str) -> String {
     let safe = !value.is_empty()
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '@' | '%' | '+' | ',' | '=' | '-'));
+        && value.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '_' | '.' | '/' | ':' | '@' | '%' | '+' | ',' | '=' | '-')
+        });
     if safe {
         return value.to_string();
     }
@@ -110,16 +144,29 @@ mod tests {
     use super::*;
 
     fn v(k: &str, val: &str) -> Var {
-        Var { key: k.into(), value: val.into(), secret: false }
+        Var {
+            key: k.into(),
+            value: val.into(),
+            secret: false,
+        }
     }
 
     #[test]
     fn formats() {
         let vars = [v("A", "it's $x"), v("B", "plain")];
-        assert_eq!(render(&vars, Format::Shell).unwrap(), "export A='it'\\''s $x'\nexport B=plain\n");
-        assert_eq!(render(&vars, Format::Json).unwrap(), "{\n  \"A\": \"it's $x\",\n  \"B\": \"plain\"\n}\n");
+        assert_eq!(
+            render(&vars, Format::Shell).unwrap(),
+            "export A='it'\\''s $x'\nexport B=plain\n"
+        );
+        assert_eq!(
+            render(&vars, Format::Json).unwrap(),
+            "{\n  \"A\": \"it's $x\",\n  \"B\": \"plain\"\n}\n"
+        );
         assert!(render(&[v("a-b", "1")], Format::Shell).is_err());
-        assert_eq!(render(&vars, Format::Table).unwrap(), "KEY  VALUE\n---  -----\nA    it's $x\nB    plain\n");
+        assert_eq!(
+            render(&vars, Format::Table).unwrap(),
+            "KEY  VALUE\n---  -----\nA    it's $x\nB    plain\n"
+        );
     }
 
     #[test]
@@ -127,9 +174,16 @@ mod tests {
         let vars = [v("OK", "1"), v("BLOB", "CANARY\0x")];
         for format in [Format::Shell, Format::Dotenv] {
             let e = render(&vars, format).unwrap_err();
-            assert!(e.message.starts_with("BLOB's value contains a NUL byte") && !e.message.contains("CANARY"), "{}", e.message);
+            assert!(
+                e.message.starts_with("BLOB's value contains a NUL byte")
+                    && !e.message.contains("CANARY"),
+                "{}",
+                e.message
+            );
         }
-        assert!(render(&vars, Format::Json).unwrap().contains("CANARY\\u0000x"));
+        assert!(render(&vars, Format::Json)
+            .unwrap()
+            .contains("CANARY\\u0000x"));
     }
 
     proptest::proptest! {

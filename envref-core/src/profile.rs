@@ -25,21 +25,40 @@ pub fn list(config: &Config) -> Vec<ProfileInfo> {
     let mut found: BTreeMap<String, ProfileInfo> = BTreeMap::new();
     for name in config.profiles.keys() {
         let file = config.profile_file(name);
-        found.insert(name.clone(), ProfileInfo { name: name.clone(), file_exists: file.is_file(), file, registered: true });
+        found.insert(
+            name.clone(),
+            ProfileInfo {
+                name: name.clone(),
+                file_exists: file.is_file(),
+                file,
+                registered: true,
+            },
+        );
     }
     if let Ok(entries) = std::fs::read_dir(&config.root) {
         for entry in entries.flatten() {
             let fname = entry.file_name().to_string_lossy().into_owned();
-            let Some(name) = fname.strip_prefix(".env.") else { continue };
+            let Some(name) = fname.strip_prefix(".env.") else {
+                continue;
+            };
             if found.contains_key(name) || !is_profile_file_name(name) || !entry.path().is_file() {
                 continue;
             }
             // A registered profile with its own env_file may not be the owner of .env.<name>.
-            if config.root.join(&config.env_file) == entry.path() || config.root.join(&config.local_file) == entry.path() {
+            if config.root.join(&config.env_file) == entry.path()
+                || config.root.join(&config.local_file) == entry.path()
+            {
                 continue;
             }
-            found
-                .insert(name.to_string(), ProfileInfo { name: name.to_string(), file: entry.path(), registered: false, file_exists: true });
+            found.insert(
+                name.to_string(),
+                ProfileInfo {
+                    name: name.to_string(),
+                    file: entry.path(),
+                    registered: false,
+                    file_exists: true,
+                },
+            );
         }
     }
     found.into_values().collect()
@@ -61,14 +80,29 @@ pub fn require(config: &Config, name: &str) -> Result<ProfileInfo> {
     }
     let file = config.profile_file(name);
     if is_profile_file_name(name) && file.is_file() {
-        return Ok(ProfileInfo { name: name.into(), file, registered: false, file_exists: true });
+        return Ok(ProfileInfo {
+            name: name.into(),
+            file,
+            registered: false,
+            file_exists: true,
+        });
     }
     let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
-    let mut e = Error::new(format!("profile {name} not found: it is not under `profiles:` and {} does not exist", file.display()));
+    let mut e = Error::new(format!(
+        "profile {name} not found: it is not under `profiles:` and {} does not exist",
+        file.display()
+    ));
     e = match crate::suggest::closest(name, names.iter().copied()) {
-        Some(s) => e.with_hint(format!("did you mean {s}? (or create it: `envref profile create {name}`)")),
-        None if names.is_empty() => e.with_hint(format!("create it with `envref profile create {name}`")),
-        None => e.with_hint(format!("profiles: {}; create a new one with `envref profile create {name}`", names.join(", "))),
+        Some(s) => e.with_hint(format!(
+            "did you mean {s}? (or create it: `envref profile create {name}`)"
+        )),
+        None if names.is_empty() => {
+            e.with_hint(format!("create it with `envref profile create {name}`"))
+        }
+        None => e.with_hint(format!(
+            "profiles: {}; create a new one with `envref profile create {name}`",
+            names.join(", ")
+        )),
     };
     Err(e)
 }
@@ -76,8 +110,14 @@ pub fn require(config: &Config, name: &str) -> Result<ProfileInfo> {
 /// A selected profile that is neither registered nor has its env file is known only by the
 /// secrets scoped to it. `Err` (with "did you mean") when every backend answers that it holds
 /// none; a warning when some backend could not answer; `Ok(None)` when the profile is known.
-pub fn check_selected(config: &Config, name: &str, backends: &[Box<dyn Backend>]) -> Result<Option<String>> {
-    let Err(unknown) = require(config, name) else { return Ok(None) };
+pub fn check_selected(
+    config: &Config,
+    name: &str,
+    backends: &[Box<dyn Backend>],
+) -> Result<Option<String>> {
+    let Err(unknown) = require(config, name) else {
+        return Ok(None);
+    };
     let prefix = Namespace::new(&config.project, Some(name.to_string())).prefix();
     let mut unsure = Vec::new();
     for b in backends {
@@ -87,12 +127,21 @@ pub fn check_selected(config: &Config, name: &str, backends: &[Box<dyn Backend>]
             Err(_) => unsure.push(b.name().to_string()),
         }
     }
-    let message = format!("{}, and no backend holds secrets under {prefix}", unknown.message);
+    let message = format!(
+        "{}, and no backend holds secrets under {prefix}",
+        unknown.message
+    );
     if unsure.is_empty() {
-        return Err(Error { message, hint: unknown.hint });
+        return Err(Error {
+            message,
+            hint: unknown.hint,
+        });
     }
     let hint = unknown.hint.map(|h| format!("; {h}")).unwrap_or_default();
-    Ok(Some(format!("{message} (backends {} could not say){hint}", unsure.join(", "))))
+    Ok(Some(format!(
+        "{message} (backends {} could not say){hint}",
+        unsure.join(", ")
+    )))
 }
 
 /// The merged layers of `profile`, evaluated with references left as `ref://…` text.
@@ -136,14 +185,22 @@ pub fn diff(a: &[crate::evaluate::Var], b: &[crate::evaluate::Var]) -> Vec<DiffE
     keys.dedup();
     keys.into_iter()
         .filter_map(|k| {
-            let (va, vb) = (am.get(k).map(|s| s.to_string()), bm.get(k).map(|s| s.to_string()));
+            let (va, vb) = (
+                am.get(k).map(|s| s.to_string()),
+                bm.get(k).map(|s| s.to_string()),
+            );
             let kind = match (&va, &vb) {
                 (Some(x), Some(y)) if x == y => return None,
                 (Some(_), Some(_)) => DiffKind::Changed,
                 (Some(_), None) => DiffKind::OnlyA,
                 (None, _) => DiffKind::OnlyB,
             };
-            Some(DiffEntry { key: k.to_string(), kind, a: va, b: vb })
+            Some(DiffEntry {
+                key: k.to_string(),
+                kind,
+                a: va,
+                b: vb,
+            })
         })
         .collect()
 }
@@ -152,7 +209,9 @@ pub fn diff(a: &[crate::evaluate::Var], b: &[crate::evaluate::Var]) -> Vec<DiffE
 pub fn render_diff_plain(entries: &[DiffEntry]) -> String {
     let mut out = String::new();
     for e in entries {
-        let line = |mark: char, v: &Option<String>| format!("{mark} {}={}\n", e.key, v.as_deref().unwrap_or_default());
+        let line = |mark: char, v: &Option<String>| {
+            format!("{mark} {}={}\n", e.key, v.as_deref().unwrap_or_default())
+        };
         match e.kind {
             DiffKind::OnlyA => out.push_str(&line('-', &e.a)),
             DiffKind::OnlyB => out.push_str(&line('+', &e.b)),
@@ -200,7 +259,11 @@ pub fn summary(entries: &[DiffEntry], a: &str, b: &str) -> String {
     .map(|(n, what)| format!("{n} {what}"))
     .collect();
     let n = entries.len();
-    format!("{n} difference{}: {}", if n == 1 { "" } else { "s" }, parts.join(", "))
+    format!(
+        "{n} difference{}: {}",
+        if n == 1 { "" } else { "s" },
+        parts.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -209,18 +272,41 @@ mod tests {
     use crate::evaluate::Var;
 
     fn v(k: &str, val: &str) -> Var {
-        Var { key: k.into(), value: val.into(), secret: false }
+        Var {
+            key: k.into(),
+            value: val.into(),
+            secret: false,
+        }
     }
 
     #[test]
     fn diff_markers() {
-        let a = [v("A", "1"), v("SAME", "s"), v("ONLY_A", "x"), v("REF", "ref://secrets/k")];
-        let b = [v("A", "2"), v("SAME", "s"), v("ONLY_B", ""), v("REF", "ref://secrets/k")];
+        let a = [
+            v("A", "1"),
+            v("SAME", "s"),
+            v("ONLY_A", "x"),
+            v("REF", "ref://secrets/k"),
+        ];
+        let b = [
+            v("A", "2"),
+            v("SAME", "s"),
+            v("ONLY_B", ""),
+            v("REF", "ref://secrets/k"),
+        ];
         let d = diff(&a, &b);
-        assert_eq!(render_diff_plain(&d), "~ A=1\n~ A=2\n- ONLY_A=x\n+ ONLY_B=\n");
-        assert_eq!(summary(&d, "dev", "prod"), "3 differences: 1 only in dev, 1 only in prod, 1 changed");
+        assert_eq!(
+            render_diff_plain(&d),
+            "~ A=1\n~ A=2\n- ONLY_A=x\n+ ONLY_B=\n"
+        );
+        assert_eq!(
+            summary(&d, "dev", "prod"),
+            "3 differences: 1 only in dev, 1 only in prod, 1 changed"
+        );
         let json: serde_json::Value = serde_json::from_str(&render_diff_json(&d)).unwrap();
-        assert_eq!(json[2], serde_json::json!({"key": "ONLY_B", "kind": "only_b", "value_b": ""}));
+        assert_eq!(
+            json[2],
+            serde_json::json!({"key": "ONLY_B", "kind": "only_b", "value_b": ""})
+        );
         assert!(diff(&a, &a).is_empty());
     }
 }

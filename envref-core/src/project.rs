@@ -27,7 +27,12 @@ impl Project {
         let profile = config.select_profile(profile_flag)?;
         let paths = config.layer_paths(profile.as_deref());
         let merged = Merged::load(&paths)?;
-        Ok(Project { config, profile, paths, merged })
+        Ok(Project {
+            config,
+            profile,
+            paths,
+            merged,
+        })
     }
 
     pub fn namespace(&self) -> Namespace {

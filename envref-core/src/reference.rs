@@ -16,15 +16,22 @@ pub struct Reference {
 impl Reference {
     /// Parse a whole `ref://target/key` string. The error names the problem, never the text.
     pub fn parse(s: &str) -> Result<Reference, String> {
-        let rest = s.strip_prefix(PREFIX).ok_or_else(|| "a reference starts with ref://".to_string())?;
+        let rest = s
+            .strip_prefix(PREFIX)
+            .ok_or_else(|| "a reference starts with ref://".to_string())?;
         let Some((target, key)) = rest.split_once('/') else {
-            return Err("invalid reference: expected ref://secrets/<key> or ref://<backend>/<key>".into());
+            return Err(
+                "invalid reference: expected ref://secrets/<key> or ref://<backend>/<key>".into(),
+            );
         };
         if target.is_empty() || !target.chars().all(is_name_char) {
             return Err("invalid reference: the backend part (between ref:// and /) must be `secrets` or a backend name".into());
         }
         check_secret_key(key).map_err(|m| format!("invalid reference: {m}"))?;
-        Ok(Reference { target: target.to_string(), key: key.to_string() })
+        Ok(Reference {
+            target: target.to_string(),
+            key: key.to_string(),
+        })
     }
 
     /// Whether this reference walks the chain rather than naming one backend.
@@ -48,11 +55,16 @@ pub fn check_secret_key(key: &str) -> Result<(), String> {
     if key.is_empty() {
         return Err("the secret key is empty".into());
     }
-    if key.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+    if key
+        .split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
         return Err("the secret key has an empty, `.` or `..` path segment".into());
     }
     if let Some(c) = key.chars().find(|&c| !(is_name_char(c) || c == '/')) {
-        return Err(format!("the secret key contains {c:?}; use letters, digits, `_`, `.`, `-` or `/`"));
+        return Err(format!(
+            "the secret key contains {c:?}; use letters, digits, `_`, `.`, `-` or `/`"
+        ));
     }
     Ok(())
 }
@@ -73,7 +85,8 @@ pub fn parse_history_key(key: &str) -> Option<(&str, u32)> {
     let (base, digits) = key.rsplit_once(HISTORY_MARK)?;
     let n: u32 = digits.parse().ok()?;
     // Exactly what `history_key` writes: no sign, no leading zero, in range.
-    (!base.is_empty() && digits == n.to_string() && (1..=MAX_HISTORY).contains(&n)).then_some((base, n))
+    (!base.is_empty() && digits == n.to_string() && (1..=MAX_HISTORY).contains(&n))
+        .then_some((base, n))
 }
 
 /// A key the user may write (`secret set`, `generate`, `copy`, `rotate`): a valid secret key
@@ -117,7 +130,9 @@ pub fn check_secret_value(value: &str) -> Result<(), String> {
         return Err("the value is empty".into());
     }
     if value.contains('\0') {
-        return Err("the value contains a NUL byte, which no environment variable can carry".into());
+        return Err(
+            "the value contains a NUL byte, which no environment variable can carry".into(),
+        );
     }
     Ok(())
 }
@@ -133,8 +148,19 @@ mod tests {
         assert_eq!(r.key, "api_key");
         assert_eq!(r.to_string(), "ref://secrets/api_key");
         let r = Reference::parse("ref://ssm-prod/team/db.url").unwrap();
-        assert_eq!((r.target.as_str(), r.key.as_str()), ("ssm-prod", "team/db.url"));
-        for bad in ["ref://", "ref://secrets", "ref://secrets/", "ref:///x", "ref://s/a b", "ref://s/a//b", "ref://s/../x"] {
+        assert_eq!(
+            (r.target.as_str(), r.key.as_str()),
+            ("ssm-prod", "team/db.url")
+        );
+        for bad in [
+            "ref://",
+            "ref://secrets",
+            "ref://secrets/",
+            "ref:///x",
+            "ref://s/a b",
+            "ref://s/a//b",
+            "ref://s/../x",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
     }
@@ -143,18 +169,38 @@ mod tests {
     fn history_names_are_reserved() {
         assert_eq!(history_key("db", 3), "db.__history.3");
         assert_eq!(parse_history_key("app/db.__history.3"), Some(("app/db", 3)));
-        for not in ["app/db", "app/db.__history.0", "app/db.__history.101", "app/db.__history.x", "app/db.__history.01", ".__history.1"] {
+        for not in [
+            "app/db",
+            "app/db.__history.0",
+            "app/db.__history.101",
+            "app/db.__history.x",
+            "app/db.__history.01",
+            ".__history.1",
+        ] {
             assert_eq!(parse_history_key(not), None, "{not}");
         }
         assert!(check_writable_key("db").is_ok());
-        for bad in ["a.__history.1", "a.__history.x", "", "../etc", "app//x", "a\nb", "a\0b"] {
+        for bad in [
+            "a.__history.1",
+            "a.__history.x",
+            "",
+            "../etc",
+            "app//x",
+            "a\nb",
+            "a\0b",
+        ] {
             assert!(check_writable_key(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn stored_keys() {
-        for ok in ["app/db", "app/staging/db", "app/db.__history.2", "app/team/db.url"] {
+        for ok in [
+            "app/db",
+            "app/staging/db",
+            "app/db.__history.2",
+            "app/team/db.url",
+        ] {
             assert!(check_stored_key(ok).is_ok(), "{ok}");
         }
         for bad in [

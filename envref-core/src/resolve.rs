@@ -58,39 +58,59 @@ pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace)
             if pending.is_empty() {
                 break;
             }
-            let eligible: Vec<Reference> = pending.iter().filter(|r| r.is_chain() || r.target == backend.name()).cloned().collect();
+            let eligible: Vec<Reference> = pending
+                .iter()
+                .filter(|r| r.is_chain() || r.target == backend.name())
+                .cloned()
+                .collect();
             if eligible.is_empty() {
                 continue;
             }
             let key_of = |r: &Reference| ns.lookup_keys(&r.key).swap_remove(scope);
             if dead.contains(&bi) {
                 for r in &eligible {
-                    out.failures.entry(r.clone()).or_default().push(format!("{}: skipped (unavailable this run)", backend.name()));
+                    out.failures.entry(r.clone()).or_default().push(format!(
+                        "{}: skipped (unavailable this run)",
+                        backend.name()
+                    ));
                 }
                 continue;
             }
-            let keys: Vec<String> = eligible.iter().map(key_of).collect::<BTreeSet<_>>().into_iter().collect();
+            let keys: Vec<String> = eligible
+                .iter()
+                .map(key_of)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
             let answers: HashMap<String, Lookup> = match get_each(backend.as_ref(), &keys) {
                 Ok(got) => keys.iter().cloned().zip(got).collect(),
                 Err(e) => keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect(),
             };
             for r in eligible {
                 let key = key_of(&r);
-                let Some(answer) = answers.get(&key) else { continue };
+                let Some(answer) = answers.get(&key) else {
+                    continue;
+                };
                 match answer {
                     Ok(Some(value)) => {
                         out.answered.insert(backend.name().to_string());
-                        out.found.insert(r.clone(), (backend.name().to_string(), key));
+                        out.found
+                            .insert(r.clone(), (backend.name().to_string(), key));
                         out.secrets.insert(r.clone(), value.clone());
                         pending.remove(&r);
                     }
                     Ok(None) => {
                         out.answered.insert(backend.name().to_string());
                         out.not_found.insert(r.clone());
-                        out.failures.entry(r).or_default().push(format!("{}: not found as {key}", backend.name()))
+                        out.failures
+                            .entry(r)
+                            .or_default()
+                            .push(format!("{}: not found as {key}", backend.name()))
                     }
                     Err(e) => {
-                        out.errors.entry(backend.name().to_string()).or_insert_with(|| e.clone());
+                        out.errors
+                            .entry(backend.name().to_string())
+                            .or_insert_with(|| e.clone());
                         if e.kind == ErrorKind::Unavailable {
                             dead.insert(bi);
                         }
@@ -99,10 +119,17 @@ pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace)
                             // another backend or scope is still to be asked for this reference.
                             let more_backends = r.is_chain() && bi + 1 < backends.len();
                             if more_backends || scope + 1 < scopes {
-                                let next = if more_backends { "the next backend" } else { "the project scope" };
+                                let next = if more_backends {
+                                    "the next backend"
+                                } else {
+                                    "the project scope"
+                                };
                                 out.warnings.push(format!("{}; trying {next}", e.message));
                             }
-                            let hint = e.hint.clone().unwrap_or_else(|| backend_hint(backend.name(), backend.kind()));
+                            let hint = e
+                                .hint
+                                .clone()
+                                .unwrap_or_else(|| backend_hint(backend.name(), backend.kind()));
                             if !out.hints.contains(&hint) {
                                 out.hints.push(hint);
                             }
@@ -157,21 +184,42 @@ impl Resolved {
             return None;
         }
         let n = self.failures.len();
-        let what = if n == 1 { "1 variable".to_string() } else { format!("{n} variables") };
-        let e = crate::Error::new(format!("{what} could not be resolved:\n{}", crate::dotenv::report_capped(&self.failures)));
+        let what = if n == 1 {
+            "1 variable".to_string()
+        } else {
+            format!("{n} variables")
+        };
+        let e = crate::Error::new(format!(
+            "{what} could not be resolved:\n{}",
+            crate::dotenv::report_capped(&self.failures)
+        ));
         // Storing a secret is the fix only for what a backend said it does not have; a backend
         // that is down, signed out or crashed gets its own fix.
         let mut hints = self.hints.clone();
-        if let Some(r) = self.failures.iter().flat_map(|f| f.references.iter()).find(|r| self.not_found.contains(r)) {
+        if let Some(r) = self
+            .failures
+            .iter()
+            .flat_map(|f| f.references.iter())
+            .find(|r| self.not_found.contains(r))
+        {
             hints.push(format!("store a missing secret with `envref secret set {}` (add --backend <name> to pick the backend)", r.key));
         }
-        Some(if hints.is_empty() { e } else { e.with_hint(hints.join("\n      ")) })
+        Some(if hints.is_empty() {
+            e
+        } else {
+            e.with_hint(hints.join("\n      "))
+        })
     }
 }
 
 /// Every reference the project's variables use, deduplicated and sorted.
 pub fn plan(project: &Project) -> Vec<Reference> {
-    let set: BTreeSet<Reference> = project.merged.definitions().iter().flat_map(|d| d.value.references().into_iter().cloned()).collect();
+    let set: BTreeSet<Reference> = project
+        .merged
+        .definitions()
+        .iter()
+        .flat_map(|d| d.value.references().into_iter().cloned())
+        .collect();
     set.into_iter().collect()
 }
 
@@ -180,12 +228,19 @@ pub fn reachable(project: &Project, keys: &[&str]) -> BTreeSet<String> {
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut todo: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
     while let Some(k) = todo.pop() {
-        let Some(d) = project.merged.get(&k) else { continue };
+        let Some(d) = project.merged.get(&k) else {
+            continue;
+        };
         if !seen.insert(k) {
             continue;
         }
         if let crate::dotenv::Value::Template(t) = &d.value {
-            todo.extend(t.variables().into_iter().map(|v| v.name.to_string()).filter(|n| !seen.contains(n)));
+            todo.extend(
+                t.variables()
+                    .into_iter()
+                    .map(|v| v.name.to_string())
+                    .filter(|n| !seen.contains(n)),
+            );
         }
     }
     seen
@@ -200,9 +255,18 @@ pub fn resolve_keys(
     strict: bool,
 ) -> crate::Result<Resolved> {
     let needed = reachable(project, keys);
-    let refs: BTreeSet<Reference> =
-        needed.iter().filter_map(|k| project.merged.get(k)).flat_map(|d| d.value.references().into_iter().cloned()).collect();
-    resolve_refs(project, refs.into_iter().collect(), Some(&needed), backends, strict)
+    let refs: BTreeSet<Reference> = needed
+        .iter()
+        .filter_map(|k| project.merged.get(k))
+        .flat_map(|d| d.value.references().into_iter().cloned())
+        .collect();
+    resolve_refs(
+        project,
+        refs.into_iter().collect(),
+        Some(&needed),
+        backends,
+        strict,
+    )
 }
 
 /// Resolve the project's environment. `backends` is built only when a reference needs one.
@@ -240,17 +304,41 @@ fn resolve_refs(
     };
     let mode = RefMode::Resolved(&lookups.secrets);
     let evaluated = match only {
-        Some(keys) => crate::evaluate::evaluate_keys(&project.merged, &keys.iter().map(String::as_str).collect::<Vec<_>>(), mode, strict),
+        Some(keys) => crate::evaluate::evaluate_keys(
+            &project.merged,
+            &keys.iter().map(String::as_str).collect::<Vec<_>>(),
+            mode,
+            strict,
+        ),
         None => evaluate(&project.merged, mode, strict),
     };
     // File warnings (duplicate keys) read `…: duplicate key <KEY> (…`.
-    let relevant = |w: &String| only.is_none_or(|keys| keys.iter().any(|k| w.contains(&format!("duplicate key {k} "))));
-    let mut warnings: Vec<String> = project.merged.warnings().iter().filter(|w| relevant(w)).cloned().collect();
+    let relevant = |w: &String| {
+        only.is_none_or(|keys| {
+            keys.iter()
+                .any(|k| w.contains(&format!("duplicate key {k} ")))
+        })
+    };
+    let mut warnings: Vec<String> = project
+        .merged
+        .warnings()
+        .iter()
+        .filter(|w| relevant(w))
+        .cloned()
+        .collect();
     warnings.extend(profile_warning);
     // Never pass a value that looks like a reference through as text without a word.
-    for d in project.merged.definitions().iter().filter(|d| only.is_none_or(|keys| keys.contains(&*d.key))) {
+    for d in project
+        .merged
+        .definitions()
+        .iter()
+        .filter(|d| only.is_none_or(|keys| keys.contains(&*d.key)))
+    {
         if let Some(why) = crate::audit::unresolved_reason(&d.value) {
-            warnings.push(format!("{}: {}: looks like a reference but is passed through as text: {why}", d.location, d.key));
+            warnings.push(format!(
+                "{}: {}: looks like a reference but is passed through as text: {why}",
+                d.location, d.key
+            ));
         }
     }
     warnings.extend(lookups.warnings);
@@ -261,24 +349,49 @@ fn resolve_refs(
         .failures
         .into_iter()
         .map(|(key, f)| {
-            let location = project.merged.get(&key).expect("evaluated keys exist").location.clone();
+            let location = project
+                .merged
+                .get(&key)
+                .expect("evaluated keys exist")
+                .location
+                .clone();
             match f {
-                Failure::Invalid(message) => KeyFailure { key, location, message, references: vec![] },
+                Failure::Invalid(message) => KeyFailure {
+                    key,
+                    location,
+                    message,
+                    references: vec![],
+                },
                 Failure::Unresolved(refs) => {
                     let message = refs
                         .iter()
                         .map(|r| {
-                            let why = lookups.failures.get(r).map(|v| v.join("; ")).unwrap_or_else(|| "not resolved".into());
+                            let why = lookups
+                                .failures
+                                .get(r)
+                                .map(|v| v.join("; "))
+                                .unwrap_or_else(|| "not resolved".into());
                             format!("{r}: {why}")
                         })
                         .collect::<Vec<_>>()
                         .join("\n    ");
-                    KeyFailure { key, location, message, references: refs }
+                    KeyFailure {
+                        key,
+                        location,
+                        message,
+                        references: refs,
+                    }
                 }
             }
         })
         .collect();
-    Ok(Resolved { vars: evaluated.vars, failures, warnings, hints, not_found })
+    Ok(Resolved {
+        vars: evaluated.vars,
+        failures,
+        warnings,
+        hints,
+        not_found,
+    })
 }
 
 #[cfg(test)]
@@ -299,13 +412,24 @@ mod tests {
     }
 
     fn failing(name: &'static str, kind: ErrorKind, message: &str) -> Fake {
-        Fake { error: Some(BackendError::new(kind, message)), ..fake(name, &[]) }
+        Fake {
+            error: Some(BackendError::new(kind, message)),
+            ..fake(name, &[])
+        }
     }
 
     /// The fakes as a chain, with one log of what each was asked.
     fn chain(fakes: Vec<Fake>) -> (Vec<Box<dyn Backend>>, Log) {
         let log = Log::default();
-        let backends = fakes.into_iter().map(|f| Box::new(Fake { asked: log.clone(), ..f }) as Box<dyn Backend>).collect();
+        let backends = fakes
+            .into_iter()
+            .map(|f| {
+                Box::new(Fake {
+                    asked: log.clone(),
+                    ..f
+                }) as Box<dyn Backend>
+            })
+            .collect();
         (backends, log)
     }
 
@@ -319,8 +443,17 @@ mod tests {
     }
 
     fn fake(name: &'static str, values: &[(&str, &str)]) -> Fake {
-        let values = values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Fake { name, values, error: None, short: false, asked: Default::default() }
+        let values = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Fake {
+            name,
+            values,
+            error: None,
+            short: false,
+            asked: Default::default(),
+        }
     }
 
     impl Backend for Fake {
@@ -331,7 +464,10 @@ mod tests {
             "plugin"
         }
         fn get(&self, key: &str) -> Lookup {
-            self.asked.lock().unwrap().push(format!("{}:{key}", self.name));
+            self.asked
+                .lock()
+                .unwrap()
+                .push(format!("{}:{key}", self.name));
             match &self.error {
                 Some(e) => Err(e.clone()),
                 None => Ok(self.values.get(key).map(|v| SecretString::from(v.clone()))),
@@ -361,45 +497,96 @@ mod tests {
 
     #[test]
     fn a_short_batch_is_a_backend_error_not_a_panic() {
-        let broken = Fake { short: true, ..fake("broken", &[("app/a", "1"), ("app/b", "2")]) };
+        let broken = Fake {
+            short: true,
+            ..fake("broken", &[("app/a", "1"), ("app/b", "2")])
+        };
         let good = fake("good", &[("app/a", "ga"), ("app/b", "gb")]);
         let backends: Vec<Box<dyn Backend>> = vec![Box::new(broken), Box::new(good)];
-        let l = lookup(&refs(&["ref://secrets/a", "ref://secrets/b"]), &backends, &Namespace::new("app", None));
+        let l = lookup(
+            &refs(&["ref://secrets/a", "ref://secrets/b"]),
+            &backends,
+            &Namespace::new("app", None),
+        );
         // Every key of the broken batch goes on to the next backend.
         assert_eq!(l.secrets.len(), 2);
-        assert!(l.errors["broken"].message.contains("asked for 2 key(s), answered 1"), "{:?}", l.errors);
-        assert!(l.warnings.iter().any(|w| w.contains("answered 1; trying the next backend")), "{:?}", l.warnings);
+        assert!(
+            l.errors["broken"]
+                .message
+                .contains("asked for 2 key(s), answered 1"),
+            "{:?}",
+            l.errors
+        );
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.contains("answered 1; trying the next backend")),
+            "{:?}",
+            l.warnings
+        );
     }
 
     #[test]
     fn a_targeted_reference_is_not_sent_to_the_next_backend_and_reported_once() {
-        let down = Fake { error: Some(BackendError::new(ErrorKind::Failed, "one: it crashed")), ..fake("one", &[]) };
-        let backends: Vec<Box<dyn Backend>> = vec![Box::new(down), Box::new(fake("two", &[("app/k", "v")]))];
-        let l = lookup(&refs(&["ref://one/k"]), &backends, &Namespace::new("app", None));
+        let down = Fake {
+            error: Some(BackendError::new(ErrorKind::Failed, "one: it crashed")),
+            ..fake("one", &[])
+        };
+        let backends: Vec<Box<dyn Backend>> =
+            vec![Box::new(down), Box::new(fake("two", &[("app/k", "v")]))];
+        let l = lookup(
+            &refs(&["ref://one/k"]),
+            &backends,
+            &Namespace::new("app", None),
+        );
         assert!(l.warnings.is_empty(), "{:?}", l.warnings);
         let r = &refs(&["ref://one/k"])[0];
         assert_eq!(l.failures[r], vec!["one: it crashed".to_string()]);
         // With a profile both scopes are asked: the reason is still given once.
-        let down = Fake { error: Some(BackendError::new(ErrorKind::Failed, "one: it crashed")), ..fake("one", &[]) };
+        let down = Fake {
+            error: Some(BackendError::new(ErrorKind::Failed, "one: it crashed")),
+            ..fake("one", &[])
+        };
         let backends: Vec<Box<dyn Backend>> = vec![Box::new(down), Box::new(fake("two", &[]))];
-        let l = lookup(&refs(&["ref://one/k"]), &backends, &Namespace::new("app", Some("staging".into())));
+        let l = lookup(
+            &refs(&["ref://one/k"]),
+            &backends,
+            &Namespace::new("app", Some("staging".into())),
+        );
         assert_eq!(l.failures[r], vec!["one: it crashed".to_string()]);
-        assert!(l.warnings.iter().all(|w| !w.contains("next backend")), "{:?}", l.warnings);
+        assert!(
+            l.warnings.iter().all(|w| !w.contains("next backend")),
+            "{:?}",
+            l.warnings
+        );
     }
 
     #[test]
     fn hints_match_the_failure() {
         let key_failure = |r: &Reference| KeyFailure {
             key: "K".into(),
-            location: Location { path: std::path::Path::new("/p/.env").into(), pos: Default::default() },
+            location: Location {
+                path: std::path::Path::new("/p/.env").into(),
+                pos: Default::default(),
+            },
             message: String::new(),
             references: vec![r.clone()],
         };
         let r = refs(&["ref://secrets/k"]).remove(0);
         // A crashed backend: the fix is checking it, never storing the secret.
-        let down = Fake { error: Some(BackendError::new(ErrorKind::Failed, "p: plugin failed: Traceback")), ..fake("p", &[]) };
+        let down = Fake {
+            error: Some(BackendError::new(
+                ErrorKind::Failed,
+                "p: plugin failed: Traceback",
+            )),
+            ..fake("p", &[])
+        };
         let backends: Vec<Box<dyn Backend>> = vec![Box::new(down)];
-        let l = lookup(std::slice::from_ref(&r), &backends, &Namespace::new("app", None));
+        let l = lookup(
+            std::slice::from_ref(&r),
+            &backends,
+            &Namespace::new("app", None),
+        );
         let res = Resolved {
             failures: vec![key_failure(&r)],
             hints: l.hints,
@@ -407,17 +594,29 @@ mod tests {
             ..Default::default()
         };
         let hint = res.error().unwrap().hint.unwrap();
-        assert!(hint.contains("check the plugin of backend p") && !hint.contains("secret set"), "{hint}");
+        assert!(
+            hint.contains("check the plugin of backend p") && !hint.contains("secret set"),
+            "{hint}"
+        );
         // A backend that answered "not found": storing it is the fix.
         let backends: Vec<Box<dyn Backend>> = vec![Box::new(fake("p", &[]))];
-        let l = lookup(std::slice::from_ref(&r), &backends, &Namespace::new("app", None));
+        let l = lookup(
+            std::slice::from_ref(&r),
+            &backends,
+            &Namespace::new("app", None),
+        );
         let res = Resolved {
             failures: vec![key_failure(&r)],
             hints: l.hints,
             not_found: l.not_found.into_iter().collect(),
             ..Default::default()
         };
-        assert!(res.error().unwrap().hint.unwrap().contains("envref secret set k"));
+        assert!(res
+            .error()
+            .unwrap()
+            .hint
+            .unwrap()
+            .contains("envref secret set k"));
     }
 
     #[test]
@@ -427,14 +626,40 @@ mod tests {
             fake("two", &[("app/a", "two-a"), ("app/b", "two-b")]),
             fake("three", &[("app/b", "three-b"), ("app/c", "three-c")]),
         ]);
-        let l = lookup(&refs(&["ref://secrets/a", "ref://secrets/b", "ref://secrets/c"]), &backends, &Namespace::new("app", None));
+        let l = lookup(
+            &refs(&["ref://secrets/a", "ref://secrets/b", "ref://secrets/c"]),
+            &backends,
+            &Namespace::new("app", None),
+        );
         assert_eq!(
-            [value(&l, "ref://secrets/a"), value(&l, "ref://secrets/b"), value(&l, "ref://secrets/c")],
+            [
+                value(&l, "ref://secrets/a"),
+                value(&l, "ref://secrets/b"),
+                value(&l, "ref://secrets/c")
+            ],
             ["one-a", "two-b", "three-c"]
         );
-        assert_eq!(l.found[&refs(&["ref://secrets/b"])[0]], ("two".to_string(), "app/b".to_string()));
-        assert_eq!(asked(&log), ["one:app/a", "one:app/b", "one:app/c", "two:app/b", "two:app/c", "three:app/c"]);
-        assert!(l.failures.is_empty() && l.warnings.is_empty(), "{:?} {:?}", l.failures, l.warnings);
+        assert_eq!(
+            l.found[&refs(&["ref://secrets/b"])[0]],
+            ("two".to_string(), "app/b".to_string())
+        );
+        assert_eq!(
+            asked(&log),
+            [
+                "one:app/a",
+                "one:app/b",
+                "one:app/c",
+                "two:app/b",
+                "two:app/c",
+                "three:app/c"
+            ]
+        );
+        assert!(
+            l.failures.is_empty() && l.warnings.is_empty(),
+            "{:?} {:?}",
+            l.failures,
+            l.warnings
+        );
     }
 
     #[test]
@@ -442,39 +667,88 @@ mod tests {
         let (backends, log) = chain(vec![fake("one", &[]), fake("two", &[("app/a", "v")])]);
         // `ref://one/a` and the chain's `a` are the same key for `one`.
         let l = lookup(
-            &refs(&["ref://secrets/a", "ref://secrets/a", "ref://one/a", "ref://secrets/b", "ref://secrets/a"]),
+            &refs(&[
+                "ref://secrets/a",
+                "ref://secrets/a",
+                "ref://one/a",
+                "ref://secrets/b",
+                "ref://secrets/a",
+            ]),
             &backends,
             &Namespace::new("app", None),
         );
-        assert_eq!(asked(&log), ["one:app/a", "one:app/b", "two:app/a", "two:app/b"]);
+        assert_eq!(
+            asked(&log),
+            ["one:app/a", "one:app/b", "two:app/a", "two:app/b"]
+        );
         assert_eq!(value(&l, "ref://secrets/a"), "v");
-        assert_eq!(l.failures[&refs(&["ref://one/a"])[0]], ["one: not found as app/a"]);
-        assert_eq!(l.failures[&refs(&["ref://secrets/b"])[0]], ["one: not found as app/b", "two: not found as app/b"]);
+        assert_eq!(
+            l.failures[&refs(&["ref://one/a"])[0]],
+            ["one: not found as app/a"]
+        );
+        assert_eq!(
+            l.failures[&refs(&["ref://secrets/b"])[0]],
+            ["one: not found as app/b", "two: not found as app/b"]
+        );
     }
 
     #[test]
     fn every_backend_is_asked_in_the_profile_scope_before_any_in_the_project_scope() {
-        let (backends, log) =
-            chain(vec![fake("one", &[("app/k", "one-project"), ("app/m", "one-m")]), fake("two", &[("app/staging/k", "two-profile")])]);
-        let l = lookup(&refs(&["ref://secrets/k", "ref://secrets/m"]), &backends, &Namespace::new("app", Some("staging".into())));
+        let (backends, log) = chain(vec![
+            fake("one", &[("app/k", "one-project"), ("app/m", "one-m")]),
+            fake("two", &[("app/staging/k", "two-profile")]),
+        ]);
+        let l = lookup(
+            &refs(&["ref://secrets/k", "ref://secrets/m"]),
+            &backends,
+            &Namespace::new("app", Some("staging".into())),
+        );
         assert_eq!(value(&l, "ref://secrets/k"), "two-profile");
         assert_eq!(value(&l, "ref://secrets/m"), "one-m");
-        assert_eq!(l.found[&refs(&["ref://secrets/k"])[0]], ("two".to_string(), "app/staging/k".to_string()));
-        assert_eq!(asked(&log), ["one:app/staging/k", "one:app/staging/m", "two:app/staging/k", "two:app/staging/m", "one:app/m"]);
+        assert_eq!(
+            l.found[&refs(&["ref://secrets/k"])[0]],
+            ("two".to_string(), "app/staging/k".to_string())
+        );
+        assert_eq!(
+            asked(&log),
+            [
+                "one:app/staging/k",
+                "one:app/staging/m",
+                "two:app/staging/k",
+                "two:app/staging/m",
+                "one:app/m"
+            ]
+        );
     }
 
     #[test]
     fn an_unavailable_backend_is_skipped_for_the_rest_of_the_run_with_one_warning() {
-        let (backends, log) =
-            chain(vec![failing("down", ErrorKind::Unavailable, "down: no such service"), fake("good", &[("app/a", "good-a")])]);
-        let l = lookup(&refs(&["ref://secrets/a", "ref://secrets/b"]), &backends, &Namespace::new("app", Some("staging".into())));
+        let (backends, log) = chain(vec![
+            failing("down", ErrorKind::Unavailable, "down: no such service"),
+            fake("good", &[("app/a", "good-a")]),
+        ]);
+        let l = lookup(
+            &refs(&["ref://secrets/a", "ref://secrets/b"]),
+            &backends,
+            &Namespace::new("app", Some("staging".into())),
+        );
         assert_eq!(value(&l, "ref://secrets/a"), "good-a");
         // Asked in the profile scope only, once per key: never again after it said it is down.
         assert_eq!(
             asked(&log),
-            ["down:app/staging/a", "down:app/staging/b", "good:app/staging/a", "good:app/staging/b", "good:app/a", "good:app/b"]
+            [
+                "down:app/staging/a",
+                "down:app/staging/b",
+                "good:app/staging/a",
+                "good:app/staging/b",
+                "good:app/a",
+                "good:app/b"
+            ]
         );
-        assert_eq!(l.warnings, ["down: no such service; trying the next backend"]);
+        assert_eq!(
+            l.warnings,
+            ["down: no such service; trying the next backend"]
+        );
         assert_eq!(l.errors["down"].kind, ErrorKind::Unavailable);
         assert_eq!(
             l.failures[&refs(&["ref://secrets/b"])[0]],
@@ -494,27 +768,71 @@ mod tests {
             failing("bad2", ErrorKind::Denied, "bad2: locked"),
             fake("good", &[("app/a", "good-a"), ("app/b", "good-b")]),
         ]);
-        let l = lookup(&refs(&["ref://secrets/a", "ref://secrets/b"]), &backends, &Namespace::new("app", Some("staging".into())));
-        assert_eq!([value(&l, "ref://secrets/a"), value(&l, "ref://secrets/b")], ["good-a", "good-b"]);
+        let l = lookup(
+            &refs(&["ref://secrets/a", "ref://secrets/b"]),
+            &backends,
+            &Namespace::new("app", Some("staging".into())),
+        );
+        assert_eq!(
+            [value(&l, "ref://secrets/a"), value(&l, "ref://secrets/b")],
+            ["good-a", "good-b"]
+        );
         // Not dead: a failure is asked again in the project scope, but warned about once.
-        let bad1: Vec<String> = asked(&log).into_iter().filter(|a| a.starts_with("bad1:")).collect();
-        assert_eq!(bad1, ["bad1:app/staging/a", "bad1:app/staging/b", "bad1:app/a", "bad1:app/b"]);
-        assert_eq!(l.warnings, ["bad1: it crashed; trying the next backend", "bad2: locked; trying the next backend"]);
-        assert_eq!(l.hints.len(), 2, "one hint per failing backend: {:?}", l.hints);
+        let bad1: Vec<String> = asked(&log)
+            .into_iter()
+            .filter(|a| a.starts_with("bad1:"))
+            .collect();
+        assert_eq!(
+            bad1,
+            [
+                "bad1:app/staging/a",
+                "bad1:app/staging/b",
+                "bad1:app/a",
+                "bad1:app/b"
+            ]
+        );
+        assert_eq!(
+            l.warnings,
+            [
+                "bad1: it crashed; trying the next backend",
+                "bad2: locked; trying the next backend"
+            ]
+        );
+        assert_eq!(
+            l.hints.len(),
+            2,
+            "one hint per failing backend: {:?}",
+            l.hints
+        );
         assert!(l.failures.is_empty(), "{:?}", l.failures);
     }
 
     #[test]
     fn a_targeted_reference_asks_only_its_backend() {
         let values = [("app/k", "project"), ("app/staging/k", "profile")];
-        let (backends, log) = chain(vec![fake("one", &values), fake("two", &[("app/k", "two-k")]), fake("three", &values)]);
-        let l = lookup(&refs(&["ref://two/k"]), &backends, &Namespace::new("app", Some("staging".into())));
+        let (backends, log) = chain(vec![
+            fake("one", &values),
+            fake("two", &[("app/k", "two-k")]),
+            fake("three", &values),
+        ]);
+        let l = lookup(
+            &refs(&["ref://two/k"]),
+            &backends,
+            &Namespace::new("app", Some("staging".into())),
+        );
         assert_eq!(value(&l, "ref://two/k"), "two-k");
         assert_eq!(asked(&log), ["two:app/staging/k", "two:app/k"]);
         // A backend that is not configured: nobody is asked, and the failure names the chain.
         let (backends, log) = chain(vec![fake("one", &values)]);
-        let l = lookup(&refs(&["ref://nowhere/k"]), &backends, &Namespace::new("app", None));
+        let l = lookup(
+            &refs(&["ref://nowhere/k"]),
+            &backends,
+            &Namespace::new("app", None),
+        );
         assert!(asked(&log).is_empty(), "{:?}", asked(&log));
-        assert_eq!(l.failures[&refs(&["ref://nowhere/k"])[0]], ["no backend named nowhere is configured (configured: one)"]);
+        assert_eq!(
+            l.failures[&refs(&["ref://nowhere/k"])[0]],
+            ["no backend named nowhere is configured (configured: one)"]
+        );
     }
 }

@@ -145,7 +145,11 @@ impl Output {
     /// them, after any warnings or tracebacks), for error messages.
     pub fn stderr_summary(&self) -> String {
         let text = String::from_utf8_lossy(&self.stderr);
-        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         let mut s = lines[lines.len().saturating_sub(3)..].join(" | ");
         let chars = s.chars().count();
         if chars > 400 {
@@ -177,7 +181,9 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::NotFound(p) => write!(f, "executable {p} not found"),
             RunError::TimedOut(d) => write!(f, "timed out after {}", human_duration(*d)),
-            RunError::TooMuchOutput(n) => write!(f, "printed more than {} of output", human_bytes(*n)),
+            RunError::TooMuchOutput(n) => {
+                write!(f, "printed more than {} of output", human_bytes(*n))
+            }
             RunError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -203,7 +209,11 @@ fn run(inv: Invocation) -> Result<Output, RunError> {
     let deadline = Instant::now() + inv.timeout;
     let mut cmd = Command::new(&inv.program);
     cmd.args(&inv.args)
-        .stdin(if inv.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if inv.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     remove_own_variables(&mut cmd);
@@ -220,8 +230,14 @@ fn run(inv: Invocation) -> Result<Output, RunError> {
         // Spawn and record under the lock, so an interrupt never misses a child.
         let mut live = registry();
         let child = cmd.spawn().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => RunError::NotFound(inv.program.clone()),
-            _ => RunError::Io(format!("cannot start {}: {}", inv.program, crate::error::io_reason(&e))),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+                RunError::NotFound(inv.program.clone())
+            }
+            _ => RunError::Io(format!(
+                "cannot start {}: {}",
+                inv.program,
+                crate::error::io_reason(&e)
+            )),
         })?;
         live.groups.push(child.id());
         child
@@ -235,7 +251,12 @@ fn run(inv: Invocation) -> Result<Output, RunError> {
         });
     }
     let (tx, rx) = mpsc::channel();
-    capture(Stream::Out, child.stdout.take().expect("piped"), limit, tx.clone());
+    capture(
+        Stream::Out,
+        child.stdout.take().expect("piped"),
+        limit,
+        tx.clone(),
+    );
     capture(Stream::Err, child.stderr.take().expect("piped"), limit, tx);
     let (mut stdout, mut stderr) = (None, None);
     let mut exited = false;
@@ -250,7 +271,10 @@ fn run(inv: Invocation) -> Result<Output, RunError> {
         if exited && stdout.is_some() && stderr.is_some() {
             break false;
         }
-        let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
+        let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        else {
             break true;
         };
         let wait = pause.min(left);
@@ -268,11 +292,16 @@ fn run(inv: Invocation) -> Result<Output, RunError> {
         return Err(RunError::TimedOut(inv.timeout));
     }
     let status = status.map_err(|e| RunError::Io(e.to_string()))?;
-    let ((stdout, out_over), (stderr, err_over)) = (stdout.unwrap_or_default(), stderr.unwrap_or_default());
+    let ((stdout, out_over), (stderr, err_over)) =
+        (stdout.unwrap_or_default(), stderr.unwrap_or_default());
     if out_over || err_over {
         return Err(RunError::TooMuchOutput(limit));
     }
-    Ok(Output { status, stdout, stderr })
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
 enum Stream {
@@ -282,7 +311,12 @@ enum Stream {
 
 /// Read a pipe up to `limit` bytes (keep draining past it so the child never blocks), then
 /// send what was read and whether it went over.
-fn capture<R: Read + Send + 'static>(stream: Stream, mut pipe: R, limit: usize, done: Sender<(Stream, (Vec<u8>, bool))>) {
+fn capture<R: Read + Send + 'static>(
+    stream: Stream,
+    mut pipe: R,
+    limit: usize,
+    done: Sender<(Stream, (Vec<u8>, bool))>,
+) {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 16 * 1024];
@@ -341,7 +375,10 @@ fn kill_group(child: &mut Child) {
 
 #[cfg(unix)]
 fn kill_group_id(id: u32) {
-    if let Some(pgid) = i32::try_from(id).ok().and_then(rustix::process::Pid::from_raw) {
+    if let Some(pgid) = i32::try_from(id)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
         // ESRCH (the group is already gone) is the normal case after a clean exit.
         let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
     }
@@ -361,7 +398,11 @@ struct Live {
     forward: Vec<u32>,
 }
 
-static LIVE: Mutex<Live> = Mutex::new(Live { groups: Vec::new(), paths: Vec::new(), forward: Vec::new() });
+static LIVE: Mutex<Live> = Mutex::new(Live {
+    groups: Vec::new(),
+    paths: Vec::new(),
+    forward: Vec::new(),
+});
 
 /// The registry, with the signal handler installed before anything is recorded in it.
 fn registry() -> MutexGuard<'static, Live> {
@@ -381,24 +422,30 @@ fn install_interrupt_handler() {
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
             return;
         };
-        let _ = std::thread::Builder::new().name("envref-signals".into()).spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                // Held until exit: nothing starts and no file is created once cleanup begins.
-                let live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
-                for id in &live.groups {
-                    kill_group_id(*id);
-                }
-                for pid in live.forward.iter().filter_map(|p| i32::try_from(*p).ok().and_then(rustix::process::Pid::from_raw)) {
-                    if let Some(sig) = rustix::process::Signal::from_named_raw(signal) {
-                        let _ = rustix::process::kill_process(pid, sig);
+        let _ = std::thread::Builder::new()
+            .name("envref-signals".into())
+            .spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    // Held until exit: nothing starts and no file is created once cleanup begins.
+                    let live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+                    for id in &live.groups {
+                        kill_group_id(*id);
                     }
+                    for pid in live.forward.iter().filter_map(|p| {
+                        i32::try_from(*p)
+                            .ok()
+                            .and_then(rustix::process::Pid::from_raw)
+                    }) {
+                        if let Some(sig) = rustix::process::Signal::from_named_raw(signal) {
+                            let _ = rustix::process::kill_process(pid, sig);
+                        }
+                    }
+                    for path in &live.paths {
+                        remove_path(path);
+                    }
+                    std::process::exit(128 + signal);
                 }
-                for path in &live.paths {
-                    remove_path(path);
-                }
-                std::process::exit(128 + signal);
-            }
-        });
+            });
     });
 }
 
@@ -442,7 +489,10 @@ impl TempPath {
     /// Create `path` with `create` and track it. Both happen under the registry's lock, so an
     /// interrupt either comes first (nothing created) or removes it. When `create` fails,
     /// nothing is tracked and `create` is responsible for what it left.
-    pub fn create(path: PathBuf, create: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<TempPath> {
+    pub fn create(
+        path: PathBuf,
+        create: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) -> std::io::Result<TempPath> {
         let mut live = registry();
         create(&path)?;
         live.paths.push(path.clone());
@@ -475,16 +525,21 @@ impl SecretFile {
         for attempt in 0..100u32 {
             let mut nonce = [0u8; 8];
             getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
-            let name = format!("envref-{}-{attempt}-{}.json", std::process::id(), hex(&nonce));
+            let name = format!(
+                "envref-{}-{attempt}-{}.json",
+                std::process::id(),
+                hex(&nonce)
+            );
             let created = TempPath::create(dir.join(name), |path| {
                 let mut opts = std::fs::OpenOptions::new();
                 opts.write(true).create_new(true);
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
                 let mut f = opts.open(path)?;
-                f.write_all(content.expose_secret().as_bytes()).inspect_err(|_| {
-                    let _ = std::fs::remove_file(path);
-                })
+                f.write_all(content.expose_secret().as_bytes())
+                    .inspect_err(|_| {
+                        let _ = std::fs::remove_file(path);
+                    })
             });
             match created {
                 Ok(file) => return Ok(SecretFile { file }),
@@ -510,7 +565,11 @@ mod tests {
 
     #[test]
     fn captures_and_feeds_stdin() {
-        let out = Invocation::new("sh").args(["-c", "cat; echo err >&2; exit 3"]).stdin(SecretString::from("hi")).run().unwrap();
+        let out = Invocation::new("sh")
+            .args(["-c", "cat; echo err >&2; exit 3"])
+            .stdin(SecretString::from("hi"))
+            .run()
+            .unwrap();
         assert_eq!(out.stdout, b"hi");
         assert_eq!(out.code(), Some(3));
         assert_eq!(out.stderr_summary(), "err");
@@ -519,7 +578,8 @@ mod tests {
     /// Whether a process runs (a zombie waiting for its new parent to reap it does not).
     #[cfg(target_os = "linux")]
     fn alive(pid: &str) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "))
     }
 
     fn read_pid(path: &Path) -> String {
@@ -533,7 +593,10 @@ mod tests {
         let pidfile = dir.path().join("pid");
         let script = format!("sleep 30 & echo $! > '{}'; wait", pidfile.display());
         let start = Instant::now();
-        let r = Invocation::new("sh").args(["-c", &script]).timeout(Duration::from_millis(200)).run();
+        let r = Invocation::new("sh")
+            .args(["-c", &script])
+            .timeout(Duration::from_millis(200))
+            .run();
         assert!(matches!(r, Err(RunError::TimedOut(_))));
         assert!(start.elapsed() < Duration::from_secs(10));
         // The background child died with its parent.
@@ -542,7 +605,10 @@ mod tests {
         while alive(&pid) && Instant::now() < gone {
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(!alive(&pid), "the program's child {pid} survived the timeout");
+        assert!(
+            !alive(&pid),
+            "the program's child {pid} survived the timeout"
+        );
     }
 
     #[test]
@@ -550,15 +616,27 @@ mod tests {
         // The program answers and exits; its background child holds stdout. Killing the group
         // on exit closes the pipe at once instead of at the deadline.
         let start = Instant::now();
-        let out = Invocation::new("sh").args(["-c", "sleep 30 & echo done"]).timeout(Duration::from_secs(20)).run().unwrap();
+        let out = Invocation::new("sh")
+            .args(["-c", "sleep 30 & echo done"])
+            .timeout(Duration::from_secs(20))
+            .run()
+            .unwrap();
         assert_eq!(out.stdout, b"done\n");
-        assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            start.elapsed()
+        );
     }
 
     #[test]
     #[cfg(target_os = "linux")]
     fn timeout_is_absolute_when_a_process_outside_the_group_holds_stdout() {
-        if std::process::Command::new("setsid").arg("--version").output().is_err() {
+        if std::process::Command::new("setsid")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
             eprintln!("notice: skipping: setsid is not available");
             return;
         }
@@ -570,11 +648,19 @@ mod tests {
             p = pidfile.display()
         );
         let start = Instant::now();
-        let r = Invocation::new("sh").args(["-c", &script]).timeout(Duration::from_millis(500)).run();
+        let r = Invocation::new("sh")
+            .args(["-c", &script])
+            .timeout(Duration::from_millis(500))
+            .run();
         let elapsed = start.elapsed();
-        let _ = std::process::Command::new("kill").arg(read_pid(&pidfile)).status();
+        let _ = std::process::Command::new("kill")
+            .arg(read_pid(&pidfile))
+            .status();
         assert!(matches!(r, Err(RunError::TimedOut(_))), "{r:?}");
-        assert!(elapsed < Duration::from_secs(4), "the deadline was not absolute: {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_secs(4),
+            "the deadline was not absolute: {elapsed:?}"
+        );
     }
 
     #[test]
@@ -587,10 +673,14 @@ mod tests {
         remove_own_variables(&mut cmd);
         let out = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
         assert!(!out.contains("canary-own-variable"), "{out}");
-        assert!(out.contains("ENVREF_FILESTORE=kept"), "a plugin's own settings stay: {out}");
+        assert!(
+            out.contains("ENVREF_FILESTORE=kept"),
+            "a plugin's own settings stay: {out}"
+        );
 
         let mut cmd = Command::new("env");
-        cmd.env(PASSPHRASE_ENV, "canary-passphrase").env(PROFILE_ENV, "staging");
+        cmd.env(PASSPHRASE_ENV, "canary-passphrase")
+            .env(PROFILE_ENV, "staging");
         remove_credentials(&mut cmd);
         let out = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
         assert!(!out.contains("canary-passphrase"), "{out}");
@@ -619,13 +709,21 @@ mod tests {
         drop(guard);
         assert!(!path.exists());
         // A failed create tracks nothing and leaves the error to the caller.
-        assert!(TempPath::create(dir.path().join("missing/child"), |p| std::fs::create_dir(p)).is_err());
+        assert!(
+            TempPath::create(dir.path().join("missing/child"), |p| std::fs::create_dir(p)).is_err()
+        );
     }
 
     #[test]
     fn missing_and_too_much() {
-        assert!(matches!(Invocation::new("envref-no-such-program").run(), Err(RunError::NotFound(_))));
-        let r = Invocation::new("sh").args(["-c", "head -c 100000 /dev/zero"]).output_limit(1000).run();
+        assert!(matches!(
+            Invocation::new("envref-no-such-program").run(),
+            Err(RunError::NotFound(_))
+        ));
+        let r = Invocation::new("sh")
+            .args(["-c", "head -c 100000 /dev/zero"])
+            .output_limit(1000)
+            .run();
         assert!(matches!(r, Err(RunError::TooMuchOutput(1000))));
     }
 
@@ -636,7 +734,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "s3cret");
         drop(f);

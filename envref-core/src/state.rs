@@ -9,10 +9,15 @@ use crate::{Error, Result};
 /// `$XDG_STATE_HOME/envref`, else `~/.local/state/envref`. A relative `XDG_STATE_HOME` is
 /// ignored, as the XDG spec says.
 pub fn dir() -> Result<PathBuf> {
-    let xdg = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
+    let xdg = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
     xdg.or_else(|| crate::config::home_dir().map(|h| h.join(".local").join("state")))
         .map(|base| base.join("envref"))
-        .ok_or_else(|| Error::new("cannot find the state directory: neither XDG_STATE_HOME nor HOME is set").with_hint("set HOME"))
+        .ok_or_else(|| {
+            Error::new("cannot find the state directory: neither XDG_STATE_HOME nor HOME is set")
+                .with_hint("set HOME")
+        })
 }
 
 /// [`dir`], created (mode 0700) when missing.

@@ -18,7 +18,10 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
 mod tests {
     #[test]
     fn closest() {
-        assert_eq!(super::closest("API_KYE", ["API_KEY", "DB_HOST"]), Some("API_KEY"));
+        assert_eq!(
+            super::closest("API_KYE", ["API_KEY", "DB_HOST"]),
+            Some("API_KEY")
+        );
         assert_eq!(super::closest("ZZZ", ["API_KEY"]), None);
         assert_eq!(super::closest("api_key", ["API_KEY"]), Some("API_KEY"));
         // Ties go to the shorter candidate.

@@ -51,7 +51,10 @@ pub struct SenderAuth {
 
 impl std::fmt::Debug for Bundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bundle").field("project", &self.project).field("keys", &self.secrets.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Bundle")
+            .field("project", &self.project)
+            .field("keys", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -64,62 +67,122 @@ impl Bundle {
         let keys: Vec<String> = names.iter().map(|n| format!("{prefix}{n}")).collect();
         let mut secrets = BTreeMap::new();
         let mut warnings = Vec::new();
-        for ((name, key), answer) in names.iter().zip(&keys).zip(crate::backend::get_each(backend, &keys)?) {
+        for ((name, key), answer) in names
+            .iter()
+            .zip(&keys)
+            .zip(crate::backend::get_each(backend, &keys)?)
+        {
             match answer? {
                 Some(v) => {
                     secrets.insert(name.clone(), v);
                 }
-                None => warnings.push(format!("{}: {key} was listed but is gone; left out", backend.name())),
+                None => warnings.push(format!(
+                    "{}: {key} was listed but is gone; left out",
+                    backend.name()
+                )),
             }
         }
-        Ok((Bundle { project: Some(project.to_string()), secrets, auth: None }, warnings))
+        Ok((
+            Bundle {
+                project: Some(project.to_string()),
+                secrets,
+                auth: None,
+            },
+            warnings,
+        ))
     }
 
     fn to_json(&self, auth: Option<&SenderAuth>) -> SecretString {
-        let secrets: serde_json::Map<String, serde_json::Value> =
-            self.secrets.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.expose_secret().to_string()))).collect();
+        let secrets: serde_json::Map<String, serde_json::Value> = self
+            .secrets
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    serde_json::Value::String(v.expose_secret().to_string()),
+                )
+            })
+            .collect();
         let mut doc = serde_json::json!({"version": FORMAT_VERSION, "project": self.project, "secrets": secrets});
         if let Some(a) = auth {
             doc["sender"] = a.sender.clone().into();
-            doc["auth"] = a.tags.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect();
+            doc["auth"] = a
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+                .collect();
         }
         SecretString::from(serde_json::to_string_pretty(&doc).expect("json"))
     }
 
     fn from_json(bytes: &[u8]) -> Result<Bundle> {
-        let bad = |why: &str| Error::new(format!("the decrypted sync file is not an envref secrets file: {why}"));
+        let bad = |why: &str| {
+            Error::new(format!(
+                "the decrypted sync file is not an envref secrets file: {why}"
+            ))
+        };
         let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| bad("not JSON"))?;
         let obj = doc.as_object().ok_or_else(|| bad("not a JSON object"))?;
         let (project, map, auth) = match obj.get("secrets") {
             Some(serde_json::Value::Object(m)) if obj.contains_key("version") => {
-                let version = obj.get("version").and_then(serde_json::Value::as_u64).ok_or_else(|| bad("`version` is not a number"))?;
+                let version = obj
+                    .get("version")
+                    .and_then(serde_json::Value::as_u64)
+                    .ok_or_else(|| bad("`version` is not a number"))?;
                 if version != FORMAT_VERSION {
-                    return Err(bad(&format!("format version {version}; this envref reads version {FORMAT_VERSION}"))
-                        .with_hint("upgrade envref on this machine"));
+                    return Err(bad(&format!(
+                        "format version {version}; this envref reads version {FORMAT_VERSION}"
+                    ))
+                    .with_hint("upgrade envref on this machine"));
                 }
                 let auth = match (obj.get("sender"), obj.get("auth")) {
                     (None, None) => None,
-                    (Some(serde_json::Value::String(sender)), Some(serde_json::Value::Object(tags))) => {
-                        let tags = tags.iter().map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect::<Option<_>>();
-                        Some(SenderAuth { sender: sender.clone(), tags: tags.ok_or_else(|| bad("an `auth` tag is not a string"))? })
+                    (
+                        Some(serde_json::Value::String(sender)),
+                        Some(serde_json::Value::Object(tags)),
+                    ) => {
+                        let tags = tags
+                            .iter()
+                            .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                            .collect::<Option<_>>();
+                        Some(SenderAuth {
+                            sender: sender.clone(),
+                            tags: tags.ok_or_else(|| bad("an `auth` tag is not a string"))?,
+                        })
                     }
                     _ => return Err(bad("`sender` and `auth` must come together")),
                 };
-                (obj.get("project").and_then(|p| p.as_str()).map(str::to_string), m, auth)
+                (
+                    obj.get("project")
+                        .and_then(|p| p.as_str())
+                        .map(str::to_string),
+                    m,
+                    auth,
+                )
             }
             _ => (None, obj, None), // The Go envref's bare {"key": "value"} object.
         };
         let mut secrets = BTreeMap::new();
         for (k, v) in map {
             check_secret_key(k).map_err(|m| bad(&format!("key {k:?}: {m}")))?;
-            let v = v.as_str().ok_or_else(|| bad(&format!("the value of {k} is not a string")))?;
+            let v = v
+                .as_str()
+                .ok_or_else(|| bad(&format!("the value of {k} is not a string")))?;
             secrets.insert(k.clone(), SecretString::from(v.to_string()));
         }
-        Ok(Bundle { project, secrets, auth })
+        Ok(Bundle {
+            project,
+            secrets,
+            auth,
+        })
     }
 
     /// ASCII-armored age ciphertext to every recipient, authenticated as `signer`'s when given.
-    pub fn seal(&self, recipients: &[age::x25519::Recipient], signer: Option<&age::x25519::Identity>) -> Result<String> {
+    pub fn seal(
+        &self,
+        recipients: &[age::x25519::Recipient],
+        signer: Option<&age::x25519::Identity>,
+    ) -> Result<String> {
         if recipients.is_empty() {
             return Err(Error::new("no recipients"));
         }
@@ -131,15 +194,21 @@ impl Bundle {
                 let tags = recipients
                     .iter()
                     .map(|r| {
-                        let tag = auth::sign(id, &r.to_string(), &digest)
-                            .ok_or_else(|| Error::new(format!("cannot authenticate to recipient {r}: not a usable X25519 key")))?;
+                        let tag = auth::sign(id, &r.to_string(), &digest).ok_or_else(|| {
+                            Error::new(format!(
+                                "cannot authenticate to recipient {r}: not a usable X25519 key"
+                            ))
+                        })?;
                         Ok((r.to_string(), base64_encode(&tag)))
                     })
                     .collect::<Result<_>>()?;
                 Some(SenderAuth { sender, tags })
             }
         };
-        Ok(armor_to(recipients, self.to_json(auth.as_ref()).expose_secret().as_bytes())?)
+        Ok(armor_to(
+            recipients,
+            self.to_json(auth.as_ref()).expose_secret().as_bytes(),
+        )?)
     }
 
     /// The content a sender authenticates: project and every key and value, length-prefixed.
@@ -179,8 +248,13 @@ impl Bundle {
                 };
             }
         }
-        Err(Error::new(format!("the sync file claims to come from {}, but carries no authentication for your key", a.sender))
-            .with_hint("ask the sender to push again with your key among the recipients; nothing was stored"))
+        Err(Error::new(format!(
+            "the sync file claims to come from {}, but carries no authentication for your key",
+            a.sender
+        ))
+        .with_hint(
+            "ask the sender to push again with your key among the recipients; nothing was stored",
+        ))
     }
 
     /// Decrypt a sync file with an identity file's identities.
@@ -194,7 +268,10 @@ impl Bundle {
             }
             other => Error::new(format!("the sync file cannot be decrypted: {other}")).with_hint("is it a file `envref sync push` wrote?"),
         })?;
-        let plain = SecretString::from(String::from_utf8(plain).map_err(|_| Error::new("the decrypted sync file is not UTF-8"))?);
+        let plain = SecretString::from(
+            String::from_utf8(plain)
+                .map_err(|_| Error::new("the decrypted sync file is not UTF-8"))?,
+        );
         Bundle::from_json(plain.expose_secret().as_bytes())
     }
 
@@ -203,12 +280,22 @@ impl Bundle {
     /// are changed with `force`, kept otherwise.
     pub fn plan(&self, backend: &dyn Backend, project: &str, force: bool) -> Result<Plan> {
         if let Some(p) = self.project.as_deref().filter(|p| *p != project) {
-            return Err(Error::new(format!("the sync file holds the secrets of project {p}, not {project}"))
-                .with_hint("pull it in that project, or check `project:` in .envref.yaml"));
+            return Err(Error::new(format!(
+                "the sync file holds the secrets of project {p}, not {project}"
+            ))
+            .with_hint("pull it in that project, or check `project:` in .envref.yaml"));
         }
-        let keys: Vec<String> = self.secrets.keys().map(|k| format!("{project}/{k}")).collect();
+        let keys: Vec<String> = self
+            .secrets
+            .keys()
+            .map(|k| format!("{project}/{k}"))
+            .collect();
         let mut plan = Plan::default();
-        for ((rel, value), answer) in self.secrets.iter().zip(crate::backend::get_each(backend, &keys)?) {
+        for ((rel, value), answer) in self
+            .secrets
+            .iter()
+            .zip(crate::backend::get_each(backend, &keys)?)
+        {
             let list = match answer? {
                 None => &mut plan.add,
                 Some(old) if old.expose_secret() == value.expose_secret() => &mut plan.unchanged,
@@ -225,10 +312,12 @@ impl Bundle {
         let writes: Vec<&String> = plan.add.iter().chain(&plan.change).collect();
         for (done, rel) in writes.iter().enumerate() {
             let value = &self.secrets[rel.as_str()];
-            backend.set(&format!("{project}/{rel}"), value).map_err(|e| {
-                let e: Error = e.into();
-                e.context(format!("stopped after {done} of {} secrets", writes.len()))
-            })?;
+            backend
+                .set(&format!("{project}/{rel}"), value)
+                .map_err(|e| {
+                    let e: Error = e.into();
+                    e.context(format!("stopped after {done} of {} secrets", writes.len()))
+                })?;
         }
         Ok(())
     }
@@ -275,7 +364,8 @@ impl TeamChange {
     /// The member of `team` whose key `sender` is, unless that key is new since the last sync
     /// (then whoever added it may be the one who wrote the file).
     pub fn trusted<'a>(&self, team: &'a [TeamMember], sender: &str) -> Option<&'a TeamMember> {
-        team.iter().find(|m| m.public_key.trim() == sender && !self.added.iter().any(|(_, k)| k == sender))
+        team.iter()
+            .find(|m| m.public_key.trim() == sender && !self.added.iter().any(|(_, k)| k == sender))
     }
 }
 
@@ -288,15 +378,21 @@ pub fn teams_file() -> Result<PathBuf> {
 const TEAMS_FILE: &str = "sync-teams.json";
 
 fn root_key(root: &Path) -> String {
-    std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()).to_string_lossy().into_owned()
+    std::fs::canonicalize(root)
+        .unwrap_or_else(|_| root.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn read_teams(file: &Path) -> Result<serde_json::Map<String, serde_json::Value>> {
     match std::fs::read(file) {
         Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
             Ok(serde_json::Value::Object(m)) => Ok(m),
-            _ => Err(Error::new(format!("{}: not the JSON object envref writes", file.display()))
-                .with_hint("move the file away; envref then remembers the teams again on next use")),
+            _ => Err(Error::new(format!(
+                "{}: not the JSON object envref writes",
+                file.display()
+            ))
+            .with_hint("move the file away; envref then remembers the teams again on next use")),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
         Err(e) => Err(Error::io(file, e)),
@@ -307,21 +403,39 @@ fn read_teams(file: &Path) -> Result<serde_json::Map<String, serde_json::Value>>
 pub fn team_change(root: &Path, team: &[TeamMember]) -> Result<TeamChange> {
     let all = read_teams(&teams_file()?)?;
     let Some(entry) = all.get(&root_key(root)) else {
-        return Ok(TeamChange { first_use: true, ..Default::default() });
+        return Ok(TeamChange {
+            first_use: true,
+            ..Default::default()
+        });
     };
     // Remembered as {public key: name}; an empty team is remembered too, so that a team
     // emptied and then refilled is still a change.
     let remembered: Vec<(String, String)> = entry
         .get("team")
         .and_then(|t| t.as_object())
-        .map(|m| m.iter().filter_map(|(k, v)| Some((v.as_str()?.to_string(), k.clone()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((v.as_str()?.to_string(), k.clone())))
+                .collect()
+        })
         .unwrap_or_default();
-    let now: Vec<(String, String)> = team.iter().map(|m| (m.name.clone(), m.public_key.trim().to_string())).collect();
+    let now: Vec<(String, String)> = team
+        .iter()
+        .map(|m| (m.name.clone(), m.public_key.trim().to_string()))
+        .collect();
     let has = |list: &[(String, String)], key: &str| list.iter().any(|(_, k)| k == key);
     Ok(TeamChange {
         first_use: false,
-        added: now.iter().filter(|(_, k)| !has(&remembered, k)).cloned().collect(),
-        removed: remembered.iter().filter(|(_, k)| !has(&now, k)).cloned().collect(),
+        added: now
+            .iter()
+            .filter(|(_, k)| !has(&remembered, k))
+            .cloned()
+            .collect(),
+        removed: remembered
+            .iter()
+            .filter(|(_, k)| !has(&now, k))
+            .cloned()
+            .collect(),
     })
 }
 
@@ -330,10 +444,24 @@ pub fn remember_team(root: &Path, project: &str, team: &[TeamMember]) -> Result<
     let file = crate::state::ensure_dir()?.join(TEAMS_FILE);
     let mut all = read_teams(&file)?;
     // Keyed by public key: a key is what a file is encrypted to; the name is for messages.
-    let keys: serde_json::Map<String, serde_json::Value> =
-        team.iter().map(|m| (m.public_key.trim().to_string(), serde_json::Value::String(m.name.clone()))).collect();
-    all.insert(root_key(root), serde_json::json!({"project": project, "team": keys}));
-    write_atomic(&file, serde_json::to_string_pretty(&all).expect("json").as_bytes(), Some(0o600))
+    let keys: serde_json::Map<String, serde_json::Value> = team
+        .iter()
+        .map(|m| {
+            (
+                m.public_key.trim().to_string(),
+                serde_json::Value::String(m.name.clone()),
+            )
+        })
+        .collect();
+    all.insert(
+        root_key(root),
+        serde_json::json!({"project": project, "team": keys}),
+    );
+    write_atomic(
+        &file,
+        serde_json::to_string_pretty(&all).expect("json").as_bytes(),
+        Some(0o600),
+    )
 }
 
 /// Static-static X25519 sender authentication (see the module docs).
@@ -357,21 +485,44 @@ mod auth {
     }
 
     /// The sender's tag of `content` for `recipient`.
-    pub(super) fn sign(sender: &age::x25519::Identity, recipient: &str, content: &[u8]) -> Option<Vec<u8>> {
+    pub(super) fn sign(
+        sender: &age::x25519::Identity,
+        recipient: &str,
+        content: &[u8],
+    ) -> Option<Vec<u8>> {
         let me = sender.to_public().to_string();
-        Some(mac(sender, recipient, &me, recipient, content)?.finalize().into_bytes().to_vec())
+        Some(
+            mac(sender, recipient, &me, recipient, content)?
+                .finalize()
+                .into_bytes()
+                .to_vec(),
+        )
     }
 
     /// Whether `tag` is `sender`'s tag of `content` for `recipient` (compared in constant time).
-    pub(super) fn verify(recipient: &age::x25519::Identity, sender: &str, content: &[u8], tag: &[u8]) -> bool {
+    pub(super) fn verify(
+        recipient: &age::x25519::Identity,
+        sender: &str,
+        content: &[u8],
+        tag: &[u8],
+    ) -> bool {
         let me = recipient.to_public().to_string();
         mac(recipient, sender, sender, &me, content).is_some_and(|m| m.verify_slice(tag).is_ok())
     }
 
     /// The MAC keyed for (`sender`, `recipient`), with `content` fed in. `mine` is the caller's
     /// identity and `peer` the other side's public key; both sides derive the same key.
-    fn mac(mine: &age::x25519::Identity, peer: &str, sender: &str, recipient: &str, content: &[u8]) -> Option<Hmac<Sha256>> {
-        let secret = StaticSecret::from(key_bytes(mine.to_string().expose_secret(), "age-secret-key-")?);
+    fn mac(
+        mine: &age::x25519::Identity,
+        peer: &str,
+        sender: &str,
+        recipient: &str,
+        content: &[u8],
+    ) -> Option<Hmac<Sha256>> {
+        let secret = StaticSecret::from(key_bytes(
+            mine.to_string().expose_secret(),
+            "age-secret-key-",
+        )?);
         let shared = secret.diffie_hellman(&PublicKey::from(key_bytes(peer, "age")?));
         if !shared.was_contributory() {
             return None; // A low-order public key: the "shared" secret would be public.
@@ -380,7 +531,9 @@ mod auth {
         salt[..32].copy_from_slice(&key_bytes(sender, "age")?);
         salt[32..].copy_from_slice(&key_bytes(recipient, "age")?);
         let mut key = [0u8; 32];
-        hkdf::Hkdf::<Sha256>::new(Some(&salt), shared.as_bytes()).expand(b"envref sync sender authentication v1", &mut key).ok()?;
+        hkdf::Hkdf::<Sha256>::new(Some(&salt), shared.as_bytes())
+            .expand(b"envref sync sender authentication v1", &mut key)
+            .ok()?;
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).ok()?;
         key.fill(0);
         mac.update(content);
@@ -415,23 +568,39 @@ mod tests {
         let bob = age::x25519::Identity::generate();
         let mut secrets = BTreeMap::new();
         secrets.insert("api_key".to_string(), SecretString::from("sk-1"));
-        secrets.insert("staging/api_key".to_string(), SecretString::from("sk-\"2\"\n"));
-        let b = Bundle { project: Some("app".into()), secrets, auth: None };
+        secrets.insert(
+            "staging/api_key".to_string(),
+            SecretString::from("sk-\"2\"\n"),
+        );
+        let b = Bundle {
+            project: Some("app".into()),
+            secrets,
+            auth: None,
+        };
         let armored = b.seal(&[alice.to_public(), bob.to_public()], None).unwrap();
-        assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----") && !armored.contains("sk-1"));
+        assert!(
+            armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----") && !armored.contains("sk-1")
+        );
         for id in [&alice, &bob] {
             let got = Bundle::open(armored.as_bytes(), std::slice::from_ref(id)).unwrap();
             assert_eq!(got.project.as_deref(), Some("app"));
             assert_eq!(got.secrets["staging/api_key"].expose_secret(), "sk-\"2\"\n");
         }
         let e = Bundle::open(armored.as_bytes(), &[age::x25519::Identity::generate()]).unwrap_err();
-        assert!(e.message.contains("not encrypted to this identity"), "{}", e.message);
+        assert!(
+            e.message.contains("not encrypted to this identity"),
+            "{}",
+            e.message
+        );
         assert!(!format!("{b:?}").contains("sk-1"));
     }
 
     /// A backend in memory that counts writes.
     #[derive(Default)]
-    struct Memory(std::sync::Mutex<BTreeMap<String, String>>, std::sync::atomic::AtomicUsize);
+    struct Memory(
+        std::sync::Mutex<BTreeMap<String, String>>,
+        std::sync::atomic::AtomicUsize,
+    );
 
     impl Backend for Memory {
         fn name(&self) -> &str {
@@ -441,11 +610,19 @@ mod tests {
             "memory"
         }
         fn get(&self, key: &str) -> crate::backend::Lookup {
-            Ok(self.0.lock().unwrap().get(key).map(|v| SecretString::from(v.clone())))
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .get(key)
+                .map(|v| SecretString::from(v.clone())))
         }
         fn set(&self, key: &str, value: &SecretString) -> Result<(), crate::backend::BackendError> {
             self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            self.0.lock().unwrap().insert(key.into(), value.expose_secret().into());
+            self.0
+                .lock()
+                .unwrap()
+                .insert(key.into(), value.expose_secret().into());
             Ok(())
         }
         fn delete(&self, _: &str) -> Result<bool, crate::backend::BackendError> {
@@ -462,50 +639,108 @@ mod tests {
         for (k, v) in [("app/same", "1"), ("app/other", "old")] {
             backend.0.lock().unwrap().insert(k.into(), v.into());
         }
-        let secrets = [("same", "1"), ("other", "new"), ("fresh", "f")].map(|(k, v)| (k.to_string(), SecretString::from(v)));
-        let b = Bundle { project: Some("app".into()), secrets: secrets.into_iter().collect(), auth: None };
+        let secrets = [("same", "1"), ("other", "new"), ("fresh", "f")]
+            .map(|(k, v)| (k.to_string(), SecretString::from(v)));
+        let b = Bundle {
+            project: Some("app".into()),
+            secrets: secrets.into_iter().collect(),
+            auth: None,
+        };
         let plan = b.plan(&backend, "app", false).unwrap();
         assert_eq!(
             (plan.add, plan.change, plan.keep, plan.unchanged),
-            (vec!["fresh".into()], vec![], vec!["other".into()], vec!["same".into()])
+            (
+                vec!["fresh".into()],
+                vec![],
+                vec!["other".into()],
+                vec!["same".into()]
+            )
         );
         let plan = b.plan(&backend, "app", true).unwrap();
-        assert_eq!((&plan.add, &plan.change), (&vec!["fresh".to_string()], &vec!["other".to_string()]));
+        assert_eq!(
+            (&plan.add, &plan.change),
+            (&vec!["fresh".to_string()], &vec!["other".to_string()])
+        );
         b.store(&backend, "app", &plan).unwrap();
-        assert_eq!(backend.1.load(std::sync::atomic::Ordering::SeqCst), 2, "the unchanged key was rewritten");
+        assert_eq!(
+            backend.1.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "the unchanged key was rewritten"
+        );
         assert_eq!(backend.0.lock().unwrap()["app/other"], "new");
         assert!(!b.plan(&backend, "app", true).unwrap().writes());
-        assert!(b.plan(&backend, "other-app", false).unwrap_err().message.contains("holds the secrets of project app"));
+        assert!(b
+            .plan(&backend, "other-app", false)
+            .unwrap_err()
+            .message
+            .contains("holds the secrets of project app"));
     }
 
     #[test]
     fn sender_authentication() {
         let [alice, bob, carol] = [(); 3].map(|()| age::x25519::Identity::generate());
-        let secrets = [("db_url", "postgres://real")].map(|(k, v)| (k.to_string(), SecretString::from(v)));
-        let b = Bundle { project: Some("app".into()), secrets: secrets.into_iter().collect(), auth: None };
+        let secrets =
+            [("db_url", "postgres://real")].map(|(k, v)| (k.to_string(), SecretString::from(v)));
+        let b = Bundle {
+            project: Some("app".into()),
+            secrets: secrets.into_iter().collect(),
+            auth: None,
+        };
         let to = [bob.to_public(), carol.to_public()];
         let signed = b.seal(&to, Some(&alice)).unwrap();
         let alice_pk = alice.to_public().to_string();
         for id in [&bob, &carol] {
             let got = Bundle::open(signed.as_bytes(), std::slice::from_ref(id)).unwrap();
-            assert_eq!(got.verified_sender(std::slice::from_ref(id)).unwrap(), Some(alice_pk.clone()));
+            assert_eq!(
+                got.verified_sender(std::slice::from_ref(id)).unwrap(),
+                Some(alice_pk.clone())
+            );
         }
         // Unsigned: no sender, no error.
-        let plain = Bundle::open(b.seal(&to, None).unwrap().as_bytes(), std::slice::from_ref(&bob)).unwrap();
-        assert_eq!(plain.verified_sender(std::slice::from_ref(&bob)).unwrap(), None);
+        let plain = Bundle::open(
+            b.seal(&to, None).unwrap().as_bytes(),
+            std::slice::from_ref(&bob),
+        )
+        .unwrap();
+        assert_eq!(
+            plain.verified_sender(std::slice::from_ref(&bob)).unwrap(),
+            None
+        );
         // A value changed after signing does not verify.
         let mut got = Bundle::open(signed.as_bytes(), std::slice::from_ref(&bob)).unwrap();
-        got.secrets.insert("db_url".into(), SecretString::from("postgres://evil"));
+        got.secrets
+            .insert("db_url".into(), SecretString::from("postgres://evil"));
         let e = got.verified_sender(std::slice::from_ref(&bob)).unwrap_err();
-        assert!(e.message.contains("does not verify") && !e.message.contains("evil"), "{}", e.message);
+        assert!(
+            e.message.contains("does not verify") && !e.message.contains("evil"),
+            "{}",
+            e.message
+        );
         // Carol, a recipient herself, signs as Carol and claims to be Alice: Bob rejects it.
-        let mut forged = Bundle::open(b.seal(&to, Some(&carol)).unwrap().as_bytes(), std::slice::from_ref(&bob)).unwrap();
+        let mut forged = Bundle::open(
+            b.seal(&to, Some(&carol)).unwrap().as_bytes(),
+            std::slice::from_ref(&bob),
+        )
+        .unwrap();
         forged.auth.as_mut().unwrap().sender.clone_from(&alice_pk);
-        assert!(forged.verified_sender(std::slice::from_ref(&bob)).unwrap_err().message.contains("does not verify"));
+        assert!(forged
+            .verified_sender(std::slice::from_ref(&bob))
+            .unwrap_err()
+            .message
+            .contains("does not verify"));
         // A tag for someone else only.
         let mut only_carol = Bundle::open(signed.as_bytes(), std::slice::from_ref(&bob)).unwrap();
-        only_carol.auth.as_mut().unwrap().tags.remove(&bob.to_public().to_string());
-        assert!(only_carol.verified_sender(std::slice::from_ref(&bob)).unwrap_err().message.contains("no authentication for your key"));
+        only_carol
+            .auth
+            .as_mut()
+            .unwrap()
+            .tags
+            .remove(&bob.to_public().to_string());
+        assert!(only_carol
+            .verified_sender(std::slice::from_ref(&bob))
+            .unwrap_err()
+            .message
+            .contains("no authentication for your key"));
     }
 
     #[test]
@@ -513,7 +748,13 @@ mod tests {
         let b = Bundle::from_json(br#"{"api_key": "v"}"#).unwrap();
         assert_eq!((b.project, b.secrets.len()), (None, 1));
         assert!(Bundle::from_json(br#"{"../x": "v"}"#).is_err());
-        assert!(Bundle::from_json(br#"{"version": 2, "secrets": {}}"#).unwrap_err().message.contains("version 2"));
-        assert!(read_recipients("# team\n\nage1nope\n").unwrap_err().message.starts_with("line 3"));
+        assert!(Bundle::from_json(br#"{"version": 2, "secrets": {}}"#)
+            .unwrap_err()
+            .message
+            .contains("version 2"));
+        assert!(read_recipients("# team\n\nage1nope\n")
+            .unwrap_err()
+            .message
+            .starts_with("line 3"));
     }
 }

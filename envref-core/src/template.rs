@@ -32,7 +32,9 @@ enum Repr {
 
 impl Default for Template {
     fn default() -> Template {
-        Template { repr: Repr::Many(Box::default()) }
+        Template {
+            repr: Repr::Many(Box::default()),
+        }
     }
 }
 
@@ -93,7 +95,9 @@ impl std::ops::Deref for Text {
 
     fn deref(&self) -> &str {
         match &self.0 {
-            TextRepr::Inline(len, buf) => std::str::from_utf8(&buf[..usize::from(*len)]).expect("built from a str"),
+            TextRepr::Inline(len, buf) => {
+                std::str::from_utf8(&buf[..usize::from(*len)]).expect("built from a str")
+            }
             TextRepr::Heap(s) => s,
         }
     }
@@ -130,7 +134,13 @@ impl fmt::Debug for Segment {
 
 impl fmt::Debug for Var {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Var {{ name: {} bytes, op: {:?}, pos: {} }}", self.name.len(), self.op, self.pos)
+        write!(
+            f,
+            "Var {{ name: {} bytes, op: {:?}, pos: {} }}",
+            self.name.len(),
+            self.op,
+            self.pos
+        )
     }
 }
 
@@ -151,13 +161,19 @@ impl Template {
         if s.is_empty() {
             return Template::default();
         }
-        Template { repr: Repr::One(Segment::Lit(s.into())) }
+        Template {
+            repr: Repr::One(Segment::Lit(s.into())),
+        }
     }
 
     fn from_segments(mut segments: Vec<Segment>) -> Template {
         match segments.len() {
-            1 => Template { repr: Repr::One(segments.pop().expect("one segment")) },
-            _ => Template { repr: Repr::Many(segments.into_boxed_slice()) },
+            1 => Template {
+                repr: Repr::One(segments.pop().expect("one segment")),
+            },
+            _ => Template {
+                repr: Repr::Many(segments.into_boxed_slice()),
+            },
         }
     }
 
@@ -219,7 +235,13 @@ pub fn parse(body: &str, quote: Quote, start: Position) -> Result<Template, (Pos
         Quote::None if !body.contains('$') => Ok(Template::literal(body)),
         Quote::Double if !body.contains(['$', '\\']) => Ok(Template::literal(body)),
         Quote::None | Quote::Double => {
-            let mut s = Scanner { src: body, i: 0, pos: start, escapes: quote == Quote::Double, depth: 0 };
+            let mut s = Scanner {
+                src: body,
+                i: 0,
+                pos: start,
+                escapes: quote == Quote::Double,
+                depth: 0,
+            };
             let t = s.template(false)?;
             Ok(t)
         }
@@ -307,11 +329,16 @@ impl Scanner<'_> {
                             flush(&mut lit, &mut segments);
                             self.bump();
                             let start = self.i;
-                            while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == '_') {
+                            while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == '_')
+                            {
                                 self.bump();
                             }
                             let name = self.src[start..self.i].into();
-                            segments.push(Segment::Var(Box::new(Var { name, op: VarOp::Plain, pos: at })));
+                            segments.push(Segment::Var(Box::new(Var {
+                                name,
+                                op: VarOp::Plain,
+                                pos: at,
+                            })));
                         }
                         _ => {
                             self.bump();
@@ -344,10 +371,18 @@ impl Scanner<'_> {
     fn braced_body(&mut self, at: Position) -> Result<Segment, (Position, String)> {
         self.bump();
         self.bump();
-        let unterminated = || (at, format!("unterminated `${{`: add the closing `}}`; {LITERAL_DOLLAR}"));
+        let unterminated = || {
+            (
+                at,
+                format!("unterminated `${{`: add the closing `}}`; {LITERAL_DOLLAR}"),
+            )
+        };
         if self.src[self.i..].starts_with(PREFIX) {
             let start = self.i;
-            let end = self.src[start..].find('}').map(|n| start + n).ok_or_else(unterminated)?;
+            let end = self.src[start..]
+                .find('}')
+                .map(|n| start + n)
+                .ok_or_else(unterminated)?;
             let r = Reference::parse(&self.src[start..end]).map_err(|m| (at, m))?;
             while self.i < end {
                 self.bump();
@@ -361,7 +396,10 @@ impl Scanner<'_> {
         }
         let name: Text = self.src[start..self.i].into();
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
-            return Err((at, format!("expected a variable name after `${{`; {LITERAL_DOLLAR}")));
+            return Err((
+                at,
+                format!("expected a variable name after `${{`; {LITERAL_DOLLAR}"),
+            ));
         }
         let op = match (self.peek(), self.peek2()) {
             (Some('}'), _) => VarOp::Plain,
@@ -428,7 +466,10 @@ mod tests {
         let short = Text::from("x".repeat(Text::INLINE));
         let long = Text::from("x".repeat(Text::INLINE + 1));
         assert!(matches!(short.0, TextRepr::Inline(..)) && matches!(long.0, TextRepr::Heap(_)));
-        assert_eq!((&*short, &*long), (&*"x".repeat(Text::INLINE), &*"x".repeat(Text::INLINE + 1)));
+        assert_eq!(
+            (&*short, &*long),
+            (&*"x".repeat(Text::INLINE), &*"x".repeat(Text::INLINE + 1))
+        );
         assert_eq!(Text::from("é"), Text::from(String::from("é")));
     }
 
@@ -441,7 +482,10 @@ mod tests {
         // No part of the value, not even the would-be name, is quoted; the hint is.
         for bad in ["pw${SECRET!}", "pw${SECRET", "pw${9SECRET}", "pw${}SECRET"] {
             let (_, msg) = parse(bad, Quote::Double, Position { line: 1, col: 1 }).unwrap_err();
-            assert!(!msg.contains("SECRET") && msg.contains(LITERAL_DOLLAR), "{bad}: {msg}");
+            assert!(
+                !msg.contains("SECRET") && msg.contains(LITERAL_DOLLAR),
+                "{bad}: {msg}"
+            );
         }
         let t = p("a${SECRET:-SECRET}$SECRET${X:?SECRET}${ref://secrets/k}");
         assert!(!format!("{t:?}").contains("SECRET"), "{t:?}");

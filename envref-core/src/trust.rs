@@ -55,8 +55,11 @@ pub fn named(config: &Config, specs: &[&BackendSpec]) -> Vec<Named> {
     let from_project = source.is_some_and(|s| canonical(&s).starts_with(&root));
     let mut out = Vec::new();
     for spec in specs {
-        let Some(program) = kinds::program(spec) else { continue };
-        let renamed = spec.option("command").is_some() && Some(&program) != kinds::default_program(spec).as_ref();
+        let Some(program) = kinds::program(spec) else {
+            continue;
+        };
+        let renamed = spec.option("command").is_some()
+            && Some(&program) != kinds::default_program(spec).as_ref();
         let found_inside = locate(&program).filter(|p| canonical(p).starts_with(&root));
         let addr = from_project && spec.kind == "hashicorp-vault" && spec.option("addr").is_some();
         if found_inside.is_none() && !(from_project && renamed) && !addr {
@@ -64,14 +67,26 @@ pub fn named(config: &Config, specs: &[&BackendSpec]) -> Vec<Named> {
         }
         let bare = !program.contains(std::path::MAIN_SEPARATOR);
         // `<root>/./bin/x` reads as `<root>/bin/x` (components drop the `.`).
-        let mut what = if bare { program.clone() } else { Path::new(&program).components().collect::<PathBuf>().display().to_string() };
+        let mut what = if bare {
+            program.clone()
+        } else {
+            Path::new(&program)
+                .components()
+                .collect::<PathBuf>()
+                .display()
+                .to_string()
+        };
         if let Some(p) = found_inside.filter(|_| bare) {
             what = format!("{program} (found in the project: {})", p.display());
         }
         if addr {
             what.push_str(" (with the project's addr:, where your Vault token goes)");
         }
-        out.push(Named { backend: spec.name.clone(), kind: spec.kind.clone(), what });
+        out.push(Named {
+            backend: spec.name.clone(),
+            kind: spec.kind.clone(),
+            what,
+        });
     }
     out
 }
@@ -87,21 +102,39 @@ pub fn check(config: &Config, specs: &[&BackendSpec]) -> Result<()> {
     let allow = format!("if you trust it, run `{}`", allow_command(config));
     let (why, hint) = match state(&config.file) {
         Ok(State::Allowed) => return Ok(()),
-        Ok(State::Changed) => ("has changed since you allowed it".to_string(), format!("read what changed in {file}; {allow}")),
-        Ok(State::NotAllowed) => ("is not allowed yet".to_string(), format!("read {file}; {allow}")),
-        Err(e) => (format!("cannot be checked ({})", e.message), e.hint.unwrap_or_else(|| format!("read {file}; {allow}"))),
+        Ok(State::Changed) => (
+            "has changed since you allowed it".to_string(),
+            format!("read what changed in {file}; {allow}"),
+        ),
+        Ok(State::NotAllowed) => (
+            "is not allowed yet".to_string(),
+            format!("read {file}; {allow}"),
+        ),
+        Err(e) => (
+            format!("cannot be checked ({})", e.message),
+            e.hint.unwrap_or_else(|| format!("read {file}; {allow}")),
+        ),
     };
     let list: Vec<String> = named.iter().map(|n| format!("  - {n}")).collect();
-    Err(Error::new(format!("{file} {why}; envref runs the programs it names only once you allow it:\n{}", list.join("\n"))).with_hint(hint))
+    Err(Error::new(format!(
+        "{file} {why}; envref runs the programs it names only once you allow it:\n{}",
+        list.join("\n")
+    ))
+    .with_hint(hint))
 }
 
 /// `envref allow`, with `-C <root>` when the current directory would not find this config.
 pub fn allow_command(config: &Config) -> String {
-    let here = std::env::current_dir().ok().and_then(|d| crate::config::find_config(&d));
+    let here = std::env::current_dir()
+        .ok()
+        .and_then(|d| crate::config::find_config(&d));
     if here.is_some_and(|f| canonical(&f) == canonical(&config.file)) {
         "envref allow".into()
     } else {
-        format!("envref -C {} allow", crate::output::shell_quote(&config.root.display().to_string()))
+        format!(
+            "envref -C {} allow",
+            crate::output::shell_quote(&config.root.display().to_string())
+        )
     }
 }
 
@@ -111,9 +144,17 @@ pub fn state(file: &Path) -> Result<State> {
     if !private(&record) {
         return Ok(State::NotAllowed);
     }
-    let Ok(text) = std::fs::read_to_string(&record) else { return Ok(State::NotAllowed) };
+    let Ok(text) = std::fs::read_to_string(&record) else {
+        return Ok(State::NotAllowed);
+    };
     let content = std::fs::read(file).map_err(|e| Error::io(file, e))?;
-    Ok(if text.split_whitespace().next() == Some(sha256_hex(&content).as_str()) { State::Allowed } else { State::Changed })
+    Ok(
+        if text.split_whitespace().next() == Some(sha256_hex(&content).as_str()) {
+            State::Allowed
+        } else {
+            State::Changed
+        },
+    )
 }
 
 /// Record `file`, as it is now, as allowed. Returns the record's path.
@@ -128,7 +169,8 @@ pub fn allow(file: &Path) -> Result<PathBuf> {
     {
         // write_atomic keeps an existing file's mode; a loose one would make the record ignored.
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o600)).map_err(|e| Error::io(&record, e))?;
+        std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io(&record, e))?;
     }
     Ok(record)
 }
@@ -150,10 +192,16 @@ fn record_path(file: &Path) -> Result<PathBuf> {
     let file = canonical(file);
     let root = file.parent().unwrap_or(Path::new("/"));
     if canonical(&dir).starts_with(root) {
-        return Err(Error::new(format!("the state directory {} is inside the project {}", dir.display(), root.display()))
-            .with_hint("set XDG_STATE_HOME (or HOME) to a directory outside the project"));
+        return Err(Error::new(format!(
+            "the state directory {} is inside the project {}",
+            dir.display(),
+            root.display()
+        ))
+        .with_hint("set XDG_STATE_HOME (or HOME) to a directory outside the project"));
     }
-    Ok(dir.join("allow").join(sha256_hex(file.as_os_str().as_encoded_bytes())))
+    Ok(dir
+        .join("allow")
+        .join(sha256_hex(file.as_os_str().as_encoded_bytes())))
 }
 
 /// Create `dir` (and missing parents) 0700, and tighten the envref directories to 0700.
@@ -161,9 +209,14 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| Error::io(dir, e))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io(dir, e))?;
         for d in [dir.parent().unwrap_or(dir), dir] {
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(|e| Error::io(d, e))?;
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io(d, e))?;
         }
     }
     #[cfg(not(unix))]
@@ -176,7 +229,10 @@ fn private(record: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let dirs = record.parent().into_iter().chain(record.parent().and_then(Path::parent));
+        let dirs = record
+            .parent()
+            .into_iter()
+            .chain(record.parent().and_then(Path::parent));
         for p in std::iter::once(record).chain(dirs) {
             match std::fs::metadata(p) {
                 Ok(m) if m.permissions().mode() & 0o022 != 0 => return false,
@@ -194,7 +250,10 @@ fn locate(program: &str) -> Option<PathBuf> {
         return std::path::absolute(program).ok();
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| executable(p)).and_then(|p| std::path::absolute(p).ok())
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| executable(p))
+        .and_then(|p| std::path::absolute(p).ok())
 }
 
 fn executable(p: &Path) -> bool {
@@ -209,11 +268,16 @@ fn executable(p: &Path) -> bool {
 
 /// Symlinks resolved where the path exists; as given (made absolute) where it does not.
 fn canonical(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).or_else(|_| std::path::absolute(p)).unwrap_or_else(|_| p.to_path_buf())
+    std::fs::canonicalize(p)
+        .or_else(|_| std::path::absolute(p))
+        .unwrap_or_else(|_| p.to_path_buf())
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -249,6 +313,9 @@ mod tests {
 
     #[test]
     fn sha_is_sha256() {
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

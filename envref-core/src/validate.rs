@@ -22,7 +22,9 @@ use crate::evaluate::{evaluate, Failure, RefMode};
 use crate::layers::Merged;
 use crate::{Error, Result};
 
-pub const TYPES: &[&str] = &["string", "number", "boolean", "url", "email", "port", "enum"];
+pub const TYPES: &[&str] = &[
+    "string", "number", "boolean", "url", "email", "port", "enum",
+];
 
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -68,19 +70,32 @@ impl Schema {
     /// Parse a schema; every problem is reported at once.
     pub fn parse(path: &Path, text: &str) -> Result<Schema> {
         let file: SchemaFile = serde_json::from_str(text).map_err(|e| {
-            Error::new(format!("{}:{}:{}: invalid schema: {e}", path.display(), e.line(), e.column()))
-                .with_hint(r#"a schema looks like {"keys": {"PORT": {"type": "port", "required": true}}}"#)
+            Error::new(format!(
+                "{}:{}:{}: invalid schema: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+            .with_hint(
+                r#"a schema looks like {"keys": {"PORT": {"type": "port", "required": true}}}"#,
+            )
         })?;
         let keys = file.keys.ok_or_else(|| {
-            Error::new(format!("{}: the schema has no \"keys\" object, so it would check nothing", path.display()))
-                .with_hint(r#"put the rules under "keys": {"keys": {"PORT": {"type": "port"}}}"#)
+            Error::new(format!(
+                "{}: the schema has no \"keys\" object, so it would check nothing",
+                path.display()
+            ))
+            .with_hint(r#"put the rules under "keys": {"keys": {"PORT": {"type": "port"}}}"#)
         })?;
         let mut problems = Vec::new();
         let mut rules = BTreeMap::new();
         for (key, r) in keys {
             let kind = r.kind.unwrap_or_else(|| "string".into());
             if !TYPES.contains(&kind.as_str()) {
-                problems.push(format!("{key}: unknown type {kind:?} (expected one of: {})", TYPES.join(", ")));
+                problems.push(format!(
+                    "{key}: unknown type {kind:?} (expected one of: {})",
+                    TYPES.join(", ")
+                ));
             }
             let values: Vec<String> = r
                 .values
@@ -91,24 +106,50 @@ impl Schema {
                 })
                 .collect();
             if kind == "enum" && values.is_empty() {
-                problems.push(format!("{key}: type enum needs a non-empty \"values\" list"));
+                problems.push(format!(
+                    "{key}: type enum needs a non-empty \"values\" list"
+                ));
             }
             let pattern = match r.pattern.as_deref().map(Regex::new) {
                 None => None,
                 Some(Ok(re)) => Some(re),
                 Some(Err(e)) => {
-                    let first = e.to_string().lines().last().unwrap_or_default().trim().to_string();
+                    let first = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
                     problems.push(format!("{key}: invalid pattern: {first}"));
                     None
                 }
             };
-            rules.insert(key, Rule { kind, required: r.required, values, pattern });
+            rules.insert(
+                key,
+                Rule {
+                    kind,
+                    required: r.required,
+                    values,
+                    pattern,
+                },
+            );
         }
         if !problems.is_empty() {
-            let list = problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n");
-            return Err(Error::new(format!("{}: invalid schema:\n{list}", path.display())));
+            let list = problems
+                .iter()
+                .map(|p| format!("  - {p}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(Error::new(format!(
+                "{}: invalid schema:\n{list}",
+                path.display()
+            )));
         }
-        Ok(Schema { path: path.to_path_buf(), rules })
+        Ok(Schema {
+            path: path.to_path_buf(),
+            rules,
+        })
     }
 }
 
@@ -117,10 +158,15 @@ pub fn check_value(rule: &Rule, value: &str) -> Vec<String> {
     let mut out = Vec::new();
     let ok = match rule.kind.as_str() {
         "number" => value.trim() == value && value.parse::<f64>().is_ok_and(f64::is_finite),
-        "boolean" => ["true", "false", "1", "0", "yes", "no", "on", "off"].contains(&value.to_ascii_lowercase().as_str()),
+        "boolean" => ["true", "false", "1", "0", "yes", "no", "on", "off"]
+            .contains(&value.to_ascii_lowercase().as_str()),
         "url" => is_url(value),
         "email" => is_email(value),
-        "port" => !value.is_empty() && value.chars().all(|c| c.is_ascii_digit()) && value.parse::<u16>().is_ok_and(|p| p >= 1),
+        "port" => {
+            !value.is_empty()
+                && value.chars().all(|c| c.is_ascii_digit())
+                && value.parse::<u16>().is_ok_and(|p| p >= 1)
+        }
         "enum" => rule.values.iter().any(|v| v == value),
         _ => true,
     };
@@ -144,13 +190,19 @@ pub fn check_value(rule: &Rule, value: &str) -> Vec<String> {
 }
 
 fn is_url(v: &str) -> bool {
-    let Some((scheme, rest)) = v.split_once("://") else { return false };
+    let Some((scheme, rest)) = v.split_once("://") else {
+        return false;
+    };
     let mut sc = scheme.chars();
-    let scheme_ok = sc.next().is_some_and(|c| c.is_ascii_alphabetic()) && sc.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    let scheme_ok = sc.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && sc.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = if hostport.starts_with('[') {
-        hostport.split_once(']').map(|(h, _)| h.trim_start_matches('[')).unwrap_or_default()
+        hostport
+            .split_once(']')
+            .map(|(h, _)| h.trim_start_matches('['))
+            .unwrap_or_default()
     } else {
         match hostport.rsplit_once(':') {
             Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
@@ -162,7 +214,9 @@ fn is_url(v: &str) -> bool {
 }
 
 fn is_email(v: &str) -> bool {
-    let Some((local, domain)) = v.rsplit_once('@') else { return false };
+    let Some((local, domain)) = v.rsplit_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !v.chars().any(char::is_whitespace)
         && domain.contains('.')
@@ -202,21 +256,32 @@ impl Report {
 
 /// Validate the merged layers against an example file and/or a schema.
 pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Schema>) -> Report {
-    let mut report = Report { keys_checked: merged.definitions().len(), ..Report::default() };
+    let mut report = Report {
+        keys_checked: merged.definitions().len(),
+        ..Report::default()
+    };
     // Evaluate without secrets: keys that need one fail as Unresolved and are not type-checked.
     let no_secrets = Default::default();
     let evaluated = evaluate(merged, RefMode::Resolved(&no_secrets), false);
-    let failures: BTreeMap<&str, &Failure> = evaluated.failures.iter().map(|(k, f)| (k.as_str(), f)).collect();
+    let failures: BTreeMap<&str, &Failure> = evaluated
+        .failures
+        .iter()
+        .map(|(k, f)| (k.as_str(), f))
+        .collect();
     let location = |key: &str| merged.get(key).map(|d| d.location.clone());
 
     if let Some(ex) = example {
-        let example_keys: BTreeSet<&str> = ex.all_entries().iter().map(|e| e.key.as_str()).collect();
+        let example_keys: BTreeSet<&str> =
+            ex.all_entries().iter().map(|e| e.key.as_str()).collect();
         let mut seen = BTreeSet::new();
         for e in ex.all_entries() {
             if merged.get(&e.key).is_none() && seen.insert(e.key.as_str()) {
                 report.missing.push(Problem {
                     key: e.key.clone(),
-                    location: Some(Location { path: ex.path().into(), pos: e.pos }),
+                    location: Some(Location {
+                        path: ex.path().into(),
+                        pos: e.pos,
+                    }),
                     message: format!("not set (listed in {})", file_name(ex.path())),
                 });
             }
@@ -246,9 +311,16 @@ pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Sch
             }
             match failures.get(key.as_str()) {
                 Some(Failure::Unresolved(_)) => report.unchecked_secrets.push(key.clone()),
-                Some(Failure::Invalid(m)) => report.invalid.push(Problem { key: key.clone(), location: location(key), message: m.clone() }),
+                Some(Failure::Invalid(m)) => report.invalid.push(Problem {
+                    key: key.clone(),
+                    location: location(key),
+                    message: m.clone(),
+                }),
                 None => {
-                    let value = evaluated.get(key).map(|v| v.value.as_str()).unwrap_or_default();
+                    let value = evaluated
+                        .get(key)
+                        .map(|v| v.value.as_str())
+                        .unwrap_or_default();
                     if value.is_empty() {
                         if rule.required {
                             report.invalid.push(Problem {
@@ -260,7 +332,11 @@ pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Sch
                         continue;
                     }
                     for message in check_value(rule, value) {
-                        report.invalid.push(Problem { key: key.clone(), location: location(key), message });
+                        report.invalid.push(Problem {
+                            key: key.clone(),
+                            location: location(key),
+                            message,
+                        });
                     }
                 }
             }
@@ -270,7 +346,9 @@ pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Sch
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
 }
 
 #[cfg(test)]
@@ -286,27 +364,55 @@ mod tests {
     }
 
     fn rule(kind: &str) -> Rule {
-        Rule { kind: kind.into(), required: false, values: vec!["a".into(), "b".into()], pattern: None }
+        Rule {
+            kind: kind.into(),
+            required: false,
+            values: vec!["a".into(), "b".into()],
+            pattern: None,
+        }
     }
 
     #[test]
     fn types() {
         let ok = |k: &str, v: &str| check_value(&rule(k), v).is_empty();
-        assert!(ok("number", "1.5e3") && ok("number", "-7") && !ok("number", "NaN") && !ok("number", "12px"));
+        assert!(
+            ok("number", "1.5e3")
+                && ok("number", "-7")
+                && !ok("number", "NaN")
+                && !ok("number", "12px")
+        );
         assert!(ok("boolean", "Yes") && !ok("boolean", "maybe"));
-        assert!(ok("url", "https://example.com:8443/x?y") && ok("url", "postgres://u:p@db/app") && !ok("url", "example.com"));
+        assert!(
+            ok("url", "https://example.com:8443/x?y")
+                && ok("url", "postgres://u:p@db/app")
+                && !ok("url", "example.com")
+        );
         assert!(!ok("url", "http://") && !ok("url", "http://h:port"));
         assert!(ok("email", "a@b.co") && !ok("email", "a@b") && !ok("email", "@b.co"));
-        assert!(ok("port", "8080") && !ok("port", "0") && !ok("port", "65536") && !ok("port", "+80"));
+        assert!(
+            ok("port", "8080") && !ok("port", "0") && !ok("port", "65536") && !ok("port", "+80")
+        );
         assert!(ok("enum", "a") && !ok("enum", "A"));
     }
 
     #[test]
     fn schema_errors_are_reported_together() {
-        let e = Schema::parse(Path::new("/s.json"), r#"{"keys": {"A": {"type": "int"}, "B": {"type": "enum"}, "C": {"pattern": "("}}}"#)
-            .unwrap_err();
-        assert!(e.message.contains("A: unknown type") && e.message.contains("B: type enum") && e.message.contains("C: invalid pattern"));
-        assert!(Schema::parse(Path::new("/s.json"), r#"{"PORT": {"type": "port"}}"#).unwrap_err().message.contains("no \"keys\""));
+        let e = Schema::parse(
+            Path::new("/s.json"),
+            r#"{"keys": {"A": {"type": "int"}, "B": {"type": "enum"}, "C": {"pattern": "("}}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("A: unknown type")
+                && e.message.contains("B: type enum")
+                && e.message.contains("C: invalid pattern")
+        );
+        assert!(
+            Schema::parse(Path::new("/s.json"), r#"{"PORT": {"type": "port"}}"#)
+                .unwrap_err()
+                .message
+                .contains("no \"keys\"")
+        );
     }
 
     #[test]

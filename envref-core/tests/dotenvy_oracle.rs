@@ -12,7 +12,12 @@ use proptest::prelude::*;
 enum Line {
     Blank,
     Comment(String),
-    Pair { export: bool, key: String, source: String, value: String },
+    Pair {
+        export: bool,
+        key: String,
+        source: String,
+        value: String,
+    },
 }
 
 fn key() -> impl Strategy<Value = String> {
@@ -21,7 +26,8 @@ fn key() -> impl Strategy<Value = String> {
 
 fn pair() -> impl Strategy<Value = Line> {
     let unquoted = "[A-Za-z0-9_./:@,+=-]{0,12}".prop_map(|v| (v.clone(), v));
-    let commented = ("[A-Za-z0-9_./:-]{1,8}", "[a-z ]{0,8}").prop_map(|(v, c)| (format!("{v} # {c}"), v));
+    let commented =
+        ("[A-Za-z0-9_./:-]{1,8}", "[a-z ]{0,8}").prop_map(|(v, c)| (format!("{v} # {c}"), v));
     let single = "[A-Za-z0-9 _.,:;!?#\"/-]{0,12}".prop_map(|v| (format!("'{v}'"), v));
     let double = prop::collection::vec(
         prop_oneof![
@@ -37,12 +43,17 @@ fn pair() -> impl Strategy<Value = Line> {
         let val: String = parts.iter().map(|p| p.1.as_str()).collect();
         (format!("\"{src}\""), val)
     });
-    (any::<bool>(), key(), prop_oneof![unquoted, commented, single, double]).prop_map(|(export, key, (source, value))| Line::Pair {
-        export,
-        key,
-        source,
-        value,
-    })
+    (
+        any::<bool>(),
+        key(),
+        prop_oneof![unquoted, commented, single, double],
+    )
+        .prop_map(|(export, key, (source, value))| Line::Pair {
+            export,
+            key,
+            source,
+            value,
+        })
 }
 
 fn line() -> impl Strategy<Value = Line> {
@@ -59,7 +70,12 @@ fn render(lines: &[Line]) -> String {
         .map(|l| match l {
             Line::Blank => "\n".to_string(),
             Line::Comment(c) => format!("# {c}\n"),
-            Line::Pair { export, key, source, .. } => format!("{}{key}={source}\n", if *export { "export " } else { "" }),
+            Line::Pair {
+                export,
+                key,
+                source,
+                ..
+            } => format!("{}{key}={source}\n", if *export { "export " } else { "" }),
         })
         .collect()
 }

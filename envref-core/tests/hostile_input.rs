@@ -74,21 +74,31 @@ fn file_text() -> impl Strategy<Value = String> {
         2 => "(# [a-z]{0,5})?".prop_map(String::from),
         1 => hostile_text(),
     ];
-    (any::<bool>(), any::<bool>(), prop::collection::vec(line, 0..12)).prop_map(|(bom, crlf, lines)| {
-        let eol = if crlf { "\r\n" } else { "\n" };
-        let body: String = lines.iter().map(|l| format!("{l}{eol}")).collect();
-        if bom {
-            format!("\u{feff}{body}")
-        } else {
-            body
-        }
-    })
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop::collection::vec(line, 0..12),
+    )
+        .prop_map(|(bom, crlf, lines)| {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let body: String = lines.iter().map(|l| format!("{l}{eol}")).collect();
+            if bom {
+                format!("\u{feff}{body}")
+            } else {
+                body
+            }
+        })
 }
 
 fn eval_all_modes(docs: &[Document]) -> Vec<Evaluated> {
     let merged = Merged::from_documents(docs);
     let mut map = HashMap::new();
-    for (i, r) in merged.definitions().iter().flat_map(|d| d.value.references()).enumerate() {
+    for (i, r) in merged
+        .definitions()
+        .iter()
+        .flat_map(|d| d.value.references())
+        .enumerate()
+    {
         if i % 2 == 0 {
             map.insert(r.clone(), SecretString::from(format!("v{i}")));
         }
@@ -111,7 +121,9 @@ fn eval_all_modes(docs: &[Document]) -> Vec<Evaluated> {
 
 /// `/p/.env:<line>:<col>: …`
 fn has_location(message: &str) -> bool {
-    let Some(rest) = message.strip_prefix(&format!("{PATH}:")) else { return false };
+    let Some(rest) = message.strip_prefix(&format!("{PATH}:")) else {
+        return false;
+    };
     let mut parts = rest.splitn(3, ':');
     let number = |p: Option<&str>| p.is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 1));
     number(parts.next()) && number(parts.next()) && parts.next().is_some_and(|r| r.starts_with(' '))
@@ -125,7 +137,10 @@ fn check_any_text(text: &str) {
             let lines = text.split('\n').count() as u32;
             for e in &errors {
                 assert!(has_location(&e.to_string()), "{e}");
-                assert!(e.location.pos.line <= lines, "{e}: the file has {lines} line(s)");
+                assert!(
+                    e.location.pos.line <= lines,
+                    "{e}: the file has {lines} line(s)"
+                );
             }
         }
         Ok(doc) => {
@@ -140,23 +155,41 @@ fn check_set(doc: &Document, key: &str, source: &str) {
     let old = doc.text();
     let rendered = render_value(source);
     let mut edited = doc.clone();
-    edited.set(key, source).unwrap_or_else(|e| panic!("set {key} on a valid file: {e}"));
+    edited
+        .set(key, source)
+        .unwrap_or_else(|e| panic!("set {key} on a valid file: {e}"));
     let new = edited.text();
     if doc.get(key).is_some() {
-        let common = old.bytes().zip(new.bytes()).take_while(|(a, b)| a == b).count();
+        let common = old
+            .bytes()
+            .zip(new.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
         // The bare rendering may be quoted where a `#` follows it directly (`A='x'# c`).
         // Setting the value it already has changes nothing (then `common` runs past the value).
         let spliced = old == new
-            || [rendered.clone(), format!("\"{rendered}\"")].iter().any(|r| {
-                (common.saturating_sub(r.len())..=common)
-                    .any(|start| new.get(start..start + r.len()) == Some(r.as_str()) && old.ends_with(&new[start + r.len()..]))
-            });
-        assert!(spliced, "set {key} changed bytes outside its value:\n{old:?}\n{new:?}");
+            || [rendered.clone(), format!("\"{rendered}\"")]
+                .iter()
+                .any(|r| {
+                    (common.saturating_sub(r.len())..=common).any(|start| {
+                        new.get(start..start + r.len()) == Some(r.as_str())
+                            && old.ends_with(&new[start + r.len()..])
+                    })
+                });
+        assert!(
+            spliced,
+            "set {key} changed bytes outside its value:\n{old:?}\n{new:?}"
+        );
     } else {
-        assert!(new.starts_with(old), "appending {key} changed existing bytes");
+        assert!(
+            new.starts_with(old),
+            "appending {key} changed existing bytes"
+        );
         let line = new[old.len()..].trim_start_matches(['\r', '\n']);
         assert!(new.len() - old.len() - line.len() <= 2);
-        let body = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+        let body = line
+            .strip_suffix('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l));
         assert_eq!(body, Some(format!("{key}={rendered}").as_str()));
     }
     match &edited.get(key).expect("set key present").value {
@@ -168,12 +201,20 @@ fn check_set(doc: &Document, key: &str, source: &str) {
             .iter()
             .filter(|e| e.key != key)
             .map(|e| match &e.value {
-                Value::Template(t) => (e.key.clone(), t.as_literal().map(str::to_string), t.references().into_iter().cloned().collect()),
+                Value::Template(t) => (
+                    e.key.clone(),
+                    t.as_literal().map(str::to_string),
+                    t.references().into_iter().cloned().collect(),
+                ),
                 Value::Reference(r) => (e.key.clone(), None, vec![(**r).clone()]),
             })
             .collect()
     };
-    assert_eq!(others(doc), others(&edited), "set {key} changed another definition");
+    assert_eq!(
+        others(doc),
+        others(&edited),
+        "set {key} changed another definition"
+    );
 }
 
 fn chain(n: usize, forward: bool) -> String {
@@ -329,10 +370,15 @@ fn append_after_a_trailing_lone_cr_keeps_the_last_value() {
 /// `path:line:col` by `eval_all_modes`), instead of running out of memory.
 #[test]
 fn exponential_expansion_is_capped() {
-    let text: String =
-        std::iter::once("A0=ab\n".to_string()).chain((1..=40).map(|i| format!("A{i}=${{A{}}}${{A{}}}\n", i - 1, i - 1))).collect();
+    let text: String = std::iter::once("A0=ab\n".to_string())
+        .chain((1..=40).map(|i| format!("A{i}=${{A{}}}${{A{}}}\n", i - 1, i - 1)))
+        .collect();
     let doc = Document::parse(PATH, text).expect("valid");
     for e in eval_all_modes(&[doc]) {
-        assert!(e.failures.iter().any(|(k, _)| k == "A40"), "A40 evaluated to {:?}", e.get("A40").map(|v| v.value.len()));
+        assert!(
+            e.failures.iter().any(|(k, _)| k == "A40"),
+            "A40 evaluated to {:?}",
+            e.get("A40").map(|v| v.value.len())
+        );
     }
 }

@@ -40,17 +40,27 @@ fn expand(input: TokenStream) -> Result<TokenStream, (Span, String)> {
     let tokens: Vec<TokenTree> = input.into_iter().collect();
     let usage = "expected envref!(\"KEY\"), envref!(\"KEY\", optional) or envref!(\"KEY\", default = \"value\")";
     let (key, key_span) = match tokens.first() {
-        Some(TokenTree::Literal(l)) => (string_literal(l).ok_or((l.span(), usage.to_string()))?, l.span()),
+        Some(TokenTree::Literal(l)) => (
+            string_literal(l).ok_or((l.span(), usage.to_string()))?,
+            l.span(),
+        ),
         Some(t) => return Err((t.span(), usage.into())),
         None => return Err((Span::call_site(), usage.into())),
     };
     let form = match &tokens[1..] {
         [] => Form::Required,
-        [TokenTree::Punct(c), TokenTree::Ident(i)] if c.as_char() == ',' && i.to_string() == "optional" => Form::Optional,
+        [TokenTree::Punct(c), TokenTree::Ident(i)]
+            if c.as_char() == ',' && i.to_string() == "optional" =>
+        {
+            Form::Optional
+        }
         [TokenTree::Punct(c), TokenTree::Ident(i), TokenTree::Punct(eq), TokenTree::Literal(d)]
             if c.as_char() == ',' && i.to_string() == "default" && eq.as_char() == '=' =>
         {
-            Form::Default(string_literal(d).ok_or((d.span(), "the default must be a string literal".to_string()))?)
+            Form::Default(
+                string_literal(d)
+                    .ok_or((d.span(), "the default must be a string literal".to_string()))?,
+            )
         }
         rest => return Err((rest[0].span(), usage.into())),
     };
@@ -60,22 +70,45 @@ fn expand(input: TokenStream) -> Result<TokenStream, (Span, String)> {
 
 /// Check `key` against the project's layers; returns the files read (to track them).
 fn check_declared(key: &str) -> Result<Vec<PathBuf>, String> {
-    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     let project = Project::open(&dir, None).map_err(|e| {
         let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
         format!("envref: {}{hint}", e.message)
     })?;
     let mut files: Vec<PathBuf> = vec![project.config.file.clone()];
-    files.extend(project.paths.all().into_iter().filter(|p| p.exists()).map(Path::to_path_buf));
+    files.extend(
+        project
+            .paths
+            .all()
+            .into_iter()
+            .filter(|p| p.exists())
+            .map(Path::to_path_buf),
+    );
     if project.merged.get(key).is_some() {
         return Ok(files);
     }
-    let searched: Vec<String> = project.paths.all().iter().map(|p| p.display().to_string()).collect();
-    let profile = project.profile.map(|p| format!(" (profile {p})")).unwrap_or_default();
-    let mut msg = format!("envref: `{key}` is not declared in {}{profile}", searched.join(", "));
+    let searched: Vec<String> = project
+        .paths
+        .all()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let profile = project
+        .profile
+        .map(|p| format!(" (profile {p})"))
+        .unwrap_or_default();
+    let mut msg = format!(
+        "envref: `{key}` is not declared in {}{profile}",
+        searched.join(", ")
+    );
     match envref_core::suggest::closest(key, project.merged.keys()) {
         Some(s) => msg.push_str(&format!("; did you mean `{s}`?")),
-        None => msg.push_str(&format!("; add `{key}=…` to {}", project.paths.base.display())),
+        None => msg.push_str(&format!(
+            "; add `{key}=…` to {}",
+            project.paths.base.display()
+        )),
     }
     Err(msg)
 }
@@ -85,17 +118,26 @@ fn expansion(key: &str, form: &Form, files: &[PathBuf]) -> TokenStream {
     let mut code = String::from("{");
     for f in files {
         // include_bytes! makes rustc record the file, so cargo rebuilds when it changes.
-        code.push_str(&format!("const _: &[u8] = ::core::include_bytes!({:?});", f.display().to_string()));
+        code.push_str(&format!(
+            "const _: &[u8] = ::core::include_bytes!({:?});",
+            f.display().to_string()
+        ));
     }
-    code.push_str(&format!("const _: ::core::option::Option<&str> = ::core::option_env!({PROFILE_ENV:?});"));
+    code.push_str(&format!(
+        "const _: ::core::option::Option<&str> = ::core::option_env!({PROFILE_ENV:?});"
+    ));
     let read = format!("::std::env::var({key:?})");
     let missing = format!(
         "{key} is declared in the project's .env files but is not set in this process: run it under `envref run -- …` or `cargo envref run`"
     );
     code.push_str(&match form {
-        Form::Required => format!("{read}.unwrap_or_else(|_| ::core::panic!(\"{{}}\", {missing:?}))"),
+        Form::Required => {
+            format!("{read}.unwrap_or_else(|_| ::core::panic!(\"{{}}\", {missing:?}))")
+        }
         Form::Optional => format!("{read}.ok()"),
-        Form::Default(d) => format!("{read}.unwrap_or_else(|_| ::std::string::String::from({d:?}))"),
+        Form::Default(d) => {
+            format!("{read}.unwrap_or_else(|_| ::std::string::String::from({d:?}))")
+        }
     });
     code.push('}');
     code.parse().expect("generated code parses")
@@ -128,5 +170,11 @@ fn compile_error(span: Span, msg: &str) -> TokenStream {
     group.set_span(span);
     let mut bang = Punct::new('!', Spacing::Alone);
     bang.set_span(span);
-    [TokenTree::Ident(Ident::new("compile_error", span)), TokenTree::Punct(bang), TokenTree::Group(group)].into_iter().collect()
+    [
+        TokenTree::Ident(Ident::new("compile_error", span)),
+        TokenTree::Punct(bang),
+        TokenTree::Group(group),
+    ]
+    .into_iter()
+    .collect()
 }

@@ -9,7 +9,10 @@ pub const ENVREF: &str = env!("CARGO_BIN_EXE_envref");
 
 /// The workspace root (tests/, examples/ live here).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn plugin(name: &str) -> PathBuf {
@@ -23,7 +26,10 @@ pub fn available(component: &str, present: bool) -> bool {
         return true;
     }
     let required = std::env::var("ENVREF_TEST_REQUIRE").unwrap_or_default();
-    if required.split(',').any(|c| c.trim() == component || c.trim() == "all") {
+    if required
+        .split(',')
+        .any(|c| c.trim() == component || c.trim() == "all")
+    {
         panic!("{component} is required (ENVREF_TEST_REQUIRE) but not available");
     }
     eprintln!("notice: skipping: {component} is not available on this machine");
@@ -31,7 +37,12 @@ pub fn available(component: &str, present: bool) -> bool {
 }
 
 pub fn have(program: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {program}")]).stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 pub struct Project {
@@ -53,13 +64,25 @@ pub struct Run {
 impl Run {
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, Some(0), "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn fails(self, code: i32) -> Run {
-        assert_eq!(self.code, Some(code), "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 }
@@ -73,7 +96,13 @@ impl Project {
         let dir = root.join("project");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&dir).unwrap();
-        Project { _tmp: tmp, root, home, dir, extra_env: Vec::new() }
+        Project {
+            _tmp: tmp,
+            root,
+            home,
+            dir,
+            extra_env: Vec::new(),
+        }
     }
 
     /// A project with `.envref.yaml` and `.env`.
@@ -108,7 +137,12 @@ impl Project {
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
         c.current_dir(&self.dir).env_clear();
-        for k in ["PATH", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "LANG"] {
+        for k in [
+            "PATH",
+            "DBUS_SESSION_BUS_ADDRESS",
+            "XDG_RUNTIME_DIR",
+            "LANG",
+        ] {
             if let Some(v) = std::env::var_os(k) {
                 c.env(k, v);
             }
@@ -154,9 +188,16 @@ impl Project {
     pub fn envref_stdin(&self, args: &[&str], input: &str) -> Run {
         use std::io::Write;
         let mut c = self.envref_cmd(args);
-        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         to_run(child.wait_with_output().unwrap())
     }
 }
@@ -181,7 +222,10 @@ pub fn allowed_state(dirs: &[&Path]) -> tempfile::TempDir {
     let state = tempfile::tempdir().unwrap();
     for dir in dirs {
         let mut c = Command::new(ENVREF);
-        c.arg("-C").arg(dir).arg("allow").env("XDG_STATE_HOME", state.path());
+        c.arg("-C")
+            .arg(dir)
+            .arg("allow")
+            .env("XDG_STATE_HOME", state.path());
         run(c).ok();
     }
     state

@@ -31,7 +31,9 @@ pub fn run(g: &Global, a: AllowArgs) -> Result<i32> {
     let record = trust::allow(&config.file)?;
     ui::verbose(&format!("recorded in {}", record.display()));
     if named.is_empty() {
-        ui::info(&format!("allowed {file} (it names no program today; any edit needs a new `envref allow`)"));
+        ui::info(&format!(
+            "allowed {file} (it names no program today; any edit needs a new `envref allow`)"
+        ));
     } else {
         ui::info(&format!("allowed {file}; envref may now run:"));
         for n in &named {

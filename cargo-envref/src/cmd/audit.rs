@@ -30,7 +30,19 @@ pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
         let files = audit::committed_env_files(&config);
         (config.root, files)
     } else {
-        (dir.clone(), a.files.iter().map(|f| if f.is_absolute() { f.clone() } else { dir.join(f) }).collect())
+        (
+            dir.clone(),
+            a.files
+                .iter()
+                .map(|f| {
+                    if f.is_absolute() {
+                        f.clone()
+                    } else {
+                        dir.join(f)
+                    }
+                })
+                .collect(),
+        )
     };
     let mut findings = Vec::new();
     for f in &files {
@@ -49,11 +61,22 @@ pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
             })
             .collect();
         let doc = serde_json::json!({ "files": files.iter().map(|f| shown(f)).collect::<Vec<_>>(), "findings": items });
-        write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc).expect("json")))?;
+        write_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).expect("json")
+        ))?;
     } else {
         let mut o = String::new();
         for f in &findings {
-            let _ = writeln!(o, "{}:{}: {}: {} ({})", shown(&f.path), f.line, f.key, f.kind.reason(), f.preview);
+            let _ = writeln!(
+                o,
+                "{}:{}: {}: {} ({})",
+                shown(&f.path),
+                f.line,
+                f.key,
+                f.kind.reason(),
+                f.preview
+            );
         }
         write_stdout(&o)?;
     }
@@ -61,11 +84,18 @@ pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
     if findings.is_empty() {
         ui::info(&format!(
             "audit: no plaintext secrets found in {}",
-            if names.is_empty() { "(no files)".into() } else { names.join(", ") }
+            if names.is_empty() {
+                "(no files)".into()
+            } else {
+                names.join(", ")
+            }
         ));
         return Ok(0);
     }
-    let unresolved = findings.iter().filter(|f| matches!(f.kind, audit::Kind::Unresolved(_))).count();
+    let unresolved = findings
+        .iter()
+        .filter(|f| matches!(f.kind, audit::Kind::Unresolved(_)))
+        .count();
     let secrets = findings.len() - unresolved;
     let mut what = Vec::new();
     let mut fixes = Vec::new();
@@ -74,7 +104,9 @@ pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
         fixes.push("store each with `envref secret set <key>` and replace the value with ref://secrets/<key>; rotate any real secret that was committed");
     }
     if unresolved > 0 {
-        what.push(format!("{unresolved} value(s) look like references that are not resolved"));
+        what.push(format!(
+            "{unresolved} value(s) look like references that are not resolved"
+        ));
         fixes.push("write ${ref://<backend>/<key>} inside text, or make ref://<backend>/<key> the whole value");
     }
     ui::error(&Error::new(format!("audit: {}", what.join(", "))).with_hint(fixes.join("\n      ")));

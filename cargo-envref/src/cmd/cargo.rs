@@ -34,7 +34,12 @@ pub struct CargoCli {
     #[command(flatten)]
     pub global: Global,
     /// The cargo subcommand and its arguments, passed to cargo untouched
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CARGO_ARGS")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CARGO_ARGS"
+    )]
     pub cargo: Vec<OsString>,
 }
 
@@ -50,12 +55,17 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     let mut vars: Vec<Var> = resolved.vars;
     vars.retain(|v| &*v.key != PROFILE_ENV);
     if let Some(p) = &project.profile {
-        vars.push(Var { key: PROFILE_ENV.into(), value: p.clone(), secret: false });
+        vars.push(Var {
+            key: PROFILE_ENV.into(),
+            value: p.clone(),
+            secret: false,
+        });
     }
     // `-C DIR` means "as if started in DIR", for cargo too.
     let cwd = match &cli.global.dir {
         Some(d) => d.clone(),
-        None => std::env::current_dir().map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?,
+        None => std::env::current_dir()
+            .map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?,
     };
     let cargo_config = CargoConfig::discover(&cwd)?;
     let host = cargo_runner::host_triple()?;
@@ -64,12 +74,23 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     for t in &triples {
         let runner = cargo_config.user_runner(&cwd, t, &mut || cargo_runner::rustc_cfgs(t))?;
         // An enclosing `cargo envref` is not a user runner: its environment must not win over ours.
-        if let Some(r) = runner.filter(|r| r.get(1).map(String::as_str) != Some(cargo_runner::RUNNER_SUBCOMMAND)) {
-            ui::verbose(&format!("chaining to the configured runner for {t}: {}", r.join(" ")));
+        if let Some(r) =
+            runner.filter(|r| r.get(1).map(String::as_str) != Some(cargo_runner::RUNNER_SUBCOMMAND))
+        {
+            ui::verbose(&format!(
+                "chaining to the configured runner for {t}: {}",
+                r.join(" ")
+            ));
             user_runners.insert(t.clone(), r);
         }
     }
-    let payload = Payload { vars: vars.iter().map(|v| (v.key.to_string(), SecretString::from(v.value.clone()))).collect(), user_runners };
+    let payload = Payload {
+        vars: vars
+            .iter()
+            .map(|v| (v.key.to_string(), SecretString::from(v.value.clone())))
+            .collect(),
+        user_runners,
+    };
     let channel = Channel::serve(payload)?;
     let exe = runner_exe(&channel)?;
 
@@ -85,8 +106,14 @@ pub fn run(cli: CargoCli) -> Result<i32> {
         command.env_remove(&*v.key);
     }
     for t in &triples {
-        command
-            .env(cargo_runner::runner_env_var(t), format!("{exe} {} {} {t}", cargo_runner::RUNNER_SUBCOMMAND, channel.socket().display()));
+        command.env(
+            cargo_runner::runner_env_var(t),
+            format!(
+                "{exe} {} {} {t}",
+                cargo_runner::RUNNER_SUBCOMMAND,
+                channel.socket().display()
+            ),
+        );
     }
     let secrets = vars.iter().filter(|v| v.secret).count();
     ui::verbose(&format!(
@@ -102,7 +129,8 @@ pub fn run(cli: CargoCli) -> Result<i32> {
 /// The path cargo runs as the runner. Cargo splits the variable on whitespace, so a path with
 /// blanks is reached through a link inside the channel's private directory.
 fn runner_exe(channel: &Channel) -> Result<String> {
-    let exe = std::env::current_exe().map_err(|e| Error::new(format!("cannot find cargo-envref's own path: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::new(format!("cannot find cargo-envref's own path: {e}")))?;
     let text = exe.display().to_string();
     if !text.contains(char::is_whitespace) {
         return Ok(text);
@@ -114,19 +142,31 @@ fn runner_exe(channel: &Channel) -> Result<String> {
 
 /// Wait for cargo. Ctrl-C reaches cargo from the terminal by itself; SIGTERM and SIGHUP sent to
 /// us are passed on, and the runner's interrupt handler removes the channel before we exit.
-fn wait_forwarding_signals(mut command: std::process::Command, cargo: &OsStr) -> Result<std::process::ExitStatus> {
+fn wait_forwarding_signals(
+    mut command: std::process::Command,
+    cargo: &OsStr,
+) -> Result<std::process::ExitStatus> {
     let mut child = command.spawn().map_err(|e| {
-        Error::new(format!("cannot run {}: {}", cargo.to_string_lossy(), envref_core::error::io_reason(&e)))
-            .with_hint("is cargo installed? `cargo envref` runs $CARGO, else `cargo` from PATH")
+        Error::new(format!(
+            "cannot run {}: {}",
+            cargo.to_string_lossy(),
+            envref_core::error::io_reason(&e)
+        ))
+        .with_hint("is cargo installed? `cargo envref` runs $CARGO, else `cargo` from PATH")
     })?;
     let _forward = envref_core::runner::ForwardSignals::to(child.id());
-    child.wait().map_err(|e| Error::new(format!("waiting for cargo: {e}")))
+    child
+        .wait()
+        .map_err(|e| Error::new(format!("waiting for cargo: {e}")))
 }
 
 /// Cargo's status, or 128 + the signal that killed it, as a shell reports it.
 fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1)
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
 }
 
 /// `cargo-envref __envref-runner <socket> <triple> <program> <args…>`: what cargo runs for each
@@ -138,7 +178,10 @@ pub fn runner(args: &[OsString]) -> i32 {
             use std::os::unix::process::CommandExt;
             let e = command.exec();
             let program = command.get_program().to_string_lossy().into_owned();
-            ui::error(&Error::new(format!("cannot run {program}: {}", envref_core::error::io_reason(&e))));
+            ui::error(&Error::new(format!(
+                "cannot run {program}: {}",
+                envref_core::error::io_reason(&e)
+            )));
             if e.kind() == std::io::ErrorKind::NotFound {
                 127
             } else {
@@ -154,8 +197,12 @@ pub fn runner(args: &[OsString]) -> i32 {
 
 fn runner_command(args: &[OsString]) -> Result<std::process::Command> {
     let [socket, triple, program, rest @ ..] = args else {
-        return Err(Error::new("cargo-envref's runner expects <socket> <triple> <program> [args…]")
-            .with_hint("it is set up by `cargo envref`; run `cargo envref run` or `cargo envref test`"));
+        return Err(Error::new(
+            "cargo-envref's runner expects <socket> <triple> <program> [args…]",
+        )
+        .with_hint(
+            "it is set up by `cargo envref`; run `cargo envref run` or `cargo envref test`",
+        ));
     };
     let payload = cargo_runner::fetch(Path::new(socket))?;
     let mut command = match payload.user_runners.get(&*triple.to_string_lossy()) {
@@ -191,7 +238,10 @@ fn package_dir(args: &[OsString], cwd: Option<&Path>) -> Result<Option<PathBuf>>
             package = it.next();
         } else if let Some(v) = a.strip_prefix("--package=") {
             package = Some(v.to_string());
-        } else if let Some(v) = a.strip_prefix("-p").filter(|v| !v.is_empty() && !a.starts_with("--")) {
+        } else if let Some(v) = a
+            .strip_prefix("-p")
+            .filter(|v| !v.is_empty() && !a.starts_with("--"))
+        {
             package = Some(v.to_string());
         }
     }
@@ -200,34 +250,55 @@ fn package_dir(args: &[OsString], cwd: Option<&Path>) -> Result<Option<PathBuf>>
         None => m,
     });
     let Some(package) = package else {
-        return Ok(manifest.and_then(|m| m.parent().map(Path::to_path_buf)).map(|d| {
-            if d.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                d
-            }
-        }));
+        return Ok(manifest
+            .and_then(|m| m.parent().map(Path::to_path_buf))
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    d
+                }
+            }));
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut inv = Invocation::new(cargo).args(["metadata", "--no-deps", "--format-version", "1", "--offline"]);
+    let mut inv = Invocation::new(cargo).args([
+        "metadata",
+        "--no-deps",
+        "--format-version",
+        "1",
+        "--offline",
+    ]);
     if let Some(m) = &manifest {
         inv = inv.arg("--manifest-path").arg(m.as_os_str());
     }
     if let Some(d) = cwd {
         inv = inv.current_dir(d);
     }
-    let out = inv.timeout(std::time::Duration::from_secs(120)).run().map_err(|e| Error::new(format!("cargo metadata: {e}")))?;
+    let out = inv
+        .timeout(std::time::Duration::from_secs(120))
+        .run()
+        .map_err(|e| Error::new(format!("cargo metadata: {e}")))?;
     if !out.success() {
-        return Err(Error::new(format!("cargo metadata failed: {}", out.stderr_summary())));
+        return Err(Error::new(format!(
+            "cargo metadata failed: {}",
+            out.stderr_summary()
+        )));
     }
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| Error::new(format!("cargo metadata printed unexpected output: {e}")))?;
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| Error::new(format!("cargo metadata printed unexpected output: {e}")))?;
     let name = package.split('@').next().unwrap_or(&package);
-    let found = meta["packages"].as_array().into_iter().flatten().find(|p| p["name"].as_str() == Some(name));
+    let found = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"].as_str() == Some(name));
     match found.and_then(|p| p["manifest_path"].as_str()) {
         Some(m) => Ok(Path::new(m).parent().map(Path::to_path_buf)),
-        None => Err(Error::new(format!("package {name} is not in this workspace"))
-            .with_hint("check the name given to -p (cargo metadata --no-deps lists the members)")),
+        None => Err(
+            Error::new(format!("package {name} is not in this workspace")).with_hint(
+                "check the name given to -p (cargo metadata --no-deps lists the members)",
+            ),
+        ),
     }
 }
 

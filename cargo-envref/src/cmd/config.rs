@@ -19,10 +19,21 @@ pub enum ConfigCommand {
 pub fn run(g: &Global, c: ConfigCommand) -> Result<i32> {
     let ConfigCommand::Show { format } = c;
     let config = super::load_config(g)?;
-    let backends: Vec<serde_json::Value> =
-        config.backends.iter().map(|b| serde_json::json!({"name": b.name, "type": b.kind, "config": b.display_options()})).collect();
-    let profiles: serde_json::Map<String, serde_json::Value> =
-        config.profiles.keys().map(|p| (p.clone(), config.profile_file(p).display().to_string().into())).collect();
+    let backends: Vec<serde_json::Value> = config
+        .backends
+        .iter()
+        .map(|b| serde_json::json!({"name": b.name, "type": b.kind, "config": b.display_options()}))
+        .collect();
+    let profiles: serde_json::Map<String, serde_json::Value> = config
+        .profiles
+        .keys()
+        .map(|p| {
+            (
+                p.clone(),
+                config.profile_file(p).display().to_string().into(),
+            )
+        })
+        .collect();
     let doc = serde_json::json!({
         "config_file": config.file.display().to_string(),
         "global_config_file": config.global_file.as_ref().map(|p| p.display().to_string()),
@@ -35,7 +46,11 @@ pub fn run(g: &Global, c: ConfigCommand) -> Result<i32> {
         "backends_default": !config.backends_configured,
     });
     if format == "json" {
-        return write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc).expect("json"))).map(|_| 0);
+        return write_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).expect("json")
+        ))
+        .map(|_| 0);
     }
     let mut out = String::new();
     out += &format!("config:          {}\n", config.file.display());
@@ -45,14 +60,21 @@ pub fn run(g: &Global, c: ConfigCommand) -> Result<i32> {
     out += &format!("project:         {}\n", config.project);
     out += &format!("env_file:        {}\n", config.env_file);
     out += &format!("local_file:      {}\n", config.local_file);
-    out += &format!("active_profile:  {}\n", config.active_profile.as_deref().unwrap_or("(none)"));
+    out += &format!(
+        "active_profile:  {}\n",
+        config.active_profile.as_deref().unwrap_or("(none)")
+    );
     if !config.profiles.is_empty() {
         out += "profiles:\n";
         for p in config.profiles.keys() {
             out += &format!("  {p}: {}\n", config.profile_file(p).display());
         }
     }
-    out += if config.backends_configured { "backends (in order):\n" } else { "backends (default):\n" };
+    out += if config.backends_configured {
+        "backends (in order):\n"
+    } else {
+        "backends (default):\n"
+    };
     for b in &config.backends {
         out += &format!("  - {} (type {})\n", b.name, b.kind);
         for (k, v) in b.display_options() {

@@ -22,11 +22,17 @@ pub struct DoctorArgs {
 
 pub fn run(g: &Global, a: DoctorArgs) -> Result<i32> {
     let findings = health::doctor(&g.dir(), a.profile.as_deref(), build_backends);
-    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     let warnings = findings.len() - errors;
     if a.format == "json" {
         let doc = serde_json::json!({ "ok": errors == 0, "errors": errors, "warnings": warnings, "findings": findings });
-        write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc).expect("json")))?;
+        write_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).expect("json")
+        ))?;
     } else {
         let mut o = String::new();
         for f in &findings {
@@ -34,9 +40,18 @@ pub fn run(g: &Global, a: DoctorArgs) -> Result<i32> {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
             };
-            let at = f.location.as_deref().map(|l| format!("{l}: ")).unwrap_or_default();
+            let at = f
+                .location
+                .as_deref()
+                .map(|l| format!("{l}: "))
+                .unwrap_or_default();
             let mut lines = f.message.lines();
-            let _ = writeln!(o, "{label:<8} [{}] {at}{}", f.check, lines.next().unwrap_or_default());
+            let _ = writeln!(
+                o,
+                "{label:<8} [{}] {at}{}",
+                f.check,
+                lines.next().unwrap_or_default()
+            );
             for l in lines {
                 let _ = writeln!(o, "           {l}");
             }
@@ -47,7 +62,9 @@ pub fn run(g: &Global, a: DoctorArgs) -> Result<i32> {
         write_stdout(&o)?;
     }
     if errors > 0 {
-        ui::error(&Error::new(format!("doctor: {errors} error(s), {warnings} warning(s)")));
+        ui::error(&Error::new(format!(
+            "doctor: {errors} error(s), {warnings} warning(s)"
+        )));
         return Ok(1);
     }
     if warnings > 0 {

@@ -35,12 +35,22 @@ enum Kind {
 
 pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
     let (path, kind) = match &a.file {
-        Some(f) => (if f.is_absolute() { f.clone() } else { g.dir().join(f) }, Kind::Env),
+        Some(f) => (
+            if f.is_absolute() {
+                f.clone()
+            } else {
+                g.dir().join(f)
+            },
+            Kind::Env,
+        ),
         // A broken .envref.yaml is what `edit --config` is for: find it, do not load it.
         None if a.config => {
             let file = find_config(&g.dir()).ok_or_else(|| {
-                Error::new(format!("no {CONFIG_FILE} found in {} or any parent directory", g.dir().display()))
-                    .with_hint("run `envref init` in the project's root to create one")
+                Error::new(format!(
+                    "no {CONFIG_FILE} found in {} or any parent directory",
+                    g.dir().display()
+                ))
+                .with_hint("run `envref init` in the project's root to create one")
             })?;
             (file, Kind::Config)
         }
@@ -59,15 +69,26 @@ pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
     let var = |name: &str| std::env::var(name).ok();
     let argv = editor::command(var("VISUAL").as_deref(), var("EDITOR").as_deref())?;
     let (program, args) = argv.split_first().expect("never empty");
-    let status = std::process::Command::new(program).args(args).arg(&path).status().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::new(format!("editor not found: {program}")).with_hint("set $VISUAL or $EDITOR to an installed editor, e.g. EDITOR=nano")
-        } else {
-            Error::new(format!("cannot run the editor {program}: {}", envref_core::error::io_reason(&e)))
-        }
-    })?;
+    let status = std::process::Command::new(program)
+        .args(args)
+        .arg(&path)
+        .status()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::new(format!("editor not found: {program}"))
+                    .with_hint("set $VISUAL or $EDITOR to an installed editor, e.g. EDITOR=nano")
+            } else {
+                Error::new(format!(
+                    "cannot run the editor {program}: {}",
+                    envref_core::error::io_reason(&e)
+                ))
+            }
+        })?;
     if !status.success() {
-        let how = status.code().map_or_else(|| "was killed by a signal".to_string(), |c| format!("exited with status {c}"));
+        let how = status.code().map_or_else(
+            || "was killed by a signal".to_string(),
+            |c| format!("exited with status {c}"),
+        );
         return Err(Error::new(format!("editor {program} {how}")));
     }
     if !path.exists() {
@@ -83,7 +104,12 @@ pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
             Kind::Config => "run `envref edit --config` again to fix it",
             Kind::Env => "run `envref edit` again (with the same flags) to fix it",
         };
-        Error::new(format!("{} was saved, but it is not valid:\n{}", path.display(), e.message)).with_hint(hint)
+        Error::new(format!(
+            "{} was saved, but it is not valid:\n{}",
+            path.display(),
+            e.message
+        ))
+        .with_hint(hint)
     })?;
     Ok(0)
 }

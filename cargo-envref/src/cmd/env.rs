@@ -28,7 +28,8 @@ pub fn set(g: &Global, a: SetArgs) -> Result<i32> {
     let path = if a.local {
         config.root.join(&config.local_file)
     } else if let Some(p) = &a.profile {
-        envref_core::config::check_profile_name(p).map_err(|m| Error::new(format!("profile {p}: {m}")))?;
+        envref_core::config::check_profile_name(p)
+            .map_err(|m| Error::new(format!("profile {p}: {m}")))?;
         config.profile_file(p)
     } else {
         config.root.join(&config.env_file)
@@ -44,9 +45,17 @@ pub fn set(g: &Global, a: SetArgs) -> Result<i32> {
         pairs.push((key.trim(), value));
     }
     // Under the edit lock: a concurrent `set` on the same file waits instead of being lost.
-    Document::edit(&path, |doc| pairs.iter().try_for_each(|(key, value)| doc.set(key, value)))?;
+    Document::edit(&path, |doc| {
+        pairs
+            .iter()
+            .try_for_each(|(key, value)| doc.set(key, value))
+    })?;
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();
-    ui::info(&format!("set {} in {}", keys.join(", "), super::display_path(&config.root, &path)));
+    ui::info(&format!(
+        "set {} in {}",
+        keys.join(", "),
+        super::display_path(&config.root, &path)
+    ));
     Ok(0)
 }
 
@@ -63,24 +72,45 @@ pub struct GetArgs {
 pub fn get(g: &Global, a: GetArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     if project.merged.get(&a.key).is_none() {
-        let mut e = Error::new(format!("{} is not defined in {}", a.key, files_list(&project)));
+        let mut e = Error::new(format!(
+            "{} is not defined in {}",
+            a.key,
+            files_list(&project)
+        ));
         if let Some(s) = envref_core::suggest::closest(&a.key, project.merged.keys()) {
             e = e.with_hint(format!("did you mean {s}?"));
         }
         return Err(e);
     }
     let value = if a.resolve {
-        let resolved = envref_core::resolve::resolve_keys(&project, &[&a.key], || super::build_backends(&project.config), false)?;
+        let resolved = envref_core::resolve::resolve_keys(
+            &project,
+            &[&a.key],
+            || super::build_backends(&project.config),
+            false,
+        )?;
         print_warnings(&resolved.warnings);
         if let Some(f) = resolved.failures.iter().find(|f| f.key == a.key) {
             return Err(Error::new(f.to_string()));
         }
-        resolved.vars.into_iter().find(|v| *v.key == *a.key).map(|v| v.value)
+        resolved
+            .vars
+            .into_iter()
+            .find(|v| *v.key == *a.key)
+            .map(|v| v.value)
     } else {
         // No backend is asked here, so a profile known only by its scoped secrets cannot be
         // told from a typo: say so rather than quietly showing the project's values.
-        if let Some(Err(e)) = project.profile.as_deref().map(|p| envref_core::profile::require(&project.config, p)) {
-            ui::warn(&format!("{}{}", e.message, e.hint.map(|h| format!(" ({h})")).unwrap_or_default()));
+        if let Some(Err(e)) = project
+            .profile
+            .as_deref()
+            .map(|p| envref_core::profile::require(&project.config, p))
+        {
+            ui::warn(&format!(
+                "{}{}",
+                e.message,
+                e.hint.map(|h| format!(" ({h})")).unwrap_or_default()
+            ));
         }
         let ev = evaluate(&project.merged, RefMode::Literal, false);
         print_warnings(project.merged.warnings());
@@ -108,7 +138,11 @@ pub struct ListArgs {
 
 pub fn list(g: &Global, a: ListArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
-    let mode = if a.show_secrets { RefMode::Literal } else { RefMode::Masked };
+    let mode = if a.show_secrets {
+        RefMode::Literal
+    } else {
+        RefMode::Masked
+    };
     let ev = evaluate(&project.merged, mode, false);
     print_warnings(project.merged.warnings());
     print_warnings(&ev.warnings);
@@ -122,5 +156,11 @@ pub fn list(g: &Global, a: ListArgs) -> Result<i32> {
 }
 
 pub fn files_list(project: &envref_core::project::Project) -> String {
-    project.paths.all().iter().map(|p| super::display_path(&project.config.root, p)).collect::<Vec<_>>().join(", ")
+    project
+        .paths
+        .all()
+        .iter()
+        .map(|p| super::display_path(&project.config.root, p))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -21,19 +21,25 @@ pub struct InitArgs {
 }
 
 pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
-    let dir = std::path::absolute(g.dir()).map_err(|e| Error::new(format!("cannot resolve the directory: {e}")))?;
+    let dir = std::path::absolute(g.dir())
+        .map_err(|e| Error::new(format!("cannot resolve the directory: {e}")))?;
     if !dir.is_dir() {
         return Err(Error::new(format!("{}: not a directory", dir.display())));
     }
     let project = match a.project {
         Some(p) => {
             envref_core::config::check_name(&p).map_err(|m| {
-                Error::new(format!("--project {p:?}: {m}"))
-                    .with_hint("pick a name like `my-app`; it names the namespace secrets are stored under")
+                Error::new(format!("--project {p:?}: {m}")).with_hint(
+                    "pick a name like `my-app`; it names the namespace secrets are stored under",
+                )
             })?;
             p
         }
-        None => project_name_from_dir(&dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
+        None => project_name_from_dir(
+            &dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
     };
     // The keychain is the default chain; where no Secret Service answers, start with the vault.
     // (A locked keyring still answers: only "unavailable" moves the vault first.)
@@ -86,7 +92,11 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
     let local = "# Local overrides for this machine only (not committed).\n";
     let mut created = 0;
     let writes_config = a.force || !dir.join(".envref.yaml").exists();
-    for (name, content, mode) in [(".envref.yaml", config.as_str(), 0o644), (".env", env, 0o644), (".env.local", local, 0o600)] {
+    for (name, content, mode) in [
+        (".envref.yaml", config.as_str(), 0o644),
+        (".env", env, 0o644),
+        (".env.local", local, 0o600),
+    ] {
         let path = dir.join(name);
         if path.exists() && !a.force {
             ui::info(&format!("  skip    {name} (exists; --force overwrites)"));
@@ -99,7 +109,10 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
             // The user just wrote it: trust it as `envref allow` would (edits need a new allow).
             match envref_core::trust::allow(&path) {
                 Ok(_) => ui::info("  allow   .envref.yaml (envref allow)"),
-                Err(e) => ui::warn(&format!("{}; run `envref allow` before adding a backend with `command:`", e.message)),
+                Err(e) => ui::warn(&format!(
+                    "{}; run `envref allow` before adding a backend with `command:`",
+                    e.message
+                )),
             }
         }
     }
@@ -116,25 +129,43 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(Error::io(&gitignore, e)),
     };
-    let listed = existing.as_deref().unwrap_or_default().split(|&b| b == b'\n').any(|l| l.trim_ascii() == b".env.local");
+    let listed = existing
+        .as_deref()
+        .unwrap_or_default()
+        .split(|&b| b == b'\n')
+        .any(|l| l.trim_ascii() == b".env.local");
     if listed {
         ui::info("  skip    .gitignore (.env.local already listed)");
     } else {
         let mut bytes = existing.clone().unwrap_or_default();
-        let eol: &[u8] = if bytes.windows(2).any(|w| w == b"\r\n") { b"\r\n" } else { b"\n" };
+        let eol: &[u8] = if bytes.windows(2).any(|w| w == b"\r\n") {
+            b"\r\n"
+        } else {
+            b"\n"
+        };
         if !bytes.is_empty() && !bytes.ends_with(b"\n") {
             bytes.extend_from_slice(eol);
         }
         bytes.extend_from_slice(b".env.local");
         bytes.extend_from_slice(eol);
         write_atomic(&gitignore, &bytes, None)?;
-        ui::info(&format!("  {}  .gitignore (.env.local)", if existing.is_none() { "create" } else { "update" }));
+        ui::info(&format!(
+            "  {}  .gitignore (.env.local)",
+            if existing.is_none() {
+                "create"
+            } else {
+                "update"
+            }
+        ));
     }
     if a.direnv {
         write_envrc(&dir, a.force)?;
     }
     if created > 0 {
-        ui::info(&format!("\nInitialized envref project {project} in {}", dir.display()));
+        ui::info(&format!(
+            "\nInitialized envref project {project} in {}",
+            dir.display()
+        ));
         match &no_keychain {
             None => ui::info("Next: `envref secret set <key>` (stored in the OS keychain) and add KEY=ref://secrets/<key> to .env"),
             Some(_) => ui::info("Next: `envref vault init`, then `envref secret set <key>` and add KEY=ref://secrets/<key> to .env"),
@@ -167,7 +198,10 @@ fn project_name_from_dir(dir_name: &str) -> String {
 /// `|| exit` makes the `.envrc` fail, and direnv shows envref's error and exports nothing
 /// from the project, instead of a partial environment.
 pub fn envrc(watch: &[String]) -> String {
-    let files: Vec<String> = watch.iter().map(|f| envref_core::output::shell_quote(f)).collect();
+    let files: Vec<String> = watch
+        .iter()
+        .map(|f| envref_core::output::shell_quote(f))
+        .collect();
     format!(
         "# Written by `envref init --direnv`. direnv runs this on entering the directory, and again\n\
          # only when a watched file changes. If any reference does not resolve, envref prints\n\
@@ -190,7 +224,9 @@ fn write_envrc(dir: &std::path::Path, force: bool) -> Result<()> {
     match envref_core::config::Config::load(&dir.join(".envref.yaml")) {
         Ok(c) => {
             let rel = |p: std::path::PathBuf| {
-                p.strip_prefix(&c.root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+                p.strip_prefix(&c.root)
+                    .map(|r| r.display().to_string())
+                    .unwrap_or_else(|_| p.display().to_string())
             };
             watch.push(rel(c.root.join(&c.env_file)));
             let profiles = c.profiles.keys().cloned().chain(c.active_profile.clone());
@@ -205,9 +241,17 @@ fn write_envrc(dir: &std::path::Path, force: bool) -> Result<()> {
     watch.retain(|w| seen.insert(w.clone()));
     write_atomic(&path, envrc(&watch).as_bytes(), Some(0o644))?;
     ui::info("  create  .envrc");
-    match envref_core::runner::Invocation::new("direnv").arg("allow").arg(&path).current_dir(dir).run() {
+    match envref_core::runner::Invocation::new("direnv")
+        .arg("allow")
+        .arg(&path)
+        .current_dir(dir)
+        .run()
+    {
         Ok(o) if o.success() => ui::info("  allow   .envrc (direnv allow)"),
-        Ok(o) => ui::warn(&format!("direnv allow failed: {}; run `direnv allow` yourself", o.stderr_summary())),
+        Ok(o) => ui::warn(&format!(
+            "direnv allow failed: {}; run `direnv allow` yourself",
+            o.stderr_summary()
+        )),
         Err(envref_core::runner::RunError::NotFound(_)) => {
             ui::warn("direnv is not installed, so .envrc does nothing yet");
             ui::hint("install direnv (https://direnv.net), hook it into your shell, then run `direnv allow`");

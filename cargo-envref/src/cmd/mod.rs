@@ -56,7 +56,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 /// Open the project for `profile` and print the layers' warnings (duplicate keys).
 pub fn open_project(g: &Global, profile: Option<&str>) -> Result<Project> {
     let project = Project::open(&g.dir(), profile)?;
-    ui::verbose(&format!("project {} from {}", project.config.project, project.config.file.display()));
+    ui::verbose(&format!(
+        "project {} from {}",
+        project.config.project,
+        project.config.file.display()
+    ));
     if let Some(p) = &project.profile {
         ui::verbose(&format!("profile {p}"));
     }
@@ -68,7 +72,10 @@ pub fn load_config(g: &Global) -> Result<Config> {
 }
 
 pub fn build_context() -> BuildContext {
-    BuildContext { interactive: ui::interactive(), in_project_code: false }
+    BuildContext {
+        interactive: ui::interactive(),
+        in_project_code: false,
+    }
 }
 
 pub fn build_backends(config: &Config) -> Result<Vec<Box<dyn Backend>>> {
@@ -79,7 +86,10 @@ pub fn build_backends(config: &Config) -> Result<Vec<Box<dyn Backend>>> {
 pub fn choose_backend(config: &Config, name: Option<&str>) -> Result<Box<dyn Backend>> {
     let spec = match name {
         Some(n) => config.require_backend(n)?,
-        None => config.backends.first().ok_or_else(|| Error::new("no backends configured"))?,
+        None => config
+            .backends
+            .first()
+            .ok_or_else(|| Error::new("no backends configured"))?,
     };
     backend::build(config, spec, &build_context())
 }
@@ -103,5 +113,8 @@ pub fn write_stdout(data: &str) -> Result<()> {
 
 /// The file path shown to the user: relative to the project root when inside it.
 pub fn display_path(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }

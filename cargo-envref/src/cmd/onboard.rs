@@ -43,7 +43,11 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
     }
     let refs = plan(&project);
     let ns = project.namespace();
-    let backends = if refs.is_empty() { Vec::new() } else { build_backends(config)? };
+    let backends = if refs.is_empty() {
+        Vec::new()
+    } else {
+        build_backends(config)?
+    };
     let looked = lookup(&refs, &backends, &ns);
     print_warnings(&looked.warnings);
 
@@ -53,12 +57,19 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
             users.entry(r).or_default().push(def.key.to_string());
         }
     }
-    let default_backend = a.backend.as_deref().or(config.backends.first().map(|b| b.name.as_str()));
+    let default_backend = a
+        .backend
+        .as_deref()
+        .or(config.backends.first().map(|b| b.name.as_str()));
     let missing: Vec<Missing> = looked
         .failures
         .keys()
         .map(|r| {
-            let target = if r.is_chain() { default_backend } else { Some(r.target.as_str()) };
+            let target = if r.is_chain() {
+                default_backend
+            } else {
+                Some(r.target.as_str())
+            };
             Missing {
                 reference: r.clone(),
                 vars: users.get(r).cloned().unwrap_or_default(),
@@ -83,7 +94,10 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
         format!("{}  {}  -> {place}", m.vars.join(", "), m.reference)
     };
     if a.dry_run {
-        let out: String = missing.iter().map(|m| format!("{}\n", describe(m))).collect();
+        let out: String = missing
+            .iter()
+            .map(|m| format!("{}\n", describe(m)))
+            .collect();
         write_stdout(&out)?;
         ui::info(&format!(
             "{} secret{} missing ({scope}); `envref onboard` in a terminal asks for each",
@@ -99,17 +113,33 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
         return Err(Error::new(format!("{} secret{} missing, and there is no terminal to ask on", missing.len(), plural(missing.len())))
             .with_hint("run `envref onboard` in a terminal, or store each with `envref secret set <key> --stdin`"));
     }
-    ui::info(&format!("{scope}: {} secret{} missing; enter each (input is hidden, empty skips)", missing.len(), plural(missing.len())));
+    ui::info(&format!(
+        "{scope}: {} secret{} missing; enter each (input is hidden, empty skips)",
+        missing.len(),
+        plural(missing.len())
+    ));
     let (mut stored, mut skipped) = (0usize, 0usize);
     for (i, m) in missing.iter().enumerate() {
         let Some(bi) = m.backend else {
-            ui::warn(&format!("skipping {}: no backend named {} is configured", m.reference, m.reference.target));
+            ui::warn(&format!(
+                "skipping {}: no backend named {} is configured",
+                m.reference, m.reference.target
+            ));
             skipped += 1;
             continue;
         };
         let backend: &dyn Backend = backends[bi].as_ref();
-        let prompt = format!("[{}/{}] {} ({} -> {} in {}): ", i + 1, missing.len(), m.vars.join(", "), m.reference, m.key, backend.name());
-        let value = rpassword::prompt_password(prompt).map_err(|e| Error::new(format!("cannot read the value: {e}")))?;
+        let prompt = format!(
+            "[{}/{}] {} ({} -> {} in {}): ",
+            i + 1,
+            missing.len(),
+            m.vars.join(", "),
+            m.reference,
+            m.key,
+            backend.name()
+        );
+        let value = rpassword::prompt_password(prompt)
+            .map_err(|e| Error::new(format!("cannot read the value: {e}")))?;
         if value.is_empty() {
             ui::info("  skipped");
             skipped += 1;
@@ -133,8 +163,13 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
         return Ok(0);
     }
     let list: Vec<String> = again.failures.keys().map(|r| r.to_string()).collect();
-    Err(Error::new(format!("{} of {} references still do not resolve: {}", list.len(), refs.len(), list.join(", ")))
-        .with_hint("run `envref onboard` again to enter them"))
+    Err(Error::new(format!(
+        "{} of {} references still do not resolve: {}",
+        list.len(),
+        refs.len(),
+        list.join(", ")
+    ))
+    .with_hint("run `envref onboard` again to enter them"))
 }
 
 /// The closing line, like `status`'s: every reference resolves.

@@ -73,13 +73,21 @@ pub fn run(g: &Global, c: ProfileCommand) -> Result<i32> {
             let w = all.iter().map(|p| p.name.len()).max().unwrap_or(0).max(12);
             let mut out = String::new();
             for p in &all {
-                let mark = if effective.as_deref() == Some(p.name.as_str()) { "*" } else { " " };
+                let mark = if effective.as_deref() == Some(p.name.as_str()) {
+                    "*"
+                } else {
+                    " "
+                };
                 let status = match (p.registered, p.file_exists) {
                     (true, true) => "config, file",
                     (true, false) => "config, no file",
                     _ => "file",
                 };
-                out.push_str(&format!("{mark} {:w$}  {} ({status})\n", p.name, display_path(&config.root, &p.file)));
+                out.push_str(&format!(
+                    "{mark} {:w$}  {} ({status})\n",
+                    p.name,
+                    display_path(&config.root, &p.file)
+                ));
             }
             write_stdout(&out)?;
         }
@@ -94,8 +102,14 @@ pub fn run(g: &Global, c: ProfileCommand) -> Result<i32> {
                 editor.set_active_profile(Some(&name))?.write()?;
                 ui::info(&format!("active profile: {name}"));
             }
-            if let Some(p) = std::env::var(envref_core::config::PROFILE_ENV).ok().filter(|s| !s.is_empty()) {
-                ui::warn(&format!("{} is set to {p} and takes precedence over active_profile", envref_core::config::PROFILE_ENV));
+            if let Some(p) = std::env::var(envref_core::config::PROFILE_ENV)
+                .ok()
+                .filter(|s| !s.is_empty())
+            {
+                ui::warn(&format!(
+                    "{} is set to {p} and takes precedence over active_profile",
+                    envref_core::config::PROFILE_ENV
+                ));
             }
         }
         ProfileCommand::Create(a) => create(g, &config, a)?,
@@ -105,10 +119,17 @@ pub fn run(g: &Global, c: ProfileCommand) -> Result<i32> {
             let va = evaluated(&config, &a)?;
             let vb = evaluated(&config, &b)?;
             let entries = profile::diff(&va, &vb);
-            let out = if format == "json" { profile::render_diff_json(&entries) } else { profile::render_diff_plain(&entries) };
+            let out = if format == "json" {
+                profile::render_diff_json(&entries)
+            } else {
+                profile::render_diff_plain(&entries)
+            };
             write_stdout(&out)?;
             if entries.is_empty() {
-                ui::info(&format!("profiles {a} and {b} are identical ({} keys)", va.len()));
+                ui::info(&format!(
+                    "profiles {a} and {b} are identical ({} keys)",
+                    va.len()
+                ));
             } else {
                 ui::info(&profile::summary(&entries, &a, &b));
             }
@@ -123,7 +144,10 @@ pub fn run(g: &Global, c: ProfileCommand) -> Result<i32> {
 }
 
 /// The profile's environment with references as written; interpolation errors fail.
-fn evaluated(config: &envref_core::config::Config, name: &str) -> Result<Vec<envref_core::evaluate::Var>> {
+fn evaluated(
+    config: &envref_core::config::Config,
+    name: &str,
+) -> Result<Vec<envref_core::evaluate::Var>> {
     let (merged, ev) = profile::evaluate_literal(config, name)?;
     print_warnings(merged.warnings());
     print_warnings(&ev.warnings);
@@ -135,22 +159,32 @@ fn evaluated(config: &envref_core::config::Config, name: &str) -> Result<Vec<env
 }
 
 fn create(g: &Global, config: &envref_core::config::Config, a: CreateArgs) -> Result<()> {
-    envref_core::config::check_profile_name(&a.name).map_err(|m| Error::new(format!("cannot create profile {}: {m}", a.name)))?;
+    envref_core::config::check_profile_name(&a.name)
+        .map_err(|m| Error::new(format!("cannot create profile {}: {m}", a.name)))?;
     let rel = match &a.env_file {
         Some(f) if std::path::Path::new(f).is_absolute() => {
-            return Err(Error::new(format!("--env-file {f}: must be relative to the project root")))
+            return Err(Error::new(format!(
+                "--env-file {f}: must be relative to the project root"
+            )))
         }
         Some(f) => f.clone(),
         None => display_path(&config.root, &config.profile_file(&a.name)),
     };
     let target = config.root.join(&rel);
     if target.exists() && !a.force {
-        return Err(Error::new(format!("{} already exists", display_path(&config.root, &target)))
-            .with_hint("pass --force to overwrite it, or `envref profile use` to switch to it"));
+        return Err(Error::new(format!(
+            "{} already exists",
+            display_path(&config.root, &target)
+        ))
+        .with_hint("pass --force to overwrite it, or `envref profile use` to switch to it"));
     }
     let content = match &a.from {
         Some(from) => {
-            let path = if from.is_absolute() { from.clone() } else { g.dir().join(from) };
+            let path = if from.is_absolute() {
+                from.clone()
+            } else {
+                g.dir().join(from)
+            };
             std::fs::read(&path).map_err(|e| Error::io(&path, e))?
         }
         None => format!(
@@ -166,7 +200,11 @@ fn create(g: &Global, config: &envref_core::config::Config, a: CreateArgs) -> Re
     let pending = if a.register {
         let pending = ConfigEditor::open(&config.file)?.register_profile(&a.name, &rel)?;
         if pending.is_none() {
-            ui::warn(&format!("profile {} is already registered in {}", a.name, display_path(&config.root, &config.file)));
+            ui::warn(&format!(
+                "profile {} is already registered in {}",
+                a.name,
+                display_path(&config.root, &config.file)
+            ));
         }
         pending
     } else {
@@ -179,7 +217,11 @@ fn create(g: &Global, config: &envref_core::config::Config, a: CreateArgs) -> Re
     ui::info(&format!("created {}", display_path(&config.root, &target)));
     if let Some(p) = pending {
         p.write()?;
-        ui::info(&format!("registered profile {} in {}", a.name, display_path(&config.root, &config.file)));
+        ui::info(&format!(
+            "registered profile {} in {}",
+            a.name,
+            display_path(&config.root, &config.file)
+        ));
     }
     Ok(())
 }

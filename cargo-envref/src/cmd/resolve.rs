@@ -14,7 +14,12 @@ use super::{build_backends, open_project, print_warnings, write_stdout};
 use crate::{ui, Global};
 
 pub fn parse_format(s: &str) -> std::result::Result<Format, String> {
-    Format::parse(s).ok_or_else(|| format!("unknown format {s:?}; expected one of: {}", Format::NAMES.join(", ")))
+    Format::parse(s).ok_or_else(|| {
+        format!(
+            "unknown format {s:?}; expected one of: {}",
+            Format::NAMES.join(", ")
+        )
+    })
 }
 
 #[derive(Args, Debug)]
@@ -51,7 +56,11 @@ pub struct RunArgs {
 }
 
 /// Resolve the project, print warnings, and turn failures into one error (unless partial).
-pub fn resolve_or_report(project: &Project, strict: bool, partial: bool) -> Result<(Resolved, bool)> {
+pub fn resolve_or_report(
+    project: &Project,
+    strict: bool,
+    partial: bool,
+) -> Result<(Resolved, bool)> {
     let resolved = resolve_project(project, || build_backends(&project.config), strict)?;
     print_warnings(&resolved.warnings);
     let Some(err) = resolved.error() else {
@@ -85,19 +94,28 @@ pub fn run(g: &Global, a: RunArgs) -> Result<i32> {
 
 /// `cargo`, by path or not (`cargo +nightly …` too: the toolchain is an argument).
 fn is_cargo(program: &OsString) -> bool {
-    std::path::Path::new(program).file_name().is_some_and(|n| n == "cargo" || n == "cargo.exe")
+    std::path::Path::new(program)
+        .file_name()
+        .is_some_and(|n| n == "cargo" || n == "cargo.exe")
 }
 
 /// Replace this process with `command` (Unix), so signals and the exit status are the
 /// child's own. Elsewhere: run it and pass its status through. `dir` (`-C`) is its cwd.
 pub fn exec(command: &[OsString], vars: &[Var], dir: Option<&std::path::Path>) -> Result<i32> {
-    let (program, args) =
-        command.split_first().ok_or_else(|| Error::new("no command given").with_hint("envref run -- <command> [args…]"))?;
+    let (program, args) = command.split_first().ok_or_else(|| {
+        Error::new("no command given").with_hint("envref run -- <command> [args…]")
+    })?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args);
     if let Some(d) = dir {
         // "As if started in DIR": shells trust $PWD when it names their cwd.
-        let abs = std::path::absolute(d).map_err(|e| Error::new(format!("{}: {}", d.display(), envref_core::error::io_reason(&e))))?;
+        let abs = std::path::absolute(d).map_err(|e| {
+            Error::new(format!(
+                "{}: {}",
+                d.display(),
+                envref_core::error::io_reason(&e)
+            ))
+        })?;
         cmd.current_dir(&abs).env("PWD", &abs);
     }
     for v in vars {
@@ -108,16 +126,24 @@ pub fn exec(command: &[OsString], vars: &[Var], dir: Option<&std::path::Path>) -
     let not_found = |e: std::io::Error| {
         let name = program.to_string_lossy();
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::new(format!("command not found: {name}")).with_hint("check the spelling and that it is on PATH")
+            Error::new(format!("command not found: {name}"))
+                .with_hint("check the spelling and that it is on PATH")
         } else {
-            Error::new(format!("cannot run {name}: {}", envref_core::error::io_reason(&e)))
+            Error::new(format!(
+                "cannot run {name}: {}",
+                envref_core::error::io_reason(&e)
+            ))
         }
     };
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
         let e = cmd.exec();
-        let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        };
         ui::error(&not_found(e));
         Ok(code)
     }

@@ -6,7 +6,9 @@ use std::io::Read;
 use clap::{Args, Subcommand};
 use envref_core::backend::{Backend, Namespace};
 use envref_core::config::{check_profile_name, Config};
-use envref_core::reference::{check_project_name, check_secret_key, check_secret_value, check_writable_key, MAX_HISTORY};
+use envref_core::reference::{
+    check_project_name, check_secret_key, check_secret_value, check_writable_key, MAX_HISTORY,
+};
 use envref_core::{generate, Error, Result};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -140,7 +142,10 @@ impl Scope {
     fn open(config: &Config, t: &Target) -> Result<Scope> {
         let profile = config.select_profile(t.profile.as_deref())?;
         let backend = choose_backend(config, t.backend.as_deref())?;
-        Ok(Scope { backend, ns: Namespace::new(&config.project, profile) })
+        Ok(Scope {
+            backend,
+            ns: Namespace::new(&config.project, profile),
+        })
     }
 
     fn describe(&self, key: &str) -> String {
@@ -151,7 +156,11 @@ impl Scope {
     /// files nor by secrets in this backend is a typo, not an empty scope.
     fn check_profile(&self, config: &Config) -> Result<()> {
         if let Some(p) = &self.ns.profile {
-            if let Some(w) = envref_core::profile::check_selected(config, p, std::slice::from_ref(&self.backend))? {
+            if let Some(w) = envref_core::profile::check_selected(
+                config,
+                p,
+                std::slice::from_ref(&self.backend),
+            )? {
                 ui::warn(&w);
             }
         }
@@ -166,8 +175,15 @@ impl Scope {
                 return Ok(v);
             }
         }
-        Err(Error::new(format!("{}: secret not found: {key} (looked up {})", self.backend.name(), keys.join(", ")))
-            .with_hint(format!("store it with `envref secret set {key} --backend {}`", self.backend.name())))
+        Err(Error::new(format!(
+            "{}: secret not found: {key} (looked up {})",
+            self.backend.name(),
+            keys.join(", ")
+        ))
+        .with_hint(format!(
+            "store it with `envref secret set {key} --backend {}`",
+            self.backend.name()
+        )))
     }
 }
 
@@ -202,7 +218,12 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
     }
     let config = load_config(g)?;
     match c {
-        SecretCommand::Set { key, value, stdin, target } => {
+        SecretCommand::Set {
+            key,
+            value,
+            stdin,
+            target,
+        } => {
             check_new_key(&key)?;
             let value = read_value(&key, value, stdin)?;
             let s = Scope::open(&config, &target)?;
@@ -221,7 +242,10 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
             let prefix = s.ns.prefix();
             let keys = envref_core::backend::relative_keys(&s.backend.list(&prefix)?, &prefix);
             if keys.is_empty() {
-                ui::info(&format!("no secrets under {prefix} in backend {}", s.backend.name()));
+                ui::info(&format!(
+                    "no secrets under {prefix} in backend {}",
+                    s.backend.name()
+                ));
             }
             let out: String = keys.iter().map(|k| format!("{k}\n")).collect();
             write_stdout(&out)?;
@@ -234,15 +258,25 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
                 return Ok(1);
             }
             if !s.backend.delete(&s.ns.key(&key))? {
-                return Err(Error::new(format!("{}: secret not found: {}", s.backend.name(), s.ns.key(&key)))
-                    .with_hint("`envref secret list` shows what is stored"));
+                return Err(Error::new(format!(
+                    "{}: secret not found: {}",
+                    s.backend.name(),
+                    s.ns.key(&key)
+                ))
+                .with_hint("`envref secret list` shows what is stored"));
             }
             match s.backend.deletion_note() {
                 Some(note) => ui::info(&format!("deleted {} ({note})", s.describe(&key))),
                 None => ui::info(&format!("deleted {}", s.describe(&key))),
             }
         }
-        SecretCommand::Generate { key, random, print, force, target } => {
+        SecretCommand::Generate {
+            key,
+            random,
+            print,
+            force,
+            target,
+        } => {
             check_new_key(&key)?;
             let s = Scope::open(&config, &target)?;
             if !confirm_replace(&s, &key, force, "generate would replace it")? {
@@ -251,16 +285,28 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
             }
             let value = generate::generate(random.length, &random.charset)?;
             s.backend.set(&s.ns.key(&key), &value)?;
-            ui::info(&format!("generated {} ({} characters, {})", s.describe(&key), random.length, random.charset));
+            ui::info(&format!(
+                "generated {} ({} characters, {})",
+                s.describe(&key),
+                random.length,
+                random.charset
+            ));
             if print {
                 write_stdout(&format!("{}\n", value.expose_secret()))?;
             }
         }
-        SecretCommand::Copy { key, from, from_profile, force, target } => {
+        SecretCommand::Copy {
+            key,
+            from,
+            from_profile,
+            force,
+            target,
+        } => {
             check_new_key(&key)?;
             check_project_name(&from).map_err(|m| Error::new(format!("--from {from:?}: {m}")))?;
             if let Some(p) = &from_profile {
-                check_profile_name(p).map_err(|m| Error::new(format!("--from-profile {p:?}: {m}")))?;
+                check_profile_name(p)
+                    .map_err(|m| Error::new(format!("--from-profile {p:?}: {m}")))?;
             }
             let s = Scope::open(&config, &target)?;
             let source = Namespace::new(&from, from_profile);
@@ -276,13 +322,26 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
             s.backend.set(&s.ns.key(&key), &value)?;
             ui::info(&format!("copied {source_key} to {}", s.describe(&key)));
         }
-        SecretCommand::Rotate { key, keep, random, print, force, target } => {
+        SecretCommand::Rotate {
+            key,
+            keep,
+            random,
+            print,
+            force,
+            target,
+        } => {
             check_new_key(&key)?;
             let s = Scope::open(&config, &target)?;
             // Old values past --keep already stored (a lower --keep than before) are deleted: ask.
             let beyond = envref_core::reference::history_key(&s.ns.key(&key), keep + 1);
-            if !force && s.backend.get(&s.ns.key(&key))?.is_some() && s.backend.get(&beyond)?.is_some() {
-                let q = format!("Rotate {} and delete its stored old values beyond the newest {keep}?", s.describe(&key));
+            if !force
+                && s.backend.get(&s.ns.key(&key))?.is_some()
+                && s.backend.get(&beyond)?.is_some()
+            {
+                let q = format!(
+                    "Rotate {} and delete its stored old values beyond the newest {keep}?",
+                    s.describe(&key)
+                );
                 if !ui::confirm(&q)? {
                     ui::info("cancelled");
                     return Ok(1);
@@ -305,7 +364,12 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
                 write_stdout(&format!("{}\n", value.expose_secret()))?;
             }
         }
-        SecretCommand::Share { key, to, to_file, target } => {
+        SecretCommand::Share {
+            key,
+            to,
+            to_file,
+            target,
+        } => {
             check_key(&key)?;
             let text = match (to, to_file) {
                 (Some(t), _) => t,
@@ -315,7 +379,9 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
                         .lines()
                         .map(str::trim)
                         .find(|l| !l.is_empty() && !l.starts_with('#'))
-                        .ok_or_else(|| Error::new(format!("{}: no public key in the file", f.display())))?
+                        .ok_or_else(|| {
+                            Error::new(format!("{}: no public key in the file", f.display()))
+                        })?
                         .to_string()
                 }
                 (None, None) => unreachable!("clap requires one"),
@@ -337,7 +403,9 @@ fn read_value(key: &str, value: Option<String>, stdin: bool) -> Result<SecretStr
         v
     } else if stdin {
         let mut buf = String::new();
-        std::io::stdin().read_to_string(&mut buf).map_err(|e| Error::new(format!("cannot read the value from stdin: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut buf)
+            .map_err(|e| Error::new(format!("cannot read the value from stdin: {e}")))?;
         if buf.ends_with('\n') {
             buf.pop();
             if buf.ends_with('\r') {
@@ -346,11 +414,16 @@ fn read_value(key: &str, value: Option<String>, stdin: bool) -> Result<SecretStr
         }
         buf
     } else if ui::interactive() {
-        rpassword::prompt_password(format!("Value for {key}: ")).map_err(|e| Error::new(format!("cannot read the value: {e}")))?
+        rpassword::prompt_password(format!("Value for {key}: "))
+            .map_err(|e| Error::new(format!("cannot read the value: {e}")))?
     } else {
-        return Err(Error::new(format!("no value given for {key} and no terminal to ask on"))
-            .with_hint("pass --value VALUE, or pipe it in with --stdin"));
+        return Err(Error::new(format!(
+            "no value given for {key} and no terminal to ask on"
+        ))
+        .with_hint("pass --value VALUE, or pipe it in with --stdin"));
     };
-    check_secret_value(&v).map_err(|m| Error::new(format!("{key}: {m}")).with_hint("give a non-empty value without NUL bytes"))?;
+    check_secret_value(&v).map_err(|m| {
+        Error::new(format!("{key}: {m}")).with_hint("give a non-empty value without NUL bytes")
+    })?;
     Ok(SecretString::from(v))
 }

@@ -31,9 +31,15 @@ pub fn run(g: &Global, a: StatusArgs) -> Result<i32> {
     let status = health::status(&project, &backends);
     print_warnings(&status.warnings);
     if a.format == "json" {
-        write_stdout(&format!("{}\n", serde_json::to_string_pretty(&status).expect("status serializes")))?;
+        write_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&status).expect("status serializes")
+        ))?;
     } else {
-        let named = envref_core::trust::named(&project.config, &project.config.backends.iter().collect::<Vec<_>>());
+        let named = envref_core::trust::named(
+            &project.config,
+            &project.config.backends.iter().collect::<Vec<_>>(),
+        );
         write_stdout(&render(&status, &project.config.root, &named))?;
     }
     let missing = status.missing().count();
@@ -43,14 +49,19 @@ pub fn run(g: &Global, a: StatusArgs) -> Result<i32> {
     }
     let mut parts = Vec::new();
     if missing > 0 {
-        parts.push(format!("{missing} of {} secret(s) missing", status.secrets.len()));
+        parts.push(format!(
+            "{missing} of {} secret(s) missing",
+            status.secrets.len()
+        ));
     }
     if !status.problems.is_empty() {
         parts.push(format!("{} variable(s) with errors", status.problems.len()));
     }
     let mut e = Error::new(format!("status: {}", parts.join(", ")));
     if missing > 0 {
-        e = e.with_hint("run the `fix:` command of each missing secret (or `envref onboard` for all of them)");
+        e = e.with_hint(
+            "run the `fix:` command of each missing secret (or `envref onboard` for all of them)",
+        );
     }
     ui::error(&e);
     Ok(1)
@@ -59,20 +70,39 @@ pub fn run(g: &Global, a: StatusArgs) -> Result<i32> {
 /// `named`: the programs this (allowed) config names, for the `Trust:` line.
 fn render(s: &Status, root: &std::path::Path, named: &[envref_core::trust::Named]) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "Project:  {} ({})", s.project, display_path(root, &s.config_file));
+    let _ = writeln!(
+        o,
+        "Project:  {} ({})",
+        s.project,
+        display_path(root, &s.config_file)
+    );
     let _ = writeln!(o, "Profile:  {}", s.profile.as_deref().unwrap_or("(none)"));
     let _ = writeln!(o, "Files:");
     for f in &s.files {
-        let _ = writeln!(o, "  {:<8} {} ({})", if f.present { "ok" } else { "missing" }, display_path(root, &f.path), f.role);
+        let _ = writeln!(
+            o,
+            "  {:<8} {} ({})",
+            if f.present { "ok" } else { "missing" },
+            display_path(root, &f.path),
+            f.role
+        );
     }
-    let _ = writeln!(o, "Keys:     {} ({} config, {} secret)", s.keys.total, s.keys.config, s.keys.secret);
+    let _ = writeln!(
+        o,
+        "Keys:     {} ({} config, {} secret)",
+        s.keys.total, s.keys.config, s.keys.secret
+    );
     let resolved = s.secrets.iter().filter(|x| x.resolved).count();
     let _ = writeln!(o, "Secrets:  {resolved} of {} resolved", s.secrets.len());
     let w = s.secrets.iter().map(|x| x.key.len()).max().unwrap_or(0);
     for x in &s.secrets {
         let used = x.variables.join(", ");
         if x.resolved {
-            let from = format!("{} ({})", x.backend.as_deref().unwrap_or("?"), x.stored_as.as_deref().unwrap_or("?"));
+            let from = format!(
+                "{} ({})",
+                x.backend.as_deref().unwrap_or("?"),
+                x.stored_as.as_deref().unwrap_or("?")
+            );
             let _ = writeln!(o, "  ok       {:<w$}  {from}  used by {used}", x.key);
         } else {
             let _ = writeln!(o, "  missing  {:<w$}  used by {used}", x.key);
@@ -85,16 +115,29 @@ fn render(s: &Status, root: &std::path::Path, named: &[envref_core::trust::Named
         }
     }
     if named.is_empty() {
-        let _ = writeln!(o, "Trust:    not needed (the config names no program of its own)");
+        let _ = writeln!(
+            o,
+            "Trust:    not needed (the config names no program of its own)"
+        );
     } else {
-        let _ = writeln!(o, "Trust:    allowed (`envref allow --revoke` withdraws it) to run:");
+        let _ = writeln!(
+            o,
+            "Trust:    allowed (`envref allow --revoke` withdraws it) to run:"
+        );
         for n in named {
             let _ = writeln!(o, "  {n}");
         }
     }
     let _ = writeln!(o, "Backends:");
     for b in &s.backends {
-        let _ = writeln!(o, "  {:<8} {} ({}): {}", if b.available { "ok" } else { "down" }, b.name, b.kind, b.detail);
+        let _ = writeln!(
+            o,
+            "  {:<8} {} ({}): {}",
+            if b.available { "ok" } else { "down" },
+            b.name,
+            b.kind,
+            b.detail
+        );
         if let Some(h) = &b.hint {
             let _ = writeln!(o, "           hint: {h}");
         }

@@ -8,7 +8,8 @@ use envref_core::backend::vault::parse_recipient;
 use envref_core::config::Config;
 use envref_core::layers::write_atomic;
 use envref_core::sync::{
-    read_identity_file, read_recipients, remember_team, team_change, teams_file, Bundle, TeamChange, DEFAULT_FILE, IDENTITY_ENV,
+    read_identity_file, read_recipients, remember_team, team_change, teams_file, Bundle,
+    TeamChange, DEFAULT_FILE, IDENTITY_ENV,
 };
 use envref_core::{Error, Result};
 
@@ -87,7 +88,11 @@ fn sync_file(g: &Global, root: &Path, given: Option<&PathBuf>) -> PathBuf {
 
 /// The identity file: `--identity`, else `$AGE_IDENTITY`; relative to the current directory.
 fn identity_file(g: &Global, given: Option<&PathBuf>) -> Option<PathBuf> {
-    let p = given.cloned().or_else(|| std::env::var_os(IDENTITY_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))?;
+    let p = given.cloned().or_else(|| {
+        std::env::var_os(IDENTITY_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })?;
     Some(if p.is_absolute() { p } else { g.dir().join(p) })
 }
 
@@ -100,24 +105,40 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
             if a.recipients.to_team {
                 if config.team.is_empty() {
                     return Err(Error::new("--to-team: no team members in .envref.yaml")
-                        .with_hint("add them with `envref team add <name> <age1…>`, or pass --to age1…"));
+                        .with_hint(
+                            "add them with `envref team add <name> <age1…>`, or pass --to age1…",
+                        ));
                 }
                 for m in &config.team {
-                    let key = parse_recipient(&m.public_key).map_err(|e| e.context(format!("team member {}", m.name)))?;
+                    let key = parse_recipient(&m.public_key)
+                        .map_err(|e| e.context(format!("team member {}", m.name)))?;
                     recipients.push((m.name.clone(), key));
                 }
             }
             for key in &a.recipients.to {
-                recipients.push(("--to".into(), parse_recipient(key).map_err(|e| e.context(format!("--to {key}")))?));
+                recipients.push((
+                    "--to".into(),
+                    parse_recipient(key).map_err(|e| e.context(format!("--to {key}")))?,
+                ));
             }
             for f in &a.recipients.to_file {
-                let path = if f.is_absolute() { f.clone() } else { g.dir().join(f) };
+                let path = if f.is_absolute() {
+                    f.clone()
+                } else {
+                    g.dir().join(f)
+                };
                 let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
                 let keys = read_recipients(&text).map_err(|e| e.context(path.display()))?;
                 if keys.is_empty() {
-                    return Err(Error::new(format!("{}: no public keys in the file", path.display())));
+                    return Err(Error::new(format!(
+                        "{}: no public keys in the file",
+                        path.display()
+                    )));
                 }
-                recipients.extend(keys.into_iter().map(|k| (display_path(&config.root, &path), k)));
+                recipients.extend(
+                    keys.into_iter()
+                        .map(|k| (display_path(&config.root, &path), k)),
+                );
             }
             let mut seen = std::collections::HashSet::new();
             recipients.retain(|(_, r)| seen.insert(r.to_string()));
@@ -174,8 +195,9 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
         }
         SyncCommand::Pull(a) => {
             let identity = identity_file(g, a.identity.as_ref()).ok_or_else(|| {
-                Error::new("no identity file given")
-                    .with_hint(format!("pass --identity key.txt (an `age-keygen` file), or set {IDENTITY_ENV}"))
+                Error::new("no identity file given").with_hint(format!(
+                    "pass --identity key.txt (an `age-keygen` file), or set {IDENTITY_ENV}"
+                ))
             })?;
             let identities = read_identity_file(&identity)?;
             let file = sync_file(g, &config.root, a.file.as_ref());
@@ -183,13 +205,17 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
             let data = std::fs::read(&file).map_err(|e| {
                 let err = Error::io(&file, e);
                 if a.file.is_none() {
-                    err.with_hint("a teammate creates it with `envref sync push --to-team` and commits it")
+                    err.with_hint(
+                        "a teammate creates it with `envref sync push --to-team` and commits it",
+                    )
                 } else {
                     err
                 }
             })?;
             let bundle = Bundle::open(&data, &identities).map_err(|e| e.context(&shown))?;
-            let sender = bundle.verified_sender(&identities).map_err(|e| e.context(&shown))?;
+            let sender = bundle
+                .verified_sender(&identities)
+                .map_err(|e| e.context(&shown))?;
             let backend = choose_backend(&config, a.backend.as_deref())?;
             let plan = bundle.plan(backend.as_ref(), &config.project, a.force)?;
             // age does not sign: anyone can encrypt a file to your key, so show what it would
@@ -200,7 +226,10 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                 }
             };
             if plan.writes() {
-                ui::info(&format!("{shown} would store into backend {}:", backend.name()));
+                ui::info(&format!(
+                    "{shown} would store into backend {}:",
+                    backend.name()
+                ));
                 list("add", &plan.add);
                 list("change", &plan.change);
             }
@@ -216,7 +245,10 @@ pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
                 (None, _) => {}
             }
             if plan.writes() || team.changed() {
-                confirm(&format!("Store these secrets in backend {}?", backend.name()), a.yes)?;
+                confirm(
+                    &format!("Store these secrets in backend {}?", backend.name()),
+                    a.yes,
+                )?;
             }
             bundle.store(backend.as_ref(), &config.project, &plan)?;
             remember_team(&config.root, &config.project, &config.team)?;
@@ -256,7 +288,9 @@ fn warn_on_team_change(config: &Config) -> Result<TeamChange> {
         ));
     }
     if change.changed() {
-        ui::warn("THE TEAM'S KEYS CHANGED since you last synced this project (`team:` in .envref.yaml):");
+        ui::warn(
+            "THE TEAM'S KEYS CHANGED since you last synced this project (`team:` in .envref.yaml):",
+        );
         for (name, key) in &change.added {
             ui::warn(&format!("  added:   {name}  {key}"));
         }
@@ -274,8 +308,10 @@ fn confirm(question: &str, yes: bool) -> Result<()> {
         return Ok(());
     }
     if !ui::interactive() {
-        return Err(Error::new("nothing was written: this needs a confirmation, and there is no terminal to ask on")
-            .with_hint("review the lines above, then run the command again with --yes"));
+        return Err(Error::new(
+            "nothing was written: this needs a confirmation, and there is no terminal to ask on",
+        )
+        .with_hint("review the lines above, then run the command again with --yes"));
     }
     if !ui::confirm(question)? {
         return Err(Error::new("cancelled; nothing was written"));

@@ -36,18 +36,31 @@ pub fn run(g: &Global, c: TeamCommand) -> Result<i32> {
             }
             let mut team = config.team.clone();
             team.sort_by(|a, b| a.name.cmp(&b.name));
-            let w = team.iter().map(|m| m.name.chars().count()).max().unwrap_or(0);
-            let out: String = team.iter().map(|m| format!("{:w$}  {}\n", m.name, m.public_key)).collect();
+            let w = team
+                .iter()
+                .map(|m| m.name.chars().count())
+                .max()
+                .unwrap_or(0);
+            let out: String = team
+                .iter()
+                .map(|m| format!("{:w$}  {}\n", m.name, m.public_key))
+                .collect();
             write_stdout(&out)?;
         }
         TeamCommand::Add { name, public_key } => {
             let public_key = public_key.trim();
-            ConfigEditor::open(&config.file)?.add_team_member(&name, public_key)?.write()?;
-            ui::info(&format!("added team member {name} ({public_key}) to {file}"));
+            ConfigEditor::open(&config.file)?
+                .add_team_member(&name, public_key)?
+                .write()?;
+            ui::info(&format!(
+                "added team member {name} ({public_key}) to {file}"
+            ));
             ui::info("hint: re-encrypt the secrets for the new team: `envref sync push --to-team`");
         }
         TeamCommand::Remove { name } => {
-            ConfigEditor::open(&config.file)?.remove_team_member(&name)?.write()?;
+            ConfigEditor::open(&config.file)?
+                .remove_team_member(&name)?
+                .write()?;
             ui::info(&format!("removed team member {name} from {file}"));
             ui::info(
                 "hint: re-encrypt without their key: `envref sync push --to-team`; secrets they could read before stay known to them, so rotate those that matter",

@@ -31,10 +31,24 @@ pub struct ValidateArgs {
 pub fn run(g: &Global, a: ValidateArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     let root = project.config.root.clone();
-    let given = |p: &PathBuf| if p.is_absolute() { p.clone() } else { g.dir().join(p) };
+    let given = |p: &PathBuf| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            g.dir().join(p)
+        }
+    };
     let default = |name: &str| Some(root.join(name)).filter(|p| p.is_file());
-    let example_path = a.example.as_ref().map(given).or_else(|| default(".env.example"));
-    let schema_path = a.schema.as_ref().map(given).or_else(|| default(".env.schema.json"));
+    let example_path = a
+        .example
+        .as_ref()
+        .map(given)
+        .or_else(|| default(".env.example"));
+    let schema_path = a
+        .schema
+        .as_ref()
+        .map(given)
+        .or_else(|| default(".env.schema.json"));
     if example_path.is_none() && schema_path.is_none() {
         return Err(Error::new("nothing to validate against: no .env.example and no .env.schema.json in the project root")
             .with_hint("create .env.example (every expected key) or .env.schema.json, or pass --example/--schema"));
@@ -50,7 +64,11 @@ pub fn run(g: &Global, a: ValidateArgs) -> Result<i32> {
         }
         ui::error(&Error::new(describe(&root, p)));
     }
-    let against: Vec<String> = [example_path.as_deref(), schema_path.as_deref()].into_iter().flatten().map(|p| shown(&root, p)).collect();
+    let against: Vec<String> = [example_path.as_deref(), schema_path.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(|p| shown(&root, p))
+        .collect();
     let n = report.error_count();
     if n > 0 {
         let mut e = Error::new(format!(
@@ -68,9 +86,15 @@ pub fn run(g: &Global, a: ValidateArgs) -> Result<i32> {
     }
     if !a.ci {
         for key in &report.unchecked_secrets {
-            ui::verbose(&format!("{key}: type not checked (its value is a secret, resolved only at run time)"));
+            ui::verbose(&format!(
+                "{key}: type not checked (its value is a secret, resolved only at run time)"
+            ));
         }
-        ui::info(&format!("ok: {} key(s) valid against {}", report.keys_checked, against.join(" and ")));
+        ui::info(&format!(
+            "ok: {} key(s) valid against {}",
+            report.keys_checked,
+            against.join(" and ")
+        ));
     }
     Ok(0)
 }
@@ -81,16 +105,30 @@ fn shown(root: &Path, p: &Path) -> String {
 
 fn describe(root: &Path, p: &Problem) -> String {
     match &p.location {
-        Some(l) => format!("{}:{}: {}: {}", shown(root, &l.path), l.pos, p.key, p.message),
+        Some(l) => format!(
+            "{}:{}: {}: {}",
+            shown(root, &l.path),
+            l.pos,
+            p.key,
+            p.message
+        ),
         None => format!("{}: {}", p.key, p.message),
     }
 }
 
 /// A GitHub Actions workflow command, so the error shows on the file's line in the PR.
 fn annotation(root: &Path, p: &Problem) -> String {
-    let msg = format!("{}: {}", p.key, p.message).replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let msg = format!("{}: {}", p.key, p.message)
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
     match &p.location {
-        Some(l) => format!("::error file={},line={},col={}::{msg}", shown(root, &l.path), l.pos.line, l.pos.col),
+        Some(l) => format!(
+            "::error file={},line={},col={}::{msg}",
+            shown(root, &l.path),
+            l.pos.line,
+            l.pos.col
+        ),
         None => format!("::error::{msg}"),
     }
 }

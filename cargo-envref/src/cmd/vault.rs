@@ -3,7 +3,9 @@
 use std::io::{IsTerminal, Read};
 
 use clap::Subcommand;
-use envref_core::backend::vault::{parse_export, passphrase, vault_path, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV};
+use envref_core::backend::vault::{
+    parse_export, passphrase, vault_path, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV,
+};
 use envref_core::config::{find_config, Config};
 use envref_core::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
@@ -64,14 +66,19 @@ pub struct Which {
 fn path_for(g: &Global, which: &Which) -> Result<std::path::PathBuf> {
     let config = match find_config(&g.dir()) {
         Some(f) => Some(Config::load(&f)?),
-        None if which.backend.is_some() => return Err(Error::new("--backend needs a project (.envref.yaml)")),
+        None if which.backend.is_some() => {
+            return Err(Error::new("--backend needs a project (.envref.yaml)"))
+        }
         None => None,
     };
     let spec = match (&config, &which.backend) {
         (Some(c), Some(name)) => {
             let s = c.require_backend(name)?;
             if s.kind != "vault" {
-                return Err(Error::new(format!("backend {name} is of type {}, not vault", s.kind)));
+                return Err(Error::new(format!(
+                    "backend {name} is of type {}, not vault",
+                    s.kind
+                )));
             }
             Some(s)
         }
@@ -99,7 +106,8 @@ pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
                 let first = ask("New vault passphrase: ")?;
                 let second = ask("Repeat the passphrase: ")?;
                 if first.expose_secret() != second.expose_secret() {
-                    return Err(Error::new("the passphrases do not match").with_hint("run `envref vault init` again"));
+                    return Err(Error::new("the passphrases do not match")
+                        .with_hint("run `envref vault init` again"));
                 }
                 first
             };
@@ -110,17 +118,30 @@ pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
         VaultCommand::Unlock { which } => lock(g, &which, false)?,
         VaultCommand::Export { force, which } => {
             if std::io::stdout().is_terminal() && !force {
-                return Err(Error::new("refusing to print plaintext secrets to the terminal")
-                    .with_hint("redirect to a file (`envref vault export > backup.json`) or pass --force"));
+                return Err(
+                    Error::new("refusing to print plaintext secrets to the terminal").with_hint(
+                        "redirect to a file (`envref vault export > backup.json`) or pass --force",
+                    ),
+                );
             }
             let path = path_for(g, &which)?;
             let v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
-            let secrets: serde_json::Map<String, serde_json::Value> =
-                v.export()?.into_iter().map(|(k, s)| (k, s.expose_secret().into())).collect();
+            let secrets: serde_json::Map<String, serde_json::Value> = v
+                .export()?
+                .into_iter()
+                .map(|(k, s)| (k, s.expose_secret().into()))
+                .collect();
             let n = secrets.len();
-            let doc = serde_json::json!({"version": 1, "exported_at": rfc3339_now(), "secrets": secrets});
-            write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc).expect("json")))?;
-            ui::info(&format!("exported {n} secrets from {}; the output is plaintext, keep it safe", path.display()));
+            let doc =
+                serde_json::json!({"version": 1, "exported_at": rfc3339_now(), "secrets": secrets});
+            write_stdout(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&doc).expect("json")
+            ))?;
+            ui::info(&format!(
+                "exported {n} secrets from {}; the output is plaintext, keep it safe",
+                path.display()
+            ));
         }
         VaultCommand::Import { file, force, which } => {
             let mut text = String::new();
@@ -130,25 +151,43 @@ pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
                     f.display().to_string()
                 }
                 None => {
-                    std::io::stdin().read_to_string(&mut text).map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
                     "stdin".into()
                 }
             };
             let entries = parse_export(&text).map_err(|e| e.context(&source))?;
             let path = path_for(g, &which)?;
-            let mut v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
+            let mut v =
+                VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
             let stored: std::collections::HashSet<String> = v.list("")?.into_iter().collect();
             let mut replaced = Vec::new();
             for (k, new) in entries.iter().filter(|(k, _)| stored.contains(k)) {
-                if v.get(k)?.is_some_and(|old| old.expose_secret() != new.expose_secret()) {
+                if v.get(k)?
+                    .is_some_and(|old| old.expose_secret() != new.expose_secret())
+                {
                     replaced.push(k.as_str());
                 }
             }
             if !replaced.is_empty() && !force {
                 const NAMED: usize = 20;
-                let more = if replaced.len() > NAMED { format!(" and {} more", replaced.len() - NAMED) } else { String::new() };
-                let names = replaced.iter().take(NAMED).copied().collect::<Vec<_>>().join(", ");
-                let what = format!("import would replace {} existing secret(s) in {}: {names}{more}", replaced.len(), path.display());
+                let more = if replaced.len() > NAMED {
+                    format!(" and {} more", replaced.len() - NAMED)
+                } else {
+                    String::new()
+                };
+                let names = replaced
+                    .iter()
+                    .take(NAMED)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let what = format!(
+                    "import would replace {} existing secret(s) in {}: {names}{more}",
+                    replaced.len(),
+                    path.display()
+                );
                 if !ui::interactive() {
                     return Err(Error::new(format!("{what}; nothing was imported"))
                         .with_hint("pass --force to replace them (`envref vault export` first keeps a copy)"));
@@ -174,13 +213,20 @@ fn lock(g: &Global, which: &Which, locked: bool) -> Result<()> {
         return Ok(());
     }
     v.set_locked(locked)?;
-    ui::info(&format!("vault {} at {}", if locked { "locked" } else { "unlocked" }, path.display()));
+    ui::info(&format!(
+        "vault {} at {}",
+        if locked { "locked" } else { "unlocked" },
+        path.display()
+    ));
     Ok(())
 }
 
 /// The current time as RFC 3339 UTC, e.g. 2026-11-28T13:24:22Z.
 fn rfc3339_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -192,5 +238,10 @@ fn rfc3339_now() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

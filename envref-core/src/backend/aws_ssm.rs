@@ -57,7 +57,11 @@ impl AwsSsm {
         let prefix = spec.option("prefix").unwrap_or("/envref").trim_matches('/');
         AwsSsm {
             tool: Tool::new(spec, "aws-ssm", "aws"),
-            prefix: if prefix.is_empty() { String::new() } else { format!("/{prefix}") },
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("/{prefix}")
+            },
             region: spec.option("region").map(str::to_string),
             profile: spec.option("profile").map(str::to_string),
         }
@@ -79,7 +83,11 @@ impl AwsSsm {
             argv.extend(["--profile".to_string(), p.clone()]);
         }
         // No pager: the CLI would otherwise wait on `less` for long output.
-        let inv = self.tool.invocation().args(argv).env("AWS_PAGER", SecretString::from(String::new()));
+        let inv = self
+            .tool
+            .invocation()
+            .args(argv)
+            .env("AWS_PAGER", SecretString::from(String::new()));
         self.tool.run(&format!("aws ssm {operation}"), inv)
     }
 
@@ -93,24 +101,40 @@ impl AwsSsm {
         let what = format!("aws ssm {operation}");
         let detail = out.stderr_summary();
         if stderr.contains("AccessDenied") || stderr.contains("(UnrecognizedClientException)") {
-            self.tool.error(ErrorKind::Denied, &what, detail).with_hint(IAM_HINT)
-        } else if stderr.contains("Unable to locate credentials") || stderr.contains("could not be found") {
+            self.tool
+                .error(ErrorKind::Denied, &what, detail)
+                .with_hint(IAM_HINT)
+        } else if stderr.contains("Unable to locate credentials")
+            || stderr.contains("could not be found")
+        {
             // "could not be found": a named profile that is not configured.
             self.tool
                 .error(ErrorKind::Denied, &what, detail)
                 .with_hint("configure AWS credentials (`aws configure`, `aws sso login`) or set `profile:` for this backend")
         } else if stderr.contains("You must specify a region") {
-            self.tool.error(ErrorKind::Failed, &what, detail).with_hint("set `region:` for this backend, or AWS_REGION")
+            self.tool
+                .error(ErrorKind::Failed, &what, detail)
+                .with_hint("set `region:` for this backend, or AWS_REGION")
         } else if stderr.contains("Could not connect to the endpoint URL") {
-            self.tool.error(ErrorKind::Unavailable, &what, detail).with_hint("check the network and the region (or AWS_ENDPOINT_URL)")
+            self.tool
+                .error(ErrorKind::Unavailable, &what, detail)
+                .with_hint("check the network and the region (or AWS_ENDPOINT_URL)")
         } else {
             self.tool.error(ErrorKind::Failed, &what, detail)
         }
     }
 
-    fn parse<T: for<'de> Deserialize<'de>>(&self, operation: &str, out: &Output) -> Result<T, BackendError> {
+    fn parse<T: for<'de> Deserialize<'de>>(
+        &self,
+        operation: &str,
+        out: &Output,
+    ) -> Result<T, BackendError> {
         serde_json::from_slice(&out.stdout).map_err(|e| {
-            self.tool.error(ErrorKind::Failed, &format!("aws ssm {operation}"), format!("unexpected output (not the documented JSON: {e})"))
+            self.tool.error(
+                ErrorKind::Failed,
+                &format!("aws ssm {operation}"),
+                format!("unexpected output (not the documented JSON: {e})"),
+            )
         })
     }
 
@@ -128,7 +152,11 @@ impl AwsSsm {
         match result {
             Err(e) => keys.iter().map(|_| Err(e.clone())).collect(),
             Ok(found) => {
-                let mut values: HashMap<String, Option<String>> = found.parameters.into_iter().map(|p| (p.name, p.value)).collect();
+                let mut values: HashMap<String, Option<String>> = found
+                    .parameters
+                    .into_iter()
+                    .map(|p| (p.name, p.value))
+                    .collect();
                 keys.iter()
                     .map(|k| {
                         let name = self.parameter_name(k);
@@ -159,7 +187,11 @@ impl Backend for AwsSsm {
     }
 
     fn get(&self, key: &str) -> Lookup {
-        let args = vec!["--name".to_string(), self.parameter_name(key), "--with-decryption".into()];
+        let args = vec![
+            "--name".to_string(),
+            self.parameter_name(key),
+            "--with-decryption".into(),
+        ];
         let out = self.ssm("get-parameter", args)?;
         if Self::is_not_found(&out) {
             return Ok(None);
@@ -181,8 +213,14 @@ impl Backend for AwsSsm {
                 continue;
             }
             let results: Vec<Vec<Lookup>> = std::thread::scope(|s| {
-                let handles: Vec<_> = group.iter().map(|chunk| s.spawn(move || self.get_batch(chunk))).collect();
-                handles.into_iter().map(|h| h.join().expect("get-parameters thread panicked")).collect()
+                let handles: Vec<_> = group
+                    .iter()
+                    .map(|chunk| s.spawn(move || self.get_batch(chunk)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("get-parameters thread panicked"))
+                    .collect()
             });
             answers.extend(results.into_iter().flatten());
         }
@@ -196,9 +234,17 @@ impl Backend for AwsSsm {
             "Type": "SecureString",
             "Overwrite": true,
         });
-        let file = SecretFile::new(&SecretString::from(request.to_string()))
-            .map_err(|e| self.tool.error(ErrorKind::Failed, "aws ssm put-parameter", format!("cannot write the request file: {e}")))?;
-        let args = vec!["--cli-input-json".to_string(), format!("file://{}", file.path().display())];
+        let file = SecretFile::new(&SecretString::from(request.to_string())).map_err(|e| {
+            self.tool.error(
+                ErrorKind::Failed,
+                "aws ssm put-parameter",
+                format!("cannot write the request file: {e}"),
+            )
+        })?;
+        let args = vec![
+            "--cli-input-json".to_string(),
+            format!("file://{}", file.path().display()),
+        ];
         let out = self.ssm("put-parameter", args)?;
         drop(file);
         if !out.success() {
@@ -208,7 +254,10 @@ impl Backend for AwsSsm {
     }
 
     fn delete(&self, key: &str) -> Result<bool, BackendError> {
-        let out = self.ssm("delete-parameter", vec!["--name".to_string(), self.parameter_name(key)])?;
+        let out = self.ssm(
+            "delete-parameter",
+            vec!["--name".to_string(), self.parameter_name(key)],
+        )?;
         if Self::is_not_found(&out) {
             return Ok(false);
         }
@@ -226,7 +275,10 @@ impl Backend for AwsSsm {
             "" => self.prefix.clone(),
             p => self.parameter_name(p),
         };
-        let out = self.ssm("get-parameters-by-path", vec!["--path".to_string(), path, "--recursive".into()])?;
+        let out = self.ssm(
+            "get-parameters-by-path",
+            vec!["--path".to_string(), path, "--recursive".into()],
+        )?;
         if !out.success() {
             return Err(self.failure("get-parameters-by-path", &out));
         }
@@ -252,7 +304,11 @@ mod tests {
     fn prefix_is_normalised() {
         let mut spec = BackendSpec::new("ssm", "aws-ssm");
         assert_eq!(AwsSsm::new(&spec).parameter_name("app/k"), "/envref/app/k");
-        spec.options.insert("prefix".into(), "my-api/production/".into());
-        assert_eq!(AwsSsm::new(&spec).parameter_name("app/k"), "/my-api/production/app/k");
+        spec.options
+            .insert("prefix".into(), "my-api/production/".into());
+        assert_eq!(
+            AwsSsm::new(&spec).parameter_name("app/k"),
+            "/my-api/production/app/k"
+        );
     }
 }

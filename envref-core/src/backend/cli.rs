@@ -20,7 +20,10 @@ impl Tool {
         Tool {
             backend: spec.name.clone(),
             kind,
-            command: spec.option("command").unwrap_or(default_command).to_string(),
+            command: spec
+                .option("command")
+                .unwrap_or(default_command)
+                .to_string(),
             timeout: spec.timeout(),
         }
     }
@@ -35,9 +38,16 @@ impl Tool {
     pub fn run(&self, what: &str, inv: Invocation) -> Result<Output, BackendError> {
         inv.run().map_err(|e| match e {
             RunError::NotFound(_) => {
-                let err = self.error(ErrorKind::Unavailable, what, format!("executable {} not found", self.command));
+                let err = self.error(
+                    ErrorKind::Unavailable,
+                    what,
+                    format!("executable {} not found", self.command),
+                );
                 match kinds::find(self.kind).and_then(|k| k.install_hint) {
-                    Some(h) => err.with_hint(format!("{h}; or set `command:` for backend {} in .envref.yaml", self.backend)),
+                    Some(h) => err.with_hint(format!(
+                        "{h}; or set `command:` for backend {} in .envref.yaml",
+                        self.backend
+                    )),
                     None => err,
                 }
             }
@@ -46,7 +56,12 @@ impl Tool {
     }
 
     /// `<backend>: <what>: <detail>`, e.g. `ssm: aws ssm get-parameters: …`.
-    pub fn error(&self, kind: ErrorKind, what: &str, detail: impl std::fmt::Display) -> BackendError {
+    pub fn error(
+        &self,
+        kind: ErrorKind,
+        what: &str,
+        detail: impl std::fmt::Display,
+    ) -> BackendError {
         BackendError::new(kind, format!("{}: {what}: {detail}", self.backend))
     }
 }

@@ -16,7 +16,8 @@ use super::{Backend, BackendError, ErrorKind, Lookup};
 use crate::config::BackendSpec;
 use crate::runner::{Invocation, Output};
 
-const AUTH_HINT: &str = "set VAULT_ADDR and VAULT_TOKEN (or `addr:`/`token:` for this backend), or run `vault login`";
+const AUTH_HINT: &str =
+    "set VAULT_ADDR and VAULT_TOKEN (or `addr:`/`token:` for this backend), or run `vault login`";
 
 pub struct HashicorpVault {
     tool: Tool,
@@ -32,11 +33,21 @@ impl HashicorpVault {
     pub fn new(spec: &BackendSpec) -> HashicorpVault {
         HashicorpVault {
             tool: Tool::new(spec, "hashicorp-vault", "vault"),
-            mount: spec.option("mount").unwrap_or("secret").trim_matches('/').to_string(),
-            prefix: spec.option("prefix").unwrap_or("envref").trim_matches('/').to_string(),
+            mount: spec
+                .option("mount")
+                .unwrap_or("secret")
+                .trim_matches('/')
+                .to_string(),
+            prefix: spec
+                .option("prefix")
+                .unwrap_or("envref")
+                .trim_matches('/')
+                .to_string(),
             addr: spec.option("addr").map(str::to_string),
             namespace: spec.option("namespace").map(str::to_string),
-            token: spec.option("token").map(|t| SecretString::from(t.to_string())),
+            token: spec
+                .option("token")
+                .map(|t| SecretString::from(t.to_string())),
         }
     }
 
@@ -51,7 +62,12 @@ impl HashicorpVault {
 
     /// `vault kv <sub…> -mount=M <flags…> <path>` with the connection settings in the environment.
     fn kv(&self, sub: &[&str], flags: &[&str], path: &str) -> Invocation {
-        let mut inv = self.tool.invocation().arg("kv").args(sub.iter().copied()).arg(format!("-mount={}", self.mount));
+        let mut inv = self
+            .tool
+            .invocation()
+            .arg("kv")
+            .args(sub.iter().copied())
+            .arg(format!("-mount={}", self.mount));
         inv = inv.args(flags.iter().copied()).arg(path);
         if let Some(a) = &self.addr {
             inv = inv.env("VAULT_ADDR", SecretString::from(a.clone()));
@@ -69,36 +85,69 @@ impl HashicorpVault {
         let stderr = String::from_utf8_lossy(&out.stderr);
         // The CLI's API errors span lines ("Error making API request. / URL: … / Code: 403.
         // Errors: / * permission denied"); keep the code and the reasons.
-        let essential: Vec<&str> = stderr.lines().map(str::trim).filter(|l| l.starts_with("Code:") || l.starts_with("* ")).collect();
-        let detail = if essential.is_empty() { out.stderr_summary() } else { essential.join(" ") };
+        let essential: Vec<&str> = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("Code:") || l.starts_with("* "))
+            .collect();
+        let detail = if essential.is_empty() {
+            out.stderr_summary()
+        } else {
+            essential.join(" ")
+        };
         if stderr.contains("Code: 403") || stderr.contains("missing client token") {
-            self.tool.error(ErrorKind::Denied, what, detail).with_hint(AUTH_HINT)
-        } else if stderr.contains("connection refused") || stderr.contains("no such host") || stderr.contains("i/o timeout") {
-            self.tool.error(ErrorKind::Unavailable, what, detail).with_hint(AUTH_HINT)
+            self.tool
+                .error(ErrorKind::Denied, what, detail)
+                .with_hint(AUTH_HINT)
+        } else if stderr.contains("connection refused")
+            || stderr.contains("no such host")
+            || stderr.contains("i/o timeout")
+        {
+            self.tool
+                .error(ErrorKind::Unavailable, what, detail)
+                .with_hint(AUTH_HINT)
         } else {
             self.tool.error(ErrorKind::Failed, what, detail)
         }
     }
 
     fn parse(&self, what: &str, out: &Output) -> Result<Value, BackendError> {
-        serde_json::from_slice(&out.stdout)
-            .map_err(|e| self.tool.error(ErrorKind::Failed, what, format!("unexpected output (not the documented JSON: {e})")))
+        serde_json::from_slice(&out.stdout).map_err(|e| {
+            self.tool.error(
+                ErrorKind::Failed,
+                what,
+                format!("unexpected output (not the documented JSON: {e})"),
+            )
+        })
     }
 
     /// The entries of one folder (`a`, `sub/`), or none when the folder does not exist.
     fn list_folder(&self, folder: &str) -> Result<Vec<String>, BackendError> {
-        let out = self.tool.run("vault kv list", self.kv(&["list"], &["-format=json"], folder))?;
+        let out = self.tool.run(
+            "vault kv list",
+            self.kv(&["list"], &["-format=json"], folder),
+        )?;
         if !out.success() {
             let stdout = String::from_utf8_lossy(&out.stdout);
-            if out.code() == Some(2) && (stdout.trim() == "{}" || String::from_utf8_lossy(&out.stderr).contains("No value found")) {
+            if out.code() == Some(2)
+                && (stdout.trim() == "{}"
+                    || String::from_utf8_lossy(&out.stderr).contains("No value found"))
+            {
                 return Ok(Vec::new());
             }
             return Err(self.failure("vault kv list", &out));
         }
         match self.parse("vault kv list", &out)? {
-            Value::Array(items) => Ok(items.into_iter().filter_map(|v| v.as_str().map(str::to_string)).collect()),
+            Value::Array(items) => Ok(items
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()),
             Value::Object(o) if o.is_empty() => Ok(Vec::new()),
-            _ => Err(self.tool.error(ErrorKind::Failed, "vault kv list", "unexpected output (not a JSON array)")),
+            _ => Err(self.tool.error(
+                ErrorKind::Failed,
+                "vault kv list",
+                "unexpected output (not a JSON array)",
+            )),
         }
     }
 }
@@ -113,9 +162,14 @@ impl Backend for HashicorpVault {
     }
 
     fn get(&self, key: &str) -> Lookup {
-        let out = self.tool.run("vault kv get", self.kv(&["get"], &["-format=json"], &self.path(key)))?;
+        let out = self.tool.run(
+            "vault kv get",
+            self.kv(&["get"], &["-format=json"], &self.path(key)),
+        )?;
         if !out.success() {
-            if out.code() == Some(2) && String::from_utf8_lossy(&out.stderr).contains("No value found") {
+            if out.code() == Some(2)
+                && String::from_utf8_lossy(&out.stderr).contains("No value found")
+            {
                 return Ok(None);
             }
             return Err(self.failure("vault kv get", &out));
@@ -151,7 +205,10 @@ impl Backend for HashicorpVault {
     /// Removes every version and the metadata (`kv metadata delete`), so the key is really gone.
     fn delete(&self, key: &str) -> Result<bool, BackendError> {
         let existed = self.get(key)?.is_some();
-        let out = self.tool.run("vault kv metadata delete", self.kv(&["metadata", "delete"], &[], &self.path(key)))?;
+        let out = self.tool.run(
+            "vault kv metadata delete",
+            self.kv(&["metadata", "delete"], &[], &self.path(key)),
+        )?;
         if !out.success() {
             return Err(self.failure("vault kv metadata delete", &out));
         }
@@ -191,7 +248,11 @@ mod tests {
     fn paths() {
         let mut spec = BackendSpec::new("hc", "hashicorp-vault");
         assert_eq!(HashicorpVault::new(&spec).path("app/k"), "envref/app/k");
-        spec.options.insert("prefix".into(), "/team-alpha/myapp/".into());
-        assert_eq!(HashicorpVault::new(&spec).path("app/k"), "team-alpha/myapp/app/k");
+        spec.options
+            .insert("prefix".into(), "/team-alpha/myapp/".into());
+        assert_eq!(
+            HashicorpVault::new(&spec).path("app/k"),
+            "team-alpha/myapp/app/k"
+        );
     }
 }

@@ -37,24 +37,36 @@ pub struct Keychain {
 
 impl Keychain {
     pub fn new(spec: &BackendSpec) -> Keychain {
-        Keychain { name: spec.name.clone(), store: OnceLock::new() }
+        Keychain {
+            name: spec.name.clone(),
+            store: OnceLock::new(),
+        }
     }
 
     /// The store, connected on first use; a failure to connect is remembered for the run.
     fn store(&self) -> Result<&Arc<CredentialStore>, BackendError> {
-        self.store.get_or_init(|| open_store(&self.name)).as_ref().map_err(Clone::clone)
+        self.store
+            .get_or_init(|| open_store(&self.name))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     fn entry(&self, key: &str) -> Result<Entry, BackendError> {
         let store = self.store()?;
         let label = format!("envref {key}");
         let modifiers = HashMap::from([("label", label.as_str())]);
-        Entry::new_in_store_with_modifiers(store, SERVICE, key, &modifiers).map_err(|e| map_error(&self.name, "open", key, e))
+        Entry::new_in_store_with_modifiers(store, SERVICE, key, &modifiers)
+            .map_err(|e| map_error(&self.name, "open", key, e))
     }
 }
 
 /// Connect to this machine's credential store.
-#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd"))]
+#[cfg(any(
+    target_os = "linux",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd"
+))]
 fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
     match dbus_secret_service_keyring_store::Store::new() {
         Ok(store) => Ok(store as Arc<CredentialStore>),
@@ -108,11 +120,19 @@ fn search_spec() -> HashMap<&'static str, &'static str> {
 
 /// The namespaced key of a found item: its user.
 fn user_of(item: &Entry) -> Result<Option<String>, KeyringError> {
-    if cfg!(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd")) {
+    if cfg!(any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd"
+    )) {
         // The Secret Service store's specifiers are empty while locked; attributes say why.
         Ok(item.get_attributes()?.get("username").cloned())
     } else {
-        Ok(item.get_specifiers().filter(|(service, _)| service == SERVICE).map(|(_, user)| user))
+        Ok(item
+            .get_specifiers()
+            .filter(|(service, _)| service == SERVICE)
+            .map(|(_, user)| user))
     }
 }
 
@@ -128,8 +148,11 @@ pub fn probe() -> Result<(), BackendError> {
 }
 
 fn unavailable(name: &str) -> BackendError {
-    BackendError::new(ErrorKind::Unavailable, format!("{name}: unavailable (no Secret Service on this machine)"))
-        .with_hint(UNAVAILABLE_HINT)
+    BackendError::new(
+        ErrorKind::Unavailable,
+        format!("{name}: unavailable (no Secret Service on this machine)"),
+    )
+    .with_hint(UNAVAILABLE_HINT)
 }
 
 /// Whether a platform failure means the service went away (or never was there).
@@ -150,13 +173,22 @@ fn is_gone(text: &str) -> bool {
 
 /// One line, bounded: platform error texts are D-Bus messages, never values.
 fn one_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().chars().take(300).collect()
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
 }
 
 /// Map a keyring error (not `NoEntry` or `Ambiguous`, which callers handle) to a
 /// one-line message with the fix.
 fn map_error(name: &str, op: &str, key: &str, e: KeyringError) -> BackendError {
-    let target = if key.is_empty() { String::new() } else { format!(" {key}") };
+    let target = if key.is_empty() {
+        String::new()
+    } else {
+        format!(" {key}")
+    };
     match e {
         KeyringError::PlatformFailure(inner) => {
             let text = inner.to_string();
@@ -228,7 +260,9 @@ impl Backend for Keychain {
                         Err(e) => return Err(map_error(&self.name, "set", key, e)),
                     }
                 }
-                entry.set_password(value.expose_secret()).map_err(|e| map_error(&self.name, "set", key, e))
+                entry
+                    .set_password(value.expose_secret())
+                    .map_err(|e| map_error(&self.name, "set", key, e))
             }
             Err(e) => Err(map_error(&self.name, "set", key, e)),
         }
@@ -256,7 +290,8 @@ impl Backend for Keychain {
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         let store = self.store()?;
-        let items = Entry::search_in_store(store, &search_spec()).map_err(|e| map_error(&self.name, "list", "", e))?;
+        let items = Entry::search_in_store(store, &search_spec())
+            .map_err(|e| map_error(&self.name, "list", "", e))?;
         let mut keys = Vec::new();
         for item in items {
             match user_of(&item) {
@@ -286,18 +321,48 @@ mod tests {
             KeyringError::PlatformFailure("DBus error: The name org.freedesktop.secrets was not provided by any .service files".into()),
         );
         assert_eq!(e.kind, ErrorKind::Unavailable);
-        assert_eq!(e.message, "keychain: unavailable (no Secret Service on this machine)");
+        assert_eq!(
+            e.message,
+            "keychain: unavailable (no Secret Service on this machine)"
+        );
         assert!(e.hint.as_deref().unwrap().contains("envref vault init"));
     }
 
     #[test]
     fn locked_and_other_failures() {
-        let e = map_error("keychain", "get", "app/k", KeyringError::NoStorageAccess("Secret Service: unlock prompt was dismissed".into()));
-        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Denied, "keychain: locked"));
+        let e = map_error(
+            "keychain",
+            "get",
+            "app/k",
+            KeyringError::NoStorageAccess("Secret Service: unlock prompt was dismissed".into()),
+        );
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::Denied, "keychain: locked")
+        );
         assert!(e.hint.is_some());
-        let e = map_error("kc", "set", "app/k", KeyringError::PlatformFailure("DBus error: something odd\nsecond line".into()));
-        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Failed, "kc: set app/k failed: DBus error: something odd"));
-        let e = map_error("kc", "get", "app/k", KeyringError::BadEncoding(b"\xffsecret-bytes".to_vec()));
-        assert!(!e.message.contains("secret-bytes") && !format!("{e:?}").contains("secret-bytes"), "{e:?}");
+        let e = map_error(
+            "kc",
+            "set",
+            "app/k",
+            KeyringError::PlatformFailure("DBus error: something odd\nsecond line".into()),
+        );
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (
+                ErrorKind::Failed,
+                "kc: set app/k failed: DBus error: something odd"
+            )
+        );
+        let e = map_error(
+            "kc",
+            "get",
+            "app/k",
+            KeyringError::BadEncoding(b"\xffsecret-bytes".to_vec()),
+        );
+        assert!(
+            !e.message.contains("secret-bytes") && !format!("{e:?}").contains("secret-bytes"),
+            "{e:?}"
+        );
     }
 }

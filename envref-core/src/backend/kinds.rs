@@ -61,13 +61,21 @@ pub fn find(name: &str) -> Option<&'static Kind> {
 /// types that run no program.
 pub fn default_program(spec: &BackendSpec) -> Option<String> {
     let base = find(&spec.kind)?.program?;
-    Some(if spec.kind == "plugin" { format!("{base}{}", spec.name) } else { base.to_string() })
+    Some(if spec.kind == "plugin" {
+        format!("{base}{}", spec.name)
+    } else {
+        base.to_string()
+    })
 }
 
 /// The executable `spec` runs: its `command:` option, else the type's default.
 pub fn program(spec: &BackendSpec) -> Option<String> {
     let default = default_program(spec)?;
-    Some(spec.option("command").map(str::to_string).unwrap_or(default))
+    Some(
+        spec.option("command")
+            .map(str::to_string)
+            .unwrap_or(default),
+    )
 }
 
 /// Options whose values are credentials: never printed.
@@ -85,12 +93,23 @@ mod tests {
         assert_eq!(program(&plugin).as_deref(), Some("envref-backend-demo"));
         plugin.options.insert("command".into(), "/opt/x".into());
         assert_eq!(program(&plugin).as_deref(), Some("/opt/x"));
-        assert_eq!(default_program(&plugin).as_deref(), Some("envref-backend-demo"));
-        assert_eq!(program(&BackendSpec::new("ssm", "aws-ssm")).as_deref(), Some("aws"));
+        assert_eq!(
+            default_program(&plugin).as_deref(),
+            Some("envref-backend-demo")
+        );
+        assert_eq!(
+            program(&BackendSpec::new("ssm", "aws-ssm")).as_deref(),
+            Some("aws")
+        );
         assert_eq!(program(&BackendSpec::new("v", "vault")), None);
         // Every type that takes `command:` has a default program, and no other does.
         for k in KINDS {
-            assert_eq!(k.options.contains(&"command"), k.program.is_some(), "{}", k.name);
+            assert_eq!(
+                k.options.contains(&"command"),
+                k.program.is_some(),
+                "{}",
+                k.name
+            );
         }
     }
 }

@@ -40,7 +40,11 @@ pub(crate) mod base64 {
     pub(crate) fn base64_encode(data: &[u8]) -> String {
         let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
         for chunk in data.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             for i in 0..4 {
                 if i <= chunk.len() {
@@ -112,7 +116,11 @@ pub struct BackendError {
 
 impl BackendError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        BackendError { kind, message: message.into(), hint: None }
+        BackendError {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -129,7 +137,10 @@ impl fmt::Display for BackendError {
 
 impl From<BackendError> for crate::Error {
     fn from(e: BackendError) -> Self {
-        crate::Error { message: e.message, hint: e.hint }
+        crate::Error {
+            message: e.message,
+            hint: e.hint,
+        }
     }
 }
 
@@ -180,19 +191,35 @@ pub trait Backend: Send + Sync {
 
 /// `get_many`, checked: exactly one answer per key, else an error (a broken backend or
 /// plugin must not make the caller panic or drop keys).
-pub fn get_each<B: Backend + ?Sized>(backend: &B, keys: &[String]) -> Result<Vec<Lookup>, BackendError> {
+pub fn get_each<B: Backend + ?Sized>(
+    backend: &B,
+    keys: &[String],
+) -> Result<Vec<Lookup>, BackendError> {
     let answers = backend.get_many(keys);
     if answers.len() == keys.len() {
         return Ok(answers);
     }
-    Err(BackendError::new(ErrorKind::Failed, format!("{}: asked for {} key(s), answered {}", backend.name(), keys.len(), answers.len()))
-        .with_hint(backend_hint(backend.name(), backend.kind())))
+    Err(BackendError::new(
+        ErrorKind::Failed,
+        format!(
+            "{}: asked for {} key(s), answered {}",
+            backend.name(),
+            keys.len(),
+            answers.len()
+        ),
+    )
+    .with_hint(backend_hint(backend.name(), backend.kind())))
 }
 
 /// The listed keys that are under `prefix`, without it: a backend's answer is not trusted
 /// to hold only what was asked for.
 pub fn relative_keys(listed: &[String], prefix: &str) -> Vec<String> {
-    listed.iter().filter_map(|k| k.strip_prefix(prefix)).filter(|k| !k.is_empty()).map(str::to_string).collect()
+    listed
+        .iter()
+        .filter_map(|k| k.strip_prefix(prefix))
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -208,7 +235,8 @@ pub fn parallel_get<B: Backend + ?Sized>(backend: &B, keys: &[String]) -> Vec<Lo
         return keys.iter().map(|k| backend.get(k)).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<Lookup>>> = keys.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let slots: Vec<std::sync::Mutex<Option<Lookup>>> =
+        keys.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..PARALLEL_LOOKUPS.min(keys.len()) {
             s.spawn(|| loop {
@@ -219,7 +247,14 @@ pub fn parallel_get<B: Backend + ?Sized>(backend: &B, keys: &[String]) -> Vec<Lo
             });
         }
     });
-    slots.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).expect("every slot answered")).collect()
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every slot answered")
+        })
+        .collect()
 }
 
 /// Where a project's secrets live in every backend: `<project>/<key>`, or
@@ -232,7 +267,10 @@ pub struct Namespace {
 
 impl Namespace {
     pub fn new(project: impl Into<String>, profile: Option<String>) -> Self {
-        Namespace { project: project.into(), profile }
+        Namespace {
+            project: project.into(),
+            profile,
+        }
     }
 
     /// The key in this namespace's own scope (profile scope when there is a profile).

@@ -38,7 +38,8 @@ use super::{Backend, BackendError, ErrorKind, Lookup};
 use crate::config::BackendSpec;
 use crate::runner::{Output, SecretFile};
 
-const IAM_HINT: &str = "the IAM policy needs `manage secret-family` in the compartment and `use keys` on the master \
+const IAM_HINT: &str =
+    "the IAM policy needs `manage secret-family` in the compartment and `use keys` on the master \
 encryption key (see the OCI Vault section of the envref docs)";
 const CONFIG_HINT: &str = "configure the OCI CLI (`oci setup config`), or set `profile:` for this backend to a profile of ~/.oci/config";
 /// The service rejects secret content over 25 KB (base64).
@@ -120,8 +121,14 @@ impl CliError {
         for line in stderr.split_inclusive('\n') {
             let head = line.trim();
             offset += line.len();
-            if let Some(kind) = head.strip_suffix(':').filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric())) {
-                let json: Value = serde_json::Deserializer::from_str(&stderr[offset..]).into_iter().next()?.ok()?;
+            if let Some(kind) = head
+                .strip_suffix(':')
+                .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric()))
+            {
+                let json: Value = serde_json::Deserializer::from_str(&stderr[offset..])
+                    .into_iter()
+                    .next()?
+                    .ok()?;
                 let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_string);
                 return Some(CliError {
                     kind: kind.to_string(),
@@ -174,7 +181,11 @@ impl OciVault {
     /// Run `oci <args…> --output json [--profile P]` (stdin is /dev/null: the runner gives no
     /// stdin data, so a CLI without config cannot sit at its setup prompt).
     fn oci(&self, what: &str, args: &[&str]) -> Result<Output, BackendError> {
-        let mut inv = self.tool.invocation().args(args.iter().copied()).args(["--output", "json"]);
+        let mut inv = self
+            .tool
+            .invocation()
+            .args(args.iter().copied())
+            .args(["--output", "json"]);
         if let Some(p) = &self.profile {
             inv = inv.args(["--profile", p.as_str()]);
         }
@@ -182,7 +193,9 @@ impl OciVault {
     }
 
     fn is_not_found(out: &Output) -> bool {
-        !out.success() && CliError::parse(&String::from_utf8_lossy(&out.stderr)).is_some_and(|e| e.is_not_found())
+        !out.success()
+            && CliError::parse(&String::from_utf8_lossy(&out.stderr))
+                .is_some_and(|e| e.is_not_found())
     }
 
     /// A failed call as a backend error with the CLI's own code and message.
@@ -190,32 +203,61 @@ impl OciVault {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let Some(e) = CliError::parse(&stderr) else {
             let detail = out.stderr_summary();
-            if stderr.contains("Could not find config file") || stderr.contains("not found in config file") {
-                return self.tool.error(ErrorKind::Denied, what, detail).with_hint(CONFIG_HINT);
+            if stderr.contains("Could not find config file")
+                || stderr.contains("not found in config file")
+            {
+                return self
+                    .tool
+                    .error(ErrorKind::Denied, what, detail)
+                    .with_hint(CONFIG_HINT);
             }
             return self.tool.error(ErrorKind::Failed, what, detail);
         };
         let detail = e.summary();
         match (e.kind.as_str(), e.status) {
-            ("ServiceError", Some(401)) => self.tool.error(ErrorKind::Denied, what, detail).with_hint(CONFIG_HINT),
-            ("ServiceError", Some(403 | 404)) => self.tool.error(ErrorKind::Denied, what, detail).with_hint(IAM_HINT),
-            ("RequestException", _) => {
-                self.tool.error(ErrorKind::Unavailable, what, detail).with_hint("check the network and the region of the OCI CLI profile")
-            }
+            ("ServiceError", Some(401)) => self
+                .tool
+                .error(ErrorKind::Denied, what, detail)
+                .with_hint(CONFIG_HINT),
+            ("ServiceError", Some(403 | 404)) => self
+                .tool
+                .error(ErrorKind::Denied, what, detail)
+                .with_hint(IAM_HINT),
+            ("RequestException", _) => self
+                .tool
+                .error(ErrorKind::Unavailable, what, detail)
+                .with_hint("check the network and the region of the OCI CLI profile"),
             _ => self.tool.error(ErrorKind::Failed, what, detail),
         }
     }
 
     fn parse(&self, what: &str, out: &Output) -> Result<Value, BackendError> {
-        serde_json::from_slice(&out.stdout)
-            .map_err(|e| self.tool.error(ErrorKind::Failed, what, format!("unexpected output (not the documented JSON: {e})")))
+        serde_json::from_slice(&out.stdout).map_err(|e| {
+            self.tool.error(
+                ErrorKind::Failed,
+                what,
+                format!("unexpected output (not the documented JSON: {e})"),
+            )
+        })
     }
 
     /// Every secret of the vault (all pages), or only those named `name`, or only those in
     /// `state`. An empty result is 0 bytes of output.
-    fn secrets(&self, name: Option<&str>, state: Option<&str>) -> Result<Vec<Summary>, BackendError> {
+    fn secrets(
+        &self,
+        name: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Vec<Summary>, BackendError> {
         const WHAT: &str = "oci vault secret list";
-        let mut args = vec!["vault", "secret", "list", "-c", &self.compartment_id, "--vault-id", &self.vault_id];
+        let mut args = vec![
+            "vault",
+            "secret",
+            "list",
+            "-c",
+            &self.compartment_id,
+            "--vault-id",
+            &self.vault_id,
+        ];
         if let Some(n) = name {
             args.extend(["--name", n]);
         }
@@ -231,15 +273,23 @@ impl OciVault {
             return Ok(Vec::new());
         }
         let body = self.parse(WHAT, &out)?;
-        let items =
-            body["data"].as_array().ok_or_else(|| self.tool.error(ErrorKind::Failed, WHAT, "unexpected output (no `data` array)"))?;
+        let items = body["data"].as_array().ok_or_else(|| {
+            self.tool.error(
+                ErrorKind::Failed,
+                WHAT,
+                "unexpected output (no `data` array)",
+            )
+        })?;
         Ok(items
             .iter()
             .filter_map(|s| {
                 Some(Summary {
                     id: s["id"].as_str()?.to_string(),
                     name: s["secret-name"].as_str()?.to_string(),
-                    state: s["lifecycle-state"].as_str().unwrap_or_default().to_string(),
+                    state: s["lifecycle-state"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                 })
             })
             .filter(|s| name.is_none_or(|n| s.name == n))
@@ -253,12 +303,20 @@ impl OciVault {
             return Err(self.tool.error(
                 ErrorKind::Failed,
                 what,
-                format!("the value is too large for OCI Vault ({} bytes in base64; the limit is 25 KB)", content.len()),
+                format!(
+                    "the value is too large for OCI Vault ({} bytes in base64; the limit is 25 KB)",
+                    content.len()
+                ),
             ));
         }
         let request = serde_json::json!({ "secretContentContent": content });
-        SecretFile::new(&SecretString::from(request.to_string()))
-            .map_err(|e| self.tool.error(ErrorKind::Failed, what, format!("cannot write the request file: {e}")))
+        SecretFile::new(&SecretString::from(request.to_string())).map_err(|e| {
+            self.tool.error(
+                ErrorKind::Failed,
+                what,
+                format!("cannot write the request file: {e}"),
+            )
+        })
     }
 
     fn call(&self, what: &str, args: &[&str]) -> Result<Output, BackendError> {
@@ -282,7 +340,15 @@ impl Backend for OciVault {
     fn get(&self, key: &str) -> Lookup {
         const WHAT: &str = "oci secrets secret-bundle get-secret-bundle-by-name";
         let name = secret_name(key);
-        let args = ["secrets", "secret-bundle", "get-secret-bundle-by-name", "--secret-name", &name, "--vault-id", &self.vault_id];
+        let args = [
+            "secrets",
+            "secret-bundle",
+            "get-secret-bundle-by-name",
+            "--secret-name",
+            &name,
+            "--vault-id",
+            &self.vault_id,
+        ];
         let out = self.oci(WHAT, &args)?;
         if Self::is_not_found(&out) {
             return Ok(None);
@@ -292,21 +358,40 @@ impl Backend for OciVault {
         }
         let body = self.parse(WHAT, &out)?;
         let content = &body["data"]["secret-bundle-content"];
-        if content["content-type"].as_str().is_some_and(|t| t != "BASE64") {
+        if content["content-type"]
+            .as_str()
+            .is_some_and(|t| t != "BASE64")
+        {
             return Err(self.tool.error(
                 ErrorKind::Failed,
                 WHAT,
-                format!("secret {name} has content type {}, not BASE64", content["content-type"]),
+                format!(
+                    "secret {name} has content type {}, not BASE64",
+                    content["content-type"]
+                ),
             ));
         }
-        let text = content["content"]
-            .as_str()
-            .ok_or_else(|| self.tool.error(ErrorKind::Failed, WHAT, format!("secret {name} came back without content")))?;
-        let bytes = base64_decode(text)
-            .ok_or_else(|| self.tool.error(ErrorKind::Failed, WHAT, format!("the content of secret {name} is not base64")))?;
+        let text = content["content"].as_str().ok_or_else(|| {
+            self.tool.error(
+                ErrorKind::Failed,
+                WHAT,
+                format!("secret {name} came back without content"),
+            )
+        })?;
+        let bytes = base64_decode(text).ok_or_else(|| {
+            self.tool.error(
+                ErrorKind::Failed,
+                WHAT,
+                format!("the content of secret {name} is not base64"),
+            )
+        })?;
         let value = String::from_utf8(bytes).map_err(|_| {
             self.tool
-                .error(ErrorKind::Failed, WHAT, format!("the content of secret {name} is not UTF-8 text"))
+                .error(
+                    ErrorKind::Failed,
+                    WHAT,
+                    format!("the content of secret {name} is not UTF-8 text"),
+                )
                 .with_hint("envref stores text values; write it with `envref secret set`")
         })?;
         Ok(Some(SecretString::from(value)))
@@ -315,13 +400,28 @@ impl Backend for OciVault {
     fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError> {
         let name = secret_name(key);
         let found = self.secrets(Some(&name), None)?;
-        let live = found.iter().find(|s| matches!(s.state.as_str(), "ACTIVE" | "CREATING" | "UPDATING"));
-        let pending = found.iter().find(|s| matches!(s.state.as_str(), "PENDING_DELETION" | "SCHEDULING_DELETION"));
+        let live = found
+            .iter()
+            .find(|s| matches!(s.state.as_str(), "ACTIVE" | "CREATING" | "UPDATING"));
+        let pending = found
+            .iter()
+            .find(|s| matches!(s.state.as_str(), "PENDING_DELETION" | "SCHEDULING_DELETION"));
         let update = |id: &str| {
             const WHAT: &str = "oci vault secret update-base64";
             let file = self.content_file(WHAT, value)?;
             let json = format!("file://{}", file.path().display());
-            self.call(WHAT, &["vault", "secret", "update-base64", "--secret-id", id, "--from-json", &json])?;
+            self.call(
+                WHAT,
+                &[
+                    "vault",
+                    "secret",
+                    "update-base64",
+                    "--secret-id",
+                    id,
+                    "--from-json",
+                    &json,
+                ],
+            )?;
             drop(file);
             Ok(())
         };
@@ -329,7 +429,16 @@ impl Backend for OciVault {
             (Some(s), _) => update(&s.id),
             (None, Some(s)) => {
                 // Scheduled for deletion, but it still owns the name: bring it back with the new value.
-                self.call("oci vault secret cancel-secret-deletion", &["vault", "secret", "cancel-secret-deletion", "--secret-id", &s.id])?;
+                self.call(
+                    "oci vault secret cancel-secret-deletion",
+                    &[
+                        "vault",
+                        "secret",
+                        "cancel-secret-deletion",
+                        "--secret-id",
+                        &s.id,
+                    ],
+                )?;
                 update(&s.id)
             }
             (None, None) => {
@@ -367,7 +476,16 @@ impl Backend for OciVault {
     fn delete(&self, key: &str) -> Result<bool, BackendError> {
         let found = self.secrets(Some(&secret_name(key)), Some("ACTIVE"))?;
         for s in &found {
-            self.call("oci vault secret schedule-secret-deletion", &["vault", "secret", "schedule-secret-deletion", "--secret-id", &s.id])?;
+            self.call(
+                "oci vault secret schedule-secret-deletion",
+                &[
+                    "vault",
+                    "secret",
+                    "schedule-secret-deletion",
+                    "--secret-id",
+                    &s.id,
+                ],
+            )?;
         }
         Ok(!found.is_empty())
     }
@@ -407,7 +525,11 @@ mod tests {
         ];
         for (key, name) in cases {
             assert_eq!(secret_name(key), name, "{key}");
-            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)), "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                "{name}"
+            );
             assert_eq!(key_of_secret_name(name).as_deref(), Some(key), "{name}");
         }
         // Every printable ASCII string of up to two characters round-trips, and distinct keys
@@ -426,7 +548,17 @@ mod tests {
 
     #[test]
     fn foreign_names_are_not_keys() {
-        for name in ["a.b", "trailing.", "a.x2f", "a.xZZ", "a.x4", "a.X41", "a b", "a/b", ".x41"] {
+        for name in [
+            "a.b",
+            "trailing.",
+            "a.x2f",
+            "a.xZZ",
+            "a.x4",
+            "a.X41",
+            "a b",
+            "a/b",
+            ".x41",
+        ] {
             assert_eq!(key_of_secret_name(name), None, "{name}");
         }
     }
@@ -437,10 +569,18 @@ mod tests {
         let e = CliError::parse(stderr).unwrap();
         assert!(e.is_not_found());
         assert_eq!(e.summary(), "ServiceError 404 NotAuthorizedOrNotFound: Authorization failed or requested resource not found.");
-        let e = CliError::parse("ServiceError:\n{\"code\": \"NotAuthenticated\", \"status\": 401}\n").unwrap();
+        let e =
+            CliError::parse("ServiceError:\n{\"code\": \"NotAuthenticated\", \"status\": 401}\n")
+                .unwrap();
         assert!(!e.is_not_found());
-        let e = CliError::parse("RequestException:\n{\"message\": \"The connection to endpoint timed out.\"}").unwrap();
-        assert_eq!(e.summary(), "RequestException: The connection to endpoint timed out.");
+        let e = CliError::parse(
+            "RequestException:\n{\"message\": \"The connection to endpoint timed out.\"}",
+        )
+        .unwrap();
+        assert_eq!(
+            e.summary(),
+            "RequestException: The connection to endpoint timed out."
+        );
         assert!(CliError::parse("ERROR: Profile 'X' not found in config file").is_none());
         assert!(CliError::parse("Secret NotAuthorizedOrNotFound somewhere in text").is_none());
     }
@@ -450,7 +590,11 @@ mod tests {
         let mut spec = BackendSpec::new("oci", "oci-vault");
         spec.options.insert("vault_id".into(), "v".into());
         spec.options.insert("compartment_id".into(), "c".into());
-        assert!(OciVault::new(&spec).err().unwrap().message.contains("`key_id`"));
+        assert!(OciVault::new(&spec)
+            .err()
+            .unwrap()
+            .message
+            .contains("`key_id`"));
         spec.options.insert("key_id".into(), "k".into());
         assert!(OciVault::new(&spec).is_ok());
     }

@@ -36,7 +36,11 @@ impl OnePassword {
 
     /// `op item <sub> <args…> --vault V [--account A]`.
     fn item(&self, sub: &str, args: &[&str]) -> Invocation {
-        let mut inv = self.tool.invocation().args(["item", sub]).args(args.iter().copied());
+        let mut inv = self
+            .tool
+            .invocation()
+            .args(["item", sub])
+            .args(args.iter().copied());
         inv = inv.args(["--vault", &self.vault]);
         if let Some(a) = &self.account {
             inv = inv.args(["--account", a.as_str()]);
@@ -52,7 +56,9 @@ impl OnePassword {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let detail = out.stderr_summary();
         if stderr.contains("not currently signed in") || stderr.contains("session expired") {
-            self.tool.error(ErrorKind::Denied, what, detail).with_hint("run `op signin` (or set OP_SERVICE_ACCOUNT_TOKEN)")
+            self.tool
+                .error(ErrorKind::Denied, what, detail)
+                .with_hint("run `op signin` (or set OP_SERVICE_ACCOUNT_TOKEN)")
         } else if stderr.contains("More than one item matches") {
             // Duplicates come from concurrent first stores (see the module notes).
             self.tool.error(ErrorKind::Failed, what, detail).with_hint(format!(
@@ -65,8 +71,13 @@ impl OnePassword {
     }
 
     fn parse(&self, what: &str, out: &Output) -> Result<Value, BackendError> {
-        serde_json::from_slice(&out.stdout)
-            .map_err(|e| self.tool.error(ErrorKind::Failed, what, format!("unexpected output (not the documented JSON: {e})")))
+        serde_json::from_slice(&out.stdout).map_err(|e| {
+            self.tool.error(
+                ErrorKind::Failed,
+                what,
+                format!("unexpected output (not the documented JSON: {e})"),
+            )
+        })
     }
 
     /// The item template: a Secure Note with the value as its notes.
@@ -96,7 +107,9 @@ impl Backend for OnePassword {
     }
 
     fn get(&self, key: &str) -> Lookup {
-        let out = self.tool.run("op item get", self.item("get", &[key, "--format", "json"]))?;
+        let out = self
+            .tool
+            .run("op item get", self.item("get", &[key, "--format", "json"]))?;
         if Self::is_not_found(&out) {
             return Ok(None);
         }
@@ -104,22 +117,37 @@ impl Backend for OnePassword {
             return Err(self.failure("op item get", &out));
         }
         let item = self.parse("op item get", &out)?;
-        let notes = item["fields"].as_array().and_then(|fields| fields.iter().find(|f| f["id"] == "notesPlain"));
+        let notes = item["fields"]
+            .as_array()
+            .and_then(|fields| fields.iter().find(|f| f["id"] == "notesPlain"));
         match notes {
             // An empty note has no `value`.
-            Some(f) => Ok(Some(SecretString::from(f["value"].as_str().unwrap_or_default().to_string()))),
+            Some(f) => Ok(Some(SecretString::from(
+                f["value"].as_str().unwrap_or_default().to_string(),
+            ))),
             None => Err(self
                 .tool
-                .error(ErrorKind::Failed, "op item get", format!("item {key:?} has no notesPlain field"))
-                .with_hint("envref stores each secret as a Secure Note; write it with `envref secret set`")),
+                .error(
+                    ErrorKind::Failed,
+                    "op item get",
+                    format!("item {key:?} has no notesPlain field"),
+                )
+                .with_hint(
+                    "envref stores each secret as a Secure Note; write it with `envref secret set`",
+                )),
         }
     }
 
     fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError> {
         let template = Self::template(key, value);
         if self.get(key)?.is_some() {
-            let file = SecretFile::new(&template)
-                .map_err(|e| self.tool.error(ErrorKind::Failed, "op item edit", format!("cannot write the template file: {e}")))?;
+            let file = SecretFile::new(&template).map_err(|e| {
+                self.tool.error(
+                    ErrorKind::Failed,
+                    "op item edit",
+                    format!("cannot write the template file: {e}"),
+                )
+            })?;
             let path = file.path().display().to_string();
             let inv = self.item("edit", &[key, "--template", &path, "--format", "json"]);
             let out = self.tool.run("op item edit", inv)?;
@@ -128,7 +156,20 @@ impl Backend for OnePassword {
                 return Err(self.failure("op item edit", &out));
             }
         } else {
-            let inv = self.item("create", &["--category", "Secure Note", "--title", key, "--format", "json"]).arg("-").stdin(template);
+            let inv = self
+                .item(
+                    "create",
+                    &[
+                        "--category",
+                        "Secure Note",
+                        "--title",
+                        key,
+                        "--format",
+                        "json",
+                    ],
+                )
+                .arg("-")
+                .stdin(template);
             let out = self.tool.run("op item create", inv)?;
             if !out.success() {
                 return Err(self.failure("op item create", &out));
@@ -138,7 +179,9 @@ impl Backend for OnePassword {
     }
 
     fn delete(&self, key: &str) -> Result<bool, BackendError> {
-        let out = self.tool.run("op item delete", self.item("delete", &[key]))?;
+        let out = self
+            .tool
+            .run("op item delete", self.item("delete", &[key]))?;
         if Self::is_not_found(&out) {
             return Ok(false);
         }
@@ -155,8 +198,15 @@ impl Backend for OnePassword {
             return Err(self.failure("op item list", &out));
         }
         let items = self.parse("op item list", &out)?;
-        let mut keys: Vec<String> =
-            items.as_array().map(|a| a.iter().filter_map(|i| i["title"].as_str()).map(str::to_string).collect()).unwrap_or_default();
+        let mut keys: Vec<String> = items
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["title"].as_str())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
         keys.retain(|k| k.starts_with(prefix));
         keys.sort();
         keys.dedup();

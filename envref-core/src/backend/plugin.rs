@@ -41,8 +41,12 @@ pub enum Reply {
 /// Decode a plugin's stdout (any bytes: a plugin is someone else's program).
 pub fn parse_response(stdout: &[u8]) -> Reply {
     match serde_json::from_slice::<Response>(stdout) {
-        Ok(Response { error: Some(err), .. }) if err.to_ascii_lowercase().contains("not found") => Reply::NotFound,
-        Ok(Response { error: Some(err), .. }) => Reply::Error(one_line(&err)),
+        Ok(Response {
+            error: Some(err), ..
+        }) if err.to_ascii_lowercase().contains("not found") => Reply::NotFound,
+        Ok(Response {
+            error: Some(err), ..
+        }) => Reply::Error(one_line(&err)),
         Ok(r) => Reply::Answer(r),
         Err(_) => Reply::Invalid,
     }
@@ -50,16 +54,31 @@ pub fn parse_response(stdout: &[u8]) -> Reply {
 
 impl Plugin {
     pub fn new(spec: &BackendSpec) -> Plugin {
-        let command = spec.option("command").map(str::to_string).unwrap_or_else(|| format!("envref-backend-{}", spec.name));
-        Plugin { name: spec.name.clone(), command, timeout: spec.timeout() }
+        let command = spec
+            .option("command")
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("envref-backend-{}", spec.name));
+        Plugin {
+            name: spec.name.clone(),
+            command,
+            timeout: spec.timeout(),
+        }
     }
 
     fn fail(&self, kind: ErrorKind, what: impl std::fmt::Display) -> BackendError {
-        BackendError::new(kind, format!("{}: plugin {}: {what}", self.name, self.command))
+        BackendError::new(
+            kind,
+            format!("{}: plugin {}: {what}", self.name, self.command),
+        )
     }
 
     /// Run one request. `Ok(None)` is the plugin's "not found".
-    fn call(&self, operation: &str, key: Option<&str>, value: Option<&SecretString>) -> Result<Option<Response>, BackendError> {
+    fn call(
+        &self,
+        operation: &str,
+        key: Option<&str>,
+        value: Option<&SecretString>,
+    ) -> Result<Option<Response>, BackendError> {
         let mut request = serde_json::Map::new();
         request.insert("operation".into(), operation.into());
         if let Some(k) = key {
@@ -80,9 +99,14 @@ impl Plugin {
         let parsed = parse_response(&out.stdout);
         match &parsed {
             Reply::NotFound => return Ok(None),
-            Reply::Error(line) => return Err(self.fail(ErrorKind::Failed, format!("{operation} failed: {line}"))),
+            Reply::Error(line) => {
+                return Err(self.fail(ErrorKind::Failed, format!("{operation} failed: {line}")))
+            }
             _ if !out.success() => {
-                return Err(self.fail(ErrorKind::Failed, format!("{operation} failed: {}", out.stderr_summary())));
+                return Err(self.fail(
+                    ErrorKind::Failed,
+                    format!("{operation} failed: {}", out.stderr_summary()),
+                ));
             }
             _ => {}
         }
@@ -113,7 +137,10 @@ impl Backend for Plugin {
         match self.call("get", Some(key), None)? {
             None => Ok(None),
             Some(Response { value: Some(v), .. }) => Ok(Some(SecretString::from(v))),
-            Some(_) => Err(self.fail(ErrorKind::Failed, "get: the response has neither `value` nor `error`")),
+            Some(_) => Err(self.fail(
+                ErrorKind::Failed,
+                "get: the response has neither `value` nor `error`",
+            )),
         }
     }
 
@@ -128,7 +155,10 @@ impl Backend for Plugin {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
-        let keys = self.call("list", None, None)?.and_then(|r| r.keys).unwrap_or_default();
+        let keys = self
+            .call("list", None, None)?
+            .and_then(|r| r.keys)
+            .unwrap_or_default();
         let mut keys: Vec<String> = keys.into_iter().filter(|k| k.starts_with(prefix)).collect();
         keys.sort();
         Ok(keys)

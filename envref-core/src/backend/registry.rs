@@ -44,8 +44,11 @@ fn construct(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>>
         "1password" => Box::new(super::onepassword::OnePassword::new(spec)),
         "oci-vault" => Box::new(super::oci_vault::OciVault::new(spec)?),
         other => {
-            return Err(Error::new(format!("backend {}: type {other} is not supported by this build of envref", spec.name))
-                .with_hint("use a `vault` or `plugin` backend"))
+            return Err(Error::new(format!(
+                "backend {}: type {other} is not supported by this build of envref",
+                spec.name
+            ))
+            .with_hint("use a `vault` or `plugin` backend"))
         }
     })
 }

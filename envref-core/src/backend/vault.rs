@@ -46,8 +46,11 @@ fn err(kind: ErrorKind, msg: impl Into<String>) -> BackendError {
 }
 
 fn not_initialized(path: &Path) -> BackendError {
-    err(ErrorKind::Unavailable, format!("vault: not initialized ({} does not exist)", path.display()))
-        .with_hint("run `envref vault init` to create it")
+    err(
+        ErrorKind::Unavailable,
+        format!("vault: not initialized ({} does not exist)", path.display()),
+    )
+    .with_hint("run `envref vault init` to create it")
 }
 
 fn already_initialized(path: &Path) -> BackendError {
@@ -65,7 +68,8 @@ fn locked() -> BackendError {
 }
 
 fn wrong_passphrase() -> BackendError {
-    err(ErrorKind::Denied, "vault: wrong passphrase").with_hint(format!("check {PASSPHRASE_ENV} or retype the passphrase"))
+    err(ErrorKind::Denied, "vault: wrong passphrase")
+        .with_hint(format!("check {PASSPHRASE_ENV} or retype the passphrase"))
 }
 
 fn db_error(path: &Path, e: rusqlite::Error) -> BackendError {
@@ -75,19 +79,40 @@ fn db_error(path: &Path, e: rusqlite::Error) -> BackendError {
 /// The passphrase from `$ENVREF_VAULT_PASSPHRASE`, else a hidden prompt on the terminal.
 pub fn passphrase(interactive: bool, prompt: &str) -> Result<SecretString, BackendError> {
     if let Some(p) = std::env::var_os(PASSPHRASE_ENV) {
-        let p = p.into_string().map_err(|_| err(ErrorKind::Denied, format!("vault: {PASSPHRASE_ENV} is not valid UTF-8")))?;
+        let p = p.into_string().map_err(|_| {
+            err(
+                ErrorKind::Denied,
+                format!("vault: {PASSPHRASE_ENV} is not valid UTF-8"),
+            )
+        })?;
         if p.is_empty() {
-            return Err(err(ErrorKind::Denied, format!("vault: {PASSPHRASE_ENV} is empty")));
+            return Err(err(
+                ErrorKind::Denied,
+                format!("vault: {PASSPHRASE_ENV} is empty"),
+            ));
         }
         return Ok(SecretString::from(p));
     }
     if !interactive {
-        return Err(err(ErrorKind::Denied, "vault: passphrase required, and there is no terminal to ask on")
-            .with_hint(format!("set {PASSPHRASE_ENV}, or run the command in a terminal to be prompted")));
+        return Err(err(
+            ErrorKind::Denied,
+            "vault: passphrase required, and there is no terminal to ask on",
+        )
+        .with_hint(format!(
+            "set {PASSPHRASE_ENV}, or run the command in a terminal to be prompted"
+        )));
     }
-    let p = rpassword::prompt_password(prompt).map_err(|e| err(ErrorKind::Denied, format!("vault: cannot read the passphrase: {e}")))?;
+    let p = rpassword::prompt_password(prompt).map_err(|e| {
+        err(
+            ErrorKind::Denied,
+            format!("vault: cannot read the passphrase: {e}"),
+        )
+    })?;
     if p.is_empty() {
-        return Err(err(ErrorKind::Denied, "vault: the passphrase must not be empty"));
+        return Err(err(
+            ErrorKind::Denied,
+            "vault: the passphrase must not be empty",
+        ));
     }
     Ok(SecretString::from(p))
 }
@@ -109,7 +134,11 @@ impl VaultFile {
     /// Create a new vault: a fresh identity wrapped with `passphrase` at `work_factor`, in a
     /// file (0600, WAL) built under a temporary name and linked into place only when complete,
     /// so an interrupted init leaves nothing and an existing file is never written to.
-    pub fn create(path: &Path, passphrase: &SecretString, work_factor: u8) -> Result<(), BackendError> {
+    pub fn create(
+        path: &Path,
+        passphrase: &SecretString,
+        work_factor: u8,
+    ) -> Result<(), BackendError> {
         if std::fs::symlink_metadata(path).is_ok() {
             VaultFile::open(path)?; // Says what the file is when it is not a vault.
             return Err(already_initialized(path));
@@ -119,12 +148,25 @@ impl VaultFile {
             None => Path::new("."),
         };
         if !dir.exists() {
-            create_private_dir(dir).map_err(|e| err(ErrorKind::Failed, format!("vault: cannot create {}: {e}", dir.display())))?;
+            create_private_dir(dir).map_err(|e| {
+                err(
+                    ErrorKind::Failed,
+                    format!("vault: cannot create {}: {e}", dir.display()),
+                )
+            })?;
         }
         check_dir(path, dir)?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tmp = TempVault(dir.join(format!(".{name}.init-{}", std::process::id())));
-        let fail = |e: std::io::Error| err(ErrorKind::Failed, format!("vault: cannot create {}: {e}", tmp.0.display()));
+        let fail = |e: std::io::Error| {
+            err(
+                ErrorKind::Failed,
+                format!("vault: cannot create {}: {e}", tmp.0.display()),
+            )
+        };
         let mut o = std::fs::OpenOptions::new();
         o.write(true).create_new(true);
         #[cfg(unix)]
@@ -133,27 +175,38 @@ impl VaultFile {
         // Built and closed (closing checkpoints the WAL into the file) before it gets its name.
         {
             let mut conn = Connection::open(&tmp.0).map_err(|e| db_error(&tmp.0, e))?;
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| db_error(&tmp.0, e))?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| db_error(&tmp.0, e))?;
             let identity = age::x25519::Identity::generate();
             let mut wrap = age::scrypt::Recipient::new(passphrase.clone());
             wrap.set_work_factor(work_factor);
             let wrapped = encrypt(&wrap, identity.to_string().expose_secret().as_bytes())?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(&tmp.0, e))?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| db_error(&tmp.0, e))?;
             tx.execute_batch(SCHEMA).map_err(|e| db_error(&tmp.0, e))?;
             for (k, v) in [
                 ("format", FORMAT_VERSION.to_string()),
                 ("identity", base64_encode(&wrapped)),
                 ("recipient", identity.to_public().to_string()),
             ] {
-                tx.execute("INSERT INTO meta(name, value) VALUES (?1, ?2)", params![k, v]).map_err(|e| db_error(&tmp.0, e))?;
+                tx.execute(
+                    "INSERT INTO meta(name, value) VALUES (?1, ?2)",
+                    params![k, v],
+                )
+                .map_err(|e| db_error(&tmp.0, e))?;
             }
             tx.commit().map_err(|e| db_error(&tmp.0, e))?;
         }
         // A hard link never replaces an existing file (a concurrent init wins, we lose).
         match std::fs::hard_link(&tmp.0, path) {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(already_initialized(path)),
-            Err(_) if std::fs::symlink_metadata(path).is_err() => std::fs::rename(&tmp.0, path).map_err(fail),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(already_initialized(path))
+            }
+            Err(_) if std::fs::symlink_metadata(path).is_err() => {
+                std::fs::rename(&tmp.0, path).map_err(fail)
+            }
             Err(e) => Err(fail(e)),
         }
     }
@@ -164,8 +217,15 @@ impl VaultFile {
     pub fn open(path: &Path) -> Result<VaultFile, BackendError> {
         let meta = match std::fs::symlink_metadata(path) {
             Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_initialized(path)),
-            Err(e) => return Err(err(ErrorKind::Failed, format!("vault: {}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(not_initialized(path))
+            }
+            Err(e) => {
+                return Err(err(
+                    ErrorKind::Failed,
+                    format!("vault: {}: {e}", path.display()),
+                ))
+            }
         };
         if meta.file_type().is_symlink() {
             return Err(err(ErrorKind::Failed, format!("vault: {} is a symbolic link; envref does not follow it", path.display()))
@@ -174,7 +234,12 @@ impl VaultFile {
         if !meta.is_file() {
             return Err(not_a_vault(path, "not a regular file"));
         }
-        check_dir(path, path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+        check_dir(
+            path,
+            path.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )?;
         if meta.len() == 0 {
             return Err(not_a_vault(path, "the file is empty"));
         }
@@ -184,25 +249,42 @@ impl VaultFile {
             return Err(not_a_vault(path, "not a SQLite database"));
         }
         // No CREATE: opening never makes a file; NOFOLLOW: no symlink swapped in since the check.
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(path, e))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| db_error(path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| db_error(path, e))?;
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'secrets')", [], |r| r.get(0))
             .map_err(|e| db_error(path, e))?;
         if tables != 2 {
-            return Err(not_a_vault(path, "a SQLite database without envref's tables"));
+            return Err(not_a_vault(
+                path,
+                "a SQLite database without envref's tables",
+            ));
         }
-        let file = VaultFile { path: path.to_path_buf(), conn };
-        let format = file.meta("format")?.ok_or_else(|| not_a_vault(path, "a SQLite database without envref's format record"))?;
+        let file = VaultFile {
+            path: path.to_path_buf(),
+            conn,
+        };
+        let format = file
+            .meta("format")?
+            .ok_or_else(|| not_a_vault(path, "a SQLite database without envref's format record"))?;
         match format.parse::<u32>() {
             Ok(FORMAT_VERSION) => Ok(file),
             Ok(v) if v > FORMAT_VERSION => Err(err(
                 ErrorKind::Failed,
-                format!("vault: {} has format version {v}; this envref reads version {FORMAT_VERSION}", path.display()),
+                format!(
+                    "vault: {} has format version {v}; this envref reads version {FORMAT_VERSION}",
+                    path.display()
+                ),
             )
             .with_hint("a newer envref wrote it: upgrade envref on this machine")),
-            _ => Err(not_a_vault(path, "its format record is not a version this envref knows")),
+            _ => Err(not_a_vault(
+                path,
+                "its format record is not a version this envref knows",
+            )),
         }
     }
 
@@ -211,7 +293,12 @@ impl VaultFile {
     }
 
     fn meta(&self, name: &str) -> Result<Option<String>, BackendError> {
-        self.conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0)).optional().map_err(|e| db_error(&self.path, e))
+        self.conn
+            .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| db_error(&self.path, e))
     }
 
     pub fn is_locked(&self) -> Result<bool, BackendError> {
@@ -224,27 +311,55 @@ impl VaultFile {
 
     /// Unwrap the identity with the passphrase (one scrypt). Refuses when locked unless
     /// `even_if_locked` (lock/unlock themselves check the passphrase).
-    pub fn unlock_identity(self, passphrase: &SecretString, even_if_locked: bool) -> Result<OpenVault, BackendError> {
-        let wrapped = self.meta("identity")?.ok_or_else(|| not_a_vault(&self.path, "it holds no vault key"))?;
+    pub fn unlock_identity(
+        self,
+        passphrase: &SecretString,
+        even_if_locked: bool,
+    ) -> Result<OpenVault, BackendError> {
+        let wrapped = self
+            .meta("identity")?
+            .ok_or_else(|| not_a_vault(&self.path, "it holds no vault key"))?;
         if !even_if_locked && self.is_locked()? {
             return Err(locked());
         }
-        let wrapped = base64_decode(&wrapped)
-            .ok_or_else(|| err(ErrorKind::Failed, format!("vault: {}: the stored identity is corrupt", self.path.display())))?;
+        let wrapped = base64_decode(&wrapped).ok_or_else(|| {
+            err(
+                ErrorKind::Failed,
+                format!(
+                    "vault: {}: the stored identity is corrupt",
+                    self.path.display()
+                ),
+            )
+        })?;
         let mut id = age::scrypt::Identity::new(passphrase.clone());
         id.set_max_work_factor(30);
         let plain = match decrypt(&id, &wrapped) {
             Ok(p) => p,
-            Err(age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys | age::DecryptError::KeyDecryptionFailed) => {
-                return Err(wrong_passphrase())
+            Err(
+                age::DecryptError::DecryptionFailed
+                | age::DecryptError::NoMatchingKeys
+                | age::DecryptError::KeyDecryptionFailed,
+            ) => return Err(wrong_passphrase()),
+            Err(e) => {
+                return Err(err(
+                    ErrorKind::Failed,
+                    format!("vault: cannot unwrap the vault key: {e}"),
+                ))
             }
-            Err(e) => return Err(err(ErrorKind::Failed, format!("vault: cannot unwrap the vault key: {e}"))),
         };
         let text = SecretString::from(String::from_utf8(plain).unwrap_or_default());
-        let identity: age::x25519::Identity =
-            text.expose_secret().parse().map_err(|_| err(ErrorKind::Failed, "vault: the unwrapped vault key is not an age identity"))?;
+        let identity: age::x25519::Identity = text.expose_secret().parse().map_err(|_| {
+            err(
+                ErrorKind::Failed,
+                "vault: the unwrapped vault key is not an age identity",
+            )
+        })?;
         let recipient = identity.to_public();
-        Ok(OpenVault { file: self, identity, recipient })
+        Ok(OpenVault {
+            file: self,
+            identity,
+            recipient,
+        })
     }
 }
 
@@ -258,9 +373,16 @@ impl OpenVault {
     }
 
     pub fn set_locked(&mut self, locked: bool) -> Result<(), BackendError> {
-        let tx = self.file.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(&self.file.path, e))?;
+        let tx = self
+            .file
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&self.file.path, e))?;
         if locked {
-            tx.execute("INSERT OR REPLACE INTO meta(name, value) VALUES ('locked', '1')", [])
+            tx.execute(
+                "INSERT OR REPLACE INTO meta(name, value) VALUES ('locked', '1')",
+                [],
+            )
         } else {
             tx.execute("DELETE FROM meta WHERE name = 'locked'", [])
         }
@@ -285,24 +407,37 @@ impl OpenVault {
                 let plain = decrypt(&self.identity, &ct).map_err(|_| {
                     err(ErrorKind::Failed, format!("vault: the stored value of {key} does not decrypt with this vault's key"))
                 })?;
-                let text = String::from_utf8(plain)
-                    .map_err(|_| err(ErrorKind::Failed, format!("vault: the stored value of {key} is not UTF-8")))?;
+                let text = String::from_utf8(plain).map_err(|_| {
+                    err(
+                        ErrorKind::Failed,
+                        format!("vault: the stored value of {key} is not UTF-8"),
+                    )
+                })?;
                 Ok(Some(SecretString::from(text)))
             }
         }
     }
 
     /// Upsert several values in one IMMEDIATE transaction.
-    pub fn put_all<'a>(&mut self, entries: impl IntoIterator<Item = (&'a str, &'a SecretString)>) -> Result<usize, BackendError> {
+    pub fn put_all<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'a str, &'a SecretString)>,
+    ) -> Result<usize, BackendError> {
         let now = unix_now();
         let sealed: Vec<(&str, Vec<u8>)> = entries
             .into_iter()
             .map(|(k, v)| Ok((k, encrypt(&self.recipient, v.expose_secret().as_bytes())?)))
             .collect::<Result<_, BackendError>>()?;
         let path = self.file.path.clone();
-        let tx = self.file.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(&path, e))?;
+        let tx = self
+            .file
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&path, e))?;
         if tx
-            .query_row("SELECT value FROM meta WHERE name = 'locked'", [], |r| r.get::<_, String>(0))
+            .query_row("SELECT value FROM meta WHERE name = 'locked'", [], |r| {
+                r.get::<_, String>(0)
+            })
             .optional()
             .map_err(|e| db_error(&path, e))?
             .as_deref()
@@ -315,7 +450,8 @@ impl OpenVault {
                 .prepare("INSERT INTO secrets(key, ciphertext, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at")
                 .map_err(|e| db_error(&path, e))?;
             for (k, ct) in &sealed {
-                st.execute(params![k, ct, now]).map_err(|e| db_error(&path, e))?;
+                st.execute(params![k, ct, now])
+                    .map_err(|e| db_error(&path, e))?;
             }
         }
         tx.commit().map_err(|e| db_error(&path, e))?;
@@ -324,16 +460,29 @@ impl OpenVault {
 
     pub fn delete(&mut self, key: &str) -> Result<bool, BackendError> {
         let path = self.file.path.clone();
-        let tx = self.file.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(&path, e))?;
-        let n = tx.execute("DELETE FROM secrets WHERE key = ?1", [key]).map_err(|e| db_error(&path, e))?;
+        let tx = self
+            .file
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&path, e))?;
+        let n = tx
+            .execute("DELETE FROM secrets WHERE key = ?1", [key])
+            .map_err(|e| db_error(&path, e))?;
         tx.commit().map_err(|e| db_error(&path, e))?;
         Ok(n > 0)
     }
 
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
-        let mut st = self.file.conn.prepare("SELECT key FROM secrets ORDER BY key").map_err(|e| self.db(e))?;
-        let keys =
-            st.query_map([], |r| r.get::<_, String>(0)).map_err(|e| self.db(e))?.collect::<Result<Vec<_>, _>>().map_err(|e| self.db(e))?;
+        let mut st = self
+            .file
+            .conn
+            .prepare("SELECT key FROM secrets ORDER BY key")
+            .map_err(|e| self.db(e))?;
+        let keys = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.db(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.db(e))?;
         Ok(keys.into_iter().filter(|k| k.starts_with(prefix)).collect())
     }
 
@@ -360,10 +509,18 @@ pub struct Vault {
 
 impl Vault {
     pub fn new(spec: &BackendSpec, ctx: &BuildContext) -> Vault {
-        Vault { name: spec.name.clone(), path: vault_path(Some(spec)), interactive: ctx.interactive, open: OnceLock::new() }
+        Vault {
+            name: spec.name.clone(),
+            path: vault_path(Some(spec)),
+            interactive: ctx.interactive,
+            open: OnceLock::new(),
+        }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut OpenVault) -> Result<T, BackendError>) -> Result<T, BackendError> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut OpenVault) -> Result<T, BackendError>,
+    ) -> Result<T, BackendError> {
         let open = self.open.get_or_init(|| {
             let file = VaultFile::open(&self.path)?;
             if file.meta("identity")?.is_none() {
@@ -424,7 +581,8 @@ impl Backend for Vault {
 
 fn encrypt(recipient: &dyn age::Recipient, plain: &[u8]) -> Result<Vec<u8>, BackendError> {
     let fail = |e: String| err(ErrorKind::Failed, format!("vault: encryption failed: {e}"));
-    let enc = age::Encryptor::with_recipients(std::iter::once(recipient)).map_err(|e| fail(e.to_string()))?;
+    let enc = age::Encryptor::with_recipients(std::iter::once(recipient))
+        .map_err(|e| fail(e.to_string()))?;
     let mut out = Vec::with_capacity(plain.len() + 256);
     let mut w = enc.wrap_output(&mut out).map_err(|e| fail(e.to_string()))?;
     w.write_all(plain).map_err(|e| fail(e.to_string()))?;
@@ -449,12 +607,21 @@ pub fn parse_recipient(text: &str) -> crate::Result<age::x25519::Recipient> {
 }
 
 /// Encrypt `plain` to an age recipient as ASCII armor (`secret share`).
-pub fn armor_for(recipient: &age::x25519::Recipient, plain: &SecretString) -> Result<String, BackendError> {
-    armor_to(std::slice::from_ref(recipient), plain.expose_secret().as_bytes())
+pub fn armor_for(
+    recipient: &age::x25519::Recipient,
+    plain: &SecretString,
+) -> Result<String, BackendError> {
+    armor_to(
+        std::slice::from_ref(recipient),
+        plain.expose_secret().as_bytes(),
+    )
 }
 
 /// Encrypt `plain` to every recipient (any one of them can decrypt) as ASCII armor.
-pub fn armor_to(recipients: &[age::x25519::Recipient], plain: &[u8]) -> Result<String, BackendError> {
+pub fn armor_to(
+    recipients: &[age::x25519::Recipient],
+    plain: &[u8],
+) -> Result<String, BackendError> {
     use age::armor::{ArmoredWriter, Format};
     let fail = |e: std::io::Error| err(ErrorKind::Failed, format!("encryption failed: {e}"));
     let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
@@ -468,7 +635,10 @@ pub fn armor_to(recipients: &[age::x25519::Recipient], plain: &[u8]) -> Result<S
 }
 
 /// Decrypt an age file (ASCII-armored or binary) with any of `identities`.
-pub fn decrypt_with(identities: &[age::x25519::Identity], data: &[u8]) -> Result<Vec<u8>, age::DecryptError> {
+pub fn decrypt_with(
+    identities: &[age::x25519::Identity],
+    data: &[u8],
+) -> Result<Vec<u8>, age::DecryptError> {
     let dec = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(data))?;
     let mut r = dec.decrypt(identities.iter().map(|i| i as &dyn age::Identity))?;
     let mut out = Vec::new();
@@ -485,19 +655,25 @@ pub fn parse_identities(text: &str) -> crate::Result<Vec<age::x25519::Identity>>
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        if line.starts_with("-----BEGIN AGE ENCRYPTED FILE") || line.starts_with("age-encryption.org/") {
+        if line.starts_with("-----BEGIN AGE ENCRYPTED FILE")
+            || line.starts_with("age-encryption.org/")
+        {
             return Err(crate::Error::new("the identity file is itself encrypted with a passphrase")
                 .with_hint("decrypt it first (`age -d -o key.txt key.txt.age`) and pass the plain identity file"));
         }
         let id: age::x25519::Identity = line.parse().map_err(|_| {
-            crate::Error::new(format!("line {}: not an age identity (expected AGE-SECRET-KEY-1…)", i + 1))
-                .with_hint("pass the file `age-keygen -o key.txt` wrote")
+            crate::Error::new(format!(
+                "line {}: not an age identity (expected AGE-SECRET-KEY-1…)",
+                i + 1
+            ))
+            .with_hint("pass the file `age-keygen -o key.txt` wrote")
         })?;
         out.push(id);
     }
     if out.is_empty() {
         return Err(
-            crate::Error::new("no AGE-SECRET-KEY-1… line in the identity file").with_hint("pass the file `age-keygen -o key.txt` wrote")
+            crate::Error::new("no AGE-SECRET-KEY-1… line in the identity file")
+                .with_hint("pass the file `age-keygen -o key.txt` wrote"),
         );
     }
     Ok(out)
@@ -507,21 +683,30 @@ pub fn parse_identities(text: &str) -> crate::Result<Vec<age::x25519::Identity>>
 /// envref's export format), checking every entry before anything is stored.
 pub fn parse_export(text: &str) -> crate::Result<Vec<(String, SecretString)>> {
     let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        crate::Error::new(format!("line {} column {}: not valid JSON", e.line(), e.column()))
-            .with_hint("import reads what `envref vault export` writes")
+        crate::Error::new(format!(
+            "line {} column {}: not valid JSON",
+            e.line(),
+            e.column()
+        ))
+        .with_hint("import reads what `envref vault export` writes")
     })?;
     let version = doc.get("version").and_then(|v| v.as_u64());
     if version != Some(1) {
         return Err(crate::Error::new(format!(
             "unsupported export version {}",
-            doc.get("version").map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into())
+            doc.get("version")
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "(missing)".into())
         ))
         .with_hint("expected {\"version\": 1, \"secrets\": {…}}"));
     }
     let secrets = doc
         .get("secrets")
         .and_then(|s| s.as_object())
-        .ok_or_else(|| crate::Error::new("no \"secrets\" object").with_hint("expected {\"version\": 1, \"secrets\": {…}}"))?;
+        .ok_or_else(|| {
+            crate::Error::new("no \"secrets\" object")
+                .with_hint("expected {\"version\": 1, \"secrets\": {…}}")
+        })?;
     // Every entry is checked the way `secret set` checks it, before anything is stored.
     let mut entries = Vec::with_capacity(secrets.len());
     let mut problems = Vec::new();
@@ -558,7 +743,10 @@ fn shown_key(k: &str) -> String {
 }
 
 fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -578,7 +766,11 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 fn check_dir(path: &Path, dir: &Path) -> Result<(), BackendError> {
     use std::os::unix::fs::PermissionsExt;
     let shown = dir.display();
-    let mode = std::fs::metadata(dir).map_err(|e| err(ErrorKind::Failed, format!("vault: {shown}: {e}")))?.permissions().mode() & 0o7777;
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| err(ErrorKind::Failed, format!("vault: {shown}: {e}")))?
+        .permissions()
+        .mode()
+        & 0o7777;
     let refuse = |why: &str| {
         err(ErrorKind::Denied, format!("vault: the directory {shown} {why} (mode {:o}); envref refuses to use a vault there", mode & 0o777))
             .with_hint(format!("check that the vault file is yours, then run `chmod 700 {shown}`"))
@@ -618,25 +810,51 @@ mod tests {
         let path = dir.path().join("sub/vault.db");
         let pass = SecretString::from("pw");
         VaultFile::create(&path, &pass, 4).unwrap();
-        assert!(VaultFile::create(&path, &pass, 4).unwrap_err().message.contains("already initialized"));
-        let bad = VaultFile::open(&path).unwrap().unlock_identity(&SecretString::from("nope"), false);
+        assert!(VaultFile::create(&path, &pass, 4)
+            .unwrap_err()
+            .message
+            .contains("already initialized"));
+        let bad = VaultFile::open(&path)
+            .unwrap()
+            .unlock_identity(&SecretString::from("nope"), false);
         assert_eq!(bad.err().unwrap().message, "vault: wrong passphrase");
-        let mut v = VaultFile::open(&path).unwrap().unlock_identity(&pass, false).unwrap();
+        let mut v = VaultFile::open(&path)
+            .unwrap()
+            .unlock_identity(&pass, false)
+            .unwrap();
         let value = SecretString::from("sk-live-123");
         v.put_all([("app/k", &value)]).unwrap();
-        assert_eq!(v.get("app/k").unwrap().unwrap().expose_secret(), "sk-live-123");
+        assert_eq!(
+            v.get("app/k").unwrap().unwrap().expose_secret(),
+            "sk-live-123"
+        );
         assert_eq!(v.list("app/").unwrap(), ["app/k"]);
         let raw = std::fs::read(&path).unwrap();
         assert!(!raw.windows(11).any(|w| w == b"sk-live-123"));
         v.set_locked(true).unwrap();
-        assert_eq!(v.put_all([("app/x", &value)]).unwrap_err().message, "vault: locked");
-        let again = VaultFile::open(&path).unwrap().unlock_identity(&pass, false);
+        assert_eq!(
+            v.put_all([("app/x", &value)]).unwrap_err().message,
+            "vault: locked"
+        );
+        let again = VaultFile::open(&path)
+            .unwrap()
+            .unlock_identity(&pass, false);
         assert_eq!(again.err().unwrap().message, "vault: locked");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-            assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+            assert_eq!(
+                std::fs::metadata(path.parent().unwrap())
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o700
+            );
         }
     }
 }

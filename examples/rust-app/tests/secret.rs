@@ -4,7 +4,10 @@ use envref_macros::envref;
 fn reads_the_api_key() {
     // Under `cargo envref test` the variable is already set; from an IDE or plain `cargo test`
     // the in-process loader resolves it the same way.
-    envref_core::loader::Loader::new().dir(env!("CARGO_MANIFEST_DIR")).set_missing().unwrap_or_else(|e| panic!("{e}"));
+    envref_core::loader::Loader::new()
+        .dir(env!("CARGO_MANIFEST_DIR"))
+        .set_missing()
+        .unwrap_or_else(|e| panic!("{e}"));
     let key: String = envref!("API_KEY");
     assert_eq!(key, "sk-rust-app-demo");
 }
