@@ -302,10 +302,8 @@ impl Config {
             if m.name.trim().is_empty() {
                 problems.push(format!("team[{i}]: name is required"));
             }
-            if !m.public_key.starts_with("age1") {
-                problems.push(format!(
-                    "team[{i}]: public_key must be an age public key (age1…)"
-                ));
+            if let Err(e) = crate::crypto::check_recipient(&m.public_key) {
+                problems.push(format!("team[{i}]: public_key: {}", e.message));
             }
         }
         if !problems.is_empty() {

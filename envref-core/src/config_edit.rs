@@ -118,14 +118,8 @@ impl ConfigEditor {
                 "team member name {name:?}: must not be empty or have leading/trailing spaces"
             )));
         }
-        #[cfg(feature = "backends")]
-        crate::backend::vault::parse_recipient(public_key)
+        crate::crypto::check_recipient(public_key)
             .map_err(|e| e.context(format!("team member {name}: {public_key}")))?;
-        if !public_key.starts_with("age1") {
-            return Err(Error::new(
-                "the public key is not an age public key (age1…)",
-            ));
-        }
         let team = self.raw.team.clone().unwrap_or_default();
         if team.iter().any(|m| m.name == name) {
             return Err(Error::new(format!(

@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod config;
 pub mod config_edit;
+pub mod crypto;
 pub mod dotenv;
 pub mod error;
 pub mod layers;

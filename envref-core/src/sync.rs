@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::backend::base64::{base64_decode, base64_encode};
-use crate::backend::vault::{armor_to, decrypt_with, parse_identities, parse_recipient};
 use crate::backend::Backend;
 use crate::config::TeamMember;
+use crate::crypto::{armor_to, decrypt_with, parse_identities, parse_recipient};
 use crate::layers::write_atomic;
 use crate::reference::check_secret_key;
 use crate::{Error, Result};

@@ -386,11 +386,11 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
                 }
                 (None, None) => unreachable!("clap requires one"),
             };
-            let recipient = envref_core::backend::vault::parse_recipient(&text)?;
+            let recipient = envref_core::crypto::parse_recipient(&text)?;
             let s = Scope::open(&config, &target)?;
             s.check_profile(&config)?;
             let value = s.read(&key)?;
-            let armored = envref_core::backend::vault::armor_for(&recipient, &value)?;
+            let armored = envref_core::crypto::armor_for(&recipient, &value)?;
             write_stdout(&armored)?;
         }
     }

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use envref_core::backend::vault::parse_recipient;
 use envref_core::config::Config;
+use envref_core::crypto::parse_recipient;
 use envref_core::layers::write_atomic;
 use envref_core::sync::{
     read_identity_file, read_recipients, remember_team, team_change, teams_file, Bundle,

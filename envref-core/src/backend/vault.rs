@@ -5,7 +5,7 @@
 //! Concurrency: WAL, a busy timeout, and every write in an IMMEDIATE transaction, so several
 //! processes writing at once lose nothing. Import is one transaction: all or nothing.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -17,6 +17,7 @@ use super::base64::{base64_decode, base64_encode};
 use super::registry::BuildContext;
 use super::{Backend, BackendError, ErrorKind, Lookup};
 use crate::config::BackendSpec;
+use crate::crypto;
 
 pub const PASSPHRASE_ENV: &str = "ENVREF_VAULT_PASSPHRASE";
 /// scrypt work factor (log2 N) for new vaults: ≈ 160 ms here, paid once per run.
@@ -347,11 +348,13 @@ impl VaultFile {
                 ))
             }
         };
-        let text = SecretString::from(String::from_utf8(plain).unwrap_or_default());
-        let identity: age::x25519::Identity = text.expose_secret().parse().map_err(|_| {
+        let identity = crypto::identity_from_bytes(plain).map_err(|why| {
             err(
                 ErrorKind::Failed,
-                "vault: the unwrapped vault key is not an age identity",
+                format!("vault: the unwrapped vault key {why}"),
+            )
+            .with_hint(
+                "the vault file is damaged: restore it from a backup or an `envref vault export`",
             )
         })?;
         let recipient = identity.to_public();
@@ -579,104 +582,14 @@ impl Backend for Vault {
     }
 }
 
+/// Binary age to one recipient, for the vault's own storage.
 fn encrypt(recipient: &dyn age::Recipient, plain: &[u8]) -> Result<Vec<u8>, BackendError> {
-    let fail = |e: String| err(ErrorKind::Failed, format!("vault: encryption failed: {e}"));
-    let enc = age::Encryptor::with_recipients(std::iter::once(recipient))
-        .map_err(|e| fail(e.to_string()))?;
-    let mut out = Vec::with_capacity(plain.len() + 256);
-    let mut w = enc.wrap_output(&mut out).map_err(|e| fail(e.to_string()))?;
-    w.write_all(plain).map_err(|e| fail(e.to_string()))?;
-    w.finish().map_err(|e| fail(e.to_string()))?;
-    Ok(out)
+    crypto::encrypt(recipient, plain)
+        .map_err(|e| err(ErrorKind::Failed, format!("vault: encryption failed: {e}")))
 }
 
 fn decrypt(identity: &dyn age::Identity, ct: &[u8]) -> Result<Vec<u8>, age::DecryptError> {
-    let dec = age::Decryptor::new_buffered(ct)?;
-    let mut r = dec.decrypt(std::iter::once(identity))?;
-    let mut out = Vec::new();
-    r.read_to_end(&mut out)?;
-    Ok(out)
-}
-
-/// An age X25519 public key (`age1…`).
-pub fn parse_recipient(text: &str) -> crate::Result<age::x25519::Recipient> {
-    text.trim().parse().map_err(|_| {
-        crate::Error::new("the recipient is not an age public key")
-            .with_hint("an age public key starts with age1; `age-keygen -y key.txt` prints one")
-    })
-}
-
-/// Encrypt `plain` to an age recipient as ASCII armor (`secret share`).
-pub fn armor_for(
-    recipient: &age::x25519::Recipient,
-    plain: &SecretString,
-) -> Result<String, BackendError> {
-    armor_to(
-        std::slice::from_ref(recipient),
-        plain.expose_secret().as_bytes(),
-    )
-}
-
-/// Encrypt `plain` to every recipient (any one of them can decrypt) as ASCII armor.
-pub fn armor_to(
-    recipients: &[age::x25519::Recipient],
-    plain: &[u8],
-) -> Result<String, BackendError> {
-    use age::armor::{ArmoredWriter, Format};
-    let fail = |e: std::io::Error| err(ErrorKind::Failed, format!("encryption failed: {e}"));
-    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-        .map_err(|e| err(ErrorKind::Failed, format!("encryption failed: {e}")))?;
-    let mut out = Vec::new();
-    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(fail)?;
-    let mut w = enc.wrap_output(armor).map_err(fail)?;
-    w.write_all(plain).map_err(fail)?;
-    w.finish().and_then(|a| a.finish()).map_err(fail)?;
-    Ok(String::from_utf8(out).expect("armor is ASCII"))
-}
-
-/// Decrypt an age file (ASCII-armored or binary) with any of `identities`.
-pub fn decrypt_with(
-    identities: &[age::x25519::Identity],
-    data: &[u8],
-) -> Result<Vec<u8>, age::DecryptError> {
-    let dec = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(data))?;
-    let mut r = dec.decrypt(identities.iter().map(|i| i as &dyn age::Identity))?;
-    let mut out = Vec::new();
-    r.read_to_end(&mut out)?;
-    Ok(out)
-}
-
-/// The X25519 identities of an age identity file (`age-keygen`'s format: `#` comments and
-/// `AGE-SECRET-KEY-1…` lines). The error never repeats the file's content.
-pub fn parse_identities(text: &str) -> crate::Result<Vec<age::x25519::Identity>> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if line.starts_with("-----BEGIN AGE ENCRYPTED FILE")
-            || line.starts_with("age-encryption.org/")
-        {
-            return Err(crate::Error::new("the identity file is itself encrypted with a passphrase")
-                .with_hint("decrypt it first (`age -d -o key.txt key.txt.age`) and pass the plain identity file"));
-        }
-        let id: age::x25519::Identity = line.parse().map_err(|_| {
-            crate::Error::new(format!(
-                "line {}: not an age identity (expected AGE-SECRET-KEY-1…)",
-                i + 1
-            ))
-            .with_hint("pass the file `age-keygen -o key.txt` wrote")
-        })?;
-        out.push(id);
-    }
-    if out.is_empty() {
-        return Err(
-            crate::Error::new("no AGE-SECRET-KEY-1… line in the identity file")
-                .with_hint("pass the file `age-keygen -o key.txt` wrote"),
-        );
-    }
-    Ok(out)
+    crypto::decrypt(std::iter::once(identity), ct)
 }
 
 /// Parse what `vault export` writes, `{"version": 1, "secrets": {key: value}}` (the Go
@@ -803,6 +716,29 @@ impl Drop for TempVault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unwrapped_key_that_is_not_utf8_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.db");
+        let pass = SecretString::from("pw");
+        VaultFile::create(&path, &pass, 4).unwrap();
+        let mut wrap = age::scrypt::Recipient::new(pass.clone());
+        wrap.set_work_factor(4);
+        let wrapped = encrypt(&wrap, b"AGE-SECRET-KEY-1\xff").unwrap();
+        let file = VaultFile::open(&path).unwrap();
+        file.conn
+            .execute(
+                "UPDATE meta SET value = ?1 WHERE name = 'identity'",
+                [base64_encode(&wrapped)],
+            )
+            .unwrap();
+        let e = file.unlock_identity(&pass, false).err().unwrap();
+        assert_eq!(
+            e.message,
+            "vault: the unwrapped vault key is not UTF-8 text"
+        );
+    }
 
     #[test]
     fn lifecycle() {
