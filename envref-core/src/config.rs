@@ -481,16 +481,12 @@ fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
         problems.push(format!("name: {m}"));
     }
     let kind = entry.kind.clone().unwrap_or_else(|| entry.name.clone());
-    let Some(k) = kinds::find(&kind) else {
-        problems.push(format!(
-            "{label}: unknown backend type {kind:?}; valid types: {}",
-            kinds::KINDS
-                .iter()
-                .map(|k| k.name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        return Err(problems);
+    let k = match kinds::lookup(&kind) {
+        Ok(k) => k,
+        Err(unknown) => {
+            problems.push(format!("{label}: {unknown}"));
+            return Err(problems);
+        }
     };
     let mut options = BTreeMap::new();
     for (key, value) in &entry.config {

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::audit;
 use crate::backend::kinds::is_secret_option;
-use crate::backend::vault::{vault_path, VaultFile};
-use crate::backend::{keychain, Backend, BackendError, ErrorKind, Namespace};
+use crate::backend::vault::vault_path;
+use crate::backend::{Backend, BackendError, BackendKind, Namespace};
 use crate::config::{global_config_file, read_config_file, BackendSpec, Config};
 use crate::dotenv::Document;
 use crate::evaluate::{evaluate, Failure, RefMode};
@@ -58,47 +58,12 @@ impl BackendState {
     }
 }
 
-/// Check one backend: the keychain's Secret Service answers; the vault file exists, is
-/// initialised and unlocked (no passphrase needed); any other backend lists the project's
-/// namespace (which exercises its executable, credentials and service).
+/// Check one backend with its [`Backend::probe`]: never a secret read, never a prompt.
 pub fn check_backend(spec: &BackendSpec, backend: &dyn Backend, ns: &Namespace) -> BackendState {
-    match spec.kind.as_str() {
-        "keychain" => match keychain::probe() {
-            Ok(()) => BackendState::ok(spec, "Secret Service answered"),
-            Err(e) => BackendState::failed(spec, &e),
-        },
-        "vault" => match vault_state(spec) {
-            Ok(detail) => BackendState::ok(spec, detail),
-            Err(e) => BackendState::failed(spec, &e),
-        },
-        _ => match backend.list(&ns.prefix()) {
-            Ok(keys) => BackendState::ok(
-                spec,
-                format!("reachable ({} key(s) under {})", keys.len(), ns.prefix()),
-            ),
-            Err(e) if e.kind == ErrorKind::Unsupported => {
-                BackendState::ok(spec, "configured (it cannot list, so it was not probed)")
-            }
-            Err(e) => BackendState::failed(spec, &e),
-        },
+    match backend.probe(ns) {
+        Ok(detail) => BackendState::ok(spec, detail),
+        Err(e) => BackendState::failed(spec, &e),
     }
-}
-
-fn vault_state(spec: &BackendSpec) -> Result<String, BackendError> {
-    let path = vault_path(Some(spec));
-    let file = VaultFile::open(&path)?;
-    if !file.is_initialized()? {
-        return Err(BackendError::new(
-            ErrorKind::Unavailable,
-            format!("vault: not initialized ({} has no key)", path.display()),
-        )
-        .with_hint("run `envref vault init` to create it"));
-    }
-    if file.is_locked()? {
-        return Err(BackendError::new(ErrorKind::Denied, "vault: locked")
-            .with_hint("run `envref vault unlock`"));
-    }
-    Ok(format!("initialized, unlocked ({})", path.display()))
 }
 
 /// One file the project may read.
@@ -505,7 +470,11 @@ pub fn doctor(
         true
     };
     // Vault permissions as found, before a probe opens the file.
-    for spec in config.backends.iter().filter(|b| b.kind == "vault") {
+    let vaults = config
+        .backends
+        .iter()
+        .filter(|b| BackendKind::of(b) == Some(BackendKind::Vault));
+    for spec in vaults {
         out.extend(vault_permissions(&vault_path(Some(spec))));
     }
     match build(&config) {
@@ -546,9 +515,9 @@ pub fn doctor(
                 } else {
                     Severity::Warning
                 };
-                let check = match s.kind.as_str() {
-                    "vault" => "vault",
-                    "keychain" => "keychain",
+                // The local stores have checks of their own name; the rest are `backend`.
+                let check = match BackendKind::from_name(&s.kind) {
+                    Some(k @ (BackendKind::Vault | BackendKind::Keychain)) => k.name(),
                     _ => "backend",
                 };
                 out.push(Finding::new(

@@ -6,6 +6,7 @@ use clap::Subcommand;
 use envref_core::backend::vault::{
     parse_export, passphrase, vault_path, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV,
 };
+use envref_core::backend::BackendKind;
 use envref_core::config::{find_config, Config};
 use envref_core::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
@@ -74,7 +75,7 @@ fn path_for(g: &Global, which: &Which) -> Result<std::path::PathBuf> {
     let spec = match (&config, &which.backend) {
         (Some(c), Some(name)) => {
             let s = c.require_backend(name)?;
-            if s.kind != "vault" {
+            if BackendKind::of(s) != Some(BackendKind::Vault) {
                 return Err(Error::new(format!(
                     "backend {name} is of type {}, not vault",
                     s.kind
@@ -82,7 +83,10 @@ fn path_for(g: &Global, which: &Which) -> Result<std::path::PathBuf> {
             }
             Some(s)
         }
-        (Some(c), None) => c.backends.iter().find(|b| b.kind == "vault"),
+        (Some(c), None) => c
+            .backends
+            .iter()
+            .find(|b| BackendKind::of(b) == Some(BackendKind::Vault)),
         _ => None,
     };
     Ok(vault_path(spec))

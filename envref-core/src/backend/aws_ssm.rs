@@ -14,7 +14,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::cli::Tool;
-use super::{Backend, BackendError, ErrorKind, Lookup, PARALLEL_LOOKUPS};
+use super::{bounded_parallel, listed};
+use super::{Backend, BackendError, BackendKind, ErrorKind, Lookup};
 use crate::config::BackendSpec;
 use crate::runner::{Output, SecretFile};
 
@@ -56,7 +57,7 @@ impl AwsSsm {
     pub fn new(spec: &BackendSpec) -> AwsSsm {
         let prefix = spec.option("prefix").unwrap_or("/envref").trim_matches('/');
         AwsSsm {
-            tool: Tool::new(spec, "aws-ssm", "aws"),
+            tool: Tool::new(spec, BackendKind::AwsSsm),
             prefix: if prefix.is_empty() {
                 String::new()
             } else {
@@ -203,28 +204,13 @@ impl Backend for AwsSsm {
         Ok(p.parameter.value.map(SecretString::from))
     }
 
-    /// ⌈N/10⌉ `get-parameters` calls, at most [`PARALLEL_LOOKUPS`] at a time.
+    /// ⌈N/10⌉ `get-parameters` calls, at most [`super::PARALLEL_LOOKUPS`] at a time.
     fn get_many(&self, keys: &[String]) -> Vec<Lookup> {
         let chunks: Vec<&[String]> = keys.chunks(BATCH).collect();
-        let mut answers = Vec::with_capacity(keys.len());
-        for group in chunks.chunks(PARALLEL_LOOKUPS) {
-            if group.len() == 1 {
-                answers.extend(self.get_batch(group[0]));
-                continue;
-            }
-            let results: Vec<Vec<Lookup>> = std::thread::scope(|s| {
-                let handles: Vec<_> = group
-                    .iter()
-                    .map(|chunk| s.spawn(move || self.get_batch(chunk)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("get-parameters thread panicked"))
-                    .collect()
-            });
-            answers.extend(results.into_iter().flatten());
-        }
-        answers
+        bounded_parallel(&chunks, |chunk| self.get_batch(chunk))
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError> {
@@ -284,15 +270,11 @@ impl Backend for AwsSsm {
         }
         let found: Parameters = self.parse("get-parameters-by-path", &out)?;
         let strip = format!("{}/", self.prefix);
-        let mut keys: Vec<String> = found
+        let keys = found
             .parameters
             .into_iter()
-            .filter_map(|p| p.name.strip_prefix(&strip).map(str::to_string))
-            .filter(|k| k.starts_with(prefix))
-            .collect();
-        keys.sort();
-        keys.dedup();
-        Ok(keys)
+            .filter_map(|p| p.name.strip_prefix(&strip).map(str::to_string));
+        Ok(listed(keys, prefix))
     }
 }
 

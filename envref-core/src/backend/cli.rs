@@ -2,7 +2,7 @@
 //! running their executable through the one runner and turning a failure to start it into a
 //! backend error with the type's install hint.
 
-use super::{kinds, BackendError, ErrorKind};
+use super::{BackendError, BackendKind, ErrorKind};
 use crate::config::BackendSpec;
 use crate::runner::{Invocation, Output, RunError};
 
@@ -10,20 +10,22 @@ use crate::runner::{Invocation, Output, RunError};
 pub struct Tool {
     /// The configured backend name, which starts every message.
     pub backend: String,
-    pub kind: &'static str,
+    pub kind: BackendKind,
     pub command: String,
     pub timeout: std::time::Duration,
 }
 
 impl Tool {
-    pub fn new(spec: &BackendSpec, kind: &'static str, default_command: &str) -> Tool {
+    /// The tool of backend `spec` of type `kind`: its `command:`, else the type's program.
+    pub fn new(spec: &BackendSpec, kind: BackendKind) -> Tool {
+        let default = kind.info().program.unwrap_or_default();
         Tool {
             backend: spec.name.clone(),
             kind,
             command: spec
                 .option("command")
-                .unwrap_or(default_command)
-                .to_string(),
+                .map(str::to_string)
+                .unwrap_or_else(|| default.replace("{name}", &spec.name)),
             timeout: spec.timeout(),
         }
     }
@@ -43,7 +45,7 @@ impl Tool {
                     what,
                     format!("executable {} not found", self.command),
                 );
-                match kinds::find(self.kind).and_then(|k| k.install_hint) {
+                match self.kind.info().install_hint {
                     Some(h) => err.with_hint(format!(
                         "{h}; or set `command:` for backend {} in .envref.yaml",
                         self.backend

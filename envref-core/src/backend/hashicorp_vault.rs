@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 use super::cli::Tool;
-use super::{Backend, BackendError, ErrorKind, Lookup};
+use super::{Backend, BackendError, BackendKind, ErrorKind, Lookup};
 use crate::config::BackendSpec;
 use crate::runner::{Invocation, Output};
 
@@ -32,7 +32,7 @@ pub struct HashicorpVault {
 impl HashicorpVault {
     pub fn new(spec: &BackendSpec) -> HashicorpVault {
         HashicorpVault {
-            tool: Tool::new(spec, "hashicorp-vault", "vault"),
+            tool: Tool::new(spec, BackendKind::HashicorpVault),
             mount: spec
                 .option("mount")
                 .unwrap_or("secret")
@@ -230,13 +230,12 @@ impl Backend for HashicorpVault {
                 let full = format!("{folder}{entry}");
                 if full.ends_with('/') {
                     folders.push(full);
-                } else if full.starts_with(prefix) {
+                } else {
                     keys.push(full);
                 }
             }
         }
-        keys.sort();
-        Ok(keys)
+        Ok(super::listed(keys, prefix))
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Backend, BackendError, ErrorKind, Lookup};
+use super::{Backend, BackendError, ErrorKind, Lookup, Namespace};
 use crate::config::BackendSpec;
 
 /// The service every envref item is stored under.
@@ -49,6 +49,13 @@ impl Keychain {
             .get_or_init(|| open_store(&self.name))
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// Connect and run the search envref uses.
+    fn answers(&self) -> Result<(), BackendError> {
+        Entry::search_in_store(self.store()?, &search_spec())
+            .map(drop)
+            .map_err(|e| map_error(&self.name, "probe", "", e))
     }
 
     fn entry(&self, key: &str) -> Result<Entry, BackendError> {
@@ -136,15 +143,10 @@ fn user_of(item: &Entry) -> Result<Option<String>, KeyringError> {
     }
 }
 
-/// Whether a keychain answers on this machine (used by `envref init` and status reports).
-/// Opens a connection and runs the search envref uses; never prompts.
+/// Whether a keychain answers on this machine (used by `envref init`). Opens a connection
+/// and runs the search envref uses; never prompts.
 pub fn probe() -> Result<(), BackendError> {
-    let name = "keychain";
-    let store = open_store(name)?;
-    match Entry::search_in_store(&store, &search_spec()) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(map_error(name, "probe", "", e)),
-    }
+    Keychain::new(&BackendSpec::new("keychain", "keychain")).answers()
 }
 
 fn unavailable(name: &str) -> BackendError {
@@ -248,6 +250,11 @@ impl Backend for Keychain {
         Ok(Some(SecretString::from(text)))
     }
 
+    /// The Secret Service answering the search is enough: listing reads nothing more.
+    fn probe(&self, _: &Namespace) -> Result<String, BackendError> {
+        self.answers().map(|()| "Secret Service answered".into())
+    }
+
     fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError> {
         let entry = self.entry(key)?;
         match entry.set_password(value.expose_secret()) {
@@ -295,16 +302,14 @@ impl Backend for Keychain {
         let mut keys = Vec::new();
         for item in items {
             match user_of(&item) {
-                Ok(Some(user)) if user.starts_with(prefix) => keys.push(user),
+                Ok(Some(user)) => keys.push(user),
                 Ok(_) => {}
                 // Deleted by someone else between the search and now.
                 Err(KeyringError::NoEntry) => continue,
                 Err(e) => return Err(map_error(&self.name, "list", "", e)),
             }
         }
-        keys.sort();
-        keys.dedup();
-        Ok(keys)
+        Ok(super::listed(keys, prefix))
     }
 }
 

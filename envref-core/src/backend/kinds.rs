@@ -1,71 +1,210 @@
-//! The backend types envref knows and the options each accepts. Config validation uses this
-//! table; it needs none of the backends' dependencies.
+//! The one table of backend types: for each, its name in `.envref.yaml`, the options it
+//! accepts, the program it runs and how to install it, what to check when it fails, and (with
+//! the `backends` feature) its constructor. Config validation, the registry, `doctor` and the
+//! CLI all read this table; adding a backend is its module plus one row here.
+//!
+//! Probing (`envref status`/`doctor`) is the trait's [`super::Backend::probe`], which lists
+//! unless a backend knows a cheaper or safer check.
 
 use crate::config::BackendSpec;
 
-pub struct Kind {
+/// A backend type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    Keychain,
+    Vault,
+    OnePassword,
+    AwsSsm,
+    HashicorpVault,
+    OciVault,
+    Plugin,
+}
+
+/// Builds a backend from its configuration; touches nothing until first used.
+#[cfg(feature = "backends")]
+pub type Constructor =
+    fn(&BackendSpec, &super::BuildContext) -> crate::Result<Box<dyn super::Backend>>;
+
+/// One row of the table.
+pub struct KindInfo {
+    pub kind: BackendKind,
+    /// The `type:` in `.envref.yaml`.
     pub name: &'static str,
     pub options: &'static [&'static str],
     pub required: &'static [&'static str],
-    /// The executable the type runs, and how to install it (for the "not found" hint).
+    /// How to install the program the type runs (for the "not found" hint).
     pub install_hint: Option<&'static str>,
-    /// The executable the type runs when `command:` is not set (`plugin`: see [`program`]).
+    /// The program the type runs when `command:` is not set; `{name}` is the backend's name.
     pub program: Option<&'static str>,
+    /// What to check when the backend fails without a hint of its own; `{name}` as above.
+    pub check_hint: &'static str,
+    #[cfg(feature = "backends")]
+    pub construct: Constructor,
 }
 
-pub const KINDS: &[Kind] = &[
-    Kind { name: "keychain", options: &[], required: &[], install_hint: None, program: None },
-    Kind { name: "vault", options: &["path"], required: &[], install_hint: None, program: None },
-    Kind {
+const CHECK: &str =
+    "check backend {name} (is it reachable and signed in?); `envref doctor` checks it";
+
+pub const KINDS: &[KindInfo] = &[
+    KindInfo {
+        kind: BackendKind::Keychain,
+        name: "keychain",
+        options: &[],
+        required: &[],
+        install_hint: None,
+        program: None,
+        check_hint: CHECK,
+        #[cfg(feature = "backends")]
+        construct: |spec, _| Ok(Box::new(super::keychain::Keychain::new(spec))),
+    },
+    KindInfo {
+        kind: BackendKind::Vault,
+        name: "vault",
+        options: &["path"],
+        required: &[],
+        install_hint: None,
+        program: None,
+        check_hint: CHECK,
+        #[cfg(feature = "backends")]
+        construct: |spec, ctx| Ok(Box::new(super::vault::Vault::new(spec, ctx))),
+    },
+    KindInfo {
+        kind: BackendKind::OnePassword,
         name: "1password",
         options: &["vault", "account", "command", "timeout"],
         required: &[],
-        install_hint: Some("install the 1Password CLI (`brew install 1password-cli`), then `op signin`"),
+        install_hint: Some(
+            "install the 1Password CLI (`brew install 1password-cli`), then `op signin`",
+        ),
         program: Some("op"),
+        check_hint: "check backend {name}: is `op` signed in (`op signin`) and is the vault \
+                     right? `envref doctor` checks it",
+        #[cfg(feature = "backends")]
+        construct: |spec, _| Ok(Box::new(super::onepassword::OnePassword::new(spec))),
     },
-    Kind {
+    KindInfo {
+        kind: BackendKind::AwsSsm,
         name: "aws-ssm",
         options: &["prefix", "region", "profile", "command", "timeout"],
         required: &[],
-        install_hint: Some("install the AWS CLI (`brew install awscli` or `pip install awscli`), then `aws configure`"),
+        install_hint: Some(
+            "install the AWS CLI (`brew install awscli` or `pip install awscli`), then \
+             `aws configure`",
+        ),
         program: Some("aws"),
+        check_hint: CHECK,
+        #[cfg(feature = "backends")]
+        construct: |spec, _| Ok(Box::new(super::aws_ssm::AwsSsm::new(spec))),
     },
-    Kind {
+    KindInfo {
+        kind: BackendKind::HashicorpVault,
         name: "hashicorp-vault",
-        options: &["mount", "prefix", "addr", "namespace", "token", "command", "timeout"],
+        options: &[
+            "mount",
+            "prefix",
+            "addr",
+            "namespace",
+            "token",
+            "command",
+            "timeout",
+        ],
         required: &[],
-        install_hint: Some("install the Vault CLI (`brew install hashicorp/tap/vault`), then `vault login`"),
+        install_hint: Some(
+            "install the Vault CLI (`brew install hashicorp/tap/vault`), then `vault login`",
+        ),
         program: Some("vault"),
+        check_hint: CHECK,
+        #[cfg(feature = "backends")]
+        construct: |spec, _| Ok(Box::new(super::hashicorp_vault::HashicorpVault::new(spec))),
     },
-    Kind {
+    KindInfo {
+        kind: BackendKind::OciVault,
         name: "oci-vault",
-        options: &["vault_id", "compartment_id", "key_id", "profile", "command", "timeout"],
+        options: &[
+            "vault_id",
+            "compartment_id",
+            "key_id",
+            "profile",
+            "command",
+            "timeout",
+        ],
         required: &["vault_id", "compartment_id", "key_id"],
         install_hint: Some("install the OCI CLI (`pip install oci-cli`), then `oci setup config`"),
         program: Some("oci"),
+        check_hint: CHECK,
+        #[cfg(feature = "backends")]
+        construct: |spec, _| Ok(Box::new(super::oci_vault::OciVault::new(spec)?)),
     },
-    Kind {
+    KindInfo {
+        kind: BackendKind::Plugin,
         name: "plugin",
         options: &["command", "timeout"],
         required: &[],
-        install_hint: Some("put an executable named envref-backend-<name> on PATH, or set `command:` in .envref.yaml"),
-        program: Some("envref-backend-"),
+        install_hint: Some(
+            "put an executable named envref-backend-<name> on PATH, or set `command:` in \
+             .envref.yaml",
+        ),
+        program: Some("envref-backend-{name}"),
+        check_hint: "check the plugin of backend {name} (its `command:` in .envref.yaml; run \
+                     it by hand to see its error), or `envref doctor`",
+        #[cfg(feature = "backends")]
+        construct: |spec, _| Ok(Box::new(super::plugin::Plugin::new(spec))),
     },
 ];
 
-pub fn find(name: &str) -> Option<&'static Kind> {
+impl BackendKind {
+    /// The type named `name` in `.envref.yaml`.
+    pub fn from_name(name: &str) -> Option<BackendKind> {
+        find(name).map(|k| k.kind)
+    }
+
+    /// The type of `spec` (always known for a spec from a validated config).
+    pub fn of(spec: &BackendSpec) -> Option<BackendKind> {
+        BackendKind::from_name(&spec.kind)
+    }
+
+    pub fn info(self) -> &'static KindInfo {
+        KINDS
+            .iter()
+            .find(|k| k.kind == self)
+            .expect("every kind has a row")
+    }
+
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+}
+
+pub fn find(name: &str) -> Option<&'static KindInfo> {
     KINDS.iter().find(|k| k.name == name)
+}
+
+/// The row of type `name`, or what to say about an unknown type: the nearest valid one when
+/// it looks like a typo, and the list.
+pub fn lookup(name: &str) -> Result<&'static KindInfo, String> {
+    find(name).ok_or_else(|| {
+        let names = KINDS.iter().map(|k| k.name);
+        let guess = crate::suggest::closest(name, names.clone())
+            .map(|n| format!(" (did you mean {n}?)"))
+            .unwrap_or_default();
+        format!(
+            "unknown backend type {name:?}{guess}; valid types: {}",
+            names.collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// The fix for a backend error that came without one: what to check, by backend type.
+pub fn check_hint(name: &str, kind: &str) -> String {
+    find(kind)
+        .map_or(CHECK, |k| k.check_hint)
+        .replace("{name}", name)
 }
 
 /// The default executable of `spec`'s type (`aws`, `envref-backend-<name>`, …); `None` for
 /// types that run no program.
 pub fn default_program(spec: &BackendSpec) -> Option<String> {
-    let base = find(&spec.kind)?.program?;
-    Some(if spec.kind == "plugin" {
-        format!("{base}{}", spec.name)
-    } else {
-        base.to_string()
-    })
+    Some(find(&spec.kind)?.program?.replace("{name}", &spec.name))
 }
 
 /// The executable `spec` runs: its `command:` option, else the type's default.
@@ -102,7 +241,8 @@ mod tests {
             Some("aws")
         );
         assert_eq!(program(&BackendSpec::new("v", "vault")), None);
-        // Every type that takes `command:` has a default program, and no other does.
+        // Every type that takes `command:` has a default program and an install hint, and no
+        // other does.
         for k in KINDS {
             assert_eq!(
                 k.options.contains(&"command"),
@@ -110,6 +250,114 @@ mod tests {
                 "{}",
                 k.name
             );
+            assert_eq!(k.program.is_some(), k.install_hint.is_some(), "{}", k.name);
+        }
+    }
+
+    #[test]
+    fn one_row_per_kind() {
+        for k in KINDS {
+            assert_eq!(k.kind.info().name, k.name);
+            assert_eq!(BackendKind::from_name(k.name), Some(k.kind));
+            assert!(
+                k.required.iter().all(|r| k.options.contains(r)),
+                "{}",
+                k.name
+            );
+        }
+        let mut names: Vec<_> = KINDS.iter().map(|k| k.name).collect();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len());
+    }
+
+    #[test]
+    fn unknown_types_suggest_the_nearest() {
+        let e = lookup("aws-sm").err().unwrap();
+        assert!(
+            e.starts_with("unknown backend type \"aws-sm\" (did you mean aws-ssm?)"),
+            "{e}"
+        );
+        assert!(e.ends_with(
+            "valid types: keychain, vault, 1password, aws-ssm, hashicorp-vault, oci-vault, plugin"
+        ));
+        assert!(lookup("Keychain")
+            .err()
+            .unwrap()
+            .contains("did you mean keychain?"));
+        let e = lookup("mongodb").err().unwrap();
+        assert!(!e.contains("did you mean"), "{e}");
+        assert_eq!(lookup("oci-vault").unwrap().kind, BackendKind::OciVault);
+    }
+
+    #[test]
+    fn check_hints_name_the_backend() {
+        assert!(check_hint("ops", "plugin").starts_with("check the plugin of backend ops "));
+        assert!(check_hint("op", "1password").contains("`op signin`"));
+        assert_eq!(
+            check_hint("x", "aws-ssm"),
+            "check backend x (is it reachable and signed in?); `envref doctor` checks it"
+        );
+        // An out-of-tree backend's type is not in the table: the general hint.
+        assert!(check_hint("x", "custom").starts_with("check backend x "));
+    }
+
+    /// Every type constructs from a config that `.envref.yaml` validation accepts, into a
+    /// backend that reports its type; options outside a type's list are refused by the config.
+    #[cfg(feature = "backends")]
+    #[test]
+    fn every_kind_constructs_and_options_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut yaml = String::from("project: app\nbackends:\n");
+        for k in KINDS {
+            yaml += &format!("  - name: b-{}\n    type: {}\n", k.name, k.name);
+            if !k.required.is_empty() {
+                yaml += "    config:\n";
+                for r in k.required {
+                    yaml += &format!("      {r}: ocid1.test\n");
+                }
+            }
+        }
+        let file = dir.path().join(".envref.yaml");
+        std::fs::write(&file, &yaml).unwrap();
+        let config = crate::config::Config::load(&file).unwrap();
+        assert_eq!(config.backends.len(), KINDS.len());
+        let ctx = super::super::BuildContext {
+            in_project_code: true,
+            ..Default::default()
+        };
+        for (spec, k) in config.backends.iter().zip(KINDS) {
+            let b = (k.construct)(spec, &ctx).unwrap_or_else(|e| panic!("{}: {e:?}", k.name));
+            assert_eq!((b.name(), b.kind()), (spec.name.as_str(), k.name));
+        }
+        let built = super::super::build_all(&config, &ctx).unwrap();
+        assert_eq!(built.len(), KINDS.len());
+
+        for (bad, expected) in [
+            (
+                "type: vault\n    config: {bogus: x}",
+                "unknown option \"bogus\" for type vault; valid options: path",
+            ),
+            (
+                "type: keychain\n    config: {path: x}",
+                "unknown option \"path\" for type keychain; valid options: none",
+            ),
+            (
+                "type: oci-vault\n    config: {vault_id: x, key_id: y}",
+                "option compartment_id is required for type oci-vault",
+            ),
+            (
+                "type: aws-ssm\n    config: {timeout: soon}",
+                "timeout is not a duration",
+            ),
+            ("type: valt", "(did you mean vault?)"),
+        ] {
+            std::fs::write(
+                &file,
+                format!("project: app\nbackends:\n  - name: b\n    {bad}\n"),
+            )
+            .unwrap();
+            let e = crate::config::Config::load(&file).unwrap_err();
+            assert!(e.message.contains(expected), "{bad}: {}", e.message);
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod kinds;
 
 #[cfg(feature = "backends")]
 mod registry;
+pub use kinds::BackendKind;
 #[cfg(feature = "backends")]
 pub use registry::{build, build_all, BuildContext};
 
@@ -145,15 +146,7 @@ impl From<BackendError> for crate::Error {
 }
 
 /// The fix for a backend error that came without one: what to check, by backend type.
-pub fn backend_hint(name: &str, kind: &str) -> String {
-    match kind {
-        "plugin" => format!(
-            "check the plugin of backend {name} (its `command:` in .envref.yaml; run it by hand to see its error), or `envref doctor`"
-        ),
-        "1password" => format!("check backend {name}: is `op` signed in (`op signin`) and is the vault right? `envref doctor` checks it"),
-        _ => format!("check backend {name} (is it reachable and signed in?); `envref doctor` checks it"),
-    }
-}
+pub use kinds::check_hint as backend_hint;
 
 pub type Lookup = Result<Option<SecretString>, BackendError>;
 
@@ -182,6 +175,20 @@ pub trait Backend: Send + Sync {
 
     /// Every stored key that starts with `prefix` (full keys, sorted).
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError>;
+
+    /// Whether the backend can be used now, for `envref status` and `doctor`: what was found
+    /// ("reachable (3 key(s) under app/)"), or why not. Never reads a secret or prompts. The
+    /// default lists the namespace, which exercises the executable, credentials and service.
+    fn probe(&self, ns: &Namespace) -> Result<String, BackendError> {
+        let prefix = ns.prefix();
+        match self.list(&prefix) {
+            Ok(keys) => Ok(format!("reachable ({} key(s) under {prefix})", keys.len())),
+            Err(e) if e.kind == ErrorKind::Unsupported => {
+                Ok("configured (it cannot list, so it was not probed)".into())
+            }
+            Err(e) => Err(e),
+        }
+    }
 
     /// What `delete` really does, when it is not immediate (shown after a delete).
     fn deletion_note(&self) -> Option<&'static str> {
@@ -231,19 +238,26 @@ fn relative_keys_drop_what_is_not_under_the_prefix() {
 
 /// `get` for each key, at most [`PARALLEL_LOOKUPS`] at a time, answers in input order.
 pub fn parallel_get<B: Backend + ?Sized>(backend: &B, keys: &[String]) -> Vec<Lookup> {
-    if keys.len() <= 1 {
-        return keys.iter().map(|k| backend.get(k)).collect();
+    bounded_parallel(keys, |k| backend.get(k))
+}
+
+/// `f` of each item, on at most [`PARALLEL_LOOKUPS`] threads, results in input order: for
+/// backends whose service answers one request (a key, a batch of keys) per call.
+pub fn bounded_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    if items.len() <= 1 {
+        return items.iter().map(f).collect();
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<Lookup>>> =
-        keys.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
-        for _ in 0..PARALLEL_LOOKUPS.min(keys.len()) {
+        for _ in 0..PARALLEL_LOOKUPS.min(items.len()) {
             s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(key) = keys.get(i) else { break };
-                let answer = backend.get(key);
-                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(answer);
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let result = f(item);
+                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
             });
         }
     });
@@ -255,6 +269,15 @@ pub fn parallel_get<B: Backend + ?Sized>(backend: &B, keys: &[String]) -> Vec<Lo
                 .expect("every slot answered")
         })
         .collect()
+}
+
+/// The end of every `list`: the keys that start with `prefix` (a service's answer may hold
+/// more), sorted, each once.
+pub fn listed(keys: impl IntoIterator<Item = String>, prefix: &str) -> Vec<String> {
+    let mut keys: Vec<String> = keys.into_iter().filter(|k| k.starts_with(prefix)).collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Where a project's secrets live in every backend: `<project>/<key>`, or
@@ -305,6 +328,30 @@ impl Namespace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_parallel_keeps_the_order_and_the_bound() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let items: Vec<usize> = (0..50).collect();
+        let out = bounded_parallel(&items, |&i| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            running.fetch_sub(1, Ordering::SeqCst);
+            i * 2
+        });
+        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        let most = most.load(Ordering::SeqCst);
+        assert!((2..=PARALLEL_LOOKUPS).contains(&most), "{most} at once");
+        assert_eq!(bounded_parallel(&[] as &[u8], |_| 0), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn listed_filters_sorts_and_dedups() {
+        let keys = ["app/b", "other/x", "app/a", "app/b", "ap"].map(String::from);
+        assert_eq!(listed(keys, "app/"), ["app/a", "app/b"]);
+    }
 
     #[test]
     fn namespaces() {

@@ -34,7 +34,7 @@ use serde_json::Value;
 
 use super::base64::{base64_decode, base64_encode};
 use super::cli::Tool;
-use super::{Backend, BackendError, ErrorKind, Lookup};
+use super::{Backend, BackendError, BackendKind, ErrorKind, Lookup};
 use crate::config::BackendSpec;
 use crate::runner::{Output, SecretFile};
 
@@ -170,7 +170,7 @@ impl OciVault {
             })
         };
         Ok(OciVault {
-            tool: Tool::new(spec, "oci-vault", "oci"),
+            tool: Tool::new(spec, BackendKind::OciVault),
             vault_id: required("vault_id")?,
             compartment_id: required("compartment_id")?,
             key_id: required("key_id")?,
@@ -492,15 +492,11 @@ impl Backend for OciVault {
 
     /// The active secrets of the vault whose names decode to keys under `prefix`.
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
-        let mut keys: Vec<String> = self
+        let keys = self
             .secrets(None, Some("ACTIVE"))?
             .into_iter()
-            .filter_map(|s| key_of_secret_name(&s.name))
-            .filter(|k| k.starts_with(prefix))
-            .collect();
-        keys.sort();
-        keys.dedup();
-        Ok(keys)
+            .filter_map(|s| key_of_secret_name(&s.name));
+        Ok(super::listed(keys, prefix))
     }
 }
 

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::cli::Tool;
-use super::{Backend, BackendError, ErrorKind, Lookup};
+use super::{Backend, BackendError, BackendKind, ErrorKind, Lookup};
 use crate::config::BackendSpec;
 use crate::runner::{Invocation, Output, SecretFile};
 
@@ -28,7 +28,7 @@ pub struct OnePassword {
 impl OnePassword {
     pub fn new(spec: &BackendSpec) -> OnePassword {
         OnePassword {
-            tool: Tool::new(spec, "1password", "op"),
+            tool: Tool::new(spec, BackendKind::OnePassword),
             vault: spec.option("vault").unwrap_or("Personal").to_string(),
             account: spec.option("account").map(str::to_string),
         }
@@ -198,18 +198,10 @@ impl Backend for OnePassword {
             return Err(self.failure("op item list", &out));
         }
         let items = self.parse("op item list", &out)?;
-        let mut keys: Vec<String> = items
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|i| i["title"].as_str())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        keys.retain(|k| k.starts_with(prefix));
-        keys.sort();
-        keys.dedup();
-        Ok(keys)
+        let titles = items.as_array().into_iter().flatten();
+        let keys = titles
+            .filter_map(|i| i["title"].as_str())
+            .map(str::to_string);
+        Ok(super::listed(keys, prefix))
     }
 }

@@ -159,8 +159,6 @@ impl Backend for Plugin {
             .call("list", None, None)?
             .and_then(|r| r.keys)
             .unwrap_or_default();
-        let mut keys: Vec<String> = keys.into_iter().filter(|k| k.starts_with(prefix)).collect();
-        keys.sort();
-        Ok(keys)
+        Ok(super::listed(keys, prefix))
     }
 }

@@ -34,21 +34,10 @@ pub fn build_all(config: &Config, ctx: &BuildContext) -> Result<Vec<Box<dyn Back
     config.backends.iter().map(|s| construct(s, ctx)).collect()
 }
 
+/// The table's constructor of `spec`'s type. A type the config accepted is always in the
+/// table; a spec built by hand may not be.
 fn construct(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>> {
-    Ok(match spec.kind.as_str() {
-        "keychain" => Box::new(super::keychain::Keychain::new(spec)),
-        "plugin" => Box::new(super::plugin::Plugin::new(spec)),
-        "vault" => Box::new(super::vault::Vault::new(spec, ctx)),
-        "aws-ssm" => Box::new(super::aws_ssm::AwsSsm::new(spec)),
-        "hashicorp-vault" => Box::new(super::hashicorp_vault::HashicorpVault::new(spec)),
-        "1password" => Box::new(super::onepassword::OnePassword::new(spec)),
-        "oci-vault" => Box::new(super::oci_vault::OciVault::new(spec)?),
-        other => {
-            return Err(Error::new(format!(
-                "backend {}: type {other} is not supported by this build of envref",
-                spec.name
-            ))
-            .with_hint("use a `vault` or `plugin` backend"))
-        }
-    })
+    let info = super::kinds::lookup(&spec.kind)
+        .map_err(|m| Error::new(format!("backend {}: {m}", spec.name)))?;
+    (info.construct)(spec, ctx)
 }

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::base64::{base64_decode, base64_encode};
 use super::registry::BuildContext;
-use super::{Backend, BackendError, ErrorKind, Lookup};
+use super::{Backend, BackendError, ErrorKind, Lookup, Namespace};
 use crate::config::BackendSpec;
 use crate::crypto;
 
@@ -486,7 +486,7 @@ impl OpenVault {
             .map_err(|e| self.db(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.db(e))?;
-        Ok(keys.into_iter().filter(|k| k.starts_with(prefix)).collect())
+        Ok(super::listed(keys, prefix))
     }
 
     /// Every secret in the vault, all projects, decrypted.
@@ -562,6 +562,25 @@ impl Backend for Vault {
             Ok(answers) => answers,
             Err(e) => keys.iter().map(|_| Err(e.clone())).collect(),
         }
+    }
+
+    /// The file exists, is a vault, initialised and unlocked; no passphrase is asked for.
+    fn probe(&self, _: &Namespace) -> Result<String, BackendError> {
+        let file = VaultFile::open(&self.path)?;
+        if !file.is_initialized()? {
+            return Err(err(
+                ErrorKind::Unavailable,
+                format!(
+                    "vault: not initialized ({} has no key)",
+                    self.path.display()
+                ),
+            )
+            .with_hint("run `envref vault init` to create it"));
+        }
+        if file.is_locked()? {
+            return Err(locked());
+        }
+        Ok(format!("initialized, unlocked ({})", self.path.display()))
     }
 
     fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError> {
