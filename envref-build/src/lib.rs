@@ -168,9 +168,10 @@ impl Builder {
 
     #[cfg(feature = "secrets")]
     fn resolved(&self, project: &Project) -> Result<Vec<Var>> {
+        // A build never prompts: the passphrase is $ENVREF_VAULT_PASSPHRASE or an error.
         let ctx = envref_core::backend::BuildContext {
-            interactive: false,
             in_project_code: true,
+            ..Default::default()
         };
         let r = envref_core::resolve::resolve_project(
             project,

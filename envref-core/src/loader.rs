@@ -13,6 +13,7 @@
 
 use std::path::PathBuf;
 
+use crate::backend::passphrase::{PassphraseProvider, PassphraseSource};
 use crate::backend::{build_all, BuildContext};
 use crate::evaluate::Var;
 use crate::project::Project;
@@ -23,6 +24,7 @@ use crate::{Error, Result};
 pub struct Loader {
     dir: Option<PathBuf>,
     profile: Option<String>,
+    passphrase: PassphraseSource,
 }
 
 impl Loader {
@@ -42,6 +44,13 @@ impl Loader {
         self
     }
 
+    /// Where a vault's passphrase comes from (default: `$ENVREF_VAULT_PASSPHRASE`, else an
+    /// error; the loader never prompts).
+    pub fn passphrase(mut self, provider: impl PassphraseProvider + 'static) -> Self {
+        self.passphrase = PassphraseSource::new(provider);
+        self
+    }
+
     /// Resolve every variable; all or nothing, like `envref resolve`.
     pub fn load(&self) -> Result<Vec<Var>> {
         let dir = match &self.dir {
@@ -51,7 +60,7 @@ impl Loader {
         };
         let project = Project::open(&dir, self.profile.as_deref())?;
         let ctx = BuildContext {
-            interactive: false,
+            passphrase: self.passphrase.clone(),
             in_project_code: true,
         };
         let resolved = resolve_project(&project, || build_all(&project.config, &ctx), false)?;

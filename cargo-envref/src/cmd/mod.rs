@@ -73,7 +73,7 @@ pub fn load_config(g: &Global) -> Result<Config> {
 
 pub fn build_context() -> BuildContext {
     BuildContext {
-        interactive: ui::interactive(),
+        passphrase: vault::terminal_prompt(),
         in_project_code: false,
     }
 }

@@ -3,10 +3,12 @@
 use std::io::{IsTerminal, Read};
 
 use clap::Subcommand;
+use envref_core::backend::passphrase::{self, PassphraseProvider, PassphraseSource};
 use envref_core::backend::vault::{
-    parse_export, passphrase, vault_path, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV,
+    parse_export, vault_path, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV,
 };
 use envref_core::backend::BackendKind;
+use envref_core::backend::{BackendError, ErrorKind};
 use envref_core::config::{find_config, Config};
 use envref_core::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
@@ -92,8 +94,35 @@ fn path_for(g: &Global, which: &Which) -> Result<std::path::PathBuf> {
     Ok(vault_path(spec))
 }
 
+/// The CLI's passphrase: `$ENVREF_VAULT_PASSPHRASE`, else a hidden prompt when a person is
+/// at the terminal, else the error saying how to give it.
+struct TerminalPrompt;
+
+impl PassphraseProvider for TerminalPrompt {
+    fn passphrase(&self, prompt: &str) -> std::result::Result<SecretString, BackendError> {
+        if let Some(p) = passphrase::from_env()? {
+            return Ok(p);
+        }
+        if !ui::interactive() {
+            return Err(passphrase::no_terminal());
+        }
+        let denied = |m: String| BackendError::new(ErrorKind::Denied, m);
+        let p = rpassword::prompt_password(prompt)
+            .map_err(|e| denied(format!("vault: cannot read the passphrase: {e}")))?;
+        if p.is_empty() {
+            return Err(denied("vault: the passphrase must not be empty".into()));
+        }
+        Ok(SecretString::from(p))
+    }
+}
+
+/// The passphrase source of every backend the CLI builds.
+pub fn terminal_prompt() -> PassphraseSource {
+    PassphraseSource::new(TerminalPrompt)
+}
+
 fn ask(prompt: &str) -> Result<SecretString> {
-    Ok(passphrase(ui::interactive(), prompt)?)
+    Ok(TerminalPrompt.passphrase(prompt)?)
 }
 
 pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {

@@ -28,6 +28,8 @@ pub mod oci_vault;
 #[cfg(feature = "backends")]
 pub mod onepassword;
 #[cfg(feature = "backends")]
+pub mod passphrase;
+#[cfg(feature = "backends")]
 pub mod plugin;
 #[cfg(feature = "backends")]
 pub mod vault;

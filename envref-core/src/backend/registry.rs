@@ -1,6 +1,7 @@
 //! Building backends from configuration. Construction is cheap and touches nothing: a
 //! backend connects (or asks for a passphrase) only when first used.
 
+use super::passphrase::PassphraseSource;
 use super::Backend;
 use crate::config::{BackendSpec, Config};
 use crate::{Error, Result};
@@ -8,8 +9,9 @@ use crate::{Error, Result};
 /// What backends may need from the front door.
 #[derive(Debug, Clone, Default)]
 pub struct BuildContext {
-    /// Whether a person is at a terminal to answer prompts (the vault passphrase).
-    pub interactive: bool,
+    /// Where the vault's passphrase comes from: by default `$ENVREF_VAULT_PASSPHRASE` or an
+    /// error, never a prompt; the CLI gives a terminal prompt.
+    pub passphrase: PassphraseSource,
     /// The caller is the project's own program or build script (the loader, envref-build),
     /// which runs the project's code anyway: the programs its config names need no
     /// `envref allow`. False for the CLI, where a freshly cloned project must not run anything.

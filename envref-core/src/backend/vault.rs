@@ -14,12 +14,13 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use secrecy::{ExposeSecret, SecretString};
 
 use super::base64::{base64_decode, base64_encode};
+use super::passphrase::PassphraseSource;
 use super::registry::BuildContext;
 use super::{Backend, BackendError, ErrorKind, Lookup, Namespace};
 use crate::config::BackendSpec;
 use crate::crypto;
 
-pub const PASSPHRASE_ENV: &str = "ENVREF_VAULT_PASSPHRASE";
+pub use super::passphrase::PASSPHRASE_ENV;
 /// scrypt work factor (log2 N) for new vaults: ≈ 160 ms here, paid once per run.
 pub const DEFAULT_WORK_FACTOR: u8 = 16;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,47 +76,6 @@ fn wrong_passphrase() -> BackendError {
 
 fn db_error(path: &Path, e: rusqlite::Error) -> BackendError {
     err(ErrorKind::Failed, format!("vault: {}: {e}", path.display()))
-}
-
-/// The passphrase from `$ENVREF_VAULT_PASSPHRASE`, else a hidden prompt on the terminal.
-pub fn passphrase(interactive: bool, prompt: &str) -> Result<SecretString, BackendError> {
-    if let Some(p) = std::env::var_os(PASSPHRASE_ENV) {
-        let p = p.into_string().map_err(|_| {
-            err(
-                ErrorKind::Denied,
-                format!("vault: {PASSPHRASE_ENV} is not valid UTF-8"),
-            )
-        })?;
-        if p.is_empty() {
-            return Err(err(
-                ErrorKind::Denied,
-                format!("vault: {PASSPHRASE_ENV} is empty"),
-            ));
-        }
-        return Ok(SecretString::from(p));
-    }
-    if !interactive {
-        return Err(err(
-            ErrorKind::Denied,
-            "vault: passphrase required, and there is no terminal to ask on",
-        )
-        .with_hint(format!(
-            "set {PASSPHRASE_ENV}, or run the command in a terminal to be prompted"
-        )));
-    }
-    let p = rpassword::prompt_password(prompt).map_err(|e| {
-        err(
-            ErrorKind::Denied,
-            format!("vault: cannot read the passphrase: {e}"),
-        )
-    })?;
-    if p.is_empty() {
-        return Err(err(
-            ErrorKind::Denied,
-            "vault: the passphrase must not be empty",
-        ));
-    }
-    Ok(SecretString::from(p))
 }
 
 /// An open vault file (no passphrase yet).
@@ -506,7 +466,7 @@ impl OpenVault {
 pub struct Vault {
     name: String,
     path: PathBuf,
-    interactive: bool,
+    passphrase: PassphraseSource,
     open: OnceLock<Result<Mutex<OpenVault>, BackendError>>,
 }
 
@@ -515,7 +475,7 @@ impl Vault {
         Vault {
             name: spec.name.clone(),
             path: vault_path(Some(spec)),
-            interactive: ctx.interactive,
+            passphrase: ctx.passphrase.clone(),
             open: OnceLock::new(),
         }
     }
@@ -532,7 +492,7 @@ impl Vault {
             if file.is_locked()? {
                 return Err(locked());
             }
-            let pass = passphrase(self.interactive, "Vault passphrase: ")?;
+            let pass = self.passphrase.passphrase("Vault passphrase: ")?;
             file.unlock_identity(&pass, false).map(Mutex::new)
         });
         match open {
@@ -735,6 +695,57 @@ impl Drop for TempVault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers with a fixed passphrase and counts how often it was asked.
+    struct Counted(&'static str, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl super::super::passphrase::PassphraseProvider for Counted {
+        fn passphrase(&self, prompt: &str) -> Result<SecretString, BackendError> {
+            assert_eq!(prompt, "Vault passphrase: ");
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            match self.0 {
+                "" => Err(err(ErrorKind::Denied, "vault: the agent is not running")),
+                p => Ok(SecretString::from(p)),
+            }
+        }
+    }
+
+    #[test]
+    fn the_passphrase_comes_from_the_injected_provider_once_per_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.db");
+        VaultFile::create(&path, &SecretString::from("pw"), 4).unwrap();
+        let mut spec = BackendSpec::new("v", "vault");
+        spec.options
+            .insert("path".into(), path.display().to_string());
+        let vault = |answer| {
+            let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let ctx = BuildContext {
+                passphrase: PassphraseSource::new(Counted(answer, asked.clone())),
+                in_project_code: true,
+            };
+            (Vault::new(&spec, &ctx), asked)
+        };
+        let (v, asked) = vault("pw");
+        v.set("app/k", &SecretString::from("value")).unwrap();
+        assert_eq!(v.get("app/k").unwrap().unwrap().expose_secret(), "value");
+        assert_eq!(v.list("app/").unwrap(), ["app/k"]);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // No passphrase is needed to probe.
+        let ns = Namespace::new("app", None);
+        let (v, asked) = vault("");
+        assert!(v.probe(&ns).unwrap().starts_with("initialized, unlocked"));
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(
+            v.get("app/k").unwrap_err().message,
+            "vault: the agent is not running"
+        );
+        let (v, _) = vault("wrong");
+        assert_eq!(
+            v.get("app/k").unwrap_err().message,
+            "vault: wrong passphrase"
+        );
+    }
 
     #[test]
     fn an_unwrapped_key_that_is_not_utf8_says_so() {

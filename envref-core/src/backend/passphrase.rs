@@ -1,0 +1,91 @@
+//! Where the vault's passphrase comes from. The vault asks a [`PassphraseProvider`] given at
+//! construction (through [`super::BuildContext`]); it never reads a terminal itself. The CLI
+//! gives one that prompts on the terminal, an agent could give one that answers from memory,
+//! and the loader and `build.rs` get [`NonInteractive`]: `$ENVREF_VAULT_PASSPHRASE` or a
+//! clear error, never a blocked build.
+
+use std::fmt;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use super::{BackendError, ErrorKind};
+
+/// The variable that gives the passphrase without a prompt (CI, scripts, `build.rs`).
+pub const PASSPHRASE_ENV: &str = "ENVREF_VAULT_PASSPHRASE";
+
+/// Answers "what is the vault's passphrase?".
+pub trait PassphraseProvider: Send + Sync {
+    /// The passphrase; `prompt` ("Vault passphrase: ") is what a person would be asked.
+    fn passphrase(&self, prompt: &str) -> Result<SecretString, BackendError>;
+}
+
+/// `$ENVREF_VAULT_PASSPHRASE`, else an error saying how to give it: for code that must never
+/// wait on a terminal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NonInteractive;
+
+impl PassphraseProvider for NonInteractive {
+    fn passphrase(&self, _prompt: &str) -> Result<SecretString, BackendError> {
+        from_env()?.ok_or_else(no_terminal)
+    }
+}
+
+/// The passphrase in `$ENVREF_VAULT_PASSPHRASE`; `None` when it is not set. Set but empty or
+/// not UTF-8 is an error, not a fall-through to a prompt.
+pub fn from_env() -> Result<Option<SecretString>, BackendError> {
+    let Some(p) = std::env::var_os(PASSPHRASE_ENV) else {
+        return Ok(None);
+    };
+    let p = p.into_string().map_err(|_| {
+        BackendError::new(
+            ErrorKind::Denied,
+            format!("vault: {PASSPHRASE_ENV} is not valid UTF-8"),
+        )
+    })?;
+    if p.is_empty() {
+        return Err(BackendError::new(
+            ErrorKind::Denied,
+            format!("vault: {PASSPHRASE_ENV} is empty"),
+        ));
+    }
+    Ok(Some(SecretString::from(p)))
+}
+
+/// The error of a provider that has no one to ask.
+pub fn no_terminal() -> BackendError {
+    BackendError::new(
+        ErrorKind::Denied,
+        "vault: passphrase required, and there is no terminal to ask on",
+    )
+    .with_hint(format!(
+        "set {PASSPHRASE_ENV}, or run the command in a terminal to be prompted"
+    ))
+}
+
+/// A shared provider, as [`super::BuildContext`] and the loader carry it; [`NonInteractive`]
+/// by default.
+#[derive(Clone)]
+pub struct PassphraseSource(Arc<dyn PassphraseProvider>);
+
+impl PassphraseSource {
+    pub fn new(provider: impl PassphraseProvider + 'static) -> Self {
+        PassphraseSource(Arc::new(provider))
+    }
+
+    pub fn passphrase(&self, prompt: &str) -> Result<SecretString, BackendError> {
+        self.0.passphrase(prompt)
+    }
+}
+
+impl Default for PassphraseSource {
+    fn default() -> Self {
+        PassphraseSource::new(NonInteractive)
+    }
+}
+
+impl fmt::Debug for PassphraseSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PassphraseSource")
+    }
+}
