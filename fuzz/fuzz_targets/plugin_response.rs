@@ -10,6 +10,6 @@ fuzz_target!(|data: &[u8]| {
             let _ = (r.value.map(|v| v.len()), r.keys.map(|k| k.iter().filter(|k| k.starts_with("p/")).count()));
         }
         Reply::Error(line) => assert!(!line.contains('\n') && line.chars().count() <= 300, "error not cut to one line"),
-        Reply::NotFound | Reply::Invalid => {}
+        Reply::NotFound | Reply::Invalid(_) => {}
     }
 });

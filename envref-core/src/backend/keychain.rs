@@ -78,8 +78,8 @@ fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
     match dbus_secret_service_keyring_store::Store::new() {
         Ok(store) => Ok(store as Arc<CredentialStore>),
         // Whatever stops the connection (no bus, no provider, no reply), there is no usable
-        // Secret Service for this run.
-        Err(_) => Err(unavailable(name)),
+        // Secret Service for this run; the cause says which.
+        Err(e) => Err(unavailable(name, &e.to_string())),
     }
 }
 
@@ -87,7 +87,7 @@ fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
 fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
     match apple_native_keyring_store::keychain::Store::new() {
         Ok(store) => Ok(store as Arc<CredentialStore>),
-        Err(_) => Err(unavailable(name)),
+        Err(e) => Err(unavailable(name, &e.to_string())),
     }
 }
 
@@ -95,7 +95,7 @@ fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
 fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
     match windows_native_keyring_store::Store::new() {
         Ok(store) => Ok(store as Arc<CredentialStore>),
-        Err(_) => Err(unavailable(name)),
+        Err(e) => Err(unavailable(name, &e.to_string())),
     }
 }
 
@@ -149,10 +149,14 @@ pub fn probe() -> Result<(), BackendError> {
     Keychain::new(&BackendSpec::new("keychain", "keychain")).answers()
 }
 
-fn unavailable(name: &str) -> BackendError {
+/// No usable keychain, with the platform's `cause` (a D-Bus or OS message, never a value).
+fn unavailable(name: &str, cause: &str) -> BackendError {
     BackendError::new(
         ErrorKind::Unavailable,
-        format!("{name}: unavailable (no Secret Service on this machine)"),
+        format!(
+            "{name}: unavailable (no Secret Service on this machine): {}",
+            one_line(cause)
+        ),
     )
     .with_hint(UNAVAILABLE_HINT)
 }
@@ -195,7 +199,7 @@ fn map_error(name: &str, op: &str, key: &str, e: KeyringError) -> BackendError {
         KeyringError::PlatformFailure(inner) => {
             let text = inner.to_string();
             if is_gone(&text) {
-                unavailable(name)
+                unavailable(name, &text)
             } else {
                 BackendError::new(ErrorKind::Failed, format!("{name}: {op}{target} failed: {}", one_line(&text)))
             }
@@ -328,7 +332,8 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Unavailable);
         assert_eq!(
             e.message,
-            "keychain: unavailable (no Secret Service on this machine)"
+            "keychain: unavailable (no Secret Service on this machine): DBus error: The name \
+             org.freedesktop.secrets was not provided by any .service files"
         );
         assert!(e.hint.as_deref().unwrap().contains("envref vault init"));
     }

@@ -34,8 +34,9 @@ pub enum Reply {
     NotFound,
     /// Any other `error`: its first line, cut short.
     Error(String),
-    /// Not the JSON object the protocol expects.
-    Invalid,
+    /// Not the JSON object the protocol expects: why, and where in the output (never the
+    /// output itself, which may hold a secret).
+    Invalid(String),
 }
 
 /// Decode a plugin's stdout (any bytes: a plugin is someone else's program).
@@ -48,16 +49,28 @@ pub fn parse_response(stdout: &[u8]) -> Reply {
             error: Some(err), ..
         }) => Reply::Error(one_line(&err)),
         Ok(r) => Reply::Answer(r),
-        Err(_) => Reply::Invalid,
+        Err(e) => Reply::Invalid(json_problem(&e)),
+    }
+}
+
+/// serde's reason and position. Syntax and end-of-input messages are fixed texts; a data
+/// error's message can quote a value (`invalid type: string "…"`), so it gets a fixed text.
+fn json_problem(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => e.to_string(),
+        Category::Data => format!(
+            "a field is not of the protocol's type (value and error: a string, keys: a list of \
+             strings) at line {} column {}",
+            e.line(),
+            e.column()
+        ),
     }
 }
 
 impl Plugin {
     pub fn new(spec: &BackendSpec) -> Plugin {
-        let command = spec
-            .option("command")
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("envref-backend-{}", spec.name));
+        let command = super::kinds::program(spec).unwrap_or_default();
         Plugin {
             name: spec.name.clone(),
             command,
@@ -96,25 +109,28 @@ impl Plugin {
                 )),
                 other => self.fail(ErrorKind::Failed, other),
             })?;
-        let parsed = parse_response(&out.stdout);
-        match &parsed {
-            Reply::NotFound => return Ok(None),
+        match parse_response(&out.stdout) {
+            Reply::NotFound => Ok(None),
             Reply::Error(line) => {
-                return Err(self.fail(ErrorKind::Failed, format!("{operation} failed: {line}")))
+                Err(self.fail(ErrorKind::Failed, format!("{operation} failed: {line}")))
             }
-            _ if !out.success() => {
-                return Err(self.fail(
-                    ErrorKind::Failed,
-                    format!("{operation} failed: {}", out.stderr_summary()),
-                ));
-            }
-            _ => {}
-        }
-        match parsed {
+            _ if !out.success() => Err(self.fail(
+                ErrorKind::Failed,
+                format!("{operation} failed: {}", out.stderr_summary()),
+            )),
             Reply::Answer(r) => Ok(Some(r)),
-            _ => Err(self
-                .fail(ErrorKind::Failed, format!("{operation}: the response is not the JSON object the protocol expects"))
-                .with_hint("a plugin prints one JSON object on stdout: {\"value\": …}, {\"keys\": […]}, {} or {\"error\": …}")),
+            Reply::Invalid(why) => Err(self
+                .fail(
+                    ErrorKind::Failed,
+                    format!(
+                        "{operation}: the response is not the JSON object the protocol \
+                         expects: {why}"
+                    ),
+                )
+                .with_hint(
+                    "a plugin prints one JSON object on stdout: {\"value\": …}, {\"keys\": […]}, \
+                     {} or {\"error\": …}",
+                )),
         }
     }
 }
@@ -160,5 +176,39 @@ impl Backend for Plugin {
             .and_then(|r| r.keys)
             .unwrap_or_default();
         Ok(super::listed(keys, prefix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_output_says_why_and_where_but_not_what() {
+        let why = |out: &str| match parse_response(out.as_bytes()) {
+            Reply::Invalid(why) => why,
+            _ => panic!("{out} is not invalid"),
+        };
+        assert_eq!(
+            why("{\"value\": \"CANARY"),
+            "EOF while parsing a string at line 1 column 17"
+        );
+        assert_eq!(
+            why("\n{\"value\" \"CANARY\"}"),
+            "expected `:` at line 2 column 10"
+        );
+        for out in [
+            "{\"value\": [\"CANARY\"]}",
+            "\"CANARY\"",
+            "{\"keys\": \"CANARY\"}",
+        ] {
+            let w = why(out);
+            assert!(
+                w.starts_with("a field is not of the protocol's type"),
+                "{w}"
+            );
+            assert!(w.contains(" at line 1 column "), "{w}");
+            assert!(!w.contains("CANARY"), "{w}");
+        }
     }
 }
