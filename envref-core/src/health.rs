@@ -18,6 +18,7 @@ use crate::backend::{Backend, BackendError, BackendKind, Namespace};
 use crate::config::{global_config_file, read_config_file, BackendSpec, Config};
 use crate::dotenv::Document;
 use crate::evaluate::{evaluate, Failure, RefMode};
+use crate::layers::LayerPaths;
 use crate::project::Project;
 use crate::reference::Reference;
 use crate::resolve::{lookup, plan, Lookups};
@@ -139,7 +140,7 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
     } else {
         lookup(&refs, backends, &ns)
     };
-
+    // What the lookups said of each backend; one that was not asked is probed.
     let states: Vec<BackendState> = config
         .backends
         .iter()
@@ -150,41 +151,7 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
             None => check_backend(spec, b.as_ref(), &ns),
         })
         .collect();
-
-    let mut users: BTreeMap<&Reference, Vec<String>> = BTreeMap::new();
-    for d in project.merged.definitions() {
-        for r in d.value.references() {
-            users.entry(r).or_default().push(d.key.to_string());
-        }
-    }
-    let secrets = refs
-        .iter()
-        .map(|r| {
-            let variables = users.get(r).cloned().unwrap_or_default();
-            match lookups.found.get(r) {
-                Some((backend, stored)) => SecretState {
-                    reference: r.to_string(),
-                    key: r.key.clone(),
-                    variables,
-                    resolved: true,
-                    backend: Some(backend.clone()),
-                    stored_as: Some(stored.clone()),
-                    reasons: vec![],
-                    fix: None,
-                },
-                None => SecretState {
-                    reference: r.to_string(),
-                    key: r.key.clone(),
-                    variables,
-                    resolved: false,
-                    backend: None,
-                    stored_as: None,
-                    reasons: lookups.failures.get(r).cloned().unwrap_or_default(),
-                    fix: Some(fix_command(r, &states, project.profile.as_deref())),
-                },
-            }
-        })
-        .collect::<Vec<_>>();
+    let secrets = secret_states(project, &refs, &lookups, &states);
 
     // Which keys need a secret: evaluate with none.
     let none = Default::default();
@@ -195,6 +162,7 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
         .filter(|(_, f)| matches!(f, Failure::Unresolved(_)))
         .count();
     let total = project.merged.definitions().len();
+
     let with = evaluate(&project.merged, RefMode::Resolved(&lookups.secrets), false);
     let problems: Vec<String> = with
         .failures
@@ -205,32 +173,6 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
         })
         .collect();
 
-    let mut files = vec![FileState {
-        role: "env",
-        path: project.paths.base.clone(),
-        present: project.paths.base.is_file(),
-    }];
-    if let Some(p) = &project.paths.profile {
-        files.push(FileState {
-            role: "profile",
-            path: p.clone(),
-            present: p.is_file(),
-        });
-    }
-    files.push(FileState {
-        role: "local",
-        path: project.paths.local.clone(),
-        present: project.paths.local.is_file(),
-    });
-    for (role, name) in [("example", ".env.example"), ("schema", ".env.schema.json")] {
-        let p = config.root.join(name);
-        files.push(FileState {
-            role,
-            present: p.is_file(),
-            path: p,
-        });
-    }
-
     let mut warnings = project.merged.warnings().to_vec();
     warnings.extend(lookups.warnings);
     let ok = secrets.iter().all(|s| s.resolved) && problems.is_empty();
@@ -238,7 +180,7 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
         project: config.project.clone(),
         profile: project.profile.clone(),
         config_file: config.file.clone(),
-        files,
+        files: file_states(project),
         keys: KeyCounts {
             total,
             config: total - secret,
@@ -250,6 +192,64 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
         ok,
         warnings,
     }
+}
+
+/// What the chain said about each reference, with the variables that use it and, when it
+/// is missing, the command that stores it.
+fn secret_states(
+    project: &Project,
+    refs: &[Reference],
+    lookups: &Lookups,
+    states: &[BackendState],
+) -> Vec<SecretState> {
+    let mut users: BTreeMap<&Reference, Vec<String>> = BTreeMap::new();
+    for d in project.merged.definitions() {
+        for r in d.value.references() {
+            users.entry(r).or_default().push(d.key.to_string());
+        }
+    }
+    refs.iter()
+        .map(|r| {
+            let found = lookups.found.get(r);
+            SecretState {
+                reference: r.to_string(),
+                key: r.key.clone(),
+                variables: users.get(r).cloned().unwrap_or_default(),
+                resolved: found.is_some(),
+                backend: found.map(|(backend, _)| backend.clone()),
+                stored_as: found.map(|(_, stored)| stored.clone()),
+                reasons: match found {
+                    Some(_) => vec![],
+                    None => lookups.failures.get(r).cloned().unwrap_or_default(),
+                },
+                fix: found
+                    .is_none()
+                    .then(|| fix_command(r, states, project.profile.as_deref())),
+            }
+        })
+        .collect()
+}
+
+/// The files the project may read, and whether each is there.
+fn file_states(project: &Project) -> Vec<FileState> {
+    let state = |role, path: &Path| FileState {
+        role,
+        present: path.is_file(),
+        path: path.to_path_buf(),
+    };
+    let mut files = vec![state("env", &project.paths.base)];
+    files.extend(
+        project
+            .paths
+            .profile
+            .as_deref()
+            .map(|p| state("profile", p)),
+    );
+    files.push(state("local", &project.paths.local));
+    for (role, name) in [("example", ".env.example"), ("schema", ".env.schema.json")] {
+        files.push(state(role, &project.config.root.join(name)));
+    }
+    files
 }
 
 /// The fix for a missing reference: `envref secret set <key> --backend <b>` with the named
@@ -329,146 +329,45 @@ pub fn doctor(
     profile_flag: Option<&str>,
     build: impl FnOnce(&Config) -> crate::Result<Vec<Box<dyn Backend>>>,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
     let config = match Config::discover(dir) {
         Ok(c) => c,
         Err(e) => {
-            out.push(Finding::new(
+            return vec![Finding::new(
                 Severity::Error,
                 "config",
                 None,
                 e.message,
                 e.hint,
-            ));
-            return out;
+            )]
         }
     };
-    let rel = |p: &Path| {
-        p.strip_prefix(&config.root)
-            .unwrap_or(p)
-            .display()
-            .to_string()
-    };
+    let mut out = Vec::new();
+    let shown_config = relative(&config.root, &config.file);
     let profile = match config.select_profile(profile_flag) {
         Ok(p) => p,
         Err(e) => {
+            let at = Some(shown_config.clone());
             out.push(Finding::new(
                 Severity::Error,
                 "config",
-                Some(rel(&config.file)),
+                at,
                 e.message,
                 e.hint,
             ));
             None
         }
     };
-
     // The project's config is committed: it must not carry a credential.
-    out.extend(config_credentials(&config.file, &rel(&config.file)));
-
-    // Env files: parse problems, duplicates, plaintext secrets in the committed ones.
+    out.extend(config_credentials(&config.file, &shown_config));
     let paths = config.layer_paths(profile.as_deref());
-    let committed = audit::committed_env_files(&config);
-    let mut files: Vec<PathBuf> = committed.clone();
-    files.extend(paths.profile.iter().filter(|p| p.is_file()).cloned());
-    if paths.local.is_file() {
-        files.push(paths.local.clone());
-    }
-    let mut seen = std::collections::HashSet::new();
-    files.retain(|f| seen.insert(f.clone()));
-    if !paths.base.is_file() {
-        out.push(Finding::new(
-            Severity::Error,
-            "parse",
-            Some(rel(&paths.base)),
-            "the env file does not exist",
-            Some(format!(
-                "create {} (`envref init` writes one) or set `env_file` in .envref.yaml",
-                rel(&paths.base)
-            )),
-        ));
-    }
-    let mut all_parse = true;
-    for f in &files {
-        match Document::load(f) {
-            Err(e) => {
-                all_parse = false;
-                out.push(Finding::new(
-                    Severity::Error,
-                    "parse",
-                    Some(rel(f)),
-                    e.message,
-                    e.hint,
-                ));
-            }
-            Ok(doc) => {
-                for w in doc.warnings() {
-                    let w = w
-                        .strip_prefix(&format!("{}:", f.display()))
-                        .map(|s| format!("line {s}"))
-                        .unwrap_or_else(|| w.clone());
-                    out.push(Finding::new(
-                        Severity::Warning,
-                        "duplicate",
-                        Some(rel(f)),
-                        w,
-                        Some("delete the definition that should not win".into()),
-                    ));
-                }
-                if !committed.contains(f) {
-                    // The local file may hold plaintext secrets, but not a reference that stays text.
-                    for e in doc.all_entries() {
-                        if let Some(why) = audit::unresolved_reason(&e.value) {
-                            out.push(unresolved_finding(
-                                &format!("{}:{}", rel(f), e.pos.line),
-                                &e.key,
-                                why,
-                            ));
-                        }
-                    }
-                } else {
-                    for hit in audit::scan(&doc) {
-                        if let audit::Kind::Unresolved(why) = hit.kind {
-                            out.push(unresolved_finding(
-                                &format!("{}:{}", rel(f), hit.line),
-                                &hit.key,
-                                why,
-                            ));
-                            continue;
-                        }
-                        let severity = if matches!(hit.kind, audit::Kind::Entropy(_)) {
-                            Severity::Warning
-                        } else {
-                            Severity::Error
-                        };
-                        let secret_key = hit.key.to_ascii_lowercase();
-                        out.push(Finding::new(
-                            severity,
-                            "plaintext",
-                            Some(format!("{}:{}", rel(f), hit.line)),
-                            format!("{} may be a plaintext secret ({}: {})", hit.key, hit.kind.reason(), hit.preview),
-                            Some(format!(
-                                "store it with `envref secret set {secret_key}`, then set {}=ref://secrets/{secret_key} (and rotate it: it was committed)",
-                                hit.key
-                            )),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-
+    let all_parse = env_file_findings(&config, &paths, &mut out);
     // Git: the local file must be ignored; the base file is meant to be committed.
     out.extend(gitignore_findings(&config, &paths.local, &paths.base));
-
     // Backends: usable? Errors only when none is and the project needs one.
-    let needs_backend = if all_parse && paths.base.is_file() {
-        Project::from_config(config.clone(), profile.as_deref())
+    let needs_backend = !(all_parse && paths.base.is_file())
+        || Project::from_config(config.clone(), profile.as_deref())
             .map(|p| !plan(&p).is_empty())
-            .unwrap_or(true)
-    } else {
-        true
-    };
+            .unwrap_or(true);
     // Vault permissions as found, before a probe opens the file.
     let vaults = config
         .backends
@@ -477,62 +376,195 @@ pub fn doctor(
     for spec in vaults {
         out.extend(vault_permissions(&vault_path(Some(spec))));
     }
-    match build(&config) {
-        Err(e) => out.push(Finding::new(
+    out.extend(backend_findings(&config, profile, needs_backend, build));
+    out.extend(direnv_findings(&config.root));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    out
+}
+
+/// `p` relative to the project root, for a finding's location.
+fn relative(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
+/// The env files: each parses, has no duplicate keys, and no plaintext secret when committed.
+/// Returns whether every file parsed.
+fn env_file_findings(config: &Config, paths: &LayerPaths, out: &mut Vec<Finding>) -> bool {
+    let committed = audit::committed_env_files(config);
+    let mut files: Vec<PathBuf> = committed.clone();
+    files.extend(paths.profile.iter().filter(|p| p.is_file()).cloned());
+    if paths.local.is_file() {
+        files.push(paths.local.clone());
+    }
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(f.clone()));
+    if !paths.base.is_file() {
+        let base = relative(&config.root, &paths.base);
+        out.push(Finding::new(
             Severity::Error,
-            "backend",
-            Some(rel(&config.file)),
-            e.message,
-            e.hint,
-        )),
-        Ok(backends) => {
-            if let Some(p) = &profile {
-                match crate::profile::check_selected(&config, p, &backends) {
-                    Err(e) => out.push(Finding::new(
-                        Severity::Error,
-                        "profile",
-                        None,
-                        e.message,
-                        e.hint,
-                    )),
-                    Ok(Some(w)) => {
-                        out.push(Finding::new(Severity::Warning, "profile", None, w, None))
-                    }
-                    Ok(None) => {}
-                }
-            }
-            let ns = Namespace::new(&config.project, profile.clone());
-            let states: Vec<BackendState> = config
-                .backends
-                .iter()
-                .zip(&backends)
-                .map(|(s, b)| check_backend(s, b.as_ref(), &ns))
-                .collect();
-            let none_usable = !states.iter().any(|s| s.available);
-            for s in states.iter().filter(|s| !s.available) {
-                let severity = if none_usable && needs_backend {
-                    Severity::Error
-                } else {
-                    Severity::Warning
-                };
-                // The local stores have checks of their own name; the rest are `backend`.
-                let check = match BackendKind::from_name(&s.kind) {
-                    Some(k @ (BackendKind::Vault | BackendKind::Keychain)) => k.name(),
-                    _ => "backend",
-                };
+            "parse",
+            Some(base.clone()),
+            "the env file does not exist",
+            Some(format!(
+                "create {base} (`envref init` writes one) or set `env_file` in .envref.yaml"
+            )),
+        ));
+    }
+    let mut all_parse = true;
+    for f in &files {
+        let shown = relative(&config.root, f);
+        match Document::load(f) {
+            Err(e) => {
+                all_parse = false;
                 out.push(Finding::new(
-                    severity,
-                    check,
-                    None,
-                    format!("backend {} ({}): {}", s.name, s.kind, s.detail),
-                    s.hint.clone(),
+                    Severity::Error,
+                    "parse",
+                    Some(shown),
+                    e.message,
+                    e.hint,
                 ));
+            }
+            Ok(doc) => {
+                out.extend(duplicate_findings(f, &shown, &doc));
+                if committed.contains(f) {
+                    out.extend(plaintext_findings(&shown, &doc));
+                } else {
+                    // The local file may hold plaintext secrets, not a reference that stays text.
+                    for e in doc.all_entries() {
+                        if let Some(why) = audit::unresolved_reason(&e.value) {
+                            let at = format!("{shown}:{}", e.pos.line);
+                            out.push(unresolved_finding(&at, &e.key, why));
+                        }
+                    }
+                }
             }
         }
     }
+    all_parse
+}
 
-    out.extend(direnv_findings(&config.root));
-    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
+/// The document's duplicate-key warnings, located by line.
+fn duplicate_findings(file: &Path, shown: &str, doc: &Document) -> Vec<Finding> {
+    let own_prefix = format!("{}:", file.display());
+    doc.warnings()
+        .iter()
+        .map(|w| {
+            let w = w
+                .strip_prefix(&own_prefix)
+                .map(|s| format!("line {s}"))
+                .unwrap_or_else(|| w.clone());
+            let fix = Some("delete the definition that should not win".into());
+            Finding::new(
+                Severity::Warning,
+                "duplicate",
+                Some(shown.to_string()),
+                w,
+                fix,
+            )
+        })
+        .collect()
+}
+
+/// What the audit finds in a committed file: references that stay text, plaintext secrets.
+fn plaintext_findings(shown: &str, doc: &Document) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for hit in audit::scan(doc) {
+        let at = format!("{shown}:{}", hit.line);
+        if let audit::Kind::Unresolved(why) = hit.kind {
+            out.push(unresolved_finding(&at, &hit.key, why));
+            continue;
+        }
+        let severity = if matches!(hit.kind, audit::Kind::Entropy(_)) {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        let secret_key = hit.key.to_ascii_lowercase();
+        out.push(Finding::new(
+            severity,
+            "plaintext",
+            Some(at),
+            format!(
+                "{} may be a plaintext secret ({}: {})",
+                hit.key,
+                hit.kind.reason(),
+                hit.preview
+            ),
+            Some(format!(
+                "store it with `envref secret set {secret_key}`, then set \
+                 {}=ref://secrets/{secret_key} (and rotate it: it was committed)",
+                hit.key
+            )),
+        ));
+    }
+    out
+}
+
+/// Vault permissions, the profile against the backends, and a probe of each backend: an
+/// unusable one is an error only when none is usable and the project needs one.
+fn backend_findings(
+    config: &Config,
+    profile: Option<String>,
+    needs_backend: bool,
+    build: impl FnOnce(&Config) -> crate::Result<Vec<Box<dyn Backend>>>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    // Vault permissions as found, before a probe opens the file.
+    let vaults = config
+        .backends
+        .iter()
+        .filter(|b| BackendKind::of(b) == Some(BackendKind::Vault));
+    for spec in vaults {
+        out.extend(vault_permissions(&vault_path(Some(spec))));
+    }
+    let backends = match build(config) {
+        Ok(b) => b,
+        Err(e) => {
+            let at = Some(relative(&config.root, &config.file));
+            out.push(Finding::new(
+                Severity::Error,
+                "backend",
+                at,
+                e.message,
+                e.hint,
+            ));
+            return out;
+        }
+    };
+    if let Some(p) = &profile {
+        match crate::profile::check_selected(config, p, &backends) {
+            Err(e) => out.push(Finding::new(
+                Severity::Error,
+                "profile",
+                None,
+                e.message,
+                e.hint,
+            )),
+            Ok(Some(w)) => out.push(Finding::new(Severity::Warning, "profile", None, w, None)),
+            Ok(None) => {}
+        }
+    }
+    let ns = Namespace::new(&config.project, profile);
+    let states: Vec<BackendState> = config
+        .backends
+        .iter()
+        .zip(&backends)
+        .map(|(s, b)| check_backend(s, b.as_ref(), &ns))
+        .collect();
+    let severity = if needs_backend && !states.iter().any(|s| s.available) {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    for s in states.iter().filter(|s| !s.available) {
+        // The local stores have checks of their own name; the rest are `backend`.
+        let check = match BackendKind::from_name(&s.kind) {
+            Some(k @ (BackendKind::Vault | BackendKind::Keychain)) => k.name(),
+            _ => "backend",
+        };
+        let message = format!("backend {} ({}): {}", s.name, s.kind, s.detail);
+        out.push(Finding::new(severity, check, None, message, s.hint.clone()));
+    }
     out
 }
 
@@ -709,12 +741,7 @@ fn git_state(root: &Path, in_repo: bool, rel: &str) -> GitState {
 
 fn gitignore_findings(config: &Config, local: &Path, base: &Path) -> Vec<Finding> {
     let mut out = Vec::new();
-    let rel = |p: &Path| {
-        p.strip_prefix(&config.root)
-            .unwrap_or(p)
-            .display()
-            .to_string()
-    };
+    let rel = |p: &Path| relative(&config.root, p);
     let local_rel = rel(local);
     let add = format!("echo {local_rel} >> .gitignore");
     let in_repo = in_git_work_tree(&config.root);
@@ -743,12 +770,8 @@ fn gitignore_findings(config: &Config, local: &Path, base: &Path) -> Vec<Finding
         )),
         GitState::Ignored => {}
         GitState::NoRepo => {
-            // Not a git work tree (yet): read .gitignore itself.
-            let text = std::fs::read_to_string(config.root.join(".gitignore")).unwrap_or_default();
-            let listed = text
-                .lines()
-                .map(str::trim)
-                .any(|l| !l.starts_with('#') && gitignore_line_matches(l, &local_rel));
+            // Not a git work tree (yet): read .gitignore itself, by git's rules.
+            let listed = gitignore_lists(&config.root, &local_rel);
             if !listed {
                 out.push(Finding::new(
                     Severity::Warning,
@@ -775,38 +798,19 @@ fn gitignore_findings(config: &Config, local: &Path, base: &Path) -> Vec<Finding
     out
 }
 
-/// A `.gitignore` line (no negation support) against a path relative to the root.
-fn gitignore_line_matches(line: &str, rel: &str) -> bool {
-    if line.is_empty() || line.starts_with('!') {
-        return false;
-    }
-    let anchored = line.starts_with('/');
-    let pat = line.trim_start_matches('/');
-    let name = rel.rsplit('/').next().unwrap_or(rel);
-    glob(pat, rel) || (!anchored && !pat.contains('/') && glob(pat, name))
-}
-
-/// `*` and `?` globbing (what `.env*`, `*.local` need).
-fn glob(pat: &str, s: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pat.chars().collect(), s.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(sp) = star {
-            pi = sp + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+/// Whether `root`'s `.gitignore` ignores `rel` (a file relative to `root`) by git's rules:
+/// `**`, character classes, negation, directories. An unreadable file lists nothing; a bad
+/// line is skipped, as git skips it.
+fn gitignore_lists(root: &Path, rel: &str) -> bool {
+    let mut rules = ignore::gitignore::GitignoreBuilder::new(root);
+    let _partial = rules.add(root.join(".gitignore"));
+    rules
+        .build()
+        .map(|g| {
+            g.matched_path_or_any_parents(root.join(rel), false)
+                .is_ignore()
+        })
+        .unwrap_or(false)
 }
 
 /// `.envrc` in the project root: direnv installed, the file allowed, errors not swallowed.
@@ -858,15 +862,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gitignore_lines() {
-        assert!(gitignore_line_matches(".env.local", ".env.local"));
-        assert!(gitignore_line_matches("/.env.local", ".env.local"));
-        assert!(gitignore_line_matches(".env*", ".env.local"));
-        assert!(gitignore_line_matches("*.local", ".env.local"));
-        assert!(!gitignore_line_matches(".env", ".env.local"));
-        assert!(!gitignore_line_matches("!.env.local", ".env.local"));
-        assert!(gitignore_line_matches(".env.local", "config/.env.local"));
-        assert!(!gitignore_line_matches("/.env.local", "config/.env.local"));
+    fn gitignore_by_gits_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let lists = |lines: &str, rel: &str| {
+            std::fs::write(dir.path().join(".gitignore"), lines).unwrap();
+            gitignore_lists(dir.path(), rel)
+        };
+        assert!(lists(".env.local\n", ".env.local"));
+        assert!(lists("# c\n/.env.local\n", ".env.local"));
+        assert!(lists(".env*\n", ".env.local"));
+        assert!(lists("*.local\n", ".env.local"));
+        assert!(!lists(".env\n", ".env.local"));
+        assert!(!lists("!.env.local\n", ".env.local"));
+        assert!(lists(".env.local\n", "config/.env.local"));
+        assert!(!lists("/.env.local\n", "config/.env.local"));
+        // What the hand-written matcher got wrong: `**`, character classes, negation, dirs.
+        assert!(lists("**/.env.local\n", "config/.env.local"));
+        assert!(lists("config/**\n", "config/.env.local"));
+        assert!(lists(".env.[lL]ocal\n", ".env.Local"));
+        assert!(!lists(".env.[!l]ocal\n", ".env.local"));
+        assert!(!lists(".env*\n!.env.local\n", ".env.local"));
+        assert!(lists("!.env.local\n.env*\n", ".env.local"));
+        assert!(lists("config/\n", "config/.env.local"));
+        assert!(
+            lists("[\n.env.local\n", ".env.local"),
+            "a bad line is skipped"
+        );
+        std::fs::remove_file(dir.path().join(".gitignore")).unwrap();
+        assert!(!gitignore_lists(dir.path(), ".env.local"));
     }
 
     #[test]
