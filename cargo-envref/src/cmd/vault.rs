@@ -127,114 +127,129 @@ fn ask(prompt: &str) -> Result<SecretString> {
 
 pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
     match c {
-        VaultCommand::Init { work_factor, which } => {
-            let path = path_for(g, &which)?;
-            if path.exists() && VaultFile::open(&path)?.is_initialized()? {
-                return Err(Error::new(format!("vault: already initialized at {}", path.display()))
-                    .with_hint("nothing to do; to start over, move the file away (`envref vault export` keeps a copy)"));
-            }
-            let pass = if std::env::var_os(PASSPHRASE_ENV).is_some() {
-                ask("")?
-            } else {
-                let first = ask("New vault passphrase: ")?;
-                let second = ask("Repeat the passphrase: ")?;
-                if first.expose_secret() != second.expose_secret() {
-                    return Err(Error::new("the passphrases do not match")
-                        .with_hint("run `envref vault init` again"));
-                }
-                first
-            };
-            VaultFile::create(&path, &pass, work_factor)?;
-            ui::info(&format!("vault initialized at {}", path.display()));
-        }
+        VaultCommand::Init { work_factor, which } => init(g, &which, work_factor)?,
         VaultCommand::Lock { which } => lock(g, &which, true)?,
         VaultCommand::Unlock { which } => lock(g, &which, false)?,
-        VaultCommand::Export { force, which } => {
-            if std::io::stdout().is_terminal() && !force {
-                return Err(
-                    Error::new("refusing to print plaintext secrets to the terminal").with_hint(
-                        "redirect to a file (`envref vault export > backup.json`) or pass --force",
-                    ),
-                );
-            }
-            let path = path_for(g, &which)?;
-            let v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
-            let secrets: serde_json::Map<String, serde_json::Value> = v
-                .export()?
-                .into_iter()
-                .map(|(k, s)| (k, s.expose_secret().into()))
-                .collect();
-            let n = secrets.len();
-            let doc =
-                serde_json::json!({"version": 1, "exported_at": rfc3339_now(), "secrets": secrets});
-            write_stdout(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&doc).expect("json")
-            ))?;
-            ui::info(&format!(
-                "exported {n} secrets from {}; the output is plaintext, keep it safe",
-                path.display()
-            ));
-        }
-        VaultCommand::Import { file, force, which } => {
-            let mut text = String::new();
-            let source = match &file {
-                Some(f) => {
-                    text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
-                    f.display().to_string()
-                }
-                None => {
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
-                    "stdin".into()
-                }
-            };
-            let entries = parse_export(&text).map_err(|e| e.context(&source))?;
-            let path = path_for(g, &which)?;
-            let mut v =
-                VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
-            let stored: std::collections::HashSet<String> = v.list("")?.into_iter().collect();
-            let mut replaced = Vec::new();
-            for (k, new) in entries.iter().filter(|(k, _)| stored.contains(k)) {
-                if v.get(k)?
-                    .is_some_and(|old| old.expose_secret() != new.expose_secret())
-                {
-                    replaced.push(k.as_str());
-                }
-            }
-            if !replaced.is_empty() && !force {
-                const NAMED: usize = 20;
-                let more = if replaced.len() > NAMED {
-                    format!(" and {} more", replaced.len() - NAMED)
-                } else {
-                    String::new()
-                };
-                let names = replaced
-                    .iter()
-                    .take(NAMED)
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let what = format!(
-                    "import would replace {} existing secret(s) in {}: {names}{more}",
-                    replaced.len(),
-                    path.display()
-                );
-                if !ui::interactive() {
-                    return Err(Error::new(format!("{what}; nothing was imported"))
-                        .with_hint("pass --force to replace them (`envref vault export` first keeps a copy)"));
-                }
-                if !ui::confirm(&format!("{what}. Replace them?"))? {
-                    ui::info("cancelled; nothing was imported");
-                    return Ok(1);
-                }
-            }
-            let n = v.put_all(entries.iter().map(|(k, s)| (k.as_str(), s)))?;
-            ui::info(&format!("imported {n} secrets into {}", path.display()));
-        }
+        VaultCommand::Export { force, which } => export(g, &which, force)?,
+        VaultCommand::Import { file, force, which } => return import(g, &which, file, force),
     }
     Ok(0)
+}
+
+fn init(g: &Global, which: &Which, work_factor: u8) -> Result<()> {
+    let path = path_for(g, which)?;
+    if path.exists() && VaultFile::open(&path)?.is_initialized()? {
+        return Err(Error::new(format!("vault: already initialized at {}", path.display()))
+            .with_hint("nothing to do; to start over, move the file away (`envref vault export` keeps a copy)"));
+    }
+    let pass = if std::env::var_os(PASSPHRASE_ENV).is_some() {
+        ask("")?
+    } else {
+        let first = ask("New vault passphrase: ")?;
+        let second = ask("Repeat the passphrase: ")?;
+        if first.expose_secret() != second.expose_secret() {
+            return Err(Error::new("the passphrases do not match")
+                .with_hint("run `envref vault init` again"));
+        }
+        first
+    };
+    VaultFile::create(&path, &pass, work_factor)?;
+    ui::info(&format!("vault initialized at {}", path.display()));
+    Ok(())
+}
+
+fn export(g: &Global, which: &Which, force: bool) -> Result<()> {
+    if std::io::stdout().is_terminal() && !force {
+        return Err(
+            Error::new("refusing to print plaintext secrets to the terminal").with_hint(
+                "redirect to a file (`envref vault export > backup.json`) or pass --force",
+            ),
+        );
+    }
+    let path = path_for(g, which)?;
+    let v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
+    let secrets: serde_json::Map<String, serde_json::Value> = v
+        .export()?
+        .into_iter()
+        .map(|(k, s)| (k, s.expose_secret().into()))
+        .collect();
+    let n = secrets.len();
+    let doc = serde_json::json!({"version": 1, "exported_at": rfc3339_now(), "secrets": secrets});
+    write_stdout(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(&doc).expect("json")
+    ))?;
+    ui::info(&format!(
+        "exported {n} secrets from {}; the output is plaintext, keep it safe",
+        path.display()
+    ));
+    Ok(())
+}
+
+/// The text to import and where it came from (for errors).
+fn import_source(file: Option<std::path::PathBuf>) -> Result<(String, String)> {
+    match &file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+            Ok((text, f.display().to_string()))
+        }
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
+            Ok((text, "stdin".into()))
+        }
+    }
+}
+
+fn import(g: &Global, which: &Which, file: Option<std::path::PathBuf>, force: bool) -> Result<i32> {
+    let (text, source) = import_source(file)?;
+    let entries = parse_export(&text).map_err(|e| e.context(&source))?;
+    let path = path_for(g, which)?;
+    let mut v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
+    let stored: std::collections::HashSet<String> = v.list("")?.into_iter().collect();
+    let mut replaced = Vec::new();
+    for (k, new) in entries.iter().filter(|(k, _)| stored.contains(k)) {
+        if v.get(k)?
+            .is_some_and(|old| old.expose_secret() != new.expose_secret())
+        {
+            replaced.push(k.as_str());
+        }
+    }
+    if !replaced.is_empty() && !force && !confirm_replace(&replaced, &path)? {
+        ui::info("cancelled; nothing was imported");
+        return Ok(1);
+    }
+    let n = v.put_all(entries.iter().map(|(k, s)| (k.as_str(), s)))?;
+    ui::info(&format!("imported {n} secrets into {}", path.display()));
+    Ok(0)
+}
+
+/// Whether to replace these existing secrets: asked on a terminal, else refused with the hint.
+fn confirm_replace(replaced: &[&str], path: &std::path::Path) -> Result<bool> {
+    const NAMED: usize = 20;
+    let more = if replaced.len() > NAMED {
+        format!(" and {} more", replaced.len() - NAMED)
+    } else {
+        String::new()
+    };
+    let names = replaced
+        .iter()
+        .take(NAMED)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let what = format!(
+        "import would replace {} existing secret(s) in {}: {names}{more}",
+        replaced.len(),
+        path.display()
+    );
+    if !ui::interactive() {
+        return Err(Error::new(format!("{what}; nothing was imported"))
+            .with_hint("pass --force to replace them (`envref vault export` first keeps a copy)"));
+    }
+    ui::confirm(&format!("{what}. Replace them?"))
 }
 
 fn lock(g: &Global, which: &Which, locked: bool) -> Result<()> {
