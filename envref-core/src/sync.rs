@@ -205,10 +205,10 @@ impl Bundle {
                 Some(SenderAuth { sender, tags })
             }
         };
-        Ok(armor_to(
+        armor_to(
             recipients,
             self.to_json(auth.as_ref()).expose_secret().as_bytes(),
-        )?)
+        )
     }
 
     /// The content a sender authenticates: project and every key and value, length-prefixed.
