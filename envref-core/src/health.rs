@@ -153,16 +153,6 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
         .collect();
     let secrets = secret_states(project, &refs, &lookups, &states);
 
-    // Which keys need a secret: evaluate with none.
-    let none = Default::default();
-    let without = evaluate(&project.merged, RefMode::Resolved(&none), false);
-    let secret = without
-        .failures
-        .iter()
-        .filter(|(_, f)| matches!(f, Failure::Unresolved(_)))
-        .count();
-    let total = project.merged.definitions().len();
-
     let with = evaluate(&project.merged, RefMode::Resolved(&lookups.secrets), false);
     let problems: Vec<String> = with
         .failures
@@ -181,16 +171,29 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
         profile: project.profile.clone(),
         config_file: config.file.clone(),
         files: file_states(project),
-        keys: KeyCounts {
-            total,
-            config: total - secret,
-            secret,
-        },
+        keys: key_counts(project),
         secrets,
         backends: states,
         problems,
         ok,
         warnings,
+    }
+}
+
+/// How many variables there are, and how many need a secret (found by evaluating with none).
+fn key_counts(project: &Project) -> KeyCounts {
+    let none = Default::default();
+    let without = evaluate(&project.merged, RefMode::Resolved(&none), false);
+    let secret = without
+        .failures
+        .iter()
+        .filter(|(_, f)| matches!(f, Failure::Unresolved(_)))
+        .count();
+    let total = project.merged.definitions().len();
+    KeyCounts {
+        total,
+        config: total - secret,
+        secret,
     }
 }
 
@@ -551,21 +554,30 @@ fn backend_findings(
         .zip(&backends)
         .map(|(s, b)| check_backend(s, b.as_ref(), &ns))
         .collect();
+    out.extend(unusable_findings(&states, needs_backend));
+    out
+}
+
+/// A finding for each backend that cannot be used: an error when none can and the project
+/// needs one, else a warning.
+fn unusable_findings(states: &[BackendState], needs_backend: bool) -> Vec<Finding> {
     let severity = if needs_backend && !states.iter().any(|s| s.available) {
         Severity::Error
     } else {
         Severity::Warning
     };
-    for s in states.iter().filter(|s| !s.available) {
-        // The local stores have checks of their own name; the rest are `backend`.
-        let check = match BackendKind::from_name(&s.kind) {
-            Some(k @ (BackendKind::Vault | BackendKind::Keychain)) => k.name(),
-            _ => "backend",
-        };
-        let message = format!("backend {} ({}): {}", s.name, s.kind, s.detail);
-        out.push(Finding::new(severity, check, None, message, s.hint.clone()));
-    }
-    out
+    let unusable = states.iter().filter(|s| !s.available);
+    unusable
+        .map(|s| {
+            // The local stores have checks of their own name; the rest are `backend`.
+            let check = match BackendKind::from_name(&s.kind) {
+                Some(k @ (BackendKind::Vault | BackendKind::Keychain)) => k.name(),
+                _ => "backend",
+            };
+            let message = format!("backend {} ({}): {}", s.name, s.kind, s.detail);
+            Finding::new(severity, check, None, message, s.hint.clone())
+        })
+        .collect()
 }
 
 fn unresolved_finding(location: &str, key: &str, why: &str) -> Finding {
