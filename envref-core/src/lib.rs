@@ -32,7 +32,11 @@ pub mod resolve;
 #[cfg(feature = "backends")]
 pub mod runner;
 #[cfg(feature = "backends")]
+pub mod scope;
+#[cfg(feature = "backends")]
 pub mod sync;
+#[cfg(test)]
+mod test_backend;
 #[cfg(feature = "backends")]
 pub mod trust;
 
