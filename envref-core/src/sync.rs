@@ -558,9 +558,120 @@ pub fn read_recipients(text: &str) -> Result<Vec<age::x25519::Recipient>> {
         .collect()
 }
 
+/// A push's recipient, with who it is: a team member's name, `--to`, or the file it came from.
+pub struct NamedRecipient {
+    pub who: String,
+    pub key: age::x25519::Recipient,
+}
+
+/// Every recipient of a push, in order and without duplicates: the team when `team` is
+/// `Some` (`--to-team`; an empty team is an error), the `keys` given (`--to`), and the keys in
+/// each of `files` (`--to-file`; `(path, name shown for it)`, a file without keys is an error).
+pub fn assemble_recipients(
+    team: Option<&[TeamMember]>,
+    keys: &[String],
+    files: &[(PathBuf, String)],
+) -> Result<Vec<NamedRecipient>> {
+    let mut all = Vec::new();
+    if let Some(team) = team {
+        if team.is_empty() {
+            return Err(Error::new("--to-team: no team members in .envref.yaml")
+                .with_hint("add them with `envref team add <name> <age1…>`, or pass --to age1…"));
+        }
+        for m in team {
+            let key = parse_recipient(&m.public_key)
+                .map_err(|e| e.context(format!("team member {}", m.name)))?;
+            all.push(NamedRecipient {
+                who: m.name.clone(),
+                key,
+            });
+        }
+    }
+    for key in keys {
+        let parsed = parse_recipient(key).map_err(|e| e.context(format!("--to {key}")))?;
+        all.push(NamedRecipient {
+            who: "--to".into(),
+            key: parsed,
+        });
+    }
+    for (path, shown) in files {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let found = read_recipients(&text).map_err(|e| e.context(path.display()))?;
+        if found.is_empty() {
+            return Err(Error::new(format!(
+                "{}: no public keys in the file",
+                path.display()
+            )));
+        }
+        all.extend(found.into_iter().map(|key| NamedRecipient {
+            who: shown.clone(),
+            key,
+        }));
+    }
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|r| seen.insert(r.key.to_string()));
+    Ok(all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recipients_come_from_team_keys_and_files_without_duplicates() {
+        let (a, b, c) = (
+            age::x25519::Identity::generate().to_public().to_string(),
+            age::x25519::Identity::generate().to_public().to_string(),
+            age::x25519::Identity::generate().to_public().to_string(),
+        );
+        let team = [TeamMember {
+            name: "ann".into(),
+            public_key: a.clone(),
+        }];
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys.txt");
+        std::fs::write(&file, format!("# keys\n{b}\n\n{c}\n")).unwrap();
+        let files = [(file.clone(), "keys.txt".to_string())];
+        let got = assemble_recipients(Some(&team), &[a.clone(), b.clone()], &files).unwrap();
+        let got: Vec<(String, String)> = got
+            .into_iter()
+            .map(|r| (r.who, r.key.to_string()))
+            .collect();
+        let want = [("ann", &a), ("--to", &b), ("keys.txt", &c)];
+        assert_eq!(got, want.map(|(w, k)| (w.to_string(), k.to_string())));
+        // Without --to-team, the team is not a recipient.
+        assert_eq!(
+            assemble_recipients(None, &[b.clone()], &[]).unwrap().len(),
+            1
+        );
+    }
+
+    #[test]
+    fn recipients_errors_say_where() {
+        let e = assemble_recipients(Some(&[]), &[], &[]).err().unwrap();
+        assert!(e.message.contains("no team members"), "{}", e.message);
+        let bad = [TeamMember {
+            name: "bob".into(),
+            public_key: "age1nope".into(),
+        }];
+        let e = assemble_recipients(Some(&bad), &[], &[]).err().unwrap();
+        assert!(e.message.starts_with("team member bob"), "{}", e.message);
+        let e = assemble_recipients(None, &["nope".into()], &[])
+            .err()
+            .unwrap();
+        assert!(e.message.starts_with("--to nope"), "{}", e.message);
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.txt");
+        std::fs::write(&empty, "# nobody\n").unwrap();
+        let e = assemble_recipients(None, &[], &[(empty, "empty.txt".into())])
+            .err()
+            .unwrap();
+        assert!(
+            e.message.contains("no public keys in the file"),
+            "{}",
+            e.message
+        );
+    }
 
     #[test]
     fn seal_and_open() {
