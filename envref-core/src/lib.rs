@@ -28,6 +28,8 @@ pub mod generate;
 #[cfg(feature = "backends")]
 pub mod loader;
 #[cfg(feature = "backends")]
+pub mod onboard;
+#[cfg(feature = "backends")]
 pub mod resolve;
 #[cfg(feature = "backends")]
 pub mod runner;
