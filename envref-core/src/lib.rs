@@ -10,6 +10,7 @@ pub mod config;
 pub mod config_edit;
 pub mod dotenv;
 pub mod error;
+pub mod init;
 pub mod layers;
 pub mod output;
 pub mod profile;
