@@ -463,7 +463,7 @@ pub fn doctor(
                     }
                 } else {
                     for hit in audit::scan(&doc) {
-                        if let audit::Kind::Unresolved(why) = hit.kind {
+                        if let audit::Evidence::Unresolved(why) = hit.evidence {
                             out.push(unresolved_finding(
                                 &format!("{}:{}", rel(f), hit.line),
                                 &hit.key,
@@ -471,7 +471,7 @@ pub fn doctor(
                             ));
                             continue;
                         }
-                        let severity = if matches!(hit.kind, audit::Kind::Entropy(_)) {
+                        let severity = if matches!(hit.evidence, audit::Evidence::Entropy(_)) {
                             Severity::Warning
                         } else {
                             Severity::Error
@@ -481,7 +481,7 @@ pub fn doctor(
                             severity,
                             "plaintext",
                             Some(format!("{}:{}", rel(f), hit.line)),
-                            format!("{} may be a plaintext secret ({}: {})", hit.key, hit.kind.reason(), hit.preview),
+                            format!("{} may be a plaintext secret ({}: {})", hit.key, hit.evidence.reason(), hit.preview),
                             Some(format!(
                                 "store it with `envref secret set {secret_key}`, then set {}=ref://secrets/{secret_key} (and rotate it: it was committed)",
                                 hit.key

@@ -641,7 +641,9 @@ mod tests {
         assert_eq!(got, want.map(|(w, k)| (w.to_string(), k.to_string())));
         // Without --to-team, the team is not a recipient.
         assert_eq!(
-            assemble_recipients(None, &[b.clone()], &[]).unwrap().len(),
+            assemble_recipients(None, std::slice::from_ref(&b), &[])
+                .unwrap()
+                .len(),
             1
         );
     }
@@ -706,49 +708,11 @@ mod tests {
         assert!(!format!("{b:?}").contains("sk-1"));
     }
 
-    /// A backend in memory that counts writes.
-    #[derive(Default)]
-    struct Memory(
-        std::sync::Mutex<BTreeMap<String, String>>,
-        std::sync::atomic::AtomicUsize,
-    );
-
-    impl Backend for Memory {
-        fn name(&self) -> &str {
-            "memory"
-        }
-        fn kind(&self) -> &'static str {
-            "memory"
-        }
-        fn get(&self, key: &str) -> crate::backend::Lookup {
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .get(key)
-                .map(|v| SecretString::from(v.clone())))
-        }
-        fn set(&self, key: &str, value: &SecretString) -> Result<(), crate::backend::BackendError> {
-            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            self.0
-                .lock()
-                .unwrap()
-                .insert(key.into(), value.expose_secret().into());
-            Ok(())
-        }
-        fn delete(&self, _: &str) -> Result<bool, crate::backend::BackendError> {
-            unreachable!("not used by these tests")
-        }
-        fn list(&self, _: &str) -> Result<Vec<String>, crate::backend::BackendError> {
-            unreachable!("not used by these tests")
-        }
-    }
-
     #[test]
     fn plan_compares_values_and_store_writes_only_what_it_lists() {
-        let backend = Memory::default();
+        let backend = crate::test_backend::Memory::default();
         for (k, v) in [("app/same", "1"), ("app/other", "old")] {
-            backend.0.lock().unwrap().insert(k.into(), v.into());
+            backend.map.lock().unwrap().insert(k.into(), v.into());
         }
         let secrets = [("same", "1"), ("other", "new"), ("fresh", "f")]
             .map(|(k, v)| (k.to_string(), SecretString::from(v)));
@@ -773,12 +737,8 @@ mod tests {
             (&vec!["fresh".to_string()], &vec!["other".to_string()])
         );
         b.store(&backend, "app", &plan).unwrap();
-        assert_eq!(
-            backend.1.load(std::sync::atomic::Ordering::SeqCst),
-            2,
-            "the unchanged key was rewritten"
-        );
-        assert_eq!(backend.0.lock().unwrap()["app/other"], "new");
+        assert_eq!(backend.writes(), 2, "the unchanged key was rewritten");
+        assert_eq!(backend.map.lock().unwrap()["app/other"], "new");
         assert!(!b.plan(&backend, "app", true).unwrap().writes());
         assert!(b
             .plan(&backend, "other-app", false)

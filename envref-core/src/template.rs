@@ -42,7 +42,7 @@ impl Default for Template {
 #[derive(Clone, PartialEq, Eq)]
 pub enum Segment {
     Lit(Text),
-    Var(Box<Var>),
+    Var(Box<VarUse>),
     Ref(Box<Reference>, Position),
 }
 
@@ -103,8 +103,9 @@ impl std::ops::Deref for Text {
     }
 }
 
+/// A use of a variable in a template: `$NAME`, `${NAME}`, `${NAME:-default}`, …
 #[derive(Clone, PartialEq, Eq)]
-pub struct Var {
+pub struct VarUse {
     pub name: Text,
     pub op: VarOp,
     pub pos: Position,
@@ -132,11 +133,11 @@ impl fmt::Debug for Segment {
     }
 }
 
-impl fmt::Debug for Var {
+impl fmt::Debug for VarUse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Var {{ name: {} bytes, op: {:?}, pos: {} }}",
+            "VarUse {{ name: {} bytes, op: {:?}, pos: {} }}",
             self.name.len(),
             self.op,
             self.pos
@@ -205,7 +206,7 @@ impl Template {
     }
 
     /// Names of the variables used, defaults included.
-    pub fn variables(&self) -> Vec<&Var> {
+    pub fn variables(&self) -> Vec<&VarUse> {
         let mut out = Vec::new();
         self.visit(&mut |seg| {
             if let Segment::Var(v) = seg {
@@ -334,7 +335,7 @@ impl Scanner<'_> {
                                 self.bump();
                             }
                             let name = self.src[start..self.i].into();
-                            segments.push(Segment::Var(Box::new(Var {
+                            segments.push(Segment::Var(Box::new(VarUse {
                                 name,
                                 op: VarOp::Plain,
                                 pos: at,
@@ -433,7 +434,7 @@ impl Scanner<'_> {
             return Err(unterminated());
         }
         self.bump();
-        Ok(Segment::Var(Box::new(Var { name, op, pos: at })))
+        Ok(Segment::Var(Box::new(VarUse { name, op, pos: at })))
     }
 }
 

@@ -56,7 +56,7 @@ pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
             .map(|f| {
                 serde_json::json!({
                     "file": shown(&f.path), "line": f.line, "key": f.key,
-                    "kind": f.kind.code(), "reason": f.kind.reason(), "preview": f.preview,
+                    "kind": f.evidence.code(), "reason": f.evidence.reason(), "preview": f.preview,
                 })
             })
             .collect();
@@ -74,7 +74,7 @@ pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
                 shown(&f.path),
                 f.line,
                 f.key,
-                f.kind.reason(),
+                f.evidence.reason(),
                 f.preview
             );
         }
@@ -94,7 +94,7 @@ pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
     }
     let unresolved = findings
         .iter()
-        .filter(|f| matches!(f.kind, audit::Kind::Unresolved(_)))
+        .filter(|f| matches!(f.evidence, audit::Evidence::Unresolved(_)))
         .count();
     let secrets = findings.len() - unresolved;
     let mut what = Vec::new();

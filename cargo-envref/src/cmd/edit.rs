@@ -28,20 +28,21 @@ pub struct EditArgs {
     pub profile: Option<String>,
 }
 
-enum Kind {
-    Env,
+/// What `envref edit` opens: an env file, or `.envref.yaml`.
+enum EditTarget {
+    EnvFile,
     Config,
 }
 
 pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
-    let (path, kind) = match &a.file {
+    let (path, target) = match &a.file {
         Some(f) => (
             if f.is_absolute() {
                 f.clone()
             } else {
                 g.dir().join(f)
             },
-            Kind::Env,
+            EditTarget::EnvFile,
         ),
         // A broken .envref.yaml is what `edit --config` is for: find it, do not load it.
         None if a.config => {
@@ -52,17 +53,17 @@ pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
                 ))
                 .with_hint("run `envref init` in the project's root to create one")
             })?;
-            (file, Kind::Config)
+            (file, EditTarget::Config)
         }
         None => {
             let config = load_config(g)?;
             if a.local {
-                (config.root.join(&config.local_file), Kind::Env)
+                (config.root.join(&config.local_file), EditTarget::EnvFile)
             } else if let Some(p) = &a.profile {
                 check_profile_name(p).map_err(|m| Error::new(format!("profile {p}: {m}")))?;
-                (config.profile_file(p), Kind::Env)
+                (config.profile_file(p), EditTarget::EnvFile)
             } else {
-                (config.root.join(&config.env_file), Kind::Env)
+                (config.root.join(&config.env_file), EditTarget::EnvFile)
             }
         }
     };
@@ -95,14 +96,14 @@ pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
         // Quit without saving a new file: nothing to check.
         return Ok(0);
     }
-    let checked = match kind {
-        Kind::Env => Document::load(&path).map(|_| ()),
-        Kind::Config => Config::load(&path).map(|_| ()),
+    let checked = match target {
+        EditTarget::EnvFile => Document::load(&path).map(|_| ()),
+        EditTarget::Config => Config::load(&path).map(|_| ()),
     };
     checked.map_err(|e| {
-        let hint = match kind {
-            Kind::Config => "run `envref edit --config` again to fix it",
-            Kind::Env => "run `envref edit` again (with the same flags) to fix it",
+        let hint = match target {
+            EditTarget::Config => "run `envref edit --config` again to fix it",
+            EditTarget::EnvFile => "run `envref edit` again (with the same flags) to fix it",
         };
         Error::new(format!(
             "{} was saved, but it is not valid:\n{}",
