@@ -129,8 +129,9 @@ pub struct ListArgs {
     #[arg(short = 'P', long)]
     pub profile: Option<String>,
     /// Show reference URIs instead of ref://*** (never resolved values)
-    #[arg(long)]
-    pub show_secrets: bool,
+    // `--show-secrets` was its first name, but it never shows secrets; kept as a hidden alias.
+    #[arg(long, alias = "show-secrets")]
+    pub show_refs: bool,
     /// Output format
     #[arg(long, default_value = "plain", value_parser = super::resolve::parse_format)]
     pub format: Format,
@@ -138,7 +139,7 @@ pub struct ListArgs {
 
 pub fn list(g: &Global, a: ListArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
-    let mode = if a.show_secrets {
+    let mode = if a.show_refs {
         RefMode::Literal
     } else {
         RefMode::Masked
