@@ -22,21 +22,6 @@ pub enum Format {
     Table,
 }
 
-impl Format {
-    pub const NAMES: &'static [&'static str] = &["plain", "dotenv", "shell", "json", "table"];
-
-    pub fn parse(s: &str) -> Option<Format> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "plain" => Format::Plain,
-            "dotenv" | "env" => Format::Dotenv,
-            "shell" | "sh" | "direnv" => Format::Shell,
-            "json" => Format::Json,
-            "table" => Format::Table,
-            _ => return None,
-        })
-    }
-}
-
 pub fn render(vars: &[Var], format: Format) -> Result<String> {
     if matches!(format, Format::Dotenv | Format::Shell) {
         // No environment variable can hold a NUL (exec takes C strings), and no shell either.

@@ -10,6 +10,7 @@ use envref_core::config::Config;
 use envref_core::dotenv::Document;
 use envref_core::{Error, Result};
 
+use super::format::OutputFormat;
 use super::{display_path, write_stdout};
 use crate::{ui, Global};
 
@@ -18,9 +19,9 @@ pub struct AuditArgs {
     /// Files to scan (default: the project's committed env files: the env file, profile
     /// files and other .env.<name> files; never the local file)
     pub files: Vec<PathBuf>,
-    /// Output format: text or json
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    pub format: String,
+    /// Output format
+    #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::REPORT))]
+    pub format: OutputFormat,
 }
 
 pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
@@ -50,7 +51,7 @@ pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
         findings.extend(audit::scan(&doc));
     }
     let shown = |p: &std::path::Path| display_path(&root, p);
-    if a.format == "json" {
+    if a.format == OutputFormat::Json {
         let items: Vec<serde_json::Value> = findings
             .iter()
             .map(|f| {

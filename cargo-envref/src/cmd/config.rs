@@ -3,6 +3,7 @@
 use clap::{Args, CommandFactory, Subcommand};
 use envref_core::Result;
 
+use super::format::OutputFormat;
 use super::write_stdout;
 use crate::{Cli, Global};
 
@@ -10,9 +11,9 @@ use crate::{Cli, Global};
 pub enum ConfigCommand {
     /// Print the effective configuration (tokens, passphrases and URL credentials as ***)
     Show {
-        /// Output format: text or json
-        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-        format: String,
+        /// Output format
+        #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::REPORT))]
+        format: OutputFormat,
     },
 }
 
@@ -45,7 +46,7 @@ pub fn run(g: &Global, c: ConfigCommand) -> Result<i32> {
         "backends": backends,
         "backends_default": !config.backends_configured,
     });
-    if format == "json" {
+    if format == OutputFormat::Json {
         return write_stdout(&format!(
             "{}\n",
             serde_json::to_string_pretty(&doc).expect("json")

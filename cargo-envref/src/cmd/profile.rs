@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use envref_core::config_edit::ConfigEditor;
 use envref_core::layers::write_atomic;
-use envref_core::output::{self, Format};
+use envref_core::output;
 use envref_core::profile;
 use envref_core::{Error, Result};
 
+use super::format::OutputFormat;
 use super::{display_path, load_config, print_warnings, write_stdout};
 use crate::{ui, Global};
 
@@ -31,14 +32,15 @@ pub enum ProfileCommand {
         a: String,
         b: String,
         /// plain (`- only in A`, `+ only in B`, `~ changed`) or json
-        #[arg(long, default_value = "plain", value_parser = ["plain", "json"])]
-        format: String,
+        #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::REPORT))]
+        format: OutputFormat,
     },
     /// Print a profile's merged environment (references as written, not resolved)
     Export {
         name: String,
-        #[arg(long, default_value = "json", value_parser = super::resolve::parse_format)]
-        format: Format,
+        /// Output format
+        #[arg(long, default_value = "json", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::VARIABLES))]
+        format: OutputFormat,
     },
 }
 
@@ -119,7 +121,7 @@ pub fn run(g: &Global, c: ProfileCommand) -> Result<i32> {
             let va = evaluated(&config, &a)?;
             let vb = evaluated(&config, &b)?;
             let entries = profile::diff(&va, &vb);
-            let out = if format == "json" {
+            let out = if format == OutputFormat::Json {
                 profile::render_diff_json(&entries)
             } else {
                 profile::render_diff_plain(&entries)
@@ -137,7 +139,7 @@ pub fn run(g: &Global, c: ProfileCommand) -> Result<i32> {
         ProfileCommand::Export { name, format } => {
             profile::require(&config, &name)?;
             let vars = evaluated(&config, &name)?;
-            write_stdout(&output::render(&vars, format)?)?;
+            write_stdout(&output::render(&vars, format.variables())?)?;
         }
     }
     Ok(0)
