@@ -69,7 +69,7 @@ pub fn run(g: &Global, c: ProfileCommand) -> Result<i32> {
             let all = profile::list(&config);
             if all.is_empty() {
                 ui::info("no profiles found");
-                ui::info("hint: create one with `envref profile create <name>`");
+                ui::hint("create one with `envref profile create <name>`");
                 return Ok(0);
             }
             let w = all.iter().map(|p| p.name.len()).max().unwrap_or(0).max(12);

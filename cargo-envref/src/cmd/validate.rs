@@ -8,7 +8,7 @@ use envref_core::dotenv::Document;
 use envref_core::validate::{self, Problem, Schema};
 use envref_core::{Error, Result};
 
-use super::{display_path, open_project};
+use super::{display_path, open_project, write_stdout};
 use crate::{ui, Global};
 
 #[derive(Args, Debug)]
@@ -60,7 +60,7 @@ pub fn run(g: &Global, a: ValidateArgs) -> Result<i32> {
     let github = a.ci && std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
     for p in report.problems() {
         if github {
-            println!("{}", annotation(&root, p));
+            write_stdout(&format!("{}\n", annotation(&root, p)))?;
         }
         ui::error(&Error::new(describe(&root, p)));
     }
