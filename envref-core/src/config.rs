@@ -556,22 +556,16 @@ fn without_quoted(msg: &str) -> String {
 /// The longest `timeout` accepted: longer is a typo, and huge values overflow `Duration`.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
-/// `30s`, `500ms`, `2m`, or plain seconds; `None` unless it is positive and at most [`MAX_TIMEOUT`].
+/// `30s`, `500ms`, `2m`, `1h 30m` (humantime's units), or plain seconds (`1.5`); `None` unless
+/// it is positive and at most [`MAX_TIMEOUT`].
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
+    let d = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        Duration::try_from_secs_f64(s.parse().ok()?).ok()?
+    } else {
+        humantime::parse_duration(s).ok()?
     };
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return None,
-    };
-    let d = Duration::try_from_secs_f64(secs).ok()?;
-    (secs > 0.0 && d <= MAX_TIMEOUT).then_some(d)
+    (!d.is_zero() && d <= MAX_TIMEOUT).then_some(d)
 }
 
 /// Check a project or backend name; the error says what is wrong (no name text in it).
@@ -732,7 +726,11 @@ mod tests {
                 "{t}: {e}"
             );
         }
-        assert_eq!(parse_duration("24h"), None, "no h unit");
+        assert_eq!(parse_duration("24h"), Some(MAX_TIMEOUT));
         assert_eq!(parse_duration("86400"), Some(MAX_TIMEOUT));
+        assert_eq!(parse_duration("1m 30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0.0000000001"), None, "rounds to zero");
     }
 }
