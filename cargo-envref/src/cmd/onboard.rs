@@ -4,6 +4,7 @@
 use clap::Args;
 use envref_core::backend::Backend;
 use envref_core::onboard::{MissingSecret, OnboardPlan};
+use envref_core::project::Project;
 use envref_core::resolve;
 use envref_core::{Error, Result};
 use secrecy::SecretString;
@@ -38,10 +39,7 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
     };
     let plan = OnboardPlan::new(&project, &backends, a.backend.as_deref());
     print_warnings(&plan.warnings);
-    let scope = match &project.profile {
-        Some(p) => format!("project {}, profile {p}", config.project),
-        None => format!("project {}", config.project),
-    };
+    let scope = scope_label(&project);
     let (n, missing) = (plan.missing.len(), plural(plan.missing.len()));
     if plan.missing.is_empty() {
         write_stdout(&ok_line(&scope, plan.refs.len()))?;
@@ -130,6 +128,14 @@ fn ask_and_store(
         }
     }
     Ok((stored, skipped))
+}
+
+/// `project NAME[, profile NAME]`, for messages.
+fn scope_label(project: &Project) -> String {
+    match &project.profile {
+        Some(p) => format!("project {}, profile {p}", project.config.project),
+        None => format!("project {}", project.config.project),
+    }
 }
 
 /// The closing line, like `status`'s: every reference resolves.
