@@ -2,7 +2,7 @@
 //! that what was saved still parses. The editor value is split like a shell would
 //! (`code --wait`) and run directly, without a shell.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use envref_core::config::{check_profile_name, find_config, Config, CONFIG_FILE};
@@ -35,7 +35,34 @@ enum EditTarget {
 }
 
 pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
-    let (path, target) = match &a.file {
+    let (path, target) = choose_file(g, &a)?;
+    run_editor(&path)?;
+    if !path.exists() {
+        // Quit without saving a new file: nothing to check.
+        return Ok(0);
+    }
+    let checked = match target {
+        EditTarget::EnvFile => Document::load(&path).map(|_| ()),
+        EditTarget::Config => Config::load(&path).map(|_| ()),
+    };
+    checked.map_err(|e| {
+        let hint = match target {
+            EditTarget::Config => "run `envref edit --config` again to fix it",
+            EditTarget::EnvFile => "run `envref edit` again (with the same flags) to fix it",
+        };
+        Error::new(format!(
+            "{} was saved, but it is not valid:\n{}",
+            path.display(),
+            e.message
+        ))
+        .with_hint(hint)
+    })?;
+    Ok(0)
+}
+
+/// The file to open and what it is: `FILE`, `--config`, `--local`, `-P`, else the env file.
+fn choose_file(g: &Global, a: &EditArgs) -> Result<(PathBuf, EditTarget)> {
+    Ok(match &a.file {
         Some(f) => (
             if f.is_absolute() {
                 f.clone()
@@ -66,13 +93,17 @@ pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
                 (config.root.join(&config.env_file), EditTarget::EnvFile)
             }
         }
-    };
+    })
+}
+
+/// Open `path` in $VISUAL / $EDITOR and wait; an error unless the editor exits 0.
+fn run_editor(path: &Path) -> Result<()> {
     let var = |name: &str| std::env::var(name).ok();
     let argv = editor::command(var("VISUAL").as_deref(), var("EDITOR").as_deref())?;
     let (program, args) = argv.split_first().expect("never empty");
     let status = std::process::Command::new(program)
         .args(args)
-        .arg(&path)
+        .arg(path)
         .status()
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -92,25 +123,5 @@ pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
         );
         return Err(Error::new(format!("editor {program} {how}")));
     }
-    if !path.exists() {
-        // Quit without saving a new file: nothing to check.
-        return Ok(0);
-    }
-    let checked = match target {
-        EditTarget::EnvFile => Document::load(&path).map(|_| ()),
-        EditTarget::Config => Config::load(&path).map(|_| ()),
-    };
-    checked.map_err(|e| {
-        let hint = match target {
-            EditTarget::Config => "run `envref edit --config` again to fix it",
-            EditTarget::EnvFile => "run `envref edit` again (with the same flags) to fix it",
-        };
-        Error::new(format!(
-            "{} was saved, but it is not valid:\n{}",
-            path.display(),
-            e.message
-        ))
-        .with_hint(hint)
-    })?;
-    Ok(0)
+    Ok(())
 }
