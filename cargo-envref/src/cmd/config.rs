@@ -1,6 +1,7 @@
 //! `config show` and `completion`.
 
 use clap::{Args, CommandFactory, Subcommand};
+use envref_core::config::Config;
 use envref_core::Result;
 
 use super::format::OutputFormat;
@@ -20,6 +21,15 @@ pub enum ConfigCommand {
 pub fn run(g: &Global, c: ConfigCommand) -> Result<i32> {
     let ConfigCommand::Show { format } = c;
     let config = super::load_config(g)?;
+    let out = match format {
+        OutputFormat::Json => show_json(&config),
+        _ => show_text(&config),
+    };
+    write_stdout(&out)?;
+    Ok(0)
+}
+
+fn show_json(config: &Config) -> String {
     let backends: Vec<serde_json::Value> = config
         .backends
         .iter()
@@ -46,13 +56,10 @@ pub fn run(g: &Global, c: ConfigCommand) -> Result<i32> {
         "backends": backends,
         "backends_default": !config.backends_configured,
     });
-    if format == OutputFormat::Json {
-        return write_stdout(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&doc).expect("json")
-        ))
-        .map(|_| 0);
-    }
+    format!("{}\n", serde_json::to_string_pretty(&doc).expect("json"))
+}
+
+fn show_text(config: &Config) -> String {
     let mut out = String::new();
     out += &format!("config:          {}\n", config.file.display());
     if let Some(gf) = &config.global_file {
@@ -82,8 +89,7 @@ pub fn run(g: &Global, c: ConfigCommand) -> Result<i32> {
             out += &format!("      {k}: {v}\n");
         }
     }
-    write_stdout(&out)?;
-    Ok(0)
+    out
 }
 
 #[derive(Args, Debug)]
