@@ -241,62 +241,14 @@ impl Config {
             }
         }
         let profiles = p.profiles.or(g.profiles).unwrap_or_default();
-        for name in profiles.keys() {
-            if let Err(m) = check_profile_name(name) {
-                problems.push(format!("profiles.{name}: {m}"));
-            }
-        }
         let active_profile = p
             .active_profile
             .or(g.active_profile)
             .filter(|s| !s.is_empty());
-        if let Some(a) = &active_profile {
-            if let Err(m) = check_profile_name(a) {
-                problems.push(format!("active_profile: {m}"));
-            } else if !profiles.is_empty()
-                && !profiles.contains_key(a)
-                && !root.join(format!(".env.{a}")).exists()
-            {
-                problems.push(format!("active_profile: profile {a} is neither under `profiles:` nor has a .env.{a} file"));
-            }
-        }
+        check_profiles(&root, &profiles, active_profile.as_deref(), &mut problems);
         let backends_configured = p.backends.is_some() || g.backends.is_some();
         let entries = p.backends.or(g.backends).unwrap_or_default();
-        let mut backends = Vec::new();
-        for (i, entry) in entries.iter().enumerate() {
-            match validate_backend(entry) {
-                Ok(spec) => {
-                    if backends.iter().any(|b: &BackendSpec| b.name == spec.name) {
-                        problems.push(format!(
-                            "backends[{i}]: duplicate backend name {}",
-                            spec.name
-                        ));
-                    }
-                    backends.push(spec);
-                }
-                Err(ps) => problems.extend(ps.into_iter().map(|m| format!("backends[{i}]: {m}"))),
-            }
-        }
-        if backends_configured && entries.is_empty() {
-            problems.push("backends: the list is empty; remove the key to use the keychain, or list at least one backend".into());
-        }
-        if !backends_configured {
-            backends.push(BackendSpec::new("keychain", "keychain"));
-        }
-        // A relative vault path, or a command given as a relative path (`./bin/x`), is
-        // relative to the project, not to wherever envref runs.
-        for b in backends.iter_mut() {
-            for (option, is_path) in [("path", b.kind == "vault"), ("command", true)] {
-                if let Some(p) = b.options.get_mut(option) {
-                    let relative_path = !p.starts_with('~')
-                        && Path::new(p.as_str()).is_relative()
-                        && (option == "path" || p.contains('/'));
-                    if is_path && relative_path {
-                        *p = root.join(&*p).display().to_string();
-                    }
-                }
-            }
-        }
+        let backends = backend_specs(&entries, backends_configured, &root, &mut problems);
         let team = p.team.or(g.team).unwrap_or_default();
         for (i, m) in team.iter().enumerate() {
             if m.name.trim().is_empty() {
@@ -309,18 +261,7 @@ impl Config {
             }
         }
         if !problems.is_empty() {
-            let list = problems
-                .iter()
-                .map(|p| format!("  - {p}"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            return Err(Error::new(format!(
-                "{}: invalid configuration:\n{list}",
-                file.display()
-            ))
-            .with_hint(
-                "fix the entries above; `envref config show` prints the effective configuration",
-            ));
+            return Err(invalid_configuration(&file, &problems));
         }
         Ok(Config {
             root,
@@ -538,6 +479,92 @@ fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
     } else {
         Err(problems)
     }
+}
+
+/// Profile names, and that `active_profile` names a profile that exists.
+fn check_profiles(
+    root: &Path,
+    profiles: &BTreeMap<String, ProfileConfig>,
+    active_profile: Option<&str>,
+    problems: &mut Vec<String>,
+) {
+    for name in profiles.keys() {
+        if let Err(m) = check_profile_name(name) {
+            problems.push(format!("profiles.{name}: {m}"));
+        }
+    }
+    if let Some(a) = active_profile {
+        if let Err(m) = check_profile_name(a) {
+            problems.push(format!("active_profile: {m}"));
+        } else if !profiles.is_empty()
+            && !profiles.contains_key(a)
+            && !root.join(format!(".env.{a}")).exists()
+        {
+            problems.push(format!(
+                "active_profile: profile {a} is neither under `profiles:` nor has a .env.{a} file"
+            ));
+        }
+    }
+}
+
+/// The backends: each entry checked, names unique, the keychain when none is configured;
+/// relative paths made relative to the project root.
+fn backend_specs(
+    entries: &[BackendEntry],
+    configured: bool,
+    root: &Path,
+    problems: &mut Vec<String>,
+) -> Vec<BackendSpec> {
+    let mut backends = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        match validate_backend(entry) {
+            Ok(spec) => {
+                if backends.iter().any(|b: &BackendSpec| b.name == spec.name) {
+                    problems.push(format!(
+                        "backends[{i}]: duplicate backend name {}",
+                        spec.name
+                    ));
+                }
+                backends.push(spec);
+            }
+            Err(ps) => problems.extend(ps.into_iter().map(|m| format!("backends[{i}]: {m}"))),
+        }
+    }
+    if configured && entries.is_empty() {
+        problems.push("backends: the list is empty; remove the key to use the keychain, or list at least one backend".into());
+    }
+    if !configured {
+        backends.push(BackendSpec::new("keychain", "keychain"));
+    }
+    // A relative vault path, or a command given as a relative path (`./bin/x`), is
+    // relative to the project, not to wherever envref runs.
+    for b in backends.iter_mut() {
+        for (option, is_path) in [("path", b.kind == "vault"), ("command", true)] {
+            if let Some(p) = b.options.get_mut(option) {
+                let relative_path = !p.starts_with('~')
+                    && Path::new(p.as_str()).is_relative()
+                    && (option == "path" || p.contains('/'));
+                if is_path && relative_path {
+                    *p = root.join(&*p).display().to_string();
+                }
+            }
+        }
+    }
+    backends
+}
+
+/// Every problem of a configuration file in one error.
+fn invalid_configuration(file: &Path, problems: &[String]) -> Error {
+    let list = problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Error::new(format!(
+        "{}: invalid configuration:\n{list}",
+        file.display()
+    ))
+    .with_hint("fix the entries above; `envref config show` prints the effective configuration")
 }
 
 /// `msg` without its `"…"` parts (and the blank before each).
