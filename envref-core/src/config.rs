@@ -225,9 +225,7 @@ impl Config {
     ) -> Result<Config> {
         let mut problems = Vec::new();
         let project = p.project.or(g.project).unwrap_or_default();
-        if project.is_empty() {
-            problems.push("project: required; it names the namespace secrets are stored under (e.g. `project: my-app`)".to_string());
-        } else if let Err(m) = check_name(&project) {
+        if let Err(m) = check_project(&project) {
             problems.push(format!("project: {m}"));
         }
         let env_file = p.env_file.or(g.env_file).unwrap_or_else(|| ".env".into());
@@ -479,6 +477,16 @@ fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
     } else {
         Err(problems)
     }
+}
+
+fn check_project(project: &str) -> Result<(), String> {
+    if project.is_empty() {
+        return Err(
+            "required; it names the namespace secrets are stored under (e.g. `project: my-app`)"
+                .into(),
+        );
+    }
+    check_name(project)
 }
 
 /// Profile names, and that `active_profile` names a profile that exists.

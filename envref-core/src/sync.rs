@@ -135,23 +135,7 @@ impl Bundle {
                     ))
                     .with_hint("upgrade envref on this machine"));
                 }
-                let auth = match (obj.get("sender"), obj.get("auth")) {
-                    (None, None) => None,
-                    (
-                        Some(serde_json::Value::String(sender)),
-                        Some(serde_json::Value::Object(tags)),
-                    ) => {
-                        let tags = tags
-                            .iter()
-                            .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                            .collect::<Option<_>>();
-                        Some(SenderAuth {
-                            sender: sender.clone(),
-                            tags: tags.ok_or_else(|| bad("an `auth` tag is not a string"))?,
-                        })
-                    }
-                    _ => return Err(bad("`sender` and `auth` must come together")),
-                };
+                let auth = sender_auth(obj).map_err(bad)?;
                 (
                     obj.get("project")
                         .and_then(|p| p.as_str())
@@ -541,6 +525,27 @@ mod auth {
     }
 }
 
+/// The optional `sender` and `auth` of a sync file's JSON object; the error says why not.
+fn sender_auth(
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> std::result::Result<Option<SenderAuth>, &'static str> {
+    match (obj.get("sender"), obj.get("auth")) {
+        (None, None) => Ok(None),
+        (Some(serde_json::Value::String(sender)), Some(serde_json::Value::Object(tags))) => {
+            let tags = tags
+                .iter()
+                .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect::<Option<_>>()
+                .ok_or("an `auth` tag is not a string")?;
+            Ok(Some(SenderAuth {
+                sender: sender.clone(),
+                tags,
+            }))
+        }
+        _ => Err("`sender` and `auth` must come together"),
+    }
+}
+
 /// The identities of an age identity file (`age-keygen`'s format); errors never quote it.
 pub fn read_identity_file(path: &Path) -> Result<Vec<age::x25519::Identity>> {
     let text = SecretString::from(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
@@ -812,6 +817,26 @@ mod tests {
             .unwrap_err()
             .message
             .contains("no authentication for your key"));
+    }
+
+    #[test]
+    fn sender_and_auth_come_together_as_strings() {
+        let json = |extra: &str| format!(r#"{{"version": 1, "secrets": {{"k": "v"}}{extra}}}"#);
+        let err = |extra: &str| {
+            Bundle::from_json(json(extra).as_bytes())
+                .err()
+                .unwrap()
+                .message
+        };
+        assert!(err(r#", "sender": "age1x""#).contains("must come together"));
+        assert!(err(r#", "sender": "age1x", "auth": {"age1y": 1}"#).contains("tag is not a string"));
+        let b =
+            Bundle::from_json(json(r#", "sender": "age1x", "auth": {"age1y": "t"}"#).as_bytes());
+        assert_eq!(b.unwrap().auth.unwrap().tags["age1y"], "t");
+        assert!(Bundle::from_json(json("").as_bytes())
+            .unwrap()
+            .auth
+            .is_none());
     }
 
     #[test]
