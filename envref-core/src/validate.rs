@@ -61,6 +61,53 @@ struct RuleFile {
     _description: Option<String>,
 }
 
+impl Rule {
+    /// A schema rule for `key`; what is wrong with it goes to `problems`.
+    fn parse(key: &str, r: RuleFile, problems: &mut Vec<String>) -> Rule {
+        let kind = r.kind.unwrap_or_else(|| "string".into());
+        if !TYPES.contains(&kind.as_str()) {
+            problems.push(format!(
+                "{key}: unknown type {kind:?} (expected one of: {})",
+                TYPES.join(", ")
+            ));
+        }
+        let values: Vec<String> = r
+            .values
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        if kind == "enum" && values.is_empty() {
+            problems.push(format!(
+                "{key}: type enum needs a non-empty \"values\" list"
+            ));
+        }
+        let pattern = match r.pattern.as_deref().map(Regex::new) {
+            None => None,
+            Some(Ok(re)) => Some(re),
+            Some(Err(e)) => {
+                let first = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                problems.push(format!("{key}: invalid pattern: {first}"));
+                None
+            }
+        };
+        Rule {
+            kind,
+            required: r.required,
+            values,
+            pattern,
+        }
+    }
+}
+
 impl Schema {
     pub fn load(path: &Path) -> Result<Schema> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -88,53 +135,13 @@ impl Schema {
             .with_hint(r#"put the rules under "keys": {"keys": {"PORT": {"type": "port"}}}"#)
         })?;
         let mut problems = Vec::new();
-        let mut rules = BTreeMap::new();
-        for (key, r) in keys {
-            let kind = r.kind.unwrap_or_else(|| "string".into());
-            if !TYPES.contains(&kind.as_str()) {
-                problems.push(format!(
-                    "{key}: unknown type {kind:?} (expected one of: {})",
-                    TYPES.join(", ")
-                ));
-            }
-            let values: Vec<String> = r
-                .values
-                .iter()
-                .map(|v| match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect();
-            if kind == "enum" && values.is_empty() {
-                problems.push(format!(
-                    "{key}: type enum needs a non-empty \"values\" list"
-                ));
-            }
-            let pattern = match r.pattern.as_deref().map(Regex::new) {
-                None => None,
-                Some(Ok(re)) => Some(re),
-                Some(Err(e)) => {
-                    let first = e
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string();
-                    problems.push(format!("{key}: invalid pattern: {first}"));
-                    None
-                }
-            };
-            rules.insert(
-                key,
-                Rule {
-                    kind,
-                    required: r.required,
-                    values,
-                    pattern,
-                },
-            );
-        }
+        let rules = keys
+            .into_iter()
+            .map(|(key, r)| {
+                let rule = Rule::parse(&key, r, &mut problems);
+                (key, rule)
+            })
+            .collect();
         if !problems.is_empty() {
             let list = problems
                 .iter()
