@@ -159,69 +159,82 @@ fn evaluate_from(
         total: 0,
         warnings: Vec::new(),
     };
-    // An explicit stack instead of recursion: a key that needs others goes back under them.
-    let mut todo = Vec::new();
     for i in roots {
-        todo.push(i);
+        ev.run(i);
+    }
+    ev.finish()
+}
+
+impl<'a> Evaluator<'a> {
+    /// Evaluate key `root` and every key it needs.
+    fn run(&mut self, root: usize) {
+        let merged = self.merged;
+        // An explicit stack instead of recursion: a key that needs others goes back under them.
+        let mut todo = vec![root];
         while let Some(&k) = todo.last() {
-            match ev.state[k] {
+            match self.state[k] {
                 State::Done(_) => {
                     todo.pop();
                     continue;
                 }
                 State::Busy(at) => debug_assert_eq!(
                     at + 1,
-                    ev.chain.len(),
+                    self.chain.len(),
                     "a busy key resumes on top of the chain"
                 ),
                 State::Todo => {}
             }
-            match ev.pass(k) {
+            match self.pass(k) {
                 Ok(result) => {
                     todo.pop();
-                    if matches!(ev.state[k], State::Busy(_)) {
-                        ev.chain.pop();
+                    if matches!(self.state[k], State::Busy(_)) {
+                        self.chain.pop();
                     }
                     let key = merged.definitions()[k].key.clone();
-                    ev.state[k] =
+                    self.state[k] =
                         State::Done(result.map(|(value, secret)| Var { key, value, secret }));
                 }
                 Err(needs) => {
-                    if matches!(ev.state[k], State::Todo) {
-                        ev.state[k] = State::Busy(ev.chain.len());
-                        ev.chain.push(k);
+                    if matches!(self.state[k], State::Todo) {
+                        self.state[k] = State::Busy(self.chain.len());
+                        self.chain.push(k);
                     }
                     todo.extend(needs);
                 }
             }
         }
     }
-    let mut out = Evaluated::default();
-    let mut dependents = Vec::new();
-    let defs = merged.definitions();
-    // Collected in place (a `Var` is no bigger than a `State`): the states' buffer becomes the
-    // list of variables, so the two never exist side by side.
-    out.vars = (ev.state.into_iter().enumerate())
-        .filter_map(|(i, state)| match state {
-            State::Done(Ok(var)) => Some(var),
-            State::Done(Err(f)) if ev.dependent[i] => {
-                dependents.push((defs[i].key.to_string(), f));
-                None
-            }
-            State::Done(Err(f)) => {
-                out.failures.push((defs[i].key.to_string(), f));
-                None
-            }
-            // Not reachable from the roots.
-            State::Todo => None,
-            State::Busy(_) => unreachable!("every started key is finished"),
-        })
-        .collect();
-    out.vars.shrink_to_fit();
-    // The failures that explain the others come first, so a capped report shows them.
-    out.failures.extend(dependents);
-    out.warnings = ev.warnings;
-    out
+
+    /// The variables, and the failures with those that explain the others first.
+    fn finish(self) -> Evaluated {
+        let merged = self.merged;
+        let mut out = Evaluated::default();
+        let mut dependents = Vec::new();
+        let defs = merged.definitions();
+        // Collected in place (a `Var` is no bigger than a `State`): the states' buffer becomes the
+        // list of variables, so the two never exist side by side.
+        out.vars = (self.state.into_iter().enumerate())
+            .filter_map(|(i, state)| match state {
+                State::Done(Ok(var)) => Some(var),
+                State::Done(Err(f)) if self.dependent[i] => {
+                    dependents.push((defs[i].key.to_string(), f));
+                    None
+                }
+                State::Done(Err(f)) => {
+                    out.failures.push((defs[i].key.to_string(), f));
+                    None
+                }
+                // Not reachable from the roots.
+                State::Todo => None,
+                State::Busy(_) => unreachable!("every started key is finished"),
+            })
+            .collect();
+        out.vars.shrink_to_fit();
+        // The failures that explain the others come first, so a capped report shows them.
+        out.failures.extend(dependents);
+        out.warnings = self.warnings;
+        out
+    }
 }
 
 impl<'a> Evaluator<'a> {
