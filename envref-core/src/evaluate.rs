@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::dotenv::{Location, Value};
 use crate::layers::{Key, Merged};
 use crate::reference::Reference;
-use crate::template::{Segment, Template, VarOp, LITERAL_DOLLAR};
+use crate::template::{Segment, Template, VarOp, VarUse, LITERAL_DOLLAR};
 
 /// The largest value one key may expand to. Linux refuses a single environment string
 /// over 128 KiB anyway; this stops `A=${B}${B}` doubling before it exhausts memory.
@@ -302,80 +302,104 @@ impl<'a> Evaluator<'a> {
     ) -> Result<(), Stop> {
         let key = &self.merged.definitions()[k].key;
         for seg in t.segments() {
-            let v = match seg {
-                Segment::Lit(s) => {
-                    push(p, s, false, key, at)?;
-                    continue;
-                }
-                Segment::Ref(r, _) => {
-                    match self.reference(r) {
-                        Ok((s, secret)) => push(p, &s, secret, key, at)?,
-                        Err(Failure::Unresolved(rs)) => add_unresolved(p, &rs),
-                        Err(f) => return Err((f, false)),
-                    }
-                    continue;
-                }
-                Segment::Var(v) => v,
-            };
-            let here = || Location {
-                path: at.path.clone(),
-                pos: v.pos,
-            };
-            // `PATH=${PATH}:./bin`: a key naming itself means the inherited value.
-            let looked = match self.merged.index_of(&v.name).filter(|&j| j != k) {
-                None => std::env::var(&*v.name).ok().map(|s| (s, false)),
-                Some(j) => match &self.state[j] {
-                    State::Done(Ok(var)) => Some((var.value.clone(), var.secret)),
-                    State::Done(Err(Failure::Unresolved(rs))) => {
-                        add_unresolved(p, rs);
-                        continue;
-                    }
-                    State::Done(Err(_)) => {
-                        let m = format!(
-                            "{}: uses {}, which could not be evaluated (see above)",
-                            here(),
-                            &*v.name
-                        );
-                        return Err((Failure::Invalid(m), true));
-                    }
-                    &State::Busy(from) => return Err((self.cycle(from, k, &here()), false)),
-                    State::Todo => {
-                        p.needs.push(j);
-                        continue;
-                    }
+            match seg {
+                Segment::Lit(s) => push(p, s, false, key, at)?,
+                Segment::Ref(r, _) => match self.reference(r) {
+                    Ok((s, secret)) => push(p, &s, secret, key, at)?,
+                    Err(Failure::Unresolved(rs)) => add_unresolved(p, &rs),
+                    Err(f) => return Err((f, false)),
                 },
-            };
-            match (&v.op, looked) {
-                (VarOp::Plain, Some((s, secret))) => push(p, &s, secret, key, at)?,
-                (VarOp::Plain, None) => {
-                    if self.strict {
-                        return Err((
-                            Failure::Invalid(format!("{}: the variable at this `$` is not set (--strict); {LITERAL_DOLLAR}", here())),
-                            false,
-                        ));
-                    }
-                    p.warnings.push(format!(
-                        "{}: {key}: the variable at this `$` is not set, so it expands to an empty string; {LITERAL_DOLLAR}",
-                        here()
+                Segment::Var(v) => self.variable(v, k, at, p)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Append the value of the variable `v` (in the value of key `k`), or its default, to `p`.
+    fn variable(
+        &mut self,
+        v: &'a VarUse,
+        k: usize,
+        at: &Location,
+        p: &mut Pass,
+    ) -> Result<(), Stop> {
+        let here = || Location {
+            path: at.path.clone(),
+            pos: v.pos,
+        };
+        // `PATH=${PATH}:./bin`: a key naming itself means the inherited value.
+        let looked = match self.merged.index_of(&v.name).filter(|&j| j != k) {
+            None => std::env::var(&*v.name).ok().map(|s| (s, false)),
+            Some(j) => match &self.state[j] {
+                State::Done(Ok(var)) => Some((var.value.clone(), var.secret)),
+                State::Done(Err(Failure::Unresolved(rs))) => {
+                    add_unresolved(p, rs);
+                    return Ok(());
+                }
+                State::Done(Err(_)) => {
+                    let m = format!(
+                        "{}: uses {}, which could not be evaluated (see above)",
+                        here(),
+                        &*v.name
+                    );
+                    return Err((Failure::Invalid(m), true));
+                }
+                &State::Busy(from) => return Err((self.cycle(from, k, &here()), false)),
+                State::Todo => {
+                    p.needs.push(j);
+                    return Ok(());
+                }
+            },
+        };
+        self.expand(v, looked, k, at, p)
+    }
+
+    /// Append the variable's value `looked` (`None`: not set) as `v`'s operator says: the
+    /// value, a default, or an error.
+    fn expand(
+        &mut self,
+        v: &'a VarUse,
+        looked: Option<(String, bool)>,
+        k: usize,
+        at: &Location,
+        p: &mut Pass,
+    ) -> Result<(), Stop> {
+        let key = &self.merged.definitions()[k].key;
+        let here = || Location {
+            path: at.path.clone(),
+            pos: v.pos,
+        };
+        match (&v.op, looked) {
+            (VarOp::Plain, Some((s, secret))) => push(p, &s, secret, key, at)?,
+            (VarOp::Plain, None) => {
+                if self.strict {
+                    return Err((
+                        Failure::Invalid(format!(
+                            "{}: the variable at this `$` is not set (--strict); {LITERAL_DOLLAR}",
+                            here()
+                        )),
+                        false,
                     ));
                 }
-                (VarOp::DefaultIfEmpty(d), Some(x)) if x.0.is_empty() => {
-                    self.template(d, k, at, p)?
-                }
-                (VarOp::DefaultIfEmpty(d), None) | (VarOp::DefaultIfUnset(d), None) => {
-                    self.template(d, k, at, p)?
-                }
-                // The `:?message` text is file text too, so it is not repeated.
-                (VarOp::ErrorIfEmpty(_), x) if x.as_ref().is_none_or(|x| x.0.is_empty()) => {
-                    let m = format!(
-                        "{}: the variable that `${{…:?…}}` requires is not set or empty",
-                        here()
-                    );
-                    return Err((Failure::Invalid(m), false));
-                }
-                (_, Some((s, secret))) => push(p, &s, secret, key, at)?,
-                (VarOp::ErrorIfEmpty(_), None) => unreachable!("handled by the guard above"),
+                p.warnings.push(format!(
+                    "{}: {key}: the variable at this `$` is not set, so it expands to an empty string; {LITERAL_DOLLAR}",
+                    here()
+                ));
             }
+            (VarOp::DefaultIfEmpty(d), Some(x)) if x.0.is_empty() => self.template(d, k, at, p)?,
+            (VarOp::DefaultIfEmpty(d), None) | (VarOp::DefaultIfUnset(d), None) => {
+                self.template(d, k, at, p)?
+            }
+            // The `:?message` text is file text too, so it is not repeated.
+            (VarOp::ErrorIfEmpty(_), x) if x.as_ref().is_none_or(|x| x.0.is_empty()) => {
+                let m = format!(
+                    "{}: the variable that `${{…:?…}}` requires is not set or empty",
+                    here()
+                );
+                return Err((Failure::Invalid(m), false));
+            }
+            (_, Some((s, secret))) => push(p, &s, secret, key, at)?,
+            (VarOp::ErrorIfEmpty(_), None) => unreachable!("handled by the guard above"),
         }
         Ok(())
     }
