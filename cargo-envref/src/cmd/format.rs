@@ -1,5 +1,6 @@
 //! `--format`: one set of values for every command; each command accepts the ones that make
-//! sense for what it prints, and clap's error lists exactly those.
+//! sense for what it prints, and clap's error lists exactly those. A new format is a variant
+//! here, added to the subsets of the commands that print it.
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::ValueEnum;
