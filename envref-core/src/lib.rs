@@ -38,7 +38,7 @@ pub mod runner;
 pub mod scope;
 #[cfg(feature = "backends")]
 pub mod sync;
-#[cfg(test)]
+#[cfg(all(test, feature = "backends"))]
 mod test_backend;
 #[cfg(feature = "backends")]
 pub mod trust;
