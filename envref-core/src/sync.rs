@@ -752,18 +752,49 @@ mod tests {
             .contains("holds the secrets of project app"));
     }
 
+    /// Alice, Bob and Carol, a bundle, and the bundle sealed to Bob and Carol signed by Alice.
+    struct Team {
+        alice: age::x25519::Identity,
+        bob: age::x25519::Identity,
+        carol: age::x25519::Identity,
+        b: Bundle,
+        to: [age::x25519::Recipient; 2],
+        signed: String,
+    }
+
+    impl Team {
+        fn new() -> Team {
+            let [alice, bob, carol] = [(); 3].map(|()| age::x25519::Identity::generate());
+            let secrets = [("db_url", "postgres://real")]
+                .map(|(k, v)| (k.to_string(), SecretString::from(v)));
+            let b = Bundle {
+                project: Some("app".into()),
+                secrets: secrets.into_iter().collect(),
+                auth: None,
+            };
+            let to = [bob.to_public(), carol.to_public()];
+            let signed = b.seal(&to, Some(&alice)).unwrap();
+            Team {
+                alice,
+                bob,
+                carol,
+                b,
+                to,
+                signed,
+            }
+        }
+    }
+
     #[test]
     fn sender_authentication() {
-        let [alice, bob, carol] = [(); 3].map(|()| age::x25519::Identity::generate());
-        let secrets =
-            [("db_url", "postgres://real")].map(|(k, v)| (k.to_string(), SecretString::from(v)));
-        let b = Bundle {
-            project: Some("app".into()),
-            secrets: secrets.into_iter().collect(),
-            auth: None,
-        };
-        let to = [bob.to_public(), carol.to_public()];
-        let signed = b.seal(&to, Some(&alice)).unwrap();
+        let Team {
+            alice,
+            bob,
+            carol,
+            b,
+            to,
+            signed,
+        } = Team::new();
         let alice_pk = alice.to_public().to_string();
         for id in [&bob, &carol] {
             let got = Bundle::open(signed.as_bytes(), std::slice::from_ref(id)).unwrap();
@@ -782,6 +813,19 @@ mod tests {
             plain.verified_sender(std::slice::from_ref(&bob)).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn tampered_forged_or_foreign_authentication_does_not_verify() {
+        let Team {
+            alice,
+            bob,
+            carol,
+            b,
+            to,
+            signed,
+        } = Team::new();
+        let alice_pk = alice.to_public().to_string();
         // A value changed after signing does not verify.
         let mut got = Bundle::open(signed.as_bytes(), std::slice::from_ref(&bob)).unwrap();
         got.secrets
