@@ -370,9 +370,17 @@ fn list_masks_references() {
         p.envref(&["list"]).ok().stdout,
         "A=1\nS=ref://***\nE=pre-ref://***\n"
     );
-    assert_eq!(
-        p.envref(&["list", "--show-secrets"]).ok().stdout,
-        "A=1\nS=ref://secrets/s\nE=pre-ref://secrets/t\n"
+    // `--show-secrets`, its old name, is a hidden alias.
+    for flag in ["--show-refs", "--show-secrets"] {
+        assert_eq!(
+            p.envref(&["list", flag]).ok().stdout,
+            "A=1\nS=ref://secrets/s\nE=pre-ref://secrets/t\n"
+        );
+    }
+    let help = p.envref(&["list", "--help"]).ok().stdout;
+    assert!(
+        help.contains("--show-refs") && !help.contains("show-secrets"),
+        "{help}"
     );
     // No reference: resolve needs no backend at all (the default keychain is never asked).
     let q = Project::with("project: app\n", "A=1\nB=${A}2\n");
@@ -726,7 +734,7 @@ fn vault_values_never_in_clear() {
     for args in [
         vec!["secret", "list"],
         vec!["list"],
-        vec!["list", "--show-secrets"],
+        vec!["list", "--show-refs"],
         vec!["config", "show"],
         vec!["secret", "set", "canary2", "--value", secret],
         vec!["secret", "rotate", "canary2"],

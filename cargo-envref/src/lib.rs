@@ -59,7 +59,7 @@ pub enum Command {
     Set(cmd::env::SetArgs),
     /// Print one variable (references are shown, not resolved, unless --resolve)
     Get(cmd::env::GetArgs),
-    /// List variables; references are masked unless --show-secrets
+    /// List variables; references are masked unless --show-refs
     List(cmd::env::ListArgs),
     /// Resolve every reference and print the environment
     Resolve(cmd::resolve::ResolveArgs),

@@ -52,11 +52,18 @@ pub fn error(e: &Error) {
         eprintln!("  {l}");
     }
     if let Some(h) = &e.hint {
-        hint(h);
+        print_hint(h);
     }
 }
 
+/// The fix for what was just said; hidden by `--quiet` (an error's own hint never is).
 pub fn hint(h: &str) {
+    if !settings().quiet {
+        print_hint(h);
+    }
+}
+
+fn print_hint(h: &str) {
     eprintln!("{} {h}", paint("36", "hint:"));
 }
 

@@ -26,8 +26,9 @@ pub const MIN_ENTROPY_LEN: usize = 20;
 /// …whose Shannon entropy is at least this many bits per character.
 pub const MIN_ENTROPY: f64 = 4.0;
 
+/// Why a value looks like a plaintext secret.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Kind {
+pub enum Evidence {
     /// A known token format, by name.
     Token(&'static str),
     /// `scheme://user:password@host`.
@@ -40,36 +41,39 @@ pub enum Kind {
     Unresolved(&'static str),
 }
 
-impl Kind {
+impl Evidence {
     pub fn reason(&self) -> String {
         match self {
-            Kind::Token(name) => format!("matches the {name} format"),
-            Kind::UrlPassword => "URL with an embedded password".into(),
-            Kind::KeyName => "the key name says secret and the value is not a reference".into(),
-            Kind::Entropy(e) => format!("high-entropy value ({e:.2} bits/char)"),
-            Kind::Unresolved(why) => format!("looks like a reference but is not resolved: {why}"),
+            Evidence::Token(name) => format!("matches the {name} format"),
+            Evidence::UrlPassword => "URL with an embedded password".into(),
+            Evidence::KeyName => "the key name says secret and the value is not a reference".into(),
+            Evidence::Entropy(e) => format!("high-entropy value ({e:.2} bits/char)"),
+            Evidence::Unresolved(why) => {
+                format!("looks like a reference but is not resolved: {why}")
+            }
         }
     }
 
     /// A stable identifier for JSON output.
     pub fn code(&self) -> &'static str {
         match self {
-            Kind::Token(_) => "token",
-            Kind::UrlPassword => "url-password",
-            Kind::KeyName => "key-name",
-            Kind::Entropy(_) => "entropy",
-            Kind::Unresolved(_) => "unresolved",
+            Evidence::Token(_) => "token",
+            Evidence::UrlPassword => "url-password",
+            Evidence::KeyName => "key-name",
+            Evidence::Entropy(_) => "entropy",
+            Evidence::Unresolved(_) => "unresolved",
         }
     }
 }
 
+/// A value in an env file that looks like a plaintext secret, and where it is.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
+pub struct SuspectValue {
     pub path: PathBuf,
     /// Line of the key.
     pub line: u32,
     pub key: String,
-    pub kind: Kind,
+    pub evidence: Evidence,
     /// The first few characters and `***`; never the whole value.
     pub preview: String,
 }
@@ -236,7 +240,7 @@ pub fn unresolved_reason(value: &Value) -> Option<&'static str> {
 }
 
 /// Scan every definition of a document (duplicates included).
-pub fn scan(doc: &Document) -> Vec<Finding> {
+pub fn scan(doc: &Document) -> Vec<SuspectValue> {
     let mut out = Vec::new();
     for e in doc.all_entries() {
         let Value::Template(t) = &e.value else {
@@ -255,19 +259,19 @@ pub fn scan(doc: &Document) -> Vec<Finding> {
             })
             .collect();
         if let Some(why) = unresolved_reason(&e.value) {
-            out.push(Finding {
+            out.push(SuspectValue {
                 path: doc.path().to_path_buf(),
                 line: e.pos.line,
                 key: e.key.clone(),
-                kind: Kind::Unresolved(why),
+                evidence: Evidence::Unresolved(why),
                 preview: mask(&text),
             });
-        } else if let Some(kind) = classify(&e.key, &text) {
-            out.push(Finding {
+        } else if let Some(evidence) = classify(&e.key, &text) {
+            out.push(SuspectValue {
                 path: doc.path().to_path_buf(),
                 line: e.pos.line,
                 key: e.key.clone(),
-                kind,
+                evidence,
                 preview: mask(&text),
             });
         }
@@ -276,16 +280,16 @@ pub fn scan(doc: &Document) -> Vec<Finding> {
 }
 
 /// Why `value` (the literal text of `key`'s value) looks like a secret, if it does.
-pub fn classify(key: &str, value: &str) -> Option<Kind> {
+pub fn classify(key: &str, value: &str) -> Option<Evidence> {
     let value = value.trim();
     if value.is_empty() {
         return None;
     }
     if let Some((name, _)) = tokens().iter().find(|(_, re)| re.is_match(value)) {
-        return Some(Kind::Token(name));
+        return Some(Evidence::Token(name));
     }
     if has_url_password(value) {
-        return Some(Kind::UrlPassword);
+        return Some(Evidence::UrlPassword);
     }
     let number = value.parse::<f64>().is_ok();
     if is_trivial(value) {
@@ -293,8 +297,8 @@ pub fn classify(key: &str, value: &str) -> Option<Kind> {
     }
     let len = value.chars().count();
     match secret_name(key) {
-        Some(Named::Password) if len >= MIN_PASSWORD_LEN => return Some(Kind::KeyName),
-        Some(Named::Secret) if len >= MIN_NAMED_LEN && !number => return Some(Kind::KeyName),
+        Some(Named::Password) if len >= MIN_PASSWORD_LEN => return Some(Evidence::KeyName),
+        Some(Named::Secret) if len >= MIN_NAMED_LEN && !number => return Some(Evidence::KeyName),
         _ => {}
     }
     if number {
@@ -309,7 +313,7 @@ pub fn classify(key: &str, value: &str) -> Option<Kind> {
     {
         let e = entropy(value);
         if e >= MIN_ENTROPY {
-            return Some(Kind::Entropy(e));
+            return Some(Evidence::Entropy(e));
         }
     }
     None
@@ -497,7 +501,7 @@ mod tests {
         .unwrap();
         let found: Vec<(String, &str)> = scan(&doc)
             .into_iter()
-            .map(|f| (f.key, f.kind.code()))
+            .map(|f| (f.key, f.evidence.code()))
             .filter(|(_, c)| *c == "unresolved")
             .collect();
         let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();

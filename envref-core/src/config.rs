@@ -225,9 +225,7 @@ impl Config {
     ) -> Result<Config> {
         let mut problems = Vec::new();
         let project = p.project.or(g.project).unwrap_or_default();
-        if project.is_empty() {
-            problems.push("project: required; it names the namespace secrets are stored under (e.g. `project: my-app`)".to_string());
-        } else if let Err(m) = check_name(&project) {
+        if let Err(m) = check_project(&project) {
             problems.push(format!("project: {m}"));
         }
         let env_file = p.env_file.or(g.env_file).unwrap_or_else(|| ".env".into());
@@ -241,62 +239,14 @@ impl Config {
             }
         }
         let profiles = p.profiles.or(g.profiles).unwrap_or_default();
-        for name in profiles.keys() {
-            if let Err(m) = check_profile_name(name) {
-                problems.push(format!("profiles.{name}: {m}"));
-            }
-        }
         let active_profile = p
             .active_profile
             .or(g.active_profile)
             .filter(|s| !s.is_empty());
-        if let Some(a) = &active_profile {
-            if let Err(m) = check_profile_name(a) {
-                problems.push(format!("active_profile: {m}"));
-            } else if !profiles.is_empty()
-                && !profiles.contains_key(a)
-                && !root.join(format!(".env.{a}")).exists()
-            {
-                problems.push(format!("active_profile: profile {a} is neither under `profiles:` nor has a .env.{a} file"));
-            }
-        }
+        check_profiles(&root, &profiles, active_profile.as_deref(), &mut problems);
         let backends_configured = p.backends.is_some() || g.backends.is_some();
         let entries = p.backends.or(g.backends).unwrap_or_default();
-        let mut backends = Vec::new();
-        for (i, entry) in entries.iter().enumerate() {
-            match validate_backend(entry) {
-                Ok(spec) => {
-                    if backends.iter().any(|b: &BackendSpec| b.name == spec.name) {
-                        problems.push(format!(
-                            "backends[{i}]: duplicate backend name {}",
-                            spec.name
-                        ));
-                    }
-                    backends.push(spec);
-                }
-                Err(ps) => problems.extend(ps.into_iter().map(|m| format!("backends[{i}]: {m}"))),
-            }
-        }
-        if backends_configured && entries.is_empty() {
-            problems.push("backends: the list is empty; remove the key to use the keychain, or list at least one backend".into());
-        }
-        if !backends_configured {
-            backends.push(BackendSpec::new("keychain", "keychain"));
-        }
-        // A relative vault path, or a command given as a relative path (`./bin/x`), is
-        // relative to the project, not to wherever envref runs.
-        for b in backends.iter_mut() {
-            for (option, is_path) in [("path", b.kind == "vault"), ("command", true)] {
-                if let Some(p) = b.options.get_mut(option) {
-                    let relative_path = !p.starts_with('~')
-                        && Path::new(p.as_str()).is_relative()
-                        && (option == "path" || p.contains('/'));
-                    if is_path && relative_path {
-                        *p = root.join(&*p).display().to_string();
-                    }
-                }
-            }
-        }
+        let backends = backend_specs(&entries, backends_configured, &root, &mut problems);
         let team = p.team.or(g.team).unwrap_or_default();
         for (i, m) in team.iter().enumerate() {
             if m.name.trim().is_empty() {
@@ -307,18 +257,7 @@ impl Config {
             }
         }
         if !problems.is_empty() {
-            let list = problems
-                .iter()
-                .map(|p| format!("  - {p}"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            return Err(Error::new(format!(
-                "{}: invalid configuration:\n{list}",
-                file.display()
-            ))
-            .with_hint(
-                "fix the entries above; `envref config show` prints the effective configuration",
-            ));
+            return Err(invalid_configuration(&file, &problems));
         }
         Ok(Config {
             root,
@@ -534,6 +473,102 @@ fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
     }
 }
 
+fn check_project(project: &str) -> Result<(), String> {
+    if project.is_empty() {
+        return Err(
+            "required; it names the namespace secrets are stored under (e.g. `project: my-app`)"
+                .into(),
+        );
+    }
+    check_name(project)
+}
+
+/// Profile names, and that `active_profile` names a profile that exists.
+fn check_profiles(
+    root: &Path,
+    profiles: &BTreeMap<String, ProfileConfig>,
+    active_profile: Option<&str>,
+    problems: &mut Vec<String>,
+) {
+    for name in profiles.keys() {
+        if let Err(m) = check_profile_name(name) {
+            problems.push(format!("profiles.{name}: {m}"));
+        }
+    }
+    if let Some(a) = active_profile {
+        if let Err(m) = check_profile_name(a) {
+            problems.push(format!("active_profile: {m}"));
+        } else if !profiles.is_empty()
+            && !profiles.contains_key(a)
+            && !root.join(format!(".env.{a}")).exists()
+        {
+            problems.push(format!(
+                "active_profile: profile {a} is neither under `profiles:` nor has a .env.{a} file"
+            ));
+        }
+    }
+}
+
+/// The backends: each entry checked, names unique, the keychain when none is configured;
+/// relative paths made relative to the project root.
+fn backend_specs(
+    entries: &[BackendEntry],
+    configured: bool,
+    root: &Path,
+    problems: &mut Vec<String>,
+) -> Vec<BackendSpec> {
+    let mut backends = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        match validate_backend(entry) {
+            Ok(spec) => {
+                if backends.iter().any(|b: &BackendSpec| b.name == spec.name) {
+                    problems.push(format!(
+                        "backends[{i}]: duplicate backend name {}",
+                        spec.name
+                    ));
+                }
+                backends.push(spec);
+            }
+            Err(ps) => problems.extend(ps.into_iter().map(|m| format!("backends[{i}]: {m}"))),
+        }
+    }
+    if configured && entries.is_empty() {
+        problems.push("backends: the list is empty; remove the key to use the keychain, or list at least one backend".into());
+    }
+    if !configured {
+        backends.push(BackendSpec::new("keychain", "keychain"));
+    }
+    // A relative vault path, or a command given as a relative path (`./bin/x`), is
+    // relative to the project, not to wherever envref runs.
+    for b in backends.iter_mut() {
+        for (option, is_path) in [("path", b.kind == "vault"), ("command", true)] {
+            if let Some(p) = b.options.get_mut(option) {
+                let relative_path = !p.starts_with('~')
+                    && Path::new(p.as_str()).is_relative()
+                    && (option == "path" || p.contains('/'));
+                if is_path && relative_path {
+                    *p = root.join(&*p).display().to_string();
+                }
+            }
+        }
+    }
+    backends
+}
+
+/// Every problem of a configuration file in one error.
+fn invalid_configuration(file: &Path, problems: &[String]) -> Error {
+    let list = problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Error::new(format!(
+        "{}: invalid configuration:\n{list}",
+        file.display()
+    ))
+    .with_hint("fix the entries above; `envref config show` prints the effective configuration")
+}
+
 /// `msg` without its `"…"` parts (and the blank before each).
 fn without_quoted(msg: &str) -> String {
     let mut out = String::with_capacity(msg.len());
@@ -550,22 +585,16 @@ fn without_quoted(msg: &str) -> String {
 /// The longest `timeout` accepted: longer is a typo, and huge values overflow `Duration`.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
-/// `30s`, `500ms`, `2m`, or plain seconds; `None` unless it is positive and at most [`MAX_TIMEOUT`].
+/// `30s`, `500ms`, `2m`, `1h 30m` (humantime's units), or plain seconds (`1.5`); `None` unless
+/// it is positive and at most [`MAX_TIMEOUT`].
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
+    let d = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        Duration::try_from_secs_f64(s.parse().ok()?).ok()?
+    } else {
+        humantime::parse_duration(s).ok()?
     };
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return None,
-    };
-    let d = Duration::try_from_secs_f64(secs).ok()?;
-    (secs > 0.0 && d <= MAX_TIMEOUT).then_some(d)
+    (!d.is_zero() && d <= MAX_TIMEOUT).then_some(d)
 }
 
 /// Check a project or backend name; the error says what is wrong (no name text in it).
@@ -726,7 +755,11 @@ mod tests {
                 "{t}: {e}"
             );
         }
-        assert_eq!(parse_duration("24h"), None, "no h unit");
+        assert_eq!(parse_duration("24h"), Some(MAX_TIMEOUT));
         assert_eq!(parse_duration("86400"), Some(MAX_TIMEOUT));
+        assert_eq!(parse_duration("1m 30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0.0000000001"), None, "rounds to zero");
     }
 }

@@ -424,6 +424,31 @@ fn position_from(text: &str, from: usize, line: u32, at: usize) -> Position {
     Position { line, col }
 }
 
+/// The 1-based column of byte `offset` on the line starting at `line_start`.
+fn col_between(text: &str, line_start: usize, offset: usize) -> u32 {
+    text[line_start..offset].chars().count() as u32 + 1
+}
+
+/// The offset of the quote `qchar` that closes a body starting at `from`; in double quotes a
+/// backslash escapes the next character.
+fn closing_quote(text: &str, from: usize, qchar: char, escapes: bool) -> Option<usize> {
+    let mut q = from;
+    loop {
+        let c = text[q..].chars().next()?;
+        if c == qchar {
+            return Some(q);
+        }
+        if c == '\\' && escapes {
+            q += 1;
+            if let Some(n) = text[q..].chars().next() {
+                q += n.len_utf8();
+            }
+            continue;
+        }
+        q += c.len_utf8();
+    }
+}
+
 struct Parser<'a> {
     path: &'a Path,
     text: &'a str,
@@ -495,12 +520,40 @@ impl<'a> Parser<'a> {
         } else {
             line_end
         };
+        // Blank and comment lines, and lines whose key is reported, end here.
+        let Some((key, key_start, eq_end)) = self.key(start, content_end) else {
+            return Some(after_line);
+        };
+        let mut p = eq_end;
+        while text[p..content_end].starts_with(is_blank) {
+            p += 1;
+        }
+        let pos = Position {
+            line: line_no,
+            col: col_between(text, start, key_start),
+        };
+        let quote = match text[p..content_end].chars().next() {
+            Some('\'') => Quote::Single,
+            Some('"') => Quote::Double,
+            Some('`') => Quote::Backtick,
+            _ => Quote::None,
+        };
+        if quote == Quote::None {
+            return self.unquoted(key, pos, eq_end, p, content_end, line_no, after_line);
+        }
+        self.quoted(key, quote, pos, start, p)
+    }
+
+    /// The key of the line at `start` (after an optional `export`) and the `=` after it:
+    /// `(key, key start, offset after the =)`. `None` for a blank or comment line, and after
+    /// reporting a line without a valid `KEY=`.
+    fn key(&mut self, start: usize, content_end: usize) -> Option<(String, usize, usize)> {
+        let text = self.text;
         let content = &text[start..content_end];
-        let col_of = |offset: usize| text[start..offset].chars().count() as u32 + 1;
         let trimmed = content.trim_start_matches(is_blank);
         let mut p = start + (content.len() - trimmed.len());
         if trimmed.is_empty() || trimmed.starts_with('#') {
-            return Some(after_line);
+            return None;
         }
         if let Some(rest) = trimmed.strip_prefix("export") {
             if rest.starts_with(is_blank) {
@@ -513,7 +566,7 @@ impl<'a> Parser<'a> {
         // a pasted token): messages name no part of it.
         if !text[p..content_end].contains('=') {
             self.error(p, NO_EQUALS);
-            return Some(after_line);
+            return None;
         }
         let first = text[p..content_end].chars().next();
         if !matches!(first, Some(c) if c.is_ascii_alphabetic() || c == '_') {
@@ -523,65 +576,36 @@ impl<'a> Parser<'a> {
                 "invalid key: keys start with a letter or `_`"
             };
             self.error(p, message);
-            return Some(after_line);
+            return None;
         }
-        while let Some(c) = text[p..content_end].chars().next() {
-            if is_key_char(c) {
-                p += c.len_utf8();
-            } else {
-                break;
-            }
-        }
+        p += text[p..content_end]
+            .find(|c| !is_key_char(c))
+            .unwrap_or(content_end - p);
         let key = text[key_start..p].to_string();
         while text[p..content_end].starts_with(is_blank) {
             p += 1;
         }
         if !text[p..content_end].starts_with('=') {
-            self.error(
-                p,
-                "invalid character in key: keys contain letters, digits, `_`, `.` or `-`",
-            );
-            return Some(after_line);
+            let message = "invalid character in key: keys contain letters, digits, `_`, `.` or `-`";
+            self.error(p, message);
+            return None;
         }
-        p += 1;
-        let eq_end = p;
-        while text[p..content_end].starts_with(is_blank) {
-            p += 1;
-        }
-        let pos = Position {
-            line: line_no,
-            col: col_of(key_start),
-        };
-        let quote = match text[p..content_end].chars().next() {
-            Some('\'') => Quote::Single,
-            Some('"') => Quote::Double,
-            Some('`') => Quote::Backtick,
-            _ => Quote::None,
-        };
-        if quote == Quote::None {
-            return self.unquoted(key, pos, eq_end, p, content_end, line_no, after_line);
-        }
-        let qchar = text.as_bytes()[p] as char;
-        let open = p;
-        let body_start = p + 1;
-        let mut q = body_start;
-        let close = loop {
-            let Some(c) = text[q..].chars().next() else {
-                break None;
-            };
-            if c == qchar {
-                break Some(q);
-            }
-            if c == '\\' && quote == Quote::Double {
-                q += 1;
-                if let Some(n) = text[q..].chars().next() {
-                    q += n.len_utf8();
-                }
-                continue;
-            }
-            q += c.len_utf8();
-        };
-        let Some(close) = close else {
+        Some((key, key_start, p + 1))
+    }
+
+    /// A quoted value opening at `open`, on the line that starts at `start`; returns the
+    /// offset of the line after the closing quote (`None` when there is none).
+    fn quoted(
+        &mut self,
+        key: String,
+        quote: Quote,
+        pos: Position,
+        start: usize,
+        open: usize,
+    ) -> Option<usize> {
+        let text = self.text;
+        let qchar = text.as_bytes()[open] as char;
+        let Some(close) = closing_quote(text, open + 1, qchar, quote == Quote::Double) else {
             let kind = match quote {
                 Quote::Single => "single",
                 Quote::Double => "double",
@@ -595,6 +619,7 @@ impl<'a> Parser<'a> {
         };
         // After the closing quote: only blanks and a comment.
         let close_line_end = text[close..].find('\n').map_or(text.len(), |n| close + n);
+        let next_line = (close_line_end + 1).min(text.len());
         let rest_end = if text[close..close_line_end].ends_with('\r') {
             close_line_end - 1
         } else {
@@ -605,26 +630,25 @@ impl<'a> Parser<'a> {
         if !after_trim.is_empty() && !after_trim.starts_with('#') {
             let at = close + 1 + (after.len() - after_trim.len());
             self.error(at, format!("unexpected text after the closing quote of {key}: only a `# comment` may follow"));
-            return Some((close_line_end + 1).min(text.len()));
+            return Some(next_line);
         }
-        let body = &text[body_start..close];
-        let body_owned;
-        let body = if body.contains("\r\n") {
-            body_owned = body.replace("\r\n", "\n");
-            body_owned.as_str()
+        let raw = &text[open + 1..close];
+        let body: Cow<str> = if raw.contains("\r\n") {
+            Cow::Owned(raw.replace("\r\n", "\n"))
         } else {
-            body
+            Cow::Borrowed(raw)
         };
+        let value_col = col_between(text, start, open);
         let value_pos = Position {
-            line: line_no,
-            col: col_of(open),
+            line: pos.line,
+            col: value_col,
         };
         let body_pos = Position {
-            line: line_no,
-            col: col_of(open) + 1,
+            line: pos.line,
+            col: value_col + 1,
         };
-        self.push_entry(key, quote, body, pos, value_pos, body_pos, open..close + 1);
-        Some((close_line_end + 1).min(text.len()))
+        self.push_entry(key, quote, &body, pos, value_pos, body_pos, open..close + 1);
+        Some(next_line)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::dotenv::{Location, Value};
 use crate::layers::{Key, Merged};
 use crate::reference::Reference;
-use crate::template::{Segment, Template, VarOp, LITERAL_DOLLAR};
+use crate::template::{Segment, Template, VarOp, VarUse, LITERAL_DOLLAR};
 
 /// The largest value one key may expand to. Linux refuses a single environment string
 /// over 128 KiB anyway; this stops `A=${B}${B}` doubling before it exhausts memory.
@@ -159,69 +159,82 @@ fn evaluate_from(
         total: 0,
         warnings: Vec::new(),
     };
-    // An explicit stack instead of recursion: a key that needs others goes back under them.
-    let mut todo = Vec::new();
     for i in roots {
-        todo.push(i);
+        ev.run(i);
+    }
+    ev.finish()
+}
+
+impl<'a> Evaluator<'a> {
+    /// Evaluate key `root` and every key it needs.
+    fn run(&mut self, root: usize) {
+        let merged = self.merged;
+        // An explicit stack instead of recursion: a key that needs others goes back under them.
+        let mut todo = vec![root];
         while let Some(&k) = todo.last() {
-            match ev.state[k] {
+            match self.state[k] {
                 State::Done(_) => {
                     todo.pop();
                     continue;
                 }
                 State::Busy(at) => debug_assert_eq!(
                     at + 1,
-                    ev.chain.len(),
+                    self.chain.len(),
                     "a busy key resumes on top of the chain"
                 ),
                 State::Todo => {}
             }
-            match ev.pass(k) {
+            match self.pass(k) {
                 Ok(result) => {
                     todo.pop();
-                    if matches!(ev.state[k], State::Busy(_)) {
-                        ev.chain.pop();
+                    if matches!(self.state[k], State::Busy(_)) {
+                        self.chain.pop();
                     }
                     let key = merged.definitions()[k].key.clone();
-                    ev.state[k] =
+                    self.state[k] =
                         State::Done(result.map(|(value, secret)| Var { key, value, secret }));
                 }
                 Err(needs) => {
-                    if matches!(ev.state[k], State::Todo) {
-                        ev.state[k] = State::Busy(ev.chain.len());
-                        ev.chain.push(k);
+                    if matches!(self.state[k], State::Todo) {
+                        self.state[k] = State::Busy(self.chain.len());
+                        self.chain.push(k);
                     }
                     todo.extend(needs);
                 }
             }
         }
     }
-    let mut out = Evaluated::default();
-    let mut dependents = Vec::new();
-    let defs = merged.definitions();
-    // Collected in place (a `Var` is no bigger than a `State`): the states' buffer becomes the
-    // list of variables, so the two never exist side by side.
-    out.vars = (ev.state.into_iter().enumerate())
-        .filter_map(|(i, state)| match state {
-            State::Done(Ok(var)) => Some(var),
-            State::Done(Err(f)) if ev.dependent[i] => {
-                dependents.push((defs[i].key.to_string(), f));
-                None
-            }
-            State::Done(Err(f)) => {
-                out.failures.push((defs[i].key.to_string(), f));
-                None
-            }
-            // Not reachable from the roots.
-            State::Todo => None,
-            State::Busy(_) => unreachable!("every started key is finished"),
-        })
-        .collect();
-    out.vars.shrink_to_fit();
-    // The failures that explain the others come first, so a capped report shows them.
-    out.failures.extend(dependents);
-    out.warnings = ev.warnings;
-    out
+
+    /// The variables, and the failures with those that explain the others first.
+    fn finish(self) -> Evaluated {
+        let merged = self.merged;
+        let mut out = Evaluated::default();
+        let mut dependents = Vec::new();
+        let defs = merged.definitions();
+        // Collected in place (a `Var` is no bigger than a `State`): the states' buffer becomes the
+        // list of variables, so the two never exist side by side.
+        out.vars = (self.state.into_iter().enumerate())
+            .filter_map(|(i, state)| match state {
+                State::Done(Ok(var)) => Some(var),
+                State::Done(Err(f)) if self.dependent[i] => {
+                    dependents.push((defs[i].key.to_string(), f));
+                    None
+                }
+                State::Done(Err(f)) => {
+                    out.failures.push((defs[i].key.to_string(), f));
+                    None
+                }
+                // Not reachable from the roots.
+                State::Todo => None,
+                State::Busy(_) => unreachable!("every started key is finished"),
+            })
+            .collect();
+        out.vars.shrink_to_fit();
+        // The failures that explain the others come first, so a capped report shows them.
+        out.failures.extend(dependents);
+        out.warnings = self.warnings;
+        out
+    }
 }
 
 impl<'a> Evaluator<'a> {
@@ -289,80 +302,104 @@ impl<'a> Evaluator<'a> {
     ) -> Result<(), Stop> {
         let key = &self.merged.definitions()[k].key;
         for seg in t.segments() {
-            let v = match seg {
-                Segment::Lit(s) => {
-                    push(p, s, false, key, at)?;
-                    continue;
-                }
-                Segment::Ref(r, _) => {
-                    match self.reference(r) {
-                        Ok((s, secret)) => push(p, &s, secret, key, at)?,
-                        Err(Failure::Unresolved(rs)) => add_unresolved(p, &rs),
-                        Err(f) => return Err((f, false)),
-                    }
-                    continue;
-                }
-                Segment::Var(v) => v,
-            };
-            let here = || Location {
-                path: at.path.clone(),
-                pos: v.pos,
-            };
-            // `PATH=${PATH}:./bin`: a key naming itself means the inherited value.
-            let looked = match self.merged.index_of(&v.name).filter(|&j| j != k) {
-                None => std::env::var(&*v.name).ok().map(|s| (s, false)),
-                Some(j) => match &self.state[j] {
-                    State::Done(Ok(var)) => Some((var.value.clone(), var.secret)),
-                    State::Done(Err(Failure::Unresolved(rs))) => {
-                        add_unresolved(p, rs);
-                        continue;
-                    }
-                    State::Done(Err(_)) => {
-                        let m = format!(
-                            "{}: uses {}, which could not be evaluated (see above)",
-                            here(),
-                            &*v.name
-                        );
-                        return Err((Failure::Invalid(m), true));
-                    }
-                    &State::Busy(from) => return Err((self.cycle(from, k, &here()), false)),
-                    State::Todo => {
-                        p.needs.push(j);
-                        continue;
-                    }
+            match seg {
+                Segment::Lit(s) => push(p, s, false, key, at)?,
+                Segment::Ref(r, _) => match self.reference(r) {
+                    Ok((s, secret)) => push(p, &s, secret, key, at)?,
+                    Err(Failure::Unresolved(rs)) => add_unresolved(p, &rs),
+                    Err(f) => return Err((f, false)),
                 },
-            };
-            match (&v.op, looked) {
-                (VarOp::Plain, Some((s, secret))) => push(p, &s, secret, key, at)?,
-                (VarOp::Plain, None) => {
-                    if self.strict {
-                        return Err((
-                            Failure::Invalid(format!("{}: the variable at this `$` is not set (--strict); {LITERAL_DOLLAR}", here())),
-                            false,
-                        ));
-                    }
-                    p.warnings.push(format!(
-                        "{}: {key}: the variable at this `$` is not set, so it expands to an empty string; {LITERAL_DOLLAR}",
-                        here()
+                Segment::Var(v) => self.variable(v, k, at, p)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Append the value of the variable `v` (in the value of key `k`), or its default, to `p`.
+    fn variable(
+        &mut self,
+        v: &'a VarUse,
+        k: usize,
+        at: &Location,
+        p: &mut Pass,
+    ) -> Result<(), Stop> {
+        let here = || Location {
+            path: at.path.clone(),
+            pos: v.pos,
+        };
+        // `PATH=${PATH}:./bin`: a key naming itself means the inherited value.
+        let looked = match self.merged.index_of(&v.name).filter(|&j| j != k) {
+            None => std::env::var(&*v.name).ok().map(|s| (s, false)),
+            Some(j) => match &self.state[j] {
+                State::Done(Ok(var)) => Some((var.value.clone(), var.secret)),
+                State::Done(Err(Failure::Unresolved(rs))) => {
+                    add_unresolved(p, rs);
+                    return Ok(());
+                }
+                State::Done(Err(_)) => {
+                    let m = format!(
+                        "{}: uses {}, which could not be evaluated (see above)",
+                        here(),
+                        &*v.name
+                    );
+                    return Err((Failure::Invalid(m), true));
+                }
+                &State::Busy(from) => return Err((self.cycle(from, k, &here()), false)),
+                State::Todo => {
+                    p.needs.push(j);
+                    return Ok(());
+                }
+            },
+        };
+        self.expand(v, looked, k, at, p)
+    }
+
+    /// Append the variable's value `looked` (`None`: not set) as `v`'s operator says: the
+    /// value, a default, or an error.
+    fn expand(
+        &mut self,
+        v: &'a VarUse,
+        looked: Option<(String, bool)>,
+        k: usize,
+        at: &Location,
+        p: &mut Pass,
+    ) -> Result<(), Stop> {
+        let key = &self.merged.definitions()[k].key;
+        let here = || Location {
+            path: at.path.clone(),
+            pos: v.pos,
+        };
+        match (&v.op, looked) {
+            (VarOp::Plain, Some((s, secret))) => push(p, &s, secret, key, at)?,
+            (VarOp::Plain, None) => {
+                if self.strict {
+                    return Err((
+                        Failure::Invalid(format!(
+                            "{}: the variable at this `$` is not set (--strict); {LITERAL_DOLLAR}",
+                            here()
+                        )),
+                        false,
                     ));
                 }
-                (VarOp::DefaultIfEmpty(d), Some(x)) if x.0.is_empty() => {
-                    self.template(d, k, at, p)?
-                }
-                (VarOp::DefaultIfEmpty(d), None) | (VarOp::DefaultIfUnset(d), None) => {
-                    self.template(d, k, at, p)?
-                }
-                // The `:?message` text is file text too, so it is not repeated.
-                (VarOp::ErrorIfEmpty(_), x) if x.as_ref().is_none_or(|x| x.0.is_empty()) => {
-                    let m = format!(
-                        "{}: the variable that `${{…:?…}}` requires is not set or empty",
-                        here()
-                    );
-                    return Err((Failure::Invalid(m), false));
-                }
-                (_, Some((s, secret))) => push(p, &s, secret, key, at)?,
-                (VarOp::ErrorIfEmpty(_), None) => unreachable!("handled by the guard above"),
+                p.warnings.push(format!(
+                    "{}: {key}: the variable at this `$` is not set, so it expands to an empty string; {LITERAL_DOLLAR}",
+                    here()
+                ));
             }
+            (VarOp::DefaultIfEmpty(d), Some(x)) if x.0.is_empty() => self.template(d, k, at, p)?,
+            (VarOp::DefaultIfEmpty(d), None) | (VarOp::DefaultIfUnset(d), None) => {
+                self.template(d, k, at, p)?
+            }
+            // The `:?message` text is file text too, so it is not repeated.
+            (VarOp::ErrorIfEmpty(_), x) if x.as_ref().is_none_or(|x| x.0.is_empty()) => {
+                let m = format!(
+                    "{}: the variable that `${{…:?…}}` requires is not set or empty",
+                    here()
+                );
+                return Err((Failure::Invalid(m), false));
+            }
+            (_, Some((s, secret))) => push(p, &s, secret, key, at)?,
+            (VarOp::ErrorIfEmpty(_), None) => unreachable!("handled by the guard above"),
         }
         Ok(())
     }

@@ -109,62 +109,17 @@ mod tests {
         );
     }
 
-    /// An in-memory backend, for rotation.
-    #[derive(Default)]
-    struct Mem(std::sync::Mutex<std::collections::BTreeMap<String, String>>);
-
-    impl Backend for Mem {
-        fn name(&self) -> &str {
-            "mem"
-        }
-        fn kind(&self) -> &'static str {
-            "mem"
-        }
-        fn get(&self, key: &str) -> crate::backend::Lookup {
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .get(key)
-                .map(|v| secrecy::SecretString::from(v.clone())))
-        }
-        fn set(
-            &self,
-            key: &str,
-            value: &secrecy::SecretString,
-        ) -> Result<(), crate::backend::BackendError> {
-            self.0
-                .lock()
-                .unwrap()
-                .insert(key.into(), value.expose_secret().to_string());
-            Ok(())
-        }
-        fn delete(&self, key: &str) -> Result<bool, crate::backend::BackendError> {
-            Ok(self.0.lock().unwrap().remove(key).is_some())
-        }
-        fn list(&self, prefix: &str) -> Result<Vec<String>, crate::backend::BackendError> {
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .keys()
-                .filter(|k| k.starts_with(prefix))
-                .cloned()
-                .collect())
-        }
-    }
-
     #[test]
     fn rotate_archives_and_never_creates() {
-        let m = Mem::default();
+        let m = crate::test_backend::Memory::default();
         let v = |s: &str| secrecy::SecretString::from(s.to_string());
         assert!(!super::rotate(&m, "app/k", 2, &v("new")).unwrap());
-        assert!(m.0.lock().unwrap().is_empty(), "rotate created a secret");
+        assert!(m.entries().is_empty(), "rotate created a secret");
         m.set("app/k", &v("v0")).unwrap();
         for i in 1..=3 {
             assert!(super::rotate(&m, "app/k", 2, &v(&format!("v{i}"))).unwrap());
         }
-        let got: Vec<(String, String)> = m.0.lock().unwrap().clone().into_iter().collect();
+        let got = m.entries();
         let want = [
             ("app/k", "v3"),
             ("app/k.__history.1", "v2"),
@@ -172,6 +127,6 @@ mod tests {
         ];
         assert_eq!(got, want.map(|(k, v)| (k.to_string(), v.to_string())));
         assert!(super::rotate(&m, "app/k", 0, &v("v4")).unwrap());
-        assert_eq!(m.0.lock().unwrap().keys().collect::<Vec<_>>(), ["app/k"]);
+        assert_eq!(m.entries(), [("app/k".to_string(), "v4".to_string())]);
     }
 }

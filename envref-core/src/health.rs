@@ -473,11 +473,11 @@ fn plaintext_findings(shown: &str, doc: &Document) -> Vec<Finding> {
     let mut out = Vec::new();
     for hit in audit::scan(doc) {
         let at = format!("{shown}:{}", hit.line);
-        if let audit::Kind::Unresolved(why) = hit.kind {
+        if let audit::Evidence::Unresolved(why) = hit.evidence {
             out.push(unresolved_finding(&at, &hit.key, why));
             continue;
         }
-        let severity = if matches!(hit.kind, audit::Kind::Entropy(_)) {
+        let severity = if matches!(hit.evidence, audit::Evidence::Entropy(_)) {
             Severity::Warning
         } else {
             Severity::Error
@@ -490,7 +490,7 @@ fn plaintext_findings(shown: &str, doc: &Document) -> Vec<Finding> {
             format!(
                 "{} may be a plaintext secret ({}: {})",
                 hit.key,
-                hit.kind.reason(),
+                hit.evidence.reason(),
                 hit.preview
             ),
             Some(format!(

@@ -11,6 +11,7 @@ pub mod config_edit;
 pub mod crypto;
 pub mod dotenv;
 pub mod error;
+pub mod init;
 pub mod layers;
 pub mod output;
 pub mod profile;
@@ -29,11 +30,17 @@ pub mod generate;
 #[cfg(feature = "backends")]
 pub mod loader;
 #[cfg(feature = "backends")]
+pub mod onboard;
+#[cfg(feature = "backends")]
 pub mod resolve;
 #[cfg(feature = "backends")]
 pub mod runner;
 #[cfg(feature = "backends")]
+pub mod scope;
+#[cfg(feature = "backends")]
 pub mod sync;
+#[cfg(all(test, feature = "backends"))]
+mod test_backend;
 #[cfg(feature = "backends")]
 pub mod trust;
 

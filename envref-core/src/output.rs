@@ -22,39 +22,7 @@ pub enum Format {
     Table,
 }
 
-impl Format {
-    pub const NAMES: &'static [&'static str] = &["plain", "dotenv", "shell", "json", "table"];
-
-    pub fn parse(s: &str) -> Option<Format> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "plain" => Format::Plain,
-            "dotenv" | "env" => Format::Dotenv,
-            "shell" | "sh" | "direnv" => Format::Shell,
-            "json" => Format::Json,
-            "table" => Format::Table,
-            _ => return None,
-        })
-    }
-}
-
 pub fn render(vars: &[Var], format: Format) -> Result<String> {
-    if matches!(format, Format::Dotenv | Format::Shell) {
-        // No environment variable can hold a NUL (exec takes C strings), and no shell either.
-        if let Some(v) = vars.iter().find(|v| v.value.contains('\0')) {
-            let name = if format == Format::Shell {
-                "shell"
-            } else {
-                "dotenv"
-            };
-            return Err(Error::new(format!(
-                "{}'s value contains a NUL byte, which --format {name} cannot carry",
-                v.key
-            ))
-            .with_hint(
-                "remove the NUL from the value, or use --format json (which writes it as \\u0000)",
-            ));
-        }
-    }
     let mut out = String::new();
     match format {
         Format::Plain => {
@@ -63,24 +31,12 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
             }
         }
         Format::Dotenv => {
+            check_no_nul(vars, "dotenv")?;
             for v in vars {
                 let _ = writeln!(out, "{}={}", v.key, crate::dotenv::render_literal(&v.value));
             }
         }
-        Format::Shell => {
-            for v in vars {
-                if !is_shell_name(&v.key) {
-                    return Err(Error::new(format!(
-                        "{} is not a valid shell variable name, so it cannot be exported",
-                        v.key
-                    ))
-                    .with_hint(
-                        "rename the key to letters, digits and `_`, or use --format json/dotenv",
-                    ));
-                }
-                let _ = writeln!(out, "export {}={}", v.key, shell_quote(&v.value));
-            }
-        }
+        Format::Shell => return render_shell(vars),
         Format::Json => {
             let map: serde_json::Map<String, serde_json::Value> = vars
                 .iter()
@@ -94,30 +50,62 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
             out = serde_json::to_string_pretty(&map).expect("strings serialize");
             out.push('\n');
         }
-        Format::Table => {
-            if vars.is_empty() {
-                return Ok(out);
-            }
-            let w = vars
-                .iter()
-                .map(|v| v.key.chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(3);
-            let _ = writeln!(out, "{:w$}  VALUE", "KEY");
-            let _ = writeln!(out, "{}  -----", "-".repeat(w));
-            for v in vars {
-                // For reading only: line breaks and NUL would break the table's rows.
-                let value = v
-                    .value
-                    .replace('\n', "\\n")
-                    .replace('\r', "\\r")
-                    .replace('\0', "\\0");
-                let _ = writeln!(out, "{:w$}  {value}", v.key);
-            }
-        }
+        Format::Table => return Ok(render_table(vars)),
     }
     Ok(out)
+}
+
+/// No environment variable can hold a NUL (exec takes C strings), and no shell either.
+fn check_no_nul(vars: &[Var], format: &str) -> Result<()> {
+    let Some(v) = vars.iter().find(|v| v.value.contains('\0')) else {
+        return Ok(());
+    };
+    Err(Error::new(format!(
+        "{}'s value contains a NUL byte, which --format {format} cannot carry",
+        v.key
+    ))
+    .with_hint("remove the NUL from the value, or use --format json (which writes it as \\u0000)"))
+}
+
+fn render_shell(vars: &[Var]) -> Result<String> {
+    check_no_nul(vars, "shell")?;
+    let mut out = String::new();
+    for v in vars {
+        if !is_shell_name(&v.key) {
+            return Err(Error::new(format!(
+                "{} is not a valid shell variable name, so it cannot be exported",
+                v.key
+            ))
+            .with_hint("rename the key to letters, digits and `_`, or use --format json/dotenv"));
+        }
+        let _ = writeln!(out, "export {}={}", v.key, shell_quote(&v.value));
+    }
+    Ok(out)
+}
+
+fn render_table(vars: &[Var]) -> String {
+    let mut out = String::new();
+    if vars.is_empty() {
+        return out;
+    }
+    let w = vars
+        .iter()
+        .map(|v| v.key.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let _ = writeln!(out, "{:w$}  VALUE", "KEY");
+    let _ = writeln!(out, "{}  -----", "-".repeat(w));
+    for v in vars {
+        // For reading only: line breaks and NUL would break the table's rows.
+        let value = v
+            .value
+            .replace('\n', "\\n")
+            .replace('\r', "\\r")
+            .replace('\0', "\\0");
+        let _ = writeln!(out, "{:w$}  {value}", v.key);
+    }
+    out
 }
 
 pub fn is_shell_name(key: &str) -> bool {

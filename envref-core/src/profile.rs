@@ -70,6 +70,16 @@ fn is_profile_file_name(name: &str) -> bool {
     check_profile_name(name).is_ok() && name != "example"
 }
 
+/// A new profile's env file (`envref profile create` without `--from`).
+pub fn file_template(config: &Config, name: &str) -> String {
+    format!(
+        "# Environment of the {name} profile: read after {base}, before {local}.\n\
+         # Values here override {base}; secrets stay ref://secrets/<key> references.\n",
+        base = config.env_file,
+        local = config.local_file
+    )
+}
+
 /// The profile `name`, if it is registered or its env file exists; else an error that lists
 /// the profiles there are.
 pub fn require(config: &Config, name: &str) -> Result<ProfileInfo> {

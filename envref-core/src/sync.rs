@@ -135,23 +135,7 @@ impl Bundle {
                     ))
                     .with_hint("upgrade envref on this machine"));
                 }
-                let auth = match (obj.get("sender"), obj.get("auth")) {
-                    (None, None) => None,
-                    (
-                        Some(serde_json::Value::String(sender)),
-                        Some(serde_json::Value::Object(tags)),
-                    ) => {
-                        let tags = tags
-                            .iter()
-                            .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                            .collect::<Option<_>>();
-                        Some(SenderAuth {
-                            sender: sender.clone(),
-                            tags: tags.ok_or_else(|| bad("an `auth` tag is not a string"))?,
-                        })
-                    }
-                    _ => return Err(bad("`sender` and `auth` must come together")),
-                };
+                let auth = sender_auth(obj).map_err(bad)?;
                 (
                     obj.get("project")
                         .and_then(|p| p.as_str())
@@ -541,6 +525,27 @@ mod auth {
     }
 }
 
+/// The optional `sender` and `auth` of a sync file's JSON object; the error says why not.
+fn sender_auth(
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> std::result::Result<Option<SenderAuth>, &'static str> {
+    match (obj.get("sender"), obj.get("auth")) {
+        (None, None) => Ok(None),
+        (Some(serde_json::Value::String(sender)), Some(serde_json::Value::Object(tags))) => {
+            let tags = tags
+                .iter()
+                .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect::<Option<_>>()
+                .ok_or("an `auth` tag is not a string")?;
+            Ok(Some(SenderAuth {
+                sender: sender.clone(),
+                tags,
+            }))
+        }
+        _ => Err("`sender` and `auth` must come together"),
+    }
+}
+
 /// The identities of an age identity file (`age-keygen`'s format); errors never quote it.
 pub fn read_identity_file(path: &Path) -> Result<Vec<age::x25519::Identity>> {
     let text = SecretString::from(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
@@ -558,9 +563,122 @@ pub fn read_recipients(text: &str) -> Result<Vec<age::x25519::Recipient>> {
         .collect()
 }
 
+/// A push's recipient, with who it is: a team member's name, `--to`, or the file it came from.
+pub struct NamedRecipient {
+    pub who: String,
+    pub key: age::x25519::Recipient,
+}
+
+/// Every recipient of a push, in order and without duplicates: the team when `team` is
+/// `Some` (`--to-team`; an empty team is an error), the `keys` given (`--to`), and the keys in
+/// each of `files` (`--to-file`; `(path, name shown for it)`, a file without keys is an error).
+pub fn assemble_recipients(
+    team: Option<&[TeamMember]>,
+    keys: &[String],
+    files: &[(PathBuf, String)],
+) -> Result<Vec<NamedRecipient>> {
+    let mut all = Vec::new();
+    if let Some(team) = team {
+        if team.is_empty() {
+            return Err(Error::new("--to-team: no team members in .envref.yaml")
+                .with_hint("add them with `envref team add <name> <age1…>`, or pass --to age1…"));
+        }
+        for m in team {
+            let key = parse_recipient(&m.public_key)
+                .map_err(|e| e.context(format!("team member {}", m.name)))?;
+            all.push(NamedRecipient {
+                who: m.name.clone(),
+                key,
+            });
+        }
+    }
+    for key in keys {
+        let parsed = parse_recipient(key).map_err(|e| e.context(format!("--to {key}")))?;
+        all.push(NamedRecipient {
+            who: "--to".into(),
+            key: parsed,
+        });
+    }
+    for (path, shown) in files {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let found = read_recipients(&text).map_err(|e| e.context(path.display()))?;
+        if found.is_empty() {
+            return Err(Error::new(format!(
+                "{}: no public keys in the file",
+                path.display()
+            )));
+        }
+        all.extend(found.into_iter().map(|key| NamedRecipient {
+            who: shown.clone(),
+            key,
+        }));
+    }
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|r| seen.insert(r.key.to_string()));
+    Ok(all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recipients_come_from_team_keys_and_files_without_duplicates() {
+        let (a, b, c) = (
+            age::x25519::Identity::generate().to_public().to_string(),
+            age::x25519::Identity::generate().to_public().to_string(),
+            age::x25519::Identity::generate().to_public().to_string(),
+        );
+        let team = [TeamMember {
+            name: "ann".into(),
+            public_key: a.clone(),
+        }];
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys.txt");
+        std::fs::write(&file, format!("# keys\n{b}\n\n{c}\n")).unwrap();
+        let files = [(file.clone(), "keys.txt".to_string())];
+        let got = assemble_recipients(Some(&team), &[a.clone(), b.clone()], &files).unwrap();
+        let got: Vec<(String, String)> = got
+            .into_iter()
+            .map(|r| (r.who, r.key.to_string()))
+            .collect();
+        let want = [("ann", &a), ("--to", &b), ("keys.txt", &c)];
+        assert_eq!(got, want.map(|(w, k)| (w.to_string(), k.to_string())));
+        // Without --to-team, the team is not a recipient.
+        assert_eq!(
+            assemble_recipients(None, std::slice::from_ref(&b), &[])
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn recipients_errors_say_where() {
+        let e = assemble_recipients(Some(&[]), &[], &[]).err().unwrap();
+        assert!(e.message.contains("no team members"), "{}", e.message);
+        let bad = [TeamMember {
+            name: "bob".into(),
+            public_key: "age1nope".into(),
+        }];
+        let e = assemble_recipients(Some(&bad), &[], &[]).err().unwrap();
+        assert!(e.message.starts_with("team member bob"), "{}", e.message);
+        let e = assemble_recipients(None, &["nope".into()], &[])
+            .err()
+            .unwrap();
+        assert!(e.message.starts_with("--to nope"), "{}", e.message);
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.txt");
+        std::fs::write(&empty, "# nobody\n").unwrap();
+        let e = assemble_recipients(None, &[], &[(empty, "empty.txt".into())])
+            .err()
+            .unwrap();
+        assert!(
+            e.message.contains("no public keys in the file"),
+            "{}",
+            e.message
+        );
+    }
 
     #[test]
     fn seal_and_open() {
@@ -595,49 +713,11 @@ mod tests {
         assert!(!format!("{b:?}").contains("sk-1"));
     }
 
-    /// A backend in memory that counts writes.
-    #[derive(Default)]
-    struct Memory(
-        std::sync::Mutex<BTreeMap<String, String>>,
-        std::sync::atomic::AtomicUsize,
-    );
-
-    impl Backend for Memory {
-        fn name(&self) -> &str {
-            "memory"
-        }
-        fn kind(&self) -> &'static str {
-            "memory"
-        }
-        fn get(&self, key: &str) -> crate::backend::Lookup {
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .get(key)
-                .map(|v| SecretString::from(v.clone())))
-        }
-        fn set(&self, key: &str, value: &SecretString) -> Result<(), crate::backend::BackendError> {
-            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            self.0
-                .lock()
-                .unwrap()
-                .insert(key.into(), value.expose_secret().into());
-            Ok(())
-        }
-        fn delete(&self, _: &str) -> Result<bool, crate::backend::BackendError> {
-            unreachable!("not used by these tests")
-        }
-        fn list(&self, _: &str) -> Result<Vec<String>, crate::backend::BackendError> {
-            unreachable!("not used by these tests")
-        }
-    }
-
     #[test]
     fn plan_compares_values_and_store_writes_only_what_it_lists() {
-        let backend = Memory::default();
+        let backend = crate::test_backend::Memory::default();
         for (k, v) in [("app/same", "1"), ("app/other", "old")] {
-            backend.0.lock().unwrap().insert(k.into(), v.into());
+            backend.map.lock().unwrap().insert(k.into(), v.into());
         }
         let secrets = [("same", "1"), ("other", "new"), ("fresh", "f")]
             .map(|(k, v)| (k.to_string(), SecretString::from(v)));
@@ -662,12 +742,8 @@ mod tests {
             (&vec!["fresh".to_string()], &vec!["other".to_string()])
         );
         b.store(&backend, "app", &plan).unwrap();
-        assert_eq!(
-            backend.1.load(std::sync::atomic::Ordering::SeqCst),
-            2,
-            "the unchanged key was rewritten"
-        );
-        assert_eq!(backend.0.lock().unwrap()["app/other"], "new");
+        assert_eq!(backend.writes(), 2, "the unchanged key was rewritten");
+        assert_eq!(backend.map.lock().unwrap()["app/other"], "new");
         assert!(!b.plan(&backend, "app", true).unwrap().writes());
         assert!(b
             .plan(&backend, "other-app", false)
@@ -676,18 +752,49 @@ mod tests {
             .contains("holds the secrets of project app"));
     }
 
+    /// Alice, Bob and Carol, a bundle, and the bundle sealed to Bob and Carol signed by Alice.
+    struct Team {
+        alice: age::x25519::Identity,
+        bob: age::x25519::Identity,
+        carol: age::x25519::Identity,
+        b: Bundle,
+        to: [age::x25519::Recipient; 2],
+        signed: String,
+    }
+
+    impl Team {
+        fn new() -> Team {
+            let [alice, bob, carol] = [(); 3].map(|()| age::x25519::Identity::generate());
+            let secrets = [("db_url", "postgres://real")]
+                .map(|(k, v)| (k.to_string(), SecretString::from(v)));
+            let b = Bundle {
+                project: Some("app".into()),
+                secrets: secrets.into_iter().collect(),
+                auth: None,
+            };
+            let to = [bob.to_public(), carol.to_public()];
+            let signed = b.seal(&to, Some(&alice)).unwrap();
+            Team {
+                alice,
+                bob,
+                carol,
+                b,
+                to,
+                signed,
+            }
+        }
+    }
+
     #[test]
     fn sender_authentication() {
-        let [alice, bob, carol] = [(); 3].map(|()| age::x25519::Identity::generate());
-        let secrets =
-            [("db_url", "postgres://real")].map(|(k, v)| (k.to_string(), SecretString::from(v)));
-        let b = Bundle {
-            project: Some("app".into()),
-            secrets: secrets.into_iter().collect(),
-            auth: None,
-        };
-        let to = [bob.to_public(), carol.to_public()];
-        let signed = b.seal(&to, Some(&alice)).unwrap();
+        let Team {
+            alice,
+            bob,
+            carol,
+            b,
+            to,
+            signed,
+        } = Team::new();
         let alice_pk = alice.to_public().to_string();
         for id in [&bob, &carol] {
             let got = Bundle::open(signed.as_bytes(), std::slice::from_ref(id)).unwrap();
@@ -706,6 +813,19 @@ mod tests {
             plain.verified_sender(std::slice::from_ref(&bob)).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn tampered_forged_or_foreign_authentication_does_not_verify() {
+        let Team {
+            alice,
+            bob,
+            carol,
+            b,
+            to,
+            signed,
+        } = Team::new();
+        let alice_pk = alice.to_public().to_string();
         // A value changed after signing does not verify.
         let mut got = Bundle::open(signed.as_bytes(), std::slice::from_ref(&bob)).unwrap();
         got.secrets
@@ -741,6 +861,26 @@ mod tests {
             .unwrap_err()
             .message
             .contains("no authentication for your key"));
+    }
+
+    #[test]
+    fn sender_and_auth_come_together_as_strings() {
+        let json = |extra: &str| format!(r#"{{"version": 1, "secrets": {{"k": "v"}}{extra}}}"#);
+        let err = |extra: &str| {
+            Bundle::from_json(json(extra).as_bytes())
+                .err()
+                .unwrap()
+                .message
+        };
+        assert!(err(r#", "sender": "age1x""#).contains("must come together"));
+        assert!(err(r#", "sender": "age1x", "auth": {"age1y": 1}"#).contains("tag is not a string"));
+        let b =
+            Bundle::from_json(json(r#", "sender": "age1x", "auth": {"age1y": "t"}"#).as_bytes());
+        assert_eq!(b.unwrap().auth.unwrap().tags["age1y"], "t");
+        assert!(Bundle::from_json(json("").as_bytes())
+            .unwrap()
+            .auth
+            .is_none());
     }
 
     #[test]

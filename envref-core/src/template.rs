@@ -42,7 +42,7 @@ impl Default for Template {
 #[derive(Clone, PartialEq, Eq)]
 pub enum Segment {
     Lit(Text),
-    Var(Box<Var>),
+    Var(Box<VarUse>),
     Ref(Box<Reference>, Position),
 }
 
@@ -103,8 +103,9 @@ impl std::ops::Deref for Text {
     }
 }
 
+/// A use of a variable in a template: `$NAME`, `${NAME}`, `${NAME:-default}`, …
 #[derive(Clone, PartialEq, Eq)]
-pub struct Var {
+pub struct VarUse {
     pub name: Text,
     pub op: VarOp,
     pub pos: Position,
@@ -132,11 +133,11 @@ impl fmt::Debug for Segment {
     }
 }
 
-impl fmt::Debug for Var {
+impl fmt::Debug for VarUse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Var {{ name: {} bytes, op: {:?}, pos: {} }}",
+            "VarUse {{ name: {} bytes, op: {:?}, pos: {} }}",
             self.name.len(),
             self.op,
             self.pos
@@ -205,7 +206,7 @@ impl Template {
     }
 
     /// Names of the variables used, defaults included.
-    pub fn variables(&self) -> Vec<&Var> {
+    pub fn variables(&self) -> Vec<&VarUse> {
         let mut out = Vec::new();
         self.visit(&mut |seg| {
             if let Segment::Var(v) = seg {
@@ -248,6 +249,22 @@ pub fn parse(body: &str, quote: Quote, start: Position) -> Result<Template, (Pos
     }
 }
 
+/// A `${` opened at `at` that is not closed.
+fn unterminated(at: Position) -> (Position, String) {
+    (
+        at,
+        format!("unterminated `${{`: add the closing `}}`; {LITERAL_DOLLAR}"),
+    )
+}
+
+/// The literal text gathered so far, as a segment.
+fn flush(lit: &mut String, segments: &mut Vec<Segment>) {
+    if !lit.is_empty() {
+        segments.push(Segment::Lit(lit.as_str().into()));
+        lit.clear();
+    }
+}
+
 struct Scanner<'a> {
     src: &'a str,
     i: usize,
@@ -284,66 +301,17 @@ impl Scanner<'_> {
     fn template(&mut self, nested: bool) -> Result<Template, (Position, String)> {
         let mut segments = Vec::new();
         let mut lit = String::new();
-        let flush = |lit: &mut String, segments: &mut Vec<Segment>| {
-            if !lit.is_empty() {
-                segments.push(Segment::Lit(lit.as_str().into()));
-                lit.clear();
-            }
-        };
         while let Some(c) = self.peek() {
             match c {
                 '}' if nested => break,
                 '\\' if self.escapes => {
                     self.bump();
-                    match self.peek() {
-                        Some('n') => lit.push('\n'),
-                        Some('r') => lit.push('\r'),
-                        Some('t') => lit.push('\t'),
-                        Some('\\') => lit.push('\\'),
-                        Some('"') => lit.push('"'),
-                        Some('$') => lit.push('$'),
-                        Some(other) => {
-                            lit.push('\\');
-                            lit.push(other);
-                        }
-                        None => {
-                            lit.push('\\');
-                            continue;
-                        }
-                    }
-                    self.bump();
+                    self.escape(&mut lit);
                 }
                 '$' => {
-                    let at = self.pos;
-                    match self.peek2() {
-                        Some('$') => {
-                            self.bump();
-                            self.bump();
-                            lit.push('$');
-                        }
-                        Some('{') => {
-                            flush(&mut lit, &mut segments);
-                            segments.push(self.braced(at)?);
-                        }
-                        Some(n) if n.is_ascii_alphabetic() || n == '_' => {
-                            flush(&mut lit, &mut segments);
-                            self.bump();
-                            let start = self.i;
-                            while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == '_')
-                            {
-                                self.bump();
-                            }
-                            let name = self.src[start..self.i].into();
-                            segments.push(Segment::Var(Box::new(Var {
-                                name,
-                                op: VarOp::Plain,
-                                pos: at,
-                            })));
-                        }
-                        _ => {
-                            self.bump();
-                            lit.push('$');
-                        }
+                    if let Some(segment) = self.dollar(&mut lit)? {
+                        flush(&mut lit, &mut segments);
+                        segments.push(segment);
                     }
                 }
                 _ => {
@@ -355,6 +323,59 @@ impl Scanner<'_> {
         flush(&mut lit, &mut segments);
         // One segment is stored inline, more as an exact-size slice (Vec growth leaves room for 4).
         Ok(Template::from_segments(segments))
+    }
+
+    /// After a `\` in double quotes: the escaped character; others keep their backslash.
+    fn escape(&mut self, lit: &mut String) {
+        let Some(c) = self.peek() else {
+            lit.push('\\');
+            return;
+        };
+        match c {
+            'n' => lit.push('\n'),
+            'r' => lit.push('\r'),
+            't' => lit.push('\t'),
+            '\\' | '"' | '$' => lit.push(c),
+            other => {
+                lit.push('\\');
+                lit.push(other);
+            }
+        }
+        self.bump();
+    }
+
+    /// At a `$`: a variable or reference segment, or `None` after adding a literal `$` to `lit`
+    /// (`$$`, or a `$` that starts nothing).
+    fn dollar(&mut self, lit: &mut String) -> Result<Option<Segment>, (Position, String)> {
+        let at = self.pos;
+        match self.peek2() {
+            Some('$') => {
+                self.bump();
+                self.bump();
+                lit.push('$');
+                Ok(None)
+            }
+            Some('{') => self.braced(at).map(Some),
+            Some(n) if n.is_ascii_alphabetic() || n == '_' => {
+                self.bump();
+                let start = self.i;
+                while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == '_') {
+                    self.bump();
+                }
+                let name = self.src[start..self.i].into();
+                let var = VarUse {
+                    name,
+                    op: VarOp::Plain,
+                    pos: at,
+                };
+                Ok(Some(Segment::Var(Box::new(var))))
+            }
+            _ => {
+                self.bump();
+                lit.push('$');
+                Ok(None)
+            }
+        }
     }
 
     /// `${…}` starting at `$`.
@@ -371,12 +392,7 @@ impl Scanner<'_> {
     fn braced_body(&mut self, at: Position) -> Result<Segment, (Position, String)> {
         self.bump();
         self.bump();
-        let unterminated = || {
-            (
-                at,
-                format!("unterminated `${{`: add the closing `}}`; {LITERAL_DOLLAR}"),
-            )
-        };
+        let unterminated = || unterminated(at);
         if self.src[self.i..].starts_with(PREFIX) {
             let start = self.i;
             let end = self.src[start..]
@@ -401,7 +417,17 @@ impl Scanner<'_> {
                 format!("expected a variable name after `${{`; {LITERAL_DOLLAR}"),
             ));
         }
-        let op = match (self.peek(), self.peek2()) {
+        let op = self.var_op(at)?;
+        if self.peek() != Some('}') {
+            return Err(unterminated());
+        }
+        self.bump();
+        Ok(Segment::Var(Box::new(VarUse { name, op, pos: at })))
+    }
+    /// What follows the name in `${NAME…}`: nothing, `:-default`, `-default` or `:?message`.
+    fn var_op(&mut self, at: Position) -> Result<VarOp, (Position, String)> {
+        let unterminated = || unterminated(at);
+        Ok(match (self.peek(), self.peek2()) {
             (Some('}'), _) => VarOp::Plain,
             (Some(':'), Some('-')) => {
                 self.bump();
@@ -428,12 +454,7 @@ impl Scanner<'_> {
                     format!("unexpected character in `${{…}}`: use ${{NAME}}, ${{NAME:-default}}, ${{NAME-default}} or ${{NAME:?message}}; {LITERAL_DOLLAR}"),
                 ))
             }
-        };
-        if self.peek() != Some('}') {
-            return Err(unterminated());
-        }
-        self.bump();
-        Ok(Segment::Var(Box::new(Var { name, op, pos: at })))
+        })
     }
 }
 

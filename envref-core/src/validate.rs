@@ -61,6 +61,53 @@ struct RuleFile {
     _description: Option<String>,
 }
 
+impl Rule {
+    /// A schema rule for `key`; what is wrong with it goes to `problems`.
+    fn parse(key: &str, r: RuleFile, problems: &mut Vec<String>) -> Rule {
+        let kind = r.kind.unwrap_or_else(|| "string".into());
+        if !TYPES.contains(&kind.as_str()) {
+            problems.push(format!(
+                "{key}: unknown type {kind:?} (expected one of: {})",
+                TYPES.join(", ")
+            ));
+        }
+        let values: Vec<String> = r
+            .values
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        if kind == "enum" && values.is_empty() {
+            problems.push(format!(
+                "{key}: type enum needs a non-empty \"values\" list"
+            ));
+        }
+        let pattern = match r.pattern.as_deref().map(Regex::new) {
+            None => None,
+            Some(Ok(re)) => Some(re),
+            Some(Err(e)) => {
+                let first = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                problems.push(format!("{key}: invalid pattern: {first}"));
+                None
+            }
+        };
+        Rule {
+            kind,
+            required: r.required,
+            values,
+            pattern,
+        }
+    }
+}
+
 impl Schema {
     pub fn load(path: &Path) -> Result<Schema> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -88,53 +135,13 @@ impl Schema {
             .with_hint(r#"put the rules under "keys": {"keys": {"PORT": {"type": "port"}}}"#)
         })?;
         let mut problems = Vec::new();
-        let mut rules = BTreeMap::new();
-        for (key, r) in keys {
-            let kind = r.kind.unwrap_or_else(|| "string".into());
-            if !TYPES.contains(&kind.as_str()) {
-                problems.push(format!(
-                    "{key}: unknown type {kind:?} (expected one of: {})",
-                    TYPES.join(", ")
-                ));
-            }
-            let values: Vec<String> = r
-                .values
-                .iter()
-                .map(|v| match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect();
-            if kind == "enum" && values.is_empty() {
-                problems.push(format!(
-                    "{key}: type enum needs a non-empty \"values\" list"
-                ));
-            }
-            let pattern = match r.pattern.as_deref().map(Regex::new) {
-                None => None,
-                Some(Ok(re)) => Some(re),
-                Some(Err(e)) => {
-                    let first = e
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string();
-                    problems.push(format!("{key}: invalid pattern: {first}"));
-                    None
-                }
-            };
-            rules.insert(
-                key,
-                Rule {
-                    kind,
-                    required: r.required,
-                    values,
-                    pattern,
-                },
-            );
-        }
+        let rules = keys
+            .into_iter()
+            .map(|(key, r)| {
+                let rule = Rule::parse(&key, r, &mut problems);
+                (key, rule)
+            })
+            .collect();
         if !problems.is_empty() {
             let list = problems
                 .iter()
@@ -260,23 +267,24 @@ pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Sch
         keys_checked: merged.definitions().len(),
         ..Report::default()
     };
-    // Evaluate without secrets: keys that need one fail as Unresolved and are not type-checked.
-    let no_secrets = Default::default();
-    let evaluated = evaluate(merged, RefMode::Resolved(&no_secrets), false);
-    let failures: BTreeMap<&str, &Failure> = evaluated
-        .failures
-        .iter()
-        .map(|(k, f)| (k.as_str(), f))
-        .collect();
-    let location = |key: &str| merged.get(key).map(|d| d.location.clone());
-
     if let Some(ex) = example {
+        report.check_example(merged, ex);
+    }
+    if let Some(schema) = schema {
+        report.check_schema(merged, schema);
+    }
+    report
+}
+
+impl Report {
+    /// Keys the example lists that are not set, and keys set that it does not list.
+    fn check_example(&mut self, merged: &Merged, ex: &Document) {
         let example_keys: BTreeSet<&str> =
             ex.all_entries().iter().map(|e| e.key.as_str()).collect();
         let mut seen = BTreeSet::new();
         for e in ex.all_entries() {
             if merged.get(&e.key).is_none() && seen.insert(e.key.as_str()) {
-                report.missing.push(Problem {
+                self.missing.push(Problem {
                     key: e.key.clone(),
                     location: Some(Location {
                         path: ex.path().into(),
@@ -288,7 +296,7 @@ pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Sch
         }
         for d in merged.definitions() {
             if !example_keys.contains(&*d.key) {
-                report.extra.push(Problem {
+                self.extra.push(Problem {
                     key: d.key.to_string(),
                     location: Some(d.location.clone()),
                     message: format!("not listed in {}", file_name(ex.path())),
@@ -297,11 +305,20 @@ pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Sch
         }
     }
 
-    if let Some(schema) = schema {
+    /// Required keys that are not set, and values that break their rule.
+    fn check_schema(&mut self, merged: &Merged, schema: &Schema) {
+        // Evaluate without secrets: keys that need one fail as Unresolved and are not type-checked.
+        let no_secrets = Default::default();
+        let evaluated = evaluate(merged, RefMode::Resolved(&no_secrets), false);
+        let failures: BTreeMap<&str, &Failure> = evaluated
+            .failures
+            .iter()
+            .map(|(k, f)| (k.as_str(), f))
+            .collect();
         for (key, rule) in &schema.rules {
             if merged.get(key).is_none() {
-                if rule.required && !report.missing.iter().any(|p| &p.key == key) {
-                    report.missing.push(Problem {
+                if rule.required && !self.missing.iter().any(|p| &p.key == key) {
+                    self.missing.push(Problem {
                         key: key.clone(),
                         location: None,
                         message: format!("not set (required by {})", file_name(&schema.path)),
@@ -309,40 +326,30 @@ pub fn validate(merged: &Merged, example: Option<&Document>, schema: Option<&Sch
                 }
                 continue;
             }
+            let invalid = |message: String| Problem {
+                key: key.clone(),
+                location: merged.get(key).map(|d| d.location.clone()),
+                message,
+            };
             match failures.get(key.as_str()) {
-                Some(Failure::Unresolved(_)) => report.unchecked_secrets.push(key.clone()),
-                Some(Failure::Invalid(m)) => report.invalid.push(Problem {
-                    key: key.clone(),
-                    location: location(key),
-                    message: m.clone(),
-                }),
+                Some(Failure::Unresolved(_)) => self.unchecked_secrets.push(key.clone()),
+                Some(Failure::Invalid(m)) => self.invalid.push(invalid(m.clone())),
                 None => {
                     let value = evaluated
                         .get(key)
                         .map(|v| v.value.as_str())
                         .unwrap_or_default();
-                    if value.is_empty() {
-                        if rule.required {
-                            report.invalid.push(Problem {
-                                key: key.clone(),
-                                location: location(key),
-                                message: "required, but the value is empty".into(),
-                            });
-                        }
-                        continue;
-                    }
-                    for message in check_value(rule, value) {
-                        report.invalid.push(Problem {
-                            key: key.clone(),
-                            location: location(key),
-                            message,
-                        });
+                    if value.is_empty() && rule.required {
+                        self.invalid
+                            .push(invalid("required, but the value is empty".into()));
+                    } else if !value.is_empty() {
+                        self.invalid
+                            .extend(check_value(rule, value).into_iter().map(invalid));
                     }
                 }
             }
         }
     }
-    report
 }
 
 fn file_name(p: &Path) -> String {

@@ -2,7 +2,7 @@
 //! Exit 1 when something is found. Values are never printed, only a masked preview.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use envref_core::audit;
@@ -10,6 +10,7 @@ use envref_core::config::Config;
 use envref_core::dotenv::Document;
 use envref_core::{Error, Result};
 
+use super::format::OutputFormat;
 use super::{display_path, write_stdout};
 use crate::{ui, Global};
 
@@ -18,83 +19,85 @@ pub struct AuditArgs {
     /// Files to scan (default: the project's committed env files: the env file, profile
     /// files and other .env.<name> files; never the local file)
     pub files: Vec<PathBuf>,
-    /// Output format: text or json
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    pub format: String,
+    /// Output format
+    #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::REPORT))]
+    pub format: OutputFormat,
 }
 
 pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
-    let dir = g.dir();
-    let (root, files) = if a.files.is_empty() {
-        let config = Config::discover(&dir)?;
-        let files = audit::committed_env_files(&config);
-        (config.root, files)
-    } else {
-        (
-            dir.clone(),
-            a.files
-                .iter()
-                .map(|f| {
-                    if f.is_absolute() {
-                        f.clone()
-                    } else {
-                        dir.join(f)
-                    }
-                })
-                .collect(),
-        )
-    };
+    let (root, files) = files_to_audit(&g.dir(), &a.files)?;
     let mut findings = Vec::new();
     for f in &files {
         let doc = Document::load(f).map_err(|e| e.context("cannot audit"))?;
         findings.extend(audit::scan(&doc));
     }
     let shown = |p: &std::path::Path| display_path(&root, p);
-    if a.format == "json" {
-        let items: Vec<serde_json::Value> = findings
-            .iter()
-            .map(|f| {
-                serde_json::json!({
-                    "file": shown(&f.path), "line": f.line, "key": f.key,
-                    "kind": f.kind.code(), "reason": f.kind.reason(), "preview": f.preview,
-                })
-            })
-            .collect();
-        let doc = serde_json::json!({ "files": files.iter().map(|f| shown(f)).collect::<Vec<_>>(), "findings": items });
-        write_stdout(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&doc).expect("json")
-        ))?;
+    let names: Vec<String> = files.iter().map(|f| shown(f)).collect();
+    if a.format == OutputFormat::Json {
+        write_stdout(&render_json(&findings, &names, shown))?;
     } else {
         let mut o = String::new();
         for f in &findings {
-            let _ = writeln!(
-                o,
-                "{}:{}: {}: {} ({})",
-                shown(&f.path),
-                f.line,
-                f.key,
-                f.kind.reason(),
-                f.preview
-            );
+            let (file, line, key) = (shown(&f.path), f.line, &f.key);
+            let (reason, preview) = (f.evidence.reason(), &f.preview);
+            let _ = writeln!(o, "{file}:{line}: {key}: {reason} ({preview})");
         }
         write_stdout(&o)?;
     }
-    let names: Vec<String> = files.iter().map(|f| shown(f)).collect();
     if findings.is_empty() {
-        ui::info(&format!(
-            "audit: no plaintext secrets found in {}",
-            if names.is_empty() {
-                "(no files)".into()
-            } else {
-                names.join(", ")
-            }
-        ));
+        let names = if names.is_empty() {
+            "(no files)".into()
+        } else {
+            names.join(", ")
+        };
+        ui::info(&format!("audit: no plaintext secrets found in {names}"));
         return Ok(0);
     }
+    report_failure(&findings);
+    Ok(1)
+}
+
+/// The files given (relative to `dir`), else the project's committed env files; with the root
+/// that paths are shown relative to.
+fn files_to_audit(dir: &Path, given: &[PathBuf]) -> Result<(PathBuf, Vec<PathBuf>)> {
+    if given.is_empty() {
+        let config = Config::discover(dir)?;
+        let files = audit::committed_env_files(&config);
+        return Ok((config.root, files));
+    }
+    let files = given.iter().map(|f| {
+        if f.is_absolute() {
+            f.clone()
+        } else {
+            dir.join(f)
+        }
+    });
+    Ok((dir.to_path_buf(), files.collect()))
+}
+
+fn render_json(
+    findings: &[audit::SuspectValue],
+    names: &[String],
+    shown: impl Fn(&Path) -> String,
+) -> String {
+    let items: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "file": shown(&f.path), "line": f.line, "key": f.key,
+                "kind": f.evidence.code(), "reason": f.evidence.reason(), "preview": f.preview,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({ "files": names, "findings": items });
+    format!("{}\n", serde_json::to_string_pretty(&doc).expect("json"))
+}
+
+/// One error that counts each sort of finding, with the fix for each.
+fn report_failure(findings: &[audit::SuspectValue]) {
     let unresolved = findings
         .iter()
-        .filter(|f| matches!(f.kind, audit::Kind::Unresolved(_)))
+        .filter(|f| matches!(f.evidence, audit::Evidence::Unresolved(_)))
         .count();
     let secrets = findings.len() - unresolved;
     let mut what = Vec::new();
@@ -110,5 +113,4 @@ pub fn run(g: &Global, a: AuditArgs) -> Result<i32> {
         fixes.push("write ${ref://<backend>/<key>} inside text, or make ref://<backend>/<key> the whole value");
     }
     ui::error(&Error::new(format!("audit: {}", what.join(", "))).with_hint(fixes.join("\n      ")));
-    Ok(1)
 }

@@ -70,20 +70,7 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     let cargo_config = CargoConfig::discover(&cwd)?;
     let host = cargo_runner::host_triple()?;
     let triples = cargo_runner::target_triples(&cli.cargo, &cargo_config, &host);
-    let mut user_runners = BTreeMap::new();
-    for t in &triples {
-        let runner = cargo_config.user_runner(&cwd, t, &mut || cargo_runner::rustc_cfgs(t))?;
-        // An enclosing `cargo envref` is not a user runner: its environment must not win over ours.
-        if let Some(r) =
-            runner.filter(|r| r.get(1).map(String::as_str) != Some(cargo_runner::RUNNER_SUBCOMMAND))
-        {
-            ui::verbose(&format!(
-                "chaining to the configured runner for {t}: {}",
-                r.join(" ")
-            ));
-            user_runners.insert(t.clone(), r);
-        }
-    }
+    let user_runners = user_runners(&cargo_config, &cwd, &triples)?;
     let payload = Payload {
         vars: vars
             .iter()
@@ -95,26 +82,12 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     let exe = runner_exe(&channel)?;
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let mut command = std::process::Command::new(&cargo);
-    command.args(&cli.cargo).current_dir(&cwd);
-    envref_core::runner::remove_credentials(&mut command);
-    // Secrets stay out of cargo's environment (and so out of rustc, build scripts and target/).
-    for v in vars.iter().filter(|v| !v.secret) {
-        command.env(&*v.key, &v.value);
-    }
-    for v in vars.iter().filter(|v| v.secret) {
-        command.env_remove(&*v.key);
-    }
-    for t in &triples {
-        command.env(
-            cargo_runner::runner_env_var(t),
-            format!(
-                "{exe} {} {} {t}",
-                cargo_runner::RUNNER_SUBCOMMAND,
-                channel.socket().display()
-            ),
-        );
-    }
+    let runner = format!(
+        "{exe} {} {}",
+        cargo_runner::RUNNER_SUBCOMMAND,
+        channel.socket().display()
+    );
+    let command = cargo_command(&cargo, &cli.cargo, &cwd, &vars, &triples, &runner);
     let secrets = vars.iter().filter(|v| v.secret).count();
     ui::verbose(&format!(
         "running cargo with {} config variables; {secrets} secrets go only to the programs it runs ({})",
@@ -172,6 +145,56 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 /// `cargo-envref __envref-runner <socket> <triple> <program> <args…>`: what cargo runs for each
 /// binary, test or bench. Fetch the environment from the parent, then exec the user's runner
 /// (if any) or the program.
+/// The runners cargo's configuration names for each target triple, which envref's runner
+/// chains to.
+fn user_runners(
+    cargo_config: &CargoConfig,
+    cwd: &Path,
+    triples: &[String],
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut user_runners = BTreeMap::new();
+    for t in triples {
+        let runner = cargo_config.user_runner(cwd, t, &mut || cargo_runner::rustc_cfgs(t))?;
+        // An enclosing `cargo envref` is not a user runner: its environment must not win over ours.
+        if let Some(r) =
+            runner.filter(|r| r.get(1).map(String::as_str) != Some(cargo_runner::RUNNER_SUBCOMMAND))
+        {
+            ui::verbose(&format!(
+                "chaining to the configured runner for {t}: {}",
+                r.join(" ")
+            ));
+            user_runners.insert(t.clone(), r);
+        }
+    }
+    Ok(user_runners)
+}
+
+/// cargo with the configuration variables, without the secrets (they reach only the programs
+/// it runs, through `runner`, set as the target runner of each triple).
+fn cargo_command(
+    cargo: &OsString,
+    args: &[OsString],
+    cwd: &Path,
+    vars: &[Var],
+    triples: &[String],
+    runner: &str,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(cargo);
+    command.args(args).current_dir(cwd);
+    envref_core::runner::remove_credentials(&mut command);
+    // Secrets stay out of cargo's environment (and so out of rustc, build scripts and target/).
+    for v in vars.iter().filter(|v| !v.secret) {
+        command.env(&*v.key, &v.value);
+    }
+    for v in vars.iter().filter(|v| v.secret) {
+        command.env_remove(&*v.key);
+    }
+    for t in triples {
+        command.env(cargo_runner::runner_env_var(t), format!("{runner} {t}"));
+    }
+    command
+}
+
 pub fn runner(args: &[OsString]) -> i32 {
     match runner_command(args) {
         Ok(mut command) => {
@@ -223,6 +246,28 @@ fn runner_command(args: &[OsString]) -> Result<std::process::Command> {
 /// The directory of the package cargo will build: from `--manifest-path`, or from `-p NAME`
 /// through `cargo metadata --no-deps`. `None`: the current directory.
 fn package_dir(args: &[OsString], cwd: Option<&Path>) -> Result<Option<PathBuf>> {
+    let (manifest, package) = manifest_and_package(args);
+    let manifest = manifest.map(|m| match cwd {
+        Some(d) => d.join(m),
+        None => m,
+    });
+    let Some(package) = package else {
+        return Ok(manifest
+            .and_then(|m| m.parent().map(Path::to_path_buf))
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    d
+                }
+            }));
+    };
+    let member = package_manifest(&package, manifest.as_deref(), cwd)?;
+    Ok(member.parent().map(Path::to_path_buf))
+}
+
+/// `--manifest-path` and `-p`/`--package` from cargo's arguments (up to `--`).
+fn manifest_and_package(args: &[OsString]) -> (Option<PathBuf>, Option<String>) {
     let mut manifest: Option<PathBuf> = None;
     let mut package: Option<String> = None;
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
@@ -245,21 +290,11 @@ fn package_dir(args: &[OsString], cwd: Option<&Path>) -> Result<Option<PathBuf>>
             package = Some(v.to_string());
         }
     }
-    let manifest = manifest.map(|m| match cwd {
-        Some(d) => d.join(m),
-        None => m,
-    });
-    let Some(package) = package else {
-        return Ok(manifest
-            .and_then(|m| m.parent().map(Path::to_path_buf))
-            .map(|d| {
-                if d.as_os_str().is_empty() {
-                    PathBuf::from(".")
-                } else {
-                    d
-                }
-            }));
-    };
+    (manifest, package)
+}
+
+/// The manifest of workspace member `package` (`name` or `name@version`), from `cargo metadata`.
+fn package_manifest(package: &str, manifest: Option<&Path>, cwd: Option<&Path>) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut inv = Invocation::new(cargo).args([
         "metadata",
@@ -268,7 +303,7 @@ fn package_dir(args: &[OsString], cwd: Option<&Path>) -> Result<Option<PathBuf>>
         "1",
         "--offline",
     ]);
-    if let Some(m) = &manifest {
+    if let Some(m) = manifest {
         inv = inv.arg("--manifest-path").arg(m.as_os_str());
     }
     if let Some(d) = cwd {
@@ -286,14 +321,14 @@ fn package_dir(args: &[OsString], cwd: Option<&Path>) -> Result<Option<PathBuf>>
     }
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| Error::new(format!("cargo metadata printed unexpected output: {e}")))?;
-    let name = package.split('@').next().unwrap_or(&package);
+    let name = package.split('@').next().unwrap_or(package);
     let found = meta["packages"]
         .as_array()
         .into_iter()
         .flatten()
         .find(|p| p["name"].as_str() == Some(name));
     match found.and_then(|p| p["manifest_path"].as_str()) {
-        Some(m) => Ok(Path::new(m).parent().map(Path::to_path_buf)),
+        Some(m) => Ok(PathBuf::from(m)),
         None => Err(
             Error::new(format!("package {name} is not in this workspace")).with_hint(
                 "check the name given to -p (cargo metadata --no-deps lists the members)",

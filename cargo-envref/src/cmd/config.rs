@@ -1,8 +1,10 @@
 //! `config show` and `completion`.
 
 use clap::{Args, CommandFactory, Subcommand};
+use envref_core::config::Config;
 use envref_core::Result;
 
+use super::format::OutputFormat;
 use super::write_stdout;
 use crate::{Cli, Global};
 
@@ -10,15 +12,24 @@ use crate::{Cli, Global};
 pub enum ConfigCommand {
     /// Print the effective configuration (tokens, passphrases and URL credentials as ***)
     Show {
-        /// Output format: text or json
-        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-        format: String,
+        /// Output format
+        #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::REPORT))]
+        format: OutputFormat,
     },
 }
 
 pub fn run(g: &Global, c: ConfigCommand) -> Result<i32> {
     let ConfigCommand::Show { format } = c;
     let config = super::load_config(g)?;
+    let out = match format {
+        OutputFormat::Json => show_json(&config),
+        _ => show_text(&config),
+    };
+    write_stdout(&out)?;
+    Ok(0)
+}
+
+fn show_json(config: &Config) -> String {
     let backends: Vec<serde_json::Value> = config
         .backends
         .iter()
@@ -45,13 +56,10 @@ pub fn run(g: &Global, c: ConfigCommand) -> Result<i32> {
         "backends": backends,
         "backends_default": !config.backends_configured,
     });
-    if format == "json" {
-        return write_stdout(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&doc).expect("json")
-        ))
-        .map(|_| 0);
-    }
+    format!("{}\n", serde_json::to_string_pretty(&doc).expect("json"))
+}
+
+fn show_text(config: &Config) -> String {
     let mut out = String::new();
     out += &format!("config:          {}\n", config.file.display());
     if let Some(gf) = &config.global_file {
@@ -81,8 +89,7 @@ pub fn run(g: &Global, c: ConfigCommand) -> Result<i32> {
             out += &format!("      {k}: {v}\n");
         }
     }
-    write_stdout(&out)?;
-    Ok(0)
+    out
 }
 
 #[derive(Args, Debug)]

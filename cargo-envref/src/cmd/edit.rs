@@ -2,7 +2,7 @@
 //! that what was saved still parses. The editor value is split like a shell would
 //! (`code --wait`) and run directly, without a shell.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use envref_core::config::{check_profile_name, find_config, Config, CONFIG_FILE};
@@ -28,20 +28,48 @@ pub struct EditArgs {
     pub profile: Option<String>,
 }
 
-enum Kind {
-    Env,
+/// What `envref edit` opens: an env file, or `.envref.yaml`.
+enum EditTarget {
+    EnvFile,
     Config,
 }
 
 pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
-    let (path, kind) = match &a.file {
+    let (path, target) = choose_file(g, &a)?;
+    run_editor(&path)?;
+    if !path.exists() {
+        // Quit without saving a new file: nothing to check.
+        return Ok(0);
+    }
+    let checked = match target {
+        EditTarget::EnvFile => Document::load(&path).map(|_| ()),
+        EditTarget::Config => Config::load(&path).map(|_| ()),
+    };
+    checked.map_err(|e| {
+        let hint = match target {
+            EditTarget::Config => "run `envref edit --config` again to fix it",
+            EditTarget::EnvFile => "run `envref edit` again (with the same flags) to fix it",
+        };
+        Error::new(format!(
+            "{} was saved, but it is not valid:\n{}",
+            path.display(),
+            e.message
+        ))
+        .with_hint(hint)
+    })?;
+    Ok(0)
+}
+
+/// The file to open and what it is: `FILE`, `--config`, `--local`, `-P`, else the env file.
+fn choose_file(g: &Global, a: &EditArgs) -> Result<(PathBuf, EditTarget)> {
+    Ok(match &a.file {
         Some(f) => (
             if f.is_absolute() {
                 f.clone()
             } else {
                 g.dir().join(f)
             },
-            Kind::Env,
+            EditTarget::EnvFile,
         ),
         // A broken .envref.yaml is what `edit --config` is for: find it, do not load it.
         None if a.config => {
@@ -52,26 +80,30 @@ pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
                 ))
                 .with_hint("run `envref init` in the project's root to create one")
             })?;
-            (file, Kind::Config)
+            (file, EditTarget::Config)
         }
         None => {
             let config = load_config(g)?;
             if a.local {
-                (config.root.join(&config.local_file), Kind::Env)
+                (config.root.join(&config.local_file), EditTarget::EnvFile)
             } else if let Some(p) = &a.profile {
                 check_profile_name(p).map_err(|m| Error::new(format!("profile {p}: {m}")))?;
-                (config.profile_file(p), Kind::Env)
+                (config.profile_file(p), EditTarget::EnvFile)
             } else {
-                (config.root.join(&config.env_file), Kind::Env)
+                (config.root.join(&config.env_file), EditTarget::EnvFile)
             }
         }
-    };
+    })
+}
+
+/// Open `path` in $VISUAL / $EDITOR and wait; an error unless the editor exits 0.
+fn run_editor(path: &Path) -> Result<()> {
     let var = |name: &str| std::env::var(name).ok();
     let argv = editor::command(var("VISUAL").as_deref(), var("EDITOR").as_deref())?;
     let (program, args) = argv.split_first().expect("never empty");
     let status = std::process::Command::new(program)
         .args(args)
-        .arg(&path)
+        .arg(path)
         .status()
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -91,25 +123,5 @@ pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
         );
         return Err(Error::new(format!("editor {program} {how}")));
     }
-    if !path.exists() {
-        // Quit without saving a new file: nothing to check.
-        return Ok(0);
-    }
-    let checked = match kind {
-        Kind::Env => Document::load(&path).map(|_| ()),
-        Kind::Config => Config::load(&path).map(|_| ()),
-    };
-    checked.map_err(|e| {
-        let hint = match kind {
-            Kind::Config => "run `envref edit --config` again to fix it",
-            Kind::Env => "run `envref edit` again (with the same flags) to fix it",
-        };
-        Error::new(format!(
-            "{} was saved, but it is not valid:\n{}",
-            path.display(),
-            e.message
-        ))
-        .with_hint(hint)
-    })?;
-    Ok(0)
+    Ok(())
 }

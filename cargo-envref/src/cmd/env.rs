@@ -4,9 +4,10 @@
 use clap::Args;
 use envref_core::dotenv::Document;
 use envref_core::evaluate::{evaluate, RefMode};
-use envref_core::output::{self, Format};
+use envref_core::output;
 use envref_core::{Error, Result};
 
+use super::format::OutputFormat;
 use super::{open_project, print_warnings, write_stdout};
 use crate::{ui, Global};
 
@@ -129,16 +130,17 @@ pub struct ListArgs {
     #[arg(short = 'P', long)]
     pub profile: Option<String>,
     /// Show reference URIs instead of ref://*** (never resolved values)
-    #[arg(long)]
-    pub show_secrets: bool,
+    // `--show-secrets` was its first name, but it never shows secrets; kept as a hidden alias.
+    #[arg(long, alias = "show-secrets")]
+    pub show_refs: bool,
     /// Output format
-    #[arg(long, default_value = "plain", value_parser = super::resolve::parse_format)]
-    pub format: Format,
+    #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::VARIABLES))]
+    pub format: OutputFormat,
 }
 
 pub fn list(g: &Global, a: ListArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
-    let mode = if a.show_secrets {
+    let mode = if a.show_refs {
         RefMode::Literal
     } else {
         RefMode::Masked
@@ -151,7 +153,7 @@ pub fn list(g: &Global, a: ListArgs) -> Result<i32> {
         let failures: Vec<_> = ev.failures.iter().map(|(_, f)| f).collect();
         return Err(Error::new(envref_core::dotenv::report_capped(&failures)));
     }
-    write_stdout(&output::render(&ev.vars, a.format)?)?;
+    write_stdout(&output::render(&ev.vars, a.format.variables())?)?;
     Ok(0)
 }
 

@@ -16,6 +16,7 @@ pub mod config;
 pub mod doctor;
 pub mod edit;
 pub mod env;
+pub mod format;
 pub mod init;
 pub mod onboard;
 pub mod profile;

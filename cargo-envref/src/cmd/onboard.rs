@@ -1,12 +1,11 @@
 //! `envref onboard`: ask for every secret the project references that no backend has (a
 //! hidden prompt each), store it, and finish with the project resolving.
 
-use std::collections::BTreeMap;
-
 use clap::Args;
 use envref_core::backend::Backend;
-use envref_core::reference::Reference;
-use envref_core::resolve::{lookup, plan};
+use envref_core::onboard::{MissingSecret, OnboardPlan};
+use envref_core::project::Project;
+use envref_core::resolve;
 use envref_core::{Error, Result};
 use secrecy::SecretString;
 
@@ -26,14 +25,6 @@ pub struct OnboardArgs {
     pub dry_run: bool,
 }
 
-/// One missing secret: the reference, the variables that use it, and where it will go.
-struct Missing {
-    reference: Reference,
-    vars: Vec<String>,
-    backend: Option<usize>,
-    key: String,
-}
-
 pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     print_warnings(project.merged.warnings());
@@ -41,89 +32,69 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
     if let Some(b) = &a.backend {
         config.require_backend(b)?;
     }
-    let refs = plan(&project);
-    let ns = project.namespace();
-    let backends = if refs.is_empty() {
+    let backends = if resolve::plan(&project).is_empty() {
         Vec::new()
     } else {
         build_backends(config)?
     };
-    let looked = lookup(&refs, &backends, &ns);
-    print_warnings(&looked.warnings);
-
-    let mut users: BTreeMap<&Reference, Vec<String>> = BTreeMap::new();
-    for def in project.merged.definitions() {
-        for r in def.value.references() {
-            users.entry(r).or_default().push(def.key.to_string());
-        }
-    }
-    let default_backend = a
-        .backend
-        .as_deref()
-        .or(config.backends.first().map(|b| b.name.as_str()));
-    let missing: Vec<Missing> = looked
-        .failures
-        .keys()
-        .map(|r| {
-            let target = if r.is_chain() {
-                default_backend
-            } else {
-                Some(r.target.as_str())
-            };
-            Missing {
-                reference: r.clone(),
-                vars: users.get(r).cloned().unwrap_or_default(),
-                backend: target.and_then(|t| backends.iter().position(|b| b.name() == t)),
-                key: ns.key(&r.key),
-            }
-        })
-        .collect();
-    let scope = match &project.profile {
-        Some(p) => format!("project {}, profile {p}", config.project),
-        None => format!("project {}", config.project),
-    };
-    if missing.is_empty() {
-        write_stdout(&ok_line(&scope, refs.len()))?;
+    let plan = OnboardPlan::new(&project, &backends, a.backend.as_deref());
+    print_warnings(&plan.warnings);
+    let scope = scope_label(&project);
+    let (n, missing) = (plan.missing.len(), plural(plan.missing.len()));
+    if plan.missing.is_empty() {
+        write_stdout(&ok_line(&scope, plan.refs.len()))?;
         return Ok(0);
     }
-    let describe = |m: &Missing| {
-        let place = match m.backend {
-            Some(i) => format!("{} in backend {}", m.key, backends[i].name()),
-            None => format!("no backend named {} is configured", m.reference.target),
-        };
-        format!("{}  {}  -> {place}", m.vars.join(", "), m.reference)
-    };
     if a.dry_run {
-        let out: String = missing
+        let out: String = plan
+            .missing
             .iter()
-            .map(|m| format!("{}\n", describe(m)))
+            .map(|m| format!("{}\n", m.describe(&backends)))
             .collect();
         write_stdout(&out)?;
         ui::info(&format!(
-            "{} secret{} missing ({scope}); `envref onboard` in a terminal asks for each",
-            missing.len(),
-            plural(missing.len())
+            "{n} secret{missing} missing ({scope}); `envref onboard` in a terminal asks for each"
         ));
         return Ok(0);
     }
     if !ui::interactive() {
-        for m in &missing {
-            ui::info(&format!("  missing: {}", describe(m)));
+        for m in &plan.missing {
+            ui::info(&format!("  missing: {}", m.describe(&backends)));
         }
-        return Err(Error::new(format!("{} secret{} missing, and there is no terminal to ask on", missing.len(), plural(missing.len())))
+        return Err(Error::new(format!("{n} secret{missing} missing, and there is no terminal to ask on"))
             .with_hint("run `envref onboard` in a terminal, or store each with `envref secret set <key> --stdin`"));
     }
     ui::info(&format!(
-        "{scope}: {} secret{} missing; enter each (input is hidden, empty skips)",
-        missing.len(),
-        plural(missing.len())
+        "{scope}: {n} secret{missing} missing; enter each (input is hidden, empty skips)"
     ));
+    let (stored, skipped) = ask_and_store(&plan.missing, &backends)?;
+    ui::info(&format!("stored {stored}, skipped {skipped}"));
+    let left = plan.unresolved(&project, &backends);
+    if left.is_empty() {
+        write_stdout(&ok_line(&scope, plan.refs.len()))?;
+        return Ok(0);
+    }
+    let list: Vec<String> = left.iter().map(|r| r.to_string()).collect();
+    Err(Error::new(format!(
+        "{} of {} references still do not resolve: {}",
+        list.len(),
+        plan.refs.len(),
+        list.join(", ")
+    ))
+    .with_hint("run `envref onboard` again to enter them"))
+}
+
+/// A hidden prompt for each missing secret; returns how many were stored and skipped.
+fn ask_and_store(
+    missing: &[MissingSecret],
+    backends: &[Box<dyn Backend>],
+) -> Result<(usize, usize)> {
     let (mut stored, mut skipped) = (0usize, 0usize);
     for (i, m) in missing.iter().enumerate() {
         let Some(bi) = m.backend else {
+            let (r, target) = (&m.reference, &m.reference.target);
             ui::warn(&format!(
-                "skipping {}: no backend named {} is configured",
-                m.reference, m.reference.target
+                "skipping {r}: no backend named {target} is configured"
             ));
             skipped += 1;
             continue;
@@ -156,20 +127,15 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
             }
         }
     }
-    ui::info(&format!("stored {stored}, skipped {skipped}"));
-    let again = lookup(&refs, &backends, &ns);
-    if again.failures.is_empty() {
-        write_stdout(&ok_line(&scope, refs.len()))?;
-        return Ok(0);
+    Ok((stored, skipped))
+}
+
+/// `project NAME[, profile NAME]`, for messages.
+fn scope_label(project: &Project) -> String {
+    match &project.profile {
+        Some(p) => format!("project {}, profile {p}", project.config.project),
+        None => format!("project {}", project.config.project),
     }
-    let list: Vec<String> = again.failures.keys().map(|r| r.to_string()).collect();
-    Err(Error::new(format!(
-        "{} of {} references still do not resolve: {}",
-        list.len(),
-        refs.len(),
-        list.join(", ")
-    ))
-    .with_hint("run `envref onboard` again to enter them"))
 }
 
 /// The closing line, like `status`'s: every reference resolves.

@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use envref_core::config::Config;
 use envref_core::config_edit::ConfigEditor;
 use envref_core::layers::write_atomic;
-use envref_core::output::{self, Format};
+use envref_core::output;
 use envref_core::profile;
 use envref_core::{Error, Result};
 
+use super::format::OutputFormat;
 use super::{display_path, load_config, print_warnings, write_stdout};
 use crate::{ui, Global};
 
@@ -31,14 +33,15 @@ pub enum ProfileCommand {
         a: String,
         b: String,
         /// plain (`- only in A`, `+ only in B`, `~ changed`) or json
-        #[arg(long, default_value = "plain", value_parser = ["plain", "json"])]
-        format: String,
+        #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::REPORT))]
+        format: OutputFormat,
     },
     /// Print a profile's merged environment (references as written, not resolved)
     Export {
         name: String,
-        #[arg(long, default_value = "json", value_parser = super::resolve::parse_format)]
-        format: Format,
+        /// Output format
+        #[arg(long, default_value = "json", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::VARIABLES))]
+        format: OutputFormat,
     },
 }
 
@@ -62,85 +65,87 @@ pub struct CreateArgs {
 pub fn run(g: &Global, c: ProfileCommand) -> Result<i32> {
     let config = load_config(g)?;
     match c {
-        ProfileCommand::List => {
-            let effective = config.select_profile(None)?;
-            let all = profile::list(&config);
-            if all.is_empty() {
-                ui::info("no profiles found");
-                ui::info("hint: create one with `envref profile create <name>`");
-                return Ok(0);
-            }
-            let w = all.iter().map(|p| p.name.len()).max().unwrap_or(0).max(12);
-            let mut out = String::new();
-            for p in &all {
-                let mark = if effective.as_deref() == Some(p.name.as_str()) {
-                    "*"
-                } else {
-                    " "
-                };
-                let status = match (p.registered, p.file_exists) {
-                    (true, true) => "config, file",
-                    (true, false) => "config, no file",
-                    _ => "file",
-                };
-                out.push_str(&format!(
-                    "{mark} {:w$}  {} ({status})\n",
-                    p.name,
-                    display_path(&config.root, &p.file)
-                ));
-            }
-            write_stdout(&out)?;
-        }
-        ProfileCommand::Use { name, clear } => {
-            let editor = ConfigEditor::open(&config.file)?;
-            if clear {
-                editor.set_active_profile(None)?.write()?;
-                ui::info("cleared active_profile");
-            } else {
-                let name = name.expect("clap requires NAME without --clear");
-                profile::require(&config, &name)?;
-                editor.set_active_profile(Some(&name))?.write()?;
-                ui::info(&format!("active profile: {name}"));
-            }
-            if let Some(p) = std::env::var(envref_core::config::PROFILE_ENV)
-                .ok()
-                .filter(|s| !s.is_empty())
-            {
-                ui::warn(&format!(
-                    "{} is set to {p} and takes precedence over active_profile",
-                    envref_core::config::PROFILE_ENV
-                ));
-            }
-        }
+        ProfileCommand::List => list(&config)?,
+        ProfileCommand::Use { name, clear } => use_profile(&config, name, clear)?,
         ProfileCommand::Create(a) => create(g, &config, a)?,
-        ProfileCommand::Diff { a, b, format } => {
-            profile::require(&config, &a)?;
-            profile::require(&config, &b)?;
-            let va = evaluated(&config, &a)?;
-            let vb = evaluated(&config, &b)?;
-            let entries = profile::diff(&va, &vb);
-            let out = if format == "json" {
-                profile::render_diff_json(&entries)
-            } else {
-                profile::render_diff_plain(&entries)
-            };
-            write_stdout(&out)?;
-            if entries.is_empty() {
-                ui::info(&format!(
-                    "profiles {a} and {b} are identical ({} keys)",
-                    va.len()
-                ));
-            } else {
-                ui::info(&profile::summary(&entries, &a, &b));
-            }
-        }
+        ProfileCommand::Diff { a, b, format } => diff(&config, &a, &b, format)?,
         ProfileCommand::Export { name, format } => {
             profile::require(&config, &name)?;
             let vars = evaluated(&config, &name)?;
-            write_stdout(&output::render(&vars, format)?)?;
+            write_stdout(&output::render(&vars, format.variables())?)?;
         }
     }
     Ok(0)
+}
+
+fn list(config: &Config) -> Result<()> {
+    let effective = config.select_profile(None)?;
+    let all = profile::list(config);
+    if all.is_empty() {
+        ui::info("no profiles found");
+        ui::hint("create one with `envref profile create <name>`");
+        return Ok(());
+    }
+    let w = all.iter().map(|p| p.name.len()).max().unwrap_or(0).max(12);
+    let mut out = String::new();
+    for p in &all {
+        let mark = if effective.as_deref() == Some(p.name.as_str()) {
+            "*"
+        } else {
+            " "
+        };
+        let status = match (p.registered, p.file_exists) {
+            (true, true) => "config, file",
+            (true, false) => "config, no file",
+            _ => "file",
+        };
+        let file = display_path(&config.root, &p.file);
+        out.push_str(&format!("{mark} {:w$}  {file} ({status})\n", p.name));
+    }
+    write_stdout(&out)
+}
+
+fn use_profile(config: &Config, name: Option<String>, clear: bool) -> Result<()> {
+    let editor = ConfigEditor::open(&config.file)?;
+    if clear {
+        editor.set_active_profile(None)?.write()?;
+        ui::info("cleared active_profile");
+    } else {
+        let name = name.expect("clap requires NAME without --clear");
+        profile::require(config, &name)?;
+        editor.set_active_profile(Some(&name))?.write()?;
+        ui::info(&format!("active profile: {name}"));
+    }
+    let env = envref_core::config::PROFILE_ENV;
+    if let Some(p) = std::env::var(env).ok().filter(|s| !s.is_empty()) {
+        ui::warn(&format!(
+            "{env} is set to {p} and takes precedence over active_profile"
+        ));
+    }
+    Ok(())
+}
+
+fn diff(config: &Config, a: &str, b: &str, format: OutputFormat) -> Result<()> {
+    profile::require(config, a)?;
+    profile::require(config, b)?;
+    let va = evaluated(config, a)?;
+    let vb = evaluated(config, b)?;
+    let entries = profile::diff(&va, &vb);
+    let out = if format == OutputFormat::Json {
+        profile::render_diff_json(&entries)
+    } else {
+        profile::render_diff_plain(&entries)
+    };
+    write_stdout(&out)?;
+    if entries.is_empty() {
+        ui::info(&format!(
+            "profiles {a} and {b} are identical ({} keys)",
+            va.len()
+        ));
+    } else {
+        ui::info(&profile::summary(&entries, a, b));
+    }
+    Ok(())
 }
 
 /// The profile's environment with references as written; interpolation errors fail.
@@ -187,14 +192,7 @@ fn create(g: &Global, config: &envref_core::config::Config, a: CreateArgs) -> Re
             };
             std::fs::read(&path).map_err(|e| Error::io(&path, e))?
         }
-        None => format!(
-            "# Environment of the {name} profile: read after {base}, before {local}.\n\
-             # Values here override {base}; secrets stay ref://secrets/<key> references.\n",
-            name = a.name,
-            base = config.env_file,
-            local = config.local_file
-        )
-        .into_bytes(),
+        None => profile::file_template(config, &a.name).into_bytes(),
     };
     // Check the config edit before writing anything, so a refused edit leaves no file behind.
     let pending = if a.register {

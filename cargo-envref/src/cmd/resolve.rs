@@ -10,17 +10,9 @@ use envref_core::project::Project;
 use envref_core::resolve::{resolve_project, Resolved};
 use envref_core::{Error, Result};
 
+use super::format::OutputFormat;
 use super::{build_backends, open_project, print_warnings, write_stdout};
 use crate::{ui, Global};
-
-pub fn parse_format(s: &str) -> std::result::Result<Format, String> {
-    Format::parse(s).ok_or_else(|| {
-        format!(
-            "unknown format {s:?}; expected one of: {}",
-            Format::NAMES.join(", ")
-        )
-    })
-}
 
 #[derive(Args, Debug)]
 pub struct ResolveArgs {
@@ -28,8 +20,8 @@ pub struct ResolveArgs {
     #[arg(short = 'P', long)]
     pub profile: Option<String>,
     /// Output format
-    #[arg(long, default_value = "plain", value_parser = parse_format)]
-    pub format: Format,
+    #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::VARIABLES))]
+    pub format: OutputFormat,
     /// Output for direnv's .envrc (same as --format shell)
     #[arg(long, conflicts_with = "format")]
     pub direnv: bool,
@@ -75,7 +67,11 @@ pub fn resolve_or_report(
 
 pub fn resolve(g: &Global, a: ResolveArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
-    let format = if a.direnv { Format::Shell } else { a.format };
+    let format = if a.direnv {
+        Format::Shell
+    } else {
+        a.format.variables()
+    };
     let (resolved, complete) = resolve_or_report(&project, a.strict, a.partial)?;
     // The parsed files are not needed to print; freeing them first lowers peak memory.
     drop(project);

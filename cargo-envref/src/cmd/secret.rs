@@ -4,11 +4,12 @@
 use std::io::Read;
 
 use clap::{Args, Subcommand};
-use envref_core::backend::{Backend, Namespace};
+use envref_core::backend::Namespace;
 use envref_core::config::{check_profile_name, Config};
 use envref_core::reference::{
     check_project_name, check_secret_key, check_secret_value, check_writable_key, MAX_HISTORY,
 };
+use envref_core::scope::SecretScope;
 use envref_core::{generate, Error, Result};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -132,59 +133,26 @@ pub struct Random {
     pub charset: String,
 }
 
-/// The chosen backend and the namespace its keys live in.
-struct Scope {
-    backend: Box<dyn Backend>,
-    ns: Namespace,
+/// The chosen backend in the selected profile's namespace.
+fn open_scope(config: &Config, t: &Target) -> Result<SecretScope> {
+    let profile = config.select_profile(t.profile.as_deref())?;
+    let backend = choose_backend(config, t.backend.as_deref())?;
+    Ok(SecretScope::new(
+        backend,
+        Namespace::new(&config.project, profile),
+    ))
 }
 
-impl Scope {
-    fn open(config: &Config, t: &Target) -> Result<Scope> {
-        let profile = config.select_profile(t.profile.as_deref())?;
-        let backend = choose_backend(config, t.backend.as_deref())?;
-        Ok(Scope {
-            backend,
-            ns: Namespace::new(&config.project, profile),
-        })
-    }
-
-    fn describe(&self, key: &str) -> String {
-        format!("{} in backend {}", self.ns.key(key), self.backend.name())
-    }
-
-    /// Before a read that falls back to the project scope: a profile known neither from the
-    /// files nor by secrets in this backend is a typo, not an empty scope.
-    fn check_profile(&self, config: &Config) -> Result<()> {
-        if let Some(p) = &self.ns.profile {
-            if let Some(w) = envref_core::profile::check_selected(
-                config,
-                p,
-                std::slice::from_ref(&self.backend),
-            )? {
-                ui::warn(&w);
-            }
+/// Before a read that falls back to the project scope: a profile known neither from the files
+/// nor by secrets in this backend is a typo, not an empty scope.
+fn warn_unknown_profile(s: &SecretScope, config: &Config) -> Result<()> {
+    if let Some(p) = &s.ns.profile {
+        let backends = std::slice::from_ref(&s.backend);
+        if let Some(w) = envref_core::profile::check_selected(config, p, backends)? {
+            ui::warn(&w);
         }
-        Ok(())
     }
-
-    /// Profile scope, then project scope.
-    fn read(&self, key: &str) -> Result<SecretString> {
-        let keys = self.ns.lookup_keys(key);
-        for k in &keys {
-            if let Some(v) = self.backend.get(k)? {
-                return Ok(v);
-            }
-        }
-        Err(Error::new(format!(
-            "{}: secret not found: {key} (looked up {})",
-            self.backend.name(),
-            keys.join(", ")
-        ))
-        .with_hint(format!(
-            "store it with `envref secret set {key} --backend {}`",
-            self.backend.name()
-        )))
-    }
+    Ok(())
 }
 
 /// A key to read (`get`, `share`, `delete`): rotation archives included.
@@ -199,16 +167,23 @@ fn check_new_key(key: &str) -> Result<()> {
 
 /// Replacing a secret that exists needs `--force` or a yes on the terminal; `Ok(false)` means
 /// the user said no.
-fn confirm_replace(s: &Scope, key: &str, force: bool, why: &str) -> Result<bool> {
-    if force || s.backend.get(&s.ns.key(key))?.is_none() {
+fn confirm_replace(s: &SecretScope, key: &str, force: bool, why: &str) -> Result<bool> {
+    if force || !s.exists(key)? {
         return Ok(true);
     }
     let what = format!("{} already exists", s.describe(key));
     if !ui::interactive() {
-        return Err(Error::new(format!("{what}; {why}"))
-            .with_hint(format!("pass --force to replace it, or `envref secret rotate {key}` to replace it and keep the old value")));
+        return Err(Error::new(format!("{what}; {why}")).with_hint(format!(
+            "pass --force to replace it, or `envref secret rotate {key}` to replace it and keep the old value"
+        )));
     }
     ui::confirm(&format!("{what}; replace it (the old value is lost)?"))
+}
+
+/// Exit code 1 after the user said no.
+fn cancelled() -> Result<i32> {
+    ui::info("cancelled");
+    Ok(1)
 }
 
 pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
@@ -223,105 +198,24 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
             value,
             stdin,
             target,
-        } => {
-            check_new_key(&key)?;
-            let value = read_value(&key, value, stdin)?;
-            let s = Scope::open(&config, &target)?;
-            s.backend.set(&s.ns.key(&key), &value)?;
-            ui::info(&format!("stored {}", s.describe(&key)));
-        }
-        SecretCommand::Get { key, target } => {
-            check_key(&key)?;
-            let s = Scope::open(&config, &target)?;
-            s.check_profile(&config)?;
-            let v = s.read(&key)?;
-            write_stdout(&format!("{}\n", v.expose_secret()))?;
-        }
-        SecretCommand::List { target } => {
-            let s = Scope::open(&config, &target)?;
-            let prefix = s.ns.prefix();
-            let keys = envref_core::backend::relative_keys(&s.backend.list(&prefix)?, &prefix);
-            if keys.is_empty() {
-                ui::info(&format!(
-                    "no secrets under {prefix} in backend {}",
-                    s.backend.name()
-                ));
-            }
-            let out: String = keys.iter().map(|k| format!("{k}\n")).collect();
-            write_stdout(&out)?;
-        }
-        SecretCommand::Delete { key, force, target } => {
-            check_key(&key)?;
-            let s = Scope::open(&config, &target)?;
-            if !force && !ui::confirm(&format!("Delete secret {}?", s.describe(&key)))? {
-                ui::info("cancelled");
-                return Ok(1);
-            }
-            if !s.backend.delete(&s.ns.key(&key))? {
-                return Err(Error::new(format!(
-                    "{}: secret not found: {}",
-                    s.backend.name(),
-                    s.ns.key(&key)
-                ))
-                .with_hint("`envref secret list` shows what is stored"));
-            }
-            match s.backend.deletion_note() {
-                Some(note) => ui::info(&format!("deleted {} ({note})", s.describe(&key))),
-                None => ui::info(&format!("deleted {}", s.describe(&key))),
-            }
-        }
+        } => set(&config, &key, value, stdin, &target),
+        SecretCommand::Get { key, target } => get(&config, &key, &target),
+        SecretCommand::List { target } => list(&config, &target),
+        SecretCommand::Delete { key, force, target } => delete(&config, &key, force, &target),
         SecretCommand::Generate {
             key,
             random,
             print,
             force,
             target,
-        } => {
-            check_new_key(&key)?;
-            let s = Scope::open(&config, &target)?;
-            if !confirm_replace(&s, &key, force, "generate would replace it")? {
-                ui::info("cancelled");
-                return Ok(1);
-            }
-            let value = generate::generate(random.length, &random.charset)?;
-            s.backend.set(&s.ns.key(&key), &value)?;
-            ui::info(&format!(
-                "generated {} ({} characters, {})",
-                s.describe(&key),
-                random.length,
-                random.charset
-            ));
-            if print {
-                write_stdout(&format!("{}\n", value.expose_secret()))?;
-            }
-        }
+        } => generate_new(&config, &key, &random, print, force, &target),
         SecretCommand::Copy {
             key,
             from,
             from_profile,
             force,
             target,
-        } => {
-            check_new_key(&key)?;
-            check_project_name(&from).map_err(|m| Error::new(format!("--from {from:?}: {m}")))?;
-            if let Some(p) = &from_profile {
-                check_profile_name(p)
-                    .map_err(|m| Error::new(format!("--from-profile {p:?}: {m}")))?;
-            }
-            let s = Scope::open(&config, &target)?;
-            let source = Namespace::new(&from, from_profile);
-            let source_key = source.key(&key);
-            let value = s.backend.get(&source_key)?.ok_or_else(|| {
-                Error::new(format!("{}: secret not found: {source_key}", s.backend.name()))
-                    .with_hint(format!("check the project name; `envref secret list` in project {from} shows its secrets"))
-            })?;
-            if !confirm_replace(&s, &key, force, "copy would replace it")? {
-                ui::info("cancelled");
-                return Ok(1);
-            }
-            s.backend.set(&s.ns.key(&key), &value)?;
-            ui::info(&format!("copied {source_key} to {}", s.describe(&key)));
-        }
+        } => copy(&config, &key, &from, from_profile, force, &target),
         SecretCommand::Rotate {
             key,
             keep,
@@ -329,72 +223,177 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
             print,
             force,
             target,
-        } => {
-            check_new_key(&key)?;
-            let s = Scope::open(&config, &target)?;
-            // Old values past --keep already stored (a lower --keep than before) are deleted: ask.
-            let beyond = envref_core::reference::history_key(&s.ns.key(&key), keep + 1);
-            if !force
-                && s.backend.get(&s.ns.key(&key))?.is_some()
-                && s.backend.get(&beyond)?.is_some()
-            {
-                let q = format!(
-                    "Rotate {} and delete its stored old values beyond the newest {keep}?",
-                    s.describe(&key)
-                );
-                if !ui::confirm(&q)? {
-                    ui::info("cancelled");
-                    return Ok(1);
-                }
-            }
-            let value = generate::generate(random.length, &random.charset)?;
-            if !generate::rotate(s.backend.as_ref(), &s.ns.key(&key), keep, &value)? {
-                return Err(Error::new(format!("{}: secret not found: {}; there is nothing to rotate", s.backend.name(), s.ns.key(&key)))
-                    .with_hint(format!(
-                        "create it first with `envref secret set {key}` or `envref secret generate {key}`; `envref secret list` shows what is stored"
-                    )));
-            }
-            ui::info(&format!(
-                "rotated {} ({} characters, {}; keeping {keep} old values)",
-                s.describe(&key),
-                random.length,
-                random.charset
-            ));
-            if print {
-                write_stdout(&format!("{}\n", value.expose_secret()))?;
-            }
-        }
+        } => rotate(&config, &key, keep, &random, print, force, &target),
         SecretCommand::Share {
             key,
             to,
             to_file,
             target,
-        } => {
-            check_key(&key)?;
-            let text = match (to, to_file) {
-                (Some(t), _) => t,
-                (None, Some(f)) => {
-                    let content = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
-                    content
-                        .lines()
-                        .map(str::trim)
-                        .find(|l| !l.is_empty() && !l.starts_with('#'))
-                        .ok_or_else(|| {
-                            Error::new(format!("{}: no public key in the file", f.display()))
-                        })?
-                        .to_string()
-                }
-                (None, None) => unreachable!("clap requires one"),
-            };
-            let recipient = envref_core::crypto::parse_recipient(&text)?;
-            let s = Scope::open(&config, &target)?;
-            s.check_profile(&config)?;
-            let value = s.read(&key)?;
-            let armored = envref_core::crypto::armor_for(&recipient, &value)?;
-            write_stdout(&armored)?;
-        }
+        } => share(&config, &key, to, to_file, &target),
+    }
+}
+
+fn set(config: &Config, key: &str, value: Option<String>, stdin: bool, t: &Target) -> Result<i32> {
+    check_new_key(key)?;
+    let value = read_value(key, value, stdin)?;
+    let s = open_scope(config, t)?;
+    s.write(key, &value)?;
+    ui::info(&format!("stored {}", s.describe(key)));
+    Ok(0)
+}
+
+fn get(config: &Config, key: &str, t: &Target) -> Result<i32> {
+    check_key(key)?;
+    let s = open_scope(config, t)?;
+    warn_unknown_profile(&s, config)?;
+    let v = s.read(key)?;
+    write_stdout(&format!("{}\n", v.expose_secret()))?;
+    Ok(0)
+}
+
+fn list(config: &Config, t: &Target) -> Result<i32> {
+    let s = open_scope(config, t)?;
+    let keys = s.list()?;
+    if keys.is_empty() {
+        let (prefix, name) = (s.ns.prefix(), s.backend.name());
+        ui::info(&format!("no secrets under {prefix} in backend {name}"));
+    }
+    let out: String = keys.iter().map(|k| format!("{k}\n")).collect();
+    write_stdout(&out)?;
+    Ok(0)
+}
+
+fn delete(config: &Config, key: &str, force: bool, t: &Target) -> Result<i32> {
+    check_key(key)?;
+    let s = open_scope(config, t)?;
+    if !force && !ui::confirm(&format!("Delete secret {}?", s.describe(key)))? {
+        return cancelled();
+    }
+    s.delete(key)?;
+    match s.backend.deletion_note() {
+        Some(note) => ui::info(&format!("deleted {} ({note})", s.describe(key))),
+        None => ui::info(&format!("deleted {}", s.describe(key))),
     }
     Ok(0)
+}
+
+fn generate_new(
+    config: &Config,
+    key: &str,
+    random: &Random,
+    print: bool,
+    force: bool,
+    t: &Target,
+) -> Result<i32> {
+    check_new_key(key)?;
+    let s = open_scope(config, t)?;
+    if !confirm_replace(&s, key, force, "generate would replace it")? {
+        return cancelled();
+    }
+    let value = generate::generate(random.length, &random.charset)?;
+    s.write(key, &value)?;
+    let (length, charset) = (random.length, &random.charset);
+    ui::info(&format!(
+        "generated {} ({length} characters, {charset})",
+        s.describe(key)
+    ));
+    print_if(print, &value)
+}
+
+fn copy(
+    config: &Config,
+    key: &str,
+    from: &str,
+    from_profile: Option<String>,
+    force: bool,
+    t: &Target,
+) -> Result<i32> {
+    check_new_key(key)?;
+    check_project_name(from).map_err(|m| Error::new(format!("--from {from:?}: {m}")))?;
+    if let Some(p) = &from_profile {
+        check_profile_name(p).map_err(|m| Error::new(format!("--from-profile {p:?}: {m}")))?;
+    }
+    let s = open_scope(config, t)?;
+    let source = Namespace::new(from, from_profile.clone()).key(key);
+    let value = s.read_other(from, from_profile, key)?;
+    if !confirm_replace(&s, key, force, "copy would replace it")? {
+        return cancelled();
+    }
+    s.write(key, &value)?;
+    ui::info(&format!("copied {source} to {}", s.describe(key)));
+    Ok(0)
+}
+
+fn rotate(
+    config: &Config,
+    key: &str,
+    keep: u32,
+    random: &Random,
+    print: bool,
+    force: bool,
+    t: &Target,
+) -> Result<i32> {
+    check_new_key(key)?;
+    let s = open_scope(config, t)?;
+    // Old values past --keep already stored (a lower --keep than before) are deleted: ask.
+    if !force && s.rotation_drops_history(key, keep)? {
+        let what = s.describe(key);
+        let q = format!("Rotate {what} and delete its stored old values beyond the newest {keep}?");
+        if !ui::confirm(&q)? {
+            return cancelled();
+        }
+    }
+    let value = generate::generate(random.length, &random.charset)?;
+    s.rotate(key, keep, &value)?;
+    let (length, charset) = (random.length, &random.charset);
+    ui::info(&format!(
+        "rotated {} ({length} characters, {charset}; keeping {keep} old values)",
+        s.describe(key)
+    ));
+    print_if(print, &value)
+}
+
+fn print_if(print: bool, value: &SecretString) -> Result<i32> {
+    if print {
+        write_stdout(&format!("{}\n", value.expose_secret()))?;
+    }
+    Ok(0)
+}
+
+fn share(
+    config: &Config,
+    key: &str,
+    to: Option<String>,
+    to_file: Option<std::path::PathBuf>,
+    t: &Target,
+) -> Result<i32> {
+    check_key(key)?;
+    let text = match (to, to_file) {
+        (Some(t), _) => t,
+        (None, Some(f)) => {
+            let content = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
+            let first = first_key_line(&content);
+            first
+                .ok_or_else(|| Error::new(format!("{}: no public key in the file", f.display())))?
+        }
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let recipient = envref_core::crypto::parse_recipient(&text)?;
+    let s = open_scope(config, t)?;
+    warn_unknown_profile(&s, config)?;
+    let value = s.read(key)?;
+    let armored = envref_core::crypto::armor_for(&recipient, &value)?;
+    write_stdout(&armored)?;
+    Ok(0)
+}
+
+/// The first line of a key file that is not blank or a `#` comment.
+fn first_key_line(content: &str) -> Option<String> {
+    content
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
 }
 
 /// The value from `--value`, `--stdin`, or a hidden prompt on the terminal.

@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use envref_core::config::Config;
-use envref_core::crypto::parse_recipient;
 use envref_core::layers::write_atomic;
 use envref_core::sync::{
-    read_identity_file, read_recipients, remember_team, team_change, teams_file, Bundle,
-    TeamChange, DEFAULT_FILE, IDENTITY_ENV,
+    assemble_recipients, read_identity_file, remember_team, team_change, teams_file, Bundle,
+    NamedRecipient, Plan, TeamChange, DEFAULT_FILE, IDENTITY_ENV,
 };
 use envref_core::{Error, Result};
 
@@ -99,180 +98,179 @@ fn identity_file(g: &Global, given: Option<&PathBuf>) -> Option<PathBuf> {
 pub fn run(g: &Global, c: SyncCommand) -> Result<i32> {
     let config = load_config(g)?;
     match c {
-        SyncCommand::Push(a) => {
-            // (who, key): team members by name, other keys by where they came from.
-            let mut recipients = Vec::new();
-            if a.recipients.to_team {
-                if config.team.is_empty() {
-                    return Err(Error::new("--to-team: no team members in .envref.yaml")
-                        .with_hint(
-                            "add them with `envref team add <name> <age1…>`, or pass --to age1…",
-                        ));
-                }
-                for m in &config.team {
-                    let key = parse_recipient(&m.public_key)
-                        .map_err(|e| e.context(format!("team member {}", m.name)))?;
-                    recipients.push((m.name.clone(), key));
-                }
-            }
-            for key in &a.recipients.to {
-                recipients.push((
-                    "--to".into(),
-                    parse_recipient(key).map_err(|e| e.context(format!("--to {key}")))?,
-                ));
-            }
-            for f in &a.recipients.to_file {
-                let path = if f.is_absolute() {
-                    f.clone()
-                } else {
-                    g.dir().join(f)
-                };
-                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-                let keys = read_recipients(&text).map_err(|e| e.context(path.display()))?;
-                if keys.is_empty() {
-                    return Err(Error::new(format!(
-                        "{}: no public keys in the file",
-                        path.display()
-                    )));
-                }
-                recipients.extend(
-                    keys.into_iter()
-                        .map(|k| (display_path(&config.root, &path), k)),
-                );
-            }
-            let mut seen = std::collections::HashSet::new();
-            recipients.retain(|(_, r)| seen.insert(r.to_string()));
-            let signer = match identity_file(g, a.identity.as_ref()) {
-                Some(path) => Some(read_identity_file(&path)?.swap_remove(0)),
-                None => None,
+        SyncCommand::Push(a) => push(g, &config, a),
+        SyncCommand::Pull(a) => pull(g, &config, a),
+    }
+}
+
+fn push(g: &Global, config: &Config, a: PushArgs) -> Result<i32> {
+    let recipients = recipients(g, config, &a.recipients)?;
+    let signer = match identity_file(g, a.identity.as_ref()) {
+        Some(path) => Some(read_identity_file(&path)?.swap_remove(0)),
+        None => None,
+    };
+    if a.recipients.to_team && warn_on_team_change(config)?.changed() {
+        confirm("Encrypt the project's secrets to the team's keys?", a.yes)?;
+    }
+    let backend = choose_backend(config, a.backend.as_deref())?;
+    let (bundle, warnings) = Bundle::collect(backend.as_ref(), &config.project)?;
+    print_warnings(&warnings);
+    if bundle.secrets.is_empty() {
+        return Err(Error::new(format!(
+            "no secrets under {}/ in backend {}",
+            config.project,
+            backend.name()
+        ))
+        .with_hint(
+            "store some first (`envref secret set <key>`), or pick another backend with --backend",
+        ));
+    }
+    let keys: Vec<_> = recipients.iter().map(|r| r.key.clone()).collect();
+    let armored = bundle.seal(&keys, signer.as_ref())?;
+    let out = sync_file(g, &config.root, a.output.as_ref());
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    write_atomic(&out, armored.as_bytes(), Some(0o644))?;
+    if a.recipients.to_team {
+        remember_team(&config.root, &config.project, &config.team)?;
+    }
+    for k in bundle.secrets.keys() {
+        ui::verbose(&format!("  {k}"));
+    }
+    let (n, to) = (bundle.secrets.len(), recipients.len());
+    ui::info(&format!(
+        "pushed {n} secret{} from backend {} to {}, encrypted to {to} recipient{}:",
+        plural(n),
+        backend.name(),
+        display_path(&config.root, &out),
+        plural(to)
+    ));
+    for r in &recipients {
+        ui::info(&format!("  {}  {}", r.who, r.key));
+    }
+    report_signer(config, signer.map(|id| id.to_public().to_string()));
+    Ok(0)
+}
+
+/// `--to-team`, `--to` and `--to-file` (relative to the current directory) as core assembles them.
+fn recipients(g: &Global, config: &Config, r: &Recipients) -> Result<Vec<NamedRecipient>> {
+    let files: Vec<(PathBuf, String)> = r
+        .to_file
+        .iter()
+        .map(|f| {
+            let path = if f.is_absolute() {
+                f.clone()
+            } else {
+                g.dir().join(f)
             };
-            if a.recipients.to_team && warn_on_team_change(&config)?.changed() {
-                confirm("Encrypt the project's secrets to the team's keys?", a.yes)?;
-            }
-            let backend = choose_backend(&config, a.backend.as_deref())?;
-            let (bundle, warnings) = Bundle::collect(backend.as_ref(), &config.project)?;
-            print_warnings(&warnings);
-            if bundle.secrets.is_empty() {
-                return Err(Error::new(format!("no secrets under {}/ in backend {}", config.project, backend.name()))
-                    .with_hint("store some first (`envref secret set <key>`), or pick another backend with --backend"));
-            }
-            let keys: Vec<_> = recipients.iter().map(|(_, k)| k.clone()).collect();
-            let armored = bundle.seal(&keys, signer.as_ref())?;
-            let out = sync_file(g, &config.root, a.output.as_ref());
-            if let Some(dir) = out.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            }
-            write_atomic(&out, armored.as_bytes(), Some(0o644))?;
-            if a.recipients.to_team {
-                remember_team(&config.root, &config.project, &config.team)?;
-            }
-            for k in bundle.secrets.keys() {
-                ui::verbose(&format!("  {k}"));
-            }
-            let n = bundle.secrets.len();
-            ui::info(&format!(
-                "pushed {n} secret{} from backend {} to {}, encrypted to {} recipient{}:",
-                plural(n),
-                backend.name(),
-                display_path(&config.root, &out),
-                recipients.len(),
-                plural(recipients.len())
-            ));
-            for (who, key) in &recipients {
-                ui::info(&format!("  {who}  {key}"));
-            }
-            match signer.map(|id| id.to_public().to_string()) {
-                Some(me) => {
-                    ui::info(&format!("authenticated as {me}"));
-                    if !config.team.iter().any(|m| m.public_key.trim() == me) {
-                        ui::warn(&format!("{me} is not under `team:` in .envref.yaml, so teammates will not trust it as a sender"));
-                    }
-                }
-                None => {
-                    ui::info(&format!("unsigned: pass --identity (or set {IDENTITY_ENV}) so teammates can tell the file comes from you"))
-                }
-            }
+            let shown = display_path(&config.root, &path);
+            (path, shown)
+        })
+        .collect();
+    let team = r.to_team.then_some(config.team.as_slice());
+    assemble_recipients(team, &r.to, &files)
+}
+
+fn report_signer(config: &Config, signer: Option<String>) {
+    let Some(me) = signer else {
+        return ui::info(&format!("unsigned: pass --identity (or set {IDENTITY_ENV}) so teammates can tell the file comes from you"));
+    };
+    ui::info(&format!("authenticated as {me}"));
+    if !config.team.iter().any(|m| m.public_key.trim() == me) {
+        ui::warn(&format!(
+            "{me} is not under `team:` in .envref.yaml, so teammates will not trust it as a sender"
+        ));
+    }
+}
+
+fn pull(g: &Global, config: &Config, a: PullArgs) -> Result<i32> {
+    let identity = identity_file(g, a.identity.as_ref()).ok_or_else(|| {
+        Error::new("no identity file given").with_hint(format!(
+            "pass --identity key.txt (an `age-keygen` file), or set {IDENTITY_ENV}"
+        ))
+    })?;
+    let identities = read_identity_file(&identity)?;
+    let file = sync_file(g, &config.root, a.file.as_ref());
+    let shown = display_path(&config.root, &file);
+    let data = std::fs::read(&file).map_err(|e| {
+        let err = Error::io(&file, e);
+        match a.file {
+            None => err.with_hint(
+                "a teammate creates it with `envref sync push --to-team` and commits it",
+            ),
+            Some(_) => err,
         }
-        SyncCommand::Pull(a) => {
-            let identity = identity_file(g, a.identity.as_ref()).ok_or_else(|| {
-                Error::new("no identity file given").with_hint(format!(
-                    "pass --identity key.txt (an `age-keygen` file), or set {IDENTITY_ENV}"
-                ))
-            })?;
-            let identities = read_identity_file(&identity)?;
-            let file = sync_file(g, &config.root, a.file.as_ref());
-            let shown = display_path(&config.root, &file);
-            let data = std::fs::read(&file).map_err(|e| {
-                let err = Error::io(&file, e);
-                if a.file.is_none() {
-                    err.with_hint(
-                        "a teammate creates it with `envref sync push --to-team` and commits it",
-                    )
-                } else {
-                    err
-                }
-            })?;
-            let bundle = Bundle::open(&data, &identities).map_err(|e| e.context(&shown))?;
-            let sender = bundle
-                .verified_sender(&identities)
-                .map_err(|e| e.context(&shown))?;
-            let backend = choose_backend(&config, a.backend.as_deref())?;
-            let plan = bundle.plan(backend.as_ref(), &config.project, a.force)?;
-            // age does not sign: anyone can encrypt a file to your key, so show what it would
-            // store (names only) and let the user say yes.
-            let list = |label: &str, keys: &[String]| {
-                if !keys.is_empty() {
-                    ui::info(&format!("  {label} ({}): {}", keys.len(), keys.join(", ")));
-                }
-            };
-            if plan.writes() {
-                ui::info(&format!(
-                    "{shown} would store into backend {}:",
-                    backend.name()
-                ));
-                list("add", &plan.add);
-                list("change", &plan.change);
-            }
-            let team = warn_on_team_change(&config)?;
-            match (&sender, sender.as_deref().and_then(|k| team.trusted(&config.team, k))) {
-                (Some(k), Some(m)) => ui::info(&format!("{shown} is authenticated as coming from {} ({k}), a team key", m.name)),
-                (Some(k), None) => ui::warn(&format!(
-                    "{shown} is authenticated as coming from {k}, which is not a team key you have synced with; check with your team"
-                )),
-                (None, _) if plan.writes() => ui::warn(&format!(
-                    "{shown} is not signed: anyone who can commit could have written it; check the keys above with whoever pushed it"
-                )),
-                (None, _) => {}
-            }
-            if plan.writes() || team.changed() {
-                confirm(
-                    &format!("Store these secrets in backend {}?", backend.name()),
-                    a.yes,
-                )?;
-            }
-            bundle.store(backend.as_ref(), &config.project, &plan)?;
-            remember_team(&config.root, &config.project, &config.team)?;
-            ui::info(&format!(
-                "pulled {} secret{} from {shown} into backend {} ({} added, {} changed, {} unchanged, {} kept)",
-                bundle.secrets.len(),
-                plural(bundle.secrets.len()),
-                backend.name(),
-                plan.add.len(),
-                plan.change.len(),
-                plan.unchanged.len(),
-                plan.keep.len()
-            ));
-            if !plan.keep.is_empty() {
-                ui::info(&format!(
-                    "hint: {} differ from backend {} and kept their values there ({}); pass --force to overwrite them",
-                    plan.keep.len(),
-                    backend.name(),
-                    plan.keep.join(", ")
-                ));
-            }
-        }
+    })?;
+    let bundle = Bundle::open(&data, &identities).map_err(|e| e.context(&shown))?;
+    let sender = bundle
+        .verified_sender(&identities)
+        .map_err(|e| e.context(&shown))?;
+    let backend = choose_backend(config, a.backend.as_deref())?;
+    let plan = bundle.plan(backend.as_ref(), &config.project, a.force)?;
+    show_plan(&shown, backend.name(), &plan);
+    let team = warn_on_team_change(config)?;
+    report_sender(config, &shown, sender.as_deref(), &team, plan.writes());
+    if plan.writes() || team.changed() {
+        confirm(
+            &format!("Store these secrets in backend {}?", backend.name()),
+            a.yes,
+        )?;
+    }
+    bundle.store(backend.as_ref(), &config.project, &plan)?;
+    remember_team(&config.root, &config.project, &config.team)?;
+    let n = bundle.secrets.len();
+    ui::info(&format!(
+        "pulled {n} secret{} from {shown} into backend {} ({} added, {} changed, {} unchanged, {} kept)",
+        plural(n),
+        backend.name(),
+        plan.add.len(),
+        plan.change.len(),
+        plan.unchanged.len(),
+        plan.keep.len()
+    ));
+    if !plan.keep.is_empty() {
+        ui::hint(&format!(
+            "{} differ from backend {} and kept their values there ({}); pass --force to overwrite them",
+            plan.keep.len(),
+            backend.name(),
+            plan.keep.join(", ")
+        ));
     }
     Ok(0)
+}
+
+/// age does not sign: anyone can encrypt a file to your key, so show what it would store
+/// (names only) before the user says yes.
+fn show_plan(shown: &str, backend: &str, plan: &Plan) {
+    if !plan.writes() {
+        return;
+    }
+    ui::info(&format!("{shown} would store into backend {backend}:"));
+    for (label, keys) in [("add", &plan.add), ("change", &plan.change)] {
+        if !keys.is_empty() {
+            ui::info(&format!("  {label} ({}): {}", keys.len(), keys.join(", ")));
+        }
+    }
+}
+
+fn report_sender(
+    config: &Config,
+    shown: &str,
+    sender: Option<&str>,
+    team: &TeamChange,
+    writes: bool,
+) {
+    match (sender, sender.and_then(|k| team.trusted(&config.team, k))) {
+        (Some(k), Some(m)) => ui::info(&format!("{shown} is authenticated as coming from {} ({k}), a team key", m.name)),
+        (Some(k), None) => ui::warn(&format!(
+            "{shown} is authenticated as coming from {k}, which is not a team key you have synced with; check with your team"
+        )),
+        (None, _) if writes => ui::warn(&format!(
+            "{shown} is not signed: anyone who can commit could have written it; check the keys above with whoever pushed it"
+        )),
+        (None, _) => {}
+    }
 }
 
 /// Warn loudly when the team's keys differ from the ones remembered the last time this user

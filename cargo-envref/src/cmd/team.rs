@@ -31,7 +31,7 @@ pub fn run(g: &Global, c: TeamCommand) -> Result<i32> {
         TeamCommand::List => {
             if config.team.is_empty() {
                 ui::info("no team members configured");
-                ui::info("hint: add one with `envref team add <name> <age1…>`");
+                ui::hint("add one with `envref team add <name> <age1…>`");
                 return Ok(0);
             }
             let mut team = config.team.clone();
@@ -55,15 +55,15 @@ pub fn run(g: &Global, c: TeamCommand) -> Result<i32> {
             ui::info(&format!(
                 "added team member {name} ({public_key}) to {file}"
             ));
-            ui::info("hint: re-encrypt the secrets for the new team: `envref sync push --to-team`");
+            ui::hint("re-encrypt the secrets for the new team: `envref sync push --to-team`");
         }
         TeamCommand::Remove { name } => {
             ConfigEditor::open(&config.file)?
                 .remove_team_member(&name)?
                 .write()?;
             ui::info(&format!("removed team member {name} from {file}"));
-            ui::info(
-                "hint: re-encrypt without their key: `envref sync push --to-team`; secrets they could read before stay known to them, so rotate those that matter",
+            ui::hint(
+                "re-encrypt without their key: `envref sync push --to-team`; secrets they could read before stay known to them, so rotate those that matter",
             );
         }
     }

@@ -8,7 +8,7 @@ use envref_core::dotenv::Document;
 use envref_core::validate::{self, Problem, Schema};
 use envref_core::{Error, Result};
 
-use super::{display_path, open_project};
+use super::{display_path, open_project, write_stdout};
 use crate::{ui, Global};
 
 #[derive(Args, Debug)]
@@ -31,28 +31,7 @@ pub struct ValidateArgs {
 pub fn run(g: &Global, a: ValidateArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     let root = project.config.root.clone();
-    let given = |p: &PathBuf| {
-        if p.is_absolute() {
-            p.clone()
-        } else {
-            g.dir().join(p)
-        }
-    };
-    let default = |name: &str| Some(root.join(name)).filter(|p| p.is_file());
-    let example_path = a
-        .example
-        .as_ref()
-        .map(given)
-        .or_else(|| default(".env.example"));
-    let schema_path = a
-        .schema
-        .as_ref()
-        .map(given)
-        .or_else(|| default(".env.schema.json"));
-    if example_path.is_none() && schema_path.is_none() {
-        return Err(Error::new("nothing to validate against: no .env.example and no .env.schema.json in the project root")
-            .with_hint("create .env.example (every expected key) or .env.schema.json, or pass --example/--schema"));
-    }
+    let (example_path, schema_path) = references(g, &root, &a)?;
     let example = example_path.as_deref().map(Document::load).transpose()?;
     let schema = schema_path.as_deref().map(Schema::load).transpose()?;
     let report = validate::validate(&project.merged, example.as_ref(), schema.as_ref());
@@ -60,7 +39,7 @@ pub fn run(g: &Global, a: ValidateArgs) -> Result<i32> {
     let github = a.ci && std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
     for p in report.problems() {
         if github {
-            println!("{}", annotation(&root, p));
+            write_stdout(&format!("{}\n", annotation(&root, p)))?;
         }
         ui::error(&Error::new(describe(&root, p)));
     }
@@ -69,14 +48,16 @@ pub fn run(g: &Global, a: ValidateArgs) -> Result<i32> {
         .flatten()
         .map(|p| shown(&root, p))
         .collect();
+    let against = against.join(" and ");
     let n = report.error_count();
     if n > 0 {
-        let mut e = Error::new(format!(
-            "validation failed: {n} error(s) ({} missing, {} extra, {} invalid) against {}",
+        let (missing, extra, invalid) = (
             report.missing.len(),
             report.extra.len(),
             report.invalid.len(),
-            against.join(" and ")
+        );
+        let mut e = Error::new(format!(
+            "validation failed: {n} error(s) ({missing} missing, {extra} extra, {invalid} invalid) against {against}"
         ));
         if !a.ci {
             e = e.with_hint("set the missing keys, add extra keys to .env.example (or remove them), and fix the values");
@@ -91,12 +72,43 @@ pub fn run(g: &Global, a: ValidateArgs) -> Result<i32> {
             ));
         }
         ui::info(&format!(
-            "ok: {} key(s) valid against {}",
-            report.keys_checked,
-            against.join(" and ")
+            "ok: {} key(s) valid against {against}",
+            report.keys_checked
         ));
     }
     Ok(0)
+}
+
+/// `--example` and `--schema` (relative to the current directory), else `.env.example` and
+/// `.env.schema.json` in the project root when they exist; an error when there is neither.
+fn references(
+    g: &Global,
+    root: &Path,
+    a: &ValidateArgs,
+) -> Result<(Option<PathBuf>, Option<PathBuf>)> {
+    let given = |p: &PathBuf| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            g.dir().join(p)
+        }
+    };
+    let default = |name: &str| Some(root.join(name)).filter(|p| p.is_file());
+    let example = a
+        .example
+        .as_ref()
+        .map(given)
+        .or_else(|| default(".env.example"));
+    let schema = a
+        .schema
+        .as_ref()
+        .map(given)
+        .or_else(|| default(".env.schema.json"));
+    if example.is_none() && schema.is_none() {
+        return Err(Error::new("nothing to validate against: no .env.example and no .env.schema.json in the project root")
+            .with_hint("create .env.example (every expected key) or .env.schema.json, or pass --example/--schema"));
+    }
+    Ok((example, schema))
 }
 
 fn shown(root: &Path, p: &Path) -> String {

@@ -1,0 +1,146 @@
+//! `envref onboard`'s plan: every secret the project references that no backend has, the
+//! variables that use it, and the backend and key it will be stored under.
+
+use std::collections::BTreeMap;
+
+use crate::backend::Backend;
+use crate::project::Project;
+use crate::reference::Reference;
+use crate::resolve::{lookup, plan};
+
+/// One missing secret and where it will go.
+pub struct MissingSecret {
+    pub reference: Reference,
+    /// The variables whose values use the reference.
+    pub vars: Vec<String>,
+    /// The index in `backends` of the backend to store it in; `None` when the reference
+    /// names a backend that is not configured.
+    pub backend: Option<usize>,
+    /// The key in the project's namespace (profile scope when a profile is in effect).
+    pub key: String,
+}
+
+impl MissingSecret {
+    /// `VARS  reference  -> key in backend NAME`, for listings.
+    pub fn describe(&self, backends: &[Box<dyn Backend>]) -> String {
+        let place = match self.backend {
+            Some(i) => format!("{} in backend {}", self.key, backends[i].name()),
+            None => format!("no backend named {} is configured", self.reference.target),
+        };
+        format!("{}  {}  -> {place}", self.vars.join(", "), self.reference)
+    }
+}
+
+pub struct OnboardPlan {
+    /// Every reference the project uses.
+    pub refs: Vec<Reference>,
+    pub missing: Vec<MissingSecret>,
+    /// The lookup's warnings (backends that failed, …).
+    pub warnings: Vec<String>,
+}
+
+impl OnboardPlan {
+    /// Look every reference up; chain references (`ref://secrets/…`) that nobody has go to
+    /// `store_in`, else the first configured backend; others to the backend they name.
+    pub fn new(project: &Project, backends: &[Box<dyn Backend>], store_in: Option<&str>) -> Self {
+        let refs = plan(project);
+        let ns = project.namespace();
+        let looked = lookup(&refs, backends, &ns);
+        let mut users: BTreeMap<&Reference, Vec<String>> = BTreeMap::new();
+        for def in project.merged.definitions() {
+            for r in def.value.references() {
+                users.entry(r).or_default().push(def.key.to_string());
+            }
+        }
+        let first = project.config.backends.first().map(|b| b.name.as_str());
+        let chain_target = store_in.or(first);
+        let missing = looked
+            .failures
+            .keys()
+            .map(|r| {
+                let target = if r.is_chain() {
+                    chain_target
+                } else {
+                    Some(r.target.as_str())
+                };
+                MissingSecret {
+                    reference: r.clone(),
+                    vars: users.get(r).cloned().unwrap_or_default(),
+                    backend: target.and_then(|t| backends.iter().position(|b| b.name() == t)),
+                    key: ns.key(&r.key),
+                }
+            })
+            .collect();
+        OnboardPlan {
+            refs,
+            missing,
+            warnings: looked.warnings,
+        }
+    }
+
+    /// The references that still do not resolve (after secrets were stored).
+    pub fn unresolved(&self, project: &Project, backends: &[Box<dyn Backend>]) -> Vec<Reference> {
+        let again = lookup(&self.refs, backends, &project.namespace());
+        again.failures.into_keys().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::OnboardPlan;
+    use crate::backend::Backend;
+    use crate::project::Project;
+    use crate::test_backend::Memory;
+
+    fn project(env: &str, profile: Option<&str>) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = "project: app\nbackends:\n  - name: one\n    type: vault\n  - name: two\n    type: vault\nprofiles:\n  dev: {}\n";
+        std::fs::write(dir.path().join(".envref.yaml"), config).unwrap();
+        std::fs::write(dir.path().join(".env"), env).unwrap();
+        let p = Project::open(dir.path(), profile).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn lists_what_no_backend_has_with_its_users_and_destination() {
+        let env =
+            "A=ref://secrets/k\nB=x-${A}\nC=ref://two/t\nD=ref://secrets/have\nE=ref://nope/n\n";
+        let (_dir, p) = project(env, Some("dev"));
+        let backends: Vec<Box<dyn Backend>> = vec![
+            Box::new(Memory::named("one").with("app/have", "v")),
+            Box::new(Memory::named("two")),
+        ];
+        let plan = OnboardPlan::new(&p, &backends, None);
+        assert_eq!(plan.refs.len(), 4);
+        let got: Vec<String> = plan.missing.iter().map(|m| m.describe(&backends)).collect();
+        assert_eq!(
+            got,
+            [
+                "E  ref://nope/n  -> no backend named nope is configured",
+                "A  ref://secrets/k  -> app/dev/k in backend one",
+                "C  ref://two/t  -> app/dev/t in backend two",
+            ]
+        );
+        // --backend sends chain references elsewhere.
+        let plan = OnboardPlan::new(&p, &backends, Some("two"));
+        let k = plan
+            .missing
+            .iter()
+            .find(|m| m.reference.key == "k")
+            .unwrap();
+        assert_eq!(k.backend, Some(1));
+    }
+
+    #[test]
+    fn unresolved_sees_what_was_stored_since() {
+        let (_dir, p) = project("A=ref://secrets/k\n", None);
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(Memory::named("one"))];
+        let plan = OnboardPlan::new(&p, &backends, None);
+        assert_eq!(plan.missing[0].key, "app/k");
+        assert_eq!(plan.unresolved(&p, &backends).len(), 1);
+        backends[0].set("app/k", &SecretString::from("v")).unwrap();
+        assert!(plan.unresolved(&p, &backends).is_empty());
+    }
+}
