@@ -357,7 +357,12 @@ fn set_changes_exactly_one_line() {
     assert_eq!(p.envref(&["get", "HOST"]).ok().stdout, "new host\n");
     let out = p.envref(&["get", "HOTS"]).fails(1);
     assert!(out.stderr.contains("did you mean HOST?"), "{}", out.stderr);
-    p.envref(&["set", "NOEQUALS"]).fails(1);
+    let out = p.envref(&["set", "NOEQUALS"]).fails(1);
+    assert!(
+        out.stderr.contains("argument 1 is not KEY=VALUE"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -591,7 +596,12 @@ fn vault_round_trip() {
     let out = p.envref(&["secret", "delete", "token"]).fails(1);
     assert!(out.stderr.contains("--force"), "{}", out.stderr);
     p.envref(&["secret", "delete", "token", "--force"]).ok();
-    p.envref(&["secret", "delete", "token", "--force"]).fails(1);
+    let out = p.envref(&["secret", "delete", "token", "--force"]).fails(1);
+    assert!(
+        out.stderr.contains("secret not found: my-app/token"),
+        "{}",
+        out.stderr
+    );
     // Generate.
     let out = p
         .envref(&[
@@ -615,12 +625,23 @@ fn vault_round_trip() {
         v
     );
     assert!(!out.stderr.contains(v));
-    p.envref(&["secret", "generate", "x", "--length", "0"])
-        .fails(1);
-    p.envref(&["secret", "generate", "x", "--length", "1025"])
-        .fails(1);
-    p.envref(&["secret", "generate", "x", "--charset", "emoji"])
+    for (length, code, message) in [
+        ("0", 1, "length 0 is out of range"),
+        ("1025", 1, "length 1025 is out of range"),
+    ] {
+        let out = p
+            .envref(&["secret", "generate", "x", "--length", length])
+            .fails(code);
+        assert!(out.stderr.contains(message), "{}", out.stderr);
+    }
+    let out = p
+        .envref(&["secret", "generate", "x", "--charset", "emoji"])
         .fails(2);
+    assert!(
+        out.stderr.contains("invalid value 'emoji' for '--charset"),
+        "{}",
+        out.stderr
+    );
     // Copy from another project.
     p.envref(&[
         "secret",
@@ -668,7 +689,12 @@ fn vault_round_trip() {
             .trim(),
         seen[1]
     );
-    p.envref(&["secret", "get", "api_key.__history.3"]).fails(1);
+    let out = p.envref(&["secret", "get", "api_key.__history.3"]).fails(1);
+    assert!(
+        out.stderr.contains("secret not found: api_key.__history.3"),
+        "{}",
+        out.stderr
+    );
     // Wrong passphrase.
     let mut wrong = vault_project();
     wrong.home = p.home.clone();
@@ -702,7 +728,12 @@ fn vault_round_trip() {
     assert!(out.stderr.contains("vault: locked"), "{}", out.stderr);
     let mut c = p.envref_cmd(&["vault", "unlock"]);
     c.env("ENVREF_VAULT_PASSPHRASE", "wrong");
-    support::run(c).fails(1);
+    let out = support::run(c).fails(1);
+    assert!(
+        out.stderr.contains("vault: wrong passphrase"),
+        "{}",
+        out.stderr
+    );
     p.envref(&["vault", "unlock"]).ok();
     assert_eq!(
         p.envref(&["secret", "get", "api_key"]).ok().stdout.trim(),
@@ -785,9 +816,21 @@ fn vault_export_import_round_trip_and_go_format() {
         )
         .fails(1);
     assert!(out.stderr.contains("not a string"), "{}", out.stderr);
-    q.envref_stdin(&["vault", "import"], "{\"version\": 2, \"secrets\": {}}")
+    let out = q
+        .envref_stdin(&["vault", "import"], "{\"version\": 2, \"secrets\": {}}")
         .fails(1);
-    q.envref_stdin(&["vault", "import"], "{not json").fails(1);
+    assert!(
+        out.stderr.contains("stdin: unsupported export version 2"),
+        "{}",
+        out.stderr
+    );
+    let out = q.envref_stdin(&["vault", "import"], "{not json").fails(1);
+    assert!(
+        out.stderr
+            .contains("stdin: line 1 column 2: not valid JSON"),
+        "{}",
+        out.stderr
+    );
     let after = q.envref(&["vault", "export"]).ok().stdout;
     let strip = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["secrets"].clone();
     assert_eq!(strip(&before), strip(&after));
@@ -879,8 +922,16 @@ fn shared_secret_decrypts_with_age() {
     );
     // Someone else cannot.
     assert!(age::decrypt(&age::x25519::Identity::generate(), &read_armor(&armored)).is_err());
-    p.envref(&["secret", "share", "api_key", "--to", "not-a-key"])
+    let out = p
+        .envref(&["secret", "share", "api_key", "--to", "not-a-key"])
         .fails(1);
+    assert!(
+        out.stderr
+            .contains("the recipient is not an age public key"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "");
 }
 
 fn read_armor(text: &str) -> Vec<u8> {
@@ -899,7 +950,11 @@ fn init_writes_a_working_project() {
     assert!(p.read(".gitignore").lines().any(|l| l == ".env.local"));
     let out = p.envref(&["init", "--project", "demo"]).ok();
     assert!(out.stderr.contains("skip"), "{}", out.stderr);
-    p.envref(&["list"]).ok();
+    // The template's .env lists as written.
+    assert_eq!(
+        p.envref(&["list"]).ok().stdout,
+        "APP_ENV=development\nAPP_PORT=3000\n"
+    );
     assert!(p
         .envref(&["completion", "bash"])
         .ok()
