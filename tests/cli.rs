@@ -127,8 +127,6 @@ fn erroring_backend_falls_through_with_one_warning() {
     if !have_plugins() {
         return;
     }
-    let broken = Project::new().root.join("unused");
-    let _ = broken;
     let p = two_plugins();
     let bad = p.root.join("bad-plugin");
     std::fs::write(
@@ -696,9 +694,6 @@ fn vault_round_trip() {
         out.stderr
     );
     // Wrong passphrase.
-    let mut wrong = vault_project();
-    wrong.home = p.home.clone();
-    wrong.set_env("ENVREF_VAULT_PASSPHRASE", "wrong");
     let mut c = p.envref_cmd(&["secret", "get", "api_key"]);
     c.env("ENVREF_VAULT_PASSPHRASE", "wrong");
     let out = support::run(c).fails(1);
