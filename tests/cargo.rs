@@ -1,6 +1,11 @@
 //! Cargo integration: `cargo envref`, `envref_build::emit()`, `envref!` and the example
-//! crate, built by a real cargo. Nested builds use their own target directory
-//! (`target/e2e`) so they never wait on the outer `cargo test`'s lock.
+//! crate, built by a real cargo.
+//!
+//! Nested builds are the slow part of the suite, so they share the target directory the
+//! outer build already filled (cargo holds its lock only while compiling, not while tests
+//! run), build offline with the workspace's Cargo.lock and profiles (so the scratch crates
+//! reuse the example's dependencies), and run one at a time ([`nested_cargo_turn`]; the
+//! `nested-cargo` test group in .config/nextest.toml does the same under nextest).
 
 mod support;
 
@@ -15,33 +20,54 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-fn e2e_target() -> PathBuf {
-    root().join("target/e2e")
+/// The target directory this test binary was built in (`<target>/<profile>/deps/<binary>`),
+/// which nested builds share.
+fn shared_target() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| root().join("target"))
 }
 
-/// `cargo <args>` in `dir`, with the e2e target directory and a clean environment.
-fn cargo_in(dir: &Path, args: &[&str]) -> support::Run {
-    let mut c = Command::new(cargo());
-    c.current_dir(dir)
-        .args(args)
-        .env("CARGO_TARGET_DIR", e2e_target())
-        .env_remove("ENVREF_PROFILE")
-        .env("CARGO_TERM_COLOR", "never");
-    support::run(c)
+/// Held by each test that runs a nested build: one at a time, so they neither wait on each
+/// other's cargo lock nor build the same dependencies side by side.
+fn nested_cargo_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// `cargo envref <args>` as cargo runs it (`cargo-envref envref …`), with `CARGO` set.
-fn cargo_envref(dir: &Path, state: &Path, args: &[&str]) -> support::Run {
-    let mut c = Command::new(CARGO_ENVREF);
+/// Settings for a nested cargo: the shared target, offline, colourless, no inherited profile.
+fn nested(mut c: Command, dir: &Path) -> Command {
     c.current_dir(dir)
-        .env("XDG_STATE_HOME", state)
-        .arg("envref")
-        .args(args)
-        .env("CARGO", cargo())
-        .env("CARGO_TARGET_DIR", e2e_target())
+        .env("CARGO_TARGET_DIR", shared_target())
+        .env("CARGO_NET_OFFLINE", "true")
         .env("CARGO_TERM_COLOR", "never")
         .env_remove("ENVREF_PROFILE");
+    c
+}
+
+/// `cargo <args>` in `dir`, as a nested build.
+fn cargo_in(dir: &Path, args: &[&str]) -> support::Run {
+    let mut c = nested(Command::new(cargo()), dir);
+    c.args(args);
     support::run(c)
+}
+
+/// `cargo envref <args>` as cargo runs it (`cargo-envref envref …`, with `CARGO` set), as a
+/// nested build in `dir` with the trusted configs of `state`.
+fn cargo_envref_cmd(dir: &Path, state: &Path, args: &[&str]) -> Command {
+    let mut c = nested(Command::new(CARGO_ENVREF), dir);
+    c.env("XDG_STATE_HOME", state)
+        .env("CARGO", cargo())
+        .arg("envref")
+        .args(args);
+    c
+}
+
+fn cargo_envref(dir: &Path, state: &Path, args: &[&str]) -> support::Run {
+    support::run(cargo_envref_cmd(dir, state, args))
 }
 
 #[test]
@@ -112,6 +138,7 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
     if !support::available("plugins", support::have("python3")) {
         return;
     }
+    let _turn = nested_cargo_turn();
     let ws = root();
     // The example's plugin is named by its .envref.yaml, so it runs only once allowed.
     let state = support::allowed_state(&[&ws.join("examples/rust-app")]);
@@ -126,7 +153,7 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
     // The secret went nowhere near target/: not in build-script output, not in the binary.
     let secret = b"sk-rust-app-demo";
     let mut scanned = 0;
-    for entry in walk(&e2e_target().join("debug")) {
+    for entry in walk(&shared_target().join("debug")) {
         let name = entry.to_string_lossy();
         if name.contains("rust-app") || name.contains("rust_app") {
             let bytes = std::fs::read(&entry).unwrap_or_default();
@@ -143,23 +170,16 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
     // Missing secret: `cargo envref` stops before cargo; the in-process loader fails the test.
     let empty = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(empty.path(), "{}").unwrap();
-    let mut c = Command::new(CARGO_ENVREF);
-    c.current_dir(&ws)
-        .env("XDG_STATE_HOME", state.path())
-        .args(["envref", "test", "-q", "-p", "rust-app"])
-        .env("CARGO", cargo())
-        .env("CARGO_TARGET_DIR", e2e_target())
-        .env("ENVREF_PYSTORE", empty.path());
+    let mut c = cargo_envref_cmd(&ws, state.path(), &["test", "-q", "-p", "rust-app"]);
+    c.env("ENVREF_PYSTORE", empty.path());
     let out = support::run(c).fails(1);
     assert!(
         out.stderr.contains("API_KEY") && out.stderr.contains("could not be resolved"),
         "{}",
         out.stderr
     );
-    let mut c = Command::new(cargo());
-    c.current_dir(&ws)
-        .args(["test", "-q", "-p", "rust-app"])
-        .env("CARGO_TARGET_DIR", e2e_target())
+    let mut c = nested(Command::new(cargo()), &ws);
+    c.args(["test", "-q", "-p", "rust-app"])
         .env("ENVREF_PYSTORE", empty.path())
         .env_remove("API_KEY");
     let out = support::run(c).fails(101);
@@ -190,6 +210,7 @@ fn sealed_cargo_envref(p: &Project, args: &[&str]) -> support::Run {
     c.arg("envref")
         .args(args)
         .env("CARGO", cargo())
+        .env("CARGO_NET_OFFLINE", "true")
         .env("CARGO_TERM_COLOR", "never");
     toolchain_env(&mut c);
     support::run(c)
@@ -229,6 +250,8 @@ fn secrets_reach_only_the_programs_cargo_runs() {
         "API_KEY=ref://secrets/api_key\nAPP_MODE=sealed-config\n",
     )
     .env("ENVREF_VAULT_PASSPHRASE", SEALED_PASS);
+    // Its own target directory (scanned for canaries below); still one nested build at a time.
+    let _turn = nested_cargo_turn();
     let log = p.root.join("runner.log");
     let runtime = p.root.join("runtime");
     std::fs::create_dir_all(&runtime).unwrap();
@@ -373,7 +396,9 @@ fn interrupted_cargo_envref_removes_its_channel() {
     }
 }
 
-/// A scratch crate depending on the workspace's envref crates by path.
+/// A scratch crate depending on the workspace's envref crates by path, with the workspace's
+/// Cargo.lock and profiles: it builds offline and reuses the dependencies already built in the
+/// shared target.
 fn scratch_crate(p: &Project, main: &str, build: Option<(&str, &str)>) {
     let path = |c: &str| root().join(c).display().to_string();
     let mut manifest = format!(
@@ -387,12 +412,19 @@ fn scratch_crate(p: &Project, main: &str, build: Option<(&str, &str)>) {
         ));
         p.write("build.rs", build_rs);
     }
+    let workspace = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let profiles = workspace
+        .find("\n[profile.")
+        .expect("the workspace sets profiles");
+    manifest.push_str(&workspace[profiles..]);
     p.write("Cargo.toml", &manifest);
+    std::fs::copy(root().join("Cargo.lock"), p.dir.join("Cargo.lock")).unwrap();
     p.write("src/main.rs", main);
 }
 
 #[test]
 fn macro_rejects_undeclared_keys_with_span_and_suggestion() {
+    let _turn = nested_cargo_turn();
     let p = Project::with(
         "project: scratch\n",
         "API_KEY=ref://secrets/api_key\nAPP_PORT=1\n",
@@ -429,7 +461,7 @@ fn macro_rejects_undeclared_keys_with_span_and_suggestion() {
         "use envref_macros::envref;\nfn main() {\n    let k: String = envref!(\"API_KEY\");\n    println!(\"{k}\");\n}\n",
     );
     cargo_in(&p.dir, &["build", "-q"]).ok();
-    let mut run = Command::new(e2e_target().join("debug/scratch"));
+    let mut run = Command::new(shared_target().join("debug/scratch"));
     run.env_remove("API_KEY");
     let out = support::run(run).fails(101);
     assert!(
@@ -450,11 +482,8 @@ fn macro_rejects_undeclared_keys_with_span_and_suggestion() {
     // A profile layer counts when ENVREF_PROFILE selects it.
     p.write(".env", "APP_PORT=1\n");
     p.write(".env.ci", "API_KEY=x\n");
-    let mut c = Command::new(cargo());
-    c.current_dir(&p.dir)
-        .args(["build", "-q"])
-        .env("CARGO_TARGET_DIR", e2e_target())
-        .env("ENVREF_PROFILE", "ci");
+    let mut c = nested(Command::new(cargo()), &p.dir);
+    c.args(["build", "-q"]).env("ENVREF_PROFILE", "ci");
     support::run(c).ok();
 }
 
@@ -463,6 +492,7 @@ fn build_script_emits_config_and_only_opted_in_secrets() {
     if !support::available("plugins", support::have("python3")) {
         return;
     }
+    let _turn = nested_cargo_turn();
     let store = Project::new();
     let store_file = store.root.join("store.json");
     std::fs::write(&store_file, "{\"scratch/token\": \"tok-SECRET-123\"}").unwrap();
@@ -478,11 +508,9 @@ fn build_script_emits_config_and_only_opted_in_secrets() {
         Some(("fn main() { envref_build::emit(); }\n", "")),
     );
     // Config only: works even though the backend is unreachable (no store configured).
-    let mut c = Command::new(cargo());
+    let mut c = nested(Command::new(cargo()), &p.dir);
     let log = store.root.join("plugin.log");
-    c.current_dir(&p.dir)
-        .args(["run", "-q"])
-        .env("CARGO_TARGET_DIR", e2e_target())
+    c.args(["run", "-q"])
         .env("ENVREF_PYSTORE", "/nonexistent/dir/store.json")
         .env("ENVREF_FILESTORE_LOG", &log);
     let out = support::run(c).ok();
@@ -500,11 +528,8 @@ fn build_script_emits_config_and_only_opted_in_secrets() {
         .read("Cargo.toml")
         .replace("features = []", "features = [\"secrets\"]");
     p.write("Cargo.toml", &manifest);
-    let mut c = Command::new(cargo());
-    c.current_dir(&p.dir)
-        .args(["run"])
-        .env("CARGO_TARGET_DIR", e2e_target())
-        .env("ENVREF_PYSTORE", &store_file);
+    let mut c = nested(Command::new(cargo()), &p.dir);
+    c.args(["run"]).env("ENVREF_PYSTORE", &store_file);
     let out = support::run(c).ok();
     assert!(
         out.stdout.contains("token=Some(\"tok-SECRET-123\")"),

@@ -294,8 +294,10 @@ fn aws_ssm_set_get_list_delete_with_verbatim_values() {
         .envref(&["secret", "get", "api_key", "--backend", "ssm"])
         .fails(1);
     assert!(gone.stderr.contains("not found"), "{}", gone.stderr);
-    p.envref(&["secret", "delete", "api_key", "--backend", "ssm", "--force"])
+    let again = p
+        .envref(&["secret", "delete", "api_key", "--backend", "ssm", "--force"])
         .fails(1);
+    assert!(again.stderr.contains("not found"), "{}", again.stderr);
     let list = p.envref(&["secret", "list", "--backend", "ssm"]).ok();
     assert!(!list.stdout.contains("api_key"), "{}", list.stdout);
 
@@ -673,17 +675,21 @@ fn hashicorp_vault_set_get_list_delete_with_addr_and_token_options() {
         "--force",
     ])
     .ok();
-    p.envref(&["secret", "get", "stripe_key", "--backend", "hcvault"])
+    let gone = p
+        .envref(&["secret", "get", "stripe_key", "--backend", "hcvault"])
         .fails(1);
-    p.envref(&[
-        "secret",
-        "delete",
-        "stripe_key",
-        "--backend",
-        "hcvault",
-        "--force",
-    ])
-    .fails(1);
+    assert!(gone.stderr.contains("not found"), "{}", gone.stderr);
+    let again = p
+        .envref(&[
+            "secret",
+            "delete",
+            "stripe_key",
+            "--backend",
+            "hcvault",
+            "--force",
+        ])
+        .fails(1);
+    assert!(again.stderr.contains("not found"), "{}", again.stderr);
     // Really gone: no versions and no metadata left.
     bao.cli(
         &p,
@@ -904,8 +910,10 @@ fn onepassword_spec_example_set_get_update_list_delete() {
         .ok();
     let err = p.envref(&["secret", "get", "sendgrid_key"]).fails(1);
     assert!(err.stderr.contains("not found"), "{}", err.stderr);
-    p.envref(&["secret", "delete", "sendgrid_key", "--force"])
+    let again = p
+        .envref(&["secret", "delete", "sendgrid_key", "--force"])
         .fails(1);
+    assert!(again.stderr.contains("not found"), "{}", again.stderr);
     let err = p.envref(&["resolve"]).fails(1);
     assert!(err.stderr.contains("SENDGRID_KEY"), "{}", err.stderr);
     assert_eq!(

@@ -143,7 +143,13 @@ fn status_missing_secret_exits_1_with_the_exact_fix() {
     let mut args: Vec<&str> = fix.split(' ').skip(1).collect();
     args.extend(["--value", "pw"]);
     p.envref(&args).ok();
-    p.envref(&["status"]).ok();
+    let out = p.envref(&["status"]).ok();
+    assert!(
+        out.stdout.contains("Secrets:  2 of 2 resolved"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("missing  db_pass"), "{}", out.stdout);
 }
 
 /// Go defect: `status` ignored profile-scoped secrets.
@@ -377,7 +383,10 @@ fn doctor_reports_each_problem_with_a_fix_and_exits_1() {
     );
     p.write(".env.staging", "OK=1\n");
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
-    p.envref(&["doctor"]).ok();
+    let out = p.envref(&["doctor"]).ok();
+    for problem in ["error ", "warning "] {
+        assert!(!out.stdout.contains(problem), "{}", out.stdout);
+    }
 }
 
 #[test]
@@ -528,7 +537,13 @@ fn validate_fails_on_extra_keys_alone() {
         "{}",
         out.stderr
     );
-    p.envref(&["validate", "--ci"]).fails(1);
+    let out = p.envref(&["validate", "--ci"]).fails(1);
+    assert!(
+        out.stderr
+            .contains("error: .env:8:1: EXTRA: not listed in .env.example"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -587,11 +602,23 @@ fn validate_schema_only_example_only_and_bad_inputs() {
         out.stderr
     );
     p.write(".env", "PORT=80\nNAME=x\n");
-    p.envref(&["validate", "--schema", "rules.json"]).ok();
+    let out = p.envref(&["validate", "--schema", "rules.json"]).ok();
+    assert!(
+        out.stderr.contains("ok: 2 key(s) valid against rules.json"),
+        "{}",
+        out.stderr
+    );
     // Profile layers are validated merged.
     p.write(".env.staging", "PORT=99999\n");
-    p.envref(&["validate", "--schema", "rules.json", "-P", "staging"])
+    let out = p
+        .envref(&["validate", "--schema", "rules.json", "-P", "staging"])
         .fails(1);
+    assert!(
+        out.stderr
+            .contains("error: .env.staging:1:1: PORT: expected a port number (1-65535)"),
+        "{}",
+        out.stderr
+    );
     // Nothing to validate against.
     let out = p.envref(&["validate"]).fails(1);
     assert!(
@@ -732,7 +759,8 @@ fn edit_runs_editors_with_arguments_without_a_shell() {
     p.envref(&["edit", "--config"]).ok();
     assert!(p.read(".envref.yaml").ends_with("# edited\n"));
     // Only one target at a time.
-    assert_eq!(p.envref(&["edit", "--local", "--config"]).code, Some(2));
+    let out = p.envref(&["edit", "--local", "--config"]).fails(2);
+    assert!(out.stderr.contains("cannot be used with"), "{}", out.stderr);
 }
 
 #[test]
@@ -781,7 +809,13 @@ fn edit_failures() {
     // `edit --config` still opens a config that does not load.
     p.set_env("EDITOR", r#"sh -c 'printf "project: app\n" > "$1"' editor"#);
     p.envref(&["edit", "--config"]).ok();
-    p.envref(&["config", "show"]).ok();
+    assert_eq!(p.read(".envref.yaml"), "project: app\n");
+    let out = p.envref(&["config", "show"]).ok();
+    assert!(
+        out.stdout.contains("project:         app\n"),
+        "{}",
+        out.stdout
+    );
 }
 
 // ---------------------------------------------------------------------------------- direnv

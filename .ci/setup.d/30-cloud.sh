@@ -16,5 +16,4 @@ ln -sf "$cloud_bao" "$cloud_bin/vault"
 for t in aws moto_server oci; do ln -sf "$cloud_venv/bin/$t" "$cloud_bin/$t"; done
 export PATH="$cloud_bin:$PATH"
 export ENVREF_TEST_BIN_DIR="$cloud_bin"
-export ENVREF_TEST_REQUIRE="${ENVREF_TEST_REQUIRE:+$ENVREF_TEST_REQUIRE,}aws,hashicorp-vault,1password,oci"
 unset cloud_venv cloud_bin cloud_bao

@@ -84,8 +84,9 @@ fn acquire_target(_target: &Path) -> Result<EditLock> {
 }
 
 /// Replace `path` with `bytes` atomically: a temp file in the target's directory, synced,
-/// then renamed over the target. Through a symlink, the link's target is replaced and the
-/// link kept. An existing file keeps its mode; a new one gets `mode` (default 0644).
+/// renamed over the target, then the directory synced so the rename survives a crash. Through
+/// a symlink, the link's target is replaced and the link kept. An existing file keeps its
+/// mode; a new one gets `mode` (default 0644). On failure the temp file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let target = write_target(path)?;
     let dir = match target.parent() {
@@ -96,40 +97,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let existing_mode = existing_mode(&target);
-    let mut attempt = 0u32;
-    let (tmp, mut file) = loop {
-        let tmp = dir.join(format!(".{name}.{}.{attempt}.tmp", std::process::id()));
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
+    let mode = existing_mode(&target).or(mode);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let written = (|| {
+        tmp.write_all(bytes)?;
+        tmp.as_file().sync_all()?;
         #[cfg(unix)]
         {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(existing_mode.or(mode).unwrap_or(0o644));
-        }
-        match opts.open(&tmp) {
-            Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
-                attempt += 1
-            }
-            Err(e) => return Err(Error::io(&tmp, e)),
-        }
-    };
-    let result = (|| {
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        #[cfg(unix)]
-        if let Some(m) = existing_mode.or(mode) {
             use std::os::unix::fs::PermissionsExt;
-            // The umask may have narrowed the mode given at creation.
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))?;
+            // Created 0600; on the open file, so the umask does not apply.
+            let mode = mode.unwrap_or(0o644);
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))?;
         }
-        std::fs::rename(&tmp, &target)
+        Ok(())
     })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(&target, e));
-    }
+    written.map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(&target)
+        .map_err(|e| Error::io(&target, e.error))?;
+    sync_dir(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// Make a rename in `dir` durable (its entry is written with the directory, not the file).
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 

@@ -489,9 +489,10 @@ mod tests {
 
     #[test]
     fn self_reference_is_the_inherited_value() {
-        std::env::set_var("ENVREF_TEST_SELF_REF", "/usr/bin");
-        let e = eval("ENVREF_TEST_SELF_REF=${ENVREF_TEST_SELF_REF}:./bin\n");
-        assert_eq!(e.vars[0].value, "/usr/bin:./bin");
+        // Set for the test process by cargo and nextest: no set_var in the threaded harness.
+        let inherited = std::env::var("CARGO_PKG_NAME").unwrap();
+        let e = eval("CARGO_PKG_NAME=${CARGO_PKG_NAME}:./bin\n");
+        assert_eq!(e.vars[0].value, format!("{inherited}:./bin"));
     }
 
     #[test]

@@ -114,17 +114,17 @@ pub fn is_shell_name(key: &str) -> bool {
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// POSIX single-quoting: bare when only safe characters, else `'…'` with `'` as `'\''`.
+/// POSIX shell quoting (shlex): bare when only safe characters, else quoted so that bash and
+/// POSIX shells read back exactly `value`. A NUL passes through (no shell can carry one): the
+/// renderers refuse such values by name before quoting.
 pub fn shell_quote(value: &str) -> String {
-    let safe = !value.is_empty()
-        && value.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '_' | '.' | '/' | ':' | '@' | '%' | '+' | ',' | '=' | '-')
-        });
-    if safe {
-        return value.to_string();
-    }
-    format!("'{}'", value.replace('\'', r"'\''"))
+    shlex::Quoter::new()
+        .allow_nul(true)
+        .quote(value)
+        .map_or_else(
+            |e| unreachable!("{e}: the only error, allowed"),
+            |q| q.into_owned(),
+        )
 }
 
 #[cfg(test)]
@@ -144,7 +144,7 @@ mod tests {
         let vars = [v("A", "it's $x"), v("B", "plain")];
         assert_eq!(
             render(&vars, Format::Shell).unwrap(),
-            "export A='it'\\''s $x'\nexport B=plain\n"
+            "export A=\"it's \"'$x'\nexport B=plain\n"
         );
         assert_eq!(
             render(&vars, Format::Json).unwrap(),

@@ -190,7 +190,7 @@ impl std::fmt::Display for RunError {
 }
 
 fn human_duration(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 {
+    if d.as_millis().is_multiple_of(1000) {
         format!("{}s", d.as_secs())
     } else {
         format!("{}ms", d.as_millis())
@@ -198,7 +198,7 @@ fn human_duration(d: Duration) -> String {
 }
 
 fn human_bytes(n: usize) -> String {
-    if n >= 1024 * 1024 && n % (1024 * 1024) == 0 {
+    if n >= 1024 * 1024 && n.is_multiple_of(1024 * 1024) {
         format!("{} MiB", n / (1024 * 1024))
     } else {
         format!("{n} bytes")
@@ -292,8 +292,8 @@ fn run(inv: Invocation) -> Result<Output, RunError> {
         return Err(RunError::TimedOut(inv.timeout));
     }
     let status = status.map_err(|e| RunError::Io(e.to_string()))?;
-    let ((stdout, out_over), (stderr, err_over)) =
-        (stdout.unwrap_or_default(), stderr.unwrap_or_default());
+    let (stdout, out_over) = read_result(&inv.program, "output", stdout)?;
+    let (stderr, err_over) = read_result(&inv.program, "error output", stderr)?;
     if out_over || err_over {
         return Err(RunError::TooMuchOutput(limit));
     }
@@ -309,13 +309,32 @@ enum Stream {
     Err,
 }
 
+/// What [`capture`] read from one pipe: the bytes and whether it went over the limit, or the
+/// read error that cut it short.
+type Captured = std::io::Result<(Vec<u8>, bool)>;
+
+/// A pipe's capture as the caller needs it: a read error is an error, never truncated output
+/// parsed as if it were whole.
+fn read_result(
+    program: &str,
+    what: &str,
+    captured: Option<Captured>,
+) -> Result<(Vec<u8>, bool), RunError> {
+    captured.unwrap_or(Ok(Default::default())).map_err(|e| {
+        RunError::Io(format!(
+            "cannot read the {what} of {program}: {}",
+            crate::error::io_reason(&e)
+        ))
+    })
+}
+
 /// Read a pipe up to `limit` bytes (keep draining past it so the child never blocks), then
-/// send what was read and whether it went over.
+/// send what was read and whether it went over, or the read error.
 fn capture<R: Read + Send + 'static>(
     stream: Stream,
     mut pipe: R,
     limit: usize,
-    done: Sender<(Stream, (Vec<u8>, bool))>,
+    done: Sender<(Stream, Captured)>,
 ) {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
@@ -325,7 +344,10 @@ fn capture<R: Read + Send + 'static>(
             match pipe.read(&mut chunk) {
                 Ok(0) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
+                Err(e) => {
+                    let _ = done.send((stream, Err(e)));
+                    return;
+                }
                 Ok(n) => {
                     if buf.len() + n > limit {
                         over = true;
@@ -335,7 +357,7 @@ fn capture<R: Read + Send + 'static>(
                 }
             }
         }
-        let _ = done.send((stream, (buf, over)));
+        let _ = done.send((stream, Ok((buf, over))));
     });
 }
 
@@ -516,47 +538,38 @@ impl Drop for TempPath {
 /// interrupted. For CLIs that take a request from a file (`--cli-input-json file://…`) so
 /// values stay out of argv.
 pub struct SecretFile {
-    file: TempPath,
+    /// `None` only inside `drop`.
+    file: Option<tempfile::TempPath>,
 }
 
 impl SecretFile {
     pub fn new(content: &SecretString) -> std::io::Result<SecretFile> {
-        let dir = std::env::temp_dir();
-        for attempt in 0..100u32 {
-            let mut nonce = [0u8; 8];
-            getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
-            let name = format!(
-                "envref-{}-{attempt}-{}.json",
-                std::process::id(),
-                hex(&nonce)
-            );
-            let created = TempPath::create(dir.join(name), |path| {
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-                let mut f = opts.open(path)?;
-                f.write_all(content.expose_secret().as_bytes())
-                    .inspect_err(|_| {
-                        let _ = std::fs::remove_file(path);
-                    })
-            });
-            match created {
-                Ok(file) => return Ok(SecretFile { file }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(std::io::Error::other("could not create a temporary file"))
+        // Created, written and recorded under the registry's lock: an interrupt either comes
+        // first (nothing created) or removes the file. On a write error the file is removed.
+        let mut live = registry();
+        let mut file = tempfile::Builder::new()
+            .prefix("envref-")
+            .suffix(".json")
+            .tempfile()?; // 0600 on Unix
+        file.write_all(content.expose_secret().as_bytes())?;
+        let file = file.into_temp_path();
+        live.paths.push(file.to_path_buf());
+        Ok(SecretFile { file: Some(file) })
     }
 
     pub fn path(&self) -> &Path {
-        self.file.path()
+        self.file.as_deref().expect("present until dropped")
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+impl Drop for SecretFile {
+    fn drop(&mut self) {
+        let mut live = registry();
+        if let Some(file) = self.file.take() {
+            live.paths.retain(|p| p != &*file);
+            let _ = file.close();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -725,6 +738,30 @@ mod tests {
             .output_limit(1000)
             .run();
         assert!(matches!(r, Err(RunError::TooMuchOutput(1000))));
+    }
+
+    /// A pipe that breaks after some output: the capture reports the error instead of passing
+    /// the truncated output on.
+    #[test]
+    fn a_read_error_is_an_error_not_truncated_output() {
+        struct Breaks(bool);
+        impl Read for Breaks {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if std::mem::replace(&mut self.0, true) {
+                    return Err(std::io::Error::other("pipe broke"));
+                }
+                buf[..5].copy_from_slice(b"{\"a\":");
+                Ok(5)
+            }
+        }
+        let (tx, rx) = mpsc::channel();
+        capture(Stream::Out, Breaks(false), 1000, tx);
+        let (_, captured) = rx.recv().unwrap();
+        let err = read_result("prog", "output", Some(captured)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read the output of prog: pipe broke"
+        );
     }
 
     #[test]
