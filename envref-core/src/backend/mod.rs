@@ -138,14 +138,7 @@ impl fmt::Display for BackendError {
     }
 }
 
-impl From<BackendError> for crate::Error {
-    fn from(e: BackendError) -> Self {
-        crate::Error {
-            message: e.message,
-            hint: e.hint,
-        }
-    }
-}
+impl std::error::Error for BackendError {}
 
 /// The fix for a backend error that came without one: what to check, by backend type.
 pub use kinds::check_hint as backend_hint;
