@@ -56,7 +56,12 @@ pub fn error(e: &Error) {
     }
     if settings().verbose {
         for cause in e.causes() {
-            eprintln!("  {} {cause}", paint("2", "caused by:"));
+            let mut lines = cause.lines();
+            let first = lines.next().unwrap_or_default();
+            eprintln!("  {} {first}", paint("2", "caused by:"));
+            for l in lines {
+                eprintln!("    {l}");
+            }
         }
     }
     if let Some(h) = e.hint() {

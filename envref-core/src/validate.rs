@@ -123,6 +123,7 @@ impl Schema {
                 e.line(),
                 e.column()
             ))
+            .with_source(e)
             .with_hint(
                 r#"a schema looks like {"keys": {"PORT": {"type": "port", "required": true}}}"#,
             )

@@ -357,7 +357,7 @@ mod tests {
             )
             .unwrap();
             let e = crate::config::Config::load(&file).unwrap_err();
-            assert!(e.to_string().contains(expected), "{bad}: {}", e.to_string());
+            assert!(e.to_string().contains(expected), "{bad}: {e}");
         }
     }
 }
