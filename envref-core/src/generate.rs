@@ -25,7 +25,7 @@ pub fn check_length(length: usize) -> Result<()> {
     if (MIN_LENGTH..=MAX_LENGTH).contains(&length) {
         Ok(())
     } else {
-        Err(Error::usage(format!("length {length} is out of range"))
+        Err(Error::bounds(format!("length {length} is out of range"))
             .with_hint(format!("use a length from {MIN_LENGTH} to {MAX_LENGTH}")))
     }
 }
@@ -92,9 +92,19 @@ mod tests {
                 .bytes()
                 .all(|b| super::charset(cs).unwrap().contains(&b)));
         }
-        assert!(super::generate(0, "hex").is_err());
-        assert!(super::generate(1025, "hex").is_err());
-        assert!(super::generate(5, "emoji").is_err());
+        use crate::Error;
+        assert!(matches!(
+            super::generate(0, "hex"),
+            Err(Error::Bounds { .. })
+        ));
+        assert!(matches!(
+            super::generate(1025, "hex"),
+            Err(Error::Bounds { .. })
+        ));
+        assert!(matches!(
+            super::generate(5, "emoji"),
+            Err(Error::Usage { .. })
+        ));
     }
 
     #[test]
