@@ -350,6 +350,12 @@ mod tests {
     }
 
     #[test]
+    fn errors_cross_threads_and_box_as_std_errors() {
+        fn std_error<E: StdError + Send + Sync + 'static>() {}
+        std_error::<Error>();
+    }
+
+    #[test]
     fn io_reason_uses_a_custom_errors_own_text() {
         let e = io::Error::new(
             io::ErrorKind::InvalidData,
