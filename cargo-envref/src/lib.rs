@@ -40,14 +40,27 @@ pub struct Global {
     /// Never colour output (NO_COLOR is honoured too)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// The current directory when there is no `-C`, read once at start-up: an unreadable one
+    /// is an error there, not a made-up `.` later.
+    #[arg(skip)]
+    cwd: Option<PathBuf>,
 }
 
 impl Global {
     pub fn dir(&self) -> PathBuf {
-        match &self.dir {
-            Some(d) => d.clone(),
-            None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        self.dir
+            .clone()
+            .or_else(|| self.cwd.clone())
+            .expect("parse_and_run reads the current directory")
+    }
+
+    fn read_cwd(&mut self) -> Result<()> {
+        if self.dir.is_none() {
+            let cwd = std::env::current_dir()
+                .map_err(|e| Error::io_while("cannot read the current directory", e))?;
+            self.cwd = Some(cwd);
         }
+        Ok(())
     }
 }
 
@@ -116,21 +129,25 @@ pub fn main_cargo(args: impl IntoIterator<Item = OsString>) -> i32 {
     if cmd::cargo::is_cargo_invocation(args.get(1).map(OsString::as_os_str)) {
         args.remove(1);
     }
-    parse_and_run(args, |c: &cmd::cargo::CargoCli| &c.global, cmd::cargo::run)
+    parse_and_run(
+        args,
+        |c: &mut cmd::cargo::CargoCli| &mut c.global,
+        cmd::cargo::run,
+    )
 }
 
 /// Entry point of the `envref` binary; returns the exit code.
 pub fn main_envref(args: impl IntoIterator<Item = OsString>) -> i32 {
-    parse_and_run(args, |c: &Cli| &c.global, cmd::dispatch)
+    parse_and_run(args, |c: &mut Cli| &mut c.global, cmd::dispatch)
 }
 
 /// Parse (usage errors exit 2, help and version 0), set up messages, run, map errors to 1.
 fn parse_and_run<C: Parser>(
     args: impl IntoIterator<Item = OsString>,
-    global: fn(&C) -> &Global,
+    global: fn(&mut C) -> &mut Global,
     run: fn(C) -> Result<i32>,
 ) -> i32 {
-    let cli = match C::try_parse_from(args) {
+    let mut cli = match C::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let code = e.exit_code();
@@ -138,8 +155,12 @@ fn parse_and_run<C: Parser>(
             return code;
         }
     };
-    let g = global(&cli);
+    let g = global(&mut cli);
     ui::init(g.quiet, g.verbose, g.no_color);
+    if let Err(e) = g.read_cwd() {
+        ui::error(&e);
+        return 1;
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

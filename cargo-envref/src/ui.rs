@@ -41,8 +41,11 @@ fn paint(code: &str, label: &str) -> String {
     }
 }
 
+/// The one place errors are rendered: the message, with `-v` the causes it came from (those
+/// the message does not already say), then the hint.
 pub fn error(e: &Error) {
-    let mut lines = e.message.lines();
+    let message = e.to_string();
+    let mut lines = message.lines();
     eprintln!(
         "{} {}",
         paint("1;31", "error:"),
@@ -51,7 +54,17 @@ pub fn error(e: &Error) {
     for l in lines {
         eprintln!("  {l}");
     }
-    if let Some(h) = &e.hint {
+    if settings().verbose {
+        for cause in e.causes() {
+            let mut lines = cause.lines();
+            let first = lines.next().unwrap_or_default();
+            eprintln!("  {} {first}", paint("2", "caused by:"));
+            for l in lines {
+                eprintln!("    {l}");
+            }
+        }
+    }
+    if let Some(h) = e.hint() {
         print_hint(h);
     }
 }
@@ -95,14 +108,16 @@ pub fn interactive() -> bool {
 /// Ask y/N on the terminal. Without a terminal, refuse with a hint instead of hanging.
 pub fn confirm(question: &str) -> Result<bool, Error> {
     if !interactive() {
-        return Err(Error::new(format!("{question}: no terminal to confirm on"))
-            .with_hint("pass --force to proceed without confirmation"));
+        return Err(
+            Error::usage(format!("{question}: no terminal to confirm on"))
+                .with_hint("pass --force to proceed without confirmation"),
+        );
     }
     eprint!("{question} [y/N] ");
     let mut line = String::new();
     std::io::stdin()
         .read_line(&mut line)
-        .map_err(|e| Error::new(format!("cannot read the answer: {e}")))?;
+        .map_err(|e| Error::io_while("cannot read the answer", e))?;
     Ok(matches!(
         line.trim().to_ascii_lowercase().as_str(),
         "y" | "yes"

@@ -30,8 +30,8 @@ pub fn emit() {
 }
 
 fn fail(e: Error) -> ! {
-    let hint = e.hint.map(|h| format!("\nhint: {h}")).unwrap_or_default();
-    panic!("envref: {}{hint}", e.message);
+    let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+    panic!("envref: {e}{hint}");
 }
 
 /// What to emit.
@@ -105,13 +105,13 @@ impl Builder {
             Some(d) => d.clone(),
             None => std::env::var_os("CARGO_MANIFEST_DIR")
                 .map(PathBuf::from)
-                .ok_or_else(|| Error::new("CARGO_MANIFEST_DIR is not set: call envref_build::emit() from a build script"))?,
+                .ok_or_else(|| Error::usage("CARGO_MANIFEST_DIR is not set: call envref_build::emit() from a build script"))?,
         };
         let mut emitted = Emitted::default();
         let config = Config::discover(&dir)?;
         let mut io = |line: String| {
             out.write_all(line.as_bytes())
-                .map_err(|e| Error::new(format!("cannot write to stdout: {e}")))
+                .map_err(|e| Error::io_while("cannot write to stdout", e))
         };
         // Rerun when the profile changes or any file that exists changes; a rerun-if-changed
         // on a missing path would rebuild every time.
@@ -161,7 +161,7 @@ impl Builder {
         }
         let ev = evaluate(&project.merged, RefMode::Literal, false);
         if let Some((key, f)) = ev.failures.first() {
-            return Err(Error::new(format!("{key}: {f}")));
+            return Err(Error::unresolved(format!("{key}: {f}")));
         }
         Ok(ev.vars)
     }

@@ -25,7 +25,7 @@ pub fn write_target(path: &Path) -> Result<PathBuf> {
             _ => return Ok(target),
         }
     }
-    Err(Error::new(format!(
+    Err(Error::bounds(format!(
         "{}: too many levels of symbolic links",
         path.display()
     ))

@@ -186,7 +186,7 @@ impl Config {
     /// Find `.envref.yaml` in `start` or the nearest parent, and load it.
     pub fn discover(start: &Path) -> Result<Config> {
         let file = find_config(start).ok_or_else(|| {
-            Error::new(format!(
+            Error::not_found(format!(
                 "no {CONFIG_FILE} found in {} or any parent directory",
                 start.display()
             ))
@@ -253,7 +253,7 @@ impl Config {
                 problems.push(format!("team[{i}]: name is required"));
             }
             if let Err(e) = crate::crypto::check_recipient(&m.public_key) {
-                problems.push(format!("team[{i}]: public_key: {}", e.message));
+                problems.push(format!("team[{i}]: public_key: {e}"));
             }
         }
         if !problems.is_empty() {
@@ -282,7 +282,7 @@ impl Config {
             .or(from_env)
             .or_else(|| self.active_profile.clone());
         if let Some(p) = &chosen {
-            check_profile_name(p).map_err(|m| Error::new(format!("profile {p}: {m}")))?;
+            check_profile_name(p).map_err(|m| Error::usage(format!("profile {p}: {m}")))?;
         }
         Ok(chosen)
     }
@@ -313,7 +313,7 @@ impl Config {
     pub fn require_backend(&self, name: &str) -> Result<&BackendSpec> {
         self.backend(name).ok_or_else(|| {
             let names: Vec<_> = self.backends.iter().map(|b| b.name.as_str()).collect();
-            Error::new(format!(
+            Error::not_found(format!(
                 "no backend named {name} in {}",
                 self.file.display()
             ))
@@ -379,7 +379,7 @@ pub fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
         }
         // serde quotes the offending scalar (`invalid type: string "hvs.…"`); it may be a token.
         let msg = without_quoted(&msg);
-        Error::new(format!("{}{at}: {msg}", file.display()))
+        Error::parse(format!("{}{at}: {msg}", file.display()))
             .with_hint("fix the YAML syntax; see `envref init` for a template")
     };
     if text.trim().is_empty() {
@@ -394,7 +394,7 @@ pub fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
             .map(str::to_string)
             .collect();
         if !unknown.is_empty() {
-            return Err(Error::new(format!(
+            return Err(Error::config(format!(
                 "{}: unknown key(s): {}",
                 file.display(),
                 unknown.join(", ")
@@ -562,7 +562,7 @@ fn invalid_configuration(file: &Path, problems: &[String]) -> Error {
         .map(|p| format!("  - {p}"))
         .collect::<Vec<_>>()
         .join("\n");
-    Error::new(format!(
+    Error::config(format!(
         "{}: invalid configuration:\n{list}",
         file.display()
     ))
@@ -663,8 +663,9 @@ mod tests {
     #[test]
     fn every_problem_at_once() {
         let e = load("backends:\n  - name: a\n    type: aws\n  - name: o\n    type: oci-vault\n    config: {vault_id: v, bogus: 1}\n  - name: a\n    type: vault\n")
-            .unwrap_err()
-            .message;
+            .unwrap_err();
+        assert!(matches!(e, Error::Config { .. }), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains("project: required"), "{e}");
         assert!(
             e.contains("unknown backend type \"aws\"; valid types: keychain, vault, 1password"),
@@ -673,10 +674,9 @@ mod tests {
         assert!(e.contains("option compartment_id is required"), "{e}");
         assert!(e.contains("option key_id is required"), "{e}");
         assert!(e.contains("unknown option \"bogus\""), "{e}");
-        assert!(load("project: a\nbogus: 1\n")
-            .unwrap_err()
-            .message
-            .contains("unknown key(s): bogus"));
+        let e = load("project: a\nbogus: 1\n").unwrap_err();
+        assert!(matches!(e, Error::Config { .. }), "{e:?}");
+        assert!(e.to_string().contains("unknown key(s): bogus"));
     }
 
     #[test]
@@ -692,12 +692,15 @@ mod tests {
             "project: a\nbackends: hvs.SECRET\n",
             "project: a\nbackends:\n  - name: h\n    type: hashicorp-vault\n    config: hvs.SECRET\n",
         ] {
-            let e = load(text).unwrap_err().message;
+            let e = load(text).unwrap_err();
+            assert!(matches!(e, Error::Parse { .. }), "{e:?}");
+            // Neither the message nor Debug (nor a kept cause) may quote the value.
+            assert!(!format!("{e:?}").contains("SECRET"), "{e:?}");
+            let e = e.to_string();
             assert!(e.contains("invalid type: string, expected a"), "{e}");
-            assert!(!e.contains("SECRET"), "{e}");
         }
         let e =
-            load("project: a\nbackends:\n  - name: h\n    type: plugin\n    config: {command: x, timeout: SECRET}\n").unwrap_err().message;
+            load("project: a\nbackends:\n  - name: h\n    type: plugin\n    config: {command: x, timeout: SECRET}\n").unwrap_err().to_string();
         assert!(
             e.contains("h: timeout is not a duration") && !e.contains("SECRET"),
             "{e}"
@@ -749,7 +752,7 @@ mod tests {
         ] {
             let e = load(&format!("project: a\nbackends:\n  - name: h\n    type: plugin\n    config: {{command: x, timeout: \"{t}\"}}\n"))
                 .unwrap_err()
-                .message;
+                .to_string();
             assert!(
                 e.contains("h: timeout is not a duration of at most 24h"),
                 "{t}: {e}"

@@ -49,20 +49,18 @@ impl ConfigEditor {
     /// `active_profile: dev`").
     fn prepare(&self, new_text: String, expected: &ConfigFile, change: &str) -> Result<Pending> {
         let refuse = |why: String| {
-            Error::new(format!("refusing to edit {}: {why}", self.path.display())).with_hint(
-                format!("the file is unchanged; to make the change by hand, {change}"),
-            )
+            Error::not_allowed(format!("refusing to edit {}: {why}", self.path.display()))
+                .with_hint(format!(
+                    "the file is unchanged; to make the change by hand, {change}"
+                ))
         };
         let parsed = parse_config(&self.path, &new_text)
-            .map_err(|e| refuse(format!("the result would not parse: {}", e.message)))?;
+            .map_err(|e| refuse(format!("the result would not parse: {e}")).with_source(e))?;
         if &parsed != expected {
             return Err(refuse("this file's layout is one the line editor does not understand (flow style or unusual indentation)".into()));
         }
         let config = Config::load_text(&self.path, &new_text).map_err(|e| {
-            refuse(format!(
-                "the result would be an invalid configuration: {}",
-                e.message
-            ))
+            refuse(format!("the result would be an invalid configuration: {e}")).with_source(e)
         })?;
         Ok(Pending {
             path: self.path.clone(),
@@ -75,7 +73,7 @@ impl ConfigEditor {
     /// Set (`Some`) or remove (`None`) `active_profile`.
     pub fn set_active_profile(&self, name: Option<&str>) -> Result<Pending> {
         if let Some(n) = name {
-            check_profile_name(n).map_err(|m| Error::new(format!("profile {n}: {m}")))?;
+            check_profile_name(n).map_err(|m| Error::usage(format!("profile {n}: {m}")))?;
         }
         let mut expected = self.raw.clone();
         expected.active_profile = name.map(str::to_string);
@@ -89,7 +87,7 @@ impl ConfigEditor {
     /// Add `name` under `profiles:` with its env file. Returns `Ok(None)` when it is already
     /// registered (nothing written).
     pub fn register_profile(&self, name: &str, env_file: &str) -> Result<Option<Pending>> {
-        check_profile_name(name).map_err(|m| Error::new(format!("profile {name}: {m}")))?;
+        check_profile_name(name).map_err(|m| Error::usage(format!("profile {name}: {m}")))?;
         if self
             .raw
             .profiles
@@ -114,7 +112,7 @@ impl ConfigEditor {
     /// no other member has.
     pub fn add_team_member(&self, name: &str, public_key: &str) -> Result<Pending> {
         if name.trim().is_empty() || name.trim() != name || name.contains(['\n', '\r']) {
-            return Err(Error::new(format!(
+            return Err(Error::usage(format!(
                 "team member name {name:?}: must not be empty or have leading/trailing spaces"
             )));
         }
@@ -122,7 +120,7 @@ impl ConfigEditor {
             .map_err(|e| e.context(format!("team member {name}: {public_key}")))?;
         let team = self.raw.team.clone().unwrap_or_default();
         if team.iter().any(|m| m.name == name) {
-            return Err(Error::new(format!(
+            return Err(Error::usage(format!(
                 "team member {name} already exists in {}",
                 self.path.display()
             ))
@@ -131,7 +129,7 @@ impl ConfigEditor {
             )));
         }
         if let Some(m) = team.iter().find(|m| m.public_key == public_key) {
-            return Err(Error::new(format!(
+            return Err(Error::usage(format!(
                 "that public key already belongs to team member {}",
                 m.name
             )));
@@ -157,7 +155,7 @@ impl ConfigEditor {
             } else {
                 format!("team members: {}", names.join(", "))
             };
-            return Err(Error::new(format!(
+            return Err(Error::not_found(format!(
                 "no team member named {name} in {}",
                 self.path.display()
             ))
@@ -177,7 +175,7 @@ impl ConfigEditor {
     }
 
     fn cannot(&self, why: String) -> Error {
-        Error::new(format!("cannot edit {}: {why}", self.path.display()))
+        Error::not_allowed(format!("cannot edit {}: {why}", self.path.display()))
             .with_hint("the file is unchanged; make the change by hand")
     }
 }
@@ -638,8 +636,8 @@ mod tests {
         drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = editor(dir.path(), flow);
         let e = ed.set_active_profile(Some("dev")).unwrap_err();
-        assert!(e.message.starts_with("refusing to edit"), "{}", e.message);
-        assert!(e.hint.unwrap().contains("active_profile: dev"));
+        assert!(matches!(e, Error::NotAllowed { .. }), "{e:?}");
+        assert!(e.hint().unwrap().contains("active_profile: dev"));
         assert_eq!(
             std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(),
             flow
@@ -648,7 +646,9 @@ mod tests {
         drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = editor(dir.path(), text);
         let e = ed.set_active_profile(Some("nope")).unwrap_err();
-        assert!(e.message.contains("invalid configuration"), "{}", e.message);
+        assert!(matches!(e, Error::NotAllowed { .. }), "{e:?}");
+        let cause = std::error::Error::source(&e).and_then(|c| c.downcast_ref::<Error>());
+        assert!(matches!(cause, Some(Error::Config { .. })), "{e:?}");
         assert_eq!(
             std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(),
             text
@@ -659,15 +659,14 @@ mod tests {
         ed.add_team_member("alice", KEY_A).unwrap().write().unwrap();
         drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = ConfigEditor::open(&dir.path().join(".envref.yaml")).unwrap();
-        assert!(ed
-            .add_team_member("alice", KEY_B)
-            .unwrap_err()
-            .message
-            .contains("already exists"));
-        assert!(ed
-            .add_team_member("bob", KEY_A)
-            .unwrap_err()
-            .message
+        assert!(matches!(
+            ed.add_team_member("alice", KEY_B),
+            Err(Error::Usage { .. })
+        ));
+        let e = ed.add_team_member("bob", KEY_A).unwrap_err();
+        assert!(matches!(e, Error::Usage { .. }), "{e:?}");
+        assert!(e
+            .to_string()
             .contains("already belongs to team member alice"));
         assert!(ed.add_team_member("bob", "age1nope").is_err());
         ed.add_team_member("bob", KEY_B).unwrap().write().unwrap();
@@ -676,11 +675,10 @@ mod tests {
         ed.remove_team_member("alice").unwrap().write().unwrap();
         drop(ed); // one edit lock per file per process: the next open would wait for this one
         let ed = ConfigEditor::open(&dir.path().join(".envref.yaml")).unwrap();
-        assert!(ed
-            .remove_team_member("alice")
-            .unwrap_err()
-            .message
-            .contains("no team member named alice"));
+        assert!(matches!(
+            ed.remove_team_member("alice"),
+            Err(Error::NotFound { .. })
+        ));
         ed.remove_team_member("bob").unwrap().write().unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join(".envref.yaml")).unwrap(),

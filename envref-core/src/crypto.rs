@@ -13,7 +13,7 @@ use crate::{Error, Result};
 const RECIPIENT_HRP: &str = "age";
 
 fn not_a_recipient(why: &str) -> Error {
-    Error::new(format!("the recipient is not an age public key ({why})"))
+    Error::usage(format!("the recipient is not an age public key ({why})"))
         .with_hint("an age public key starts with age1; `age-keygen -y key.txt` prints one")
 }
 
@@ -76,7 +76,7 @@ mod with_age {
     /// Encrypt `plain` to every recipient (any one of them can decrypt) as ASCII armor.
     pub fn armor_to(recipients: &[age::x25519::Recipient], plain: &[u8]) -> Result<String> {
         use age::armor::{ArmoredWriter, Format};
-        let fail = |e: &dyn std::fmt::Display| Error::new(format!("encryption failed: {e}"));
+        let fail = |e: &dyn std::fmt::Display| Error::crypto(format!("encryption failed: {e}"));
         let enc =
             age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
                 .map_err(|e| fail(&e))?;
@@ -136,16 +136,16 @@ mod with_age {
             if line.starts_with("-----BEGIN AGE ENCRYPTED FILE")
                 || line.starts_with("age-encryption.org/")
             {
-                return Err(
-                    Error::new("the identity file is itself encrypted with a passphrase")
-                        .with_hint(
-                            "decrypt it first (`age -d -o key.txt key.txt.age`) and pass the \
+                return Err(Error::parse(
+                    "the identity file is itself encrypted with a passphrase",
+                )
+                .with_hint(
+                    "decrypt it first (`age -d -o key.txt key.txt.age`) and pass the \
                              plain identity file",
-                        ),
-                );
+                ));
             }
             let id: age::x25519::Identity = line.parse().map_err(|_| {
-                Error::new(format!(
+                Error::parse(format!(
                     "line {}: not an age identity (expected AGE-SECRET-KEY-1…)",
                     i + 1
                 ))
@@ -154,8 +154,10 @@ mod with_age {
             out.push(id);
         }
         if out.is_empty() {
-            return Err(Error::new("no AGE-SECRET-KEY-1… line in the identity file")
-                .with_hint("pass the file `age-keygen -o key.txt` wrote"));
+            return Err(
+                Error::parse("no AGE-SECRET-KEY-1… line in the identity file")
+                    .with_hint("pass the file `age-keygen -o key.txt` wrote"),
+            );
         }
         Ok(out)
     }
@@ -186,7 +188,10 @@ mod tests {
         check_recipient(&format!("  {KEY}\n")).unwrap();
         check_recipient(&KEY.to_ascii_uppercase()).unwrap();
         let typo = KEY.replacen("ql3z", "ql3y", 1);
-        let why = |t: &str| check_recipient(t).unwrap_err().message;
+        let why = |t: &str| match check_recipient(t) {
+            Err(e @ Error::Usage { .. }) => e.to_string(),
+            other => panic!("{t}: {other:?}"),
+        };
         assert!(why(&typo).contains("checksum"), "{}", why(&typo));
         // `starts_with("age1")` let these through.
         assert!(why("age1").contains("not Bech32"), "{}", why("age1"));
@@ -263,8 +268,9 @@ mod tests {
         let e = parse_identities("# only a comment\nAGE-SECRET-KEY-1NOPE\n")
             .err()
             .unwrap();
+        assert!(matches!(e, Error::Parse { .. }), "{e:?}");
         assert_eq!(
-            e.message,
+            e.to_string(),
             "line 2: not an age identity (expected AGE-SECRET-KEY-1…)"
         );
         assert!(parse_identities("# nothing\n").is_err());

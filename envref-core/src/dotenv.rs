@@ -145,7 +145,7 @@ impl Document {
                 &String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]),
                 usize::MAX,
             );
-            Error::new(format!(
+            Error::parse(format!(
                 "{}:{}: file is not valid UTF-8",
                 path.display(),
                 pos
@@ -276,7 +276,7 @@ impl Document {
 }
 
 pub fn parse_errors_to_error(errors: Vec<ParseError>) -> Error {
-    Error::new(report_capped(&errors))
+    Error::parse(report_capped(&errors))
         .with_hint("fix the line(s) above; each definition is KEY=VALUE, see `envref --help`")
 }
 
@@ -306,7 +306,7 @@ pub fn check_key(key: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::new(format!("invalid key {key:?}")).with_hint(
+        Err(Error::usage(format!("invalid key {key:?}")).with_hint(
             "keys start with a letter or `_` and contain letters, digits, `_`, `.` or `-`",
         ))
     }

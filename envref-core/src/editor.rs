@@ -15,7 +15,7 @@ pub fn command(visual: Option<&str>, editor: Option<&str>) -> Result<Vec<String>
         (None, None) => return Ok(vec!["vi".into()]),
     };
     let words = shlex::split(value).ok_or_else(|| {
-        Error::new(format!(
+        Error::usage(format!(
             "${var} has an unterminated quote or a trailing backslash"
         ))
         .with_hint(format!(

@@ -17,7 +17,7 @@ pub fn charset(name: &str) -> Result<&'static [u8]> {
         "ascii" => b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%^&*()-_=+[]{}|;:,.<>?",
         "hex" => b"0123456789abcdef",
         "base64" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-        other => return Err(Error::new(format!("unknown charset {other:?}")).with_hint(format!("use one of: {}", CHARSETS.join(", ")))),
+        other => return Err(Error::usage(format!("unknown charset {other:?}")).with_hint(format!("use one of: {}", CHARSETS.join(", ")))),
     })
 }
 
@@ -25,7 +25,7 @@ pub fn check_length(length: usize) -> Result<()> {
     if (MIN_LENGTH..=MAX_LENGTH).contains(&length) {
         Ok(())
     } else {
-        Err(Error::new(format!("length {length} is out of range"))
+        Err(Error::bounds(format!("length {length} is out of range"))
             .with_hint(format!("use a length from {MIN_LENGTH} to {MAX_LENGTH}")))
     }
 }
@@ -38,8 +38,12 @@ pub fn generate(length: usize, charset_name: &str) -> Result<SecretString> {
     let mut out = String::with_capacity(length);
     let mut buf = [0u8; 256];
     while out.len() < length {
-        getrandom::fill(&mut buf)
-            .map_err(|e| Error::new(format!("the OS random generator failed: {e}")))?;
+        getrandom::fill(&mut buf).map_err(|e| {
+            Error::io_while(
+                "the OS random generator failed",
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
         for &b in &buf {
             if (b as usize) < zone && out.len() < length {
                 out.push(set[b as usize % set.len()] as char);
@@ -88,9 +92,19 @@ mod tests {
                 .bytes()
                 .all(|b| super::charset(cs).unwrap().contains(&b)));
         }
-        assert!(super::generate(0, "hex").is_err());
-        assert!(super::generate(1025, "hex").is_err());
-        assert!(super::generate(5, "emoji").is_err());
+        use crate::Error;
+        assert!(matches!(
+            super::generate(0, "hex"),
+            Err(Error::Bounds { .. })
+        ));
+        assert!(matches!(
+            super::generate(1025, "hex"),
+            Err(Error::Bounds { .. })
+        ));
+        assert!(matches!(
+            super::generate(5, "emoji"),
+            Err(Error::Usage { .. })
+        ));
     }
 
     #[test]

@@ -339,8 +339,8 @@ pub fn doctor(
                 Severity::Error,
                 "config",
                 None,
-                e.message,
-                e.hint,
+                e.to_string(),
+                e.hint().map(String::from),
             )]
         }
     };
@@ -354,8 +354,8 @@ pub fn doctor(
                 Severity::Error,
                 "config",
                 at,
-                e.message,
-                e.hint,
+                e.to_string(),
+                e.hint().map(String::from),
             ));
             None
         }
@@ -423,8 +423,8 @@ fn env_file_findings(config: &Config, paths: &LayerPaths, out: &mut Vec<Finding>
                     Severity::Error,
                     "parse",
                     Some(shown),
-                    e.message,
-                    e.hint,
+                    e.to_string(),
+                    e.hint().map(String::from),
                 ));
             }
             Ok(doc) => {
@@ -528,8 +528,8 @@ fn backend_findings(
                 Severity::Error,
                 "backend",
                 at,
-                e.message,
-                e.hint,
+                e.to_string(),
+                e.hint().map(String::from),
             ));
             return out;
         }
@@ -540,8 +540,8 @@ fn backend_findings(
                 Severity::Error,
                 "profile",
                 None,
-                e.message,
-                e.hint,
+                e.to_string(),
+                e.hint().map(String::from),
             )),
             Ok(Some(w)) => out.push(Finding::new(Severity::Warning, "profile", None, w, None)),
             Ok(None) => {}

@@ -202,10 +202,12 @@ mod tests {
             );
         }
         let e = config_template(dir.path(), "bad: [", false).unwrap_err();
+        assert!(matches!(e, Error::Parse { .. }), "{e:?}");
         assert!(
-            e.message.starts_with("envref init would write an invalid"),
+            e.to_string()
+                .starts_with("envref init would write an invalid"),
             "{}",
-            e.message
+            e.to_string()
         );
     }
 

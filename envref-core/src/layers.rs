@@ -93,9 +93,10 @@ impl Merged {
     pub fn load(paths: &LayerPaths) -> Result<Merged> {
         if !paths.base.exists() {
             return Err(
-                Error::new(format!("{}: env file not found", paths.base.display())).with_hint(
-                    "create it (`envref init` writes one) or set `env_file` in .envref.yaml",
-                ),
+                Error::not_found(format!("{}: env file not found", paths.base.display()))
+                    .with_hint(
+                        "create it (`envref init` writes one) or set `env_file` in .envref.yaml",
+                    ),
             );
         }
         let mut docs = vec![Document::load(&paths.base)?];

@@ -56,7 +56,7 @@ impl Loader {
         let dir = match &self.dir {
             Some(d) => d.clone(),
             None => std::env::current_dir()
-                .map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?,
+                .map_err(|e| Error::io_while("cannot read the current directory", e))?,
         };
         let project = Project::open(&dir, self.profile.as_deref())?;
         let ctx = BuildContext {

@@ -60,7 +60,7 @@ fn check_no_nul(vars: &[Var], format: &str) -> Result<()> {
     let Some(v) = vars.iter().find(|v| v.value.contains('\0')) else {
         return Ok(());
     };
-    Err(Error::new(format!(
+    Err(Error::usage(format!(
         "{}'s value contains a NUL byte, which --format {format} cannot carry",
         v.key
     ))
@@ -72,7 +72,7 @@ fn render_shell(vars: &[Var]) -> Result<String> {
     let mut out = String::new();
     for v in vars {
         if !is_shell_name(&v.key) {
-            return Err(Error::new(format!(
+            return Err(Error::usage(format!(
                 "{} is not a valid shell variable name, so it cannot be exported",
                 v.key
             ))
@@ -162,11 +162,13 @@ mod tests {
         let vars = [v("OK", "1"), v("BLOB", "CANARY\0x")];
         for format in [Format::Shell, Format::Dotenv] {
             let e = render(&vars, format).unwrap_err();
+            assert!(matches!(e, Error::Usage { .. }), "{e:?}");
             assert!(
-                e.message.starts_with("BLOB's value contains a NUL byte")
-                    && !e.message.contains("CANARY"),
+                e.to_string()
+                    .starts_with("BLOB's value contains a NUL byte")
+                    && !e.to_string().contains("CANARY"),
                 "{}",
-                e.message
+                e.to_string()
             );
         }
         assert!(render(&vars, Format::Json)

@@ -21,7 +21,7 @@ pub struct ProfileInfo {
 
 /// Every profile: registered ones and `.env.<name>` files in the project root (names that
 /// are valid profile names, so `.env.local` and `.env.example.old` are not profiles).
-pub fn list(config: &Config) -> Vec<ProfileInfo> {
+pub fn list(config: &Config) -> Result<Vec<ProfileInfo>> {
     let mut found: BTreeMap<String, ProfileInfo> = BTreeMap::new();
     for name in config.profiles.keys() {
         let file = config.profile_file(name);
@@ -35,33 +35,34 @@ pub fn list(config: &Config) -> Vec<ProfileInfo> {
             },
         );
     }
-    if let Ok(entries) = std::fs::read_dir(&config.root) {
-        for entry in entries.flatten() {
-            let fname = entry.file_name().to_string_lossy().into_owned();
-            let Some(name) = fname.strip_prefix(".env.") else {
-                continue;
-            };
-            if found.contains_key(name) || !is_profile_file_name(name) || !entry.path().is_file() {
-                continue;
-            }
-            // A registered profile with its own env_file may not be the owner of .env.<name>.
-            if config.root.join(&config.env_file) == entry.path()
-                || config.root.join(&config.local_file) == entry.path()
-            {
-                continue;
-            }
-            found.insert(
-                name.to_string(),
-                ProfileInfo {
-                    name: name.to_string(),
-                    file: entry.path(),
-                    registered: false,
-                    file_exists: true,
-                },
-            );
+    // A directory that cannot be read is an error, not "no profiles".
+    let entries = std::fs::read_dir(&config.root).map_err(|e| Error::io(&config.root, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(&config.root, e))?;
+        let fname = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = fname.strip_prefix(".env.") else {
+            continue;
+        };
+        if found.contains_key(name) || !is_profile_file_name(name) || !entry.path().is_file() {
+            continue;
         }
+        // A registered profile with its own env_file may not be the owner of .env.<name>.
+        if config.root.join(&config.env_file) == entry.path()
+            || config.root.join(&config.local_file) == entry.path()
+        {
+            continue;
+        }
+        found.insert(
+            name.to_string(),
+            ProfileInfo {
+                name: name.to_string(),
+                file: entry.path(),
+                registered: false,
+                file_exists: true,
+            },
+        );
     }
-    found.into_values().collect()
+    Ok(found.into_values().collect())
 }
 
 /// Whether `.env.<name>` counts as a profile's file when the profile is not registered:
@@ -83,8 +84,8 @@ pub fn file_template(config: &Config, name: &str) -> String {
 /// The profile `name`, if it is registered or its env file exists; else an error that lists
 /// the profiles there are.
 pub fn require(config: &Config, name: &str) -> Result<ProfileInfo> {
-    check_profile_name(name).map_err(|m| Error::new(format!("profile {name}: {m}")))?;
-    let all = list(config);
+    check_profile_name(name).map_err(|m| Error::usage(format!("profile {name}: {m}")))?;
+    let all = list(config)?;
     if let Some(p) = all.iter().find(|p| p.name == name) {
         return Ok(p.clone());
     }
@@ -98,7 +99,7 @@ pub fn require(config: &Config, name: &str) -> Result<ProfileInfo> {
         });
     }
     let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
-    let mut e = Error::new(format!(
+    let mut e = Error::not_found(format!(
         "profile {name} not found: it is not under `profiles:` and {} does not exist",
         file.display()
     ));
@@ -125,8 +126,10 @@ pub fn check_selected(
     name: &str,
     backends: &[Box<dyn Backend>],
 ) -> Result<Option<String>> {
-    let Err(unknown) = require(config, name) else {
-        return Ok(None);
+    let unknown = match require(config, name) {
+        Err(e @ Error::NotFound { .. }) => e,
+        Err(e) => return Err(e),
+        Ok(_) => return Ok(None),
     };
     let prefix = Namespace::new(&config.project, Some(name.to_string())).prefix();
     let mut unsure = Vec::new();
@@ -139,15 +142,17 @@ pub fn check_selected(
     }
     let message = format!(
         "{}, and no backend holds secrets under {prefix}",
-        unknown.message
+        unknown.message()
     );
+    let hint = unknown.hint().map(str::to_string);
     if unsure.is_empty() {
-        return Err(Error {
-            message,
-            hint: unknown.hint,
+        let e = Error::not_found(message);
+        return Err(match hint {
+            Some(h) => e.with_hint(h),
+            None => e,
         });
     }
-    let hint = unknown.hint.map(|h| format!("; {h}")).unwrap_or_default();
+    let hint = hint.map(|h| format!("; {h}")).unwrap_or_default();
     Ok(Some(format!(
         "{message} (backends {} could not say){hint}",
         unsure.join(", ")
@@ -287,6 +292,26 @@ mod tests {
             value: val.into(),
             secret: false,
         }
+    }
+
+    #[test]
+    fn an_unreadable_root_is_an_error_not_no_profiles() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("app");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join(".env.dev"), "A=1\n").unwrap();
+        let config = Config::load_text(&root.join(".envref.yaml"), "project: app\n").unwrap();
+        let names: Vec<String> = list(&config).unwrap().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["dev"]);
+        // Root may read any directory, so take the directory away instead of its permissions.
+        std::fs::remove_dir_all(&root).unwrap();
+        let e = list(&config).unwrap_err();
+        assert!(
+            matches!(&e, Error::Io { path: Some(p), source, .. }
+                if *p == root && source.kind() == std::io::ErrorKind::NotFound),
+            "{e:?}"
+        );
+        assert!(matches!(require(&config, "dev"), Err(Error::Io { .. })));
     }
 
     #[test]

@@ -189,7 +189,7 @@ impl Resolved {
         } else {
             format!("{n} variables")
         };
-        let e = crate::Error::new(format!(
+        let e = crate::Error::unresolved(format!(
             "{what} could not be resolved:\n{}",
             crate::dotenv::report_capped(&self.failures)
         ));
@@ -593,7 +593,9 @@ mod tests {
             not_found: l.not_found.into_iter().collect(),
             ..Default::default()
         };
-        let hint = res.error().unwrap().hint.unwrap();
+        let e = res.error().unwrap();
+        assert!(matches!(e, crate::Error::Unresolved { .. }), "{e:?}");
+        let hint = e.hint().unwrap();
         assert!(
             hint.contains("check the plugin of backend p") && !hint.contains("secret set"),
             "{hint}"
@@ -614,7 +616,7 @@ mod tests {
         assert!(res
             .error()
             .unwrap()
-            .hint
+            .hint()
             .unwrap()
             .contains("envref secret set k"));
     }

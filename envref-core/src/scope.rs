@@ -36,7 +36,7 @@ impl SecretScope {
             }
         }
         let name = self.backend.name();
-        Err(Error::new(format!(
+        Err(Error::not_found(format!(
             "{name}: secret not found: {key} (looked up {})",
             keys.join(", ")
         ))
@@ -62,7 +62,7 @@ impl SecretScope {
         if self.backend.delete(&stored)? {
             return Ok(());
         }
-        Err(Error::new(format!(
+        Err(Error::not_found(format!(
             "{}: secret not found: {stored}",
             self.backend.name()
         ))
@@ -78,7 +78,7 @@ impl SecretScope {
     ) -> Result<SecretString> {
         let source_key = Namespace::new(project, profile).key(key);
         self.backend.get(&source_key)?.ok_or_else(|| {
-            Error::new(format!("{}: secret not found: {source_key}", self.backend.name())).with_hint(
+            Error::not_found(format!("{}: secret not found: {source_key}", self.backend.name())).with_hint(
                 format!(
                     "check the project name; `envref secret list` in project {project} shows its secrets"
                 ),
@@ -101,7 +101,7 @@ impl SecretScope {
         if generate::rotate(self.backend.as_ref(), &stored, keep, new)? {
             return Ok(());
         }
-        Err(Error::new(format!(
+        Err(Error::not_found(format!(
             "{}: secret not found: {stored}; there is nothing to rotate",
             self.backend.name()
         ))
@@ -118,6 +118,7 @@ mod tests {
     use super::SecretScope;
     use crate::backend::Namespace;
     use crate::test_backend::Memory;
+    use crate::Error;
 
     fn scope(profile: Option<&str>, m: Memory) -> SecretScope {
         SecretScope::new(
@@ -138,15 +139,20 @@ mod tests {
         // Without a profile, a profile-scoped value is not seen.
         let s = scope(None, Memory::default().with("app/dev/k", "profile"));
         let e = s.read("k").unwrap_err();
-        assert!(e.message.contains("looked up app/k"), "{}", e.message);
+        assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("looked up app/k"),
+            "{}",
+            e.to_string()
+        );
         let e = scope(Some("dev"), Memory::default()).read("k").unwrap_err();
         assert!(
-            e.message.contains("looked up app/dev/k, app/k"),
+            e.to_string().contains("looked up app/dev/k, app/k"),
             "{}",
-            e.message
+            e.to_string()
         );
         assert!(e
-            .hint
+            .hint()
             .unwrap()
             .contains("envref secret set k --backend memory"));
     }
@@ -168,10 +174,11 @@ mod tests {
         assert_eq!(s.list().unwrap(), ["k"]);
         s.delete("k").unwrap();
         let e = s.delete("k").unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
         assert!(
-            e.message.contains("secret not found: app/dev/k"),
+            e.to_string().contains("secret not found: app/dev/k"),
             "{}",
-            e.message
+            e.to_string()
         );
         assert!(s.list().unwrap().is_empty());
     }
@@ -182,10 +189,11 @@ mod tests {
         let v = s.read_other("lib", Some("prod".into()), "k").unwrap();
         assert_eq!(v.expose_secret(), "v");
         let e = s.read_other("lib", None, "k").unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
         assert!(
-            e.message.contains("secret not found: lib/k"),
+            e.to_string().contains("secret not found: lib/k"),
             "{}",
-            e.message
+            e.to_string()
         );
     }
 
@@ -193,7 +201,12 @@ mod tests {
     fn rotate_refuses_to_create_and_reports_history_it_would_drop() {
         let s = scope(None, Memory::default());
         let e = s.rotate("k", 2, &SecretString::from("new")).unwrap_err();
-        assert!(e.message.contains("nothing to rotate"), "{}", e.message);
+        assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("nothing to rotate"),
+            "{}",
+            e.to_string()
+        );
         assert!(s.list().unwrap().is_empty(), "rotate created a secret");
         let s = scope(
             None,

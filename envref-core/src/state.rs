@@ -15,7 +15,7 @@ pub fn dir() -> Result<PathBuf> {
     xdg.or_else(|| crate::config::home_dir().map(|h| h.join(".local").join("state")))
         .map(|base| base.join("envref"))
         .ok_or_else(|| {
-            Error::new("cannot find the state directory: neither XDG_STATE_HOME nor HOME is set")
+            Error::config("cannot find the state directory: neither XDG_STATE_HOME nor HOME is set")
                 .with_hint("set HOME")
         })
 }

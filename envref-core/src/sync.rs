@@ -117,7 +117,7 @@ impl Bundle {
 
     fn from_json(bytes: &[u8]) -> Result<Bundle> {
         let bad = |why: &str| {
-            Error::new(format!(
+            Error::parse(format!(
                 "the decrypted sync file is not an envref secrets file: {why}"
             ))
         };
@@ -168,7 +168,7 @@ impl Bundle {
         signer: Option<&age::x25519::Identity>,
     ) -> Result<String> {
         if recipients.is_empty() {
-            return Err(Error::new("no recipients"));
+            return Err(Error::usage("no recipients"));
         }
         let auth = match signer {
             None => None,
@@ -179,7 +179,7 @@ impl Bundle {
                     .iter()
                     .map(|r| {
                         let tag = auth::sign(id, &r.to_string(), &digest).ok_or_else(|| {
-                            Error::new(format!(
+                            Error::crypto(format!(
                                 "cannot authenticate to recipient {r}: not a usable X25519 key"
                             ))
                         })?;
@@ -218,7 +218,7 @@ impl Bundle {
     pub fn verified_sender(&self, identities: &[age::x25519::Identity]) -> Result<Option<String>> {
         let Some(a) = &self.auth else { return Ok(None) };
         let forged = || {
-            Error::new(format!("the sync file claims to come from {}, but its authentication does not verify", a.sender))
+            Error::crypto(format!("the sync file claims to come from {}, but its authentication does not verify", a.sender))
                 .with_hint("it was changed after it was pushed, or someone else wrote it; nothing was stored. Ask the sender to push again")
         };
         let digest = self.digest();
@@ -232,7 +232,7 @@ impl Bundle {
                 };
             }
         }
-        Err(Error::new(format!(
+        Err(Error::crypto(format!(
             "the sync file claims to come from {}, but carries no authentication for your key",
             a.sender
         ))
@@ -246,15 +246,17 @@ impl Bundle {
         let plain = decrypt_with(identities, data).map_err(|e| match e {
             age::DecryptError::NoMatchingKeys => {
                 let keys: Vec<String> = identities.iter().map(|i| i.to_public().to_string()).collect();
-                Error::new(format!("the sync file is not encrypted to this identity ({})", keys.join(", "))).with_hint(
+                Error::crypto(format!("the sync file is not encrypted to this identity ({})", keys.join(", "))).with_hint(
                     "ask a teammate who can read it to add your public key (`envref team add <you> <age1…>`) and run `envref sync push --to-team`",
                 )
             }
-            other => Error::new(format!("the sync file cannot be decrypted: {other}")).with_hint("is it a file `envref sync push` wrote?"),
+            other => Error::crypto(format!("the sync file cannot be decrypted: {other}"))
+                .with_hint("is it a file `envref sync push` wrote?")
+                .with_source(other),
         })?;
         let plain = SecretString::from(
             String::from_utf8(plain)
-                .map_err(|_| Error::new("the decrypted sync file is not UTF-8"))?,
+                .map_err(|_| Error::parse("the decrypted sync file is not UTF-8"))?,
         );
         Bundle::from_json(plain.expose_secret().as_bytes())
     }
@@ -264,7 +266,7 @@ impl Bundle {
     /// are changed with `force`, kept otherwise.
     pub fn plan(&self, backend: &dyn Backend, project: &str, force: bool) -> Result<Plan> {
         if let Some(p) = self.project.as_deref().filter(|p| *p != project) {
-            return Err(Error::new(format!(
+            return Err(Error::usage(format!(
                 "the sync file holds the secrets of project {p}, not {project}"
             ))
             .with_hint("pull it in that project, or check `project:` in .envref.yaml"));
@@ -372,7 +374,7 @@ fn read_teams(file: &Path) -> Result<serde_json::Map<String, serde_json::Value>>
     match std::fs::read(file) {
         Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
             Ok(serde_json::Value::Object(m)) => Ok(m),
-            _ => Err(Error::new(format!(
+            _ => Err(Error::parse(format!(
                 "{}: not the JSON object envref writes",
                 file.display()
             ))
@@ -580,7 +582,7 @@ pub fn assemble_recipients(
     let mut all = Vec::new();
     if let Some(team) = team {
         if team.is_empty() {
-            return Err(Error::new("--to-team: no team members in .envref.yaml")
+            return Err(Error::config("--to-team: no team members in .envref.yaml")
                 .with_hint("add them with `envref team add <name> <age1…>`, or pass --to age1…"));
         }
         for m in team {
@@ -603,7 +605,7 @@ pub fn assemble_recipients(
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let found = read_recipients(&text).map_err(|e| e.context(path.display()))?;
         if found.is_empty() {
-            return Err(Error::new(format!(
+            return Err(Error::parse(format!(
                 "{}: no public keys in the file",
                 path.display()
             )));
@@ -656,27 +658,39 @@ mod tests {
     #[test]
     fn recipients_errors_say_where() {
         let e = assemble_recipients(Some(&[]), &[], &[]).err().unwrap();
-        assert!(e.message.contains("no team members"), "{}", e.message);
+        assert!(matches!(e, Error::Config { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("no team members"),
+            "{}",
+            e.to_string()
+        );
         let bad = [TeamMember {
             name: "bob".into(),
             public_key: "age1nope".into(),
         }];
         let e = assemble_recipients(Some(&bad), &[], &[]).err().unwrap();
-        assert!(e.message.starts_with("team member bob"), "{}", e.message);
+        assert!(matches!(e, Error::Usage { .. }), "{e:?}");
+        assert!(
+            e.to_string().starts_with("team member bob"),
+            "{}",
+            e.to_string()
+        );
         let e = assemble_recipients(None, &["nope".into()], &[])
             .err()
             .unwrap();
-        assert!(e.message.starts_with("--to nope"), "{}", e.message);
+        assert!(matches!(e, Error::Usage { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("--to nope"), "{}", e.to_string());
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty.txt");
         std::fs::write(&empty, "# nobody\n").unwrap();
         let e = assemble_recipients(None, &[], &[(empty, "empty.txt".into())])
             .err()
             .unwrap();
+        assert!(matches!(e, Error::Parse { .. }), "{e:?}");
         assert!(
-            e.message.contains("no public keys in the file"),
+            e.to_string().contains("no public keys in the file"),
             "{}",
-            e.message
+            e.to_string()
         );
     }
 
@@ -705,10 +719,10 @@ mod tests {
             assert_eq!(got.secrets["staging/api_key"].expose_secret(), "sk-\"2\"\n");
         }
         let e = Bundle::open(armored.as_bytes(), &[age::x25519::Identity::generate()]).unwrap_err();
+        assert!(matches!(e, Error::Crypto { .. }), "{e:?}");
         assert!(
-            e.message.contains("not encrypted to this identity"),
-            "{}",
-            e.message
+            e.to_string().contains("not encrypted to this identity"),
+            "{e}"
         );
         assert!(!format!("{b:?}").contains("sk-1"));
     }
@@ -745,11 +759,9 @@ mod tests {
         assert_eq!(backend.writes(), 2, "the unchanged key was rewritten");
         assert_eq!(backend.map.lock().unwrap()["app/other"], "new");
         assert!(!b.plan(&backend, "app", true).unwrap().writes());
-        assert!(b
-            .plan(&backend, "other-app", false)
-            .unwrap_err()
-            .message
-            .contains("holds the secrets of project app"));
+        let e = b.plan(&backend, "other-app", false).unwrap_err();
+        assert!(matches!(e, Error::Usage { .. }), "{e:?}");
+        assert!(e.to_string().contains("holds the secrets of project app"));
     }
 
     /// Alice, Bob and Carol, a bundle, and the bundle sealed to Bob and Carol signed by Alice.
@@ -831,10 +843,11 @@ mod tests {
         got.secrets
             .insert("db_url".into(), SecretString::from("postgres://evil"));
         let e = got.verified_sender(std::slice::from_ref(&bob)).unwrap_err();
+        assert!(matches!(e, Error::Crypto { .. }), "{e:?}");
         assert!(
-            e.message.contains("does not verify") && !e.message.contains("evil"),
+            e.to_string().contains("does not verify") && !e.to_string().contains("evil"),
             "{}",
-            e.message
+            e.to_string()
         );
         // Carol, a recipient herself, signs as Carol and claims to be Alice: Bob rejects it.
         let mut forged = Bundle::open(
@@ -846,7 +859,7 @@ mod tests {
         assert!(forged
             .verified_sender(std::slice::from_ref(&bob))
             .unwrap_err()
-            .message
+            .to_string()
             .contains("does not verify"));
         // A tag for someone else only.
         let mut only_carol = Bundle::open(signed.as_bytes(), std::slice::from_ref(&bob)).unwrap();
@@ -859,7 +872,7 @@ mod tests {
         assert!(only_carol
             .verified_sender(std::slice::from_ref(&bob))
             .unwrap_err()
-            .message
+            .to_string()
             .contains("no authentication for your key"));
     }
 
@@ -870,7 +883,7 @@ mod tests {
             Bundle::from_json(json(extra).as_bytes())
                 .err()
                 .unwrap()
-                .message
+                .to_string()
         };
         assert!(err(r#", "sender": "age1x""#).contains("must come together"));
         assert!(err(r#", "sender": "age1x", "auth": {"age1y": 1}"#).contains("tag is not a string"));
@@ -890,11 +903,11 @@ mod tests {
         assert!(Bundle::from_json(br#"{"../x": "v"}"#).is_err());
         assert!(Bundle::from_json(br#"{"version": 2, "secrets": {}}"#)
             .unwrap_err()
-            .message
+            .to_string()
             .contains("version 2"));
         assert!(read_recipients("# team\n\nage1nope\n")
             .unwrap_err()
-            .message
+            .to_string()
             .starts_with("line 3"));
     }
 }

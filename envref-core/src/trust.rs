@@ -100,27 +100,35 @@ pub fn check(config: &Config, specs: &[&BackendSpec]) -> Result<()> {
     }
     let file = config.file.display();
     let allow = format!("if you trust it, run `{}`", allow_command(config));
-    let (why, hint) = match state(&config.file) {
+    let (why, hint, cause) = match state(&config.file) {
         Ok(State::Allowed) => return Ok(()),
         Ok(State::Changed) => (
             "has changed since you allowed it".to_string(),
             format!("read what changed in {file}; {allow}"),
+            None,
         ),
         Ok(State::NotAllowed) => (
             "is not allowed yet".to_string(),
             format!("read {file}; {allow}"),
+            None,
         ),
         Err(e) => (
-            format!("cannot be checked ({})", e.message),
-            e.hint.unwrap_or_else(|| format!("read {file}; {allow}")),
+            format!("cannot be checked ({e})"),
+            e.hint()
+                .map_or_else(|| format!("read {file}; {allow}"), String::from),
+            Some(e),
         ),
     };
     let list: Vec<String> = named.iter().map(|n| format!("  - {n}")).collect();
-    Err(Error::new(format!(
+    let e = Error::not_allowed(format!(
         "{file} {why}; envref runs the programs it names only once you allow it:\n{}",
         list.join("\n")
     ))
-    .with_hint(hint))
+    .with_hint(hint);
+    Err(match cause {
+        Some(cause) => e.with_source(cause),
+        None => e,
+    })
 }
 
 /// `envref allow`, with `-C <root>` when the current directory would not find this config.
@@ -192,7 +200,7 @@ fn record_path(file: &Path) -> Result<PathBuf> {
     let file = canonical(file);
     let root = file.parent().unwrap_or(Path::new("/"));
     if canonical(&dir).starts_with(root) {
-        return Err(Error::new(format!(
+        return Err(Error::not_allowed(format!(
             "the state directory {} is inside the project {}",
             dir.display(),
             root.display()

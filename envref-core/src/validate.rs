@@ -117,18 +117,19 @@ impl Schema {
     /// Parse a schema; every problem is reported at once.
     pub fn parse(path: &Path, text: &str) -> Result<Schema> {
         let file: SchemaFile = serde_json::from_str(text).map_err(|e| {
-            Error::new(format!(
+            Error::parse(format!(
                 "{}:{}:{}: invalid schema: {e}",
                 path.display(),
                 e.line(),
                 e.column()
             ))
+            .with_source(e)
             .with_hint(
                 r#"a schema looks like {"keys": {"PORT": {"type": "port", "required": true}}}"#,
             )
         })?;
         let keys = file.keys.ok_or_else(|| {
-            Error::new(format!(
+            Error::parse(format!(
                 "{}: the schema has no \"keys\" object, so it would check nothing",
                 path.display()
             ))
@@ -148,7 +149,7 @@ impl Schema {
                 .map(|p| format!("  - {p}"))
                 .collect::<Vec<_>>()
                 .join("\n");
-            return Err(Error::new(format!(
+            return Err(Error::parse(format!(
                 "{}: invalid schema:\n{list}",
                 path.display()
             )));
@@ -410,14 +411,14 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.message.contains("A: unknown type")
-                && e.message.contains("B: type enum")
-                && e.message.contains("C: invalid pattern")
+            e.to_string().contains("A: unknown type")
+                && e.to_string().contains("B: type enum")
+                && e.to_string().contains("C: invalid pattern")
         );
         assert!(
             Schema::parse(Path::new("/s.json"), r#"{"PORT": {"type": "port"}}"#)
                 .unwrap_err()
-                .message
+                .to_string()
                 .contains("no \"keys\"")
         );
     }

@@ -262,14 +262,14 @@ proptest! {
             (Ok(_), Err(_)) => prop_assert!(false, "invalid UTF-8 was accepted"),
             (Err(e), utf8) => {
                 let shown = path.display().to_string();
-                prop_assert!(e.message.starts_with(&format!("{shown}:")), "{}", e.message);
-                prop_assert!(e.hint.is_some(), "{}", e.message);
+                prop_assert!(e.to_string().starts_with(&format!("{shown}:")), "{e}");
+                prop_assert!(matches!(e, envref_core::Error::Parse { .. }) && e.hint().is_some(), "{e:?}");
                 if let Err(bad) = utf8 {
                     // The position is that of the first invalid byte.
                     let valid = &bytes[..bad.valid_up_to()];
                     let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
                     let col = std::str::from_utf8(&valid[valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..]).unwrap().chars().count() + 1;
-                    prop_assert_eq!(&e.message, &format!("{shown}:{line}:{col}: file is not valid UTF-8"));
+                    prop_assert_eq!(&e.to_string(), &format!("{shown}:{line}:{col}: file is not valid UTF-8"));
                 }
             }
         }

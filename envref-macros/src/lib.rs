@@ -74,8 +74,8 @@ fn check_declared(key: &str) -> Result<Vec<PathBuf>, String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     let project = Project::open(&dir, None).map_err(|e| {
-        let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
-        format!("envref: {}{hint}", e.message)
+        let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+        format!("envref: {e}{hint}")
     })?;
     let mut files: Vec<PathBuf> = vec![project.config.file.clone()];
     files.extend(

@@ -112,5 +112,7 @@ fn report_failure(findings: &[audit::SuspectValue]) {
         ));
         fixes.push("write ${ref://<backend>/<key>} inside text, or make ref://<backend>/<key> the whole value");
     }
-    ui::error(&Error::new(format!("audit: {}", what.join(", "))).with_hint(fixes.join("\n      ")));
+    ui::error(
+        &Error::check(format!("audit: {}", what.join(", "))).with_hint(fixes.join("\n      ")),
+    );
 }

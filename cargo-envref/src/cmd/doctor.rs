@@ -62,7 +62,7 @@ pub fn run(g: &Global, a: DoctorArgs) -> Result<i32> {
         write_stdout(&o)?;
     }
     if errors > 0 {
-        ui::error(&Error::new(format!(
+        ui::error(&Error::check(format!(
             "doctor: {errors} error(s), {warnings} warning(s)"
         )));
         return Ok(1);

@@ -50,11 +50,12 @@ pub fn run(g: &Global, a: EditArgs) -> Result<i32> {
             EditTarget::Config => "run `envref edit --config` again to fix it",
             EditTarget::EnvFile => "run `envref edit` again (with the same flags) to fix it",
         };
-        Error::new(format!(
+        Error::parse(format!(
             "{} was saved, but it is not valid:\n{}",
             path.display(),
-            e.message
+            e
         ))
+        .with_source(e)
         .with_hint(hint)
     })?;
     Ok(0)
@@ -74,7 +75,7 @@ fn choose_file(g: &Global, a: &EditArgs) -> Result<(PathBuf, EditTarget)> {
         // A broken .envref.yaml is what `edit --config` is for: find it, do not load it.
         None if a.config => {
             let file = find_config(&g.dir()).ok_or_else(|| {
-                Error::new(format!(
+                Error::not_found(format!(
                     "no {CONFIG_FILE} found in {} or any parent directory",
                     g.dir().display()
                 ))
@@ -87,7 +88,7 @@ fn choose_file(g: &Global, a: &EditArgs) -> Result<(PathBuf, EditTarget)> {
             if a.local {
                 (config.root.join(&config.local_file), EditTarget::EnvFile)
             } else if let Some(p) = &a.profile {
-                check_profile_name(p).map_err(|m| Error::new(format!("profile {p}: {m}")))?;
+                check_profile_name(p).map_err(|m| Error::usage(format!("profile {p}: {m}")))?;
                 (config.profile_file(p), EditTarget::EnvFile)
             } else {
                 (config.root.join(&config.env_file), EditTarget::EnvFile)
@@ -107,13 +108,15 @@ fn run_editor(path: &Path) -> Result<()> {
         .status()
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::new(format!("editor not found: {program}"))
+                Error::program(format!("editor not found: {program}"))
+                    .with_source(e)
                     .with_hint("set $VISUAL or $EDITOR to an installed editor, e.g. EDITOR=nano")
             } else {
-                Error::new(format!(
+                Error::program(format!(
                     "cannot run the editor {program}: {}",
                     envref_core::error::io_reason(&e)
                 ))
+                .with_source(e)
             }
         })?;
     if !status.success() {
@@ -121,7 +124,7 @@ fn run_editor(path: &Path) -> Result<()> {
             || "was killed by a signal".to_string(),
             |c| format!("exited with status {c}"),
         );
-        return Err(Error::new(format!("editor {program} {how}")));
+        return Err(Error::program(format!("editor {program} {how}")));
     }
     Ok(())
 }

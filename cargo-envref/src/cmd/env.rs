@@ -109,8 +109,8 @@ pub fn get(g: &Global, a: GetArgs) -> Result<i32> {
         {
             ui::warn(&format!(
                 "{}{}",
-                e.message,
-                e.hint.map(|h| format!(" ({h})")).unwrap_or_default()
+                e.message(),
+                e.hint().map(|h| format!(" ({h})")).unwrap_or_default()
             ));
         }
         let ev = evaluate(&project.merged, RefMode::Literal, false);

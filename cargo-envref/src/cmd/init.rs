@@ -25,9 +25,9 @@ pub struct InitArgs {
 
 pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
     let dir = std::path::absolute(g.dir())
-        .map_err(|e| Error::new(format!("cannot resolve the directory: {e}")))?;
+        .map_err(|e| Error::io_while("cannot resolve the directory", e))?;
     if !dir.is_dir() {
-        return Err(Error::new(format!("{}: not a directory", dir.display())));
+        return Err(Error::usage(format!("{}: not a directory", dir.display())));
     }
     let project = project_name(&dir, a.project)?;
     // The keychain is the default chain; where no Secret Service answers, start with the vault.
@@ -75,7 +75,7 @@ fn project_name(dir: &Path, flag: Option<String>) -> Result<String> {
         return Ok(init::project_name_from_dir(&dir_name.unwrap_or_default()));
     };
     envref_core::config::check_name(&p).map_err(|m| {
-        Error::new(format!("--project {p:?}: {m}"))
+        Error::usage(format!("--project {p:?}: {m}"))
             .with_hint("pick a name like `my-app`; it names the namespace secrets are stored under")
     })?;
     Ok(p)
@@ -104,7 +104,7 @@ fn write_skeleton(dir: &Path, config: &str, force: bool) -> Result<usize> {
                 Ok(_) => ui::info("  allow   .envref.yaml (envref allow)"),
                 Err(e) => ui::warn(&format!(
                     "{}; run `envref allow` before adding a backend with `command:`",
-                    e.message
+                    e
                 )),
             }
         }

@@ -90,7 +90,7 @@ pub fn choose_backend(config: &Config, name: Option<&str>) -> Result<Box<dyn Bac
         None => config
             .backends
             .first()
-            .ok_or_else(|| Error::new("no backends configured"))?,
+            .ok_or_else(|| Error::config("no backends configured"))?,
     };
     backend::build(config, spec, &build_context())
 }
@@ -108,7 +108,7 @@ pub fn write_stdout(data: &str) -> Result<()> {
         Ok(()) => Ok(()),
         // A closed pipe (`| head`) is the reader's choice, not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::new(format!("cannot write to stdout: {e}"))),
+        Err(e) => Err(Error::io_while("cannot write to stdout", e)),
     }
 }
 

@@ -61,7 +61,7 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
         for m in &plan.missing {
             ui::info(&format!("  missing: {}", m.describe(&backends)));
         }
-        return Err(Error::new(format!("{n} secret{missing} missing, and there is no terminal to ask on"))
+        return Err(Error::usage(format!("{n} secret{missing} missing, and there is no terminal to ask on"))
             .with_hint("run `envref onboard` in a terminal, or store each with `envref secret set <key> --stdin`"));
     }
     ui::info(&format!(
@@ -75,7 +75,7 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
         return Ok(0);
     }
     let list: Vec<String> = left.iter().map(|r| r.to_string()).collect();
-    Err(Error::new(format!(
+    Err(Error::unresolved(format!(
         "{} of {} references still do not resolve: {}",
         list.len(),
         plan.refs.len(),
@@ -110,7 +110,7 @@ fn ask_and_store(
             backend.name()
         );
         let value = rpassword::prompt_password(prompt)
-            .map_err(|e| Error::new(format!("cannot read the value: {e}")))?;
+            .map_err(|e| Error::io_while("cannot read the value", e))?;
         if value.is_empty() {
             ui::info("  skipped");
             skipped += 1;

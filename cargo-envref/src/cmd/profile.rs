@@ -80,7 +80,7 @@ pub fn run(g: &Global, c: ProfileCommand) -> Result<i32> {
 
 fn list(config: &Config) -> Result<()> {
     let effective = config.select_profile(None)?;
-    let all = profile::list(config);
+    let all = profile::list(config)?;
     if all.is_empty() {
         ui::info("no profiles found");
         ui::hint("create one with `envref profile create <name>`");
@@ -158,17 +158,20 @@ fn evaluated(
     print_warnings(&ev.warnings);
     let errors: Vec<String> = ev.failures.iter().map(|(_, f)| f.to_string()).collect();
     if !errors.is_empty() {
-        return Err(Error::new(format!("profile {name}: {}", errors.join("\n"))));
+        return Err(Error::unresolved(format!(
+            "profile {name}: {}",
+            errors.join("\n")
+        )));
     }
     Ok(ev.vars)
 }
 
 fn create(g: &Global, config: &envref_core::config::Config, a: CreateArgs) -> Result<()> {
     envref_core::config::check_profile_name(&a.name)
-        .map_err(|m| Error::new(format!("cannot create profile {}: {m}", a.name)))?;
+        .map_err(|m| Error::usage(format!("cannot create profile {}: {m}", a.name)))?;
     let rel = match &a.env_file {
         Some(f) if std::path::Path::new(f).is_absolute() => {
-            return Err(Error::new(format!(
+            return Err(Error::usage(format!(
                 "--env-file {f}: must be relative to the project root"
             )))
         }
@@ -177,7 +180,7 @@ fn create(g: &Global, config: &envref_core::config::Config, a: CreateArgs) -> Re
     };
     let target = config.root.join(&rel);
     if target.exists() && !a.force {
-        return Err(Error::new(format!(
+        return Err(Error::usage(format!(
             "{} already exists",
             display_path(&config.root, &target)
         ))

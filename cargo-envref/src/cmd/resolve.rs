@@ -99,19 +99,13 @@ fn is_cargo(program: &OsString) -> bool {
 /// child's own. Elsewhere: run it and pass its status through. `dir` (`-C`) is its cwd.
 pub fn exec(command: &[OsString], vars: &[Var], dir: Option<&std::path::Path>) -> Result<i32> {
     let (program, args) = command.split_first().ok_or_else(|| {
-        Error::new("no command given").with_hint("envref run -- <command> [args…]")
+        Error::usage("no command given").with_hint("envref run -- <command> [args…]")
     })?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args);
     if let Some(d) = dir {
         // "As if started in DIR": shells trust $PWD when it names their cwd.
-        let abs = std::path::absolute(d).map_err(|e| {
-            Error::new(format!(
-                "{}: {}",
-                d.display(),
-                envref_core::error::io_reason(&e)
-            ))
-        })?;
+        let abs = std::path::absolute(d).map_err(|e| Error::io(d, e))?;
         cmd.current_dir(&abs).env("PWD", &abs);
     }
     for v in vars {
@@ -122,13 +116,15 @@ pub fn exec(command: &[OsString], vars: &[Var], dir: Option<&std::path::Path>) -
     let not_found = |e: std::io::Error| {
         let name = program.to_string_lossy();
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::new(format!("command not found: {name}"))
+            Error::program(format!("command not found: {name}"))
+                .with_source(e)
                 .with_hint("check the spelling and that it is on PATH")
         } else {
-            Error::new(format!(
+            Error::program(format!(
                 "cannot run {name}: {}",
                 envref_core::error::io_reason(&e)
             ))
+            .with_source(e)
         }
     };
     #[cfg(unix)]

@@ -157,12 +157,12 @@ fn warn_unknown_profile(s: &SecretScope, config: &Config) -> Result<()> {
 
 /// A key to read (`get`, `share`, `delete`): rotation archives included.
 fn check_key(key: &str) -> Result<()> {
-    check_secret_key(key).map_err(|m| Error::new(format!("invalid secret key {key:?}: {m}")))
+    check_secret_key(key).map_err(|m| Error::usage(format!("invalid secret key {key:?}: {m}")))
 }
 
 /// A key to write: no rotation archive names.
 fn check_new_key(key: &str) -> Result<()> {
-    check_writable_key(key).map_err(|m| Error::new(format!("invalid secret key {key:?}: {m}")))
+    check_writable_key(key).map_err(|m| Error::usage(format!("invalid secret key {key:?}: {m}")))
 }
 
 /// Replacing a secret that exists needs `--force` or a yes on the terminal; `Ok(false)` means
@@ -173,7 +173,7 @@ fn confirm_replace(s: &SecretScope, key: &str, force: bool, why: &str) -> Result
     }
     let what = format!("{} already exists", s.describe(key));
     if !ui::interactive() {
-        return Err(Error::new(format!("{what}; {why}")).with_hint(format!(
+        return Err(Error::usage(format!("{what}; {why}")).with_hint(format!(
             "pass --force to replace it, or `envref secret rotate {key}` to replace it and keep the old value"
         )));
     }
@@ -309,9 +309,9 @@ fn copy(
     t: &Target,
 ) -> Result<i32> {
     check_new_key(key)?;
-    check_project_name(from).map_err(|m| Error::new(format!("--from {from:?}: {m}")))?;
+    check_project_name(from).map_err(|m| Error::usage(format!("--from {from:?}: {m}")))?;
     if let Some(p) = &from_profile {
-        check_profile_name(p).map_err(|m| Error::new(format!("--from-profile {p:?}: {m}")))?;
+        check_profile_name(p).map_err(|m| Error::usage(format!("--from-profile {p:?}: {m}")))?;
     }
     let s = open_scope(config, t)?;
     let source = Namespace::new(from, from_profile.clone()).key(key);
@@ -373,8 +373,9 @@ fn share(
         (None, Some(f)) => {
             let content = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
             let first = first_key_line(&content);
-            first
-                .ok_or_else(|| Error::new(format!("{}: no public key in the file", f.display())))?
+            first.ok_or_else(|| {
+                Error::parse(format!("{}: no public key in the file", f.display()))
+            })?
         }
         (None, None) => unreachable!("clap requires one"),
     };
@@ -404,7 +405,7 @@ fn read_value(key: &str, value: Option<String>, stdin: bool) -> Result<SecretStr
         let mut buf = String::new();
         std::io::stdin()
             .read_to_string(&mut buf)
-            .map_err(|e| Error::new(format!("cannot read the value from stdin: {e}")))?;
+            .map_err(|e| Error::io_while("cannot read the value from stdin", e))?;
         if buf.ends_with('\n') {
             buf.pop();
             if buf.ends_with('\r') {
@@ -414,15 +415,15 @@ fn read_value(key: &str, value: Option<String>, stdin: bool) -> Result<SecretStr
         buf
     } else if ui::interactive() {
         rpassword::prompt_password(format!("Value for {key}: "))
-            .map_err(|e| Error::new(format!("cannot read the value: {e}")))?
+            .map_err(|e| Error::io_while("cannot read the value", e))?
     } else {
-        return Err(Error::new(format!(
+        return Err(Error::usage(format!(
             "no value given for {key} and no terminal to ask on"
         ))
         .with_hint("pass --value VALUE, or pipe it in with --stdin"));
     };
     check_secret_value(&v).map_err(|m| {
-        Error::new(format!("{key}: {m}")).with_hint("give a non-empty value without NUL bytes")
+        Error::usage(format!("{key}: {m}")).with_hint("give a non-empty value without NUL bytes")
     })?;
     Ok(SecretString::from(v))
 }

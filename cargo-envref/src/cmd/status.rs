@@ -57,7 +57,7 @@ pub fn run(g: &Global, a: StatusArgs) -> Result<i32> {
     if !status.problems.is_empty() {
         parts.push(format!("{} variable(s) with errors", status.problems.len()));
     }
-    let mut e = Error::new(format!("status: {}", parts.join(", ")));
+    let mut e = Error::check(format!("status: {}", parts.join(", ")));
     if missing > 0 {
         e = e.with_hint(
             "run the `fix:` command of each missing secret (or `envref onboard` for all of them)",

@@ -116,7 +116,7 @@ fn push(g: &Global, config: &Config, a: PushArgs) -> Result<i32> {
     let (bundle, warnings) = Bundle::collect(backend.as_ref(), &config.project)?;
     print_warnings(&warnings);
     if bundle.secrets.is_empty() {
-        return Err(Error::new(format!(
+        return Err(Error::not_found(format!(
             "no secrets under {}/ in backend {}",
             config.project,
             backend.name()
@@ -186,7 +186,7 @@ fn report_signer(config: &Config, signer: Option<String>) {
 
 fn pull(g: &Global, config: &Config, a: PullArgs) -> Result<i32> {
     let identity = identity_file(g, a.identity.as_ref()).ok_or_else(|| {
-        Error::new("no identity file given").with_hint(format!(
+        Error::usage("no identity file given").with_hint(format!(
             "pass --identity key.txt (an `age-keygen` file), or set {IDENTITY_ENV}"
         ))
     })?;
@@ -306,13 +306,13 @@ fn confirm(question: &str, yes: bool) -> Result<()> {
         return Ok(());
     }
     if !ui::interactive() {
-        return Err(Error::new(
+        return Err(Error::usage(
             "nothing was written: this needs a confirmation, and there is no terminal to ask on",
         )
         .with_hint("review the lines above, then run the command again with --yes"));
     }
     if !ui::confirm(question)? {
-        return Err(Error::new("cancelled; nothing was written"));
+        return Err(Error::not_allowed("cancelled; nothing was written"));
     }
     Ok(())
 }

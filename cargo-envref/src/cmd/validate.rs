@@ -41,7 +41,7 @@ pub fn run(g: &Global, a: ValidateArgs) -> Result<i32> {
         if github {
             write_stdout(&format!("{}\n", annotation(&root, p)))?;
         }
-        ui::error(&Error::new(describe(&root, p)));
+        ui::error(&Error::check(describe(&root, p)));
     }
     let against: Vec<String> = [example_path.as_deref(), schema_path.as_deref()]
         .into_iter()
@@ -56,7 +56,7 @@ pub fn run(g: &Global, a: ValidateArgs) -> Result<i32> {
             report.extra.len(),
             report.invalid.len(),
         );
-        let mut e = Error::new(format!(
+        let mut e = Error::check(format!(
             "validation failed: {n} error(s) ({missing} missing, {extra} extra, {invalid} invalid) against {against}"
         ));
         if !a.ci {
@@ -105,7 +105,7 @@ fn references(
         .map(given)
         .or_else(|| default(".env.schema.json"));
     if example.is_none() && schema.is_none() {
-        return Err(Error::new("nothing to validate against: no .env.example and no .env.schema.json in the project root")
+        return Err(Error::not_found("nothing to validate against: no .env.example and no .env.schema.json in the project root")
             .with_hint("create .env.example (every expected key) or .env.schema.json, or pass --example/--schema"));
     }
     Ok((example, schema))

@@ -79,6 +79,9 @@ fn open_store(name: &str) -> Result<Arc<CredentialStore>, BackendError> {
         Ok(store) => Ok(store as Arc<CredentialStore>),
         // Whatever stops the connection (no bus, no provider, no reply), there is no usable
         // Secret Service for this run; the cause says which.
+        Err(KeyringError::PlatformFailure(inner)) => {
+            Err(unavailable(name, &inner.to_string()).with_source(inner))
+        }
         Err(e) => Err(unavailable(name, &e.to_string())),
     }
 }
@@ -198,13 +201,14 @@ fn map_error(name: &str, op: &str, key: &str, e: KeyringError) -> BackendError {
     match e {
         KeyringError::PlatformFailure(inner) => {
             let text = inner.to_string();
-            if is_gone(&text) {
+            let e = if is_gone(&text) {
                 unavailable(name, &text)
             } else {
                 BackendError::new(ErrorKind::Failed, format!("{name}: {op}{target} failed: {}", one_line(&text)))
-            }
+            };
+            e.with_source(inner)
         }
-        KeyringError::NoStorageAccess(_) => BackendError::new(ErrorKind::Denied, format!("{name}: locked")).with_hint(LOCKED_HINT),
+        KeyringError::NoStorageAccess(inner) => BackendError::new(ErrorKind::Denied, format!("{name}: locked")).with_hint(LOCKED_HINT).with_source(inner),
         KeyringError::NoEntry => BackendError::new(ErrorKind::Failed, format!("{name}: secret not found:{target}")),
         KeyringError::BadEncoding(_) | KeyringError::BadDataFormat(..) => {
             BackendError::new(ErrorKind::Failed, format!("{name}: the value stored for{target} is not UTF-8 text"))
@@ -336,6 +340,32 @@ mod tests {
              org.freedesktop.secrets was not provided by any .service files"
         );
         assert!(e.hint.as_deref().unwrap().contains("envref vault init"));
+    }
+
+    #[test]
+    fn platform_causes_are_kept_for_verbose() {
+        let cause = "DBus error: NoReply\ndetail on a second line";
+        let e = map_error(
+            "keychain",
+            "get",
+            "app/k",
+            KeyringError::PlatformFailure(cause.into()),
+        );
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        let source = std::error::Error::source(&e).expect("the platform error is the source");
+        assert_eq!(source.to_string(), cause);
+        // The message has the first line; -v adds the whole cause.
+        assert_eq!(crate::Error::from(e).causes(), [cause]);
+        let e = map_error(
+            "keychain",
+            "get",
+            "app/k",
+            KeyringError::NoStorageAccess("unlock prompt was dismissed".into()),
+        );
+        assert_eq!(
+            crate::Error::from(e).causes(),
+            ["unlock prompt was dismissed"]
+        );
     }
 
     #[test]

@@ -357,7 +357,7 @@ mod tests {
             )
             .unwrap();
             let e = crate::config::Config::load(&file).unwrap_err();
-            assert!(e.message.contains(expected), "{bad}: {}", e.message);
+            assert!(e.to_string().contains(expected), "{bad}: {e}");
         }
     }
 }

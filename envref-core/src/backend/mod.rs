@@ -108,13 +108,14 @@ pub enum ErrorKind {
     Unsupported,
 }
 
-/// A backend failure: a one-line message naming the backend, and a hint with the fix.
-/// Never carries a secret value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A backend failure: a one-line message naming the backend, a hint with the fix, and the
+/// platform error it came from (for `-v`). Never carries a secret value.
+#[derive(Debug, Clone)]
 pub struct BackendError {
     pub kind: ErrorKind,
     pub message: String,
     pub hint: Option<String>,
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl BackendError {
@@ -123,6 +124,7 @@ impl BackendError {
             kind,
             message: message.into(),
             hint: None,
+            source: None,
         }
     }
 
@@ -130,7 +132,25 @@ impl BackendError {
         self.hint = Some(hint.into());
         self
     }
+
+    /// Keep `cause` for `source()`; only an error whose text and Debug never hold a value.
+    pub fn with_source(
+        mut self,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        self.source = Some(cause.into().into());
+        self
+    }
 }
+
+/// Equal when they say the same (the cause is not compared).
+impl PartialEq for BackendError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.kind, &self.message, &self.hint) == (other.kind, &other.message, &other.hint)
+    }
+}
+
+impl Eq for BackendError {}
 
 impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -138,12 +158,9 @@ impl fmt::Display for BackendError {
     }
 }
 
-impl From<BackendError> for crate::Error {
-    fn from(e: BackendError) -> Self {
-        crate::Error {
-            message: e.message,
-            hint: e.hint,
-        }
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
     }
 }
 

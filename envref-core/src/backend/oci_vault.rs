@@ -165,7 +165,7 @@ impl OciVault {
     pub fn new(spec: &BackendSpec) -> crate::Result<OciVault> {
         let required = |option: &str| {
             spec.option(option).filter(|v| !v.trim().is_empty()).map(str::to_string).ok_or_else(|| {
-                crate::Error::new(format!("backend {}: option `{option}` is required for type oci-vault", spec.name))
+                crate::Error::config(format!("backend {}: option `{option}` is required for type oci-vault", spec.name))
                     .with_hint("set vault_id, compartment_id and key_id (OCIDs) under `config:` in .envref.yaml")
             })
         };
@@ -586,11 +586,9 @@ mod tests {
         let mut spec = BackendSpec::new("oci", "oci-vault");
         spec.options.insert("vault_id".into(), "v".into());
         spec.options.insert("compartment_id".into(), "c".into());
-        assert!(OciVault::new(&spec)
-            .err()
-            .unwrap()
-            .message
-            .contains("`key_id`"));
+        let e = OciVault::new(&spec).err().unwrap();
+        assert!(matches!(e, crate::Error::Config { .. }), "{e:?}");
+        assert!(e.to_string().contains("`key_id`"));
         spec.options.insert("key_id".into(), "k".into());
         assert!(OciVault::new(&spec).is_ok());
     }

@@ -40,6 +40,6 @@ pub fn build_all(config: &Config, ctx: &BuildContext) -> Result<Vec<Box<dyn Back
 /// table; a spec built by hand may not be.
 fn construct(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>> {
     let info = super::kinds::lookup(&spec.kind)
-        .map_err(|m| Error::new(format!("backend {}: {m}", spec.name)))?;
+        .map_err(|m| Error::config(format!("backend {}: {m}", spec.name)))?;
     (info.construct)(spec, ctx)
 }
