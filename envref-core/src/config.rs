@@ -129,7 +129,7 @@ impl BackendSpec {
 /// without a password (`https://TOKEN@host`) is often a token, so it becomes `***`. The
 /// credentials end at the URL's last `@`: a password with an unescaped `/`, `?` or `#` is
 /// still hidden (a path with an `@` is over-masked, which is harmless on display).
-pub fn mask_url_credentials(text: &str) -> String {
+pub(crate) fn mask_url_credentials(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("://") {
@@ -202,7 +202,7 @@ impl Config {
 
     /// Load and validate `text` as if it were the content of `file` (with the global
     /// defaults merged), without reading `file`: config editors check their result with it.
-    pub fn load_text(file: &Path, text: &str) -> Result<Config> {
+    pub(crate) fn load_text(file: &Path, text: &str) -> Result<Config> {
         let raw = parse_config(file, text)?;
         let global_file = global_config_file().filter(|p| p.is_file());
         let global = match &global_file {
@@ -297,7 +297,7 @@ impl Config {
         self.root.join(rel)
     }
 
-    pub fn layer_paths(&self, profile: Option<&str>) -> LayerPaths {
+    pub(crate) fn layer_paths(&self, profile: Option<&str>) -> LayerPaths {
         LayerPaths {
             base: self.root.join(&self.env_file),
             profile: profile.map(|p| self.profile_file(p)),
@@ -332,7 +332,7 @@ pub fn find_config(start: &Path) -> Option<PathBuf> {
 }
 
 /// `$ENVREF_CONFIG_DIR`, else `$XDG_CONFIG_HOME/envref`, else `~/.config/envref`.
-pub fn global_config_dir() -> Option<PathBuf> {
+pub(crate) fn global_config_dir() -> Option<PathBuf> {
     let var = |name: &str| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
@@ -347,14 +347,15 @@ pub fn global_config_file() -> Option<PathBuf> {
     global_config_dir().map(|d| d.join("config.yaml"))
 }
 
-pub fn home_dir() -> Option<PathBuf> {
+pub(crate) fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
 }
 
 /// Expand a leading `~/` to `$HOME`.
-pub fn expand_tilde(path: &str) -> PathBuf {
+#[cfg(feature = "backends")]
+pub(crate) fn expand_tilde(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), home_dir()) {
         (Some(rest), Some(home)) => home.join(rest),
         _ if path == "~" => home_dir().unwrap_or_else(|| PathBuf::from(path)),
@@ -362,12 +363,12 @@ pub fn expand_tilde(path: &str) -> PathBuf {
     }
 }
 
-pub fn read_config_file(file: &Path) -> Result<ConfigFile> {
+pub(crate) fn read_config_file(file: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
     parse_config(file, &text)
 }
 
-pub fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
+pub(crate) fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
     let bad_yaml = |e: yaml_serde::Error| {
         let at = e
             .location()
@@ -583,11 +584,11 @@ fn without_quoted(msg: &str) -> String {
 }
 
 /// The longest `timeout` accepted: longer is a typo, and huge values overflow `Duration`.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// `30s`, `500ms`, `2m`, `1h 30m` (humantime's units), or plain seconds (`1.5`); `None` unless
 /// it is positive and at most [`MAX_TIMEOUT`].
-pub fn parse_duration(s: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let d = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         Duration::try_from_secs_f64(s.parse().ok()?).ok()?

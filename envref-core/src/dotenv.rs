@@ -156,7 +156,7 @@ impl Document {
     }
 
     /// Like [`Document::load`], but a missing file is an empty document.
-    pub fn load_or_empty(path: &Path) -> Result<Document> {
+    pub(crate) fn load_or_empty(path: &Path) -> Result<Document> {
         if path.exists() {
             Document::load(path)
         } else {
@@ -182,7 +182,7 @@ impl Document {
     }
 
     /// The path, the definitions and the warnings, without the text (merging needs no more).
-    pub fn into_entries(self) -> (PathBuf, Vec<Entry>, Vec<String>) {
+    pub(crate) fn into_entries(self) -> (PathBuf, Vec<Entry>, Vec<String>) {
         (self.path, self.entries, self.warnings)
     }
 
@@ -260,7 +260,7 @@ impl Document {
 
     /// Write the document back atomically (temp file next to the target, then rename;
     /// through a symlink, the target is replaced), keeping the file's permissions.
-    pub fn save(&self) -> Result<()> {
+    pub(crate) fn save(&self) -> Result<()> {
         crate::atomic::write_atomic(&self.path, self.text.as_bytes(), None)
     }
 
@@ -281,7 +281,7 @@ pub fn parse_errors_to_error(errors: Vec<ParseError>) -> Error {
 }
 
 /// How many errors one report prints; the rest are counted.
-pub const MAX_REPORTED: usize = 20;
+pub(crate) const MAX_REPORTED: usize = 20;
 
 /// One line per item, the first [`MAX_REPORTED`] of them, then how many more there are:
 /// a generated file with 100k bad lines gives a short report.
@@ -352,7 +352,7 @@ pub fn render_value(source: &str) -> String {
 
 /// Quote a literal value (no interpolation) so it reads back byte for byte. A CR goes in
 /// double quotes as `\r`: raw, a CRLF inside quotes reads back as LF.
-pub fn render_literal(value: &str) -> String {
+pub(crate) fn render_literal(value: &str) -> String {
     if !value.contains(['\'', '\r']) {
         return format!("'{value}'");
     }
@@ -409,7 +409,7 @@ fn line_range(text: &str, span: Range<usize>) -> Range<usize> {
 }
 
 /// Line/column of byte offset `at` (clamped to the text).
-pub fn position_at(text: &str, at: usize) -> Position {
+pub(crate) fn position_at(text: &str, at: usize) -> Position {
     position_from(text, 0, 1, at)
 }
 

@@ -18,9 +18,9 @@ use crate::template::{Segment, Template, VarOp, VarUse, LITERAL_DOLLAR};
 
 /// The largest value one key may expand to. Linux refuses a single environment string
 /// over 128 KiB anyway; this stops `A=${B}${B}` doubling before it exhausts memory.
-pub const MAX_VALUE_BYTES: usize = 1 << 20;
+pub(crate) const MAX_VALUE_BYTES: usize = 1 << 20;
 /// The largest total of all expanded values.
-pub const MAX_TOTAL_BYTES: usize = 64 << 20;
+pub(crate) const MAX_TOTAL_BYTES: usize = 64 << 20;
 /// Members of a cycle named in its message; the rest are counted.
 const CYCLE_NAMES: usize = 10;
 /// Unresolved references one failure lists (a key's own and those of the keys it uses).
@@ -136,7 +136,13 @@ pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
 
 /// Evaluate only `keys` and the keys they use: the others are not looked at, so they add no
 /// value, failure or warning.
-pub fn evaluate_keys(merged: &Merged, keys: &[&str], mode: RefMode<'_>, strict: bool) -> Evaluated {
+#[cfg(feature = "backends")]
+pub(crate) fn evaluate_keys(
+    merged: &Merged,
+    keys: &[&str],
+    mode: RefMode<'_>,
+    strict: bool,
+) -> Evaluated {
     let roots: Vec<usize> = keys.iter().filter_map(|k| merged.index_of(k)).collect();
     evaluate_from(merged, roots, mode, strict)
 }

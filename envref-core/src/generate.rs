@@ -7,8 +7,8 @@ use crate::backend::Backend;
 use crate::reference::{history_key, MAX_HISTORY};
 use crate::{Error, Result};
 
-pub const MIN_LENGTH: usize = 1;
-pub const MAX_LENGTH: usize = 1024;
+pub(crate) const MIN_LENGTH: usize = 1;
+pub(crate) const MAX_LENGTH: usize = 1024;
 pub const CHARSETS: &[&str] = &["alphanumeric", "ascii", "hex", "base64"];
 
 pub fn charset(name: &str) -> Result<&'static [u8]> {

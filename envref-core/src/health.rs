@@ -60,7 +60,11 @@ impl BackendState {
 }
 
 /// Check one backend with its [`Backend::probe`]: never a secret read, never a prompt.
-pub fn check_backend(spec: &BackendSpec, backend: &dyn Backend, ns: &Namespace) -> BackendState {
+pub(crate) fn check_backend(
+    spec: &BackendSpec,
+    backend: &dyn Backend,
+    ns: &Namespace,
+) -> BackendState {
     match backend.probe(ns) {
         Ok(detail) => BackendState::ok(spec, detail),
         Err(e) => BackendState::failed(spec, &e),
@@ -258,7 +262,11 @@ fn file_states(project: &Project) -> Vec<FileState> {
 /// The fix for a missing reference: `envref secret set <key> --backend <b>` with the named
 /// backend, or for `ref://secrets/…` the first available backend of the chain. When that
 /// backend is unavailable, storing into it cannot work: the fix is making it available.
-pub fn fix_command(r: &Reference, backends: &[BackendState], profile: Option<&str>) -> String {
+pub(crate) fn fix_command(
+    r: &Reference,
+    backends: &[BackendState],
+    profile: Option<&str>,
+) -> String {
     let state = if r.is_chain() {
         backends.iter().find(|b| b.available).or(backends.first())
     } else {

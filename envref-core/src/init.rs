@@ -89,7 +89,7 @@ pub enum GitignoreEdit {
 /// `.gitignore` with `entry` on a line of its own, added at the end when missing; the file's
 /// line ending is kept. Bytes, not text: a file in another encoding is appended to, never
 /// replaced. `None` when `entry` is already listed.
-pub fn gitignore_with(existing: &[u8], entry: &str) -> Option<Vec<u8>> {
+pub(crate) fn gitignore_with(existing: &[u8], entry: &str) -> Option<Vec<u8>> {
     let listed = existing
         .split(|&b| b == b'\n')
         .any(|l| l.trim_ascii() == entry.as_bytes());

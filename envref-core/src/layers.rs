@@ -168,7 +168,7 @@ impl Merged {
     }
 
     /// The position of `key` in [`Merged::definitions`].
-    pub fn index_of(&self, key: &str) -> Option<usize> {
+    pub(crate) fn index_of(&self, key: &str) -> Option<usize> {
         let found = self
             .by_key
             .binary_search_by(|&i| (*self.defs[i as usize].key).cmp(key));
@@ -192,7 +192,7 @@ fn sorted_by_key(defs: &[Definition]) -> Vec<u32> {
 }
 
 /// Atomic replacement lives in [`crate::atomic`] (symlinks, modes); re-exported for callers.
-pub use crate::atomic::write_atomic;
+pub(crate) use crate::atomic::write_atomic;
 
 #[cfg(test)]
 mod tests {

@@ -108,14 +108,14 @@ fn render_table(vars: &[Var]) -> String {
     out
 }
 
-pub fn is_shell_name(key: &str) -> bool {
+pub(crate) fn is_shell_name(key: &str) -> bool {
     let mut c = key.chars();
     matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_')
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// POSIX single-quoting: bare when only safe characters, else `'…'` with `'` as `'\''`.
-pub fn shell_quote(value: &str) -> String {
+pub(crate) fn shell_quote(value: &str) -> String {
     let safe = !value.is_empty()
         && value.chars().all(|c| {
             c.is_ascii_alphanumeric()

@@ -18,7 +18,7 @@ use crate::reference::Reference;
 
 /// What the chain answered for a set of references.
 #[derive(Default)]
-pub struct Lookups {
+pub(crate) struct Lookups {
     pub secrets: HashMap<Reference, SecretString>,
     /// For each reference that did not resolve, what each backend said.
     pub failures: BTreeMap<Reference, Vec<String>>,
@@ -36,7 +36,7 @@ pub struct Lookups {
 }
 
 /// Ask the chain for every reference in `refs` (duplicates are asked once).
-pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace) -> Lookups {
+pub(crate) fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace) -> Lookups {
     let mut out = Lookups::default();
     let mut pending: BTreeSet<Reference> = refs.iter().cloned().collect();
     for r in pending.clone() {
@@ -224,7 +224,7 @@ pub fn plan(project: &Project) -> Vec<Reference> {
 }
 
 /// The keys `keys` need, themselves included: every variable their values use, transitively.
-pub fn reachable(project: &Project, keys: &[&str]) -> BTreeSet<String> {
+pub(crate) fn reachable(project: &Project, keys: &[&str]) -> BTreeSet<String> {
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut todo: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
     while let Some(k) = todo.pop() {

@@ -29,12 +29,12 @@ use crate::sync::IDENTITY_ENV;
 
 /// envref's own credentials. No child gets them: not `envref run`'s program, not cargo, not a
 /// plugin or CLI. The vault passphrase unlocks every project's secrets.
-pub const CREDENTIAL_VARIABLES: &[&str] = &[PASSPHRASE_ENV];
+pub(crate) const CREDENTIAL_VARIABLES: &[&str] = &[PASSPHRASE_ENV];
 
 /// The other variables envref reads for itself (`ENVREF_CONFIG_DIR`: see
 /// [`crate::config::global_config_dir`]). Plugins and vendor CLIs have no use for them; the plugin
 /// protocol passes everything in the request.
-pub const SETTING_VARIABLES: &[&str] = &[PROFILE_ENV, "ENVREF_CONFIG_DIR", IDENTITY_ENV];
+pub(crate) const SETTING_VARIABLES: &[&str] = &[PROFILE_ENV, "ENVREF_CONFIG_DIR", IDENTITY_ENV];
 
 /// Take envref's credentials out of a child's environment. For programs that otherwise get the
 /// user's environment as is: `envref run`'s command and cargo.
@@ -46,7 +46,7 @@ pub fn remove_credentials(cmd: &mut Command) {
 
 /// Take every variable envref reads for itself out of a child's environment (credentials and
 /// settings). Every [`Invocation`] does this: plugins, vendor CLIs, git.
-pub fn remove_own_variables(cmd: &mut Command) {
+pub(crate) fn remove_own_variables(cmd: &mut Command) {
     remove_credentials(cmd);
     for name in SETTING_VARIABLES {
         cmd.env_remove(name);
@@ -54,7 +54,7 @@ pub fn remove_own_variables(cmd: &mut Command) {
 }
 
 /// Default cap on captured stdout and stderr, each.
-pub const DEFAULT_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
+pub(crate) const DEFAULT_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
 
 pub struct Invocation {
     pub program: String,
@@ -106,7 +106,7 @@ impl Invocation {
         self
     }
 
-    pub fn output_limit(mut self, bytes: usize) -> Self {
+    pub(crate) fn output_limit(mut self, bytes: usize) -> Self {
         self.output_limit = bytes;
         self
     }
@@ -137,7 +137,7 @@ impl Output {
         self.status.code()
     }
 
-    pub fn stdout_str(&self) -> String {
+    pub(crate) fn stdout_str(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
@@ -481,7 +481,7 @@ impl Drop for ForwardSignals {
 /// A path that envref removes when this guard is dropped and also when it is interrupted
 /// (SIGINT, SIGTERM, SIGHUP: see the module documentation): a file, or a directory with its content.
 /// For anything that holds a secret or a channel to one, e.g. a socket directory.
-pub struct TempPath {
+pub(crate) struct TempPath {
     path: PathBuf,
 }
 
@@ -515,7 +515,7 @@ impl Drop for TempPath {
 /// A 0600 temporary file holding secret content, removed when dropped or when envref is
 /// interrupted. For CLIs that take a request from a file (`--cli-input-json file://…`) so
 /// values stay out of argv.
-pub struct SecretFile {
+pub(crate) struct SecretFile {
     file: TempPath,
 }
 

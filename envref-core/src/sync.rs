@@ -554,7 +554,7 @@ pub fn read_identity_file(path: &Path) -> Result<Vec<age::x25519::Identity>> {
 
 /// Public keys from a recipients file: one `age1…` per line, `#` comments and blank lines
 /// skipped (the format of age's `-R`).
-pub fn read_recipients(text: &str) -> Result<Vec<age::x25519::Recipient>> {
+pub(crate) fn read_recipients(text: &str) -> Result<Vec<age::x25519::Recipient>> {
     text.lines()
         .map(str::trim)
         .enumerate()

@@ -124,7 +124,7 @@ pub fn check(config: &Config, specs: &[&BackendSpec]) -> Result<()> {
 }
 
 /// `envref allow`, with `-C <root>` when the current directory would not find this config.
-pub fn allow_command(config: &Config) -> String {
+pub(crate) fn allow_command(config: &Config) -> String {
     let here = std::env::current_dir()
         .ok()
         .and_then(|d| crate::config::find_config(&d));

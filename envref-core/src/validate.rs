@@ -22,7 +22,7 @@ use crate::evaluate::{evaluate, Failure, RefMode};
 use crate::layers::Merged;
 use crate::{Error, Result};
 
-pub const TYPES: &[&str] = &[
+pub(crate) const TYPES: &[&str] = &[
     "string", "number", "boolean", "url", "email", "port", "enum",
 ];
 
@@ -161,7 +161,7 @@ impl Schema {
 }
 
 /// Check one value against a rule's type and pattern. Messages never contain the value.
-pub fn check_value(rule: &Rule, value: &str) -> Vec<String> {
+pub(crate) fn check_value(rule: &Rule, value: &str) -> Vec<String> {
     let mut out = Vec::new();
     let ok = match rule.kind.as_str() {
         "number" => value.trim() == value && value.parse::<f64>().is_ok_and(f64::is_finite),

@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use clap::Args;
+use envref_core::atomic::write_atomic;
 use envref_core::backend::ErrorKind;
 use envref_core::init::{self, GitignoreEdit};
-use envref_core::layers::write_atomic;
 use envref_core::{Error, Result};
 
 use crate::{ui, Global};

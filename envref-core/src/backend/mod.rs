@@ -7,7 +7,7 @@ use std::fmt;
 
 use secrecy::SecretString;
 
-pub mod kinds;
+pub(crate) mod kinds;
 
 #[cfg(feature = "backends")]
 mod registry;
@@ -16,17 +16,17 @@ pub use kinds::BackendKind;
 pub use registry::{build, build_all, BuildContext};
 
 #[cfg(feature = "backends")]
-pub mod aws_ssm;
+pub(crate) mod aws_ssm;
 #[cfg(feature = "backends")]
 pub mod cli;
 #[cfg(feature = "backends")]
-pub mod hashicorp_vault;
+pub(crate) mod hashicorp_vault;
 #[cfg(feature = "backends")]
 pub mod keychain;
 #[cfg(feature = "backends")]
-pub mod oci_vault;
+pub(crate) mod oci_vault;
 #[cfg(feature = "backends")]
-pub mod onepassword;
+pub(crate) mod onepassword;
 #[cfg(feature = "backends")]
 pub mod passphrase;
 #[cfg(feature = "backends")]
@@ -148,12 +148,13 @@ impl From<BackendError> for crate::Error {
 }
 
 /// The fix for a backend error that came without one: what to check, by backend type.
-pub use kinds::check_hint as backend_hint;
+#[cfg(feature = "backends")]
+pub(crate) use kinds::check_hint as backend_hint;
 
 pub type Lookup = Result<Option<SecretString>, BackendError>;
 
 /// How many lookups of distinct keys run at once when a backend cannot batch.
-pub const PARALLEL_LOOKUPS: usize = 8;
+pub(crate) const PARALLEL_LOOKUPS: usize = 8;
 
 pub trait Backend: Send + Sync {
     /// The configured name (what `ref://<name>/…` and `--backend` use).
@@ -200,7 +201,8 @@ pub trait Backend: Send + Sync {
 
 /// `get_many`, checked: exactly one answer per key, else an error (a broken backend or
 /// plugin must not make the caller panic or drop keys).
-pub fn get_each<B: Backend + ?Sized>(
+#[cfg(feature = "backends")]
+pub(crate) fn get_each<B: Backend + ?Sized>(
     backend: &B,
     keys: &[String],
 ) -> Result<Vec<Lookup>, BackendError> {
@@ -222,7 +224,7 @@ pub fn get_each<B: Backend + ?Sized>(
 
 /// The listed keys that are under `prefix`, without it: a backend's answer is not trusted
 /// to hold only what was asked for.
-pub fn relative_keys(listed: &[String], prefix: &str) -> Vec<String> {
+pub(crate) fn relative_keys(listed: &[String], prefix: &str) -> Vec<String> {
     listed
         .iter()
         .filter_map(|k| k.strip_prefix(prefix))
@@ -245,7 +247,10 @@ pub fn parallel_get<B: Backend + ?Sized>(backend: &B, keys: &[String]) -> Vec<Lo
 
 /// `f` of each item, on at most [`PARALLEL_LOOKUPS`] threads, results in input order: for
 /// backends whose service answers one request (a key, a batch of keys) per call.
-pub fn bounded_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn bounded_parallel<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
     if items.len() <= 1 {
@@ -306,12 +311,13 @@ impl Namespace {
         }
     }
 
-    pub fn project_key(&self, key: &str) -> String {
+    pub(crate) fn project_key(&self, key: &str) -> String {
         format!("{}/{key}", self.project)
     }
 
     /// The scopes a lookup tries, in order: profile scope first, then project scope.
-    pub fn lookup_keys(&self, key: &str) -> Vec<String> {
+    #[cfg(feature = "backends")]
+    pub(crate) fn lookup_keys(&self, key: &str) -> Vec<String> {
         match &self.profile {
             Some(_) => vec![self.key(key), self.project_key(key)],
             None => vec![self.project_key(key)],
