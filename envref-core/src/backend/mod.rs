@@ -22,7 +22,7 @@ pub mod cli;
 #[cfg(feature = "backends")]
 pub(crate) mod hashicorp_vault;
 #[cfg(feature = "backends")]
-pub mod keychain;
+pub(crate) mod keychain;
 #[cfg(feature = "backends")]
 pub(crate) mod oci_vault;
 #[cfg(feature = "backends")]
