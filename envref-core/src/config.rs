@@ -27,7 +27,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
 
 /// The file as written (all fields optional so the global file can fill gaps).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,7 +57,7 @@ pub struct TeamMember {
 }
 
 #[derive(Clone, Deserialize, Serialize, PartialEq)]
-pub struct BackendEntry {
+pub(crate) struct BackendEntry {
     #[serde(default)]
     pub name: String,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]

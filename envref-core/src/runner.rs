@@ -57,15 +57,15 @@ pub(crate) fn remove_own_variables(cmd: &mut Command) {
 pub(crate) const DEFAULT_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
 
 pub struct Invocation {
-    pub program: String,
-    pub args: Vec<OsString>,
+    pub(crate) program: String,
+    pub(crate) args: Vec<OsString>,
     /// Extra environment for the child (tokens go here, never in args).
-    pub env: Vec<(String, SecretString)>,
-    pub stdin: Option<SecretString>,
-    pub timeout: Duration,
-    pub output_limit: usize,
+    pub(crate) env: Vec<(String, SecretString)>,
+    pub(crate) stdin: Option<SecretString>,
+    pub(crate) timeout: Duration,
+    pub(crate) output_limit: usize,
     /// Working directory of the child (default: envref's own).
-    pub current_dir: Option<PathBuf>,
+    pub(crate) current_dir: Option<PathBuf>,
 }
 
 impl Invocation {

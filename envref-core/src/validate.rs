@@ -27,7 +27,7 @@ pub(crate) const TYPES: &[&str] = &[
 ];
 
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub kind: String,
     pub required: bool,
     pub values: Vec<String>,
@@ -36,8 +36,8 @@ pub struct Rule {
 
 #[derive(Debug, Clone)]
 pub struct Schema {
-    pub path: PathBuf,
-    pub rules: BTreeMap<String, Rule>,
+    pub(crate) path: PathBuf,
+    pub(crate) rules: BTreeMap<String, Rule>,
 }
 
 #[derive(Deserialize)]
