@@ -42,6 +42,7 @@ pub enum Evidence {
 }
 
 impl Evidence {
+    /// Why the value looks like a secret, for the finding's message.
     pub fn reason(&self) -> String {
         match self {
             Evidence::Token(name) => format!("matches the {name} format"),
@@ -69,10 +70,13 @@ impl Evidence {
 /// A value in an env file that looks like a plaintext secret, and where it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuspectValue {
+    /// The env file.
     pub path: PathBuf,
     /// Line of the key.
     pub line: u32,
+    /// The variable.
     pub key: String,
+    /// What made the value suspect.
     pub evidence: Evidence,
     /// The first few characters and `***`; never the whole value.
     pub preview: String,

@@ -12,6 +12,7 @@ use crate::backend::kinds;
 use crate::layers::LayerPaths;
 use crate::{Error, Result};
 
+/// The project configuration's file name, looked up from the working directory upward.
 pub const CONFIG_FILE: &str = ".envref.yaml";
 /// Selects the profile when `--profile` is not given (also set for cargo's children).
 pub const PROFILE_ENV: &str = "ENVREF_PROFILE";
@@ -44,15 +45,20 @@ pub(crate) struct ConfigFile {
     pub team: Option<Vec<TeamMember>>,
 }
 
+/// A `profiles.<name>` entry.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct ProfileConfig {
+    /// The profile's env file, relative to the root (default `.env.<name>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_file: Option<String>,
 }
 
+/// A `team:` entry: someone `envref sync` encrypts secrets to.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct TeamMember {
+    /// Who it is, as shown in sync's messages.
     pub name: String,
+    /// Their age public key (`age1…`).
     pub public_key: String,
 }
 
@@ -78,12 +84,16 @@ impl fmt::Debug for BackendEntry {
 /// One configured backend, validated: its name, its type and its options as strings.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BackendSpec {
+    /// The backend's name (what `ref://<name>/…` and `--backend` use).
     pub name: String,
+    /// The backend type (`type:` in `.envref.yaml`, see [`crate::backend::BackendKind`]).
     pub kind: String,
+    /// The type's options, as strings.
     pub options: BTreeMap<String, String>,
 }
 
 impl BackendSpec {
+    /// A spec of type `kind` named `name`, without options.
     pub fn new(name: &str, kind: &str) -> BackendSpec {
         BackendSpec {
             name: name.into(),
@@ -92,6 +102,7 @@ impl BackendSpec {
         }
     }
 
+    /// The option `key`; an empty value counts as unset.
     pub fn option(&self, key: &str) -> Option<&str> {
         self.options
             .get(key)
@@ -169,16 +180,25 @@ impl fmt::Debug for BackendSpec {
 pub struct Config {
     /// The project root: the directory holding `.envref.yaml`.
     pub root: PathBuf,
+    /// The project's `.envref.yaml`.
     pub file: PathBuf,
+    /// The global `config.yaml` the project's values were layered on, if one was read.
     pub global_file: Option<PathBuf>,
+    /// The project name: the first segment of every stored key.
     pub project: String,
+    /// The base env file, relative to the root (default `.env`).
     pub env_file: String,
+    /// The machine-local env file, relative to the root (default `.env.local`).
     pub local_file: String,
+    /// The profile used when neither `--profile` nor `$ENVREF_PROFILE` names one.
     pub active_profile: Option<String>,
+    /// The declared profiles, by name.
     pub profiles: BTreeMap<String, ProfileConfig>,
+    /// The backend chain, in the order lookups try it.
     pub backends: Vec<BackendSpec>,
     /// False when no `backends:` was configured and the default chain (keychain) applies.
     pub backends_configured: bool,
+    /// The team `envref sync` encrypts to.
     pub team: Vec<TeamMember>,
 }
 
@@ -195,6 +215,7 @@ impl Config {
         Config::load(&file)
     }
 
+    /// Load and validate `file` (layered on the global config).
     pub fn load(file: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
         Config::load_text(file, &text)
@@ -305,6 +326,7 @@ impl Config {
         }
     }
 
+    /// The configured backend named `name`.
     pub fn backend(&self, name: &str) -> Option<&BackendSpec> {
         self.backends.iter().find(|b| b.name == name)
     }
@@ -343,6 +365,7 @@ pub(crate) fn global_config_dir() -> Option<PathBuf> {
         .or_else(|| home_dir().map(|h| h.join(".config").join("envref")))
 }
 
+/// The global configuration file, `config.yaml` in the global config directory.
 pub fn global_config_file() -> Option<PathBuf> {
     global_config_dir().map(|d| d.join("config.yaml"))
 }
@@ -621,6 +644,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `name` can be a profile: a valid name that is not the reserved `local` and has no
+/// `.` (it becomes part of a file name); the error says why not.
 pub fn check_profile_name(name: &str) -> Result<(), String> {
     if name == "local" {
         return Err("the name `local` is reserved for .env.local".into());

@@ -29,6 +29,8 @@ pub struct ConfigEditor {
 }
 
 impl ConfigEditor {
+    /// Open `path` for editing, holding its edit lock until the editor and its pending edits
+    /// are dropped.
     pub fn open(path: &Path) -> Result<ConfigEditor> {
         if !path.exists() {
             return Err(Error::io(path, std::io::ErrorKind::NotFound.into()));

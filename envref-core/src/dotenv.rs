@@ -20,7 +20,9 @@ use crate::{Error, Result};
 /// A 1-based line and column (columns count characters, not bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Position {
+    /// Line, from 1.
     pub line: u32,
+    /// Column in characters, from 1.
     pub col: u32,
 }
 
@@ -35,6 +37,7 @@ impl fmt::Display for Position {
 pub struct Location {
     /// Shared: every definition of a file points at the same path.
     pub path: Arc<Path>,
+    /// The line and column in that file.
     pub pos: Position,
 }
 
@@ -44,11 +47,16 @@ impl fmt::Display for Location {
     }
 }
 
+/// How a value was quoted, which decides escapes and interpolation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quote {
+    /// Unquoted: interpolated, trailing blanks trimmed, ` #` starts a comment.
     None,
+    /// `'single'`: literal.
     Single,
+    /// `"double"`: escapes and interpolation.
     Double,
+    /// `` `backtick` ``: literal.
     Backtick,
 }
 
@@ -71,10 +79,14 @@ impl Value {
     }
 }
 
+/// One `KEY=value` definition of a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The variable name.
     pub key: String,
+    /// How the value was quoted.
     pub quote: Quote,
+    /// The value, parsed.
     pub value: Value,
     /// Where the key starts.
     pub pos: Position,
@@ -84,8 +96,10 @@ pub struct Entry {
     span: Range<usize>,
 }
 
+/// A syntax error at a place in a file; the message never quotes the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// Where the error is.
     pub location: Location,
     /// Borrowed when fixed: 100k bad lines then cost no string each.
     pub message: Cow<'static, str>,
@@ -118,6 +132,8 @@ impl fmt::Debug for Document {
 }
 
 impl Document {
+    /// Parse `text`, read from `path` (used only in messages); every syntax error is returned,
+    /// not just the first.
     pub fn parse(
         path: impl Into<PathBuf>,
         text: impl Into<String>,
@@ -164,6 +180,7 @@ impl Document {
         }
     }
 
+    /// An empty document for `path` (a file about to be created).
     pub fn empty(path: impl Into<PathBuf>) -> Document {
         Document {
             path: path.into(),
@@ -173,10 +190,12 @@ impl Document {
         }
     }
 
+    /// The file the document was read from.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The document's text, exactly as read (or as edited).
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -275,6 +294,7 @@ impl Document {
     }
 }
 
+/// Parse errors as one [`Error`] (capped at a readable number of lines), with the fix.
 pub fn parse_errors_to_error(errors: Vec<ParseError>) -> Error {
     Error::new(report_capped(&errors))
         .with_hint("fix the line(s) above; each definition is KEY=VALUE, see `envref --help`")

@@ -40,7 +40,9 @@ pub enum RefMode<'a> {
 /// One variable of the output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Var {
+    /// The variable name.
     pub key: Key,
+    /// The final value, interpolated.
     pub value: String,
     /// The value comes from a reference (directly, through `${ref://…}`, or through a
     /// variable that does), whatever the mode: build scripts must not emit it.
@@ -57,6 +59,7 @@ impl std::fmt::Debug for Var {
     }
 }
 
+/// Why a key got no value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// The value needs these references, which did not resolve.
@@ -77,16 +80,19 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// The outcome of [`evaluate`]: what evaluated, what did not and why.
 #[derive(Debug, Default)]
 pub struct Evaluated {
     /// Variables that evaluated, in layer order.
     pub vars: Vec<Var>,
     /// Keys that did not, in layer order.
     pub failures: Vec<(String, Failure)>,
+    /// Non-fatal problems (a `$` name that is not set, without `strict`).
     pub warnings: Vec<String>,
 }
 
 impl Evaluated {
+    /// The variable `key`, if it evaluated.
     pub fn get(&self, key: &str) -> Option<&Var> {
         self.vars.iter().find(|v| &*v.key == key)
     }

@@ -121,8 +121,11 @@ pub fn direnv_allow(dir: &Path, envrc: &Path) -> DirenvAllow {
 /// What [`ignore_in_git`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GitignoreEdit {
+    /// `.gitignore` already listed the entry; nothing was written.
     AlreadyListed,
+    /// There was no `.gitignore`; one was created with the entry.
     Created,
+    /// The entry was appended to the existing `.gitignore`.
     Appended,
 }
 

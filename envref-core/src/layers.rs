@@ -11,12 +11,16 @@ use crate::{Error, Result};
 /// The files one run reads, in override order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerPaths {
+    /// The base env file (`env_file`); required.
     pub base: PathBuf,
+    /// The profile's env file, when a profile is in effect; optional.
     pub profile: Option<PathBuf>,
+    /// The machine-local file (`local_file`); optional.
     pub local: PathBuf,
 }
 
 impl LayerPaths {
+    /// The files in override order, the profile file only when there is one.
     pub fn all(&self) -> Vec<&Path> {
         let mut v = vec![self.base.as_path()];
         if let Some(p) = &self.profile {
@@ -73,13 +77,17 @@ impl std::fmt::Display for Key {
 /// One variable of the merged environment, as written in the layer that wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Definition {
+    /// The variable name.
     pub key: Key,
+    /// The value, parsed.
     pub value: Value,
+    /// How the value was quoted.
     pub quote: Quote,
     /// Where the winning definition is (`path:line:col` of the key).
     pub location: Location,
 }
 
+/// The merged environment: one definition per key, in first-definition order.
 #[derive(Debug, Clone, Default)]
 pub struct Merged {
     defs: Vec<Definition>,
@@ -107,6 +115,7 @@ impl Merged {
         Ok(Merged::from_owned(docs))
     }
 
+    /// Merge parsed documents, given in override order.
     pub fn from_documents(docs: &[Document]) -> Merged {
         Merged::from_owned(docs.to_vec())
     }
@@ -159,10 +168,12 @@ impl Merged {
         m
     }
 
+    /// Every definition, in order.
     pub fn definitions(&self) -> &[Definition] {
         &self.defs
     }
 
+    /// The definition of `key`.
     pub fn get(&self, key: &str) -> Option<&Definition> {
         self.index_of(key).map(|i| &self.defs[i])
     }
@@ -175,10 +186,12 @@ impl Merged {
         found.ok().map(|at| self.by_key[at] as usize)
     }
 
+    /// Every key, in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.defs.iter().map(|d| &*d.key)
     }
 
+    /// Warnings from the layers' files (duplicate keys).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use crate::evaluate::Var;
 use crate::{Error, Result};
 
+/// An output format for variables (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// `KEY=VALUE`, value raw: for reading, not a round-trip format (a newline in a value
@@ -22,6 +23,8 @@ pub enum Format {
     Table,
 }
 
+/// `vars` in `format`; an error when the format cannot carry a value (NUL in `dotenv` or
+/// `shell`).
 pub fn render(vars: &[Var], format: Format) -> Result<String> {
     let mut out = String::new();
     match format {

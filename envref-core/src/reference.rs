@@ -3,13 +3,17 @@
 
 use std::fmt;
 
+/// What every reference starts with.
 pub const PREFIX: &str = "ref://";
 /// The target that means "walk the whole chain".
 pub const CHAIN: &str = "secrets";
 
+/// A parsed `ref://<target>/<key>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Reference {
+    /// [`CHAIN`] (walk every backend in order) or the name of one backend.
     pub target: String,
+    /// The secret's key within the project's namespace.
     pub key: String,
 }
 

@@ -152,17 +152,25 @@ pub(crate) fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Nam
 /// A key that could not be given a value.
 #[derive(Debug, Clone)]
 pub struct KeyFailure {
+    /// The variable.
     pub key: String,
+    /// Where it is defined.
     pub location: Location,
+    /// Why it has no value.
     pub message: String,
     /// The references it needed that did not resolve.
     pub references: Vec<Reference>,
 }
 
+/// A resolved environment: the variables that have values, and why the others do not.
 #[derive(Debug, Default)]
 pub struct Resolved {
+    /// Variables that resolved, in layer order.
     pub vars: Vec<Var>,
+    /// Variables that did not, in layer order.
     pub failures: Vec<KeyFailure>,
+    /// Non-fatal problems: duplicate keys, values that look like references but are not,
+    /// backends skipped in the chain, unset names.
     pub warnings: Vec<String>,
     /// Fixes suggested by backends that failed.
     pub hints: Vec<String>,

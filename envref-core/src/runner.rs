@@ -56,6 +56,7 @@ pub(crate) fn remove_own_variables(cmd: &mut Command) {
 /// Default cap on captured stdout and stderr, each.
 pub(crate) const DEFAULT_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
 
+/// A program to run, built up with the methods below and started with [`Invocation::run`].
 pub struct Invocation {
     pub(crate) program: String,
     pub(crate) args: Vec<OsString>,
@@ -69,6 +70,8 @@ pub struct Invocation {
 }
 
 impl Invocation {
+    /// Run `program` (looked up in `PATH` unless it is a path) with no arguments, a 30 s
+    /// timeout and the default output cap.
     pub fn new(program: impl Into<String>) -> Self {
         Invocation {
             program: program.into(),
@@ -81,26 +84,31 @@ impl Invocation {
         }
     }
 
+    /// Append one argument (never a secret: argv is world-readable).
     pub fn arg(mut self, a: impl Into<OsString>) -> Self {
         self.args.push(a.into());
         self
     }
 
+    /// Append arguments (never secrets: argv is world-readable).
     pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
         self
     }
 
+    /// Set an environment variable of the child; the way to pass a token.
     pub fn env(mut self, key: &str, value: SecretString) -> Self {
         self.env.push((key.to_string(), value));
         self
     }
 
+    /// Write `data` to the child's stdin, then close it.
     pub fn stdin(mut self, data: SecretString) -> Self {
         self.stdin = Some(data);
         self
     }
 
+    /// Kill the child (and its process group) after `t`.
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
         self
@@ -111,28 +119,36 @@ impl Invocation {
         self
     }
 
+    /// Run the child in `dir`.
     pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.current_dir = Some(dir.into());
         self
     }
 
+    /// Run to completion or the timeout, capturing stdout and stderr.
     pub fn run(self) -> Result<Output, RunError> {
         run(self)
     }
 }
 
+/// What a finished child left: its exit status and captured output.
 #[derive(Debug)]
 pub struct Output {
+    /// How the child exited.
     pub status: ExitStatus,
+    /// Everything it printed on stdout, up to the cap.
     pub stdout: Vec<u8>,
+    /// Everything it printed on stderr, up to the cap.
     pub stderr: Vec<u8>,
 }
 
 impl Output {
+    /// Whether the child exited with status 0.
     pub fn success(&self) -> bool {
         self.status.success()
     }
 
+    /// The exit code; `None` when a signal ended the child.
     pub fn code(&self) -> Option<i32> {
         self.status.code()
     }
@@ -166,13 +182,16 @@ impl Output {
     }
 }
 
+/// Why a child could not be run to completion.
 #[derive(Debug)]
 pub enum RunError {
     /// The executable does not exist (or is not executable).
     NotFound(String),
+    /// It did not finish within the timeout, and was killed.
     TimedOut(Duration),
     /// stdout or stderr exceeded the cap.
     TooMuchOutput(usize),
+    /// Starting, feeding or reading the child failed (the OS's message).
     Io(String),
 }
 
@@ -466,6 +485,7 @@ pub struct ForwardSignals {
 }
 
 impl ForwardSignals {
+    /// Forward interrupts to `pid` until the guard is dropped.
     pub fn to(pid: u32) -> ForwardSignals {
         registry().forward.push(pid);
         ForwardSignals { pid }

@@ -158,6 +158,7 @@ impl fmt::Debug for VarOp {
 }
 
 impl Template {
+    /// A template of the text `s`, taken literally.
     pub fn literal(s: impl Into<String>) -> Template {
         let s = s.into();
         if s.is_empty() {
@@ -196,6 +197,7 @@ impl Template {
         }
     }
 
+    /// Every `${ref://…}` the template uses, in order.
     pub fn references(&self) -> Vec<&Reference> {
         let mut out = Vec::new();
         self.visit(&mut |seg| {

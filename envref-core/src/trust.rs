@@ -23,7 +23,9 @@ use crate::{Error, Result};
 /// A program (or server) a backend would use that needs the project to be allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Named {
+    /// The backend's configured name.
     pub backend: String,
+    /// Its type.
     pub kind: String,
     /// What it runs, e.g. `/src/app/bin/helper`, or `envref-backend-x (found in the project: …)`.
     pub what: String,
@@ -38,9 +40,11 @@ impl std::fmt::Display for Named {
 /// Whether the user has allowed a config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
+    /// Allowed, and unchanged since.
     Allowed,
     /// Allowed once, but the file has changed since.
     Changed,
+    /// Never allowed (or the allowance was revoked).
     NotAllowed,
 }
 

@@ -34,6 +34,7 @@ pub(crate) struct Rule {
     pub pattern: Option<Regex>,
 }
 
+/// A parsed schema file (`.env.schema.json`): typed rules by key.
 #[derive(Debug, Clone)]
 pub struct Schema {
     pub(crate) path: PathBuf,
@@ -109,6 +110,7 @@ impl Rule {
 }
 
 impl Schema {
+    /// Read and parse the schema at `path`.
     pub fn load(path: &Path) -> Result<Schema> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Schema::parse(path, &text)
@@ -235,27 +237,36 @@ fn is_email(v: &str) -> bool {
 /// One problem with one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The variable.
     pub key: String,
     /// Where the key is defined (or, for a missing key, where it is required).
     pub location: Option<Location>,
+    /// What is wrong (never the value).
     pub message: String,
 }
 
+/// What `validate` found, by kind of problem.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// How many keys the project defines.
     pub keys_checked: usize,
+    /// Keys the example or the schema requires that the project does not define.
     pub missing: Vec<Problem>,
+    /// Keys the project defines that the example does not list.
     pub extra: Vec<Problem>,
+    /// Keys whose value breaks the schema's rule.
     pub invalid: Vec<Problem>,
     /// Keys whose type was not checked because their value needs a secret.
     pub unchecked_secrets: Vec<String>,
 }
 
 impl Report {
+    /// How many problems make `validate` fail.
     pub fn error_count(&self) -> usize {
         self.missing.len() + self.extra.len() + self.invalid.len()
     }
 
+    /// Every problem: missing, then extra, then invalid.
     pub fn problems(&self) -> impl Iterator<Item = &Problem> {
         self.missing.iter().chain(&self.extra).chain(&self.invalid)
     }

@@ -11,12 +11,19 @@ use crate::config::BackendSpec;
 /// A backend type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BackendKind {
+    /// The OS keychain (Secret Service, macOS Keychain, Windows Credential Manager).
     Keychain,
+    /// envref's local age-encrypted vault file.
     Vault,
+    /// 1Password, through the `op` CLI.
     OnePassword,
+    /// AWS Systems Manager Parameter Store, through the `aws` CLI.
     AwsSsm,
+    /// HashiCorp Vault's KV store, through the `vault` CLI.
     HashicorpVault,
+    /// Oracle Cloud Infrastructure Vault, through the `oci` CLI.
     OciVault,
+    /// An external `envref-backend-<name>` program speaking envref's JSON protocol.
     Plugin,
 }
 
@@ -172,6 +179,7 @@ impl BackendKind {
             .expect("every kind has a row")
     }
 
+    /// The type's name in `.envref.yaml` (`keychain`, `aws-ssm`, …).
     pub fn name(self) -> &'static str {
         self.info().name
     }

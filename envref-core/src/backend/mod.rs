@@ -116,12 +116,16 @@ pub enum ErrorKind {
 /// Never carries a secret value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendError {
+    /// Decides what the chain does next (skip the backend, stop, report).
     pub kind: ErrorKind,
+    /// One line naming the backend and what failed.
     pub message: String,
+    /// How to fix it, when the backend knows.
     pub hint: Option<String>,
 }
 
 impl BackendError {
+    /// An error of `kind` with `message` and no hint.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         BackendError {
             kind,
@@ -130,6 +134,7 @@ impl BackendError {
         }
     }
 
+    /// Attach the fix to show under the message.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -155,11 +160,15 @@ impl From<BackendError> for crate::Error {
 #[cfg(feature = "backends")]
 pub(crate) use kinds::check_hint as backend_hint;
 
+/// A backend's answer for one key: the value, `Ok(None)` for "not found", or an error.
 pub type Lookup = Result<Option<SecretString>, BackendError>;
 
 /// How many lookups of distinct keys run at once when a backend cannot batch.
 pub(crate) const PARALLEL_LOOKUPS: usize = 8;
 
+/// A secret store. Implement it to add a backend out of tree: `get_many`, `probe` and
+/// `deletion_note` have defaults, the rest is required. Keys arrive namespaced
+/// ([`Namespace::key`]); errors must never carry a secret value.
 pub trait Backend: Send + Sync {
     /// The configured name (what `ref://<name>/…` and `--backend` use).
     fn name(&self) -> &str;
@@ -167,6 +176,7 @@ pub trait Backend: Send + Sync {
     /// The backend type (`vault`, `aws-ssm`, …).
     fn kind(&self) -> &'static str;
 
+    /// The value of the full (namespaced) `key`, `Ok(None)` when the backend does not have it.
     fn get(&self, key: &str) -> Lookup;
 
     /// Look up several keys; answers are in the order of `keys`. Backends whose service
@@ -175,6 +185,7 @@ pub trait Backend: Send + Sync {
         parallel_get(self, keys)
     }
 
+    /// Store `value` under the full `key`, replacing any previous value.
     fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError>;
 
     /// Delete `key`; returns whether it existed.
@@ -295,11 +306,14 @@ pub fn listed(keys: impl IntoIterator<Item = String>, prefix: &str) -> Vec<Strin
 /// `<project>/<profile>/<key>` with a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
+    /// The project name (`project:` in `.envref.yaml`).
     pub project: String,
+    /// The profile in effect, whose own scope is tried first.
     pub profile: Option<String>,
 }
 
 impl Namespace {
+    /// The namespace of `project`, scoped to `profile` when there is one.
     pub fn new(project: impl Into<String>, profile: Option<String>) -> Self {
         Namespace {
             project: project.into(),
