@@ -2,7 +2,7 @@
 //! encrypting and decrypting to them. Used by the local vault, `sync`, `team` and
 //! `secret share`.
 //!
-//! Recipient validation ([`check_recipient`]) is in every build: it checks the Bech32 encoding
+//! Recipient validation (`check_recipient`) is in every build: it checks the Bech32 encoding
 //! and checksum, the `age` prefix and the key length, exactly as age's own parser does, so a
 //! key `.envref.yaml` accepts without the `backends` feature is one age accepts with it. The
 //! rest needs the `age` crate and is part of the `backends` feature.
@@ -57,7 +57,7 @@ mod with_age {
 
     use crate::{Error, Result};
 
-    /// An age X25519 public key (`age1…`), checked by [`super::check_recipient`].
+    /// An age X25519 public key (`age1…`), checked as in every build (Bech32, prefix, length).
     pub fn parse_recipient(text: &str) -> Result<age::x25519::Recipient> {
         super::check_recipient(text)?;
         text.trim()

@@ -303,7 +303,7 @@ pub fn parse_errors_to_error(errors: Vec<ParseError>) -> Error {
 /// How many errors one report prints; the rest are counted.
 pub(crate) const MAX_REPORTED: usize = 20;
 
-/// One line per item, the first [`MAX_REPORTED`] of them, then how many more there are:
+/// One line per item, the first 20 of them, then how many more there are:
 /// a generated file with 100k bad lines gives a short report.
 pub fn report_capped<T: fmt::Display>(items: &[T]) -> String {
     let mut out = items

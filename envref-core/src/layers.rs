@@ -31,7 +31,7 @@ impl LayerPaths {
     }
 }
 
-/// A variable name. Up to [`Text::INLINE`] bytes are stored in place, so most keys need no
+/// A variable name. Short names (up to 22 bytes) are stored in place, so most keys need no
 /// allocation, neither in a definition nor in each evaluated variable that copies it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Key(Text);

@@ -2,7 +2,7 @@
 //! secret backends. The binaries, the build helper and the proc-macro are thin layers on this.
 //!
 //! The data's path: [`dotenv`] (parse, lossless document) → [`layers`] → [`config`] →
-//! [`template`] (interpolation syntax) → [`reference`] → [`resolve`] (plan, chain, evaluate)
+//! [`template`] (interpolation syntax) → [`reference`](mod@reference) → [`resolve`] (plan, chain, evaluate)
 //! → [`backend`] → [`output`].
 //!
 //! # What is public
@@ -10,7 +10,7 @@
 //! **The library API** is what a program or build tool needs: [`project`] (discovery),
 //! [`loader`], [`resolve`], [`evaluate`], [`backend`] (the [`backend::Backend`] trait and the
 //! types an out-of-tree backend implements it with), [`output`], and the data they pass
-//! around ([`config`], [`dotenv`], [`layers`], [`template`], [`reference`], [`Error`]).
+//! around ([`config`], [`dotenv`], [`layers`], [`template`], [`reference`](mod@reference), [`Error`]).
 //! **CLI services** ([`atomic`], [`audit`], [`cargo_runner`], [`config_edit`], [`crypto`],
 //! [`editor`], [`generate`], [`health`], [`init`], [`onboard`], [`profile`], [`runner`],
 //! [`scope`], [`state`], [`suggest`], [`sync`], [`trust`], [`validate`]) are public only

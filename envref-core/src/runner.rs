@@ -1,13 +1,13 @@
 //! The one way envref runs an external program (plugins, vendor CLIs): no shell, an absolute
 //! timeout (output is read until the deadline, never past it), stdin closed unless it carries
 //! data, stdout/stderr captured with a size cap, and none of envref's own variables in the
-//! child's environment ([`remove_own_variables`]).
+//! child's environment (`remove_own_variables`).
 //!
 //! Secret values and tokens never go in argv (world-readable in /proc): pass them through
-//! [`Invocation::stdin`], [`Invocation::env`], or a [`SecretFile`].
+//! [`Invocation::stdin`], [`Invocation::env`], or a `SecretFile`.
 //!
 //! Interrupts: the process groups of running children and the paths of secret temp files
-//! ([`SecretFile`], [`TempPath`]) are recorded in one process-wide registry. On SIGINT, SIGTERM
+//! (`SecretFile`, [`TempPath`]) are recorded in one process-wide registry. On SIGINT, SIGTERM
 //! or SIGHUP a handler thread, installed on the registry's first use, kills those groups,
 //! removes those paths and exits 130, 143 or 129 (128 + the signal).
 
@@ -501,7 +501,7 @@ impl Drop for ForwardSignals {
 /// A path that envref removes when this guard is dropped and also when it is interrupted
 /// (SIGINT, SIGTERM, SIGHUP: see the module documentation): a file, or a directory with its content.
 /// For anything that holds a secret or a channel to one, e.g. a socket directory.
-pub(crate) struct TempPath {
+pub struct TempPath {
     path: PathBuf,
 }
 
@@ -519,6 +519,7 @@ impl TempPath {
         Ok(TempPath { path })
     }
 
+    /// The tracked path.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -164,7 +164,7 @@ pub(crate) use kinds::check_hint as backend_hint;
 pub type Lookup = Result<Option<SecretString>, BackendError>;
 
 /// How many lookups of distinct keys run at once when a backend cannot batch.
-pub(crate) const PARALLEL_LOOKUPS: usize = 8;
+pub const PARALLEL_LOOKUPS: usize = 8;
 
 /// A secret store. Implement it to add a backend out of tree: `get_many`, `probe` and
 /// `deletion_note` have defaults, the rest is required. Keys arrive namespaced
