@@ -366,7 +366,7 @@ pub(crate) fn global_config_dir() -> Option<PathBuf> {
 }
 
 /// The global configuration file, `config.yaml` in the global config directory.
-pub fn global_config_file() -> Option<PathBuf> {
+pub(crate) fn global_config_file() -> Option<PathBuf> {
     global_config_dir().map(|d| d.join("config.yaml"))
 }
 

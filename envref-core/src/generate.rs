@@ -13,7 +13,7 @@ pub(crate) const MAX_LENGTH: usize = 1024;
 pub const CHARSETS: &[&str] = &["alphanumeric", "ascii", "hex", "base64"];
 
 /// The characters of the charset `name`, or an error listing the valid names.
-pub fn charset(name: &str) -> Result<&'static [u8]> {
+pub(crate) fn charset(name: &str) -> Result<&'static [u8]> {
     Ok(match name {
         "alphanumeric" => b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
         "ascii" => b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%^&*()-_=+[]{}|;:,.<>?",

@@ -178,7 +178,7 @@ pub enum DiffKind {
 
 impl DiffKind {
     /// The name used in JSON output (`only_a`, `only_b`, `changed`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DiffKind::OnlyA => "only_a",
             DiffKind::OnlyB => "only_b",

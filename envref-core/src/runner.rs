@@ -509,7 +509,7 @@ impl TempPath {
     /// Create `path` with `create` and track it. Both happen under the registry's lock, so an
     /// interrupt either comes first (nothing created) or removes it. When `create` fails,
     /// nothing is tracked and `create` is responsible for what it left.
-    pub fn create(
+    pub(crate) fn create(
         path: PathBuf,
         create: impl FnOnce(&Path) -> std::io::Result<()>,
     ) -> std::io::Result<TempPath> {
@@ -520,7 +520,7 @@ impl TempPath {
     }
 
     /// The tracked path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }
@@ -571,7 +571,7 @@ impl SecretFile {
         Err(std::io::Error::other("could not create a temporary file"))
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.file.path()
     }
 }

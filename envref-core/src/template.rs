@@ -233,7 +233,11 @@ impl Template {
 }
 
 /// Parse a value body. `start` is the position of its first character.
-pub fn parse(body: &str, quote: Quote, start: Position) -> Result<Template, (Position, String)> {
+pub(crate) fn parse(
+    body: &str,
+    quote: Quote,
+    start: Position,
+) -> Result<Template, (Position, String)> {
     match quote {
         Quote::Single | Quote::Backtick => Ok(Template::literal(body)),
         // Most values have nothing to interpolate: one exact-size literal.

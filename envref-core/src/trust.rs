@@ -39,7 +39,7 @@ impl std::fmt::Display for Named {
 
 /// Whether the user has allowed a config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     /// Allowed, and unchanged since.
     Allowed,
     /// Allowed once, but the file has changed since.
@@ -97,7 +97,7 @@ pub fn named(config: &Config, specs: &[&BackendSpec]) -> Vec<Named> {
 
 /// Refuse when any of `specs` needs `config.file` allowed and it is not (or has changed).
 /// The error names the programs and the command that allows the file.
-pub fn check(config: &Config, specs: &[&BackendSpec]) -> Result<()> {
+pub(crate) fn check(config: &Config, specs: &[&BackendSpec]) -> Result<()> {
     let named = named(config, specs);
     if named.is_empty() {
         return Ok(());
@@ -143,7 +143,7 @@ pub(crate) fn allow_command(config: &Config) -> String {
 }
 
 /// Whether `file` is allowed as it is now.
-pub fn state(file: &Path) -> Result<State> {
+pub(crate) fn state(file: &Path) -> Result<State> {
     let record = record_path(file)?;
     if !private(&record) {
         return Ok(State::NotAllowed);

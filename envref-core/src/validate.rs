@@ -117,7 +117,7 @@ impl Schema {
     }
 
     /// Parse a schema; every problem is reported at once.
-    pub fn parse(path: &Path, text: &str) -> Result<Schema> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Schema> {
         let file: SchemaFile = serde_json::from_str(text).map_err(|e| {
             Error::new(format!(
                 "{}:{}:{}: invalid schema: {e}",

@@ -58,7 +58,7 @@ impl Tool {
     }
 
     /// `<backend>: <what>: <detail>`, e.g. `ssm: aws ssm get-parameters: …`.
-    pub fn error(
+    pub(crate) fn error(
         &self,
         kind: ErrorKind,
         what: &str,

@@ -185,7 +185,7 @@ impl BackendKind {
     }
 }
 
-pub fn find(name: &str) -> Option<&'static KindInfo> {
+pub(crate) fn find(name: &str) -> Option<&'static KindInfo> {
     KINDS.iter().find(|k| k.name == name)
 }
 

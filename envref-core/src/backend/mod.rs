@@ -18,7 +18,7 @@ pub use registry::{build, build_all, BuildContext};
 #[cfg(feature = "backends")]
 pub(crate) mod aws_ssm;
 #[cfg(feature = "backends")]
-pub mod cli;
+pub(crate) mod cli;
 #[cfg(feature = "backends")]
 pub(crate) mod hashicorp_vault;
 #[cfg(feature = "backends")]
