@@ -3,7 +3,7 @@
 //! the local file is ignored by git, no plaintext secrets in committed files, backends
 //! reachable, vault and keychain usable, direnv trusts the `.envrc`).
 //!
-//! Resolution goes through the same chain lookup as [`crate::resolve`], so a profile's scope is asked before
+//! Resolution asks the same chain as [`crate::resolve`], so a profile's scope is asked before
 //! the project's, exactly as `resolve` and `run` do.
 
 use std::collections::BTreeMap;

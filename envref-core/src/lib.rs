@@ -2,23 +2,26 @@
 //! secret backends. The binaries, the build helper and the proc-macro are thin layers on this.
 //!
 //! The data's path: [`dotenv`] (parse, lossless document) → [`layers`] → [`config`] →
-//! [`template`] (interpolation syntax) → [`reference`](mod@reference) → [`resolve`] (plan, chain, evaluate)
-//! → [`backend`] → [`output`].
+//! [`template`] (interpolation syntax) → [`mod@reference`] → [`resolve`] (plan, chain,
+//! evaluate) → [`backend`] → [`output`].
 //!
 //! # What is public
 //!
-//! **The library API** is what a program or build tool needs: [`project`] (discovery),
-//! [`loader`], [`resolve`], [`evaluate`], [`backend`] (the [`backend::Backend`] trait and the
-//! types an out-of-tree backend implements it with), [`output`], and the data they pass
-//! around ([`config`], [`dotenv`], [`layers`], [`template`], [`reference`](mod@reference), [`Error`]).
-//! **CLI services** ([`atomic`], [`audit`], [`cargo_runner`], [`config_edit`], [`crypto`],
-//! [`editor`], [`generate`], [`health`], [`init`], [`onboard`], [`profile`], [`runner`],
-//! [`scope`], [`state`], [`suggest`], [`sync`], [`trust`], [`validate`]) are public only
-//! because the envref CLI is a separate crate: each exposes just the functions a command
-//! calls and is not a stable API. Everything else is `pub(crate)`. Every public item is
-//! documented (`missing_docs`).
+//! - **The library API**, for programs and build tools: [`project`] (discovery), [`loader`],
+//!   [`resolve`], [`evaluate`], [`output`], [`backend`] (the [`backend::Backend`] trait and
+//!   what an out-of-tree backend implements it with), and the data these pass around:
+//!   [`config`], [`dotenv`], [`layers`], [`template`], [`mod@reference`], [`Error`].
+//! - **CLI services**: [`atomic`], [`audit`], [`cargo_runner`], [`config_edit`], [`crypto`],
+//!   [`editor`], [`generate`], [`health`], [`init`], [`onboard`], [`profile`], [`runner`],
+//!   [`scope`], [`state`], [`suggest`], [`sync`], [`trust`], [`validate`]. They are public
+//!   only because the envref CLI is a separate crate; each exposes just what a command calls,
+//!   and none is a stable API.
+//!
+//! Everything else is `pub(crate)`, and every public item is documented (`missing_docs`).
 
 #![warn(missing_docs)]
+// Without `backends` the links above to backends-only modules have no target.
+#![cfg_attr(not(feature = "backends"), allow(rustdoc::broken_intra_doc_links))]
 
 pub mod atomic;
 pub mod config;
