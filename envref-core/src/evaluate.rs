@@ -29,7 +29,7 @@ const MAX_UNRESOLVED: usize = 64;
 /// What a reference turns into during evaluation.
 #[derive(Clone, Copy)]
 pub enum RefMode<'a> {
-    /// Keep `ref://target/key` as text (`get`, `list --show-secrets`, `profile export`).
+    /// Keep `ref://target/key` as text (`get`, `list --show-refs`, `profile export`).
     Literal,
     /// Show `ref://***` (`list`).
     Masked,
