@@ -10,7 +10,7 @@ use crate::{Error, Result};
 
 /// The file a write to `path` must replace: `path` itself, or the end of its symlink chain
 /// (which may not exist yet). Replacing the link itself would detach it from a shared target.
-pub fn write_target(path: &Path) -> Result<PathBuf> {
+pub(crate) fn write_target(path: &Path) -> Result<PathBuf> {
     let mut target = path.to_path_buf();
     for _ in 0..40 {
         match std::fs::symlink_metadata(&target) {
@@ -38,12 +38,12 @@ pub fn write_target(path: &Path) -> Result<PathBuf> {
 /// off. On non-Unix platforms it is a no-op. Like `flock` itself it is not re-entrant: a
 /// second `acquire` of the same file in one process waits for the first to be dropped.
 #[derive(Debug)]
-pub struct EditLock {
+pub(crate) struct EditLock {
     _file: Option<File>,
 }
 
 impl EditLock {
-    pub fn acquire(path: &Path) -> Result<EditLock> {
+    pub(crate) fn acquire(path: &Path) -> Result<EditLock> {
         let target = write_target(path)?;
         acquire_target(&target)
     }

@@ -18,13 +18,13 @@ use crate::dotenv::{Document, Value};
 use crate::template::Segment;
 
 /// Values shorter than this are never reported by the key-name rule…
-pub const MIN_NAMED_LEN: usize = 6;
+pub(crate) const MIN_NAMED_LEN: usize = 6;
 /// …except under a password-like name, where a 4-digit PIN is already a secret.
-pub const MIN_PASSWORD_LEN: usize = 4;
+pub(crate) const MIN_PASSWORD_LEN: usize = 4;
 /// The entropy rule looks only at values at least this long…
-pub const MIN_ENTROPY_LEN: usize = 20;
+pub(crate) const MIN_ENTROPY_LEN: usize = 20;
 /// …whose Shannon entropy is at least this many bits per character.
-pub const MIN_ENTROPY: f64 = 4.0;
+pub(crate) const MIN_ENTROPY: f64 = 4.0;
 
 /// Why a value looks like a plaintext secret.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +42,7 @@ pub enum Evidence {
 }
 
 impl Evidence {
+    /// Why the value looks like a secret, for the finding's message.
     pub fn reason(&self) -> String {
         match self {
             Evidence::Token(name) => format!("matches the {name} format"),
@@ -69,10 +70,13 @@ impl Evidence {
 /// A value in an env file that looks like a plaintext secret, and where it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuspectValue {
+    /// The env file.
     pub path: PathBuf,
     /// Line of the key.
     pub line: u32,
+    /// The variable.
     pub key: String,
+    /// What made the value suspect.
     pub evidence: Evidence,
     /// The first few characters and `***`; never the whole value.
     pub preview: String,
@@ -224,7 +228,7 @@ fn url_password() -> &'static Regex {
 /// Why a value that envref passes through as text looks like a reference it should have
 /// resolved: `ref://` inside text (only a whole value or `${ref://…}` resolves), or a value
 /// starting with another tool's `op://` reference.
-pub fn unresolved_reason(value: &Value) -> Option<&'static str> {
+pub(crate) fn unresolved_reason(value: &Value) -> Option<&'static str> {
     let Value::Template(t) = value else {
         return None;
     };
@@ -280,7 +284,7 @@ pub fn scan(doc: &Document) -> Vec<SuspectValue> {
 }
 
 /// Why `value` (the literal text of `key`'s value) looks like a secret, if it does.
-pub fn classify(key: &str, value: &str) -> Option<Evidence> {
+pub(crate) fn classify(key: &str, value: &str) -> Option<Evidence> {
     let value = value.trim();
     if value.is_empty() {
         return None;
@@ -404,14 +408,14 @@ fn is_placeholder(value: &str) -> bool {
 
 /// Whether `value` holds `scheme://user:password@` with a password that is not a
 /// placeholder (for `audit` and for `doctor`'s check of `.envref.yaml`).
-pub fn has_url_password(value: &str) -> bool {
+pub(crate) fn has_url_password(value: &str) -> bool {
     url_password()
         .captures_iter(value)
         .any(|c| !is_placeholder(&c[1]) && !c[1].starts_with('$'))
 }
 
 /// Shannon entropy in bits per character.
-pub fn entropy(s: &str) -> f64 {
+pub(crate) fn entropy(s: &str) -> f64 {
     let mut counts = std::collections::HashMap::new();
     let mut n = 0usize;
     for c in s.chars() {
@@ -432,7 +436,7 @@ pub fn entropy(s: &str) -> f64 {
 
 /// A preview that never shows the value: up to 4 leading characters (fewer for short
 /// values, none for very short ones) and `***`.
-pub fn mask(value: &str) -> String {
+pub(crate) fn mask(value: &str) -> String {
     let n = value.chars().count();
     let shown = match n {
         0..=9 => 0,

@@ -12,6 +12,7 @@ use crate::backend::kinds;
 use crate::layers::LayerPaths;
 use crate::{Error, Result};
 
+/// The project configuration's file name, looked up from the working directory upward.
 pub const CONFIG_FILE: &str = ".envref.yaml";
 /// Selects the profile when `--profile` is not given (also set for cargo's children).
 pub const PROFILE_ENV: &str = "ENVREF_PROFILE";
@@ -27,7 +28,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
 
 /// The file as written (all fields optional so the global file can fill gaps).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,20 +45,25 @@ pub struct ConfigFile {
     pub team: Option<Vec<TeamMember>>,
 }
 
+/// A `profiles.<name>` entry.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct ProfileConfig {
+    /// The profile's env file, relative to the root (default `.env.<name>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_file: Option<String>,
 }
 
+/// A `team:` entry: someone `envref sync` encrypts secrets to.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct TeamMember {
+    /// Who it is, as shown in sync's messages.
     pub name: String,
+    /// Their age public key (`age1…`).
     pub public_key: String,
 }
 
 #[derive(Clone, Deserialize, Serialize, PartialEq)]
-pub struct BackendEntry {
+pub(crate) struct BackendEntry {
     #[serde(default)]
     pub name: String,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -78,12 +84,16 @@ impl fmt::Debug for BackendEntry {
 /// One configured backend, validated: its name, its type and its options as strings.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BackendSpec {
+    /// The backend's name (what `ref://<name>/…` and `--backend` use).
     pub name: String,
+    /// The backend type (`type:` in `.envref.yaml`, see [`crate::backend::BackendKind`]).
     pub kind: String,
+    /// The type's options, as strings.
     pub options: BTreeMap<String, String>,
 }
 
 impl BackendSpec {
+    /// A spec of type `kind` named `name`, without options.
     pub fn new(name: &str, kind: &str) -> BackendSpec {
         BackendSpec {
             name: name.into(),
@@ -92,6 +102,7 @@ impl BackendSpec {
         }
     }
 
+    /// The option `key`; an empty value counts as unset.
     pub fn option(&self, key: &str) -> Option<&str> {
         self.options
             .get(key)
@@ -129,7 +140,7 @@ impl BackendSpec {
 /// without a password (`https://TOKEN@host`) is often a token, so it becomes `***`. The
 /// credentials end at the URL's last `@`: a password with an unescaped `/`, `?` or `#` is
 /// still hidden (a path with an `@` is over-masked, which is harmless on display).
-pub fn mask_url_credentials(text: &str) -> String {
+pub(crate) fn mask_url_credentials(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("://") {
@@ -169,16 +180,25 @@ impl fmt::Debug for BackendSpec {
 pub struct Config {
     /// The project root: the directory holding `.envref.yaml`.
     pub root: PathBuf,
+    /// The project's `.envref.yaml`.
     pub file: PathBuf,
+    /// The global `config.yaml` the project's values were layered on, if one was read.
     pub global_file: Option<PathBuf>,
+    /// The project name: the first segment of every stored key.
     pub project: String,
+    /// The base env file, relative to the root (default `.env`).
     pub env_file: String,
+    /// The machine-local env file, relative to the root (default `.env.local`).
     pub local_file: String,
+    /// The profile used when neither `--profile` nor `$ENVREF_PROFILE` names one.
     pub active_profile: Option<String>,
+    /// The declared profiles, by name.
     pub profiles: BTreeMap<String, ProfileConfig>,
+    /// The backend chain, in the order lookups try it.
     pub backends: Vec<BackendSpec>,
     /// False when no `backends:` was configured and the default chain (keychain) applies.
     pub backends_configured: bool,
+    /// The team `envref sync` encrypts to.
     pub team: Vec<TeamMember>,
 }
 
@@ -195,6 +215,7 @@ impl Config {
         Config::load(&file)
     }
 
+    /// Load and validate `file` (layered on the global config).
     pub fn load(file: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
         Config::load_text(file, &text)
@@ -202,7 +223,7 @@ impl Config {
 
     /// Load and validate `text` as if it were the content of `file` (with the global
     /// defaults merged), without reading `file`: config editors check their result with it.
-    pub fn load_text(file: &Path, text: &str) -> Result<Config> {
+    pub(crate) fn load_text(file: &Path, text: &str) -> Result<Config> {
         let raw = parse_config(file, text)?;
         let global_file = global_config_file().filter(|p| p.is_file());
         let global = match &global_file {
@@ -297,7 +318,7 @@ impl Config {
         self.root.join(rel)
     }
 
-    pub fn layer_paths(&self, profile: Option<&str>) -> LayerPaths {
+    pub(crate) fn layer_paths(&self, profile: Option<&str>) -> LayerPaths {
         LayerPaths {
             base: self.root.join(&self.env_file),
             profile: profile.map(|p| self.profile_file(p)),
@@ -305,6 +326,7 @@ impl Config {
         }
     }
 
+    /// The configured backend named `name`.
     pub fn backend(&self, name: &str) -> Option<&BackendSpec> {
         self.backends.iter().find(|b| b.name == name)
     }
@@ -332,7 +354,7 @@ pub fn find_config(start: &Path) -> Option<PathBuf> {
 }
 
 /// `$ENVREF_CONFIG_DIR`, else `$XDG_CONFIG_HOME/envref`, else `~/.config/envref`.
-pub fn global_config_dir() -> Option<PathBuf> {
+pub(crate) fn global_config_dir() -> Option<PathBuf> {
     let var = |name: &str| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
@@ -343,18 +365,20 @@ pub fn global_config_dir() -> Option<PathBuf> {
         .or_else(|| home_dir().map(|h| h.join(".config").join("envref")))
 }
 
-pub fn global_config_file() -> Option<PathBuf> {
+/// The global configuration file, `config.yaml` in the global config directory.
+pub(crate) fn global_config_file() -> Option<PathBuf> {
     global_config_dir().map(|d| d.join("config.yaml"))
 }
 
-pub fn home_dir() -> Option<PathBuf> {
+pub(crate) fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
 }
 
 /// Expand a leading `~/` to `$HOME`.
-pub fn expand_tilde(path: &str) -> PathBuf {
+#[cfg(feature = "backends")]
+pub(crate) fn expand_tilde(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), home_dir()) {
         (Some(rest), Some(home)) => home.join(rest),
         _ if path == "~" => home_dir().unwrap_or_else(|| PathBuf::from(path)),
@@ -362,12 +386,12 @@ pub fn expand_tilde(path: &str) -> PathBuf {
     }
 }
 
-pub fn read_config_file(file: &Path) -> Result<ConfigFile> {
+pub(crate) fn read_config_file(file: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
     parse_config(file, &text)
 }
 
-pub fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
+pub(crate) fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
     let bad_yaml = |e: yaml_serde::Error| {
         let at = e
             .location()
@@ -583,11 +607,11 @@ fn without_quoted(msg: &str) -> String {
 }
 
 /// The longest `timeout` accepted: longer is a typo, and huge values overflow `Duration`.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// `30s`, `500ms`, `2m`, `1h 30m` (humantime's units), or plain seconds (`1.5`); `None` unless
 /// it is positive and at most [`MAX_TIMEOUT`].
-pub fn parse_duration(s: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let d = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         Duration::try_from_secs_f64(s.parse().ok()?).ok()?
@@ -620,6 +644,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `name` can be a profile: a valid name that is not the reserved `local` and has no
+/// `.` (it becomes part of a file name); the error says why not.
 pub fn check_profile_name(name: &str) -> Result<(), String> {
     if name == "local" {
         return Err("the name `local` is reserved for .env.local".into());

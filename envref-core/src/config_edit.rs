@@ -29,6 +29,8 @@ pub struct ConfigEditor {
 }
 
 impl ConfigEditor {
+    /// Open `path` for editing, holding its edit lock until the editor and its pending edits
+    /// are dropped.
     pub fn open(path: &Path) -> Result<ConfigEditor> {
         if !path.exists() {
             return Err(Error::io(path, std::io::ErrorKind::NotFound.into()));
@@ -312,7 +314,7 @@ fn append_block(lines: &mut Vec<String>, block: &[String], nl: &str) {
 }
 
 /// A YAML scalar: plain when that reads back as the same string, else double-quoted.
-pub fn yaml_scalar(s: &str) -> String {
+pub(crate) fn yaml_scalar(s: &str) -> String {
     const SPECIAL: &[&str] = &[
         "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", "-.inf", ".nan",
     ];
@@ -334,7 +336,7 @@ pub fn yaml_scalar(s: &str) -> String {
 }
 
 /// Replace, insert or delete the top-level `active_profile:` line.
-pub fn edit_active_profile(text: &str, name: Option<&str>) -> String {
+pub(crate) fn edit_active_profile(text: &str, name: Option<&str>) -> String {
     let nl = eol(text);
     let mut lines = split_lines(text);
     let found = lines
@@ -409,7 +411,7 @@ fn open_section(
 }
 
 /// Add `name: {env_file: …}` under `profiles:`.
-pub fn edit_add_profile(text: &str, name: &str, env_file: &str) -> Result<String, String> {
+pub(crate) fn edit_add_profile(text: &str, name: &str, env_file: &str) -> Result<String, String> {
     let nl = eol(text);
     let mut lines = split_lines(text);
     match open_section(&mut lines, "profiles", nl, "{}", |_| true)? {
@@ -443,7 +445,11 @@ fn is_item(line: &str) -> bool {
 }
 
 /// Append `- name: … / public_key: …` to `team:`.
-pub fn edit_add_team_member(text: &str, name: &str, public_key: &str) -> Result<String, String> {
+pub(crate) fn edit_add_team_member(
+    text: &str,
+    name: &str,
+    public_key: &str,
+) -> Result<String, String> {
     let nl = eol(text);
     let mut lines = split_lines(text);
     match open_section(&mut lines, "team", nl, "[]", is_item)? {
@@ -469,7 +475,7 @@ pub fn edit_add_team_member(text: &str, name: &str, public_key: &str) -> Result<
 
 /// Remove the `index`-th item of `team:` (its `-` line and the deeper lines that follow).
 /// When no item is left, the `team:` header goes too.
-pub fn edit_remove_team_member(text: &str, index: usize) -> Result<String, String> {
+pub(crate) fn edit_remove_team_member(text: &str, index: usize) -> Result<String, String> {
     let mut lines = split_lines(text);
     let Some((header, end)) = section(&lines, "team") else {
         return Err("there is no `team:` section".into());

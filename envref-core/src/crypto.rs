@@ -2,7 +2,7 @@
 //! encrypting and decrypting to them. Used by the local vault, `sync`, `team` and
 //! `secret share`.
 //!
-//! Recipient validation ([`check_recipient`]) is in every build: it checks the Bech32 encoding
+//! Recipient validation (`check_recipient`) is in every build: it checks the Bech32 encoding
 //! and checksum, the `age` prefix and the key length, exactly as age's own parser does, so a
 //! key `.envref.yaml` accepts without the `backends` feature is one age accepts with it. The
 //! rest needs the `age` crate and is part of the `backends` feature.
@@ -20,7 +20,7 @@ fn not_a_recipient(why: &str) -> Error {
 /// Check that `text` (surrounding whitespace ignored) is an age X25519 public key: Bech32
 /// (not Bech32m) with a valid checksum, prefix `age`, 32 bytes of key. The same rules as
 /// `age::x25519::Recipient::from_str`, without needing age.
-pub fn check_recipient(text: &str) -> Result<()> {
+pub(crate) fn check_recipient(text: &str) -> Result<()> {
     use bech32::{FromBase32, Variant};
     let text = text.trim();
     let (hrp, data, variant) = bech32::decode(text).map_err(|e| {
@@ -57,7 +57,7 @@ mod with_age {
 
     use crate::{Error, Result};
 
-    /// An age X25519 public key (`age1…`), checked by [`super::check_recipient`].
+    /// An age X25519 public key (`age1…`), checked as in every build (Bech32, prefix, length).
     pub fn parse_recipient(text: &str) -> Result<age::x25519::Recipient> {
         super::check_recipient(text)?;
         text.trim()
@@ -74,7 +74,7 @@ mod with_age {
     }
 
     /// Encrypt `plain` to every recipient (any one of them can decrypt) as ASCII armor.
-    pub fn armor_to(recipients: &[age::x25519::Recipient], plain: &[u8]) -> Result<String> {
+    pub(crate) fn armor_to(recipients: &[age::x25519::Recipient], plain: &[u8]) -> Result<String> {
         use age::armor::{ArmoredWriter, Format};
         let fail = |e: &dyn std::fmt::Display| Error::crypto(format!("encryption failed: {e}"));
         let enc =
@@ -117,7 +117,7 @@ mod with_age {
     }
 
     /// Decrypt an age file (ASCII-armored or binary) with any of `identities`.
-    pub fn decrypt_with(
+    pub(crate) fn decrypt_with(
         identities: &[age::x25519::Identity],
         data: &[u8],
     ) -> std::result::Result<Vec<u8>, age::DecryptError> {
@@ -126,7 +126,7 @@ mod with_age {
 
     /// The X25519 identities of an age identity file (`age-keygen`'s format: `#` comments and
     /// `AGE-SECRET-KEY-1…` lines). The error never repeats the file's content.
-    pub fn parse_identities(text: &str) -> Result<Vec<age::x25519::Identity>> {
+    pub(crate) fn parse_identities(text: &str) -> Result<Vec<age::x25519::Identity>> {
         let mut out = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();

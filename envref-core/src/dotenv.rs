@@ -20,7 +20,9 @@ use crate::{Error, Result};
 /// A 1-based line and column (columns count characters, not bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Position {
+    /// Line, from 1.
     pub line: u32,
+    /// Column in characters, from 1.
     pub col: u32,
 }
 
@@ -35,6 +37,7 @@ impl fmt::Display for Position {
 pub struct Location {
     /// Shared: every definition of a file points at the same path.
     pub path: Arc<Path>,
+    /// The line and column in that file.
     pub pos: Position,
 }
 
@@ -44,11 +47,16 @@ impl fmt::Display for Location {
     }
 }
 
+/// How a value was quoted, which decides escapes and interpolation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quote {
+    /// Unquoted: interpolated, trailing blanks trimmed, ` #` starts a comment.
     None,
+    /// `'single'`: literal.
     Single,
+    /// `"double"`: escapes and interpolation.
     Double,
+    /// `` `backtick` ``: literal.
     Backtick,
 }
 
@@ -71,10 +79,14 @@ impl Value {
     }
 }
 
+/// One `KEY=value` definition of a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The variable name.
     pub key: String,
+    /// How the value was quoted.
     pub quote: Quote,
+    /// The value, parsed.
     pub value: Value,
     /// Where the key starts.
     pub pos: Position,
@@ -84,8 +96,10 @@ pub struct Entry {
     span: Range<usize>,
 }
 
+/// A syntax error at a place in a file; the message never quotes the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// Where the error is.
     pub location: Location,
     /// Borrowed when fixed: 100k bad lines then cost no string each.
     pub message: Cow<'static, str>,
@@ -118,6 +132,8 @@ impl fmt::Debug for Document {
 }
 
 impl Document {
+    /// Parse `text`, read from `path` (used only in messages); every syntax error is returned,
+    /// not just the first.
     pub fn parse(
         path: impl Into<PathBuf>,
         text: impl Into<String>,
@@ -156,7 +172,7 @@ impl Document {
     }
 
     /// Like [`Document::load`], but a missing file is an empty document.
-    pub fn load_or_empty(path: &Path) -> Result<Document> {
+    pub(crate) fn load_or_empty(path: &Path) -> Result<Document> {
         if path.exists() {
             Document::load(path)
         } else {
@@ -164,6 +180,7 @@ impl Document {
         }
     }
 
+    /// An empty document for `path` (a file about to be created).
     pub fn empty(path: impl Into<PathBuf>) -> Document {
         Document {
             path: path.into(),
@@ -173,16 +190,18 @@ impl Document {
         }
     }
 
+    /// The file the document was read from.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The document's text, exactly as read (or as edited).
     pub fn text(&self) -> &str {
         &self.text
     }
 
     /// The path, the definitions and the warnings, without the text (merging needs no more).
-    pub fn into_entries(self) -> (PathBuf, Vec<Entry>, Vec<String>) {
+    pub(crate) fn into_entries(self) -> (PathBuf, Vec<Entry>, Vec<String>) {
         (self.path, self.entries, self.warnings)
     }
 
@@ -260,7 +279,7 @@ impl Document {
 
     /// Write the document back atomically (temp file next to the target, then rename;
     /// through a symlink, the target is replaced), keeping the file's permissions.
-    pub fn save(&self) -> Result<()> {
+    pub(crate) fn save(&self) -> Result<()> {
         crate::atomic::write_atomic(&self.path, self.text.as_bytes(), None)
     }
 
@@ -275,15 +294,16 @@ impl Document {
     }
 }
 
+/// Parse errors as one [`Error`] (capped at a readable number of lines), with the fix.
 pub fn parse_errors_to_error(errors: Vec<ParseError>) -> Error {
     Error::parse(report_capped(&errors))
         .with_hint("fix the line(s) above; each definition is KEY=VALUE, see `envref --help`")
 }
 
 /// How many errors one report prints; the rest are counted.
-pub const MAX_REPORTED: usize = 20;
+pub(crate) const MAX_REPORTED: usize = 20;
 
-/// One line per item, the first [`MAX_REPORTED`] of them, then how many more there are:
+/// One line per item, the first 20 of them, then how many more there are:
 /// a generated file with 100k bad lines gives a short report.
 pub fn report_capped<T: fmt::Display>(items: &[T]) -> String {
     let mut out = items
@@ -352,7 +372,7 @@ pub fn render_value(source: &str) -> String {
 
 /// Quote a literal value (no interpolation) so it reads back byte for byte. A CR goes in
 /// double quotes as `\r`: raw, a CRLF inside quotes reads back as LF.
-pub fn render_literal(value: &str) -> String {
+pub(crate) fn render_literal(value: &str) -> String {
     if !value.contains(['\'', '\r']) {
         return format!("'{value}'");
     }
@@ -409,7 +429,7 @@ fn line_range(text: &str, span: Range<usize>) -> Range<usize> {
 }
 
 /// Line/column of byte offset `at` (clamped to the text).
-pub fn position_at(text: &str, at: usize) -> Position {
+pub(crate) fn position_at(text: &str, at: usize) -> Position {
     position_from(text, 0, 1, at)
 }
 

@@ -13,119 +13,161 @@ use crate::backend::{BackendError, ErrorKind as BackendErrorKind};
 /// A cause of any type, kept for `source()`.
 pub type Cause = Box<dyn StdError + Send + Sync>;
 
+/// The result of envref's operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Everything that can go wrong in envref, by kind; see the module docs.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Reading or writing a file, a directory or a standard stream failed; `path` is the file.
     #[error("{message}")]
     Io {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// The file or directory, when there is one.
         path: Option<PathBuf>,
         #[source]
+        /// The operating system's error.
         source: std::io::Error,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
     },
     /// A file's content is malformed (.env, YAML, JSON, TOML, an identity or key file); the
     /// message says `path:line:col` where it can.
     #[error("{message}")]
     Parse {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The error this one came from.
         source: Option<Cause>,
     },
     /// The configuration parses but says something wrong or inconsistent (an unknown backend
     /// option, a duplicate member, no backends where one is needed).
     #[error("{message}")]
     Config {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The error this one came from.
         source: Option<Cause>,
     },
     /// The command line asks for something invalid: a bad name, key or value, a missing
     /// argument, a misspelt key, no terminal to ask on.
     #[error("{message}")]
     Usage {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The error this one came from.
         source: Option<Cause>,
     },
     /// What was named does not exist: a secret, a key, a profile, an env file, a package.
     #[error("{message}")]
     NotFound {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The error this one came from.
         source: Option<Cause>,
     },
     /// A backend failed; [`Error::backend_kind`] says how (unavailable, denied, …).
     #[error("{message}")]
     Backend {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The backend's own error, with its kind.
         source: BackendError,
     },
     /// References or variables that did not resolve: the all-or-nothing report.
     #[error("{message}")]
     Unresolved {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The error this one came from.
         source: Option<Cause>,
     },
     /// Refused on purpose: an untrusted project, an edit that would lose data, plaintext to a
     /// terminal.
     #[error("{message}")]
     NotAllowed {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The error this one came from.
         source: Option<Cause>,
     },
     /// Encryption, decryption or authentication failed (age, sync files).
     #[error("{message}")]
     Crypto {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The error this one came from.
         source: Option<Cause>,
     },
     /// An external program (editor, command, rustc, cargo) could not run or failed.
     #[error("{message}")]
     Program {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The error this one came from.
         source: Option<Cause>,
     },
     /// A limit was exceeded: a length, a count, a size.
     #[error("{message}")]
     Bounds {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The error this one came from.
         source: Option<Cause>,
     },
     /// A check found problems (validate, audit, doctor, status); the report says which.
     #[error("{message}")]
     Check {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The error this one came from.
         source: Option<Cause>,
     },
     /// Errors from code not yet given a kind (`Error::new`); nothing should branch on it.
     #[doc(hidden)]
     #[error("{message}")]
     Unclassified {
+        /// What is wrong and where, complete on its own (the Display text).
         message: String,
+        /// How to fix it, when there is something to say.
         hint: Option<String>,
         #[source]
+        /// The error this one came from.
         source: Option<Cause>,
     },
 }
@@ -196,6 +238,7 @@ impl Error {
         self
     }
 
+    /// Attach (or replace) the fix to show after the message.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         *self.parts_mut().1 = Some(hint.into());
         self

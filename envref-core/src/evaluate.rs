@@ -18,9 +18,9 @@ use crate::template::{Segment, Template, VarOp, VarUse, LITERAL_DOLLAR};
 
 /// The largest value one key may expand to. Linux refuses a single environment string
 /// over 128 KiB anyway; this stops `A=${B}${B}` doubling before it exhausts memory.
-pub const MAX_VALUE_BYTES: usize = 1 << 20;
+pub(crate) const MAX_VALUE_BYTES: usize = 1 << 20;
 /// The largest total of all expanded values.
-pub const MAX_TOTAL_BYTES: usize = 64 << 20;
+pub(crate) const MAX_TOTAL_BYTES: usize = 64 << 20;
 /// Members of a cycle named in its message; the rest are counted.
 const CYCLE_NAMES: usize = 10;
 /// Unresolved references one failure lists (a key's own and those of the keys it uses).
@@ -29,7 +29,7 @@ const MAX_UNRESOLVED: usize = 64;
 /// What a reference turns into during evaluation.
 #[derive(Clone, Copy)]
 pub enum RefMode<'a> {
-    /// Keep `ref://target/key` as text (`get`, `list --show-secrets`, `profile export`).
+    /// Keep `ref://target/key` as text (`get`, `list --show-refs`, `profile export`).
     Literal,
     /// Show `ref://***` (`list`).
     Masked,
@@ -40,7 +40,9 @@ pub enum RefMode<'a> {
 /// One variable of the output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Var {
+    /// The variable name.
     pub key: Key,
+    /// The final value, interpolated.
     pub value: String,
     /// The value comes from a reference (directly, through `${ref://…}`, or through a
     /// variable that does), whatever the mode: build scripts must not emit it.
@@ -57,6 +59,7 @@ impl std::fmt::Debug for Var {
     }
 }
 
+/// Why a key got no value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// The value needs these references, which did not resolve.
@@ -77,16 +80,19 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// The outcome of [`evaluate`]: what evaluated, what did not and why.
 #[derive(Debug, Default)]
 pub struct Evaluated {
     /// Variables that evaluated, in layer order.
     pub vars: Vec<Var>,
     /// Keys that did not, in layer order.
     pub failures: Vec<(String, Failure)>,
+    /// Non-fatal problems (a `$` name that is not set, without `strict`).
     pub warnings: Vec<String>,
 }
 
 impl Evaluated {
+    /// The variable `key`, if it evaluated.
     pub fn get(&self, key: &str) -> Option<&Var> {
         self.vars.iter().find(|v| &*v.key == key)
     }
@@ -136,7 +142,13 @@ pub fn evaluate(merged: &Merged, mode: RefMode<'_>, strict: bool) -> Evaluated {
 
 /// Evaluate only `keys` and the keys they use: the others are not looked at, so they add no
 /// value, failure or warning.
-pub fn evaluate_keys(merged: &Merged, keys: &[&str], mode: RefMode<'_>, strict: bool) -> Evaluated {
+#[cfg(feature = "backends")]
+pub(crate) fn evaluate_keys(
+    merged: &Merged,
+    keys: &[&str],
+    mode: RefMode<'_>,
+    strict: bool,
+) -> Evaluated {
     let roots: Vec<usize> = keys.iter().filter_map(|k| merged.index_of(k)).collect();
     evaluate_from(merged, roots, mode, strict)
 }

@@ -7,11 +7,13 @@ use crate::backend::Backend;
 use crate::reference::{history_key, MAX_HISTORY};
 use crate::{Error, Result};
 
-pub const MIN_LENGTH: usize = 1;
-pub const MAX_LENGTH: usize = 1024;
+pub(crate) const MIN_LENGTH: usize = 1;
+pub(crate) const MAX_LENGTH: usize = 1024;
+/// The names `--charset` accepts.
 pub const CHARSETS: &[&str] = &["alphanumeric", "ascii", "hex", "base64"];
 
-pub fn charset(name: &str) -> Result<&'static [u8]> {
+/// The characters of the charset `name`, or an error listing the valid names.
+pub(crate) fn charset(name: &str) -> Result<&'static [u8]> {
     Ok(match name {
         "alphanumeric" => b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
         "ascii" => b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%^&*()-_=+[]{}|;:,.<>?",
@@ -21,6 +23,7 @@ pub fn charset(name: &str) -> Result<&'static [u8]> {
     })
 }
 
+/// Whether `length` is in the range `secret generate` accepts; the error gives the range.
 pub fn check_length(length: usize) -> Result<()> {
     if (MIN_LENGTH..=MAX_LENGTH).contains(&length) {
         Ok(())
@@ -30,6 +33,7 @@ pub fn check_length(length: usize) -> Result<()> {
     }
 }
 
+/// A random value of `length` characters from the charset `charset_name`.
 pub fn generate(length: usize, charset_name: &str) -> Result<SecretString> {
     check_length(length)?;
     let set = charset(charset_name)?;

@@ -3,7 +3,7 @@
 //! the local file is ignored by git, no plaintext secrets in committed files, backends
 //! reachable, vault and keychain usable, direnv trusts the `.envrc`).
 //!
-//! Resolution goes through [`crate::resolve::lookup`], so a profile's scope is asked before
+//! Resolution asks the same chain as [`crate::resolve`], so a profile's scope is asked before
 //! the project's, exactly as `resolve` and `run` do.
 
 use std::collections::BTreeMap;
@@ -27,12 +27,16 @@ use crate::runner::{Invocation, RunError};
 /// Whether a backend can be used right now, found without reading a secret or prompting.
 #[derive(Debug, Clone, Serialize)]
 pub struct BackendState {
+    /// The backend's configured name.
     pub name: String,
+    /// Its type.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Whether the probe succeeded.
     pub available: bool,
     /// What was found ("Secret Service answered", "vault: locked", …).
     pub detail: String,
+    /// How to make it available, when it is not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
@@ -60,7 +64,11 @@ impl BackendState {
 }
 
 /// Check one backend with its [`Backend::probe`]: never a secret read, never a prompt.
-pub fn check_backend(spec: &BackendSpec, backend: &dyn Backend, ns: &Namespace) -> BackendState {
+pub(crate) fn check_backend(
+    spec: &BackendSpec,
+    backend: &dyn Backend,
+    ns: &Namespace,
+) -> BackendState {
     match backend.probe(ns) {
         Ok(detail) => BackendState::ok(spec, detail),
         Err(e) => BackendState::failed(spec, &e),
@@ -72,18 +80,22 @@ pub fn check_backend(spec: &BackendSpec, backend: &dyn Backend, ns: &Namespace) 
 pub struct FileState {
     /// `env`, `profile`, `local`, `example` or `schema`.
     pub role: &'static str,
+    /// Where the file is.
     pub path: PathBuf,
+    /// Whether it exists.
     pub present: bool,
 }
 
 /// One distinct reference and what the chain said about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SecretState {
+    /// The reference as written (`ref://secrets/api_key`).
     pub reference: String,
     /// The secret's key (`api_key` of `ref://secrets/api_key`).
     pub key: String,
     /// The variables whose values name it.
     pub variables: Vec<String>,
+    /// Whether some backend has it.
     pub resolved: bool,
     /// The backend that has it, when resolved.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,31 +111,46 @@ pub struct SecretState {
     pub fix: Option<String>,
 }
 
+/// How many variables the project defines, and how many of them need a secret.
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyCounts {
+    /// Every variable.
     pub total: usize,
+    /// Variables whose value needs no secret.
     pub config: usize,
+    /// Variables whose value needs a secret.
     pub secret: usize,
 }
 
+/// What `envref status` reports: the project, its files, its secrets and its backends.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
+    /// The project name.
     pub project: String,
+    /// The profile in effect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// The project's `.envref.yaml`.
     pub config_file: PathBuf,
+    /// The env, profile, local, example and schema files.
     pub files: Vec<FileState>,
+    /// How many variables, and how many need a secret.
     pub keys: KeyCounts,
+    /// Every distinct reference and whether it resolved.
     pub secrets: Vec<SecretState>,
+    /// Every configured backend and whether it answers.
     pub backends: Vec<BackendState>,
     /// Variables that fail for reasons other than a missing secret (`${X:?}`, a cycle).
     pub problems: Vec<String>,
+    /// Every reference resolved and no other problem: the project resolves as it stands.
     pub ok: bool,
+    /// Non-fatal problems met on the way (duplicate keys, backends skipped).
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
 
 impl Status {
+    /// The references no backend has.
     pub fn missing(&self) -> impl Iterator<Item = &SecretState> {
         self.secrets.iter().filter(|s| !s.resolved)
     }
@@ -258,7 +285,11 @@ fn file_states(project: &Project) -> Vec<FileState> {
 /// The fix for a missing reference: `envref secret set <key> --backend <b>` with the named
 /// backend, or for `ref://secrets/…` the first available backend of the chain. When that
 /// backend is unavailable, storing into it cannot work: the fix is making it available.
-pub fn fix_command(r: &Reference, backends: &[BackendState], profile: Option<&str>) -> String {
+pub(crate) fn fix_command(
+    r: &Reference,
+    backends: &[BackendState],
+    profile: Option<&str>,
+) -> String {
     let state = if r.is_chain() {
         backends.iter().find(|b| b.available).or(backends.first())
     } else {
@@ -285,16 +316,20 @@ pub fn fix_command(r: &Reference, backends: &[BackendState], profile: Option<&st
     cmd
 }
 
+/// How bad a `doctor` finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth fixing; `doctor` still exits 0.
     Warning,
+    /// Something is broken; `doctor` exits 1.
     Error,
 }
 
 /// One thing `doctor` found, with the fix.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// How bad it is.
     pub severity: Severity,
     /// Which check: `config`, `credential`, `parse`, `duplicate`, `gitignore`, `plaintext`,
     /// `backend`, `vault`, `keychain`, `direnv`, `unresolved`, `profile`.
@@ -302,7 +337,9 @@ pub struct Finding {
     /// A file, or `file:line`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// What is wrong.
     pub message: String,
+    /// How to fix it, when there is a known fix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }

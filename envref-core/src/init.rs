@@ -78,18 +78,61 @@ pub fn config_template(dir: &Path, project: &str, vault_first: bool) -> Result<S
     Ok(text)
 }
 
+/// Why the OS keychain cannot be the default chain here, so the config puts the local vault
+/// first: `Some` when no Secret Service answers at all (a locked keyring still answers).
+#[cfg(feature = "backends")]
+pub fn keychain_unavailable() -> Option<crate::backend::BackendError> {
+    match crate::backend::keychain::probe() {
+        Err(e) if e.kind == crate::backend::ErrorKind::Unavailable => Some(e),
+        _ => None,
+    }
+}
+
+/// What `direnv allow` made of a new `.envrc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirenvAllow {
+    /// direnv now loads the file.
+    Allowed,
+    /// direnv is not installed, so the file does nothing yet.
+    NotInstalled,
+    /// direnv ran and refused: its stderr, in a line.
+    Refused(String),
+    /// direnv could not be run (timeout, permissions): why.
+    CannotRun(String),
+}
+
+/// Run `direnv allow <envrc>` in `dir`, so a new `.envrc` loads without a second step.
+#[cfg(feature = "backends")]
+pub fn direnv_allow(dir: &Path, envrc: &Path) -> DirenvAllow {
+    use crate::runner::{Invocation, RunError};
+    match Invocation::new("direnv")
+        .arg("allow")
+        .arg(envrc)
+        .current_dir(dir)
+        .run()
+    {
+        Ok(o) if o.success() => DirenvAllow::Allowed,
+        Ok(o) => DirenvAllow::Refused(o.stderr_summary()),
+        Err(RunError::NotFound(_)) => DirenvAllow::NotInstalled,
+        Err(e) => DirenvAllow::CannotRun(e.to_string()),
+    }
+}
+
 /// What [`ignore_in_git`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GitignoreEdit {
+    /// `.gitignore` already listed the entry; nothing was written.
     AlreadyListed,
+    /// There was no `.gitignore`; one was created with the entry.
     Created,
+    /// The entry was appended to the existing `.gitignore`.
     Appended,
 }
 
 /// `.gitignore` with `entry` on a line of its own, added at the end when missing; the file's
 /// line ending is kept. Bytes, not text: a file in another encoding is appended to, never
 /// replaced. `None` when `entry` is already listed.
-pub fn gitignore_with(existing: &[u8], entry: &str) -> Option<Vec<u8>> {
+pub(crate) fn gitignore_with(existing: &[u8], entry: &str) -> Option<Vec<u8>> {
     let listed = existing
         .split(|&b| b == b'\n')
         .any(|l| l.trim_ascii() == entry.as_bytes());

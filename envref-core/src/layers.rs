@@ -11,12 +11,16 @@ use crate::{Error, Result};
 /// The files one run reads, in override order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerPaths {
+    /// The base env file (`env_file`); required.
     pub base: PathBuf,
+    /// The profile's env file, when a profile is in effect; optional.
     pub profile: Option<PathBuf>,
+    /// The machine-local file (`local_file`); optional.
     pub local: PathBuf,
 }
 
 impl LayerPaths {
+    /// The files in override order, the profile file only when there is one.
     pub fn all(&self) -> Vec<&Path> {
         let mut v = vec![self.base.as_path()];
         if let Some(p) = &self.profile {
@@ -27,7 +31,7 @@ impl LayerPaths {
     }
 }
 
-/// A variable name. Up to [`Text::INLINE`] bytes are stored in place, so most keys need no
+/// A variable name. Short names (up to 22 bytes) are stored in place, so most keys need no
 /// allocation, neither in a definition nor in each evaluated variable that copies it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Key(Text);
@@ -73,13 +77,17 @@ impl std::fmt::Display for Key {
 /// One variable of the merged environment, as written in the layer that wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Definition {
+    /// The variable name.
     pub key: Key,
+    /// The value, parsed.
     pub value: Value,
+    /// How the value was quoted.
     pub quote: Quote,
     /// Where the winning definition is (`path:line:col` of the key).
     pub location: Location,
 }
 
+/// The merged environment: one definition per key, in first-definition order.
 #[derive(Debug, Clone, Default)]
 pub struct Merged {
     defs: Vec<Definition>,
@@ -108,6 +116,7 @@ impl Merged {
         Ok(Merged::from_owned(docs))
     }
 
+    /// Merge parsed documents, given in override order.
     pub fn from_documents(docs: &[Document]) -> Merged {
         Merged::from_owned(docs.to_vec())
     }
@@ -160,26 +169,30 @@ impl Merged {
         m
     }
 
+    /// Every definition, in order.
     pub fn definitions(&self) -> &[Definition] {
         &self.defs
     }
 
+    /// The definition of `key`.
     pub fn get(&self, key: &str) -> Option<&Definition> {
         self.index_of(key).map(|i| &self.defs[i])
     }
 
     /// The position of `key` in [`Merged::definitions`].
-    pub fn index_of(&self, key: &str) -> Option<usize> {
+    pub(crate) fn index_of(&self, key: &str) -> Option<usize> {
         let found = self
             .by_key
             .binary_search_by(|&i| (*self.defs[i as usize].key).cmp(key));
         found.ok().map(|at| self.by_key[at] as usize)
     }
 
+    /// Every key, in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.defs.iter().map(|d| &*d.key)
     }
 
+    /// Warnings from the layers' files (duplicate keys).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -193,7 +206,7 @@ fn sorted_by_key(defs: &[Definition]) -> Vec<u32> {
 }
 
 /// Atomic replacement lives in [`crate::atomic`] (symlinks, modes); re-exported for callers.
-pub use crate::atomic::write_atomic;
+pub(crate) use crate::atomic::write_atomic;
 
 #[cfg(test)]
 mod tests {

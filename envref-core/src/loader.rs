@@ -20,6 +20,8 @@ use crate::project::Project;
 use crate::resolve::resolve_project;
 use crate::{Error, Result};
 
+/// Resolves the project's environment from a program: builder for directory, profile and
+/// passphrase, then [`Loader::load`] or [`Loader::set_missing`].
 #[derive(Debug, Clone, Default)]
 pub struct Loader {
     dir: Option<PathBuf>,
@@ -28,6 +30,7 @@ pub struct Loader {
 }
 
 impl Loader {
+    /// A loader for the current directory, the default profile and no passphrase prompt.
     pub fn new() -> Self {
         Loader::default()
     }

@@ -10,6 +10,7 @@ use crate::resolve::{lookup, plan};
 
 /// One missing secret and where it will go.
 pub struct MissingSecret {
+    /// The reference no backend has.
     pub reference: Reference,
     /// The variables whose values use the reference.
     pub vars: Vec<String>,
@@ -31,9 +32,11 @@ impl MissingSecret {
     }
 }
 
+/// What `envref onboard` will ask for: the project's references and which are missing.
 pub struct OnboardPlan {
     /// Every reference the project uses.
     pub refs: Vec<Reference>,
+    /// The references no backend has, each with where it will be stored.
     pub missing: Vec<MissingSecret>,
     /// The lookup's warnings (backends that failed, …).
     pub warnings: Vec<String>,

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use crate::evaluate::Var;
 use crate::{Error, Result};
 
+/// An output format for variables (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// `KEY=VALUE`, value raw: for reading, not a round-trip format (a newline in a value
@@ -22,6 +23,8 @@ pub enum Format {
     Table,
 }
 
+/// `vars` in `format`; an error when the format cannot carry a value (NUL in `dotenv` or
+/// `shell`).
 pub fn render(vars: &[Var], format: Format) -> Result<String> {
     let mut out = String::new();
     match format {
@@ -108,7 +111,7 @@ fn render_table(vars: &[Var]) -> String {
     out
 }
 
-pub fn is_shell_name(key: &str) -> bool {
+pub(crate) fn is_shell_name(key: &str) -> bool {
     let mut c = key.chars();
     matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_')
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -117,7 +120,7 @@ pub fn is_shell_name(key: &str) -> bool {
 /// POSIX shell quoting (shlex): bare when only safe characters, else quoted so that bash and
 /// POSIX shells read back exactly `value`. A NUL passes through (no shell can carry one): the
 /// renderers refuse such values by name before quoting.
-pub fn shell_quote(value: &str) -> String {
+pub(crate) fn shell_quote(value: &str) -> String {
     shlex::Quoter::new()
         .allow_nul(true)
         .quote(value)

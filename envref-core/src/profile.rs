@@ -10,12 +10,16 @@ use crate::evaluate::{evaluate, Evaluated, RefMode};
 use crate::layers::Merged;
 use crate::{Error, Result};
 
+/// One profile of the project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileInfo {
+    /// The profile's name.
     pub name: String,
+    /// Its env file.
     pub file: PathBuf,
     /// Listed under `profiles:`.
     pub registered: bool,
+    /// Whether that file exists.
     pub file_exists: bool,
 }
 
@@ -166,15 +170,20 @@ pub fn evaluate_literal(config: &Config, profile: &str) -> Result<(Merged, Evalu
     Ok((merged, ev))
 }
 
+/// How one key differs between profiles A and B.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffKind {
+    /// Defined only in A.
     OnlyA,
+    /// Defined only in B.
     OnlyB,
+    /// Defined in both, with different values.
     Changed,
 }
 
 impl DiffKind {
-    pub fn as_str(self) -> &'static str {
+    /// The name used in JSON output (`only_a`, `only_b`, `changed`).
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DiffKind::OnlyA => "only_a",
             DiffKind::OnlyB => "only_b",
@@ -183,11 +192,16 @@ impl DiffKind {
     }
 }
 
+/// One key that differs between two profiles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffEntry {
+    /// The variable.
     pub key: String,
+    /// How it differs.
     pub kind: DiffKind,
+    /// Its value in A, if defined there.
     pub a: Option<String>,
+    /// Its value in B, if defined there.
     pub b: Option<String>,
 }
 

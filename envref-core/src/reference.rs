@@ -3,13 +3,17 @@
 
 use std::fmt;
 
+/// What every reference starts with.
 pub const PREFIX: &str = "ref://";
 /// The target that means "walk the whole chain".
 pub const CHAIN: &str = "secrets";
 
+/// A parsed `ref://<target>/<key>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Reference {
+    /// [`CHAIN`] (walk every backend in order) or the name of one backend.
     pub target: String,
+    /// The secret's key within the project's namespace.
     pub key: String,
 }
 
@@ -71,17 +75,19 @@ pub fn check_secret_key(key: &str) -> Result<(), String> {
 
 /// Marks the names `secret rotate` archives old values under: `<key>.__history.<N>`, N = 1
 /// the newest. Users cannot write such names, so rotate never overwrites a key of theirs.
-pub const HISTORY_MARK: &str = ".__history.";
+pub(crate) const HISTORY_MARK: &str = ".__history.";
 /// The most old values `secret rotate` keeps.
 pub const MAX_HISTORY: u32 = 100;
 
 /// The name of the `n`-th old value of `key` (`n` from 1).
-pub fn history_key(key: &str, n: u32) -> String {
+#[cfg(feature = "backends")]
+pub(crate) fn history_key(key: &str, n: u32) -> String {
     format!("{key}{HISTORY_MARK}{n}")
 }
 
 /// `key` as a rotation archive name `<base>.__history.<N>` (1 ≤ N ≤ [`MAX_HISTORY`]): (base, N).
-pub fn parse_history_key(key: &str) -> Option<(&str, u32)> {
+#[cfg(feature = "backends")]
+pub(crate) fn parse_history_key(key: &str) -> Option<(&str, u32)> {
     let (base, digits) = key.rsplit_once(HISTORY_MARK)?;
     let n: u32 = digits.parse().ok()?;
     // Exactly what `history_key` writes: no sign, no leading zero, in range.
@@ -104,7 +110,8 @@ pub fn check_writable_key(key: &str) -> Result<(), String> {
 /// A full stored key, as `vault export` writes it: `<project>/<key>` or
 /// `<project>/<profile>/<key>`. Rotation archives of a valid key are accepted, so an export
 /// imports back whole.
-pub fn check_stored_key(full: &str) -> Result<(), String> {
+#[cfg(feature = "backends")]
+pub(crate) fn check_stored_key(full: &str) -> Result<(), String> {
     check_secret_key(full)?;
     if !full.contains('/') {
         return Err("a stored key is <project>/<key> (or <project>/<profile>/<key>); this one has no project part".into());

@@ -18,7 +18,7 @@ use crate::reference::Reference;
 
 /// What the chain answered for a set of references.
 #[derive(Default)]
-pub struct Lookups {
+pub(crate) struct Lookups {
     pub secrets: HashMap<Reference, SecretString>,
     /// For each reference that did not resolve, what each backend said.
     pub failures: BTreeMap<Reference, Vec<String>>,
@@ -36,7 +36,7 @@ pub struct Lookups {
 }
 
 /// Ask the chain for every reference in `refs` (duplicates are asked once).
-pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace) -> Lookups {
+pub(crate) fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace) -> Lookups {
     let mut out = Lookups::default();
     let mut pending: BTreeSet<Reference> = refs.iter().cloned().collect();
     for r in pending.clone() {
@@ -152,17 +152,25 @@ pub fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace)
 /// A key that could not be given a value.
 #[derive(Debug, Clone)]
 pub struct KeyFailure {
+    /// The variable.
     pub key: String,
+    /// Where it is defined.
     pub location: Location,
+    /// Why it has no value.
     pub message: String,
     /// The references it needed that did not resolve.
     pub references: Vec<Reference>,
 }
 
+/// A resolved environment: the variables that have values, and why the others do not.
 #[derive(Debug, Default)]
 pub struct Resolved {
+    /// Variables that resolved, in layer order.
     pub vars: Vec<Var>,
+    /// Variables that did not, in layer order.
     pub failures: Vec<KeyFailure>,
+    /// Non-fatal problems: duplicate keys, values that look like references but are not,
+    /// backends skipped in the chain, unset names.
     pub warnings: Vec<String>,
     /// Fixes suggested by backends that failed.
     pub hints: Vec<String>,
@@ -224,7 +232,7 @@ pub fn plan(project: &Project) -> Vec<Reference> {
 }
 
 /// The keys `keys` need, themselves included: every variable their values use, transitively.
-pub fn reachable(project: &Project, keys: &[&str]) -> BTreeSet<String> {
+pub(crate) fn reachable(project: &Project, keys: &[&str]) -> BTreeSet<String> {
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut todo: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
     while let Some(k) = todo.pop() {

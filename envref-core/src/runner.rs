@@ -1,13 +1,13 @@
 //! The one way envref runs an external program (plugins, vendor CLIs): no shell, an absolute
 //! timeout (output is read until the deadline, never past it), stdin closed unless it carries
 //! data, stdout/stderr captured with a size cap, and none of envref's own variables in the
-//! child's environment ([`remove_own_variables`]).
+//! child's environment (`remove_own_variables`).
 //!
 //! Secret values and tokens never go in argv (world-readable in /proc): pass them through
-//! [`Invocation::stdin`], [`Invocation::env`], or a [`SecretFile`].
+//! [`Invocation::stdin`], [`Invocation::env`], or a `SecretFile`.
 //!
 //! Interrupts: the process groups of running children and the paths of secret temp files
-//! ([`SecretFile`], [`TempPath`]) are recorded in one process-wide registry. On SIGINT, SIGTERM
+//! (`SecretFile`, [`TempPath`]) are recorded in one process-wide registry. On SIGINT, SIGTERM
 //! or SIGHUP a handler thread, installed on the registry's first use, kills those groups,
 //! removes those paths and exits 130, 143 or 129 (128 + the signal).
 
@@ -29,12 +29,12 @@ use crate::sync::IDENTITY_ENV;
 
 /// envref's own credentials. No child gets them: not `envref run`'s program, not cargo, not a
 /// plugin or CLI. The vault passphrase unlocks every project's secrets.
-pub const CREDENTIAL_VARIABLES: &[&str] = &[PASSPHRASE_ENV];
+pub(crate) const CREDENTIAL_VARIABLES: &[&str] = &[PASSPHRASE_ENV];
 
 /// The other variables envref reads for itself (`ENVREF_CONFIG_DIR`: see
 /// [`crate::config::global_config_dir`]). Plugins and vendor CLIs have no use for them; the plugin
 /// protocol passes everything in the request.
-pub const SETTING_VARIABLES: &[&str] = &[PROFILE_ENV, "ENVREF_CONFIG_DIR", IDENTITY_ENV];
+pub(crate) const SETTING_VARIABLES: &[&str] = &[PROFILE_ENV, "ENVREF_CONFIG_DIR", IDENTITY_ENV];
 
 /// Take envref's credentials out of a child's environment. For programs that otherwise get the
 /// user's environment as is: `envref run`'s command and cargo.
@@ -46,7 +46,7 @@ pub fn remove_credentials(cmd: &mut Command) {
 
 /// Take every variable envref reads for itself out of a child's environment (credentials and
 /// settings). Every [`Invocation`] does this: plugins, vendor CLIs, git.
-pub fn remove_own_variables(cmd: &mut Command) {
+pub(crate) fn remove_own_variables(cmd: &mut Command) {
     remove_credentials(cmd);
     for name in SETTING_VARIABLES {
         cmd.env_remove(name);
@@ -54,21 +54,24 @@ pub fn remove_own_variables(cmd: &mut Command) {
 }
 
 /// Default cap on captured stdout and stderr, each.
-pub const DEFAULT_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
+pub(crate) const DEFAULT_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
 
+/// A program to run, built up with the methods below and started with [`Invocation::run`].
 pub struct Invocation {
-    pub program: String,
-    pub args: Vec<OsString>,
+    pub(crate) program: String,
+    pub(crate) args: Vec<OsString>,
     /// Extra environment for the child (tokens go here, never in args).
-    pub env: Vec<(String, SecretString)>,
-    pub stdin: Option<SecretString>,
-    pub timeout: Duration,
-    pub output_limit: usize,
+    pub(crate) env: Vec<(String, SecretString)>,
+    pub(crate) stdin: Option<SecretString>,
+    pub(crate) timeout: Duration,
+    pub(crate) output_limit: usize,
     /// Working directory of the child (default: envref's own).
-    pub current_dir: Option<PathBuf>,
+    pub(crate) current_dir: Option<PathBuf>,
 }
 
 impl Invocation {
+    /// Run `program` (looked up in `PATH` unless it is a path) with no arguments, a 30 s
+    /// timeout and the default output cap.
     pub fn new(program: impl Into<String>) -> Self {
         Invocation {
             program: program.into(),
@@ -81,63 +84,76 @@ impl Invocation {
         }
     }
 
+    /// Append one argument (never a secret: argv is world-readable).
     pub fn arg(mut self, a: impl Into<OsString>) -> Self {
         self.args.push(a.into());
         self
     }
 
+    /// Append arguments (never secrets: argv is world-readable).
     pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
         self
     }
 
+    /// Set an environment variable of the child; the way to pass a token.
     pub fn env(mut self, key: &str, value: SecretString) -> Self {
         self.env.push((key.to_string(), value));
         self
     }
 
+    /// Write `data` to the child's stdin, then close it.
     pub fn stdin(mut self, data: SecretString) -> Self {
         self.stdin = Some(data);
         self
     }
 
+    /// Kill the child (and its process group) after `t`.
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
         self
     }
 
-    pub fn output_limit(mut self, bytes: usize) -> Self {
+    pub(crate) fn output_limit(mut self, bytes: usize) -> Self {
         self.output_limit = bytes;
         self
     }
 
+    /// Run the child in `dir`.
     pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.current_dir = Some(dir.into());
         self
     }
 
+    /// Run to completion or the timeout, capturing stdout and stderr.
     pub fn run(self) -> Result<Output, RunError> {
         run(self)
     }
 }
 
+/// What a finished child left: its exit status and captured output.
 #[derive(Debug)]
 pub struct Output {
+    /// How the child exited.
     pub status: ExitStatus,
+    /// Everything it printed on stdout, up to the cap.
     pub stdout: Vec<u8>,
+    /// Everything it printed on stderr, up to the cap.
     pub stderr: Vec<u8>,
 }
 
 impl Output {
+    /// Whether the child exited with status 0.
     pub fn success(&self) -> bool {
         self.status.success()
     }
 
+    /// The exit code; `None` when a signal ended the child.
     pub fn code(&self) -> Option<i32> {
         self.status.code()
     }
 
-    pub fn stdout_str(&self) -> String {
+    pub(crate) fn stdout_str(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
@@ -166,13 +182,16 @@ impl Output {
     }
 }
 
+/// Why a child could not be run to completion.
 #[derive(Debug)]
 pub enum RunError {
     /// The executable does not exist (or is not executable).
     NotFound(String),
+    /// It did not finish within the timeout, and was killed.
     TimedOut(Duration),
     /// stdout or stderr exceeded the cap.
     TooMuchOutput(usize),
+    /// Starting, feeding or reading the child failed (the OS's message).
     Io(String),
 }
 
@@ -488,6 +507,7 @@ pub struct ForwardSignals {
 }
 
 impl ForwardSignals {
+    /// Forward interrupts to `pid` until the guard is dropped.
     pub fn to(pid: u32) -> ForwardSignals {
         registry().forward.push(pid);
         ForwardSignals { pid }
@@ -511,7 +531,7 @@ impl TempPath {
     /// Create `path` with `create` and track it. Both happen under the registry's lock, so an
     /// interrupt either comes first (nothing created) or removes it. When `create` fails,
     /// nothing is tracked and `create` is responsible for what it left.
-    pub fn create(
+    pub(crate) fn create(
         path: PathBuf,
         create: impl FnOnce(&Path) -> std::io::Result<()>,
     ) -> std::io::Result<TempPath> {
@@ -521,7 +541,8 @@ impl TempPath {
         Ok(TempPath { path })
     }
 
-    pub fn path(&self) -> &Path {
+    /// The tracked path.
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }
@@ -537,7 +558,7 @@ impl Drop for TempPath {
 /// A 0600 temporary file holding secret content, removed when dropped or when envref is
 /// interrupted. For CLIs that take a request from a file (`--cli-input-json file://…`) so
 /// values stay out of argv.
-pub struct SecretFile {
+pub(crate) struct SecretFile {
     /// `None` only inside `drop`.
     file: Option<tempfile::TempPath>,
 }
@@ -557,7 +578,7 @@ impl SecretFile {
         Ok(SecretFile { file: Some(file) })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.file.as_deref().expect("present until dropped")
     }
 }

@@ -7,12 +7,16 @@ use crate::backend::{relative_keys, Backend, Namespace};
 use crate::reference::history_key;
 use crate::{generate, Error, Result};
 
+/// A backend and the namespace `envref secret …` works in.
 pub struct SecretScope {
+    /// The backend read and written.
     pub backend: Box<dyn Backend>,
+    /// The project (and profile) whose keys are meant.
     pub ns: Namespace,
 }
 
 impl SecretScope {
+    /// The scope of `ns` in `backend`.
     pub fn new(backend: Box<dyn Backend>, ns: Namespace) -> Self {
         SecretScope { backend, ns }
     }

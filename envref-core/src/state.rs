@@ -21,7 +21,8 @@ pub fn dir() -> Result<PathBuf> {
 }
 
 /// [`dir`], created (mode 0700) when missing.
-pub fn ensure_dir() -> Result<PathBuf> {
+#[cfg(feature = "backends")]
+pub(crate) fn ensure_dir() -> Result<PathBuf> {
     let dir = dir()?;
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);

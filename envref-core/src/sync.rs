@@ -37,6 +37,7 @@ const FORMAT_VERSION: u64 = 1;
 pub struct Bundle {
     /// `None` for a file in the Go envref's format, which does not record it.
     pub project: Option<String>,
+    /// The secrets, by key relative to the project.
     pub secrets: BTreeMap<String, SecretString>,
     /// Who wrote the file, as they claim it, with a tag per recipient; `None` when unsigned.
     pub auth: Option<SenderAuth>,
@@ -45,6 +46,7 @@ pub struct Bundle {
 /// The sender's public key and, for each recipient's public key, a base64 tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SenderAuth {
+    /// The sender's age public key, as they claim it (check it with `verified_sender`).
     pub sender: String,
     tags: BTreeMap<String, String>,
 }
@@ -343,6 +345,7 @@ pub struct TeamChange {
 }
 
 impl TeamChange {
+    /// Whether the team differs from what was remembered (never on first use).
     pub fn changed(&self) -> bool {
         !self.first_use && (!self.added.is_empty() || !self.removed.is_empty())
     }
@@ -556,7 +559,7 @@ pub fn read_identity_file(path: &Path) -> Result<Vec<age::x25519::Identity>> {
 
 /// Public keys from a recipients file: one `age1…` per line, `#` comments and blank lines
 /// skipped (the format of age's `-R`).
-pub fn read_recipients(text: &str) -> Result<Vec<age::x25519::Recipient>> {
+pub(crate) fn read_recipients(text: &str) -> Result<Vec<age::x25519::Recipient>> {
     text.lines()
         .map(str::trim)
         .enumerate()
@@ -567,7 +570,9 @@ pub fn read_recipients(text: &str) -> Result<Vec<age::x25519::Recipient>> {
 
 /// A push's recipient, with who it is: a team member's name, `--to`, or the file it came from.
 pub struct NamedRecipient {
+    /// Who the recipient is, for messages.
     pub who: String,
+    /// Their age public key.
     pub key: age::x25519::Recipient,
 }
 

@@ -11,11 +11,12 @@ use crate::dotenv::{Position, Quote};
 use crate::reference::{Reference, PREFIX};
 
 /// The fix when a `$` was meant literally (a password containing `$` is the usual case).
-pub const LITERAL_DOLLAR: &str = "to keep a `$` literal, single-quote the value or write `$$`";
+pub(crate) const LITERAL_DOLLAR: &str =
+    "to keep a `$` literal, single-quote the value or write `$$`";
 
 /// How deep `${A:-${B:-…}}` defaults may nest. Parsing, evaluating and dropping a template
 /// recurse once per level, so the limit keeps hostile input from overflowing the stack.
-pub const MAX_NESTING: usize = 32;
+pub(crate) const MAX_NESTING: usize = 32;
 
 /// Most values are one literal: that case is stored inline, without a segment list, so a
 /// parsed `.env` costs about one allocation per value (a 100k-line file stays small).
@@ -40,7 +41,7 @@ impl Default for Template {
 
 /// 24 bytes: the rare big variants are boxed.
 #[derive(Clone, PartialEq, Eq)]
-pub enum Segment {
+pub(crate) enum Segment {
     Lit(Text),
     Var(Box<VarUse>),
     Ref(Box<Reference>, Position),
@@ -49,7 +50,7 @@ pub enum Segment {
 /// Literal text. Up to [`Text::INLINE`] bytes are stored in place: most literals of a `.env`
 /// are short, and a separate allocation would cost more than the text.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Text(TextRepr);
+pub(crate) struct Text(TextRepr);
 
 #[derive(Clone, PartialEq, Eq)]
 enum TextRepr {
@@ -60,7 +61,7 @@ enum TextRepr {
 
 impl Text {
     /// The most that fits in 24 bytes next to the length and the variant.
-    pub const INLINE: usize = 22;
+    pub(crate) const INLINE: usize = 22;
 }
 
 impl From<&str> for Text {
@@ -105,14 +106,14 @@ impl std::ops::Deref for Text {
 
 /// A use of a variable in a template: `$NAME`, `${NAME}`, `${NAME:-default}`, …
 #[derive(Clone, PartialEq, Eq)]
-pub struct VarUse {
+pub(crate) struct VarUse {
     pub name: Text,
     pub op: VarOp,
     pub pos: Position,
 }
 
 #[derive(Clone, PartialEq, Eq)]
-pub enum VarOp {
+pub(crate) enum VarOp {
     Plain,
     /// `${NAME:-default}`: default when unset or empty.
     DefaultIfEmpty(Template),
@@ -157,6 +158,7 @@ impl fmt::Debug for VarOp {
 }
 
 impl Template {
+    /// A template of the text `s`, taken literally.
     pub fn literal(s: impl Into<String>) -> Template {
         let s = s.into();
         if s.is_empty() {
@@ -179,7 +181,7 @@ impl Template {
     }
 
     /// The literal text, variables and references, in order.
-    pub fn segments(&self) -> &[Segment] {
+    pub(crate) fn segments(&self) -> &[Segment] {
         match &self.repr {
             Repr::One(seg) => std::slice::from_ref(seg),
             Repr::Many(segs) => segs,
@@ -195,6 +197,7 @@ impl Template {
         }
     }
 
+    /// Every `${ref://…}` the template uses, in order.
     pub fn references(&self) -> Vec<&Reference> {
         let mut out = Vec::new();
         self.visit(&mut |seg| {
@@ -206,7 +209,8 @@ impl Template {
     }
 
     /// Names of the variables used, defaults included.
-    pub fn variables(&self) -> Vec<&VarUse> {
+    #[cfg(feature = "backends")]
+    pub(crate) fn variables(&self) -> Vec<&VarUse> {
         let mut out = Vec::new();
         self.visit(&mut |seg| {
             if let Segment::Var(v) = seg {
@@ -229,7 +233,11 @@ impl Template {
 }
 
 /// Parse a value body. `start` is the position of its first character.
-pub fn parse(body: &str, quote: Quote, start: Position) -> Result<Template, (Position, String)> {
+pub(crate) fn parse(
+    body: &str,
+    quote: Quote,
+    start: Position,
+) -> Result<Template, (Position, String)> {
     match quote {
         Quote::Single | Quote::Backtick => Ok(Template::literal(body)),
         // Most values have nothing to interpolate: one exact-size literal.

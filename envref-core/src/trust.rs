@@ -23,7 +23,9 @@ use crate::{Error, Result};
 /// A program (or server) a backend would use that needs the project to be allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Named {
+    /// The backend's configured name.
     pub backend: String,
+    /// Its type.
     pub kind: String,
     /// What it runs, e.g. `/src/app/bin/helper`, or `envref-backend-x (found in the project: …)`.
     pub what: String,
@@ -37,10 +39,12 @@ impl std::fmt::Display for Named {
 
 /// Whether the user has allowed a config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
+    /// Allowed, and unchanged since.
     Allowed,
     /// Allowed once, but the file has changed since.
     Changed,
+    /// Never allowed (or the allowance was revoked).
     NotAllowed,
 }
 
@@ -93,7 +97,7 @@ pub fn named(config: &Config, specs: &[&BackendSpec]) -> Vec<Named> {
 
 /// Refuse when any of `specs` needs `config.file` allowed and it is not (or has changed).
 /// The error names the programs and the command that allows the file.
-pub fn check(config: &Config, specs: &[&BackendSpec]) -> Result<()> {
+pub(crate) fn check(config: &Config, specs: &[&BackendSpec]) -> Result<()> {
     let named = named(config, specs);
     if named.is_empty() {
         return Ok(());
@@ -132,7 +136,7 @@ pub fn check(config: &Config, specs: &[&BackendSpec]) -> Result<()> {
 }
 
 /// `envref allow`, with `-C <root>` when the current directory would not find this config.
-pub fn allow_command(config: &Config) -> String {
+pub(crate) fn allow_command(config: &Config) -> String {
     let here = std::env::current_dir()
         .ok()
         .and_then(|d| crate::config::find_config(&d));
@@ -147,7 +151,7 @@ pub fn allow_command(config: &Config) -> String {
 }
 
 /// Whether `file` is allowed as it is now.
-pub fn state(file: &Path) -> Result<State> {
+pub(crate) fn state(file: &Path) -> Result<State> {
     let record = record_path(file)?;
     if !private(&record) {
         return Ok(State::NotAllowed);

@@ -22,22 +22,23 @@ use crate::evaluate::{evaluate, Failure, RefMode};
 use crate::layers::Merged;
 use crate::{Error, Result};
 
-pub const TYPES: &[&str] = &[
+pub(crate) const TYPES: &[&str] = &[
     "string", "number", "boolean", "url", "email", "port", "enum",
 ];
 
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub kind: String,
     pub required: bool,
     pub values: Vec<String>,
     pub pattern: Option<Regex>,
 }
 
+/// A parsed schema file (`.env.schema.json`): typed rules by key.
 #[derive(Debug, Clone)]
 pub struct Schema {
-    pub path: PathBuf,
-    pub rules: BTreeMap<String, Rule>,
+    pub(crate) path: PathBuf,
+    pub(crate) rules: BTreeMap<String, Rule>,
 }
 
 #[derive(Deserialize)]
@@ -109,13 +110,14 @@ impl Rule {
 }
 
 impl Schema {
+    /// Read and parse the schema at `path`.
     pub fn load(path: &Path) -> Result<Schema> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Schema::parse(path, &text)
     }
 
     /// Parse a schema; every problem is reported at once.
-    pub fn parse(path: &Path, text: &str) -> Result<Schema> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Schema> {
         let file: SchemaFile = serde_json::from_str(text).map_err(|e| {
             Error::parse(format!(
                 "{}:{}:{}: invalid schema: {e}",
@@ -162,7 +164,7 @@ impl Schema {
 }
 
 /// Check one value against a rule's type and pattern. Messages never contain the value.
-pub fn check_value(rule: &Rule, value: &str) -> Vec<String> {
+pub(crate) fn check_value(rule: &Rule, value: &str) -> Vec<String> {
     let mut out = Vec::new();
     let ok = match rule.kind.as_str() {
         "number" => value.trim() == value && value.parse::<f64>().is_ok_and(f64::is_finite),
@@ -236,27 +238,36 @@ fn is_email(v: &str) -> bool {
 /// One problem with one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The variable.
     pub key: String,
     /// Where the key is defined (or, for a missing key, where it is required).
     pub location: Option<Location>,
+    /// What is wrong (never the value).
     pub message: String,
 }
 
+/// What `validate` found, by kind of problem.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// How many keys the project defines.
     pub keys_checked: usize,
+    /// Keys the example or the schema requires that the project does not define.
     pub missing: Vec<Problem>,
+    /// Keys the project defines that the example does not list.
     pub extra: Vec<Problem>,
+    /// Keys whose value breaks the schema's rule.
     pub invalid: Vec<Problem>,
     /// Keys whose type was not checked because their value needs a secret.
     pub unchecked_secrets: Vec<String>,
 }
 
 impl Report {
+    /// How many problems make `validate` fail.
     pub fn error_count(&self) -> usize {
         self.missing.len() + self.extra.len() + self.invalid.len()
     }
 
+    /// Every problem: missing, then extra, then invalid.
     pub fn problems(&self) -> impl Iterator<Item = &Problem> {
         self.missing.iter().chain(&self.extra).chain(&self.invalid)
     }

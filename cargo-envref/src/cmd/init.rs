@@ -3,9 +3,8 @@
 use std::path::Path;
 
 use clap::Args;
-use envref_core::backend::ErrorKind;
-use envref_core::init::{self, GitignoreEdit};
-use envref_core::layers::write_atomic;
+use envref_core::atomic::write_atomic;
+use envref_core::init::{self, DirenvAllow, GitignoreEdit};
 use envref_core::{Error, Result};
 
 use crate::{ui, Global};
@@ -32,10 +31,7 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
     let project = project_name(&dir, a.project)?;
     // The keychain is the default chain; where no Secret Service answers, start with the vault.
     // (A locked keyring still answers: only "unavailable" moves the vault first.)
-    let no_keychain = match envref_core::backend::keychain::probe() {
-        Err(e) if e.kind == ErrorKind::Unavailable => Some(e),
-        _ => None,
-    };
+    let no_keychain = init::keychain_unavailable();
     let config = init::config_template(&dir, &project, no_keychain.is_some())?;
     let writes_config = a.force || !dir.join(".envref.yaml").exists();
     let created = write_skeleton(&dir, &config, a.force)?;
@@ -121,22 +117,18 @@ fn write_envrc(dir: &Path, force: bool) -> Result<()> {
     let rc = init::envrc(&init::envrc_watch_files(dir));
     write_atomic(&path, rc.as_bytes(), Some(0o644))?;
     ui::info("  create  .envrc");
-    match envref_core::runner::Invocation::new("direnv")
-        .arg("allow")
-        .arg(&path)
-        .current_dir(dir)
-        .run()
-    {
-        Ok(o) if o.success() => ui::info("  allow   .envrc (direnv allow)"),
-        Ok(o) => ui::warn(&format!(
-            "direnv allow failed: {}; run `direnv allow` yourself",
-            o.stderr_summary()
+    match init::direnv_allow(dir, &path) {
+        DirenvAllow::Allowed => ui::info("  allow   .envrc (direnv allow)"),
+        DirenvAllow::Refused(why) => ui::warn(&format!(
+            "direnv allow failed: {why}; run `direnv allow` yourself"
         )),
-        Err(envref_core::runner::RunError::NotFound(_)) => {
+        DirenvAllow::NotInstalled => {
             ui::warn("direnv is not installed, so .envrc does nothing yet");
             ui::hint("install direnv (https://direnv.net), hook it into your shell, then run `direnv allow`");
         }
-        Err(e) => ui::warn(&format!("direnv allow: {e}; run `direnv allow` yourself")),
+        DirenvAllow::CannotRun(e) => {
+            ui::warn(&format!("direnv allow: {e}; run `direnv allow` yourself"))
+        }
     }
     Ok(())
 }

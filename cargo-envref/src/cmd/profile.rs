@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use envref_core::atomic::write_atomic;
 use envref_core::config::Config;
 use envref_core::config_edit::ConfigEditor;
-use envref_core::layers::write_atomic;
 use envref_core::output;
 use envref_core::profile;
 use envref_core::{Error, Result};

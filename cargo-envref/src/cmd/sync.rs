@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
+use envref_core::atomic::write_atomic;
 use envref_core::config::Config;
-use envref_core::layers::write_atomic;
 use envref_core::sync::{
     assemble_recipients, read_identity_file, remember_team, team_change, teams_file, Bundle,
     NamedRecipient, Plan, TeamChange, DEFAULT_FILE, IDENTITY_ENV,

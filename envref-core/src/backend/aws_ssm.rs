@@ -20,12 +20,12 @@ use crate::config::BackendSpec;
 use crate::runner::{Output, SecretFile};
 
 /// `get-parameters` accepts at most this many names.
-pub const BATCH: usize = 10;
+pub(crate) const BATCH: usize = 10;
 
 const IAM_HINT: &str = "the IAM role/user needs ssm:GetParameter, ssm:GetParameters, ssm:PutParameter, \
 ssm:DeleteParameter and ssm:GetParametersByPath on arn:aws:ssm:*:*:parameter<prefix>/* (and kms:Decrypt for SecureString)";
 
-pub struct AwsSsm {
+pub(crate) struct AwsSsm {
     tool: Tool,
     /// Normalised: starts with `/`, no trailing `/` (empty for the root).
     prefix: String,

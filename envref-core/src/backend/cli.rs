@@ -7,7 +7,7 @@ use crate::config::BackendSpec;
 use crate::runner::{Invocation, Output, RunError};
 
 /// The executable (`command:` option, else the tool's usual name) and timeout of a backend.
-pub struct Tool {
+pub(crate) struct Tool {
     /// The configured backend name, which starts every message.
     pub backend: String,
     pub kind: BackendKind,
@@ -31,7 +31,7 @@ impl Tool {
     }
 
     /// An invocation of the tool with the backend's timeout.
-    pub fn invocation(&self) -> Invocation {
+    pub(crate) fn invocation(&self) -> Invocation {
         Invocation::new(&self.command).timeout(self.timeout)
     }
 
@@ -58,7 +58,7 @@ impl Tool {
     }
 
     /// `<backend>: <what>: <detail>`, e.g. `ssm: aws ssm get-parameters: …`.
-    pub fn error(
+    pub(crate) fn error(
         &self,
         kind: ErrorKind,
         what: &str,

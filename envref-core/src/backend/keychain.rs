@@ -21,7 +21,7 @@ use super::{Backend, BackendError, ErrorKind, Lookup, Namespace};
 use crate::config::BackendSpec;
 
 /// The service every envref item is stored under.
-pub const SERVICE: &str = "envref";
+pub(crate) const SERVICE: &str = "envref";
 
 const UNAVAILABLE_HINT: &str = "no D-Bus session or no Secret Service provider (gnome-keyring, KWallet) answered; \
 on a headless machine use the local vault instead: run `envref vault init`, then put `vault` first under \
@@ -30,7 +30,7 @@ on a headless machine use the local vault instead: run `envref vault init`, then
 const LOCKED_HINT: &str = "unlock (or create) the login keyring (log in to the desktop session, or unlock it with seahorse; \
 headless: `printf '%s' \"$PASSWORD\" | gnome-keyring-daemon --unlock --replace --components=secrets`), then retry";
 
-pub struct Keychain {
+pub(crate) struct Keychain {
     name: String,
     store: OnceLock<Result<Arc<CredentialStore>, BackendError>>,
 }

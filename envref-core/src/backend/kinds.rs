@@ -11,22 +11,31 @@ use crate::config::BackendSpec;
 /// A backend type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BackendKind {
+    /// The OS keychain (Secret Service, macOS Keychain, Windows Credential Manager).
     Keychain,
+    /// envref's local age-encrypted vault file.
     Vault,
+    /// 1Password, through the `op` CLI.
     OnePassword,
+    /// AWS Systems Manager Parameter Store, through the `aws` CLI.
     AwsSsm,
+    /// HashiCorp Vault's KV store, through the `vault` CLI.
     HashicorpVault,
+    /// Oracle Cloud Infrastructure Vault, through the `oci` CLI.
     OciVault,
+    /// An external `envref-backend-<name>` program speaking envref's JSON protocol.
     Plugin,
 }
 
 /// Builds a backend from its configuration; touches nothing until first used.
 #[cfg(feature = "backends")]
-pub type Constructor =
+pub(crate) type Constructor =
     fn(&BackendSpec, &super::BuildContext) -> crate::Result<Box<dyn super::Backend>>;
 
 /// One row of the table.
-pub struct KindInfo {
+// Without `backends` only the names and options are read (config validation).
+#[cfg_attr(not(feature = "backends"), allow(dead_code))]
+pub(crate) struct KindInfo {
     pub kind: BackendKind,
     /// The `type:` in `.envref.yaml`.
     pub name: &'static str,
@@ -45,7 +54,7 @@ pub struct KindInfo {
 const CHECK: &str =
     "check backend {name} (is it reachable and signed in?); `envref doctor` checks it";
 
-pub const KINDS: &[KindInfo] = &[
+pub(crate) const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: BackendKind::Keychain,
         name: "keychain",
@@ -154,7 +163,7 @@ pub const KINDS: &[KindInfo] = &[
 
 impl BackendKind {
     /// The type named `name` in `.envref.yaml`.
-    pub fn from_name(name: &str) -> Option<BackendKind> {
+    pub(crate) fn from_name(name: &str) -> Option<BackendKind> {
         find(name).map(|k| k.kind)
     }
 
@@ -163,25 +172,26 @@ impl BackendKind {
         BackendKind::from_name(&spec.kind)
     }
 
-    pub fn info(self) -> &'static KindInfo {
+    pub(crate) fn info(self) -> &'static KindInfo {
         KINDS
             .iter()
             .find(|k| k.kind == self)
             .expect("every kind has a row")
     }
 
+    /// The type's name in `.envref.yaml` (`keychain`, `aws-ssm`, …).
     pub fn name(self) -> &'static str {
         self.info().name
     }
 }
 
-pub fn find(name: &str) -> Option<&'static KindInfo> {
+pub(crate) fn find(name: &str) -> Option<&'static KindInfo> {
     KINDS.iter().find(|k| k.name == name)
 }
 
 /// The row of type `name`, or what to say about an unknown type: the nearest valid one when
 /// it looks like a typo, and the list.
-pub fn lookup(name: &str) -> Result<&'static KindInfo, String> {
+pub(crate) fn lookup(name: &str) -> Result<&'static KindInfo, String> {
     find(name).ok_or_else(|| {
         let names = KINDS.iter().map(|k| k.name);
         let guess = crate::suggest::closest(name, names.clone())
@@ -195,7 +205,8 @@ pub fn lookup(name: &str) -> Result<&'static KindInfo, String> {
 }
 
 /// The fix for a backend error that came without one: what to check, by backend type.
-pub fn check_hint(name: &str, kind: &str) -> String {
+#[cfg(feature = "backends")]
+pub(crate) fn check_hint(name: &str, kind: &str) -> String {
     find(kind)
         .map_or(CHECK, |k| k.check_hint)
         .replace("{name}", name)
@@ -203,12 +214,14 @@ pub fn check_hint(name: &str, kind: &str) -> String {
 
 /// The default executable of `spec`'s type (`aws`, `envref-backend-<name>`, …); `None` for
 /// types that run no program.
-pub fn default_program(spec: &BackendSpec) -> Option<String> {
+#[cfg(feature = "backends")]
+pub(crate) fn default_program(spec: &BackendSpec) -> Option<String> {
     Some(find(&spec.kind)?.program?.replace("{name}", &spec.name))
 }
 
 /// The executable `spec` runs: its `command:` option, else the type's default.
-pub fn program(spec: &BackendSpec) -> Option<String> {
+#[cfg(feature = "backends")]
+pub(crate) fn program(spec: &BackendSpec) -> Option<String> {
     let default = default_program(spec)?;
     Some(
         spec.option("command")
@@ -218,7 +231,7 @@ pub fn program(spec: &BackendSpec) -> Option<String> {
 }
 
 /// Options whose values are credentials: never printed.
-pub fn is_secret_option(option: &str) -> bool {
+pub(crate) fn is_secret_option(option: &str) -> bool {
     matches!(option, "token" | "passphrase" | "password" | "secret")
 }
 

@@ -19,7 +19,7 @@ use super::{Backend, BackendError, BackendKind, ErrorKind, Lookup};
 use crate::config::BackendSpec;
 use crate::runner::{Invocation, Output, SecretFile};
 
-pub struct OnePassword {
+pub(crate) struct OnePassword {
     tool: Tool,
     vault: String,
     account: Option<String>,
