@@ -430,19 +430,12 @@ pub(crate) fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
 }
 
 fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
-    let mut problems = Vec::new();
+    let mut problems = backend_name_problems(&entry.name);
     let label = if entry.name.is_empty() {
-        "(unnamed)".to_string()
+        "(unnamed)"
     } else {
-        entry.name.clone()
+        entry.name.as_str()
     };
-    if entry.name.is_empty() {
-        problems.push("name: required".to_string());
-    } else if entry.name == crate::reference::CHAIN {
-        problems.push("name: `secrets` is reserved (ref://secrets/… walks the whole chain)".into());
-    } else if let Err(m) = check_name(&entry.name) {
-        problems.push(format!("name: {m}"));
-    }
     let kind = entry.kind.clone().unwrap_or_else(|| entry.name.clone());
     let k = match kinds::lookup(&kind) {
         Ok(k) => k,
@@ -453,48 +446,69 @@ fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {
     };
     let mut options = BTreeMap::new();
     for (key, value) in &entry.config {
-        if !k.options.contains(&key.as_str()) {
-            let valid = if k.options.is_empty() {
-                "none".to_string()
-            } else {
-                k.options.join(", ")
-            };
-            problems.push(format!(
-                "{label}: unknown option {key:?} for type {kind}; valid options: {valid}"
-            ));
-            continue;
-        }
-        let text = match value {
-            yaml_serde::Value::String(s) => s.clone(),
-            yaml_serde::Value::Number(n) => n.to_string(),
-            yaml_serde::Value::Bool(b) => b.to_string(),
-            yaml_serde::Value::Null => String::new(),
-            _ => {
-                problems.push(format!("{label}: option {key} must be a string"));
-                continue;
+        match backend_option(k, &kind, key, value) {
+            Ok(text) => {
+                options.insert(key.clone(), text);
             }
-        };
-        if key == "timeout" && parse_duration(&text).is_none() {
-            problems.push(format!(
-                "{label}: timeout is not a duration of at most 24h (e.g. 30s, 500ms, 2m)"
-            ));
+            Err(problem) => problems.push(format!("{label}: {problem}")),
         }
-        options.insert(key.clone(), text);
     }
     for req in k.required {
         if options.get(*req).is_none_or(|v| v.is_empty()) {
             problems.push(format!("{label}: option {req} is required for type {kind}"));
         }
     }
-    if problems.is_empty() {
-        Ok(BackendSpec {
-            name: entry.name.clone(),
-            kind,
-            options,
-        })
-    } else {
-        Err(problems)
+    if !problems.is_empty() {
+        return Err(problems);
     }
+    Ok(BackendSpec {
+        name: entry.name.clone(),
+        kind,
+        options,
+    })
+}
+
+/// What is wrong with a backend's name, if anything.
+fn backend_name_problems(name: &str) -> Vec<String> {
+    if name.is_empty() {
+        vec!["name: required".to_string()]
+    } else if name == crate::reference::CHAIN {
+        vec!["name: `secrets` is reserved (ref://secrets/… walks the whole chain)".into()]
+    } else if let Err(m) = check_name(name) {
+        vec![format!("name: {m}")]
+    } else {
+        vec![]
+    }
+}
+
+/// One option of a backend of type `kind`, as text; or why it is not accepted.
+fn backend_option(
+    k: &kinds::KindInfo,
+    kind: &str,
+    key: &str,
+    value: &yaml_serde::Value,
+) -> Result<String, String> {
+    if !k.options.contains(&key) {
+        let valid = if k.options.is_empty() {
+            "none".to_string()
+        } else {
+            k.options.join(", ")
+        };
+        return Err(format!(
+            "unknown option {key:?} for type {kind}; valid options: {valid}"
+        ));
+    }
+    let text = match value {
+        yaml_serde::Value::String(s) => s.clone(),
+        yaml_serde::Value::Number(n) => n.to_string(),
+        yaml_serde::Value::Bool(b) => b.to_string(),
+        yaml_serde::Value::Null => String::new(),
+        _ => return Err(format!("option {key} must be a string")),
+    };
+    if key == "timeout" && parse_duration(&text).is_none() {
+        return Err("timeout is not a duration of at most 24h (e.g. 30s, 500ms, 2m)".into());
+    }
+    Ok(text)
 }
 
 fn check_project(project: &str) -> Result<(), String> {

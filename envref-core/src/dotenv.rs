@@ -253,25 +253,6 @@ impl Document {
         self.replace_text(text)
     }
 
-    /// Remove every definition of `key` (whole lines). Returns whether there was one.
-    pub fn remove(&mut self, key: &str) -> Result<bool> {
-        let lines: Vec<Range<usize>> = self
-            .entries
-            .iter()
-            .filter(|e| e.key == key)
-            .map(|e| line_range(&self.text, e.span.clone()))
-            .collect();
-        if lines.is_empty() {
-            return Ok(false);
-        }
-        let mut text = self.text.clone();
-        for range in lines.into_iter().rev() {
-            text.replace_range(range, "");
-        }
-        self.replace_text(text)?;
-        Ok(true)
-    }
-
     fn replace_text(&mut self, text: String) -> Result<()> {
         *self = Document::parse(self.path.clone(), text).map_err(parse_errors_to_error)?;
         Ok(())
@@ -417,15 +398,6 @@ fn duplicate_warnings(path: &Path, entries: &[Entry]) -> Vec<String> {
             )
         })
         .collect()
-}
-
-/// The whole physical line(s) holding a span, with their line terminator.
-fn line_range(text: &str, span: Range<usize>) -> Range<usize> {
-    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[span.end..]
-        .find('\n')
-        .map_or(text.len(), |i| span.end + i + 1);
-    start..end
 }
 
 /// Line/column of byte offset `at` (clamped to the text).
@@ -877,7 +849,5 @@ mod tests {
         d.set("E", "").unwrap();
         d.set("E", "v").unwrap();
         assert!(d.text().ends_with("E=v\n"), "{}", d.text());
-        assert!(d.remove("B").unwrap());
-        assert!(!d.text().contains("B="));
     }
 }

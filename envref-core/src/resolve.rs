@@ -37,116 +37,169 @@ pub(crate) struct Lookups {
 
 /// Ask the chain for every reference in `refs` (duplicates are asked once).
 pub(crate) fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace) -> Lookups {
-    let mut out = Lookups::default();
-    let mut pending: BTreeSet<Reference> = refs.iter().cloned().collect();
-    for r in pending.clone() {
-        if !r.is_chain() && !backends.iter().any(|b| b.name() == r.target) {
-            let names: Vec<&str> = backends.iter().map(|b| b.name()).collect();
-            out.failures.entry(r.clone()).or_default().push(format!(
-                "no backend named {} is configured (configured: {})",
-                r.target,
-                names.join(", ")
-            ));
-            pending.remove(&r);
-        }
-    }
-    let scopes = ns.lookup_keys("").len();
-    let mut dead: HashSet<usize> = HashSet::new();
-    let mut warned: HashSet<(usize, String)> = HashSet::new();
-    for scope in 0..scopes {
-        for (bi, backend) in backends.iter().enumerate() {
-            if pending.is_empty() {
+    let mut chain = Chain {
+        backends,
+        ns,
+        scopes: ns.lookup_keys("").len(),
+        out: Lookups::default(),
+        pending: refs.iter().cloned().collect(),
+        dead: HashSet::new(),
+        warned: HashSet::new(),
+    };
+    chain.reject_unknown_targets();
+    for scope in 0..chain.scopes {
+        for bi in 0..backends.len() {
+            if chain.pending.is_empty() {
                 break;
             }
-            let eligible: Vec<Reference> = pending
-                .iter()
-                .filter(|r| r.is_chain() || r.target == backend.name())
-                .cloned()
-                .collect();
-            if eligible.is_empty() {
-                continue;
-            }
-            let key_of = |r: &Reference| ns.lookup_keys(&r.key).swap_remove(scope);
-            if dead.contains(&bi) {
-                for r in &eligible {
-                    out.failures.entry(r.clone()).or_default().push(format!(
-                        "{}: skipped (unavailable this run)",
-                        backend.name()
-                    ));
-                }
-                continue;
-            }
-            let keys: Vec<String> = eligible
-                .iter()
-                .map(key_of)
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            let answers: HashMap<String, Lookup> = match get_each(backend.as_ref(), &keys) {
-                Ok(got) => keys.iter().cloned().zip(got).collect(),
-                Err(e) => keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect(),
-            };
-            for r in eligible {
-                let key = key_of(&r);
-                let Some(answer) = answers.get(&key) else {
-                    continue;
-                };
-                match answer {
-                    Ok(Some(value)) => {
-                        out.answered.insert(backend.name().to_string());
-                        out.found
-                            .insert(r.clone(), (backend.name().to_string(), key));
-                        out.secrets.insert(r.clone(), value.clone());
-                        pending.remove(&r);
-                    }
-                    Ok(None) => {
-                        out.answered.insert(backend.name().to_string());
-                        out.not_found.insert(r.clone());
-                        out.failures
-                            .entry(r)
-                            .or_default()
-                            .push(format!("{}: not found as {key}", backend.name()))
-                    }
-                    Err(e) => {
-                        out.errors
-                            .entry(backend.name().to_string())
-                            .or_insert_with(|| e.clone());
-                        if e.kind == ErrorKind::Unavailable {
-                            dead.insert(bi);
-                        }
-                        if warned.insert((bi, e.message.clone())) {
-                            // The error is reported with the failure itself; warn only when
-                            // another backend or scope is still to be asked for this reference.
-                            let more_backends = r.is_chain() && bi + 1 < backends.len();
-                            if more_backends || scope + 1 < scopes {
-                                let next = if more_backends {
-                                    "the next backend"
-                                } else {
-                                    "the project scope"
-                                };
-                                out.warnings.push(format!("{}; trying {next}", e.message));
-                            }
-                            let hint = e
-                                .hint
-                                .clone()
-                                .unwrap_or_else(|| backend_hint(backend.name(), backend.kind()));
-                            if !out.hints.contains(&hint) {
-                                out.hints.push(hint);
-                            }
-                        }
-                        let reasons = out.failures.entry(r).or_default();
-                        if !reasons.contains(&e.message) {
-                            reasons.push(e.message.clone());
-                        }
-                    }
-                }
-            }
+            chain.ask(scope, bi);
         }
     }
+    let mut out = chain.out;
     for r in out.secrets.keys() {
         out.failures.remove(r);
     }
     out
+}
+
+/// One walk of the chain: what is still pending, which backends are down, which errors were
+/// already warned about.
+struct Chain<'a> {
+    backends: &'a [Box<dyn Backend>],
+    ns: &'a Namespace,
+    scopes: usize,
+    out: Lookups,
+    pending: BTreeSet<Reference>,
+    /// Backends that were unavailable: not asked again this run.
+    dead: HashSet<usize>,
+    /// (backend, message) pairs already warned about.
+    warned: HashSet<(usize, String)>,
+}
+
+impl Chain<'_> {
+    /// `ref://<name>/…` naming no configured backend fails at once.
+    fn reject_unknown_targets(&mut self) {
+        let names: Vec<&str> = self.backends.iter().map(|b| b.name()).collect();
+        for r in self.pending.clone() {
+            if !r.is_chain() && !names.contains(&r.target.as_str()) {
+                self.fail(
+                    &r,
+                    format!(
+                        "no backend named {} is configured (configured: {})",
+                        r.target,
+                        names.join(", ")
+                    ),
+                );
+                self.pending.remove(&r);
+            }
+        }
+    }
+
+    fn fail(&mut self, r: &Reference, reason: String) {
+        let reasons = self.out.failures.entry(r.clone()).or_default();
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+
+    /// Ask backend `bi` for the pending references it may answer, in scope `scope`, with
+    /// one `get_many` call.
+    fn ask(&mut self, scope: usize, bi: usize) {
+        let backend = self.backends[bi].as_ref();
+        let eligible: Vec<Reference> = self
+            .pending
+            .iter()
+            .filter(|r| r.is_chain() || r.target == backend.name())
+            .cloned()
+            .collect();
+        if eligible.is_empty() {
+            return;
+        }
+        if self.dead.contains(&bi) {
+            for r in &eligible {
+                self.fail(
+                    r,
+                    format!("{}: skipped (unavailable this run)", backend.name()),
+                );
+            }
+            return;
+        }
+        let key_of = |r: &Reference| self.ns.lookup_keys(&r.key).swap_remove(scope);
+        let keys: Vec<String> = eligible
+            .iter()
+            .map(key_of)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let answers: HashMap<String, Lookup> = match get_each(backend, &keys) {
+            Ok(got) => keys.iter().cloned().zip(got).collect(),
+            Err(e) => keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect(),
+        };
+        for r in eligible {
+            let key = key_of(&r);
+            // Several references may share a key (`ref://secrets/k`, `ref://vault/k`).
+            if let Some(answer) = answers.get(&key).cloned() {
+                self.record(scope, bi, r, key, answer);
+            }
+        }
+    }
+
+    fn record(&mut self, scope: usize, bi: usize, r: Reference, key: String, answer: Lookup) {
+        let name = self.backends[bi].name().to_string();
+        match answer {
+            Ok(Some(value)) => {
+                self.out.answered.insert(name.clone());
+                self.out.secrets.insert(r.clone(), value);
+                self.out.found.insert(r.clone(), (name, key));
+                self.pending.remove(&r);
+            }
+            Ok(None) => {
+                self.out.answered.insert(name.clone());
+                self.out.not_found.insert(r.clone());
+                self.fail(&r, format!("{name}: not found as {key}"));
+            }
+            Err(e) => {
+                self.backend_failed(scope, bi, &r, &e);
+                self.fail(&r, e.message.clone());
+            }
+        }
+    }
+
+    /// Note a backend's error once: its first error, whether it is down, one warning per
+    /// backend and message when something is left to ask, and its hint.
+    fn backend_failed(&mut self, scope: usize, bi: usize, r: &Reference, e: &BackendError) {
+        let backend = self.backends[bi].as_ref();
+        self.out
+            .errors
+            .entry(backend.name().to_string())
+            .or_insert_with(|| e.clone());
+        if e.kind == ErrorKind::Unavailable {
+            self.dead.insert(bi);
+        }
+        if !self.warned.insert((bi, e.message.clone())) {
+            return;
+        }
+        // The error is reported with the failure itself; warn only when another backend or
+        // scope is still to be asked for this reference.
+        let more_backends = r.is_chain() && bi + 1 < self.backends.len();
+        if more_backends || scope + 1 < self.scopes {
+            let next = if more_backends {
+                "the next backend"
+            } else {
+                "the project scope"
+            };
+            self.out
+                .warnings
+                .push(format!("{}; trying {next}", e.message));
+        }
+        let hint = e
+            .hint
+            .clone()
+            .unwrap_or_else(|| backend_hint(backend.name(), backend.kind()));
+        if !self.out.hints.contains(&hint) {
+            self.out.hints.push(hint);
+        }
+    }
 }
 
 /// A key that could not be given a value.
@@ -295,21 +348,7 @@ fn resolve_refs(
     backends: impl FnOnce() -> crate::Result<Vec<Box<dyn Backend>>>,
     strict: bool,
 ) -> crate::Result<Resolved> {
-    let mut profile_warning = None;
-    let lookups = match &project.profile {
-        // A profile not known from the files is checked against the backends' scopes.
-        Some(p) if crate::profile::require(&project.config, p).is_err() => {
-            let backends = backends()?;
-            profile_warning = crate::profile::check_selected(&project.config, p, &backends)?;
-            if refs.is_empty() {
-                Lookups::default()
-            } else {
-                lookup(&refs, &backends, &project.namespace())
-            }
-        }
-        _ if refs.is_empty() => Lookups::default(),
-        _ => lookup(&refs, &backends()?, &project.namespace()),
-    };
+    let (lookups, profile_warning) = look_up(project, &refs, backends)?;
     let mode = RefMode::Resolved(&lookups.secrets);
     let evaluated = match only {
         Some(keys) => crate::evaluate::evaluate_keys(
@@ -320,8 +359,52 @@ fn resolve_refs(
         ),
         None => evaluate(&project.merged, mode, strict),
     };
+    let mut warnings = file_warnings(project, only);
+    warnings.extend(profile_warning);
+    warnings.extend(lookups.warnings.iter().cloned());
+    warnings.extend(evaluated.warnings);
+    let failures = evaluated
+        .failures
+        .into_iter()
+        .map(|(key, f)| key_failure(project, &lookups, key, f))
+        .collect();
+    Ok(Resolved {
+        vars: evaluated.vars,
+        failures,
+        warnings,
+        hints: lookups.hints,
+        not_found: lookups.not_found.into_iter().collect(),
+    })
+}
+
+/// Ask the chain for `refs`, building the backends only when needed. A profile not known from
+/// the files is checked against the backends' scopes (the warning, if any, is returned).
+fn look_up(
+    project: &Project,
+    refs: &[Reference],
+    backends: impl FnOnce() -> crate::Result<Vec<Box<dyn Backend>>>,
+) -> crate::Result<(Lookups, Option<String>)> {
+    match &project.profile {
+        Some(p) if crate::profile::require(&project.config, p).is_err() => {
+            let backends = backends()?;
+            let warning = crate::profile::check_selected(&project.config, p, &backends)?;
+            let lookups = if refs.is_empty() {
+                Lookups::default()
+            } else {
+                lookup(refs, &backends, &project.namespace())
+            };
+            Ok((lookups, warning))
+        }
+        _ if refs.is_empty() => Ok((Lookups::default(), None)),
+        _ => Ok((lookup(refs, &backends()?, &project.namespace()), None)),
+    }
+}
+
+/// The files' warnings (duplicate keys) and values that look like references but are passed
+/// through as text; with `only`, those about these keys.
+fn file_warnings(project: &Project, only: Option<&BTreeSet<String>>) -> Vec<String> {
     // File warnings (duplicate keys) read `…: duplicate key <KEY> (…`.
-    let relevant = |w: &String| {
+    let relevant = |w: &&String| {
         only.is_none_or(|keys| {
             keys.iter()
                 .any(|k| w.contains(&format!("duplicate key {k} ")))
@@ -331,10 +414,9 @@ fn resolve_refs(
         .merged
         .warnings()
         .iter()
-        .filter(|w| relevant(w))
+        .filter(relevant)
         .cloned()
         .collect();
-    warnings.extend(profile_warning);
     // Never pass a value that looks like a reference through as text without a word.
     for d in project
         .merged
@@ -349,57 +431,45 @@ fn resolve_refs(
             ));
         }
     }
-    warnings.extend(lookups.warnings);
-    let hints = lookups.hints;
-    let not_found = lookups.not_found.iter().cloned().collect();
-    warnings.extend(evaluated.warnings);
-    let failures = evaluated
-        .failures
-        .into_iter()
-        .map(|(key, f)| {
-            let location = project
-                .merged
-                .get(&key)
-                .expect("evaluated keys exist")
-                .location
-                .clone();
-            match f {
-                Failure::Invalid(message) => KeyFailure {
-                    key,
-                    location,
-                    message,
-                    references: vec![],
-                },
-                Failure::Unresolved(refs) => {
-                    let message = refs
-                        .iter()
-                        .map(|r| {
-                            let why = lookups
-                                .failures
-                                .get(r)
-                                .map(|v| v.join("; "))
-                                .unwrap_or_else(|| "not resolved".into());
-                            format!("{r}: {why}")
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\n    ");
-                    KeyFailure {
-                        key,
-                        location,
-                        message,
-                        references: refs,
-                    }
-                }
+    warnings
+}
+
+/// Why `key` has no value: its own error, or each reference it needed and what the chain said.
+fn key_failure(project: &Project, lookups: &Lookups, key: String, failure: Failure) -> KeyFailure {
+    let location = project
+        .merged
+        .get(&key)
+        .expect("evaluated keys exist")
+        .location
+        .clone();
+    match failure {
+        Failure::Invalid(message) => KeyFailure {
+            key,
+            location,
+            message,
+            references: vec![],
+        },
+        Failure::Unresolved(refs) => {
+            let message = refs
+                .iter()
+                .map(|r| {
+                    let why = lookups
+                        .failures
+                        .get(r)
+                        .map(|v| v.join("; "))
+                        .unwrap_or_else(|| "not resolved".into());
+                    format!("{r}: {why}")
+                })
+                .collect::<Vec<_>>()
+                .join("\n    ");
+            KeyFailure {
+                key,
+                location,
+                message,
+                references: refs,
             }
-        })
-        .collect();
-    Ok(Resolved {
-        vars: evaluated.vars,
-        failures,
-        warnings,
-        hints,
-        not_found,
-    })
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use clap::Args;
 use envref_core::health::{self, Severity};
 use envref_core::{Error, Result};
 
+use super::format::OutputFormat;
 use super::{build_backends, write_stdout};
 use crate::{ui, Global};
 
@@ -15,9 +16,9 @@ pub struct DoctorArgs {
     /// Profile whose files to check too (default: $ENVREF_PROFILE, else active_profile)
     #[arg(short = 'P', long)]
     pub profile: Option<String>,
-    /// Output format: text or json
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    pub format: String,
+    /// Output format
+    #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::REPORT))]
+    pub format: OutputFormat,
 }
 
 pub fn run(g: &Global, a: DoctorArgs) -> Result<i32> {
@@ -27,7 +28,7 @@ pub fn run(g: &Global, a: DoctorArgs) -> Result<i32> {
         .filter(|f| f.severity == Severity::Error)
         .count();
     let warnings = findings.len() - errors;
-    if a.format == "json" {
+    if a.format == OutputFormat::Json {
         let doc = serde_json::json!({ "ok": errors == 0, "errors": errors, "warnings": warnings, "findings": findings });
         write_stdout(&format!(
             "{}\n",

@@ -7,6 +7,7 @@ use clap::Args;
 use envref_core::health::{self, Status};
 use envref_core::{Error, Result};
 
+use super::format::OutputFormat;
 use super::{build_backends, display_path, open_project, print_warnings, write_stdout};
 use crate::{ui, Global};
 
@@ -15,9 +16,9 @@ pub struct StatusArgs {
     /// Profile (default: $ENVREF_PROFILE, else active_profile)
     #[arg(short = 'P', long)]
     pub profile: Option<String>,
-    /// Output format: text or json
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    pub format: String,
+    /// Output format
+    #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::REPORT))]
+    pub format: OutputFormat,
 }
 
 pub fn run(g: &Global, a: StatusArgs) -> Result<i32> {
@@ -30,7 +31,7 @@ pub fn run(g: &Global, a: StatusArgs) -> Result<i32> {
     print_warnings(profile_warning.as_slice());
     let status = health::status(&project, &backends);
     print_warnings(&status.warnings);
-    if a.format == "json" {
+    if a.format == OutputFormat::Json {
         write_stdout(&format!(
             "{}\n",
             serde_json::to_string_pretty(&status).expect("status serializes")
@@ -70,74 +71,83 @@ pub fn run(g: &Global, a: StatusArgs) -> Result<i32> {
 /// `named`: the programs this (allowed) config names, for the `Trust:` line.
 fn render(s: &Status, root: &std::path::Path, named: &[envref_core::trust::Named]) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "Project:  {} ({})",
-        s.project,
-        display_path(root, &s.config_file)
-    );
+    render_project(&mut o, s, root);
+    render_secrets(&mut o, s);
+    render_trust(&mut o, named);
+    render_backends(&mut o, s);
+    o
+}
+
+fn render_project(o: &mut String, s: &Status, root: &std::path::Path) {
+    let shown = display_path(root, &s.config_file);
+    let _ = writeln!(o, "Project:  {} ({shown})", s.project);
     let _ = writeln!(o, "Profile:  {}", s.profile.as_deref().unwrap_or("(none)"));
     let _ = writeln!(o, "Files:");
     for f in &s.files {
+        let state = if f.present { "ok" } else { "missing" };
         let _ = writeln!(
             o,
-            "  {:<8} {} ({})",
-            if f.present { "ok" } else { "missing" },
+            "  {state:<8} {} ({})",
             display_path(root, &f.path),
             f.role
         );
     }
+    let k = &s.keys;
     let _ = writeln!(
         o,
         "Keys:     {} ({} config, {} secret)",
-        s.keys.total, s.keys.config, s.keys.secret
+        k.total, k.config, k.secret
     );
+}
+
+fn render_secrets(o: &mut String, s: &Status) {
     let resolved = s.secrets.iter().filter(|x| x.resolved).count();
     let _ = writeln!(o, "Secrets:  {resolved} of {} resolved", s.secrets.len());
     let w = s.secrets.iter().map(|x| x.key.len()).max().unwrap_or(0);
     for x in &s.secrets {
         let used = x.variables.join(", ");
         if x.resolved {
-            let from = format!(
-                "{} ({})",
-                x.backend.as_deref().unwrap_or("?"),
-                x.stored_as.as_deref().unwrap_or("?")
+            let backend = x.backend.as_deref().unwrap_or("?");
+            let stored_as = x.stored_as.as_deref().unwrap_or("?");
+            let _ = writeln!(
+                o,
+                "  ok       {:<w$}  {backend} ({stored_as})  used by {used}",
+                x.key
             );
-            let _ = writeln!(o, "  ok       {:<w$}  {from}  used by {used}", x.key);
-        } else {
-            let _ = writeln!(o, "  missing  {:<w$}  used by {used}", x.key);
-            for r in &x.reasons {
-                let _ = writeln!(o, "           {r}");
-            }
-            if let Some(fix) = &x.fix {
-                let _ = writeln!(o, "           fix: {fix}");
-            }
+            continue;
+        }
+        let _ = writeln!(o, "  missing  {:<w$}  used by {used}", x.key);
+        for r in &x.reasons {
+            let _ = writeln!(o, "           {r}");
+        }
+        if let Some(fix) = &x.fix {
+            let _ = writeln!(o, "           fix: {fix}");
         }
     }
+}
+
+fn render_trust(o: &mut String, named: &[envref_core::trust::Named]) {
     if named.is_empty() {
         let _ = writeln!(
             o,
             "Trust:    not needed (the config names no program of its own)"
         );
-    } else {
-        let _ = writeln!(
-            o,
-            "Trust:    allowed (`envref allow --revoke` withdraws it) to run:"
-        );
-        for n in named {
-            let _ = writeln!(o, "  {n}");
-        }
+        return;
     }
+    let _ = writeln!(
+        o,
+        "Trust:    allowed (`envref allow --revoke` withdraws it) to run:"
+    );
+    for n in named {
+        let _ = writeln!(o, "  {n}");
+    }
+}
+
+fn render_backends(o: &mut String, s: &Status) {
     let _ = writeln!(o, "Backends:");
     for b in &s.backends {
-        let _ = writeln!(
-            o,
-            "  {:<8} {} ({}): {}",
-            if b.available { "ok" } else { "down" },
-            b.name,
-            b.kind,
-            b.detail
-        );
+        let state = if b.available { "ok" } else { "down" };
+        let _ = writeln!(o, "  {state:<8} {} ({}): {}", b.name, b.kind, b.detail);
         if let Some(h) = &b.hint {
             let _ = writeln!(o, "           hint: {h}");
         }
@@ -148,5 +158,4 @@ fn render(s: &Status, root: &std::path::Path, named: &[envref_core::trust::Named
             let _ = writeln!(o, "  {p}");
         }
     }
-    o
 }

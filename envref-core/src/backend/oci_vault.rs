@@ -297,6 +297,48 @@ impl OciVault {
     }
 
     /// `--from-json` request file with the content: the value never reaches argv.
+    /// A new version of secret `id` with `value` (sent in a 0600 file, never in argv).
+    fn update(&self, id: &str, value: &SecretString) -> Result<(), BackendError> {
+        const WHAT: &str = "oci vault secret update-base64";
+        let file = self.content_file(WHAT, value)?;
+        let json = format!("file://{}", file.path().display());
+        let args = [
+            "vault",
+            "secret",
+            "update-base64",
+            "--secret-id",
+            id,
+            "--from-json",
+            &json,
+        ];
+        self.call(WHAT, &args)?;
+        Ok(())
+    }
+
+    /// A new secret `name` holding `value` (sent in a 0600 file, never in argv).
+    fn create(&self, name: &str, value: &SecretString) -> Result<(), BackendError> {
+        const WHAT: &str = "oci vault secret create-base64";
+        let file = self.content_file(WHAT, value)?;
+        let json = format!("file://{}", file.path().display());
+        let args = [
+            "vault",
+            "secret",
+            "create-base64",
+            "-c",
+            &self.compartment_id,
+            "--vault-id",
+            &self.vault_id,
+            "--key-id",
+            &self.key_id,
+            "--secret-name",
+            name,
+            "--from-json",
+            &json,
+        ];
+        self.call(WHAT, &args)?;
+        Ok(())
+    }
+
     fn content_file(&self, what: &str, value: &SecretString) -> Result<SecretFile, BackendError> {
         let content = base64_encode(value.expose_secret().as_bytes());
         if content.len() > MAX_CONTENT {
@@ -406,64 +448,21 @@ impl Backend for OciVault {
         let pending = found
             .iter()
             .find(|s| matches!(s.state.as_str(), "PENDING_DELETION" | "SCHEDULING_DELETION"));
-        let update = |id: &str| {
-            const WHAT: &str = "oci vault secret update-base64";
-            let file = self.content_file(WHAT, value)?;
-            let json = format!("file://{}", file.path().display());
-            self.call(
-                WHAT,
-                &[
-                    "vault",
-                    "secret",
-                    "update-base64",
-                    "--secret-id",
-                    id,
-                    "--from-json",
-                    &json,
-                ],
-            )?;
-            drop(file);
-            Ok(())
-        };
         match (live, pending) {
-            (Some(s), _) => update(&s.id),
+            (Some(s), _) => self.update(&s.id, value),
             (None, Some(s)) => {
                 // Scheduled for deletion, but it still owns the name: bring it back with the new value.
-                self.call(
-                    "oci vault secret cancel-secret-deletion",
-                    &[
-                        "vault",
-                        "secret",
-                        "cancel-secret-deletion",
-                        "--secret-id",
-                        &s.id,
-                    ],
-                )?;
-                update(&s.id)
-            }
-            (None, None) => {
-                const WHAT: &str = "oci vault secret create-base64";
-                let file = self.content_file(WHAT, value)?;
-                let json = format!("file://{}", file.path().display());
                 let args = [
                     "vault",
                     "secret",
-                    "create-base64",
-                    "-c",
-                    &self.compartment_id,
-                    "--vault-id",
-                    &self.vault_id,
-                    "--key-id",
-                    &self.key_id,
-                    "--secret-name",
-                    &name,
-                    "--from-json",
-                    &json,
+                    "cancel-secret-deletion",
+                    "--secret-id",
+                    &s.id,
                 ];
-                self.call(WHAT, &args)?;
-                drop(file);
-                Ok(())
+                self.call("oci vault secret cancel-secret-deletion", &args)?;
+                self.update(&s.id, value)
             }
+            (None, None) => self.create(&name, value),
         }
     }
 
