@@ -20,6 +20,8 @@ pub mod state;
 pub mod suggest;
 pub mod template;
 
+#[cfg(all(unix, feature = "backends"))]
+pub mod agent;
 pub mod backend;
 #[cfg(feature = "backends")]
 pub mod cargo_runner;

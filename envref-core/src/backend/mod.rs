@@ -33,6 +33,8 @@ pub mod passphrase;
 pub mod plugin;
 #[cfg(feature = "backends")]
 pub mod vault;
+#[cfg(feature = "backends")]
+pub mod vault_key;
 
 /// Standard base64 (RFC 4648, `+/`, `=` padding), for the few places that need it: the local
 /// vault's wrapped identity and `oci-vault` secret content. One copy, no dependency.
