@@ -176,6 +176,12 @@ fn writes_and_names_need_no_key() {
         with_passphrase(&p, &["secret", "get", "new"]).ok().stdout,
         "n\n"
     );
+    // Rotation archives the old value by copying its ciphertext: no key either.
+    p.envref(&["secret", "rotate", "api_key"]).ok();
+    let old = with_passphrase(&p, &["secret", "get", "api_key.__history.1"]).ok();
+    assert_eq!(old.stdout, "sk-agent-1\n");
+    let new = with_passphrase(&p, &["secret", "get", "api_key"]).ok();
+    assert_ne!(new.stdout, "sk-agent-1\n");
     // The lock flag still refuses writes and names.
     p.envref(&["vault", "lock"]).ok();
     for args in [

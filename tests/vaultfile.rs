@@ -379,7 +379,12 @@ fn the_vault_directory_must_be_private() {
 fn passwd_on_a_terminal(p: &Project, env: &[(&str, &Path)]) -> std::process::Command {
     let mut cmd = p.command("python3");
     cmd.arg(support::root().join("tests/support/pty-answer.py"))
-        .args(["New vault passphrase:", "new horse", "Repeat the passphrase:", "new horse"])
+        .args([
+            "New vault passphrase:",
+            "new horse",
+            "Repeat the passphrase:",
+            "new horse",
+        ])
         .arg("--")
         .arg(support::ENVREF)
         .args(["vault", "passwd", "--work-factor", "10"]);
@@ -405,7 +410,8 @@ fn passwd_is_one_transaction() {
     }
     let p = vault_project();
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
-    p.envref(&["secret", "set", "api_key", "--value", "sk-1"]).ok();
+    p.envref(&["secret", "set", "api_key", "--value", "sk-1"])
+        .ok();
     let marker = p.root.join("paused");
     let mut child = passwd_on_a_terminal(&p, &[("ENVREF_TEST_PASSWD_PAUSE", &marker)])
         .stdout(std::process::Stdio::null())
@@ -419,16 +425,30 @@ fn passwd_is_one_transaction() {
             _ => std::thread::sleep(std::time::Duration::from_millis(20)),
         }
     };
-    let killed = std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap();
     assert!(killed.success());
     child.wait().unwrap();
     assert_eq!(resolves_with(&p, PASS).ok().stdout, "API_KEY=sk-1\n");
     let out = resolves_with(&p, "new horse").fails(1);
-    assert!(out.stderr.contains("vault: wrong passphrase"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("vault: wrong passphrase"),
+        "{}",
+        out.stderr
+    );
     // To the end: the new passphrase, and only it.
     let out = support::run(passwd_on_a_terminal(&p, &[])).ok();
-    assert!(!out.stdout.contains("new horse"), "the typed passphrase showed");
+    assert!(
+        !out.stdout.contains("new horse"),
+        "the typed passphrase showed"
+    );
     assert_eq!(resolves_with(&p, "new horse").ok().stdout, "API_KEY=sk-1\n");
     let out = resolves_with(&p, PASS).fails(1);
-    assert!(out.stderr.contains("vault: wrong passphrase"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("vault: wrong passphrase"),
+        "{}",
+        out.stderr
+    );
 }

@@ -200,7 +200,7 @@ fn check_new_key(key: &str) -> Result<()> {
 /// Replacing a secret that exists needs `--force` or a yes on the terminal; `Ok(false)` means
 /// the user said no.
 fn confirm_replace(s: &Scope, key: &str, force: bool, why: &str) -> Result<bool> {
-    if force || s.backend.get(&s.ns.key(key))?.is_none() {
+    if force || !s.backend.exists(&s.ns.key(key))? {
         return Ok(true);
     }
     let what = format!("{} already exists", s.describe(key));
@@ -334,10 +334,7 @@ pub fn run(g: &Global, c: SecretCommand) -> Result<i32> {
             let s = Scope::open(&config, &target)?;
             // Old values past --keep already stored (a lower --keep than before) are deleted: ask.
             let beyond = envref_core::reference::history_key(&s.ns.key(&key), keep + 1);
-            if !force
-                && s.backend.get(&s.ns.key(&key))?.is_some()
-                && s.backend.get(&beyond)?.is_some()
-            {
+            if !force && s.backend.exists(&s.ns.key(&key))? && s.backend.exists(&beyond)? {
                 let q = format!(
                     "Rotate {} and delete its stored old values beyond the newest {keep}?",
                     s.describe(&key)

@@ -564,6 +564,22 @@ impl VaultFile {
         Ok(n > 0)
     }
 
+    /// Copy the ciphertext of `from` to `to` (no key needed; refused while locked). Returns
+    /// whether `from` was stored.
+    pub fn copy(&mut self, from: &str, to: &str) -> Result<bool, BackendError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&path, e))?;
+        refuse_if_locked(&tx, &path)?;
+        let n = tx
+            .execute("INSERT INTO secrets(key, ciphertext, updated_at) SELECT ?2, ciphertext, ?3 FROM secrets WHERE key = ?1 ON CONFLICT(key) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at", params![from, to, unix_now()])
+            .map_err(|e| db_error(&path, e))?;
+        tx.commit().map_err(|e| db_error(&path, e))?;
+        Ok(n > 0)
+    }
+
     /// Stored keys under `prefix`; the names are in the clear, so no key is needed.
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         let mut st = self
@@ -822,6 +838,19 @@ impl Backend for Vault {
 
     fn delete(&self, key: &str) -> Result<bool, BackendError> {
         self.with_file(|f| f.delete(key))
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, BackendError> {
+        self.with_file(|f| {
+            if f.is_locked()? {
+                return Err(locked());
+            }
+            Ok(f.ciphertexts(&[key.to_string()])?[0].is_some())
+        })
+    }
+
+    fn copy(&self, from: &str, to: &str) -> Result<bool, BackendError> {
+        self.with_file(|f| f.copy(from, to))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
