@@ -504,8 +504,8 @@ fn protect_memory() -> bool {
         use rustix::mm::{mlockall, MlockAllFlags};
         let _ =
             rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
-        mlockall(MlockAllFlags::CURRENT | MlockAllFlags::FUTURE).is_ok()
-            || mlockall(MlockAllFlags::CURRENT).is_ok()
+        let all = MlockAllFlags::CURRENT | MlockAllFlags::FUTURE;
+        mlockall(all).is_ok() || mlockall(all | MlockAllFlags::ONFAULT).is_ok()
     }
     #[cfg(not(target_os = "linux"))]
     false

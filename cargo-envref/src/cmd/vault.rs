@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Read};
 
 use clap::Subcommand;
+#[cfg(unix)]
 use envref_core::agent;
 use envref_core::backend::passphrase::{self, PassphraseProvider, PassphraseSource};
 use envref_core::backend::vault::{
@@ -258,10 +259,13 @@ fn lock(g: &Global, which: &Which) -> Result<()> {
     let path = path_for(g, which)?;
     let mut file = VaultFile::open(&path)?;
     let recipient = file.recipient()?.to_string();
+    #[cfg(unix)]
     let forgot = match agent::Client::find() {
         Some(c) => c.forget(Some(&recipient)).unwrap_or(0),
         None => 0,
     };
+    #[cfg(not(unix))]
+    let forgot = 0; // no agent without Unix sockets
     let was_locked = file.is_locked()?;
     file.set_locked(true)?;
     let agent_note = if forgot > 0 {
@@ -285,17 +289,36 @@ fn unlock(g: &Global, which: &Which, ttl: std::time::Duration) -> Result<()> {
     let mut file = VaultFile::open(&path)?;
     let key = file.key(&which.key_source())?;
     file.set_locked(false)?;
-    if ttl.is_zero() {
+    if ttl.is_zero() || cfg!(not(unix)) {
         ui::info(&format!(
             "vault unlocked at {} (no agent: each command unlocks it)",
             path.display()
         ));
         return Ok(());
     }
+    hand_to_agent(&key, &path, ttl)
+}
+
+/// Without Unix sockets there is no agent (`unlock` returned before this).
+#[cfg(not(unix))]
+fn hand_to_agent(
+    _: &envref_core::backend::vault_key::VaultKey,
+    _: &std::path::Path,
+    _: std::time::Duration,
+) -> Result<()> {
+    Err(Error::new("the vault agent needs Unix sockets"))
+}
+
+#[cfg(unix)]
+fn hand_to_agent(
+    key: &envref_core::backend::vault_key::VaultKey,
+    path: &std::path::Path,
+    ttl: std::time::Duration,
+) -> Result<()> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::new(format!("cannot find the envref executable: {e}")))?;
     let client = agent::start(&exe)?;
-    client.add(&key, &path, ttl)?;
+    client.add(key, path, ttl)?;
     ui::info(&format!(
         "vault unlocked at {}; the agent holds its key for {} (`envref vault lock` forgets it)",
         path.display(),
@@ -335,7 +358,13 @@ fn status(g: &Global, which: &Which) -> Result<()> {
     write_stdout(&out)
 }
 
+#[cfg(not(unix))]
+fn agent_line(_recipient: &str) -> String {
+    "not available on this platform".into()
+}
+
 /// What the agent says about this vault's key, in a line.
+#[cfg(unix)]
 fn agent_line(recipient: &str) -> String {
     let Some(client) = agent::Client::find() else {
         return "not running".into();
@@ -345,10 +374,13 @@ fn agent_line(recipient: &str) -> String {
         Ok(s) => match s.keys.iter().find(|k| k.recipient == recipient) {
             None => format!("running (pid {}), does not hold this vault's key", s.pid),
             Some(k) => format!(
-                "holds the key, {} left (pid {}, memory {}locked)",
+                "holds the key, {} left (pid {}, {})",
                 shown_duration(k.expires_in_secs),
                 s.pid,
-                if s.memory_locked { "" } else { "not " }
+                match s.memory_locked {
+                    true => "memory locked",
+                    false => "memory not locked against swap: RLIMIT_MEMLOCK is too low, see `ulimit -l`",
+                }
             ),
         },
     }
