@@ -290,25 +290,7 @@ fn another_user_is_refused() {
     ) {
         return;
     }
-    let p = Project::with(
-        "project: my-app\nbackends:\n  - name: vault\n    type: vault\n",
-        "API_KEY=ref://secrets/api_key\n",
-    );
-    // Everything of the other user's is theirs: home, runtime dir, project.
-    chmod(&p.root, 0o755);
-    let run = p.root.join("run");
-    std::fs::create_dir_all(&run).unwrap();
-    chmod(&run, 0o700);
-    for dir in [&p.home, &p.dir, &run] {
-        let ok = std::process::Command::new("chown")
-            .args(["-R", "12345:12345"])
-            .arg(dir)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "chown {dir:?}");
-    }
-    let p = p.env("XDG_RUNTIME_DIR", run.display().to_string());
+    let p = other_users_project();
     let as_other = |args: &[&str]| {
         let mut c = p.command("setpriv");
         c.args([
@@ -348,6 +330,28 @@ fn another_user_is_refused() {
     as_other(&["vault", "lock"]).ok();
     std::thread::sleep(std::time::Duration::from_millis(600));
     assert!(!agent_running(pid), "the agent outlived its only key");
+}
+
+/// A vault project whose home, runtime directory and project are uid 12345's.
+fn other_users_project() -> Project {
+    let p = Project::with(
+        "project: my-app\nbackends:\n  - name: vault\n    type: vault\n",
+        "API_KEY=ref://secrets/api_key\n",
+    );
+    chmod(&p.root, 0o755);
+    let run = p.root.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    chmod(&run, 0o700);
+    for dir in [&p.home, &p.dir, &run] {
+        let ok = std::process::Command::new("chown")
+            .args(["-R", "12345:12345"])
+            .arg(dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "chown {dir:?}");
+    }
+    p.env("XDG_RUNTIME_DIR", run.display().to_string())
 }
 
 fn current_uid() -> u32 {

@@ -379,7 +379,8 @@ fn agent_line(recipient: &str) -> String {
                 s.pid,
                 match s.memory_locked {
                     true => "memory locked",
-                    false => "memory not locked against swap: RLIMIT_MEMLOCK is too low, see `ulimit -l`",
+                    false =>
+                        "memory not locked against swap: RLIMIT_MEMLOCK is too low, see `ulimit -l`",
                 }
             ),
         },
