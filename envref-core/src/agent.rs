@@ -5,8 +5,10 @@
 //! - Socket: `$XDG_RUNTIME_DIR/envref/agent.sock`, else `<state dir>/agent/agent.sock` (as
 //!   gpg-agent uses `~/.gnupg`); the directory is 0700 and the user's, the socket 0600.
 //! - Every connection's peer uid (`SO_PEERCRED`) must be the agent's own, root included.
-//! - Keys live in memory locked against swap (`mlockall`) in a process that cannot be dumped
-//!   or traced by the user's other processes; dropped keys are zeroed. Nothing goes to disk.
+//! - Keys live in memory locked against swap (`mlockall`, when RLIMIT_MEMLOCK allows) in a
+//!   process that cannot be dumped or traced by the user's other processes; dropped keys are
+//!   zeroed. It remembers the values it decrypted (by ciphertext hash) with the key, so a
+//!   repeated resolve costs no X25519; they go with the key. Nothing goes to disk.
 //! - A key is forgotten when its TTL ends or on `forget` (`envref vault lock`); the agent exits
 //!   when it holds none, and when its socket disappears (logout removes `$XDG_RUNTIME_DIR`).
 //!
@@ -267,10 +269,34 @@ pub fn start(exe: &Path) -> Result<Client, BackendError> {
 /// The hidden subcommand that runs the agent.
 pub const AGENT_SUBCOMMAND: &str = "__agent";
 
+/// How many decrypted values the agent remembers per key before it starts over.
+const MAX_REMEMBERED: usize = 10_000;
+
 struct Key {
     key: VaultKey,
     vault: String,
     expires: Instant,
+    /// Values already decrypted, by the SHA-256 of their ciphertext: a repeated resolve (direnv
+    /// on every `cd`) costs no X25519. Same memory as the key, forgotten with it.
+    remembered: HashMap<[u8; 32], Zeroizing<Vec<u8>>>,
+}
+
+impl Key {
+    fn decrypt(&mut self, value: &str) -> Option<String> {
+        use sha2::Digest;
+        let ct = base64_decode(value)?;
+        let id: [u8; 32] = sha2::Sha256::digest(&ct).into();
+        if let Some(plain) = self.remembered.get(&id) {
+            return Some(base64_encode(plain));
+        }
+        let plain = self.key.decrypt(&ct).ok()?;
+        let answer = base64_encode(&plain);
+        if self.remembered.len() >= MAX_REMEMBERED {
+            self.remembered.clear();
+        }
+        self.remembered.insert(id, plain);
+        Some(answer)
+    }
 }
 
 struct Agent {
@@ -388,6 +414,7 @@ fn handle(agent: &mut Agent, req: Request) -> Response {
                     key,
                     vault,
                     expires,
+                    remembered: HashMap::new(),
                 },
             );
             agent.ever_held = true;
@@ -396,10 +423,10 @@ fn handle(agent: &mut Agent, req: Request) -> Response {
                 ..Response::default()
             }
         }
-        Request::Decrypt { recipient, values } => match agent.keys.get(&recipient) {
+        Request::Decrypt { recipient, values } => match agent.keys.get_mut(&recipient) {
             Some(k) if k.expires > Instant::now() => Response {
                 ok: true,
-                values: Some(values.iter().map(|v| decrypt_one(&k.key, v)).collect()),
+                values: Some(values.iter().map(|v| k.decrypt(v)).collect()),
                 ..Response::default()
             },
             _ => Response::fail("it does not hold this vault's key"),
@@ -422,11 +449,6 @@ fn handle(agent: &mut Agent, req: Request) -> Response {
             }
         }
     }
-}
-
-fn decrypt_one(key: &VaultKey, value: &str) -> Option<String> {
-    let ct = base64_decode(value)?;
-    key.decrypt(&ct).ok().map(|plain| base64_encode(&plain))
 }
 
 fn status(agent: &Agent) -> Status {

@@ -132,7 +132,7 @@ impl Decrypter {
         cts: &[Vec<u8>],
     ) -> Result<Vec<Option<Zeroizing<Vec<u8>>>>, BackendError> {
         match self {
-            Decrypter::Key(k) => Ok(cts.iter().map(|ct| k.decrypt(ct).ok()).collect()),
+            Decrypter::Key(k) => Ok(decrypt_in_parallel(k, cts)),
             #[cfg(unix)]
             Decrypter::Agent(c, recipient) => c.decrypt(recipient, cts),
             #[cfg(not(unix))]
@@ -143,6 +143,33 @@ impl Decrypter {
     pub fn is_agent(&self) -> bool {
         matches!(self, Decrypter::Agent(..))
     }
+}
+
+/// Decrypt a batch, split across the cores when it is large enough to pay for the threads
+/// (an X25519 per value dominates a large resolve).
+fn decrypt_in_parallel(k: &VaultKey, cts: &[Vec<u8>]) -> Vec<Option<Zeroizing<Vec<u8>>>> {
+    const MIN_PER_THREAD: usize = 32;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(cts.len() / MIN_PER_THREAD).max(1);
+    let one = |batch: &[Vec<u8>]| {
+        batch
+            .iter()
+            .map(|ct| k.decrypt(ct).ok())
+            .collect::<Vec<_>>()
+    };
+    if threads == 1 {
+        return one(cts);
+    }
+    std::thread::scope(|s| {
+        let parts: Vec<_> = cts
+            .chunks(cts.len().div_ceil(threads))
+            .map(|batch| s.spawn(move || one(batch)))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().expect("a decrypt thread panicked"))
+            .collect()
+    })
 }
 
 /// A vault that can decrypt: the file plus its key or the agent.
