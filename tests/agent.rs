@@ -63,6 +63,18 @@ fn agent_pid(status: &str) -> Option<u32> {
         .ok()
 }
 
+/// Whether the process has exited within 5 s.
+fn exits(pid: u32) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while agent_running(pid) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    true
+}
+
 /// Whether the process runs (a zombie that no init reaped has exited).
 fn agent_running(pid: u32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -119,14 +131,14 @@ fn unlock_once_then_read_without_the_passphrase() {
 fn the_key_expires() {
     let p = agent_project();
     let _stop = StopAgent(&p);
-    with_passphrase(&p, &["vault", "unlock", "--for", "1s"]).ok();
+    with_passphrase(&p, &["vault", "unlock", "--for", "2s"]).ok();
     let pid = agent_pid(&p.envref(&["vault", "status"]).ok().stdout).expect("agent pid");
     assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-agent-1\n");
-    std::thread::sleep(std::time::Duration::from_millis(1800));
+    std::thread::sleep(std::time::Duration::from_millis(2500));
     // Expired: the reader falls back to the passphrase, and the agent, holding nothing, exited.
     let out = p.envref(&["resolve"]).fails(1);
     assert!(out.stderr.contains("passphrase required"), "{}", out.stderr);
-    assert!(!agent_running(pid), "the agent outlived its only key");
+    assert!(exits(pid), "the agent outlived its only key");
     assert_eq!(
         with_passphrase(&p, &["resolve"]).ok().stdout,
         "API_KEY=sk-agent-1\n"
@@ -148,8 +160,7 @@ fn lock_forgets_and_unlock_for_0_starts_no_agent() {
     );
     let out = with_passphrase(&p, &["resolve"]).fails(1);
     assert!(out.stderr.contains("vault: locked"), "{}", out.stderr);
-    std::thread::sleep(std::time::Duration::from_millis(600));
-    assert!(!agent_running(pid), "the agent outlived its only key");
+    assert!(exits(pid), "the agent outlived its only key");
     // Unlocked without an agent: the flag is cleared, the key is not kept.
     with_passphrase(&p, &["vault", "unlock", "--for", "0"]).ok();
     let out = p.envref(&["resolve"]).fails(1);
@@ -328,8 +339,7 @@ fn another_user_is_refused() {
     ]);
     assert_eq!(support::run(c).ok().stdout, "API_KEY=sk-other\n");
     as_other(&["vault", "lock"]).ok();
-    std::thread::sleep(std::time::Duration::from_millis(600));
-    assert!(!agent_running(pid), "the agent outlived its only key");
+    assert!(exits(pid), "the agent outlived its only key");
 }
 
 /// A vault project whose home, runtime directory and project are uid 12345's.

@@ -144,11 +144,14 @@ impl Client {
         stream.set_write_timeout(Some(IO_TIMEOUT)).ok();
         let mut line = Zeroizing::new(serde_json::to_vec(req).expect("json"));
         line.push(b'\n');
-        stream.write_all(&line).map_err(unreachable)?;
+        // An agent that refuses answers at once and closes: read its answer even when the
+        // write failed (EPIPE), and report the write only when there is none.
+        let wrote = stream.write_all(&line);
         let mut answer = Zeroizing::new(Vec::new());
-        BufReader::new(stream.take(MAX_REQUEST))
-            .read_until(b'\n', &mut answer)
-            .map_err(unreachable)?;
+        let read = BufReader::new(stream.take(MAX_REQUEST)).read_until(b'\n', &mut answer);
+        if answer.is_empty() {
+            wrote.and(read).map_err(unreachable)?;
+        }
         let resp: Response = serde_json::from_slice(&answer).map_err(|_| {
             err(
                 ErrorKind::Failed,
@@ -456,6 +459,7 @@ fn status(agent: &Agent) -> Status {
     let mut keys: Vec<Held> = agent
         .keys
         .iter()
+        .filter(|(_, k)| k.expires > now)
         .map(|(r, k)| Held {
             recipient: r.clone(),
             vault: k.vault.clone(),
