@@ -47,7 +47,7 @@ group() {
     || { echo "hyperfine failed for group $name" >&2; hyperfine -N --runs 1 "$@" >&2; exit 1; }
 }
 
-# ratio GROUP I J LIMIT LABEL: mean of command I over command J, against LIMIT.
+# report: each target as a ratio of means from the same hyperfine run.
 report() {
   python3 - "$work" <<'PY'
 import json, sys, os
