@@ -374,3 +374,81 @@ fn the_vault_directory_must_be_private() {
     assert_eq!(mode(&q.dir.join("secrets/nested")), 0o700);
     assert_eq!(mode(&q.dir.join("secrets/nested/v.db")), 0o600);
 }
+
+/// `vault passwd` through a terminal (the new passphrase is typed twice), with `env` added.
+fn passwd_on_a_terminal(p: &Project, env: &[(&str, &Path)]) -> std::process::Command {
+    let mut cmd = p.command("python3");
+    cmd.arg(support::root().join("tests/support/pty-answer.py"))
+        .args([
+            "New vault passphrase:",
+            "new horse",
+            "Repeat the passphrase:",
+            "new horse",
+        ])
+        .arg("--")
+        .arg(support::ENVREF)
+        .args(["vault", "passwd", "--work-factor", "10"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn resolves_with(p: &Project, passphrase: &str) -> support::Run {
+    let mut c = p.envref_cmd(&["resolve"]);
+    c.env("ENVREF_VAULT_PASSPHRASE", passphrase);
+    support::run(c)
+}
+
+/// `vault passwd` re-wraps the key in one transaction: killed after the write and before the
+/// commit (ENVREF_TEST_PASSWD_PAUSE, a test-only pause), the old passphrase still works and
+/// the new one does not; run to the end, the reverse.
+#[test]
+fn passwd_is_one_transaction() {
+    if !have_python() {
+        return;
+    }
+    let p = vault_project();
+    p.envref(&["vault", "init", "--work-factor", "10"]).ok();
+    p.envref(&["secret", "set", "api_key", "--value", "sk-1"])
+        .ok();
+    let marker = p.root.join("paused");
+    let mut child = passwd_on_a_terminal(&p, &[("ENVREF_TEST_PASSWD_PAUSE", &marker)])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let pid = loop {
+        match std::fs::read_to_string(&marker) {
+            Ok(pid) if !pid.is_empty() => break pid,
+            _ if std::time::Instant::now() > deadline => panic!("passwd never paused"),
+            _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    };
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait().unwrap();
+    assert_eq!(resolves_with(&p, PASS).ok().stdout, "API_KEY=sk-1\n");
+    let out = resolves_with(&p, "new horse").fails(1);
+    assert!(
+        out.stderr.contains("vault: wrong passphrase"),
+        "{}",
+        out.stderr
+    );
+    // To the end: the new passphrase, and only it.
+    let out = support::run(passwd_on_a_terminal(&p, &[])).ok();
+    assert!(
+        !out.stdout.contains("new horse"),
+        "the typed passphrase showed"
+    );
+    assert_eq!(resolves_with(&p, "new horse").ok().stdout, "API_KEY=sk-1\n");
+    let out = resolves_with(&p, PASS).fails(1);
+    assert!(
+        out.stderr.contains("vault: wrong passphrase"),
+        "{}",
+        out.stderr
+    );
+}

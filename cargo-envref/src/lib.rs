@@ -138,6 +138,14 @@ pub fn main_cargo(args: impl IntoIterator<Item = OsString>) -> i32 {
 
 /// Entry point of the `envref` binary; returns the exit code.
 pub fn main_envref(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // The vault agent `vault unlock` starts: hidden, and before clap (it runs for hours).
+    #[cfg(unix)]
+    if args.get(1).map(OsString::as_os_str)
+        == Some(std::ffi::OsStr::new(envref_core::agent::AGENT_SUBCOMMAND))
+    {
+        return cmd::agent::run();
+    }
     parse_and_run(args, |c: &mut Cli| &mut c.global, cmd::dispatch)
 }
 

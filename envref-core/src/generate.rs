@@ -61,17 +61,16 @@ pub fn generate(length: usize, charset_name: &str) -> Result<SecretString> {
 /// `history_key(key, 1..=keep)` (1 newest) and deleting older ones. `Ok(false)`, with nothing
 /// written, when `key` does not exist: rotating must not create a secret.
 pub fn rotate(backend: &dyn Backend, key: &str, keep: u32, new: &SecretString) -> Result<bool> {
-    let Some(old) = backend.get(key)? else {
+    if !backend.exists(key)? {
         return Ok(false);
-    };
-    // Shift the archive up by one (the oldest falls off), then archive the old value.
+    }
+    // Shift the archive up by one (the oldest falls off), then archive the old value; copies,
+    // so a vault needs no key to rotate.
     for n in (1..keep.min(MAX_HISTORY)).rev() {
-        if let Some(v) = backend.get(&history_key(key, n))? {
-            backend.set(&history_key(key, n + 1), &v)?;
-        }
+        backend.copy(&history_key(key, n), &history_key(key, n + 1))?;
     }
     if keep > 0 {
-        backend.set(&history_key(key, 1), &old)?;
+        backend.copy(key, &history_key(key, 1))?;
     }
     let mut n = keep + 1;
     while n <= MAX_HISTORY && backend.delete(&history_key(key, n))? {

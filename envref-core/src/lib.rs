@@ -39,6 +39,8 @@ pub mod state;
 pub mod suggest;
 pub mod template;
 
+#[cfg(all(unix, feature = "backends"))]
+pub mod agent;
 pub mod backend;
 // Being rewritten on another branch; its docs are finished after the merge.
 #[cfg(feature = "backends")]

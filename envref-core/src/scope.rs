@@ -26,9 +26,9 @@ impl SecretScope {
         format!("{} in backend {}", self.ns.key(key), self.backend.name())
     }
 
-    /// Whether `key` exists in this namespace's own scope (no fallback).
+    /// Whether `key` exists in this namespace's own scope (no fallback); reads no value.
     pub fn exists(&self, key: &str) -> Result<bool> {
-        Ok(self.backend.get(&self.ns.key(key))?.is_some())
+        Ok(self.backend.exists(&self.ns.key(key))?)
     }
 
     /// Profile scope, then project scope; an error naming every key tried when neither has it.
@@ -94,8 +94,10 @@ impl SecretScope {
     /// stored (a lower `keep` than last time).
     pub fn rotation_drops_history(&self, key: &str, keep: u32) -> Result<bool> {
         let stored = self.ns.key(key);
-        Ok(self.backend.get(&stored)?.is_some()
-            && self.backend.get(&history_key(&stored, keep + 1))?.is_some())
+        Ok(
+            self.backend.exists(&stored)?
+                && self.backend.exists(&history_key(&stored, keep + 1))?,
+        )
     }
 
     /// Replace `key` with `new`, archiving `keep` old values ([`generate::rotate`]); an error

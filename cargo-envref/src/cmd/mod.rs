@@ -9,6 +9,8 @@ use envref_core::{Error, Result};
 
 use crate::{ui, Cli, Command, Global};
 
+#[cfg(unix)]
+pub mod agent;
 pub mod allow;
 pub mod audit;
 pub mod cargo;

@@ -3,13 +3,16 @@
 use std::io::{IsTerminal, Read};
 
 use clap::Subcommand;
+#[cfg(unix)]
+use envref_core::agent;
 use envref_core::backend::passphrase::{self, PassphraseProvider, PassphraseSource};
 use envref_core::backend::vault::{
-    parse_export, vault_path, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV,
+    parse_export, vault_path, KeySource, Protection, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV,
 };
 use envref_core::backend::BackendKind;
 use envref_core::backend::{BackendError, ErrorKind};
 use envref_core::config::{find_config, Config};
+use envref_core::sync::read_identity_file;
 use envref_core::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -18,7 +21,8 @@ use crate::{ui, Global};
 
 #[derive(Subcommand, Debug)]
 pub enum VaultCommand {
-    /// Create the vault and set its passphrase (or take it from ENVREF_VAULT_PASSPHRASE)
+    /// Create the vault and set its passphrase (or take it from ENVREF_VAULT_PASSPHRASE);
+    /// with --identity FILE, the age identity file unlocks it instead
     Init {
         /// scrypt work factor (log2 N) protecting the passphrase; each +1 doubles the cost
         #[arg(long, default_value_t = DEFAULT_WORK_FACTOR, value_parser = clap::value_parser!(u8).range(10..=22))]
@@ -26,13 +30,38 @@ pub enum VaultCommand {
         #[command(flatten)]
         which: Which,
     },
-    /// Lock the vault: every read and write refuses until `envref vault unlock`
+    /// Make the agent forget the vault's key and set the vault's lock flag: reads and writes
+    /// refuse until `envref vault unlock`
     Lock {
         #[command(flatten)]
         which: Which,
     },
-    /// Unlock a locked vault
+    /// Unlock once: clear the lock flag and hand the key to the agent, so commands stop asking
+    /// for the passphrase until the time is up or `envref vault lock`
     Unlock {
+        /// How long the agent keeps the key (30s, 15m, 8h, 1d); 0 starts no agent
+        #[arg(long = "for", value_name = "TIME", default_value = "1h", value_parser = parse_ttl)]
+        ttl: std::time::Duration,
+        #[command(flatten)]
+        which: Which,
+    },
+    /// Whether the vault is locked, what unlocks it, and whether the agent holds its key
+    Status {
+        #[command(flatten)]
+        which: Which,
+    },
+    /// Change the passphrase (or add one): the key is re-wrapped in one transaction
+    Passwd {
+        /// scrypt work factor (log2 N) for the new passphrase
+        #[arg(long, default_value_t = DEFAULT_WORK_FACTOR, value_parser = clap::value_parser!(u8).range(10..=22))]
+        work_factor: u8,
+        #[command(flatten)]
+        which: Which,
+    },
+    /// Let an age identity file unlock the vault: wrap its key to that file's public key
+    AddRecipient {
+        /// The age public key (age1…) of the identity file; `age-keygen -y FILE` prints it
+        recipient: String,
         #[command(flatten)]
         which: Which,
     },
@@ -63,6 +92,42 @@ pub struct Which {
     /// The vault backend to use, by its configured name (default: the first of type vault)
     #[arg(short, long)]
     pub backend: Option<String>,
+    /// An age identity file that unlocks the vault instead of the passphrase (default:
+    /// $ENVREF_VAULT_IDENTITY)
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<std::path::PathBuf>,
+}
+
+impl Which {
+    /// Where the key comes from: --identity, else $ENVREF_VAULT_IDENTITY, else the passphrase.
+    fn key_source(&self) -> KeySource {
+        let mut source = KeySource::from_env(terminal_prompt());
+        if let Some(f) = &self.identity {
+            source.identity_file = Some(f.clone());
+        }
+        source
+    }
+}
+
+/// `--for`: seconds, or a number with s, m, h or d.
+fn parse_ttl(text: &str) -> std::result::Result<std::time::Duration, String> {
+    let (digits, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, "s"), |i| text.split_at(i));
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err("expected a time like 30s, 15m, 8h or 1d".into()),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "expected a time like 30s, 15m, 8h or 1d".to_string())?;
+    match n.checked_mul(scale) {
+        Some(secs) if secs <= 30 * 86_400 => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err("at most 30d".into()),
+    }
 }
 
 /// The vault file: from the project's config when there is one, else the default path.
@@ -128,8 +193,11 @@ fn ask(prompt: &str) -> Result<SecretString> {
 pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
     match c {
         VaultCommand::Init { work_factor, which } => init(g, &which, work_factor)?,
-        VaultCommand::Lock { which } => lock(g, &which, true)?,
-        VaultCommand::Unlock { which } => lock(g, &which, false)?,
+        VaultCommand::Lock { which } => lock(g, &which)?,
+        VaultCommand::Unlock { ttl, which } => unlock(g, &which, ttl)?,
+        VaultCommand::Status { which } => status(g, &which)?,
+        VaultCommand::Passwd { work_factor, which } => passwd(g, &which, work_factor)?,
+        VaultCommand::AddRecipient { recipient, which } => add_recipient(g, &which, &recipient)?,
         VaultCommand::Export { force, which } => export(g, &which, force)?,
         VaultCommand::Import { file, force, which } => return import(g, &which, file, force),
     }
@@ -142,19 +210,219 @@ fn init(g: &Global, which: &Which, work_factor: u8) -> Result<()> {
         return Err(Error::new(format!("vault: already initialized at {}", path.display()))
             .with_hint("nothing to do; to start over, move the file away (`envref vault export` keeps a copy)"));
     }
-    let pass = if std::env::var_os(PASSPHRASE_ENV).is_some() {
-        ask("")?
-    } else {
-        let first = ask("New vault passphrase: ")?;
-        let second = ask("Repeat the passphrase: ")?;
-        if first.expose_secret() != second.expose_secret() {
-            return Err(Error::new("the passphrases do not match")
-                .with_hint("run `envref vault init` again"));
-        }
-        first
+    if let Some(file) = &which.identity {
+        let ids = read_identity_file(file)?;
+        VaultFile::create(&path, &Protection::Recipient(&ids[0].to_public()))?;
+        ui::info(&format!(
+            "vault initialized at {}; the identity file {} unlocks it",
+            path.display(),
+            file.display()
+        ));
+        return Ok(());
+    }
+    let pass = match std::env::var_os(PASSPHRASE_ENV) {
+        Some(_) => ask("")?,
+        None => new_passphrase("New vault passphrase: ", "run `envref vault init` again")?,
     };
-    VaultFile::create(&path, &pass, work_factor)?;
+    VaultFile::create(&path, &Protection::Passphrase(&pass, work_factor))?;
     ui::info(&format!("vault initialized at {}", path.display()));
+    Ok(())
+}
+
+/// A new passphrase, typed twice on the terminal (never from the environment, which holds
+/// the current one).
+fn new_passphrase(prompt: &str, again: &str) -> Result<SecretString> {
+    if !ui::interactive() {
+        return Err(
+            Error::new("a new passphrase is typed on a terminal, and there is none")
+                .with_hint("run the command in a terminal"),
+        );
+    }
+    let read = |p: &str| -> Result<SecretString> {
+        let text = rpassword::prompt_password(p)
+            .map_err(|e| Error::new(format!("cannot read the passphrase: {e}")))?;
+        if text.is_empty() {
+            return Err(Error::new("the passphrase must not be empty"));
+        }
+        Ok(SecretString::from(text))
+    };
+    let first = read(prompt)?;
+    let second = read("Repeat the passphrase: ")?;
+    if first.expose_secret() != second.expose_secret() {
+        return Err(Error::new("the passphrases do not match").with_hint(again.to_string()));
+    }
+    Ok(first)
+}
+
+/// Forget in the agent (no key needed to forget) and set the lock flag.
+fn lock(g: &Global, which: &Which) -> Result<()> {
+    let path = path_for(g, which)?;
+    let mut file = VaultFile::open(&path)?;
+    let recipient = file.recipient()?.to_string();
+    #[cfg(unix)]
+    let forgot = match agent::Client::find() {
+        Some(c) => c.forget(Some(&recipient)).unwrap_or(0),
+        None => 0,
+    };
+    #[cfg(not(unix))]
+    let forgot = 0; // no agent without Unix sockets
+    let was_locked = file.is_locked()?;
+    file.set_locked(true)?;
+    let agent_note = if forgot > 0 {
+        "; the agent forgot its key"
+    } else {
+        ""
+    };
+    let state = if was_locked {
+        "was already locked"
+    } else {
+        "locked"
+    };
+    ui::info(&format!("vault at {} {state}{agent_note}", path.display()));
+    Ok(())
+}
+
+/// Prove the key (identity file or passphrase), clear the lock flag, and hand the key to the
+/// agent for `ttl` (none with 0).
+fn unlock(g: &Global, which: &Which, ttl: std::time::Duration) -> Result<()> {
+    let path = path_for(g, which)?;
+    let mut file = VaultFile::open(&path)?;
+    let key = file.key(&which.key_source())?;
+    file.set_locked(false)?;
+    if ttl.is_zero() || cfg!(not(unix)) {
+        ui::info(&format!(
+            "vault unlocked at {} (no agent: each command unlocks it)",
+            path.display()
+        ));
+        return Ok(());
+    }
+    hand_to_agent(&key, &path, ttl)
+}
+
+/// Without Unix sockets there is no agent (`unlock` returned before this).
+#[cfg(not(unix))]
+fn hand_to_agent(
+    _: &envref_core::backend::vault_key::VaultKey,
+    _: &std::path::Path,
+    _: std::time::Duration,
+) -> Result<()> {
+    Err(Error::new("the vault agent needs Unix sockets"))
+}
+
+#[cfg(unix)]
+fn hand_to_agent(
+    key: &envref_core::backend::vault_key::VaultKey,
+    path: &std::path::Path,
+    ttl: std::time::Duration,
+) -> Result<()> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::new(format!("cannot find the envref executable: {e}")))?;
+    let client = agent::start(&exe)?;
+    client.add(key, path, ttl)?;
+    ui::info(&format!(
+        "vault unlocked at {}; the agent holds its key for {} (`envref vault lock` forgets it)",
+        path.display(),
+        shown_duration(ttl.as_secs())
+    ));
+    Ok(())
+}
+
+fn shown_duration(secs: u64) -> String {
+    match secs {
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+fn status(g: &Global, which: &Which) -> Result<()> {
+    let path = path_for(g, which)?;
+    let file = VaultFile::open(&path)?;
+    let recipient = file.recipient()?.to_string();
+    let (passphrase, wraps) = file.protections()?;
+    let mut unlocks: Vec<String> = wraps.iter().map(|r| format!("identity file {r}")).collect();
+    if passphrase {
+        unlocks.insert(0, "passphrase".into());
+    }
+    let state = if file.is_locked()? {
+        "locked (`envref vault unlock`)"
+    } else {
+        "unlocked"
+    };
+    let mut out = format!(
+        "vault: {}\nstate: {state}\nrecipient: {recipient}\nunlocked by: {}\n",
+        path.display(),
+        unlocks.join(", ")
+    );
+    out.push_str(&format!("agent: {}\n", agent_line(&recipient)));
+    write_stdout(&out)
+}
+
+#[cfg(not(unix))]
+fn agent_line(_recipient: &str) -> String {
+    "not available on this platform".into()
+}
+
+/// What the agent says about this vault's key, in a line.
+#[cfg(unix)]
+fn agent_line(recipient: &str) -> String {
+    let Some(client) = agent::Client::find() else {
+        return "not running".into();
+    };
+    match client.status() {
+        Err(e) => e.message,
+        Ok(s) => match s.keys.iter().find(|k| k.recipient == recipient) {
+            None => format!("running (pid {}), does not hold this vault's key", s.pid),
+            Some(k) => format!(
+                "holds the key, {} left (pid {}, {})",
+                shown_duration(k.expires_in_secs),
+                s.pid,
+                match s.memory_locked {
+                    true => "memory locked",
+                    false =>
+                        "memory not locked against swap: RLIMIT_MEMLOCK is too low, see `ulimit -l`",
+                }
+            ),
+        },
+    }
+}
+
+/// The test-only pause of `vault passwd` (a hidden variable, documented in tests/vaultfile.rs):
+/// after the new passphrase is written and before it is committed, write this process's id
+/// to the file it names and wait to be killed, so a test can show the rollback.
+const PASSWD_PAUSE_ENV: &str = "ENVREF_TEST_PASSWD_PAUSE";
+
+fn passwd(g: &Global, which: &Which, work_factor: u8) -> Result<()> {
+    let path = path_for(g, which)?;
+    let mut file = VaultFile::open(&path)?;
+    let key = file.key(&which.key_source())?;
+    let new = new_passphrase("New vault passphrase: ", "run `envref vault passwd` again")?;
+    file.set_passphrase(&key, &new, work_factor, || {
+        if let Some(marker) = std::env::var_os(PASSWD_PAUSE_ENV) {
+            let _ = std::fs::write(marker, std::process::id().to_string());
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+    })?;
+    ui::info(&format!(
+        "passphrase of the vault at {} changed",
+        path.display()
+    ));
+    Ok(())
+}
+
+fn add_recipient(g: &Global, which: &Which, recipient: &str) -> Result<()> {
+    let to = envref_core::crypto::parse_recipient(recipient)?;
+    let path = path_for(g, which)?;
+    let mut file = VaultFile::open(&path)?;
+    let key = file.key(&which.key_source())?;
+    file.add_recipient(&key, &to)?;
+    ui::info(&format!(
+        "the identity file of {to} now unlocks the vault at {} ({}={{file}} or --identity)",
+        path.display(),
+        passphrase::IDENTITY_ENV
+    ));
     Ok(())
 }
 
@@ -167,7 +435,7 @@ fn export(g: &Global, which: &Which, force: bool) -> Result<()> {
         );
     }
     let path = path_for(g, which)?;
-    let v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
+    let v = VaultFile::open(&path)?.unlock(&which.key_source())?;
     let secrets: serde_json::Map<String, serde_json::Value> = v
         .export()?
         .into_iter()
@@ -207,23 +475,53 @@ fn import(g: &Global, which: &Which, file: Option<std::path::PathBuf>, force: bo
     let (text, source) = import_source(file)?;
     let entries = parse_export(&text).map_err(|e| e.context(&source))?;
     let path = path_for(g, which)?;
-    let mut v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, false)?;
-    let stored: std::collections::HashSet<String> = v.list("")?.into_iter().collect();
-    let mut replaced = Vec::new();
-    for (k, new) in entries.iter().filter(|(k, _)| stored.contains(k)) {
-        if v.get(k)?
-            .is_some_and(|old| old.expose_secret() != new.expose_secret())
-        {
-            replaced.push(k.as_str());
+    let mut file = VaultFile::open(&path)?;
+    let stored: std::collections::HashSet<String> = file.list("")?.into_iter().collect();
+    let colliding: Vec<String> = entries
+        .iter()
+        .map(|(k, _)| k.clone())
+        .filter(|k| stored.contains(k))
+        .collect();
+    // Only values that would be replaced are read (that needs the key); new ones need none.
+    if !colliding.is_empty() && !force {
+        let replaced = changed_values(file, &which.key_source(), &entries, &colliding)?;
+        if !replaced.is_empty() && !confirm_replace(&replaced, &path)? {
+            ui::info("cancelled; nothing was imported");
+            return Ok(1);
         }
+        file = VaultFile::open(&path)?;
     }
-    if !replaced.is_empty() && !force && !confirm_replace(&replaced, &path)? {
-        ui::info("cancelled; nothing was imported");
-        return Ok(1);
-    }
-    let n = v.put_all(entries.iter().map(|(k, s)| (k.as_str(), s)))?;
+    let n = file.put_all(entries.iter().map(|(k, s)| (k.as_str(), s)))?;
     ui::info(&format!("imported {n} secrets into {}", path.display()));
     Ok(0)
+}
+
+/// The keys among `colliding` whose stored value differs from the imported one.
+fn changed_values<'a>(
+    file: VaultFile,
+    source: &KeySource,
+    entries: &'a [(String, SecretString)],
+    colliding: &[String],
+) -> Result<Vec<&'a str>> {
+    let v = file.unlock(source)?;
+    let old = v.get_many(colliding);
+    let mut changed = Vec::new();
+    for (k, old) in colliding.iter().zip(old) {
+        let new = entries.iter().find(|(e, _)| e == k).map(|(_, s)| s);
+        if let (Some(old), Some(new)) = (old?, new) {
+            if old.expose_secret() != new.expose_secret() {
+                changed.push(
+                    entries
+                        .iter()
+                        .find(|(e, _)| e == k)
+                        .expect("found")
+                        .0
+                        .as_str(),
+                );
+            }
+        }
+    }
+    Ok(changed)
 }
 
 /// Whether to replace these existing secrets: asked on a terminal, else refused with the hint.
@@ -250,23 +548,6 @@ fn confirm_replace(replaced: &[&str], path: &std::path::Path) -> Result<bool> {
             .with_hint("pass --force to replace them (`envref vault export` first keeps a copy)"));
     }
     ui::confirm(&format!("{what}. Replace them?"))
-}
-
-fn lock(g: &Global, which: &Which, locked: bool) -> Result<()> {
-    let path = path_for(g, which)?;
-    let mut v = VaultFile::open(&path)?.unlock_identity(&ask("Vault passphrase: ")?, true)?;
-    if v.is_locked()? == locked {
-        let state = if locked { "locked" } else { "unlocked" };
-        ui::info(&format!("vault at {} is already {state}", path.display()));
-        return Ok(());
-    }
-    v.set_locked(locked)?;
-    ui::info(&format!(
-        "vault {} at {}",
-        if locked { "locked" } else { "unlocked" },
-        path.display()
-    ));
-    Ok(())
 }
 
 /// The current time as RFC 3339 UTC, e.g. 2026-11-28T13:24:22Z.

@@ -37,6 +37,8 @@ pub(crate) mod plugin;
 #[cfg(feature = "backends")]
 #[allow(missing_docs)]
 pub mod vault;
+#[cfg(feature = "backends")]
+pub mod vault_key;
 
 /// Standard base64 (RFC 4648, `+/`, `=` padding), for the few places that need it: the local
 /// vault's wrapped identity and `oci-vault` secret content. One copy, no dependency.
@@ -207,6 +209,20 @@ pub trait Backend: Send + Sync {
 
     /// Delete `key`; returns whether it existed.
     fn delete(&self, key: &str) -> Result<bool, BackendError>;
+
+    /// Whether `key` is stored. The vault answers from the names alone, without its key.
+    fn exists(&self, key: &str) -> Result<bool, BackendError> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Copy the value of `from` to `to`; `Ok(false)` when `from` is not stored. The vault
+    /// copies the ciphertext, without its key (`secret rotate`'s archive).
+    fn copy(&self, from: &str, to: &str) -> Result<bool, BackendError> {
+        match self.get(from)? {
+            Some(v) => self.set(to, &v).map(|()| true),
+            None => Ok(false),
+        }
+    }
 
     /// Every stored key that starts with `prefix` (full keys, sorted).
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError>;

@@ -1,8 +1,9 @@
 //! Where the vault's passphrase comes from. The vault asks a [`PassphraseProvider`] given at
 //! construction (through [`super::BuildContext`]); it never reads a terminal itself. The CLI
-//! gives one that prompts on the terminal, an agent could give one that answers from memory,
-//! and the loader and `build.rs` get [`NonInteractive`]: `$ENVREF_VAULT_PASSPHRASE` or a
-//! clear error, never a blocked build.
+//! gives one that prompts on the terminal, and the loader and `build.rs` get
+//! [`NonInteractive`]: `$ENVREF_VAULT_PASSPHRASE` or a clear error, never a blocked build.
+//! The passphrase is the last resort: before it, the vault asks the agent (`crate::agent`)
+//! and reads `$ENVREF_VAULT_IDENTITY`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,6 +14,17 @@ use super::{BackendError, ErrorKind};
 
 /// The variable that gives the passphrase without a prompt (CI, scripts, `build.rs`).
 pub const PASSPHRASE_ENV: &str = "ENVREF_VAULT_PASSPHRASE";
+
+/// The variable naming an age identity file that unlocks the vault instead of the passphrase
+/// (CI, keys kept in a file under the user's own protection).
+pub const IDENTITY_ENV: &str = "ENVREF_VAULT_IDENTITY";
+
+/// The identity file `$ENVREF_VAULT_IDENTITY` names, when set and not empty.
+pub fn identity_file_from_env() -> Option<std::path::PathBuf> {
+    std::env::var_os(IDENTITY_ENV)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+}
 
 /// Answers "what is the vault's passphrase?".
 pub trait PassphraseProvider: Send + Sync {
@@ -59,7 +71,8 @@ pub fn no_terminal() -> BackendError {
         "vault: passphrase required, and there is no terminal to ask on",
     )
     .with_hint(format!(
-        "set {PASSPHRASE_ENV}, or run the command in a terminal to be prompted"
+        "run `envref vault unlock` once (its agent keeps the key), set {PASSPHRASE_ENV} or \
+         {IDENTITY_ENV}, or run the command in a terminal to be prompted"
     ))
 }
 

@@ -1,6 +1,8 @@
-//! The local vault: one SQLite file, one age X25519 identity per vault wrapped with the
-//! passphrase (age scrypt), each secret its own age ciphertext to the vault's recipient.
-//! Opening the vault costs one scrypt, however many secrets a run reads.
+//! The local vault: one SQLite file, one age X25519 identity per vault, each secret its own
+//! age ciphertext to the vault's recipient (its public key, stored in the clear: writing and
+//! listing need no key). The identity is wrapped with the passphrase (age scrypt) and/or to
+//! the public keys of age identity files (`wrap:<age1…>` rows). Reading costs one scrypt per
+//! run, one X25519 decrypt with an identity file, and none when the agent holds the key.
 //!
 //! Concurrency: WAL, a busy timeout, and every write in an IMMEDIATE transaction, so several
 //! processes writing at once lose nothing. Import is one transaction: all or nothing.
@@ -12,10 +14,12 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 use super::base64::{base64_decode, base64_encode};
-use super::passphrase::PassphraseSource;
+use super::passphrase::{PassphraseSource, IDENTITY_ENV};
 use super::registry::BuildContext;
+use super::vault_key::VaultKey;
 use super::{Backend, BackendError, ErrorKind, Lookup, Namespace};
 use crate::config::BackendSpec;
 use crate::crypto;
@@ -78,28 +82,107 @@ fn db_error(path: &Path, e: rusqlite::Error) -> BackendError {
     err(ErrorKind::Failed, format!("vault: {}: {e}", path.display()))
 }
 
-/// An open vault file (no passphrase yet).
+/// An open vault file. Writes, names and the lock flag need no key: values are encrypted to
+/// the vault's public recipient, stored in the clear.
 pub struct VaultFile {
     path: PathBuf,
     conn: Connection,
 }
 
-/// An unlocked vault: the file plus the identity the passphrase unwrapped.
+/// How a new vault's key is protected: a passphrase (age scrypt), or an age identity file's
+/// public key (X25519; the file unlocks it).
+pub enum Protection<'a> {
+    Passphrase(&'a SecretString, u8),
+    Recipient(&'a age::x25519::Recipient),
+}
+
+/// Where a vault's key comes from when the agent does not hold it: an age identity file when
+/// one is given, else the passphrase.
+#[derive(Clone, Default)]
+pub struct KeySource {
+    pub passphrase: PassphraseSource,
+    pub identity_file: Option<PathBuf>,
+}
+
+impl KeySource {
+    /// The passphrase from `passphrase`, the identity file from `$ENVREF_VAULT_IDENTITY`.
+    pub fn from_env(passphrase: PassphraseSource) -> KeySource {
+        KeySource {
+            passphrase,
+            identity_file: super::passphrase::identity_file_from_env(),
+        }
+    }
+}
+
+/// What decrypts an open vault's values: its key in this process, or the agent holding it.
+pub enum Decrypter {
+    Key(VaultKey),
+    Agent(AgentClient, String),
+}
+
+#[cfg(unix)]
+type AgentClient = crate::agent::Client;
+#[cfg(not(unix))]
+type AgentClient = std::convert::Infallible;
+
+impl Decrypter {
+    /// Plaintexts in the order of `cts`; `None` for a value this key does not decrypt.
+    fn decrypt_all(
+        &self,
+        cts: &[Vec<u8>],
+    ) -> Result<Vec<Option<Zeroizing<Vec<u8>>>>, BackendError> {
+        match self {
+            Decrypter::Key(k) => Ok(decrypt_in_parallel(k, cts)),
+            #[cfg(unix)]
+            Decrypter::Agent(c, recipient) => c.decrypt(recipient, cts),
+            #[cfg(not(unix))]
+            Decrypter::Agent(never, _) => match *never {},
+        }
+    }
+
+    pub fn is_agent(&self) -> bool {
+        matches!(self, Decrypter::Agent(..))
+    }
+}
+
+/// Decrypt a batch, split across the cores when it is large enough to pay for the threads
+/// (an X25519 per value dominates a large resolve).
+fn decrypt_in_parallel(k: &VaultKey, cts: &[Vec<u8>]) -> Vec<Option<Zeroizing<Vec<u8>>>> {
+    const MIN_PER_THREAD: usize = 32;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(cts.len() / MIN_PER_THREAD).max(1);
+    let one = |batch: &[Vec<u8>]| {
+        batch
+            .iter()
+            .map(|ct| k.decrypt(ct).ok())
+            .collect::<Vec<_>>()
+    };
+    if threads == 1 {
+        return one(cts);
+    }
+    std::thread::scope(|s| {
+        let parts: Vec<_> = cts
+            .chunks(cts.len().div_ceil(threads))
+            .map(|batch| s.spawn(move || one(batch)))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().expect("a decrypt thread panicked"))
+            .collect()
+    })
+}
+
+/// A vault that can decrypt: the file plus its key or the agent.
 pub struct OpenVault {
     file: VaultFile,
-    identity: age::x25519::Identity,
-    recipient: age::x25519::Recipient,
+    decrypter: Decrypter,
 }
 
 impl VaultFile {
-    /// Create a new vault: a fresh identity wrapped with `passphrase` at `work_factor`, in a
-    /// file (0600, WAL) built under a temporary name and linked into place only when complete,
-    /// so an interrupted init leaves nothing and an existing file is never written to.
-    pub fn create(
-        path: &Path,
-        passphrase: &SecretString,
-        work_factor: u8,
-    ) -> Result<(), BackendError> {
+    /// Create a new vault: a fresh identity protected as `protection` says, in a file (0600,
+    /// WAL) built under a temporary name and linked into place only when complete, so an
+    /// interrupted init leaves nothing and an existing file is never written to.
+    pub fn create(path: &Path, protection: &Protection) -> Result<(), BackendError> {
         if std::fs::symlink_metadata(path).is_ok() {
             VaultFile::open(path)?; // Says what the file is when it is not a vault.
             return Err(already_initialized(path));
@@ -133,32 +216,7 @@ impl VaultFile {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
         o.open(&tmp.0).map_err(fail)?;
-        // Built and closed (closing checkpoints the WAL into the file) before it gets its name.
-        {
-            let mut conn = Connection::open(&tmp.0).map_err(|e| db_error(&tmp.0, e))?;
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(|e| db_error(&tmp.0, e))?;
-            let identity = age::x25519::Identity::generate();
-            let mut wrap = age::scrypt::Recipient::new(passphrase.clone());
-            wrap.set_work_factor(work_factor);
-            let wrapped = encrypt(&wrap, identity.to_string().expose_secret().as_bytes())?;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| db_error(&tmp.0, e))?;
-            tx.execute_batch(SCHEMA).map_err(|e| db_error(&tmp.0, e))?;
-            for (k, v) in [
-                ("format", FORMAT_VERSION.to_string()),
-                ("identity", base64_encode(&wrapped)),
-                ("recipient", identity.to_public().to_string()),
-            ] {
-                tx.execute(
-                    "INSERT INTO meta(name, value) VALUES (?1, ?2)",
-                    params![k, v],
-                )
-                .map_err(|e| db_error(&tmp.0, e))?;
-            }
-            tx.commit().map_err(|e| db_error(&tmp.0, e))?;
-        }
+        build_new_vault(&tmp.0, protection)?;
         // A hard link never replaces an existing file (a concurrent init wins, we lose).
         match std::fs::hard_link(&tmp.0, path) {
             Ok(()) => Ok(()),
@@ -209,6 +267,11 @@ impl VaultFile {
         if read.is_err() || &magic != b"SQLite format 3\0" {
             return Err(not_a_vault(path, "not a SQLite database"));
         }
+        VaultFile::open_database(path)
+    }
+
+    /// The SQLite side of `open`: envref's tables and a format this envref reads.
+    fn open_database(path: &Path) -> Result<VaultFile, BackendError> {
         // No CREATE: opening never makes a file; NOFOLLOW: no symlink swapped in since the check.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -253,161 +316,253 @@ impl VaultFile {
         &self.path
     }
 
+    fn db(&self, e: rusqlite::Error) -> BackendError {
+        db_error(&self.path, e)
+    }
+
     fn meta(&self, name: &str) -> Result<Option<String>, BackendError> {
         self.conn
             .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
                 r.get(0)
             })
             .optional()
-            .map_err(|e| db_error(&self.path, e))
+            .map_err(|e| self.db(e))
     }
 
+    /// The lock flag: a row in the file, set by `vault lock`, cleared by `vault unlock` (which
+    /// needs the key). While set, reads, writes and `secret list` refuse. It guards against
+    /// use by mistake, not against anyone who can write the file (they can delete the row).
     pub fn is_locked(&self) -> Result<bool, BackendError> {
         Ok(self.meta("locked")?.as_deref() == Some("1"))
     }
 
     pub fn is_initialized(&self) -> Result<bool, BackendError> {
-        Ok(self.meta("identity")?.is_some())
+        Ok(self.meta("recipient")?.is_some())
     }
 
-    /// Unwrap the identity with the passphrase (one scrypt). Refuses when locked unless
-    /// `even_if_locked` (lock/unlock themselves check the passphrase).
-    pub fn unlock_identity(
-        self,
-        passphrase: &SecretString,
-        even_if_locked: bool,
-    ) -> Result<OpenVault, BackendError> {
-        let wrapped = self
-            .meta("identity")?
+    /// Set or clear the lock flag. Setting it needs no key; `vault unlock` proves the key
+    /// before it clears it.
+    pub fn set_locked(&mut self, locked: bool) -> Result<(), BackendError> {
+        let sql = match locked {
+            true => "INSERT OR REPLACE INTO meta(name, value) VALUES ('locked', '1')",
+            false => "DELETE FROM meta WHERE name = 'locked'",
+        };
+        self.conn
+            .execute(sql, [])
+            .map(|_| ())
+            .map_err(|e| self.db(e))
+    }
+
+    /// The vault's public key (`age1…`), stored in the clear: what values are encrypted to.
+    pub fn recipient(&self) -> Result<age::x25519::Recipient, BackendError> {
+        let text = self
+            .meta("recipient")?
             .ok_or_else(|| not_a_vault(&self.path, "it holds no vault key"))?;
-        if !even_if_locked && self.is_locked()? {
-            return Err(locked());
-        }
-        let wrapped = base64_decode(&wrapped).ok_or_else(|| {
+        text.parse().map_err(|_| {
             err(
                 ErrorKind::Failed,
                 format!(
-                    "vault: {}: the stored identity is corrupt",
+                    "vault: {}: the stored recipient is corrupt",
                     self.path.display()
                 ),
-            )
-        })?;
-        let mut id = age::scrypt::Identity::new(passphrase.clone());
-        id.set_max_work_factor(30);
-        let plain = match decrypt(&id, &wrapped) {
-            Ok(p) => p,
-            Err(
-                age::DecryptError::DecryptionFailed
-                | age::DecryptError::NoMatchingKeys
-                | age::DecryptError::KeyDecryptionFailed,
-            ) => return Err(wrong_passphrase()),
-            Err(e) => {
-                return Err(err(
-                    ErrorKind::Failed,
-                    format!("vault: cannot unwrap the vault key: {e}"),
-                ))
-            }
-        };
-        let identity = crypto::identity_from_bytes(plain).map_err(|why| {
-            err(
-                ErrorKind::Failed,
-                format!("vault: the unwrapped vault key {why}"),
             )
             .with_hint(
                 "the vault file is damaged: restore it from a backup or an `envref vault export`",
             )
-        })?;
-        let recipient = identity.to_public();
-        Ok(OpenVault {
-            file: self,
-            identity,
-            recipient,
         })
     }
-}
 
-impl OpenVault {
-    pub fn path(&self) -> &Path {
-        &self.file.path
-    }
-
-    fn db(&self, e: rusqlite::Error) -> BackendError {
-        db_error(&self.file.path, e)
-    }
-
-    pub fn set_locked(&mut self, locked: bool) -> Result<(), BackendError> {
-        let tx = self
-            .file
+    /// What unlocks the key: whether a passphrase does, and the public keys of the identity
+    /// files that do.
+    pub fn protections(&self) -> Result<(bool, Vec<String>), BackendError> {
+        let mut st = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| db_error(&self.file.path, e))?;
-        if locked {
-            tx.execute(
-                "INSERT OR REPLACE INTO meta(name, value) VALUES ('locked', '1')",
-                [],
-            )
-        } else {
-            tx.execute("DELETE FROM meta WHERE name = 'locked'", [])
-        }
-        .map_err(|e| db_error(&self.file.path, e))?;
-        tx.commit().map_err(|e| db_error(&self.file.path, e))
-    }
-
-    pub fn is_locked(&self) -> Result<bool, BackendError> {
-        self.file.is_locked()
-    }
-
-    pub fn get(&self, key: &str) -> Lookup {
-        let row: Option<Vec<u8>> = self
-            .file
-            .conn
-            .prepare_cached("SELECT ciphertext FROM secrets WHERE key = ?1")
-            .and_then(|mut st| st.query_row([key], |r| r.get(0)).optional())
+            .prepare("SELECT substr(name, 6) FROM meta WHERE name LIKE 'wrap:%' ORDER BY name")
             .map_err(|e| self.db(e))?;
-        match row {
-            None => Ok(None),
-            Some(ct) => {
-                let plain = decrypt(&self.identity, &ct).map_err(|_| {
-                    err(ErrorKind::Failed, format!("vault: the stored value of {key} does not decrypt with this vault's key"))
-                })?;
-                let text = String::from_utf8(plain).map_err(|_| {
-                    err(
-                        ErrorKind::Failed,
-                        format!("vault: the stored value of {key} is not UTF-8"),
-                    )
-                })?;
-                Ok(Some(SecretString::from(text)))
+        let wraps = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.db(e))?;
+        Ok((self.meta("identity")?.is_some(), wraps))
+    }
+
+    fn corrupt_key(&self) -> BackendError {
+        err(
+            ErrorKind::Failed,
+            format!(
+                "vault: {}: the stored identity is corrupt",
+                self.path.display()
+            ),
+        )
+    }
+
+    /// The vault's key, from an identity file when `source` names one, else the passphrase
+    /// (one scrypt). The lock flag is not checked here.
+    pub fn key(&self, source: &KeySource) -> Result<VaultKey, BackendError> {
+        match &source.identity_file {
+            Some(f) => self.key_from_identity_file(f),
+            None => {
+                if self.meta("identity")?.is_none() {
+                    return Err(err(ErrorKind::Denied, "vault: this vault has no passphrase; it is unlocked by an age identity file")
+                        .with_hint(format!("set {IDENTITY_ENV} to that file (or pass --identity), or run `envref vault unlock` with it")));
+                }
+                self.key_from_passphrase(&source.passphrase.passphrase("Vault passphrase: ")?)
             }
         }
     }
 
-    /// Upsert several values in one IMMEDIATE transaction.
+    /// Unwrap the key with the passphrase (one scrypt).
+    pub fn key_from_passphrase(&self, passphrase: &SecretString) -> Result<VaultKey, BackendError> {
+        let wrapped = self.meta("identity")?.ok_or_else(|| {
+            err(ErrorKind::Denied, "vault: this vault has no passphrase").with_hint(
+                "unlock it with its age identity file; `envref vault passwd` can add a passphrase",
+            )
+        })?;
+        let wrapped = base64_decode(&wrapped).ok_or_else(|| self.corrupt_key())?;
+        let mut id = age::scrypt::Identity::new(passphrase.clone());
+        id.set_max_work_factor(30);
+        match decrypt(&id, &wrapped) {
+            Ok(plain) => self.key_from_plain(plain),
+            Err(
+                age::DecryptError::DecryptionFailed
+                | age::DecryptError::NoMatchingKeys
+                | age::DecryptError::KeyDecryptionFailed,
+            ) => Err(wrong_passphrase()),
+            Err(e) => Err(err(
+                ErrorKind::Failed,
+                format!("vault: cannot unwrap the vault key: {e}"),
+            )),
+        }
+    }
+
+    /// Unwrap the key with an age identity file whose public key was added to the vault
+    /// (`vault init --identity`, `vault add-recipient`): one X25519 decrypt, no scrypt.
+    pub fn key_from_identity_file(&self, file: &Path) -> Result<VaultKey, BackendError> {
+        let ids = crate::sync::read_identity_file(file).map_err(|e| {
+            err(
+                ErrorKind::Denied,
+                format!("vault: identity file {}", e.message()),
+            )
+        })?;
+        for id in &ids {
+            let Some(wrapped) = self.meta(&format!("wrap:{}", id.to_public()))? else {
+                continue;
+            };
+            let wrapped = base64_decode(&wrapped).ok_or_else(|| self.corrupt_key())?;
+            let plain = decrypt(id, &wrapped).map_err(|_| self.corrupt_key())?;
+            return self.key_from_plain(plain);
+        }
+        Err(err(ErrorKind::Denied, format!("vault: the identity file {} does not unlock {}", file.display(), self.path.display()))
+            .with_hint("add its public key with `envref vault add-recipient` (unlocking with the passphrase), or use the passphrase"))
+    }
+
+    fn key_from_plain(&self, plain: Vec<u8>) -> Result<VaultKey, BackendError> {
+        let identity =
+            crypto::identity_from_bytes(plain).map_err(|why| {
+                err(ErrorKind::Failed, format!("vault: the unwrapped vault key {why}")).with_hint(
+                "the vault file is damaged: restore it from a backup or an `envref vault export`",
+            )
+            })?;
+        let key = VaultKey::new(identity);
+        if Some(key.recipient()) != self.meta("recipient")? {
+            return Err(self.corrupt_key());
+        }
+        Ok(key)
+    }
+
+    /// Open for reading: refused when locked; the agent when it holds this vault's key, else
+    /// the key from `source`.
+    pub fn unlock(self, source: &KeySource) -> Result<OpenVault, BackendError> {
+        if self.is_locked()? {
+            return Err(locked());
+        }
+        let decrypter = match self.agent_holding()? {
+            Some(d) => d,
+            None => Decrypter::Key(self.key(source)?),
+        };
+        Ok(OpenVault {
+            file: self,
+            decrypter,
+        })
+    }
+
+    /// The agent, when it runs and holds this vault's key (never an error: no agent, or one
+    /// that refuses, means the key comes from elsewhere).
+    fn agent_holding(&self) -> Result<Option<Decrypter>, BackendError> {
+        #[cfg(unix)]
+        {
+            let recipient = self.recipient()?.to_string();
+            let held = crate::agent::Client::find()
+                .and_then(|c| Some((c.holding(&recipient).ok()??, c)))
+                .map(|(_, c)| Decrypter::Agent(c, recipient));
+            Ok(held)
+        }
+        #[cfg(not(unix))]
+        Ok(None)
+    }
+
+    /// Store the key wrapped for another age public key (an identity file that will unlock
+    /// the vault). Needs the key.
+    pub fn add_recipient(
+        &mut self,
+        key: &VaultKey,
+        to: &age::x25519::Recipient,
+    ) -> Result<(), BackendError> {
+        let wrapped = encrypt(to, key.to_secret_text().expose_secret().as_bytes())?;
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)",
+                params![format!("wrap:{to}"), base64_encode(&wrapped)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.db(e))
+    }
+
+    /// Re-wrap the key under a new passphrase, in one transaction: until it commits, the old
+    /// passphrase works; after, only the new one. `pause` is the test-only hook of
+    /// `PASSWD_PAUSE_ENV`, called after the write and before the commit.
+    pub fn set_passphrase(
+        &mut self,
+        key: &VaultKey,
+        passphrase: &SecretString,
+        work_factor: u8,
+        pause: impl FnOnce(),
+    ) -> Result<(), BackendError> {
+        let mut wrap = age::scrypt::Recipient::new(passphrase.clone());
+        wrap.set_work_factor(work_factor);
+        let wrapped = encrypt(&wrap, key.to_secret_text().expose_secret().as_bytes())?;
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&path, e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta(name, value) VALUES ('identity', ?1)",
+            [base64_encode(&wrapped)],
+        )
+        .map_err(|e| db_error(&path, e))?;
+        pause();
+        tx.commit().map_err(|e| db_error(&path, e))
+    }
+
+    /// Upsert several values in one IMMEDIATE transaction, encrypted to the stored recipient:
+    /// no key needed. Refused while the lock flag is set.
     pub fn put_all<'a>(
         &mut self,
         entries: impl IntoIterator<Item = (&'a str, &'a SecretString)>,
     ) -> Result<usize, BackendError> {
         let now = unix_now();
+        let recipient = self.recipient()?;
         let sealed: Vec<(&str, Vec<u8>)> = entries
             .into_iter()
-            .map(|(k, v)| Ok((k, encrypt(&self.recipient, v.expose_secret().as_bytes())?)))
+            .map(|(k, v)| Ok((k, encrypt(&recipient, v.expose_secret().as_bytes())?)))
             .collect::<Result<_, BackendError>>()?;
-        let path = self.file.path.clone();
+        let path = self.path.clone();
         let tx = self
-            .file
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| db_error(&path, e))?;
-        if tx
-            .query_row("SELECT value FROM meta WHERE name = 'locked'", [], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()
-            .map_err(|e| db_error(&path, e))?
-            .as_deref()
-            == Some("1")
-        {
-            return Err(locked());
-        }
+        refuse_if_locked(&tx, &path)?;
         {
             let mut st = tx
                 .prepare("INSERT INTO secrets(key, ciphertext, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at")
@@ -421,13 +576,14 @@ impl OpenVault {
         Ok(sealed.len())
     }
 
+    /// Delete a value (no key needed; refused while locked). Returns whether it existed.
     pub fn delete(&mut self, key: &str) -> Result<bool, BackendError> {
-        let path = self.file.path.clone();
+        let path = self.path.clone();
         let tx = self
-            .file
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| db_error(&path, e))?;
+        refuse_if_locked(&tx, &path)?;
         let n = tx
             .execute("DELETE FROM secrets WHERE key = ?1", [key])
             .map_err(|e| db_error(&path, e))?;
@@ -435,25 +591,150 @@ impl OpenVault {
         Ok(n > 0)
     }
 
+    /// Copy the ciphertext of `from` to `to` (no key needed; refused while locked). Returns
+    /// whether `from` was stored.
+    pub fn copy(&mut self, from: &str, to: &str) -> Result<bool, BackendError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&path, e))?;
+        refuse_if_locked(&tx, &path)?;
+        let n = tx
+            .execute("INSERT INTO secrets(key, ciphertext, updated_at) SELECT ?2, ciphertext, ?3 FROM secrets WHERE key = ?1 ON CONFLICT(key) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at", params![from, to, unix_now()])
+            .map_err(|e| db_error(&path, e))?;
+        tx.commit().map_err(|e| db_error(&path, e))?;
+        Ok(n > 0)
+    }
+
+    /// Stored keys under `prefix`; the names are in the clear, so no key is needed.
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         let mut st = self
-            .file
             .conn
-            .prepare("SELECT key FROM secrets ORDER BY key")
+            .prepare_cached("SELECT key FROM secrets ORDER BY key")
             .map_err(|e| self.db(e))?;
         let keys = st
             .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| self.db(e))?
-            .collect::<Result<Vec<_>, _>>()
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.db(e))?;
         Ok(super::listed(keys, prefix))
     }
 
+    /// The stored ciphertexts of `keys`, in order (`None`: not stored).
+    fn ciphertexts(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT ciphertext FROM secrets WHERE key = ?1")
+            .map_err(|e| self.db(e))?;
+        keys.iter()
+            .map(|k| {
+                st.query_row([k], |r| r.get(0))
+                    .optional()
+                    .map_err(|e| self.db(e))
+            })
+            .collect()
+    }
+}
+
+fn refuse_if_locked(tx: &rusqlite::Transaction, path: &Path) -> Result<(), BackendError> {
+    let flag: Option<String> = tx
+        .query_row("SELECT value FROM meta WHERE name = 'locked'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| db_error(path, e))?;
+    match flag.as_deref() {
+        Some("1") => Err(locked()),
+        _ => Ok(()),
+    }
+}
+
+/// The tables and meta rows of a new vault, in the file at `path`, closed before it returns
+/// (closing checkpoints the WAL into the file).
+fn build_new_vault(path: &Path, protection: &Protection) -> Result<(), BackendError> {
+    let mut conn = Connection::open(path).map_err(|e| db_error(path, e))?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| db_error(path, e))?;
+    let identity = age::x25519::Identity::generate();
+    let secret = identity.to_string();
+    let (name, wrapped) = match protection {
+        Protection::Passphrase(pass, work_factor) => {
+            let mut wrap = age::scrypt::Recipient::new((*pass).clone());
+            wrap.set_work_factor(*work_factor);
+            (
+                "identity".to_string(),
+                encrypt(&wrap, secret.expose_secret().as_bytes())?,
+            )
+        }
+        Protection::Recipient(to) => (
+            format!("wrap:{to}"),
+            encrypt(*to, secret.expose_secret().as_bytes())?,
+        ),
+    };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| db_error(path, e))?;
+    tx.execute_batch(SCHEMA).map_err(|e| db_error(path, e))?;
+    for (k, v) in [
+        ("format".to_string(), FORMAT_VERSION.to_string()),
+        (name, base64_encode(&wrapped)),
+        ("recipient".to_string(), identity.to_public().to_string()),
+    ] {
+        tx.execute(
+            "INSERT INTO meta(name, value) VALUES (?1, ?2)",
+            params![k, v],
+        )
+        .map_err(|e| db_error(path, e))?;
+    }
+    tx.commit().map_err(|e| db_error(path, e))
+}
+
+impl OpenVault {
+    pub fn path(&self) -> &Path {
+        &self.file.path
+    }
+
+    pub fn decrypter(&self) -> &Decrypter {
+        &self.decrypter
+    }
+
+    pub fn file(&mut self) -> &mut VaultFile {
+        &mut self.file
+    }
+
+    pub fn get(&self, key: &str) -> Lookup {
+        self.get_many(std::slice::from_ref(&key.to_string()))
+            .pop()
+            .expect("one answer per key")
+    }
+
+    /// Several values: one query each, one batch of decrypts (one agent round trip).
+    pub fn get_many(&self, keys: &[String]) -> Vec<Lookup> {
+        let cts = match self.file.ciphertexts(keys) {
+            Ok(c) => c,
+            Err(e) => return keys.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let present: Vec<Vec<u8>> = cts.iter().flatten().cloned().collect();
+        let mut plains = match self.decrypter.decrypt_all(&present) {
+            Ok(p) => p.into_iter(),
+            Err(e) => return keys.iter().map(|_| Err(e.clone())).collect(),
+        };
+        keys.iter()
+            .zip(cts)
+            .map(|(key, ct)| match ct {
+                None => Ok(None),
+                Some(_) => plain_value(key, plains.next().flatten()).map(Some),
+            })
+            .collect()
+    }
+
     /// Every secret in the vault, all projects, decrypted.
     pub fn export(&self) -> Result<Vec<(String, SecretString)>, BackendError> {
-        let keys = self.list("")?;
+        let keys = self.file.list("")?;
+        let values = self.get_many(&keys);
         keys.into_iter()
-            .filter_map(|k| match self.get(&k) {
+            .zip(values)
+            .filter_map(|(k, v)| match v {
                 Ok(Some(v)) => Some(Ok((k, v))),
                 Ok(None) => None, // deleted meanwhile
                 Err(e) => Some(Err(e)),
@@ -462,11 +743,30 @@ impl OpenVault {
     }
 }
 
-/// The `vault` backend: opens the file and unwraps the identity on first use.
+/// A decrypted value as text; the errors name the key, never the bytes.
+fn plain_value(key: &str, plain: Option<Zeroizing<Vec<u8>>>) -> Result<SecretString, BackendError> {
+    let plain = plain.ok_or_else(|| {
+        err(
+            ErrorKind::Failed,
+            format!("vault: the stored value of {key} does not decrypt with this vault's key"),
+        )
+    })?;
+    let text = std::str::from_utf8(&plain).map_err(|_| {
+        err(
+            ErrorKind::Failed,
+            format!("vault: the stored value of {key} is not UTF-8"),
+        )
+    })?;
+    Ok(SecretString::from(text))
+}
+
+/// The `vault` backend: opens the file on first use; the key (agent, identity file or
+/// passphrase) only when a value is read.
 pub struct Vault {
     name: String,
     path: PathBuf,
-    passphrase: PassphraseSource,
+    source: KeySource,
+    file: OnceLock<Result<Mutex<VaultFile>, BackendError>>,
     open: OnceLock<Result<Mutex<OpenVault>, BackendError>>,
 }
 
@@ -475,28 +775,38 @@ impl Vault {
         Vault {
             name: spec.name.clone(),
             path: vault_path(Some(spec)),
-            passphrase: ctx.passphrase.clone(),
+            source: KeySource::from_env(ctx.passphrase.clone()),
+            file: OnceLock::new(),
             open: OnceLock::new(),
         }
     }
 
-    fn with<T>(
+    /// The file, for what needs no key: writes, names.
+    fn with_file<T>(
         &self,
-        f: impl FnOnce(&mut OpenVault) -> Result<T, BackendError>,
+        f: impl FnOnce(&mut VaultFile) -> Result<T, BackendError>,
     ) -> Result<T, BackendError> {
-        let open = self.open.get_or_init(|| {
+        let file = self.file.get_or_init(|| {
             let file = VaultFile::open(&self.path)?;
-            if file.meta("identity")?.is_none() {
-                return Err(not_a_vault(&self.path, "it holds no vault key"));
-            }
-            if file.is_locked()? {
-                return Err(locked());
-            }
-            let pass = self.passphrase.passphrase("Vault passphrase: ")?;
-            file.unlock_identity(&pass, false).map(Mutex::new)
+            file.recipient()?;
+            Ok(Mutex::new(file))
+        });
+        match file {
+            Ok(m) => f(&mut m.lock().unwrap_or_else(|p| p.into_inner())),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// The vault open for reading: refused when locked; the key from the agent, an identity
+    /// file or the passphrase, once per run.
+    fn with_reader<T>(&self, f: impl FnOnce(&OpenVault) -> T) -> Result<T, BackendError> {
+        let open = self.open.get_or_init(|| {
+            VaultFile::open(&self.path)?
+                .unlock(&self.source)
+                .map(Mutex::new)
         });
         match open {
-            Ok(m) => f(&mut m.lock().unwrap_or_else(|p| p.into_inner())),
+            Ok(m) => Ok(f(&m.lock().unwrap_or_else(|p| p.into_inner()))),
             Err(e) => Err(e.clone()),
         }
     }
@@ -513,18 +823,17 @@ impl Backend for Vault {
 
     fn get(&self, key: &str) -> Lookup {
         // Opening refused a locked vault already; reads need no second check.
-        self.with(|v| v.get(key))
+        self.with_reader(|v| v.get(key))?
     }
 
     fn get_many(&self, keys: &[String]) -> Vec<Lookup> {
-        // Local and fast: one connection, sequential decrypts beat threads.
-        match self.with(|v| Ok(keys.iter().map(|k| v.get(k)).collect::<Vec<_>>())) {
-            Ok(answers) => answers,
-            Err(e) => keys.iter().map(|_| Err(e.clone())).collect(),
-        }
+        // Local: one connection, one batch of decrypts (one agent round trip).
+        self.with_reader(|v| v.get_many(keys))
+            .unwrap_or_else(|e| keys.iter().map(|_| Err(e.clone())).collect())
     }
 
-    /// The file exists, is a vault, initialised and unlocked; no passphrase is asked for.
+    /// The file exists, is a vault, initialised and unlocked, and whether the agent holds its
+    /// key; no passphrase is asked for.
     fn probe(&self, _: &Namespace) -> Result<String, BackendError> {
         let file = VaultFile::open(&self.path)?;
         if !file.is_initialized()? {
@@ -540,24 +849,45 @@ impl Backend for Vault {
         if file.is_locked()? {
             return Err(locked());
         }
-        Ok(format!("initialized, unlocked ({})", self.path.display()))
+        let agent = match file.agent_holding()? {
+            Some(_) => ", key held by the agent",
+            None => "",
+        };
+        Ok(format!(
+            "initialized, unlocked{agent} ({})",
+            self.path.display()
+        ))
     }
 
     fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError> {
-        self.with(|v| v.put_all([(key, value)]).map(|_| ()))
+        self.with_file(|f| f.put_all([(key, value)]).map(|_| ()))
     }
 
     fn delete(&self, key: &str) -> Result<bool, BackendError> {
-        self.with(|v| {
-            if v.is_locked()? {
+        self.with_file(|f| f.delete(key))
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, BackendError> {
+        self.with_file(|f| {
+            if f.is_locked()? {
                 return Err(locked());
             }
-            v.delete(key)
+            Ok(f.ciphertexts(&[key.to_string()])?[0].is_some())
         })
     }
 
+    fn copy(&self, from: &str, to: &str) -> Result<bool, BackendError> {
+        self.with_file(|f| f.copy(from, to))
+    }
+
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
-        self.with(|v| v.list(prefix))
+        self.with_file(|f| {
+            if f.is_locked()? {
+                Err(locked())
+            } else {
+                f.list(prefix)
+            }
+        })
     }
 }
 
@@ -714,7 +1044,7 @@ mod tests {
     fn the_passphrase_comes_from_the_injected_provider_once_per_run() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vault.db");
-        VaultFile::create(&path, &SecretString::from("pw"), 4).unwrap();
+        VaultFile::create(&path, &Protection::Passphrase(&SecretString::from("pw"), 4)).unwrap();
         let mut spec = BackendSpec::new("v", "vault");
         spec.options
             .insert("path".into(), path.display().to_string());
@@ -727,9 +1057,12 @@ mod tests {
             (Vault::new(&spec, &ctx), asked)
         };
         let (v, asked) = vault("pw");
+        // Writing and listing need no key: encrypted to the stored recipient.
         v.set("app/k", &SecretString::from("value")).unwrap();
-        assert_eq!(v.get("app/k").unwrap().unwrap().expose_secret(), "value");
         assert_eq!(v.list("app/").unwrap(), ["app/k"]);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(v.get("app/k").unwrap().unwrap().expose_secret(), "value");
+        assert_eq!(v.get("app/k").unwrap().unwrap().expose_secret(), "value");
         assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
         // No passphrase is needed to probe.
         let ns = Namespace::new("app", None);
@@ -752,7 +1085,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vault.db");
         let pass = SecretString::from("pw");
-        VaultFile::create(&path, &pass, 4).unwrap();
+        VaultFile::create(&path, &Protection::Passphrase(&pass, 4)).unwrap();
         let mut wrap = age::scrypt::Recipient::new(pass.clone());
         wrap.set_work_factor(4);
         let wrapped = encrypt(&wrap, b"AGE-SECRET-KEY-1\xff").unwrap();
@@ -763,11 +1096,22 @@ mod tests {
                 [base64_encode(&wrapped)],
             )
             .unwrap();
-        let e = file.unlock_identity(&pass, false).err().unwrap();
+        let e = file.key_from_passphrase(&pass).err().unwrap();
         assert_eq!(
             e.message,
             "vault: the unwrapped vault key is not UTF-8 text"
         );
+    }
+
+    /// A key source that answers `pass` and never reads the environment.
+    fn source(pass: &'static str) -> KeySource {
+        KeySource {
+            passphrase: PassphraseSource::new(Counted(
+                pass,
+                std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            )),
+            identity_file: None,
+        }
     }
 
     #[test]
@@ -775,36 +1119,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/vault.db");
         let pass = SecretString::from("pw");
-        VaultFile::create(&path, &pass, 4).unwrap();
-        assert!(VaultFile::create(&path, &pass, 4)
+        VaultFile::create(&path, &Protection::Passphrase(&pass, 4)).unwrap();
+        assert!(VaultFile::create(&path, &Protection::Passphrase(&pass, 4))
             .unwrap_err()
             .message
             .contains("already initialized"));
-        let bad = VaultFile::open(&path)
-            .unwrap()
-            .unlock_identity(&SecretString::from("nope"), false);
+        let bad = VaultFile::open(&path).unwrap().unlock(&source("nope"));
         assert_eq!(bad.err().unwrap().message, "vault: wrong passphrase");
-        let mut v = VaultFile::open(&path)
-            .unwrap()
-            .unlock_identity(&pass, false)
-            .unwrap();
+        let mut file = VaultFile::open(&path).unwrap();
         let value = SecretString::from("sk-live-123");
-        v.put_all([("app/k", &value)]).unwrap();
+        file.put_all([("app/k", &value)]).unwrap();
+        let v = VaultFile::open(&path)
+            .unwrap()
+            .unlock(&source("pw"))
+            .unwrap();
         assert_eq!(
             v.get("app/k").unwrap().unwrap().expose_secret(),
             "sk-live-123"
         );
-        assert_eq!(v.list("app/").unwrap(), ["app/k"]);
+        assert_eq!(file.list("app/").unwrap(), ["app/k"]);
         let raw = std::fs::read(&path).unwrap();
         assert!(!raw.windows(11).any(|w| w == b"sk-live-123"));
-        v.set_locked(true).unwrap();
+        file.set_locked(true).unwrap();
         assert_eq!(
-            v.put_all([("app/x", &value)]).unwrap_err().message,
+            file.put_all([("app/x", &value)]).unwrap_err().message,
             "vault: locked"
         );
-        let again = VaultFile::open(&path)
-            .unwrap()
-            .unlock_identity(&pass, false);
+        assert_eq!(file.delete("app/k").unwrap_err().message, "vault: locked");
+        let again = VaultFile::open(&path).unwrap().unlock(&source("pw"));
         assert_eq!(again.err().unwrap().message, "vault: locked");
         #[cfg(unix)]
         {
@@ -822,5 +1164,54 @@ mod tests {
                 0o700
             );
         }
+    }
+
+    #[test]
+    fn an_identity_file_unlocks_without_scrypt_and_passwd_rewraps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.db");
+        let id = age::x25519::Identity::generate();
+        let id_file = dir.path().join("key.txt");
+        std::fs::write(&id_file, format!("{}\n", id.to_string().expose_secret())).unwrap();
+        VaultFile::create(&path, &Protection::Recipient(&id.to_public())).unwrap();
+        let mut file = VaultFile::open(&path).unwrap();
+        file.put_all([("app/k", &SecretString::from("v"))]).unwrap();
+        let by_file = KeySource {
+            identity_file: Some(id_file.clone()),
+            ..source("")
+        };
+        let key = file.key(&by_file).unwrap();
+        assert_eq!(
+            file.protections().unwrap(),
+            (false, vec![id.to_public().to_string()])
+        );
+        // No passphrase yet: says so; passwd adds one, and both unlock the same key.
+        assert!(file
+            .key(&source("pw"))
+            .unwrap_err()
+            .message
+            .contains("no passphrase"));
+        file.set_passphrase(&key, &SecretString::from("pw"), 4, || {})
+            .unwrap();
+        let v = VaultFile::open(&path)
+            .unwrap()
+            .unlock(&source("pw"))
+            .unwrap();
+        assert_eq!(v.get("app/k").unwrap().unwrap().expose_secret(), "v");
+        // Another identity file does not unlock it until its public key is added.
+        let other = age::x25519::Identity::generate();
+        let other_file = dir.path().join("other.txt");
+        std::fs::write(&other_file, other.to_string().expose_secret()).unwrap();
+        let by_other = KeySource {
+            identity_file: Some(other_file),
+            ..source("")
+        };
+        assert!(file
+            .key(&by_other)
+            .unwrap_err()
+            .message
+            .contains("does not unlock"));
+        file.add_recipient(&key, &other.to_public()).unwrap();
+        assert_eq!(file.key(&by_other).unwrap().recipient(), key.recipient());
     }
 }

@@ -1,0 +1,370 @@
+//! The vault agent end to end (issue 13): `envref vault unlock` once, then commands read the
+//! vault without the passphrase; the key expires, `vault lock` forgets it, another user is
+//! refused, and the key never reaches a file. Every test stops the agents it starts.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::Project;
+
+const PASS: &str = "correct horse";
+
+/// A vault project whose runtime directory (the agent's socket) is its own.
+fn agent_project() -> Project {
+    let p = Project::with(
+        "project: my-app\nbackends:\n  - name: vault\n    type: vault\n",
+        "API_KEY=ref://secrets/api_key\n",
+    );
+    let run = p.root.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    chmod(&run, 0o700);
+    let run = run.display().to_string();
+    let p = p.env("XDG_RUNTIME_DIR", run);
+    let mut init = p.envref_cmd(&["vault", "init", "--work-factor", "10"]);
+    init.env("ENVREF_VAULT_PASSPHRASE", PASS);
+    support::run(init).ok();
+    p.envref(&["secret", "set", "api_key", "--value", "sk-agent-1"])
+        .ok();
+    p
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn with_passphrase(p: &Project, args: &[&str]) -> support::Run {
+    let mut c = p.envref_cmd(args);
+    c.env("ENVREF_VAULT_PASSPHRASE", PASS);
+    support::run(c)
+}
+
+/// Stops the project's agent when the test ends, however it ends.
+struct StopAgent<'a>(&'a Project);
+
+impl Drop for StopAgent<'_> {
+    fn drop(&mut self) {
+        let out = self.0.envref(&["vault", "status"]);
+        if let Some(pid) = agent_pid(&out.stdout) {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+}
+
+/// The agent's pid from `vault status`, when it runs.
+fn agent_pid(status: &str) -> Option<u32> {
+    let rest = status.split("(pid ").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Whether the process has exited within 5 s.
+fn exits(pid: u32) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while agent_running(pid) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    true
+}
+
+/// Whether the process runs (a zombie that no init reaped has exited).
+fn agent_running(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit(") ")
+        .next()
+        .and_then(|rest| rest.chars().next());
+    !matches!(state, None | Some('Z') | Some('X'))
+}
+
+#[test]
+fn unlock_once_then_read_without_the_passphrase() {
+    let p = agent_project();
+    let _stop = StopAgent(&p);
+    let out = p.envref(&["resolve"]).fails(1);
+    assert!(out.stderr.contains("passphrase required"), "{}", out.stderr);
+    let out = with_passphrase(&p, &["vault", "unlock", "--for", "60s"]).ok();
+    assert!(
+        out.stderr.contains("the agent holds its key"),
+        "{}",
+        out.stderr
+    );
+    // No passphrase from here on: resolve, run, secret get, status.
+    assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-agent-1\n");
+    let out = p.envref(&["run", "--", "sh", "-c", "echo $API_KEY"]).ok();
+    assert_eq!(out.stdout, "sk-agent-1\n");
+    assert_eq!(
+        p.envref(&["secret", "get", "api_key"]).ok().stdout,
+        "sk-agent-1\n"
+    );
+    let status = p.envref(&["vault", "status"]).ok().stdout;
+    assert!(status.contains("agent: holds the key"), "{status}");
+    assert!(status.contains("unlocked by: passphrase"), "{status}");
+    let out = p.envref(&["status"]).ok();
+    assert!(out.stdout.contains("1 of 1 resolved"), "{}", out.stdout);
+    // The agent serves only this vault's key: a second vault still asks.
+    let mut other = Project::with(
+        "project: other\nbackends:\n  - name: vault\n    type: vault\n",
+        "K=ref://secrets/k\n",
+    );
+    other.extra_env = p.extra_env.clone();
+    support::run({
+        let mut c = other.envref_cmd(&["vault", "init", "--work-factor", "10"]);
+        c.env("ENVREF_VAULT_PASSPHRASE", PASS);
+        c
+    })
+    .ok();
+    other.envref(&["secret", "set", "k", "--value", "v"]).ok();
+    let out = other.envref(&["resolve"]).fails(1);
+    assert!(out.stderr.contains("passphrase required"), "{}", out.stderr);
+}
+
+#[test]
+fn the_key_expires() {
+    let p = agent_project();
+    let _stop = StopAgent(&p);
+    with_passphrase(&p, &["vault", "unlock", "--for", "2s"]).ok();
+    let pid = agent_pid(&p.envref(&["vault", "status"]).ok().stdout).expect("agent pid");
+    assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-agent-1\n");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Expired: the reader falls back to the passphrase, and the agent, holding nothing, exited.
+    let out = p.envref(&["resolve"]).fails(1);
+    assert!(out.stderr.contains("passphrase required"), "{}", out.stderr);
+    assert!(exits(pid), "the agent outlived its only key");
+    assert_eq!(
+        with_passphrase(&p, &["resolve"]).ok().stdout,
+        "API_KEY=sk-agent-1\n"
+    );
+}
+
+#[test]
+fn lock_forgets_and_unlock_for_0_starts_no_agent() {
+    let p = agent_project();
+    let _stop = StopAgent(&p);
+    with_passphrase(&p, &["vault", "unlock", "--for", "60s"]).ok();
+    let pid = agent_pid(&p.envref(&["vault", "status"]).ok().stdout).expect("agent pid");
+    // Locking needs no passphrase: forgetting is always allowed.
+    let out = p.envref(&["vault", "lock"]).ok();
+    assert!(
+        out.stderr.contains("the agent forgot its key"),
+        "{}",
+        out.stderr
+    );
+    let out = with_passphrase(&p, &["resolve"]).fails(1);
+    assert!(out.stderr.contains("vault: locked"), "{}", out.stderr);
+    assert!(exits(pid), "the agent outlived its only key");
+    // Unlocked without an agent: the flag is cleared, the key is not kept.
+    with_passphrase(&p, &["vault", "unlock", "--for", "0"]).ok();
+    let out = p.envref(&["resolve"]).fails(1);
+    assert!(out.stderr.contains("passphrase required"), "{}", out.stderr);
+    let status = p.envref(&["vault", "status"]).ok().stdout;
+    assert!(status.contains("agent: not running"), "{status}");
+}
+
+#[test]
+fn writes_and_names_need_no_key() {
+    let p = agent_project();
+    // No passphrase, no agent: set and list work, reads ask.
+    p.envref(&["secret", "set", "db_password", "--value", "pw-2"])
+        .ok();
+    let out = p.envref(&["secret", "list"]).ok();
+    assert_eq!(out.stdout, "api_key\ndb_password\n");
+    let out = p.envref_stdin(
+        &["vault", "import"],
+        r#"{"version":1,"secrets":{"my-app/new":"n"}}"#,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(p.envref(&["secret", "get", "new"]).code != Some(0));
+    assert_eq!(
+        with_passphrase(&p, &["secret", "get", "new"]).ok().stdout,
+        "n\n"
+    );
+    // Rotation archives the old value by copying its ciphertext: no key either.
+    p.envref(&["secret", "rotate", "api_key"]).ok();
+    let old = with_passphrase(&p, &["secret", "get", "api_key.__history.1"]).ok();
+    assert_eq!(old.stdout, "sk-agent-1\n");
+    let new = with_passphrase(&p, &["secret", "get", "api_key"]).ok();
+    assert_ne!(new.stdout, "sk-agent-1\n");
+    // The lock flag still refuses writes and names.
+    p.envref(&["vault", "lock"]).ok();
+    for args in [
+        &["secret", "set", "x", "--value", "1"][..],
+        &["secret", "list"],
+    ] {
+        let out = p.envref(args).fails(1);
+        assert!(
+            out.stderr.contains("vault: locked"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn an_identity_file_unlocks_the_vault() {
+    let p = agent_project();
+    let _stop = StopAgent(&p);
+    let key = p.root.join("key.txt");
+    let id = age::x25519::Identity::generate();
+    let secret = secrecy::ExposeSecret::expose_secret(&id.to_string()).to_string();
+    std::fs::write(&key, format!("# test key\n{secret}\n")).unwrap();
+    with_passphrase(&p, &["vault", "add-recipient", &id.to_public().to_string()]).ok();
+    let mut c = p.envref_cmd(&["resolve"]);
+    c.env("ENVREF_VAULT_IDENTITY", &key);
+    assert_eq!(support::run(c).ok().stdout, "API_KEY=sk-agent-1\n");
+    // And hands the key to the agent without a passphrase.
+    let key_arg = key.display().to_string();
+    p.envref(&["vault", "unlock", "--identity", &key_arg, "--for", "60s"])
+        .ok();
+    assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-agent-1\n");
+    // A vault made for an identity file alone.
+    let q = Project::with(
+        "project: ci\nbackends:\n  - name: vault\n    type: vault\n",
+        "K=ref://secrets/k\n",
+    );
+    q.envref(&["vault", "init", "--identity", &key_arg]).ok();
+    q.envref(&["secret", "set", "k", "--value", "from-ci"]).ok();
+    let status = q.envref(&["vault", "status"]).ok().stdout;
+    assert!(
+        status.contains(&format!("unlocked by: identity file {}", id.to_public())),
+        "{status}"
+    );
+    let mut c = q.envref_cmd(&["resolve"]);
+    c.env("ENVREF_VAULT_IDENTITY", &key);
+    assert_eq!(support::run(c).ok().stdout, "K=from-ci\n");
+    let out = q.envref(&["resolve"]).fails(1);
+    assert!(out.stderr.contains("has no passphrase"), "{}", out.stderr);
+}
+
+/// Every file under `dir` (recursively) that contains `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return hits;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            hits.extend(files_containing(&path, needle));
+        } else if meta.is_file() {
+            let data = std::fs::read(&path)
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            if data.windows(needle.len()).any(|w| w == needle) {
+                hits.push(path);
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn the_agent_never_writes_the_key_to_disk() {
+    let p = agent_project();
+    let _stop = StopAgent(&p);
+    with_passphrase(&p, &["vault", "unlock", "--for", "60s"]).ok();
+    p.envref(&["resolve"]).ok();
+    p.envref(&["vault", "status"]).ok();
+    // Any age identity in the clear starts so (Bech32, upper or lower case).
+    let hits = files_containing(&p.root, b"AGE-SECRET-KEY-1");
+    assert!(hits.is_empty(), "a plain age identity in {hits:?}");
+    let run = p.root.join("run/envref");
+    let names: Vec<String> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["agent.sock"]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&run), 0o700);
+    assert_eq!(mode(&run.join("agent.sock")), 0o600);
+}
+
+/// The agent refuses a connection from another uid, even one the file system lets through:
+/// an agent of uid 12345 holds a key; root (who passes any file mode) asks it and is refused,
+/// while uid 12345 itself is served.
+#[test]
+fn another_user_is_refused() {
+    let root_user = current_uid() == 0;
+    if !support::available(
+        "root and setpriv (a second uid)",
+        root_user && support::have("setpriv"),
+    ) {
+        return;
+    }
+    let p = other_users_project();
+    let as_other = |args: &[&str]| {
+        let mut c = p.command("setpriv");
+        c.args([
+            "--reuid=12345",
+            "--regid=12345",
+            "--clear-groups",
+            support::ENVREF,
+        ]);
+        c.args(args).env("ENVREF_VAULT_PASSPHRASE", PASS);
+        support::run(c)
+    };
+    as_other(&["vault", "init", "--work-factor", "10"]).ok();
+    as_other(&["secret", "set", "api_key", "--value", "sk-other"]).ok();
+    as_other(&["vault", "unlock", "--for", "60s"]).ok();
+    let status = as_other(&["vault", "status"]).ok().stdout;
+    let pid = agent_pid(&status).expect("the other user's agent runs");
+    // Root, on that socket: refused on every connection; no value comes back.
+    let status = p.envref(&["vault", "status"]).ok().stdout;
+    assert!(
+        status
+            .contains("refused: the connection comes from uid 0, this agent serves uid 12345 only"),
+        "{status}"
+    );
+    let out = p.envref(&["resolve"]).fails(1);
+    assert!(!out.stdout.contains("sk-other"), "{}", out.stdout);
+    assert!(out.stderr.contains("passphrase required"), "{}", out.stderr);
+    // The owner is served (without a passphrase).
+    let mut c = p.command("setpriv");
+    c.args([
+        "--reuid=12345",
+        "--regid=12345",
+        "--clear-groups",
+        support::ENVREF,
+        "resolve",
+    ]);
+    assert_eq!(support::run(c).ok().stdout, "API_KEY=sk-other\n");
+    as_other(&["vault", "lock"]).ok();
+    assert!(exits(pid), "the agent outlived its only key");
+}
+
+/// A vault project whose home, runtime directory and project are uid 12345's.
+fn other_users_project() -> Project {
+    let p = Project::with(
+        "project: my-app\nbackends:\n  - name: vault\n    type: vault\n",
+        "API_KEY=ref://secrets/api_key\n",
+    );
+    chmod(&p.root, 0o755);
+    let run = p.root.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    chmod(&run, 0o700);
+    for dir in [&p.home, &p.dir, &run] {
+        let ok = std::process::Command::new("chown")
+            .args(["-R", "12345:12345"])
+            .arg(dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "chown {dir:?}");
+    }
+    p.env("XDG_RUNTIME_DIR", run.display().to_string())
+}
+
+fn current_uid() -> u32 {
+    let out = std::process::Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
