@@ -112,6 +112,9 @@ pub fn main_cargo(args: impl IntoIterator<Item = OsString>) -> i32 {
     {
         return cmd::cargo::runner(&args[2..]);
     }
+    if let Some(code) = session_subcommand(&args) {
+        return code;
+    }
     // cargo runs `cargo-envref envref <args…>`; drop the subcommand name it repeats.
     if cmd::cargo::is_cargo_invocation(args.get(1).map(OsString::as_os_str)) {
         args.remove(1);
@@ -121,7 +124,22 @@ pub fn main_cargo(args: impl IntoIterator<Item = OsString>) -> i32 {
 
 /// Entry point of the `envref` binary; returns the exit code.
 pub fn main_envref(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    if let Some(code) = session_subcommand(&args) {
+        return code;
+    }
     parse_and_run(args, |c: &Cli| &c.global, cmd::dispatch)
+}
+
+/// A masked run starts its program through this binary on a pseudo-terminal (see cmd::mask).
+fn session_subcommand(args: &[OsString]) -> Option<i32> {
+    #[cfg(unix)]
+    if args.get(1).map(OsString::as_os_str)
+        == Some(std::ffi::OsStr::new(envref_core::relay::SESSION_SUBCOMMAND))
+    {
+        return Some(cmd::mask::session(&args[2..]));
+    }
+    None
 }
 
 /// Parse (usage errors exit 2, help and version 0), set up messages, run, map errors to 1.

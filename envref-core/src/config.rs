@@ -23,6 +23,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "profiles",
     "backends",
     "team",
+    "mask",
 ];
 
 /// The file as written (all fields optional so the global file can fill gaps).
@@ -42,6 +43,9 @@ pub struct ConfigFile {
     pub backends: Option<Vec<BackendEntry>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<Vec<TeamMember>>,
+    /// `envref run` and `cargo envref` mask secret values in the program's output (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -180,6 +184,8 @@ pub struct Config {
     /// False when no `backends:` was configured and the default chain (keychain) applies.
     pub backends_configured: bool,
     pub team: Vec<TeamMember>,
+    /// Mask secret values in `run`'s and `cargo envref`'s program output unless told otherwise.
+    pub mask: bool,
 }
 
 impl Config {
@@ -298,6 +304,7 @@ impl Config {
             }
         }
         let team = p.team.or(g.team).unwrap_or_default();
+        let mask = p.mask.or(g.mask).unwrap_or(true);
         for (i, m) in team.iter().enumerate() {
             if m.name.trim().is_empty() {
                 problems.push(format!("team[{i}]: name is required"));
@@ -334,6 +341,7 @@ impl Config {
             backends,
             backends_configured,
             team,
+            mask,
         })
     }
 

@@ -26,7 +26,13 @@ pub mod evaluate;
 #[cfg(feature = "backends")]
 pub mod generate;
 #[cfg(feature = "backends")]
+pub mod inject;
+#[cfg(feature = "backends")]
 pub mod loader;
+#[cfg(feature = "backends")]
+pub mod mask;
+#[cfg(all(unix, feature = "backends"))]
+pub mod relay;
 #[cfg(feature = "backends")]
 pub mod resolve;
 #[cfg(feature = "backends")]

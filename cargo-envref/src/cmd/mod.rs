@@ -17,6 +17,8 @@ pub mod doctor;
 pub mod edit;
 pub mod env;
 pub mod init;
+pub mod inject;
+pub mod mask;
 pub mod onboard;
 pub mod profile;
 pub mod resolve;

@@ -50,6 +50,8 @@ pub struct RunArgs {
     /// Treat ${VAR} of an unset variable as an error
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub mask: super::mask::MaskArgs,
     /// The command and its arguments (after --)
     #[arg(required = true, value_name = "COMMAND", allow_hyphen_values = true)]
     pub command: Vec<OsString>,
@@ -89,7 +91,8 @@ pub fn run(g: &Global, a: RunArgs) -> Result<i32> {
     if a.command.first().is_some_and(is_cargo) && resolved.vars.iter().any(|v| v.secret) {
         ui::warn("cargo passes these secrets on to rustc, build scripts and proc-macros; `cargo envref` gives them only to the programs cargo runs");
     }
-    exec(&a.command, &resolved.vars, g.dir.as_deref())
+    let mask = a.mask.enabled(&project.config);
+    exec(&a.command, &resolved.vars, g.dir.as_deref(), mask)
 }
 
 /// `cargo`, by path or not (`cargo +nightly …` too: the toolchain is an argument).
@@ -101,7 +104,14 @@ fn is_cargo(program: &OsString) -> bool {
 
 /// Replace this process with `command` (Unix), so signals and the exit status are the
 /// child's own. Elsewhere: run it and pass its status through. `dir` (`-C`) is its cwd.
-pub fn exec(command: &[OsString], vars: &[Var], dir: Option<&std::path::Path>) -> Result<i32> {
+/// With `mask` (and a secret long enough to mask), envref stays its parent and relays its
+/// output masked instead.
+pub fn exec(
+    command: &[OsString],
+    vars: &[Var],
+    dir: Option<&std::path::Path>,
+    mask: bool,
+) -> Result<i32> {
     let (program, args) = command.split_first().ok_or_else(|| {
         Error::new("no command given").with_hint("envref run -- <command> [args…]")
     })?;
@@ -123,27 +133,17 @@ pub fn exec(command: &[OsString], vars: &[Var], dir: Option<&std::path::Path>) -
     }
     // After the values: not even a .env line named like it brings the passphrase back.
     envref_core::runner::remove_credentials(&mut cmd);
-    let not_found = |e: std::io::Error| {
-        let name = program.to_string_lossy();
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::new(format!("command not found: {name}"))
-                .with_hint("check the spelling and that it is on PATH")
-        } else {
-            Error::new(format!(
-                "cannot run {name}: {}",
-                envref_core::error::io_reason(&e)
-            ))
-        }
-    };
+    let not_found = |e: std::io::Error| super::mask::not_started(&program.to_string_lossy(), &e);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
+        if mask {
+            if let Some(code) = super::mask::run_masked(&mut cmd, vars)? {
+                return Ok(code);
+            }
+        }
         let e = cmd.exec();
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
-            127
-        } else {
-            126
-        };
+        let code = super::mask::exec_failure_code(&e);
         ui::error(&not_found(e));
         Ok(code)
     }
