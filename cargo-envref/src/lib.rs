@@ -63,8 +63,10 @@ pub enum Command {
     List(cmd::env::ListArgs),
     /// Resolve every reference and print the environment
     Resolve(cmd::resolve::ResolveArgs),
-    /// Run a command with the resolved environment
+    /// Run a command with the resolved environment (secret values masked in its output)
     Run(cmd::resolve::RunArgs),
+    /// Render a template's {{ ref://… }} tags into a file (for configs that cannot read env vars)
+    Inject(cmd::inject::InjectArgs),
     /// Manage secrets in a backend
     #[command(subcommand)]
     Secret(cmd::secret::SecretCommand),

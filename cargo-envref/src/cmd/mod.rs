@@ -38,6 +38,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::List(a) => env::list(g, a),
         Command::Resolve(a) => resolve::resolve(g, a),
         Command::Run(a) => resolve::run(g, a),
+        Command::Inject(a) => inject::run(g, a),
         Command::Secret(c) => secret::run(g, c),
         Command::Vault(c) => vault::run(g, c),
         Command::Config(c) => config::run(g, c),
