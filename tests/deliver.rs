@@ -470,3 +470,108 @@ fn inject_is_all_or_nothing() {
     );
     assert!(!p.dir.join("config.yml").exists());
 }
+
+// --- resolve --format github ---------------------------------------------------------------------
+
+/// The runner's reading of `$GITHUB_ENV` (actions/runner, `SetEnvFileCommand` on Linux): lines
+/// end at LF; `NAME=VALUE` when `=` comes before `<<`; else `NAME<<DELIMITER`, then the value is
+/// every byte up to the LF before the first line that equals the delimiter.
+fn parse_github_env(text: &str) -> Vec<(String, String)> {
+    fn read_line<'t>(text: &'t str, index: &mut usize) -> Option<(&'t str, usize)> {
+        if *index >= text.len() {
+            return None;
+        }
+        let start = *index;
+        match text[start..].find('\n') {
+            Some(lf) => {
+                *index = start + lf + 1;
+                Some((&text[start..start + lf], 1))
+            }
+            None => {
+                *index = text.len();
+                Some((&text[start..], 0))
+            }
+        }
+    }
+    let (mut vars, mut index) = (Vec::new(), 0);
+    while let Some((line, _)) = read_line(text, &mut index) {
+        if line.is_empty() {
+            continue;
+        }
+        let (equals, heredoc) = (line.find('='), line.find("<<"));
+        match (equals, heredoc) {
+            (Some(e), h) if h.is_none_or(|h| e < h) => {
+                vars.push((line[..e].to_string(), line[e + 1..].to_string()));
+            }
+            (_, Some(h)) => {
+                let (name, delimiter) = (&line[..h], &line[h + 2..]);
+                assert!(!name.is_empty() && !delimiter.is_empty(), "{line}");
+                let (start, mut end) = (index, index);
+                loop {
+                    let (l, newline) = read_line(text, &mut index)
+                        .unwrap_or_else(|| panic!("delimiter {delimiter} not found"));
+                    if l == delimiter {
+                        break;
+                    }
+                    end = index - newline;
+                }
+                let value = if end > start { &text[start..end] } else { "" };
+                vars.push((name.to_string(), value.to_string()));
+            }
+            _ => panic!("invalid line {line}"),
+        }
+    }
+    vars
+}
+
+#[test]
+fn github_format_round_trips_through_the_runners_parse() {
+    let p = default_project();
+    let tricky = "line one\nKEY<<EOF\nEOF\n<<\r\nx=y ghadelimiter_\n";
+    // `--stdin` takes off one final newline, as typed input ends with one.
+    p.envref_stdin(&["secret", "set", "pem", "--stdin"], &format!("{tricky}\n"))
+        .ok();
+    p.write(
+        ".env",
+        "API_KEY=ref://secrets/api_key\nPEM=ref://secrets/pem\nPLAIN=\"a<<b=c\"\nEMPTY=\n",
+    );
+    let json = p.envref(&["resolve", "--format", "json"]).ok().stdout;
+    let want: Vec<(String, String)> = serde_json::from_str::<serde_json::Map<_, _>>(&json)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, v.as_str().unwrap().to_string()))
+        .collect();
+    assert!(want.iter().any(|(_, v)| v == tricky), "{json}");
+
+    let env_file = p.root.join("github_env");
+    std::fs::write(&env_file, "EARLIER=1\n").unwrap();
+    let mut c = p.envref_cmd(&["resolve", "--format", "github"]);
+    c.env("GITHUB_ENV", &env_file);
+    let out = support::run(c).ok();
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    let mut got = parse_github_env(&text);
+    assert_eq!(got.remove(0), ("EARLIER".into(), "1".into()), "appended");
+    assert_eq!(got, want, "file:\n{text}");
+    // A mask per non-empty line of each secret; nothing else on stdout.
+    let masks: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        masks,
+        [
+            format!("::add-mask::{SECRET}").as_str(),
+            "::add-mask::line one",
+            "::add-mask::KEY<<EOF",
+            "::add-mask::EOF",
+            "::add-mask::<<",
+            "::add-mask::x=y ghadelimiter_",
+        ]
+    );
+
+    // Outside GitHub Actions: a clear error, nothing printed.
+    let out = p.envref(&["resolve", "--format", "github"]).fails(1);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("$GITHUB_ENV, which is not set"),
+        "{}",
+        out.stderr
+    );
+}

@@ -26,6 +26,8 @@ pub mod evaluate;
 #[cfg(feature = "backends")]
 pub mod generate;
 #[cfg(feature = "backends")]
+pub mod github;
+#[cfg(feature = "backends")]
 pub mod inject;
 #[cfg(feature = "backends")]
 pub mod loader;

@@ -1,4 +1,4 @@
-//! Output formats for a set of variables: `plain`, `dotenv`, `shell`, `json`, `table`.
+//! Output formats for a set of variables: `plain`, `dotenv`, `shell`, `json`, `table`, `github`.
 
 use std::fmt::Write as _;
 
@@ -20,10 +20,14 @@ pub enum Format {
     Json,
     /// For reading: CR, LF and NUL shown as `\r`, `\n`, `\0`.
     Table,
+    /// GitHub Actions: `::add-mask::` for each line of each secret on stdout; the values go
+    /// to `$GITHUB_ENV` ([`crate::github::append_env`]). A value with NUL is an error.
+    Github,
 }
 
 impl Format {
-    pub const NAMES: &'static [&'static str] = &["plain", "dotenv", "shell", "json", "table"];
+    pub const NAMES: &'static [&'static str] =
+        &["plain", "dotenv", "shell", "json", "table", "github"];
 
     pub fn parse(s: &str) -> Option<Format> {
         Some(match s.to_ascii_lowercase().as_str() {
@@ -32,19 +36,20 @@ impl Format {
             "shell" | "sh" | "direnv" => Format::Shell,
             "json" => Format::Json,
             "table" => Format::Table,
+            "github" => Format::Github,
             _ => return None,
         })
     }
 }
 
 pub fn render(vars: &[Var], format: Format) -> Result<String> {
-    if matches!(format, Format::Dotenv | Format::Shell) {
+    if matches!(format, Format::Dotenv | Format::Shell | Format::Github) {
         // No environment variable can hold a NUL (exec takes C strings), and no shell either.
         if let Some(v) = vars.iter().find(|v| v.value.contains('\0')) {
-            let name = if format == Format::Shell {
-                "shell"
-            } else {
-                "dotenv"
+            let name = match format {
+                Format::Shell => "shell",
+                Format::Github => "github",
+                _ => "dotenv",
             };
             return Err(Error::new(format!(
                 "{}'s value contains a NUL byte, which --format {name} cannot carry",
@@ -93,6 +98,20 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
                 .collect();
             out = serde_json::to_string_pretty(&map).expect("strings serialize");
             out.push('\n');
+        }
+        Format::Github => {
+            // GitHub masks line by line; `%`, CR and LF are escaped as in every workflow command.
+            for line in vars
+                .iter()
+                .filter(|v| v.secret)
+                .flat_map(|v| v.value.split('\n'))
+            {
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                if !line.is_empty() {
+                    let escaped = line.replace('%', "%25").replace('\r', "%0D");
+                    let _ = writeln!(out, "::add-mask::{escaped}");
+                }
+            }
         }
         Format::Table => {
             if vars.is_empty() {

@@ -78,10 +78,17 @@ pub fn resolve_or_report(
 pub fn resolve(g: &Global, a: ResolveArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     let format = if a.direnv { Format::Shell } else { a.format };
+    if format == Format::Github {
+        envref_core::github::env_file()?;
+    }
     let (resolved, complete) = resolve_or_report(&project, a.strict, a.partial)?;
     // The parsed files are not needed to print; freeing them first lowers peak memory.
     drop(project);
-    write_stdout(&output::render(&resolved.vars, format)?)?;
+    let text = output::render(&resolved.vars, format)?;
+    if format == Format::Github {
+        envref_core::github::append_env(&resolved.vars)?;
+    }
+    write_stdout(&text)?;
     Ok(if complete { 0 } else { 1 })
 }
 
