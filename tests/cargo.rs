@@ -35,7 +35,7 @@ fn cargo_envref(dir: &Path, state: &Path, args: &[&str]) -> support::Run {
     let mut c = Command::new(CARGO_ENVREF);
     c.current_dir(dir)
         .env("XDG_STATE_HOME", state)
-        .arg("envref")
+        .args(["envref", "--no-mask"])
         .args(args)
         .env("CARGO", cargo())
         .env("CARGO_TARGET_DIR", e2e_target())
@@ -187,7 +187,7 @@ fn copy_fixture(name: &str, to: &Path) {
 /// `cargo envref <args>` in the project, with the real toolchain reachable despite the isolated HOME.
 fn sealed_cargo_envref(p: &Project, args: &[&str]) -> support::Run {
     let mut c = p.command(CARGO_ENVREF);
-    c.arg("envref")
+    c.args(["envref", "--no-mask"])
         .args(args)
         .env("CARGO", cargo())
         .env("CARGO_TERM_COLOR", "never");
