@@ -23,11 +23,15 @@ pub enum Format {
     /// GitHub Actions: `::add-mask::` for each line of each secret on stdout; the values go
     /// to `$GITHUB_ENV` ([`crate::github::append_env`]). A value with NUL is an error.
     Github,
+    /// `docker run --env-file`: `KEY=VALUE` lines, the value taken verbatim to the end of the
+    /// line. A value docker would read back differently (LF, a final CR, NUL) is an error.
+    Docker,
 }
 
 impl Format {
-    pub const NAMES: &'static [&'static str] =
-        &["plain", "dotenv", "shell", "json", "table", "github"];
+    pub const NAMES: &'static [&'static str] = &[
+        "plain", "dotenv", "shell", "json", "table", "github", "docker",
+    ];
 
     pub fn parse(s: &str) -> Option<Format> {
         Some(match s.to_ascii_lowercase().as_str() {
@@ -37,18 +41,23 @@ impl Format {
             "json" => Format::Json,
             "table" => Format::Table,
             "github" => Format::Github,
+            "docker" => Format::Docker,
             _ => return None,
         })
     }
 }
 
 pub fn render(vars: &[Var], format: Format) -> Result<String> {
-    if matches!(format, Format::Dotenv | Format::Shell | Format::Github) {
+    if matches!(
+        format,
+        Format::Dotenv | Format::Shell | Format::Github | Format::Docker
+    ) {
         // No environment variable can hold a NUL (exec takes C strings), and no shell either.
         if let Some(v) = vars.iter().find(|v| v.value.contains('\0')) {
             let name = match format {
                 Format::Shell => "shell",
                 Format::Github => "github",
+                Format::Docker => "docker",
                 _ => "dotenv",
             };
             return Err(Error::new(format!(
@@ -111,6 +120,20 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
                     let escaped = line.replace('%', "%25").replace('\r', "%0D");
                     let _ = writeln!(out, "::add-mask::{escaped}");
                 }
+            }
+        }
+        Format::Docker => {
+            for v in vars {
+                // Docker reads lines (LF, a final CR dropped) of at most 64 KiB.
+                let lossy = v.value.contains('\n') || v.value.ends_with('\r');
+                if lossy || v.key.len() + v.value.len() >= 64 * 1024 {
+                    return Err(Error::new(format!(
+                        "{}'s value has a line break or is over 64 KiB, which docker's --env-file cannot carry",
+                        v.key
+                    ))
+                    .with_hint("pass it through the environment instead: `envref run -- docker run -e KEY …`"));
+                }
+                let _ = writeln!(out, "{}={}", v.key, v.value);
             }
         }
         Format::Table => {
@@ -189,9 +212,31 @@ mod tests {
     }
 
     #[test]
+    fn docker_env_file_carries_single_lines_and_refuses_the_rest() {
+        let vars = [v("A", "x = \"y\" # z "), v("B", "")];
+        assert_eq!(
+            render(&vars, Format::Docker).unwrap(),
+            "A=x = \"y\" # z \nB=\n"
+        );
+        for bad in ["two\nlines", "ends in CR\r"] {
+            let e = render(&[v("PEM", bad)], Format::Docker).unwrap_err();
+            assert!(
+                e.message.starts_with("PEM's value has a line break"),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
     fn nul_is_refused_by_name_where_it_cannot_be_carried() {
         let vars = [v("OK", "1"), v("BLOB", "CANARY\0x")];
-        for format in [Format::Shell, Format::Dotenv] {
+        for format in [
+            Format::Shell,
+            Format::Dotenv,
+            Format::Github,
+            Format::Docker,
+        ] {
             let e = render(&vars, format).unwrap_err();
             assert!(
                 e.message.starts_with("BLOB's value contains a NUL byte")
