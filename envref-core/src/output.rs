@@ -48,27 +48,7 @@ impl Format {
 }
 
 pub fn render(vars: &[Var], format: Format) -> Result<String> {
-    if matches!(
-        format,
-        Format::Dotenv | Format::Shell | Format::Github | Format::Docker
-    ) {
-        // No environment variable can hold a NUL (exec takes C strings), and no shell either.
-        if let Some(v) = vars.iter().find(|v| v.value.contains('\0')) {
-            let name = match format {
-                Format::Shell => "shell",
-                Format::Github => "github",
-                Format::Docker => "docker",
-                _ => "dotenv",
-            };
-            return Err(Error::new(format!(
-                "{}'s value contains a NUL byte, which --format {name} cannot carry",
-                v.key
-            ))
-            .with_hint(
-                "remove the NUL from the value, or use --format json (which writes it as \\u0000)",
-            ));
-        }
-    }
+    refuse_nul(vars, format)?;
     let mut out = String::new();
     match format {
         Format::Plain => {
@@ -108,58 +88,86 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
             out = serde_json::to_string_pretty(&map).expect("strings serialize");
             out.push('\n');
         }
-        Format::Github => {
-            // GitHub masks line by line; `%`, CR and LF are escaped as in every workflow command.
-            for line in vars
-                .iter()
-                .filter(|v| v.secret)
-                .flat_map(|v| v.value.split('\n'))
-            {
-                let line = line.strip_suffix('\r').unwrap_or(line);
-                if !line.is_empty() {
-                    let escaped = line.replace('%', "%25").replace('\r', "%0D");
-                    let _ = writeln!(out, "::add-mask::{escaped}");
-                }
-            }
-        }
-        Format::Docker => {
-            for v in vars {
-                // Docker reads lines (LF, a final CR dropped) of at most 64 KiB.
-                let lossy = v.value.contains('\n') || v.value.ends_with('\r');
-                if lossy || v.key.len() + v.value.len() >= 64 * 1024 {
-                    return Err(Error::new(format!(
-                        "{}'s value has a line break or is over 64 KiB, which docker's --env-file cannot carry",
-                        v.key
-                    ))
-                    .with_hint("pass it through the environment instead: `envref run -- docker run -e KEY …`"));
-                }
-                let _ = writeln!(out, "{}={}", v.key, v.value);
-            }
-        }
-        Format::Table => {
-            if vars.is_empty() {
-                return Ok(out);
-            }
-            let w = vars
-                .iter()
-                .map(|v| v.key.chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(3);
-            let _ = writeln!(out, "{:w$}  VALUE", "KEY");
-            let _ = writeln!(out, "{}  -----", "-".repeat(w));
-            for v in vars {
-                // For reading only: line breaks and NUL would break the table's rows.
-                let value = v
-                    .value
-                    .replace('\n', "\\n")
-                    .replace('\r', "\\r")
-                    .replace('\0', "\\0");
-                let _ = writeln!(out, "{:w$}  {value}", v.key);
-            }
-        }
+        Format::Github => github_masks(vars, &mut out),
+        Format::Docker => docker_lines(vars, &mut out)?,
+        Format::Table => table(vars, &mut out),
     }
     Ok(out)
+}
+
+/// No environment variable can hold a NUL (exec takes C strings), and no shell either.
+fn refuse_nul(vars: &[Var], format: Format) -> Result<()> {
+    let name = match format {
+        Format::Dotenv => "dotenv",
+        Format::Shell => "shell",
+        Format::Github => "github",
+        Format::Docker => "docker",
+        Format::Plain | Format::Json | Format::Table => return Ok(()),
+    };
+    match vars.iter().find(|v| v.value.contains('\0')) {
+        Some(v) => Err(Error::new(format!(
+            "{}'s value contains a NUL byte, which --format {name} cannot carry",
+            v.key
+        ))
+        .with_hint(
+            "remove the NUL from the value, or use --format json (which writes it as \\u0000)",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// GitHub masks line by line; `%` and CR are escaped as in every workflow command.
+fn github_masks(vars: &[Var], out: &mut String) {
+    let lines = vars
+        .iter()
+        .filter(|v| v.secret)
+        .flat_map(|v| v.value.split('\n'));
+    for line in lines {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if !line.is_empty() {
+            let escaped = line.replace('%', "%25").replace('\r', "%0D");
+            let _ = writeln!(out, "::add-mask::{escaped}");
+        }
+    }
+}
+
+/// Docker reads lines (LF; a final CR dropped) of at most 64 KiB, values verbatim.
+fn docker_lines(vars: &[Var], out: &mut String) -> Result<()> {
+    for v in vars {
+        let lossy = v.value.contains('\n') || v.value.ends_with('\r');
+        if lossy || v.key.len() + v.value.len() >= 64 * 1024 {
+            return Err(Error::new(format!(
+                "{}'s value has a line break or is over 64 KiB, which docker's --env-file cannot carry",
+                v.key
+            ))
+            .with_hint("pass it through the environment instead: `envref run -- docker run -e KEY …`"));
+        }
+        let _ = writeln!(out, "{}={}", v.key, v.value);
+    }
+    Ok(())
+}
+
+fn table(vars: &[Var], out: &mut String) {
+    if vars.is_empty() {
+        return;
+    }
+    let w = vars
+        .iter()
+        .map(|v| v.key.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let _ = writeln!(out, "{:w$}  VALUE", "KEY");
+    let _ = writeln!(out, "{}  -----", "-".repeat(w));
+    for v in vars {
+        // For reading only: line breaks and NUL would break the table's rows.
+        let value = v
+            .value
+            .replace('\n', "\\n")
+            .replace('\r', "\\r")
+            .replace('\0', "\\0");
+        let _ = writeln!(out, "{:w$}  {value}", v.key);
+    }
 }
 
 pub fn is_shell_name(key: &str) -> bool {

@@ -156,7 +156,7 @@ impl Session {
             let _ = termios::tcsetattr(&slave, OptionalActions::Now, &settings);
         }
         copy_window_size(&master);
-        let mut command = through_session(&program)?;
+        let mut command = through_session(program)?;
         command.stdout(Stdio::from(slave.try_clone()?));
         if stdin_tty {
             command.stdin(Stdio::from(slave.try_clone()?));
