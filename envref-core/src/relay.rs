@@ -14,6 +14,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rustix::event::{poll, PollFd, PollFlags};
@@ -254,14 +255,15 @@ fn relay(
         outer,
     } = session;
     let signal_handle = signals.handle();
-    std::thread::spawn(move || forward_signals(signals, pid, pty.as_ref()));
+    let (continued, on_continue) = std::sync::mpsc::channel();
+    std::thread::spawn(move || forward_signals(signals, pid, pty.as_ref(), &continued));
     let (wake, woken) = UnixStream::pair()?;
     let exit = Arc::new(Exit {
         status: Mutex::new(None),
     });
     let waiter = {
         let (exit, outer) = (exit.clone(), outer.clone());
-        std::thread::spawn(move || wait_for(pid, &exit, outer.as_deref(), wake))
+        std::thread::spawn(move || wait_for(pid, &exit, outer.as_deref(), &on_continue, wake))
     };
     pump(outputs, input, &woken, secrets);
     let _ = waiter.join();
@@ -273,7 +275,13 @@ fn relay(
 
 /// Wait for the program: when it stops, stop envref too (with the terminal given back), and
 /// continue it once envref is continued; when it ends, record its status and wake the relay.
-fn wait_for(pid: Pid, exit: &Exit, outer: Option<&Outer>, wake: UnixStream) {
+fn wait_for(
+    pid: Pid,
+    exit: &Exit,
+    outer: Option<&Outer>,
+    on_continue: &Receiver<()>,
+    wake: UnixStream,
+) {
     use rustix::process::{waitpid, WaitOptions};
     loop {
         match waitpid(Some(pid), WaitOptions::UNTRACED) {
@@ -281,7 +289,10 @@ fn wait_for(pid: Pid, exit: &Exit, outer: Option<&Outer>, wake: UnixStream) {
                 if let Some(o) = outer {
                     o.restore();
                 }
+                while on_continue.try_recv().is_ok() {}
                 let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::STOP);
+                // kill() can return before the stop takes hold of this thread: wait for SIGCONT.
+                let _ = on_continue.recv();
                 if let Some(o) = outer {
                     o.enter_raw();
                 }
@@ -303,9 +314,17 @@ fn wait_for(pid: Pid, exit: &Exit, outer: Option<&Outer>, wake: UnixStream) {
 
 /// Pass signals sent to envref on to the program. Keyboard signals reach a program that shares
 /// envref's foreground process group from the terminal by themselves: those are not sent twice.
-fn forward_signals(mut signals: signal_hook::iterator::Signals, pid: Pid, pty: Option<&OwnedFd>) {
-    use signal_hook::consts::{SIGINT, SIGTSTP, SIGWINCH};
+fn forward_signals(
+    mut signals: signal_hook::iterator::Signals,
+    pid: Pid,
+    pty: Option<&OwnedFd>,
+    continued: &Sender<()>,
+) {
+    use signal_hook::consts::{SIGCONT, SIGINT, SIGTSTP, SIGWINCH};
     for signal in signals.forever() {
+        if signal == SIGCONT {
+            let _ = continued.send(());
+        }
         if signal == SIGWINCH {
             if let Some(m) = pty {
                 copy_window_size(m);
