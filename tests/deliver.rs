@@ -343,20 +343,16 @@ fn ctrl_c_on_the_terminal_interrupts_the_program() {
     let p = default_project();
     let envref = support::ENVREF;
     let steps = r#"[["expect", "waiting"], ["send", "\u0003"]]"#;
-    let out = on_terminal(
-        &p,
-        steps,
-        &[
-            envref,
-            "run",
-            "--",
-            "sh",
-            "-c",
-            "echo waiting; sleep 20; echo not-interrupted",
-        ],
-    )
-    .fails(130);
-    assert!(!out.stdout.contains("not-interrupted"), "{}", out.stdout);
+    let start = std::time::Instant::now();
+    // `exec`: no shell between the terminal and sleep to defer the signal while it forks.
+    let script = "echo waiting; exec sleep 20";
+    let out = on_terminal(&p, steps, &[envref, "run", "--", "sh", "-c", script]).fails(130);
+    assert!(out.stdout.contains("waiting"), "{}", out.stdout);
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "sleep was not interrupted: {:?}",
+        start.elapsed()
+    );
 }
 
 // --- cargo envref --------------------------------------------------------------------------------

@@ -87,8 +87,13 @@ impl Outer {
     fn enter_raw(&self) {
         let mut raw = self.saved.clone();
         raw.make_raw();
-        if termios::tcsetattr(io::stdin(), OptionalActions::Drain, &raw).is_ok() {
-            self.raw.store(true, Ordering::SeqCst);
+        loop {
+            match termios::tcsetattr(io::stdin(), OptionalActions::Drain, &raw) {
+                Err(rustix::io::Errno::INTR) => continue,
+                Ok(()) => self.raw.store(true, Ordering::SeqCst),
+                Err(_) => {}
+            }
+            break;
         }
     }
 
@@ -335,8 +340,17 @@ fn forward_signals(
         if pty.is_none() && from_keyboard && in_terminal_foreground() {
             continue;
         }
-        if let Some(sig) = Signal::from_named_raw(signal) {
-            let _ = rustix::process::kill_process(pid, sig);
+        let Some(sig) = Signal::from_named_raw(signal) else {
+            continue;
+        };
+        // On the pseudo-terminal, as a terminal does: to its foreground process group.
+        match pty.and_then(|m| termios::tcgetpgrp(m).ok()) {
+            Some(group) => {
+                let _ = rustix::process::kill_process_group(group, sig);
+            }
+            None => {
+                let _ = rustix::process::kill_process(pid, sig);
+            }
         }
     }
 }
