@@ -61,7 +61,7 @@ fn cargo_envref_cmd(dir: &Path, state: &Path, args: &[&str]) -> Command {
     let mut c = nested(Command::new(CARGO_ENVREF), dir);
     c.env("XDG_STATE_HOME", state)
         .env("CARGO", cargo())
-        .arg("envref")
+        .args(["envref", "--no-mask"])
         .args(args);
     c
 }
@@ -207,7 +207,7 @@ fn copy_fixture(name: &str, to: &Path) {
 /// `cargo envref <args>` in the project, with the real toolchain reachable despite the isolated HOME.
 fn sealed_cargo_envref(p: &Project, args: &[&str]) -> support::Run {
     let mut c = p.command(CARGO_ENVREF);
-    c.arg("envref")
+    c.args(["envref", "--no-mask"])
         .args(args)
         .env("CARGO", cargo())
         .env("CARGO_NET_OFFLINE", "true")

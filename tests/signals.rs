@@ -98,7 +98,7 @@ fn run_child_gets_the_secrets_but_not_the_passphrase() {
     p.envref(&["secret", "set", "api_key", "--value", "sk-run-canary"])
         .ok();
     // The passphrase opened the vault (the secret is there) and stopped at envref.
-    let out = p.envref(&["run", "--", "env"]).ok();
+    let out = p.envref(&["run", "--no-mask", "--", "env"]).ok();
     assert!(
         out.stdout.contains("API_KEY=sk-run-canary"),
         "{}",

@@ -82,7 +82,7 @@ fn assert_runs(p: &Project, marker: &Path) {
     let out = p.envref(&["resolve"]).ok();
     assert!(out.stdout.contains("API_KEY=from-helper"), "{}", out.stdout);
     let out = p
-        .envref(&["run", "--", "sh", "-c", "echo child-$API_KEY"])
+        .envref(&["run", "--no-mask", "--", "sh", "-c", "echo child-$API_KEY"])
         .ok();
     assert_eq!(out.stdout, "child-from-helper\n");
     let out = p.envref(&["status"]).ok();

@@ -76,8 +76,10 @@ pub enum Command {
     List(cmd::env::ListArgs),
     /// Resolve every reference and print the environment
     Resolve(cmd::resolve::ResolveArgs),
-    /// Run a command with the resolved environment
+    /// Run a command with the resolved environment (secret values masked in its output)
     Run(cmd::resolve::RunArgs),
+    /// Render a template's {{ ref://… }} tags into a file (for configs that cannot read env vars)
+    Inject(cmd::inject::InjectArgs),
     /// Manage secrets in a backend
     #[command(subcommand)]
     Secret(cmd::secret::SecretCommand),
@@ -125,6 +127,9 @@ pub fn main_cargo(args: impl IntoIterator<Item = OsString>) -> i32 {
     {
         return cmd::cargo::runner(&args[2..]);
     }
+    if let Some(code) = session_subcommand(&args) {
+        return code;
+    }
     // cargo runs `cargo-envref envref <args…>`; drop the subcommand name it repeats.
     if cmd::cargo::is_cargo_invocation(args.get(1).map(OsString::as_os_str)) {
         args.remove(1);
@@ -146,7 +151,21 @@ pub fn main_envref(args: impl IntoIterator<Item = OsString>) -> i32 {
     {
         return cmd::agent::run();
     }
+    if let Some(code) = session_subcommand(&args) {
+        return code;
+    }
     parse_and_run(args, |c: &mut Cli| &mut c.global, cmd::dispatch)
+}
+
+/// A masked run starts its program through this binary on a pseudo-terminal (see cmd::mask).
+fn session_subcommand(args: &[OsString]) -> Option<i32> {
+    #[cfg(unix)]
+    if args.get(1).map(OsString::as_os_str)
+        == Some(std::ffi::OsStr::new(envref_core::relay::SESSION_SUBCOMMAND))
+    {
+        return Some(cmd::mask::session(&args[2..]));
+    }
+    None
 }
 
 /// Parse (usage errors exit 2, help and version 0), set up messages, run, map errors to 1.

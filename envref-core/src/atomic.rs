@@ -146,6 +146,20 @@ fn existing_mode(_path: &Path) -> Option<u32> {
     None
 }
 
+/// Replace `path` atomically with `bytes`, readable by the owner only, even when it existed
+/// with a wider mode (narrowed first, so no moment shows the new content to others).
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    #[cfg(unix)]
+    if let Ok(target) = write_target(path) {
+        use std::os::unix::fs::PermissionsExt;
+        if target.exists() {
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::io(&target, e))?;
+        }
+    }
+    write_atomic(path, bytes, Some(0o600))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

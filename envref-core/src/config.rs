@@ -24,6 +24,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "profiles",
     "backends",
     "team",
+    "mask",
 ];
 
 /// The file as written (all fields optional so the global file can fill gaps).
@@ -43,6 +44,9 @@ pub(crate) struct ConfigFile {
     pub backends: Option<Vec<BackendEntry>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<Vec<TeamMember>>,
+    /// `envref run` and `cargo envref` mask secret values in the program's output (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<bool>,
 }
 
 /// A `profiles.<name>` entry.
@@ -200,6 +204,8 @@ pub struct Config {
     pub backends_configured: bool,
     /// The team `envref sync` encrypts to.
     pub team: Vec<TeamMember>,
+    /// Mask secret values in `run`'s and `cargo envref`'s program output unless told otherwise.
+    pub mask: bool,
 }
 
 impl Config {
@@ -269,6 +275,7 @@ impl Config {
         let entries = p.backends.or(g.backends).unwrap_or_default();
         let backends = backend_specs(&entries, backends_configured, &root, &mut problems);
         let team = p.team.or(g.team).unwrap_or_default();
+        let mask = p.mask.or(g.mask).unwrap_or(true);
         for (i, m) in team.iter().enumerate() {
             if m.name.trim().is_empty() {
                 problems.push(format!("team[{i}]: name is required"));
@@ -292,6 +299,7 @@ impl Config {
             backends,
             backends_configured,
             team,
+            mask,
         })
     }
 

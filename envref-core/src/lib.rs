@@ -50,9 +50,17 @@ pub mod evaluate;
 #[cfg(feature = "backends")]
 pub mod generate;
 #[cfg(feature = "backends")]
+pub mod github;
+#[cfg(feature = "backends")]
+pub mod inject;
+#[cfg(feature = "backends")]
 pub mod loader;
 #[cfg(feature = "backends")]
+pub mod mask;
+#[cfg(feature = "backends")]
 pub mod onboard;
+#[cfg(all(unix, feature = "backends"))]
+pub mod relay;
 #[cfg(feature = "backends")]
 pub mod resolve;
 #[cfg(feature = "backends")]

@@ -1,4 +1,4 @@
-//! Output formats for a set of variables: `plain`, `dotenv`, `shell`, `json`, `table`.
+//! Output formats for a set of variables: `plain`, `dotenv`, `shell`, `json`, `table`, `github`.
 
 use std::fmt::Write as _;
 
@@ -21,11 +21,18 @@ pub enum Format {
     Json,
     /// For reading: CR, LF and NUL shown as `\r`, `\n`, `\0`.
     Table,
+    /// GitHub Actions: `::add-mask::` for each line of each secret on stdout; the values go
+    /// to `$GITHUB_ENV` ([`crate::github::append_env`]). A value with NUL is an error.
+    Github,
+    /// `docker run --env-file`: `KEY=VALUE` lines, the value taken verbatim to the end of the
+    /// line. A value docker would read back differently (LF, a final CR, NUL) is an error.
+    Docker,
 }
 
-/// `vars` in `format`; an error when the format cannot carry a value (NUL in `dotenv` or
-/// `shell`).
+/// `vars` in `format`; an error when the format cannot carry a value (NUL in `dotenv`,
+/// `shell`, `github` or `docker`; a line break in `docker`).
 pub fn render(vars: &[Var], format: Format) -> Result<String> {
+    refuse_nul(vars, format)?;
     let mut out = String::new();
     match format {
         Format::Plain => {
@@ -34,12 +41,11 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
             }
         }
         Format::Dotenv => {
-            check_no_nul(vars, "dotenv")?;
             for v in vars {
                 let _ = writeln!(out, "{}={}", v.key, crate::dotenv::render_literal(&v.value));
             }
         }
-        Format::Shell => return render_shell(vars),
+        Format::Shell => shell_lines(vars, &mut out)?,
         Format::Json => {
             let map: serde_json::Map<String, serde_json::Value> = vars
                 .iter()
@@ -53,26 +59,33 @@ pub fn render(vars: &[Var], format: Format) -> Result<String> {
             out = serde_json::to_string_pretty(&map).expect("strings serialize");
             out.push('\n');
         }
-        Format::Table => return Ok(render_table(vars)),
+        Format::Github => github_masks(vars, &mut out),
+        Format::Docker => docker_lines(vars, &mut out)?,
+        Format::Table => table(vars, &mut out),
     }
     Ok(out)
 }
 
 /// No environment variable can hold a NUL (exec takes C strings), and no shell either.
-fn check_no_nul(vars: &[Var], format: &str) -> Result<()> {
+fn refuse_nul(vars: &[Var], format: Format) -> Result<()> {
+    let name = match format {
+        Format::Dotenv => "dotenv",
+        Format::Shell => "shell",
+        Format::Github => "github",
+        Format::Docker => "docker",
+        Format::Plain | Format::Json | Format::Table => return Ok(()),
+    };
     let Some(v) = vars.iter().find(|v| v.value.contains('\0')) else {
         return Ok(());
     };
     Err(Error::usage(format!(
-        "{}'s value contains a NUL byte, which --format {format} cannot carry",
+        "{}'s value contains a NUL byte, which --format {name} cannot carry",
         v.key
     ))
     .with_hint("remove the NUL from the value, or use --format json (which writes it as \\u0000)"))
 }
 
-fn render_shell(vars: &[Var]) -> Result<String> {
-    check_no_nul(vars, "shell")?;
-    let mut out = String::new();
+fn shell_lines(vars: &[Var], out: &mut String) -> Result<()> {
     for v in vars {
         if !is_shell_name(&v.key) {
             return Err(Error::usage(format!(
@@ -83,13 +96,43 @@ fn render_shell(vars: &[Var]) -> Result<String> {
         }
         let _ = writeln!(out, "export {}={}", v.key, shell_quote(&v.value));
     }
-    Ok(out)
+    Ok(())
 }
 
-fn render_table(vars: &[Var]) -> String {
-    let mut out = String::new();
+/// GitHub masks line by line; `%` and CR are escaped as in every workflow command.
+fn github_masks(vars: &[Var], out: &mut String) {
+    let lines = vars
+        .iter()
+        .filter(|v| v.secret)
+        .flat_map(|v| v.value.split('\n'));
+    for line in lines {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if !line.is_empty() {
+            let escaped = line.replace('%', "%25").replace('\r', "%0D");
+            let _ = writeln!(out, "::add-mask::{escaped}");
+        }
+    }
+}
+
+/// Docker reads lines (LF; a final CR dropped) of at most 64 KiB, values verbatim.
+fn docker_lines(vars: &[Var], out: &mut String) -> Result<()> {
+    for v in vars {
+        let lossy = v.value.contains('\n') || v.value.ends_with('\r');
+        if lossy || v.key.len() + v.value.len() >= 64 * 1024 {
+            return Err(Error::usage(format!(
+                "{}'s value has a line break or is over 64 KiB, which docker's --env-file cannot carry",
+                v.key
+            ))
+            .with_hint("pass it through the environment instead: `envref run -- docker run -e KEY …`"));
+        }
+        let _ = writeln!(out, "{}={}", v.key, v.value);
+    }
+    Ok(())
+}
+
+fn table(vars: &[Var], out: &mut String) {
     if vars.is_empty() {
-        return out;
+        return;
     }
     let w = vars
         .iter()
@@ -108,7 +151,6 @@ fn render_table(vars: &[Var]) -> String {
             .replace('\0', "\\0");
         let _ = writeln!(out, "{:w$}  {value}", v.key);
     }
-    out
 }
 
 pub(crate) fn is_shell_name(key: &str) -> bool {
@@ -161,9 +203,31 @@ mod tests {
     }
 
     #[test]
+    fn docker_env_file_carries_single_lines_and_refuses_the_rest() {
+        let vars = [v("A", "x = \"y\" # z "), v("B", "")];
+        assert_eq!(
+            render(&vars, Format::Docker).unwrap(),
+            "A=x = \"y\" # z \nB=\n"
+        );
+        for bad in ["two\nlines", "ends in CR\r"] {
+            let e = render(&[v("PEM", bad)], Format::Docker).unwrap_err();
+            assert!(
+                e.message().starts_with("PEM's value has a line break"),
+                "{}",
+                e.message()
+            );
+        }
+    }
+
+    #[test]
     fn nul_is_refused_by_name_where_it_cannot_be_carried() {
         let vars = [v("OK", "1"), v("BLOB", "CANARY\0x")];
-        for format in [Format::Shell, Format::Dotenv] {
+        for format in [
+            Format::Shell,
+            Format::Dotenv,
+            Format::Github,
+            Format::Docker,
+        ] {
             let e = render(&vars, format).unwrap_err();
             assert!(matches!(e, Error::Usage { .. }), "{e:?}");
             assert!(

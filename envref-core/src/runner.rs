@@ -437,12 +437,15 @@ struct Live {
     paths: Vec<PathBuf>,
     /// Children in envref's own process group (cargo under `cargo envref`): passed the signal.
     forward: Vec<u32>,
+    /// Masked runs under way ([`Relaying`]): they pass signals on and exit with the child.
+    relaying: usize,
 }
 
 static LIVE: Mutex<Live> = Mutex::new(Live {
     groups: Vec::new(),
     paths: Vec::new(),
     forward: Vec::new(),
+    relaying: 0,
 });
 
 /// The registry, with the signal handler installed before anything is recorded in it.
@@ -466,9 +469,12 @@ fn install_interrupt_handler() {
         let _ = std::thread::Builder::new()
             .name("envref-signals".into())
             .spawn(move || {
-                if let Some(signal) = signals.forever().next() {
+                for signal in signals.forever() {
                     // Held until exit: nothing starts and no file is created once cleanup begins.
                     let live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+                    if live.relaying > 0 {
+                        continue;
+                    }
                     for id in &live.groups {
                         kill_group_id(*id);
                     }
@@ -517,6 +523,25 @@ impl ForwardSignals {
 impl Drop for ForwardSignals {
     fn drop(&mut self) {
         registry().forward.retain(|p| *p != self.pid);
+    }
+}
+
+/// While this guard lives, envref relays a child's output (see [`crate::relay`]): the interrupt
+/// handler leaves SIGINT, SIGTERM and SIGHUP to the relay, which passes them on and then exits
+/// with the child's status.
+pub struct Relaying(());
+
+impl Relaying {
+    /// Enter relaying; dropping the guard leaves it.
+    pub fn start() -> Relaying {
+        registry().relaying += 1;
+        Relaying(())
+    }
+}
+
+impl Drop for Relaying {
+    fn drop(&mut self) {
+        registry().relaying -= 1;
     }
 }
 

@@ -32,6 +32,8 @@ pub struct CargoCli {
     #[arg(long)]
     pub strict: bool,
     #[command(flatten)]
+    pub mask: super::mask::MaskArgs,
+    #[command(flatten)]
     pub global: Global,
     /// The cargo subcommand and its arguments, passed to cargo untouched
     #[arg(
@@ -87,16 +89,25 @@ pub fn run(cli: CargoCli) -> Result<i32> {
         cargo_runner::RUNNER_SUBCOMMAND,
         channel.socket().display()
     );
-    let command = cargo_command(&cargo, &cli.cargo, &cwd, &vars, &triples, &runner);
+    let mut command = cargo_command(&cargo, &cli.cargo, &cwd, &vars, &triples, &runner);
     let secrets = vars.iter().filter(|v| v.secret).count();
     ui::verbose(&format!(
         "running cargo with {} config variables; {secrets} secrets go only to the programs it runs ({})",
         vars.len() - secrets,
         triples.join(", ")
     ));
-    let status = wait_forwarding_signals(command, &cargo)?;
+    // Masked: cargo's output and that of the programs it runs, which inherit it.
+    let masked = if cli.mask.enabled(&project.config) {
+        super::mask::run_masked(&mut command, &vars)?
+    } else {
+        None
+    };
+    let code = match masked {
+        Some(code) => code,
+        None => exit_code(wait_forwarding_signals(command, &cargo)?),
+    };
     drop(channel);
-    Ok(exit_code(status))
+    Ok(code)
 }
 
 /// The path cargo runs as the runner. Cargo splits the variable on whitespace, so a path with

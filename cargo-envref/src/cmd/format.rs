@@ -21,6 +21,10 @@ pub enum OutputFormat {
     Json,
     /// For reading: control characters shown escaped
     Table,
+    /// GitHub Actions: `::add-mask::` lines on stdout, the values appended to `$GITHUB_ENV`
+    Github,
+    /// `docker run --env-file` lines (single-line values only)
+    Docker,
 }
 
 use OutputFormat::*;
@@ -30,6 +34,9 @@ impl OutputFormat {
     pub const VARIABLES: &'static [OutputFormat] = &[Plain, Dotenv, Shell, Json, Table];
     /// What commands that print a report (`audit`, `config show`, `profile diff`) accept.
     pub const REPORT: &'static [OutputFormat] = &[Plain, Json];
+    /// What `resolve` accepts: the variable formats and those that hand values to other tools.
+    pub const RESOLVE: &'static [OutputFormat] =
+        &[Plain, Dotenv, Shell, Json, Table, Github, Docker];
 
     /// A `--format` parser that accepts only `allowed` (and their aliases, in any case).
     pub fn parser(allowed: &'static [OutputFormat]) -> impl TypedValueParser<Value = OutputFormat> {
@@ -38,7 +45,7 @@ impl OutputFormat {
             .map(|s| OutputFormat::from_str(&s, true).expect("an allowed value parses"))
     }
 
-    /// envref-core's renderer for variables; only for [`OutputFormat::VARIABLES`].
+    /// envref-core's renderer for variables; only for [`OutputFormat::RESOLVE`] and its subsets.
     pub fn variables(self) -> Format {
         match self {
             Plain => Format::Plain,
@@ -46,6 +53,8 @@ impl OutputFormat {
             Shell => Format::Shell,
             Json => Format::Json,
             Table => Format::Table,
+            Github => Format::Github,
+            Docker => Format::Docker,
         }
     }
 }

@@ -20,6 +20,8 @@ pub mod edit;
 pub mod env;
 pub mod format;
 pub mod init;
+pub mod inject;
+pub mod mask;
 pub mod onboard;
 pub mod profile;
 pub mod resolve;
@@ -39,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::List(a) => env::list(g, a),
         Command::Resolve(a) => resolve::resolve(g, a),
         Command::Run(a) => resolve::run(g, a),
+        Command::Inject(a) => inject::run(g, a),
         Command::Secret(c) => secret::run(g, c),
         Command::Vault(c) => vault::run(g, c),
         Command::Config(c) => config::run(g, c),

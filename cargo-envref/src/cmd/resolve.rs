@@ -20,7 +20,7 @@ pub struct ResolveArgs {
     #[arg(short = 'P', long)]
     pub profile: Option<String>,
     /// Output format
-    #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::VARIABLES))]
+    #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::RESOLVE))]
     pub format: OutputFormat,
     /// Output for direnv's .envrc (same as --format shell)
     #[arg(long, conflicts_with = "format")]
@@ -42,6 +42,8 @@ pub struct RunArgs {
     /// Treat ${VAR} of an unset variable as an error
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub mask: super::mask::MaskArgs,
     /// The command and its arguments (after --)
     #[arg(required = true, value_name = "COMMAND", allow_hyphen_values = true)]
     pub command: Vec<OsString>,
@@ -72,10 +74,17 @@ pub fn resolve(g: &Global, a: ResolveArgs) -> Result<i32> {
     } else {
         a.format.variables()
     };
+    if format == Format::Github {
+        envref_core::github::env_file()?;
+    }
     let (resolved, complete) = resolve_or_report(&project, a.strict, a.partial)?;
     // The parsed files are not needed to print; freeing them first lowers peak memory.
     drop(project);
-    write_stdout(&output::render(&resolved.vars, format)?)?;
+    let text = output::render(&resolved.vars, format)?;
+    if format == Format::Github {
+        envref_core::github::append_env(&resolved.vars)?;
+    }
+    write_stdout(&text)?;
     Ok(if complete { 0 } else { 1 })
 }
 
@@ -85,7 +94,8 @@ pub fn run(g: &Global, a: RunArgs) -> Result<i32> {
     if a.command.first().is_some_and(is_cargo) && resolved.vars.iter().any(|v| v.secret) {
         ui::warn("cargo passes these secrets on to rustc, build scripts and proc-macros; `cargo envref` gives them only to the programs cargo runs");
     }
-    exec(&a.command, &resolved.vars, g.dir.as_deref())
+    let mask = a.mask.enabled(&project.config);
+    exec(&a.command, &resolved.vars, g.dir.as_deref(), mask)
 }
 
 /// `cargo`, by path or not (`cargo +nightly …` too: the toolchain is an argument).
@@ -97,7 +107,14 @@ fn is_cargo(program: &OsString) -> bool {
 
 /// Replace this process with `command` (Unix), so signals and the exit status are the
 /// child's own. Elsewhere: run it and pass its status through. `dir` (`-C`) is its cwd.
-pub fn exec(command: &[OsString], vars: &[Var], dir: Option<&std::path::Path>) -> Result<i32> {
+/// With `mask` (and a secret long enough to mask), envref stays its parent and relays its
+/// output masked instead.
+pub fn exec(
+    command: &[OsString],
+    vars: &[Var],
+    dir: Option<&std::path::Path>,
+    mask: bool,
+) -> Result<i32> {
     let (program, args) = command.split_first().ok_or_else(|| {
         Error::usage("no command given").with_hint("envref run -- <command> [args…]")
     })?;
@@ -113,29 +130,17 @@ pub fn exec(command: &[OsString], vars: &[Var], dir: Option<&std::path::Path>) -
     }
     // After the values: not even a .env line named like it brings the passphrase back.
     envref_core::runner::remove_credentials(&mut cmd);
-    let not_found = |e: std::io::Error| {
-        let name = program.to_string_lossy();
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::program(format!("command not found: {name}"))
-                .with_source(e)
-                .with_hint("check the spelling and that it is on PATH")
-        } else {
-            Error::program(format!(
-                "cannot run {name}: {}",
-                envref_core::error::io_reason(&e)
-            ))
-            .with_source(e)
-        }
-    };
+    let not_found = |e: std::io::Error| super::mask::not_started(&program.to_string_lossy(), e);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
+        if mask {
+            if let Some(code) = super::mask::run_masked(&mut cmd, vars)? {
+                return Ok(code);
+            }
+        }
         let e = cmd.exec();
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
-            127
-        } else {
-            126
-        };
+        let code = super::mask::exec_failure_code(&e);
         ui::error(&not_found(e));
         Ok(code)
     }
