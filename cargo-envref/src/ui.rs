@@ -2,6 +2,8 @@
 //! when `NO_COLOR` or `--no-color` is set. Data goes to stdout, nowhere else.
 
 use std::io::IsTerminal;
+
+use anstyle::{AnsiColor, Style};
 use std::sync::OnceLock;
 
 use envref_core::Error;
@@ -33,9 +35,9 @@ fn settings() -> Settings {
     })
 }
 
-fn paint(code: &str, label: &str) -> String {
+fn paint(style: Style, label: &str) -> String {
     if settings().color {
-        format!("\x1b[{code}m{label}\x1b[0m")
+        format!("{style}{label}{style:#}")
     } else {
         label.to_string()
     }
@@ -48,7 +50,7 @@ pub fn error(e: &Error) {
     let mut lines = message.lines();
     eprintln!(
         "{} {}",
-        paint("1;31", "error:"),
+        paint(AnsiColor::Red.on_default().bold(), "error:"),
         lines.next().unwrap_or_default()
     );
     for l in lines {
@@ -58,7 +60,7 @@ pub fn error(e: &Error) {
         for cause in e.causes() {
             let mut lines = cause.lines();
             let first = lines.next().unwrap_or_default();
-            eprintln!("  {} {first}", paint("2", "caused by:"));
+            eprintln!("  {} {first}", paint(Style::new().dimmed(), "caused by:"));
             for l in lines {
                 eprintln!("    {l}");
             }
@@ -77,12 +79,15 @@ pub fn hint(h: &str) {
 }
 
 fn print_hint(h: &str) {
-    eprintln!("{} {h}", paint("36", "hint:"));
+    eprintln!("{} {h}", paint(AnsiColor::Cyan.on_default(), "hint:"));
 }
 
 pub fn warn(msg: &str) {
     if !settings().quiet {
-        eprintln!("{} {msg}", paint("33", "warning:"));
+        eprintln!(
+            "{} {msg}",
+            paint(AnsiColor::Yellow.on_default(), "warning:")
+        );
     }
 }
 

@@ -226,41 +226,7 @@ fn human_bytes(n: usize) -> String {
 
 fn run(inv: Invocation) -> Result<Output, RunError> {
     let deadline = Instant::now() + inv.timeout;
-    let mut cmd = Command::new(&inv.program);
-    cmd.args(&inv.args)
-        .stdin(if inv.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    remove_own_variables(&mut cmd);
-    for (k, v) in &inv.env {
-        cmd.env(k, v.expose_secret());
-    }
-    if let Some(dir) = &inv.current_dir {
-        cmd.current_dir(dir);
-    }
-    // Its own process group, so a timeout or an interrupt kills the program and whatever it started.
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = {
-        // Spawn and record under the lock, so an interrupt never misses a child.
-        let mut live = registry();
-        let child = cmd.spawn().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
-                RunError::NotFound(inv.program.clone())
-            }
-            _ => RunError::Io(format!(
-                "cannot start {}: {}",
-                inv.program,
-                crate::error::io_reason(&e)
-            )),
-        })?;
-        live.groups.push(child.id());
-        child
-    };
+    let mut child = spawn(&inv)?;
     let limit = inv.output_limit;
     if let (Some(mut pipe), Some(data)) = (child.stdin.take(), inv.stdin) {
         // Not joined: a program that never reads its input must not hold envref past the deadline.
@@ -277,39 +243,12 @@ fn run(inv: Invocation) -> Result<Output, RunError> {
         tx.clone(),
     );
     capture(Stream::Err, child.stderr.take().expect("piped"), limit, tx);
-    let (mut stdout, mut stderr) = (None, None);
-    let mut exited = false;
-    let mut pause = Duration::from_millis(1);
-    // Until the program has exited and both pipes are closed, or the deadline: whichever first.
-    let timed_out = loop {
-        if !exited && has_exited(&mut child) {
-            exited = true;
-            // Children it left behind in its group may still hold the pipes open.
-            kill_group(&mut child);
-        }
-        if exited && stdout.is_some() && stderr.is_some() {
-            break false;
-        }
-        let Some(left) = deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-        else {
-            break true;
-        };
-        let wait = pause.min(left);
-        match rx.recv_timeout(wait) {
-            Ok((Stream::Out, captured)) => stdout = Some(captured),
-            Ok((Stream::Err, captured)) => stderr = Some(captured),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
-        }
-        pause = (pause * 2).min(Duration::from_millis(50));
-    };
+    let captured = wait_for(&mut child, &rx, deadline);
     let status = finish(child);
-    if timed_out {
+    let Some((stdout, stderr)) = captured else {
         // Pipes held by a process outside the group stay unread: their reader threads are left behind.
         return Err(RunError::TimedOut(inv.timeout));
-    }
+    };
     let status = status.map_err(|e| RunError::Io(e.to_string()))?;
     let (stdout, out_over) = read_result(&inv.program, "output", stdout)?;
     let (stderr, err_over) = read_result(&inv.program, "error output", stderr)?;
@@ -321,6 +260,77 @@ fn run(inv: Invocation) -> Result<Output, RunError> {
         stdout,
         stderr,
     })
+}
+
+/// Start the program in its own process group, recorded for the interrupt handler.
+fn spawn(inv: &Invocation) -> Result<Child, RunError> {
+    let mut cmd = Command::new(&inv.program);
+    let stdin = if inv.stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    cmd.args(&inv.args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    remove_own_variables(&mut cmd);
+    for (k, v) in &inv.env {
+        cmd.env(k, v.expose_secret());
+    }
+    if let Some(dir) = &inv.current_dir {
+        cmd.current_dir(dir);
+    }
+    // Its own process group, so a timeout or an interrupt kills the program and whatever it started.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    // Spawn and record under the lock, so an interrupt never misses a child.
+    let mut live = registry();
+    let child = cmd.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+            RunError::NotFound(inv.program.clone())
+        }
+        _ => RunError::Io(format!(
+            "cannot start {}: {}",
+            inv.program,
+            crate::error::io_reason(&e)
+        )),
+    })?;
+    live.groups.push(child.id());
+    Ok(child)
+}
+
+/// Both pipes' captures once the program has exited and both are closed; `None` when the
+/// deadline comes first. The group is killed as soon as the program exits.
+fn wait_for(
+    child: &mut Child,
+    rx: &mpsc::Receiver<(Stream, Captured)>,
+    deadline: Instant,
+) -> Option<(Option<Captured>, Option<Captured>)> {
+    let (mut stdout, mut stderr) = (None, None);
+    let mut exited = false;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if !exited && has_exited(child) {
+            exited = true;
+            // Children it left behind in its group may still hold the pipes open.
+            kill_group(child);
+        }
+        if exited && stdout.is_some() && stderr.is_some() {
+            return Some((stdout, stderr));
+        }
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())?;
+        let wait = pause.min(left);
+        match rx.recv_timeout(wait) {
+            Ok((Stream::Out, captured)) => stdout = Some(captured),
+            Ok((Stream::Err, captured)) => stderr = Some(captured),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
+        }
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
 }
 
 enum Stream {
