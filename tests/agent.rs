@@ -99,7 +99,9 @@ fn unlock_once_then_read_without_the_passphrase() {
     );
     // No passphrase from here on: resolve, run, secret get, status.
     assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-agent-1\n");
-    let out = p.envref(&["run", "--", "sh", "-c", "echo $API_KEY"]).ok();
+    let out = p
+        .envref(&["run", "--no-mask", "--", "sh", "-c", "echo $API_KEY"])
+        .ok();
     assert_eq!(out.stdout, "sk-agent-1\n");
     assert_eq!(
         p.envref(&["secret", "get", "api_key"]).ok().stdout,
