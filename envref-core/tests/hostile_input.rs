@@ -470,7 +470,7 @@ mod plugin_replies {
         #[test]
         fn any_batch_of_values_round_trips(
             values in prop::collection::btree_map(".{1,12}", ".{0,40}", 0..20),
-            errors in prop::collection::btree_map(".{1,12}", "[a-z \n]{1,20}", 0..5),
+            errors in prop::collection::btree_map(".{1,12}", "[a-z \n]{1,400}", 0..5),
         ) {
             let mut results = serde_json::Map::new();
             for (k, v) in &values {
@@ -487,6 +487,15 @@ mod plugin_replies {
             for (k, v) in &values {
                 let ok = matches!(&got[k], Reply::Answer(r) if r.value.as_deref() == Some(v.as_str()));
                 prop_assert!(ok, "value of {:?} changed", k);
+            }
+            // A key's error is reported as its first line, at most 300 characters.
+            for (k, e) in errors.iter().filter(|(k, _)| !values.contains_key(*k)) {
+                let first: String = e.lines().next().unwrap_or_default().chars().take(300).collect();
+                match &got[k] {
+                    Reply::Error(line) => prop_assert_eq!(line, &first),
+                    Reply::NotFound => prop_assert!(e.contains("not found")),
+                    _ => prop_assert!(false, "the error of {:?} was lost", k),
+                }
             }
         }
     }
