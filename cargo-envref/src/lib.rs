@@ -65,6 +65,8 @@ impl Global {
 }
 
 #[derive(Subcommand, Debug)]
+// Only the invoked subcommand's arguments are built: building all of them was most of start-up.
+#[command(defer = true)]
 pub enum Command {
     /// Create .envref.yaml, .env and .env.local, and ignore .env.local in git
     Init(cmd::init::InitArgs),

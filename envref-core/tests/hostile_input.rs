@@ -382,3 +382,121 @@ fn exponential_expansion_is_capped() {
         );
     }
 }
+
+// Plugin replies (a plugin is someone else's program): whatever its stdout, reading it as the
+// answer to one request or to a `get_many` batch never panics, an error the plugin states is
+// one short line, and a complaint about the shape never quotes what the plugin printed.
+mod plugin_replies {
+    use envref_core::backend::plugin::{parse_batch_response, parse_response, BatchReply, Reply};
+    use proptest::prelude::*;
+
+    /// JSON pieces of both reply shapes, with a canary standing for a secret.
+    const JSON_PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        " ",
+        "\n",
+        "\"protocol\"",
+        "1",
+        "2",
+        "-1",
+        "1.5",
+        "null",
+        "true",
+        "\"results\"",
+        "\"value\"",
+        "\"error\"",
+        "\"keys\"",
+        "\"not found\"",
+        "\"CANARY\"",
+        "\"a\\nb\"",
+        "\"p/k\"",
+        "\"",
+        "\\",
+        "é",
+        "\u{0}",
+    ];
+
+    fn reply_text() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(
+            prop_oneof![
+                4 => prop::sample::select(JSON_PIECES).prop_map(|p| p.as_bytes().to_vec()),
+                1 => any::<u8>().prop_map(|b| vec![b]),
+            ],
+            0..40,
+        )
+        .prop_map(|p| p.concat())
+    }
+
+    fn check(reply: &Reply) -> Result<(), TestCaseError> {
+        match reply {
+            Reply::Error(line) => {
+                prop_assert!(
+                    !line.contains('\n') && line.chars().count() <= 300,
+                    "{line}"
+                )
+            }
+            Reply::Invalid(why) => prop_assert!(!why.contains("CANARY"), "{why}"),
+            Reply::Answer(_) | Reply::NotFound => {}
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_reply_is_read_without_panic_or_echo(bytes in reply_text()) {
+            check(&parse_response(&bytes))?;
+            match parse_batch_response(&bytes) {
+                BatchReply::Results(results) => {
+                    for reply in results.values() {
+                        check(reply)?;
+                    }
+                }
+                BatchReply::All(reply) => {
+                    prop_assert!(matches!(reply, Reply::NotFound | Reply::Error(_)));
+                    check(&reply)?;
+                }
+                BatchReply::Invalid(why) => prop_assert!(!why.contains("CANARY"), "{why}"),
+                BatchReply::NotBatch => {}
+            }
+        }
+
+        #[test]
+        fn any_batch_of_values_round_trips(
+            values in prop::collection::btree_map(".{1,12}", ".{0,40}", 0..20),
+            errors in prop::collection::btree_map(".{1,12}", "[a-z \n]{1,400}", 0..5),
+        ) {
+            let mut results = serde_json::Map::new();
+            for (k, v) in &values {
+                results.insert(k.clone(), serde_json::json!({"value": v}));
+            }
+            for (k, e) in errors.iter().filter(|(k, _)| !values.contains_key(*k)) {
+                results.insert(k.clone(), serde_json::json!({"error": e}));
+            }
+            let reply = serde_json::json!({"protocol": 1, "results": results}).to_string();
+            let BatchReply::Results(got) = parse_batch_response(reply.as_bytes()) else {
+                return Err(TestCaseError::fail("a valid batch reply was not read as results"));
+            };
+            prop_assert_eq!(got.len(), results.len());
+            for (k, v) in &values {
+                let ok = matches!(&got[k], Reply::Answer(r) if r.value.as_deref() == Some(v.as_str()));
+                prop_assert!(ok, "value of {:?} changed", k);
+            }
+            // A key's error is reported as its first line, at most 300 characters.
+            for (k, e) in errors.iter().filter(|(k, _)| !values.contains_key(*k)) {
+                let first: String = e.lines().next().unwrap_or_default().chars().take(300).collect();
+                match &got[k] {
+                    Reply::Error(line) => prop_assert_eq!(line, &first),
+                    Reply::NotFound => prop_assert!(e.contains("not found")),
+                    _ => prop_assert!(false, "the error of {:?} was lost", k),
+                }
+            }
+        }
+    }
+}

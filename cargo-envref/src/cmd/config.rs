@@ -9,6 +9,7 @@ use super::write_stdout;
 use crate::{Cli, Global};
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // built only when invoked (start-up)
 pub enum ConfigCommand {
     /// Print the effective configuration (tokens, passphrases and URL credentials as ***)
     Show {

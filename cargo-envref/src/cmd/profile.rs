@@ -15,6 +15,7 @@ use super::{display_path, load_config, print_warnings, write_stdout};
 use crate::{ui, Global};
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // built only when invoked (start-up)
 pub enum ProfileCommand {
     /// List profiles: registered under `profiles:` and `.env.<name>` files (* = in effect)
     List,

@@ -27,6 +27,7 @@ pub struct Target {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // built only when invoked (start-up)
 pub enum SecretCommand {
     /// Store a secret (hidden prompt on a terminal, or --value / --stdin)
     Set {

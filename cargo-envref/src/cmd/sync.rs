@@ -16,6 +16,7 @@ use super::{choose_backend, display_path, load_config, print_warnings};
 use crate::{ui, Global};
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // built only when invoked (start-up)
 pub enum SyncCommand {
     /// Encrypt every secret under <project>/ in a backend to the recipients, into a file to commit
     Push(PushArgs),

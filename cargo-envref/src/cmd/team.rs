@@ -9,6 +9,7 @@ use super::{display_path, load_config, write_stdout};
 use crate::{ui, Global};
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // built only when invoked (start-up)
 pub enum TeamCommand {
     /// List team members and their public keys
     List,

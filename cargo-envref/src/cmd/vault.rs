@@ -20,6 +20,7 @@ use super::write_stdout;
 use crate::{ui, Global};
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // built only when invoked (start-up)
 pub enum VaultCommand {
     /// Create the vault and set its passphrase (or take it from ENVREF_VAULT_PASSPHRASE);
     /// with --identity FILE, the age identity file unlocks it instead

@@ -32,8 +32,10 @@ pub(crate) mod onepassword;
 #[cfg(feature = "backends")]
 #[allow(missing_docs)]
 pub mod passphrase;
+// Public for its reply parsers (the protocol's one reading of a plugin's output), which the
+// fuzz target and the property tests drive directly.
 #[cfg(feature = "backends")]
-pub(crate) mod plugin;
+pub mod plugin;
 #[cfg(feature = "backends")]
 #[allow(missing_docs)]
 pub mod vault;
