@@ -34,15 +34,27 @@ pub struct Plan {
     pub too_short: Vec<String>,
 }
 
-/// Plan the masking of `vars`' secret values (those that came from a reference).
-pub fn plan(vars: &[crate::evaluate::Var]) -> Plan {
+/// Plan the masking of `vars`' secret values (those that came from a reference) and of the
+/// values the references themselves resolved to (a secret inside a longer value).
+pub fn plan(
+    vars: &[crate::evaluate::Var],
+    reference_values: &[(crate::reference::Reference, secrecy::SecretString)],
+) -> Plan {
+    use secrecy::ExposeSecret;
     let mut too_short = Vec::new();
     let mut values = Vec::new();
-    for v in vars.iter().filter(|v| v.secret) {
-        if v.value.len() < MIN_LENGTH {
-            too_short.push(v.key.to_string());
+    let secret_vars = vars
+        .iter()
+        .filter(|v| v.secret)
+        .map(|v| (v.key.to_string(), v.value.as_str()));
+    let referenced = reference_values
+        .iter()
+        .map(|(r, v)| (r.to_string(), v.expose_secret()));
+    for (name, value) in secret_vars.chain(referenced) {
+        if value.len() < MIN_LENGTH {
+            too_short.push(name);
         } else {
-            values.push(v.value.as_bytes());
+            values.push(value.as_bytes());
         }
     }
     Plan {
@@ -308,16 +320,40 @@ mod tests {
             value: v.into(),
             secret,
         };
-        let p = plan(&[
-            var("PORT", "1", true),
-            var("TOKEN", "tok-123456", true),
-            var("MODE", "production", false),
-        ]);
+        let p = plan(
+            &[
+                var("PORT", "1", true),
+                var("TOKEN", "tok-123456", true),
+                var("MODE", "production", false),
+            ],
+            &[],
+        );
         assert_eq!(p.too_short, ["PORT"]);
         let s = p.secrets.unwrap();
         assert_eq!(
             mask_all(&s, b"production tok-123456"),
             b"production <concealed by envref>"
+        );
+    }
+
+    #[test]
+    fn a_secret_inside_a_longer_value_is_masked_on_its_own() {
+        use crate::evaluate::Var;
+        use crate::reference::Reference;
+        let url = Var {
+            key: "DB_URL".into(),
+            value: "postgres://app:pw-4f9a2c@db/app".into(),
+            secret: true,
+        };
+        let pw = Reference::parse("ref://secrets/db_pass").unwrap();
+        let short = Reference::parse("ref://secrets/db_user").unwrap();
+        let refs = [(pw, "pw-4f9a2c".into()), (short, "app".into())];
+        let p = plan(&[url], &refs);
+        assert_eq!(p.too_short, ["ref://secrets/db_user"]);
+        let s = p.secrets.unwrap();
+        assert_eq!(
+            mask_all(&s, b"connecting with password pw-4f9a2c"),
+            b"connecting with password <concealed by envref>"
         );
     }
 }

@@ -229,6 +229,9 @@ pub struct Resolved {
     pub hints: Vec<String>,
     /// Unresolved references that some backend answered "not found" for.
     pub not_found: Vec<Reference>,
+    /// What each reference resolved to, sorted: masking conceals these too, since a variable
+    /// may hold a secret inside a longer value (`postgres://u:${ref://…}@h`).
+    pub reference_values: Vec<(Reference, SecretString)>,
 }
 
 impl std::fmt::Display for KeyFailure {
@@ -368,12 +371,16 @@ fn resolve_refs(
         .into_iter()
         .map(|(key, f)| key_failure(project, &lookups, key, f))
         .collect();
+    let mut reference_values: Vec<(Reference, SecretString)> =
+        lookups.secrets.into_iter().collect();
+    reference_values.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Resolved {
         vars: evaluated.vars,
         failures,
         warnings,
         hints: lookups.hints,
         not_found: lookups.not_found.into_iter().collect(),
+        reference_values,
     })
 }
 

@@ -98,7 +98,7 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     ));
     // Masked: cargo's output and that of the programs it runs, which inherit it.
     let masked = if cli.mask.enabled(&project.config) {
-        super::mask::run_masked(&mut command, &vars)?
+        super::mask::run_masked(&mut command, &vars, &resolved.reference_values)?
     } else {
         None
     };

@@ -9,7 +9,9 @@ use clap::Args;
 use envref_core::config::Config;
 use envref_core::evaluate::Var;
 use envref_core::mask::{self, MARKER, MIN_LENGTH};
+use envref_core::reference::Reference;
 use envref_core::{Error, Result};
+use secrecy::SecretString;
 
 use crate::ui;
 
@@ -37,8 +39,12 @@ impl MaskArgs {
 
 /// Run `command` with `vars`' secrets masked in its output and return its status; `Ok(None)`
 /// when no secret is long enough to mask (the caller then runs it unmasked, as usual).
-pub fn run_masked(command: &mut Command, vars: &[Var]) -> Result<Option<i32>> {
-    let plan = mask::plan(vars);
+pub fn run_masked(
+    command: &mut Command,
+    vars: &[Var],
+    reference_values: &[(Reference, SecretString)],
+) -> Result<Option<i32>> {
+    let plan = mask::plan(vars, reference_values);
     if !plan.too_short.is_empty() {
         ui::info(&format!(
             "not masking {} in the output: shorter than {MIN_LENGTH} characters",

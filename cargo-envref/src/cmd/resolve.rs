@@ -7,8 +7,10 @@ use clap::Args;
 use envref_core::evaluate::Var;
 use envref_core::output::{self, Format};
 use envref_core::project::Project;
+use envref_core::reference::Reference;
 use envref_core::resolve::{resolve_project, Resolved};
 use envref_core::{Error, Result};
+use secrecy::SecretString;
 
 use super::format::OutputFormat;
 use super::{build_backends, open_project, print_warnings, write_stdout};
@@ -95,7 +97,8 @@ pub fn run(g: &Global, a: RunArgs) -> Result<i32> {
         ui::warn("cargo passes these secrets on to rustc, build scripts and proc-macros; `cargo envref` gives them only to the programs cargo runs");
     }
     let mask = a.mask.enabled(&project.config);
-    exec(&a.command, &resolved.vars, g.dir.as_deref(), mask)
+    let masked = mask.then_some(resolved.reference_values.as_slice());
+    exec(&a.command, &resolved.vars, g.dir.as_deref(), masked)
 }
 
 /// `cargo`, by path or not (`cargo +nightly …` too: the toolchain is an argument).
@@ -107,13 +110,13 @@ fn is_cargo(program: &OsString) -> bool {
 
 /// Replace this process with `command` (Unix), so signals and the exit status are the
 /// child's own. Elsewhere: run it and pass its status through. `dir` (`-C`) is its cwd.
-/// With `mask` (and a secret long enough to mask), envref stays its parent and relays its
-/// output masked instead.
+/// With `mask` (the values references resolved to; and a secret long enough to mask), envref
+/// stays its parent and relays its output masked instead.
 pub fn exec(
     command: &[OsString],
     vars: &[Var],
     dir: Option<&std::path::Path>,
-    mask: bool,
+    mask: Option<&[(Reference, SecretString)]>,
 ) -> Result<i32> {
     let (program, args) = command.split_first().ok_or_else(|| {
         Error::usage("no command given").with_hint("envref run -- <command> [args…]")
@@ -134,8 +137,8 @@ pub fn exec(
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        if mask {
-            if let Some(code) = super::mask::run_masked(&mut cmd, vars)? {
+        if let Some(reference_values) = mask {
+            if let Some(code) = super::mask::run_masked(&mut cmd, vars, reference_values)? {
                 return Ok(code);
             }
         }
