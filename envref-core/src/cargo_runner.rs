@@ -52,7 +52,7 @@ impl Payload {
     }
 
     fn decode(text: &str) -> Result<Payload> {
-        let bad = || Error::new("cargo envref: the environment channel sent malformed data");
+        let bad = || Error::parse("cargo envref: the environment channel sent malformed data");
         let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
         let vars = v["vars"]
             .as_object()
@@ -94,10 +94,10 @@ pub fn host_triple() -> Result<String> {
     let out = Invocation::new(rustc())
         .arg("-vV")
         .run()
-        .map_err(|e| Error::new(format!("rustc -vV: {e}")))?;
+        .map_err(|e| Error::program(format!("rustc -vV: {e}")))?;
     if !out.success() {
         return Err(
-            Error::new(format!("rustc -vV failed: {}", out.stderr_summary())).with_hint(
+            Error::program(format!("rustc -vV failed: {}", out.stderr_summary())).with_hint(
                 "cargo envref asks rustc for the host triple; check that `rustc -vV` works here",
             ),
         );
@@ -106,7 +106,7 @@ pub fn host_triple() -> Result<String> {
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
         .map(|h| h.trim().to_string())
-        .ok_or_else(|| Error::new("rustc -vV did not print a host triple"))
+        .ok_or_else(|| Error::program("rustc -vV did not print a host triple"))
 }
 
 /// The triples cargo may build for: `--target` arguments, else `$CARGO_BUILD_TARGET`, else
@@ -173,8 +173,9 @@ impl CargoConfig {
                 if !seen.insert(path.canonicalize().unwrap_or(path.clone())) {
                     break;
                 }
-                let value: toml::Value = toml::from_str(&text)
-                    .map_err(|e| Error::new(format!("{}: not valid TOML: {e}", path.display())))?;
+                let value: toml::Value = toml::from_str(&text).map_err(|e| {
+                    Error::parse(format!("{}: not valid TOML: {e}", path.display())).with_source(e)
+                })?;
                 // Relative runner paths are relative to the directory that holds `.cargo/`.
                 let base = dir.parent().map(Path::to_path_buf).unwrap_or(dir.clone());
                 files.push((base, value));
@@ -238,7 +239,7 @@ impl CargoConfig {
                     *lines = cfgs()?;
                 }
                 if cfg_holds(expr, lines)
-                    .map_err(|m| Error::new(format!("cargo config: target.'{key}': {m}")))?
+                    .map_err(|m| Error::config(format!("cargo config: target.'{key}': {m}")))?
                 {
                     return runner_value(r, base).map(Some);
                 }
@@ -288,7 +289,9 @@ fn runner_value(v: &toml::Value, base: &Path) -> Result<Vec<String>> {
         _ => None,
     };
     parts.filter(|p| !p.is_empty()).ok_or_else(|| {
-        Error::new("cargo config: a target runner must be a non-empty string or array of strings")
+        Error::config(
+            "cargo config: a target runner must be a non-empty string or array of strings",
+        )
     })
 }
 
@@ -408,9 +411,9 @@ pub fn rustc_cfgs(triple: &str) -> Result<Vec<String>> {
     let out = Invocation::new(rustc())
         .args(["--print", "cfg", "--target", triple])
         .run()
-        .map_err(|e| Error::new(format!("rustc --print cfg: {e}")))?;
+        .map_err(|e| Error::program(format!("rustc --print cfg: {e}")))?;
     if !out.success() {
-        return Err(Error::new(format!(
+        return Err(Error::program(format!(
             "rustc --print cfg --target {triple}: {}",
             out.stderr_summary()
         )));
@@ -499,7 +502,9 @@ mod unix {
         }
         for _ in 0..100 {
             let mut nonce = [0u8; 8];
-            getrandom::fill(&mut nonce).map_err(|e| Error::new(format!("no randomness: {e}")))?;
+            getrandom::fill(&mut nonce).map_err(|e| {
+                Error::io_while("no randomness", std::io::Error::other(e.to_string()))
+            })?;
             let name: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
             let dir = base.join(format!("envref-cargo-{name}"));
             match TempPath::create(dir.clone(), |d| {
@@ -510,7 +515,8 @@ mod unix {
                 Err(e) => return Err(Error::io(&dir, e)),
             }
         }
-        Err(Error::new(format!(
+        // Every one of 100 random names was taken.
+        Err(Error::bounds(format!(
             "cannot create a private directory in {}",
             base.display()
         )))
@@ -519,14 +525,14 @@ mod unix {
     /// The runner's end: read the whole payload.
     pub fn fetch(socket: &Path) -> Result<Payload> {
         let gone = |e: std::io::Error| {
-            Error::new(format!("cargo envref: cannot read the environment from {}: {}", socket.display(), crate::error::io_reason(&e)))
+            Error::io_while(format!("cargo envref: cannot read the environment from {}", socket.display()), e)
                 .with_hint("this runner only works under `cargo envref`; run `cargo envref run` or `cargo envref test`")
         };
         let mut stream = UnixStream::connect(socket).map_err(gone)?;
         let mut text = String::new();
         stream.read_to_string(&mut text).map_err(gone)?;
         if text.is_empty() {
-            return Err(Error::new(
+            return Err(Error::not_allowed(
                 "cargo envref: the environment channel refused this process (another user?)",
             ));
         }

@@ -158,18 +158,6 @@ pub enum Error {
         /// The error this one came from.
         source: Option<Cause>,
     },
-    /// Errors from code not yet given a kind (`Error::new`); nothing should branch on it.
-    #[doc(hidden)]
-    #[error("{message}")]
-    Unclassified {
-        /// What is wrong and where, complete on its own (the Display text).
-        message: String,
-        /// How to fix it, when there is something to say.
-        hint: Option<String>,
-        #[source]
-        /// The error this one came from.
-        source: Option<Cause>,
-    },
 }
 
 /// Constructors for the variants that carry only a message.
@@ -204,9 +192,6 @@ impl Error {
         bounds => Bounds;
         /// See [`Error::Check`].
         check => Check;
-        /// Temporary: for code not yet converted to a kind.
-        #[doc(hidden)]
-        new => Unclassified;
     }
 
     /// `path: reason`, e.g. `.env: permission denied`.
@@ -300,8 +285,7 @@ impl Error {
             | Error::Crypto { message, hint, .. }
             | Error::Program { message, hint, .. }
             | Error::Bounds { message, hint, .. }
-            | Error::Check { message, hint, .. }
-            | Error::Unclassified { message, hint, .. } => (message, hint),
+            | Error::Check { message, hint, .. } => (message, hint),
         }
     }
 
@@ -318,8 +302,7 @@ impl Error {
             | Error::Crypto { message, hint, .. }
             | Error::Program { message, hint, .. }
             | Error::Bounds { message, hint, .. }
-            | Error::Check { message, hint, .. }
-            | Error::Unclassified { message, hint, .. } => (message, hint),
+            | Error::Check { message, hint, .. } => (message, hint),
         }
     }
 
@@ -335,8 +318,7 @@ impl Error {
             | Error::Crypto { source, .. }
             | Error::Program { source, .. }
             | Error::Bounds { source, .. }
-            | Error::Check { source, .. }
-            | Error::Unclassified { source, .. } => Some(source),
+            | Error::Check { source, .. } => Some(source),
         }
     }
 }

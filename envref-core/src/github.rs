@@ -18,8 +18,10 @@ pub fn env_file() -> Result<PathBuf> {
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
         .ok_or_else(|| {
-            Error::new("--format github appends to the file named by $GITHUB_ENV, which is not set")
-                .with_hint("run it in a GitHub Actions step, or set GITHUB_ENV to a file to write")
+            Error::usage(
+                "--format github appends to the file named by $GITHUB_ENV, which is not set",
+            )
+            .with_hint("run it in a GitHub Actions step, or set GITHUB_ENV to a file to write")
         })
 }
 
@@ -29,7 +31,7 @@ pub fn env_blocks(vars: &[Var]) -> Result<String> {
     for v in vars {
         // The runner reads `NAME=…` when `=` comes before `<<`: a key may hold neither.
         if v.key.contains(['=', '\n', '\r']) || v.key.contains("<<") {
-            return Err(Error::new(format!(
+            return Err(Error::usage(format!(
                 "{} cannot be a GitHub Actions variable name",
                 v.key
             )));
@@ -47,7 +49,8 @@ pub fn env_blocks(vars: &[Var]) -> Result<String> {
 fn delimiter_for(value: &str) -> Result<String> {
     loop {
         let mut nonce = [0u8; 16];
-        getrandom::fill(&mut nonce).map_err(|e| Error::new(format!("no randomness: {e}")))?;
+        getrandom::fill(&mut nonce)
+            .map_err(|e| Error::io_while("no randomness", std::io::Error::other(e.to_string())))?;
         let hex: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
         let delimiter = format!("ghadelimiter_{hex}");
         if !value.contains(&delimiter) {

@@ -56,12 +56,12 @@ impl Template {
             }
             let at = |offset: usize| position(path, text, offset);
             let Some(close) = text[inner_start..].find("}}").map(|c| inner_start + c) else {
-                return Err(Error::new(format!("{}: {{{{ is never closed", at(open)))
+                return Err(Error::parse(format!("{}: {{{{ is never closed", at(open)))
                     .with_hint("end the tag with }}, e.g. {{ ref://secrets/api_key }}"));
             };
             let uri = text[inner_start..close].trim_matches([' ', '\t']);
             let reference = Reference::parse(uri).map_err(|m| {
-                Error::new(format!("{}: {m}", at(open)))
+                Error::parse(format!("{}: {m}", at(open)))
                     .with_hint("a tag is {{ ref://secrets/<key> }} or {{ ref://<backend>/<key> }}; write \\{{ for a literal {{")
             })?;
             literal.push_str(&text[text_start..open]);
@@ -238,6 +238,7 @@ mod tests {
         let e = Template::parse(p, "ok\n  x: {{ ref://secrets/k")
             .err()
             .unwrap();
+        assert!(matches!(e, Error::Parse { .. }), "{e:?}");
         assert!(
             e.message().starts_with("/p/c.tpl:2:6: {{ is never closed"),
             "{}",

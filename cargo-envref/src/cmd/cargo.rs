@@ -64,11 +64,7 @@ pub fn run(cli: CargoCli) -> Result<i32> {
         });
     }
     // `-C DIR` means "as if started in DIR", for cargo too.
-    let cwd = match &cli.global.dir {
-        Some(d) => d.clone(),
-        None => std::env::current_dir()
-            .map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?,
-    };
+    let cwd = cli.global.dir();
     let cargo_config = CargoConfig::discover(&cwd)?;
     let host = cargo_runner::host_triple()?;
     let triples = cargo_runner::target_triples(&cli.cargo, &cargo_config, &host);
@@ -114,7 +110,7 @@ pub fn run(cli: CargoCli) -> Result<i32> {
 /// blanks is reached through a link inside the channel's private directory.
 fn runner_exe(channel: &Channel) -> Result<String> {
     let exe = std::env::current_exe()
-        .map_err(|e| Error::new(format!("cannot find cargo-envref's own path: {e}")))?;
+        .map_err(|e| Error::io_while("cannot find cargo-envref's own path", e))?;
     let text = exe.display().to_string();
     if !text.contains(char::is_whitespace) {
         return Ok(text);
@@ -131,17 +127,18 @@ fn wait_forwarding_signals(
     cargo: &OsStr,
 ) -> Result<std::process::ExitStatus> {
     let mut child = command.spawn().map_err(|e| {
-        Error::new(format!(
+        Error::program(format!(
             "cannot run {}: {}",
             cargo.to_string_lossy(),
             envref_core::error::io_reason(&e)
         ))
         .with_hint("is cargo installed? `cargo envref` runs $CARGO, else `cargo` from PATH")
+        .with_source(e)
     })?;
     let _forward = envref_core::runner::ForwardSignals::to(child.id());
     child
         .wait()
-        .map_err(|e| Error::new(format!("waiting for cargo: {e}")))
+        .map_err(|e| Error::io_while("waiting for cargo", e))
 }
 
 /// Cargo's status, or 128 + the signal that killed it, as a shell reports it.
@@ -212,15 +209,10 @@ pub fn runner(args: &[OsString]) -> i32 {
             use std::os::unix::process::CommandExt;
             let e = command.exec();
             let program = command.get_program().to_string_lossy().into_owned();
-            ui::error(&Error::new(format!(
-                "cannot run {program}: {}",
-                envref_core::error::io_reason(&e)
-            )));
-            if e.kind() == std::io::ErrorKind::NotFound {
-                127
-            } else {
-                126
-            }
+            let code = super::mask::exec_failure_code(&e);
+            let reason = envref_core::error::io_reason(&e);
+            ui::error(&Error::program(format!("cannot run {program}: {reason}")).with_source(e));
+            code
         }
         Err(e) => {
             ui::error(&e);
@@ -231,7 +223,7 @@ pub fn runner(args: &[OsString]) -> i32 {
 
 fn runner_command(args: &[OsString]) -> Result<std::process::Command> {
     let [socket, triple, program, rest @ ..] = args else {
-        return Err(Error::new(
+        return Err(Error::usage(
             "cargo-envref's runner expects <socket> <triple> <program> [args…]",
         )
         .with_hint(
@@ -323,15 +315,16 @@ fn package_manifest(package: &str, manifest: Option<&Path>, cwd: Option<&Path>) 
     let out = inv
         .timeout(std::time::Duration::from_secs(120))
         .run()
-        .map_err(|e| Error::new(format!("cargo metadata: {e}")))?;
+        .map_err(|e| Error::program(format!("cargo metadata: {e}")))?;
     if !out.success() {
-        return Err(Error::new(format!(
+        return Err(Error::program(format!(
             "cargo metadata failed: {}",
             out.stderr_summary()
         )));
     }
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| Error::new(format!("cargo metadata printed unexpected output: {e}")))?;
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        Error::program(format!("cargo metadata printed unexpected output: {e}")).with_source(e)
+    })?;
     let name = package.split('@').next().unwrap_or(package);
     let found = meta["packages"]
         .as_array()
@@ -341,7 +334,7 @@ fn package_manifest(package: &str, manifest: Option<&Path>, cwd: Option<&Path>) 
     match found.and_then(|p| p["manifest_path"].as_str()) {
         Some(m) => Ok(PathBuf::from(m)),
         None => Err(
-            Error::new(format!("package {name} is not in this workspace")).with_hint(
+            Error::not_found(format!("package {name} is not in this workspace")).with_hint(
                 "check the name given to -p (cargo metadata --no-deps lists the members)",
             ),
         ),

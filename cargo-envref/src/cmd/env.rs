@@ -30,7 +30,7 @@ pub fn set(g: &Global, a: SetArgs) -> Result<i32> {
         config.root.join(&config.local_file)
     } else if let Some(p) = &a.profile {
         envref_core::config::check_profile_name(p)
-            .map_err(|m| Error::new(format!("profile {p}: {m}")))?;
+            .map_err(|m| Error::usage(format!("profile {p}: {m}")))?;
         config.profile_file(p)
     } else {
         config.root.join(&config.env_file)
@@ -39,7 +39,7 @@ pub fn set(g: &Global, a: SetArgs) -> Result<i32> {
     for (n, assignment) in a.assignments.iter().enumerate() {
         // Not echoed: a pasted secret without `KEY=` would end up in the terminal or CI log.
         let Some((key, value)) = assignment.split_once('=') else {
-            return Err(Error::new(format!("argument {} is not KEY=VALUE", n + 1))
+            return Err(Error::usage(format!("argument {} is not KEY=VALUE", n + 1))
                 .with_hint("write it as KEY=VALUE, e.g. `envref set APP_PORT=8080`"));
         };
         envref_core::dotenv::check_key(key.trim())?;
@@ -73,7 +73,7 @@ pub struct GetArgs {
 pub fn get(g: &Global, a: GetArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     if project.merged.get(&a.key).is_none() {
-        let mut e = Error::new(format!(
+        let mut e = Error::not_found(format!(
             "{} is not defined in {}",
             a.key,
             files_list(&project)
@@ -92,7 +92,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<i32> {
         )?;
         print_warnings(&resolved.warnings);
         if let Some(f) = resolved.failures.iter().find(|f| f.key == a.key) {
-            return Err(Error::new(f.to_string()));
+            return Err(Error::unresolved(f.to_string()));
         }
         resolved
             .vars
@@ -117,7 +117,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<i32> {
         print_warnings(project.merged.warnings());
         print_warnings(&ev.warnings);
         if let Some((_, f)) = ev.failures.iter().find(|(k, _)| *k == a.key) {
-            return Err(Error::new(f.to_string()));
+            return Err(Error::unresolved(f.to_string()));
         }
         ev.get(&a.key).map(|v| v.value.clone())
     };
@@ -151,7 +151,9 @@ pub fn list(g: &Global, a: ListArgs) -> Result<i32> {
     // Interpolation errors (`${X:?…}`, cycles); references are never resolved here.
     if !ev.failures.is_empty() {
         let failures: Vec<_> = ev.failures.iter().map(|(_, f)| f).collect();
-        return Err(Error::new(envref_core::dotenv::report_capped(&failures)));
+        return Err(Error::unresolved(envref_core::dotenv::report_capped(
+            &failures,
+        )));
     }
     write_stdout(&output::render(&ev.vars, a.format.variables())?)?;
     Ok(0)

@@ -94,7 +94,7 @@ pub fn exec_failure_code(e: &std::io::Error) -> i32 {
 pub fn session(args: &[OsString]) -> i32 {
     use std::os::unix::process::CommandExt;
     let Some((program, rest)) = args.split_first() else {
-        ui::error(&Error::new("the session subcommand needs a program"));
+        ui::error(&Error::usage("the session subcommand needs a program"));
         return 2;
     };
     if let Err(e) = envref_core::relay::become_terminal_leader() {

@@ -136,7 +136,7 @@ fn path_for(g: &Global, which: &Which) -> Result<std::path::PathBuf> {
     let config = match find_config(&g.dir()) {
         Some(f) => Some(Config::load(&f)?),
         None if which.backend.is_some() => {
-            return Err(Error::new("--backend needs a project (.envref.yaml)"))
+            return Err(Error::usage("--backend needs a project (.envref.yaml)"))
         }
         None => None,
     };
@@ -144,7 +144,7 @@ fn path_for(g: &Global, which: &Which) -> Result<std::path::PathBuf> {
         (Some(c), Some(name)) => {
             let s = c.require_backend(name)?;
             if BackendKind::of(s) != Some(BackendKind::Vault) {
-                return Err(Error::new(format!(
+                return Err(Error::usage(format!(
                     "backend {name} is of type {}, not vault",
                     s.kind
                 )));
@@ -208,8 +208,13 @@ pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
 fn init(g: &Global, which: &Which, work_factor: u8) -> Result<()> {
     let path = path_for(g, which)?;
     if path.exists() && VaultFile::open(&path)?.is_initialized()? {
-        return Err(Error::new(format!("vault: already initialized at {}", path.display()))
-            .with_hint("nothing to do; to start over, move the file away (`envref vault export` keeps a copy)"));
+        return Err(Error::not_allowed(format!(
+            "vault: already initialized at {}",
+            path.display()
+        ))
+        .with_hint(
+            "nothing to do; to start over, move the file away (`envref vault export` keeps a copy)",
+        ));
     }
     if let Some(file) = &which.identity {
         let ids = read_identity_file(file)?;
@@ -235,22 +240,22 @@ fn init(g: &Global, which: &Which, work_factor: u8) -> Result<()> {
 fn new_passphrase(prompt: &str, again: &str) -> Result<SecretString> {
     if !ui::interactive() {
         return Err(
-            Error::new("a new passphrase is typed on a terminal, and there is none")
+            Error::usage("a new passphrase is typed on a terminal, and there is none")
                 .with_hint("run the command in a terminal"),
         );
     }
     let read = |p: &str| -> Result<SecretString> {
         let text = rpassword::prompt_password(p)
-            .map_err(|e| Error::new(format!("cannot read the passphrase: {e}")))?;
+            .map_err(|e| Error::io_while("cannot read the passphrase", e))?;
         if text.is_empty() {
-            return Err(Error::new("the passphrase must not be empty"));
+            return Err(Error::usage("the passphrase must not be empty"));
         }
         Ok(SecretString::from(text))
     };
     let first = read(prompt)?;
     let second = read("Repeat the passphrase: ")?;
     if first.expose_secret() != second.expose_secret() {
-        return Err(Error::new("the passphrases do not match").with_hint(again.to_string()));
+        return Err(Error::usage("the passphrases do not match").with_hint(again.to_string()));
     }
     Ok(first)
 }
@@ -307,7 +312,7 @@ fn hand_to_agent(
     _: &std::path::Path,
     _: std::time::Duration,
 ) -> Result<()> {
-    Err(Error::new("the vault agent needs Unix sockets"))
+    Err(Error::usage("the vault agent needs Unix sockets"))
 }
 
 #[cfg(unix)]
@@ -317,7 +322,7 @@ fn hand_to_agent(
     ttl: std::time::Duration,
 ) -> Result<()> {
     let exe = std::env::current_exe()
-        .map_err(|e| Error::new(format!("cannot find the envref executable: {e}")))?;
+        .map_err(|e| Error::io_while("cannot find the envref executable", e))?;
     let client = agent::start(&exe)?;
     client.add(key, path, ttl)?;
     ui::info(&format!(
@@ -430,7 +435,7 @@ fn add_recipient(g: &Global, which: &Which, recipient: &str) -> Result<()> {
 fn export(g: &Global, which: &Which, force: bool) -> Result<()> {
     if std::io::stdout().is_terminal() && !force {
         return Err(
-            Error::new("refusing to print plaintext secrets to the terminal").with_hint(
+            Error::not_allowed("refusing to print plaintext secrets to the terminal").with_hint(
                 "redirect to a file (`envref vault export > backup.json`) or pass --force",
             ),
         );
@@ -466,7 +471,7 @@ fn import_source(file: Option<std::path::PathBuf>) -> Result<(String, String)> {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
-                .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
+                .map_err(|e| Error::io_while("cannot read stdin", e))?;
             Ok((text, "stdin".into()))
         }
     }
@@ -545,7 +550,7 @@ fn confirm_replace(replaced: &[&str], path: &std::path::Path) -> Result<bool> {
         path.display()
     );
     if !ui::interactive() {
-        return Err(Error::new(format!("{what}; nothing was imported"))
+        return Err(Error::not_allowed(format!("{what}; nothing was imported"))
             .with_hint("pass --force to replace them (`envref vault export` first keeps a copy)"));
     }
     ui::confirm(&format!("{what}. Replace them?"))

@@ -905,16 +905,17 @@ fn decrypt(identity: &dyn age::Identity, ct: &[u8]) -> Result<Vec<u8>, age::Decr
 /// envref's export format), checking every entry before anything is stored.
 pub fn parse_export(text: &str) -> crate::Result<Vec<(String, SecretString)>> {
     let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        crate::Error::new(format!(
+        crate::Error::parse(format!(
             "line {} column {}: not valid JSON",
             e.line(),
             e.column()
         ))
         .with_hint("import reads what `envref vault export` writes")
+        .with_source(e)
     })?;
     let version = doc.get("version").and_then(|v| v.as_u64());
     if version != Some(1) {
-        return Err(crate::Error::new(format!(
+        return Err(crate::Error::parse(format!(
             "unsupported export version {}",
             doc.get("version")
                 .map(|v| v.to_string())
@@ -926,7 +927,7 @@ pub fn parse_export(text: &str) -> crate::Result<Vec<(String, SecretString)>> {
         .get("secrets")
         .and_then(|s| s.as_object())
         .ok_or_else(|| {
-            crate::Error::new("no \"secrets\" object")
+            crate::Error::parse("no \"secrets\" object")
                 .with_hint("expected {\"version\": 1, \"secrets\": {…}}")
         })?;
     // Every entry is checked the way `secret set` checks it, before anything is stored.
@@ -950,7 +951,7 @@ pub fn parse_export(text: &str) -> crate::Result<Vec<(String, SecretString)>> {
         if total > SHOWN {
             problems.push(format!("… and {} more", total - SHOWN));
         }
-        return Err(crate::Error::new(format!("{total} invalid entr(ies); nothing was imported:\n{}", problems.join("\n")))
+        return Err(crate::Error::parse(format!("{total} invalid entr(ies); nothing was imported:\n{}", problems.join("\n")))
             .with_hint("fix or remove these entries; keys are <project>/<key> or <project>/<profile>/<key> (letters, digits, `_ . -`), values non-empty text without NUL"));
     }
     Ok(entries)
