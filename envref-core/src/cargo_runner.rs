@@ -22,7 +22,9 @@ pub const RUNNER_SUBCOMMAND: &str = "__envref-runner";
 
 /// What the parent hands each runner: the environment, and the user's own runners by triple.
 pub struct Payload {
+    /// Every variable the programs cargo runs get, secrets included.
     pub vars: Vec<(String, SecretString)>,
+    /// The runner the user configured for each target triple, chained after envref's.
     pub user_runners: BTreeMap<String, Vec<String>>,
 }
 
@@ -159,6 +161,7 @@ pub struct CargoConfig {
 }
 
 impl CargoConfig {
+    /// Read the cargo config files that apply in `cwd` (its ancestors, then `$CARGO_HOME`).
     pub fn discover(cwd: &Path) -> Result<CargoConfig> {
         let mut files = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -444,6 +447,7 @@ mod unix {
     }
 
     impl Channel {
+        /// Serve `payload` on a fresh socket in a private directory, for the runners to take.
         pub fn serve(payload: Payload) -> Result<Channel> {
             let dir = private_dir()?;
             let socket = dir.path().join("env.sock");
@@ -460,10 +464,12 @@ mod unix {
             Ok(Channel { dir, socket })
         }
 
+        /// The socket the runners connect to.
         pub fn socket(&self) -> &Path {
             &self.socket
         }
 
+        /// The private directory holding the socket (removed with the channel).
         pub fn dir(&self) -> &Path {
             self.dir.path()
         }

@@ -42,9 +42,7 @@ pub mod template;
 #[cfg(all(unix, feature = "backends"))]
 pub mod agent;
 pub mod backend;
-// Being rewritten on another branch; its docs are finished after the merge.
 #[cfg(feature = "backends")]
-#[allow(missing_docs)]
 pub mod cargo_runner;
 pub mod evaluate;
 #[cfg(feature = "backends")]

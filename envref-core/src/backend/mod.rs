@@ -27,17 +27,13 @@ pub(crate) mod keychain;
 pub(crate) mod oci_vault;
 #[cfg(feature = "backends")]
 pub(crate) mod onepassword;
-// passphrase and vault are being rewritten on another branch; their docs are finished after
-// the merge.
 #[cfg(feature = "backends")]
-#[allow(missing_docs)]
 pub mod passphrase;
 // Public for its reply parsers (the protocol's one reading of a plugin's output), which the
 // fuzz target and the property tests drive directly.
 #[cfg(feature = "backends")]
 pub mod plugin;
 #[cfg(feature = "backends")]
-#[allow(missing_docs)]
 pub mod vault;
 #[cfg(feature = "backends")]
 pub mod vault_key;

@@ -82,10 +82,12 @@ pub fn no_terminal() -> BackendError {
 pub struct PassphraseSource(Arc<dyn PassphraseProvider>);
 
 impl PassphraseSource {
+    /// Wrap `provider`, shared by every vault of a run.
     pub fn new(provider: impl PassphraseProvider + 'static) -> Self {
         PassphraseSource(Arc::new(provider))
     }
 
+    /// Ask the provider for the passphrase, showing `prompt` if it asks a person.
     pub fn passphrase(&self, prompt: &str) -> Result<SecretString, BackendError> {
         self.0.passphrase(prompt)
     }

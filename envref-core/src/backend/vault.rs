@@ -92,7 +92,9 @@ pub struct VaultFile {
 /// How a new vault's key is protected: a passphrase (age scrypt), or an age identity file's
 /// public key (X25519; the file unlocks it).
 pub enum Protection<'a> {
+    /// The key wrapped under a passphrase, with scrypt at this work factor (log2).
     Passphrase(&'a SecretString, u8),
+    /// The key wrapped to an age public key, unlocked by its identity file.
     Recipient(&'a age::x25519::Recipient),
 }
 
@@ -100,7 +102,9 @@ pub enum Protection<'a> {
 /// one is given, else the passphrase.
 #[derive(Clone, Default)]
 pub struct KeySource {
+    /// Where a passphrase comes from when one is needed.
     pub passphrase: PassphraseSource,
+    /// An age identity file that unlocks the vault instead (`ENVREF_VAULT_IDENTITY`, `--identity`).
     pub identity_file: Option<PathBuf>,
 }
 
@@ -116,7 +120,9 @@ impl KeySource {
 
 /// What decrypts an open vault's values: its key in this process, or the agent holding it.
 pub enum Decrypter {
+    /// The vault key, unwrapped in this process.
     Key(VaultKey),
+    /// The agent holding the key, and the key's public recipient.
     Agent(AgentClient, String),
 }
 
@@ -140,6 +146,7 @@ impl Decrypter {
         }
     }
 
+    /// Whether values are decrypted by the agent.
     pub fn is_agent(&self) -> bool {
         matches!(self, Decrypter::Agent(..))
     }
@@ -312,6 +319,7 @@ impl VaultFile {
         }
     }
 
+    /// The vault file.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -336,6 +344,7 @@ impl VaultFile {
         Ok(self.meta("locked")?.as_deref() == Some("1"))
     }
 
+    /// Whether the file holds a vault (its tables and key).
     pub fn is_initialized(&self) -> Result<bool, BackendError> {
         Ok(self.meta("recipient")?.is_some())
     }
@@ -690,18 +699,22 @@ fn build_new_vault(path: &Path, protection: &Protection) -> Result<(), BackendEr
 }
 
 impl OpenVault {
+    /// The vault file.
     pub fn path(&self) -> &Path {
         &self.file.path
     }
 
+    /// What decrypts this vault's values.
     pub fn decrypter(&self) -> &Decrypter {
         &self.decrypter
     }
 
+    /// The file, for writes.
     pub fn file(&mut self) -> &mut VaultFile {
         &mut self.file
     }
 
+    /// Decrypt the value of `key`, if it is stored.
     pub fn get(&self, key: &str) -> Lookup {
         self.get_many(std::slice::from_ref(&key.to_string()))
             .pop()
@@ -771,6 +784,7 @@ pub struct Vault {
 }
 
 impl Vault {
+    /// The vault a backend spec names (`config.path`, else the default file).
     pub fn new(spec: &BackendSpec, ctx: &BuildContext) -> Vault {
         Vault {
             name: spec.name.clone(),
