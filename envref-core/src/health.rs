@@ -360,6 +360,12 @@ impl Finding {
             fix,
         }
     }
+
+    /// An error that stops a check, with its hint as the fix.
+    fn error(check: &'static str, location: Option<String>, e: &crate::Error) -> Self {
+        let fix = e.hint().map(String::from);
+        Finding::new(Severity::Error, check, location, e.to_string(), fix)
+    }
 }
 
 /// Everything `doctor` checks, for the project found from `dir`. `build` makes the chain's
@@ -371,15 +377,7 @@ pub fn doctor(
 ) -> Vec<Finding> {
     let config = match Config::discover(dir) {
         Ok(c) => c,
-        Err(e) => {
-            return vec![Finding::new(
-                Severity::Error,
-                "config",
-                None,
-                e.to_string(),
-                e.hint().map(String::from),
-            )]
-        }
+        Err(e) => return vec![Finding::error("config", None, &e)],
     };
     let mut out = Vec::new();
     let shown_config = relative(&config.root, &config.file);
@@ -387,13 +385,7 @@ pub fn doctor(
         Ok(p) => p,
         Err(e) => {
             let at = Some(shown_config.clone());
-            out.push(Finding::new(
-                Severity::Error,
-                "config",
-                at,
-                e.to_string(),
-                e.hint().map(String::from),
-            ));
+            out.push(Finding::error("config", at, &e));
             None
         }
     };
@@ -456,13 +448,7 @@ fn env_file_findings(config: &Config, paths: &LayerPaths, out: &mut Vec<Finding>
         match Document::load(f) {
             Err(e) => {
                 all_parse = false;
-                out.push(Finding::new(
-                    Severity::Error,
-                    "parse",
-                    Some(shown),
-                    e.to_string(),
-                    e.hint().map(String::from),
-                ));
+                out.push(Finding::error("parse", Some(shown), &e));
             }
             Ok(doc) => {
                 out.extend(duplicate_findings(f, &shown, &doc));
@@ -561,25 +547,13 @@ fn backend_findings(
         Ok(b) => b,
         Err(e) => {
             let at = Some(relative(&config.root, &config.file));
-            out.push(Finding::new(
-                Severity::Error,
-                "backend",
-                at,
-                e.to_string(),
-                e.hint().map(String::from),
-            ));
+            out.push(Finding::error("backend", at, &e));
             return out;
         }
     };
     if let Some(p) = &profile {
         match crate::profile::check_selected(config, p, &backends) {
-            Err(e) => out.push(Finding::new(
-                Severity::Error,
-                "profile",
-                None,
-                e.to_string(),
-                e.hint().map(String::from),
-            )),
+            Err(e) => out.push(Finding::error("profile", None, &e)),
             Ok(Some(w)) => out.push(Finding::new(Severity::Warning, "profile", None, w, None)),
             Ok(None) => {}
         }

@@ -384,15 +384,17 @@ impl VaultFile {
     /// What unlocks the key: whether a passphrase does, and the public keys of the identity
     /// files that do.
     pub fn protections(&self) -> Result<(bool, Vec<String>), BackendError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT substr(name, 6) FROM meta WHERE name LIKE 'wrap:%' ORDER BY name")
-            .map_err(|e| self.db(e))?;
-        let wraps = st
-            .query_map([], |r| r.get::<_, String>(0))
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.db(e))?;
+        let wraps = self
+            .strings("SELECT substr(name, 6) FROM meta WHERE name LIKE 'wrap:%' ORDER BY name")?;
         Ok((self.meta("identity")?.is_some(), wraps))
+    }
+
+    /// The text column of every row `sql` selects.
+    fn strings(&self, sql: &str) -> Result<Vec<String>, BackendError> {
+        let mut st = self.conn.prepare_cached(sql).map_err(|e| self.db(e))?;
+        st.query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.db(e))
     }
 
     fn corrupt_key(&self) -> BackendError {
@@ -618,14 +620,7 @@ impl VaultFile {
 
     /// Stored keys under `prefix`; the names are in the clear, so no key is needed.
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT key FROM secrets ORDER BY key")
-            .map_err(|e| self.db(e))?;
-        let keys = st
-            .query_map([], |r| r.get::<_, String>(0))
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.db(e))?;
+        let keys = self.strings("SELECT key FROM secrets ORDER BY key")?;
         Ok(super::listed(keys, prefix))
     }
 
