@@ -125,6 +125,20 @@ fn run_child_gets_the_secrets_but_not_the_passphrase() {
         "{}",
         out.stdout
     );
+    // The identity file that unlocks a vault instead is a credential too (empty: not used, so
+    // the passphrase still opens the vault, but the variable is there to leak).
+    let out = p
+        .command(support::ENVREF)
+        .env("ENVREF_VAULT_IDENTITY", "")
+        .args(["run", "--no-mask", "--", "env"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("API_KEY=sk-run-canary"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("ENVREF_VAULT_IDENTITY"), "{stdout}");
 }
 
 #[test]
