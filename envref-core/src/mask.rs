@@ -47,9 +47,16 @@ pub fn plan(
         .iter()
         .filter(|v| v.secret)
         .map(|v| (v.key.to_string(), v.value.as_str()));
+    // A reference whose value is a whole variable's value is already covered (and named).
+    let whole: std::collections::HashSet<&str> = vars
+        .iter()
+        .filter(|v| v.secret)
+        .map(|v| v.value.as_str())
+        .collect();
     let referenced = reference_values
         .iter()
-        .map(|(r, v)| (r.to_string(), v.expose_secret()));
+        .map(|(r, v)| (r.to_string(), v.expose_secret()))
+        .filter(|(_, v)| !whole.contains(v));
     for (name, value) in secret_vars.chain(referenced) {
         if value.len() < MIN_LENGTH {
             too_short.push(name);
