@@ -569,11 +569,7 @@ impl VaultFile {
             .map(|(k, v)| Ok((k, encrypt(&recipient, v.expose_secret().as_bytes())?)))
             .collect::<Result<_, BackendError>>()?;
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| db_error(&path, e))?;
-        refuse_if_locked(&tx, &path)?;
+        let tx = self.write_tx()?;
         {
             let mut st = tx
                 .prepare("INSERT INTO secrets(key, ciphertext, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at")
@@ -587,14 +583,20 @@ impl VaultFile {
         Ok(sealed.len())
     }
 
-    /// Delete a value (no key needed; refused while locked). Returns whether it existed.
-    pub fn delete(&mut self, key: &str) -> Result<bool, BackendError> {
-        let path = self.path.clone();
+    /// An IMMEDIATE transaction for a write, refused while the lock flag is set.
+    fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>, BackendError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| db_error(&path, e))?;
-        refuse_if_locked(&tx, &path)?;
+            .map_err(|e| db_error(&self.path, e))?;
+        refuse_if_locked(&tx, &self.path)?;
+        Ok(tx)
+    }
+
+    /// Delete a value (no key needed; refused while locked). Returns whether it existed.
+    pub fn delete(&mut self, key: &str) -> Result<bool, BackendError> {
+        let path = self.path.clone();
+        let tx = self.write_tx()?;
         let n = tx
             .execute("DELETE FROM secrets WHERE key = ?1", [key])
             .map_err(|e| db_error(&path, e))?;
@@ -606,11 +608,7 @@ impl VaultFile {
     /// whether `from` was stored.
     pub fn copy(&mut self, from: &str, to: &str) -> Result<bool, BackendError> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| db_error(&path, e))?;
-        refuse_if_locked(&tx, &path)?;
+        let tx = self.write_tx()?;
         let n = tx
             .execute("INSERT INTO secrets(key, ciphertext, updated_at) SELECT ?2, ciphertext, ?3 FROM secrets WHERE key = ?1 ON CONFLICT(key) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at", params![from, to, unix_now()])
             .map_err(|e| db_error(&path, e))?;
