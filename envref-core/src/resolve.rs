@@ -648,16 +648,32 @@ mod tests {
 
     #[test]
     fn hints_match_the_failure() {
-        let key_failure = |r: &Reference| KeyFailure {
-            key: "K".into(),
-            location: Location {
-                path: std::path::Path::new("/p/.env").into(),
-                pos: Default::default(),
-            },
-            message: String::new(),
-            references: vec![r.clone()],
-        };
         let r = refs(&["ref://secrets/k"]).remove(0);
+        // The error of a variable that needed `r`, after asking `backend` for it.
+        let error_after = |backend: Fake| {
+            let backends: Vec<Box<dyn Backend>> = vec![Box::new(backend)];
+            let l = lookup(
+                std::slice::from_ref(&r),
+                &backends,
+                &Namespace::new("app", None),
+            );
+            let failure = KeyFailure {
+                key: "K".into(),
+                location: Location {
+                    path: std::path::Path::new("/p/.env").into(),
+                    pos: Default::default(),
+                },
+                message: String::new(),
+                references: vec![r.clone()],
+            };
+            let res = Resolved {
+                failures: vec![failure],
+                hints: l.hints,
+                not_found: l.not_found.into_iter().collect(),
+                ..Default::default()
+            };
+            res.error().unwrap()
+        };
         // A crashed backend: the fix is checking it, never storing the secret.
         let down = Fake {
             error: Some(BackendError::new(
@@ -666,19 +682,7 @@ mod tests {
             )),
             ..fake("p", &[])
         };
-        let backends: Vec<Box<dyn Backend>> = vec![Box::new(down)];
-        let l = lookup(
-            std::slice::from_ref(&r),
-            &backends,
-            &Namespace::new("app", None),
-        );
-        let res = Resolved {
-            failures: vec![key_failure(&r)],
-            hints: l.hints,
-            not_found: l.not_found.into_iter().collect(),
-            ..Default::default()
-        };
-        let e = res.error().unwrap();
+        let e = error_after(down);
         assert!(matches!(e, crate::Error::Unresolved { .. }), "{e:?}");
         let hint = e.hint().unwrap();
         assert!(
@@ -686,21 +690,7 @@ mod tests {
             "{hint}"
         );
         // A backend that answered "not found": storing it is the fix.
-        let backends: Vec<Box<dyn Backend>> = vec![Box::new(fake("p", &[]))];
-        let l = lookup(
-            std::slice::from_ref(&r),
-            &backends,
-            &Namespace::new("app", None),
-        );
-        let res = Resolved {
-            failures: vec![key_failure(&r)],
-            hints: l.hints,
-            not_found: l.not_found.into_iter().collect(),
-            ..Default::default()
-        };
-        assert!(res
-            .error()
-            .unwrap()
+        assert!(error_after(fake("p", &[]))
             .hint()
             .unwrap()
             .contains("envref secret set k"));
