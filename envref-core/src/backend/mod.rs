@@ -202,6 +202,14 @@ pub trait Backend: Send + Sync {
         parallel_get(self, keys)
     }
 
+    /// Look up secrets by their own names in the store, bypassing the project namespace and
+    /// any configured prefix: `ref://<backend>//<name>` and `op://…` references. Answers are in
+    /// the order of `names`. The default treats a name like a full key (right for stores
+    /// without a prefix: keychain, vault, plugins, which get the name verbatim).
+    fn get_raw(&self, names: &[String]) -> Vec<Lookup> {
+        self.get_many(names)
+    }
+
     /// Store `value` under the full `key`, replacing any previous value.
     fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError>;
 
