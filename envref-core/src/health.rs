@@ -302,6 +302,12 @@ pub(crate) fn fix_command(
             .unwrap_or_else(|| crate::backend::backend_hint(&b.name, &b.kind));
         return format!("backend {} is unavailable: {how}", b.name);
     }
+    if r.is_raw() {
+        return format!(
+            "create {} in backend {} with that store's own tool (envref writes only under the project's namespace)",
+            r.key, r.target
+        );
+    }
     let backend = state.map(|b| b.name.clone()).unwrap_or_else(|| {
         if r.is_chain() {
             "<backend>".into()

@@ -1,5 +1,6 @@
 //! `ref://<target>/<key>`: `<target>` is `secrets` (walk the chain) or the configured name of
-//! one backend (ask only that one).
+//! one backend (ask only that one). `ref://<backend>//<name>` names a secret by its own name in
+//! that backend, outside the project namespace (a "raw" reference: read-only, never a chain).
 
 use std::fmt;
 
@@ -8,13 +9,24 @@ pub const PREFIX: &str = "ref://";
 /// The target that means "walk the whole chain".
 pub const CHAIN: &str = "secrets";
 
-/// A parsed `ref://<target>/<key>`.
+/// How a reference's key is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Form {
+    /// `ref://<target>/<key>`: a key in the project's namespace (`<project>/<key>`).
+    Namespaced,
+    /// `ref://<backend>//<name>`: the secret's own name in one backend, used verbatim.
+    Raw,
+}
+
+/// A parsed `ref://<target>/<key>` or `ref://<backend>//<name>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Reference {
     /// [`CHAIN`] (walk every backend in order) or the name of one backend.
     pub target: String,
-    /// The secret's key within the project's namespace.
+    /// The secret's key within the project's namespace, or its own name for [`Form::Raw`].
     pub key: String,
+    /// Namespaced (the default) or raw.
+    pub form: Form,
 }
 
 impl Reference {
@@ -31,10 +43,28 @@ impl Reference {
         if target.is_empty() || !target.chars().all(is_name_char) {
             return Err("invalid reference: the backend part (between ref:// and /) must be `secrets` or a backend name".into());
         }
+        if let Some(name) = key.strip_prefix('/') {
+            return Self::raw(target, name);
+        }
         check_secret_key(key).map_err(|m| format!("invalid reference: {m}"))?;
         Ok(Reference {
             target: target.to_string(),
             key: key.to_string(),
+            form: Form::Namespaced,
+        })
+    }
+
+    fn raw(target: &str, name: &str) -> Result<Reference, String> {
+        if target == CHAIN {
+            return Err(format!(
+                "invalid reference: a secret's own name belongs to one backend; write ref://<backend>//<name>, not ref://{CHAIN}//…"
+            ));
+        }
+        check_raw_name(name).map_err(|m| format!("invalid reference: {m}"))?;
+        Ok(Reference {
+            target: target.to_string(),
+            key: name.to_string(),
+            form: Form::Raw,
         })
     }
 
@@ -42,12 +72,42 @@ impl Reference {
     pub fn is_chain(&self) -> bool {
         self.target == CHAIN
     }
+
+    /// Whether the key is the secret's own name in its backend (outside the namespace).
+    pub fn is_raw(&self) -> bool {
+        self.form == Form::Raw
+    }
 }
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{PREFIX}{}/{}", self.target, self.key)
+        let sep = if self.is_raw() { "//" } else { "/" };
+        write!(f, "{PREFIX}{}{sep}{}", self.target, self.key)
     }
+}
+
+/// A secret's own name in a backend (`ref://<backend>//<name>`): the store's own rules
+/// decide the rest, so only what no store name holds is refused: whitespace, control
+/// characters, quotes, `$`, braces, backslash and backtick (which the `.env` grammar or a shell
+/// would take apart), and a leading `/` (the form already has its `//`).
+pub fn check_raw_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the name after `//` is empty".into());
+    }
+    if name.starts_with('/') {
+        return Err("the name after `//` starts with another `/`".into());
+    }
+    let bad = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '"' | '\'' | '`' | '$' | '{' | '}' | '\\')
+    };
+    if let Some(c) = name.chars().find(|&c| bad(c)) {
+        return Err(format!(
+            "the name after `//` contains {c:?}; a raw name has no whitespace, quotes, `$`, braces or backslashes"
+        ));
+    }
+    Ok(())
 }
 
 fn is_name_char(c: char) -> bool {
@@ -98,6 +158,9 @@ pub(crate) fn parse_history_key(key: &str) -> Option<(&str, u32)> {
 /// A key the user may write (`secret set`, `generate`, `copy`, `rotate`): a valid secret key
 /// that is not in the names reserved for rotation history.
 pub fn check_writable_key(key: &str) -> Result<(), String> {
+    if key.starts_with('/') {
+        return Err("a secret's own name (`ref://<backend>//<name>`) is read-only here: envref writes only under the project's namespace; change that secret with its backend's own tool (aws ssm put-parameter, vault kv put, op item edit)".into());
+    }
     check_secret_key(key)?;
     if key.contains(HISTORY_MARK) {
         return Err(format!(
@@ -167,9 +230,35 @@ mod tests {
             "ref://s/a b",
             "ref://s/a//b",
             "ref://s/../x",
+            "ref://secrets//x",
+            "ref://s//",
+            "ref://s///x",
+            "ref://s//a b",
+            "ref://s//a$b",
         ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn raw_names_are_verbatim_and_print_back() {
+        for (text, name) in [
+            (
+                "ref://ssm//myapp/prod/DATABASE_URL",
+                "myapp/prod/DATABASE_URL",
+            ),
+            (
+                "ref://bao//secret/myapp/db#username",
+                "secret/myapp/db#username",
+            ),
+            ("ref://oci//Stripe-Key.v2", "Stripe-Key.v2"),
+        ] {
+            let r = Reference::parse(text).unwrap();
+            assert!(r.is_raw() && !r.is_chain(), "{text}");
+            assert_eq!(r.key, name);
+            assert_eq!(r.to_string(), text);
+        }
+        assert!(!Reference::parse("ref://ssm/db").unwrap().is_raw());
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use secrecy::SecretString;
 
-use crate::backend::{backend_hint, get_each, Backend, BackendError, ErrorKind, Lookup, Namespace};
+use crate::backend::{
+    backend_hint, get_each, get_each_raw, Backend, BackendError, ErrorKind, Lookup, Namespace,
+};
 use crate::dotenv::Location;
 use crate::evaluate::{evaluate, Failure, RefMode, Var};
 use crate::project::Project;
@@ -103,13 +105,15 @@ impl Chain<'_> {
     }
 
     /// Ask backend `bi` for the pending references it may answer, in scope `scope`, with
-    /// one `get_many` call.
+    /// one `get_many` call (and one `get_raw` call for references by a secret's own name,
+    /// which have no scopes: they are asked in the first).
     fn ask(&mut self, scope: usize, bi: usize) {
         let backend = self.backends[bi].as_ref();
         let eligible: Vec<Reference> = self
             .pending
             .iter()
             .filter(|r| r.is_chain() || r.target == backend.name())
+            .filter(|r| !r.is_raw() || scope == 0)
             .cloned()
             .collect();
         if eligible.is_empty() {
@@ -124,18 +128,42 @@ impl Chain<'_> {
             }
             return;
         }
-        let key_of = |r: &Reference| self.ns.lookup_keys(&r.key).swap_remove(scope);
-        let keys: Vec<String> = eligible
+        let (raw, namespaced): (Vec<Reference>, Vec<Reference>) =
+            eligible.into_iter().partition(Reference::is_raw);
+        let ns = self.ns;
+        self.ask_keys(scope, bi, namespaced, |r| {
+            ns.lookup_keys(&r.key).swap_remove(scope)
+        });
+        self.ask_keys(scope, bi, raw, |r| r.key.clone());
+    }
+
+    /// One call to backend `bi` for the distinct keys of `refs` (`key_of` gives each one's).
+    fn ask_keys(
+        &mut self,
+        scope: usize,
+        bi: usize,
+        refs: Vec<Reference>,
+        key_of: impl Fn(&Reference) -> String,
+    ) {
+        let Some(first) = refs.first() else { return };
+        let raw = first.is_raw();
+        let backend = self.backends[bi].as_ref();
+        let keys: Vec<String> = refs
             .iter()
-            .map(key_of)
+            .map(&key_of)
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let answers: HashMap<String, Lookup> = match get_each(backend, &keys) {
+        let got = if raw {
+            get_each_raw(backend, &keys)
+        } else {
+            get_each(backend, &keys)
+        };
+        let answers: HashMap<String, Lookup> = match got {
             Ok(got) => keys.iter().cloned().zip(got).collect(),
             Err(e) => keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect(),
         };
-        for r in eligible {
+        for r in refs {
             let key = key_of(&r);
             // Several references may share a key (`ref://secrets/k`, `ref://vault/k`).
             if let Some(answer) = answers.get(&key).cloned() {
@@ -182,7 +210,7 @@ impl Chain<'_> {
         // The error is reported with the failure itself; warn only when another backend or
         // scope is still to be asked for this reference.
         let more_backends = r.is_chain() && bi + 1 < self.backends.len();
-        if more_backends || scope + 1 < self.scopes {
+        if more_backends || (!r.is_raw() && scope + 1 < self.scopes) {
             let next = if more_backends {
                 "the next backend"
             } else {
@@ -565,6 +593,10 @@ mod tests {
             }
             all
         }
+        fn get_raw(&self, names: &[String]) -> Vec<Lookup> {
+            let raw: Vec<String> = names.iter().map(|n| format!("raw:{n}")).collect();
+            self.get_many(&raw)
+        }
         fn set(&self, _: &str, _: &SecretString) -> Result<(), BackendError> {
             unreachable!("not used by these tests")
         }
@@ -578,6 +610,37 @@ mod tests {
 
     fn refs(list: &[&str]) -> Vec<Reference> {
         list.iter().map(|r| Reference::parse(r).unwrap()).collect()
+    }
+
+    #[test]
+    fn raw_names_go_verbatim_to_their_backend_once_whatever_the_profile() {
+        let (backends, log) = chain(vec![
+            fake(
+                "a",
+                &[("app/x", "ax"), ("raw:legacy/TOKEN", "wrong backend")],
+            ),
+            fake("b", &[("raw:legacy/TOKEN", "tok")]),
+        ]);
+        let wanted = refs(&["ref://b//legacy/TOKEN", "ref://secrets/x", "ref://b//gone"]);
+        let l = lookup(
+            &wanted,
+            &backends,
+            &Namespace::new("app", Some("dev".into())),
+        );
+        assert_eq!(value(&l, "ref://b//legacy/TOKEN"), "tok");
+        assert_eq!(value(&l, "ref://secrets/x"), "ax");
+        assert_eq!(
+            asked(&log),
+            [
+                "a:app/dev/x",
+                "b:app/dev/x",
+                "b:raw:gone",
+                "b:raw:legacy/TOKEN",
+                "a:app/x"
+            ]
+        );
+        let gone = &l.failures[&refs(&["ref://b//gone"])[0]];
+        assert_eq!(gone, &["b: not found as gone"]);
     }
 
     #[test]

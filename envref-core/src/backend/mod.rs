@@ -260,7 +260,22 @@ pub(crate) fn get_each<B: Backend + ?Sized>(
     backend: &B,
     keys: &[String],
 ) -> Result<Vec<Lookup>, BackendError> {
-    let answers = backend.get_many(keys);
+    checked_answers(backend, keys, backend.get_many(keys))
+}
+
+/// [`get_each`] for secrets' own names ([`Backend::get_raw`]).
+pub(crate) fn get_each_raw<B: Backend + ?Sized>(
+    backend: &B,
+    names: &[String],
+) -> Result<Vec<Lookup>, BackendError> {
+    checked_answers(backend, names, backend.get_raw(names))
+}
+
+fn checked_answers<B: Backend + ?Sized>(
+    backend: &B,
+    keys: &[String],
+    answers: Vec<Lookup>,
+) -> Result<Vec<Lookup>, BackendError> {
     if answers.len() == keys.len() {
         return Ok(answers);
     }
