@@ -66,7 +66,10 @@ pub struct TeamMember {
     pub public_key: String,
 }
 
+// Unknown fields are errors: an option written beside `config:` instead of under it
+// (`command: ./x`) would otherwise be dropped without a word.
 #[derive(Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct BackendEntry {
     #[serde(default)]
     pub name: String,
@@ -411,8 +414,13 @@ pub(crate) fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
         }
         // serde quotes the offending scalar (`invalid type: string "hvs.…"`); it may be a token.
         let msg = without_quoted(&msg);
-        Error::parse(format!("{}{at}: {msg}", file.display()))
-            .with_hint("fix the YAML syntax; see `envref init` for a template")
+        let hint = if msg.contains("unknown field") && msg.starts_with("backends[") {
+            "a backend entry has `name`, `type` and `config`; its options go under `config:` \
+             (`config: {command: ./my-plugin}`)"
+        } else {
+            "fix the YAML syntax; see `envref init` for a template"
+        };
+        Error::parse(format!("{}{at}: {msg}", file.display())).with_hint(hint)
     };
     if text.trim().is_empty() {
         return Ok(ConfigFile::default());
@@ -725,6 +733,18 @@ mod tests {
         let e = load("project: a\nbogus: 1\n").unwrap_err();
         assert!(matches!(e, Error::Config { .. }), "{e:?}");
         assert!(e.to_string().contains("unknown key(s): bogus"));
+        let beside = "project: p\nbackends:\n  - name: files\n    type: plugin\n    command: ./x\n";
+        let e = parse_config(Path::new(".envref.yaml"), beside).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(".envref.yaml:5:5: backends[0]: unknown field `command`"),
+            "{e}"
+        );
+        assert!(
+            e.hint().unwrap().contains("options go under `config:`"),
+            "{:?}",
+            e.hint()
+        );
     }
 
     #[test]
