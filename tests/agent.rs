@@ -246,6 +246,59 @@ fn an_identity_file_unlocks_the_vault() {
     assert!(out.stderr.contains("has no passphrase"), "{}", out.stderr);
 }
 
+#[test]
+fn removing_a_recipient_stops_its_file_but_never_the_last_way_in() {
+    let p = agent_project();
+    let _stop = StopAgent(&p);
+    let key = p.root.join("key.txt");
+    let id = age::x25519::Identity::generate();
+    let secret = secrecy::ExposeSecret::expose_secret(&id.to_string()).to_string();
+    std::fs::write(&key, format!("{secret}\n")).unwrap();
+    let public = id.to_public().to_string();
+    with_passphrase(&p, &["vault", "add-recipient", &public]).ok();
+    let json: serde_json::Value = serde_json::from_str(
+        &p.envref(&["vault", "status", "--format", "json"])
+            .ok()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["passphrase"], true);
+    assert_eq!(json["identity_files"], serde_json::json!([public]));
+    assert_eq!(json["agent"]["holds_key"], false);
+
+    p.envref(&["vault", "remove-recipient", &public]).ok();
+    let mut c = p.envref_cmd(&["resolve"]);
+    c.env("ENVREF_VAULT_IDENTITY", &key);
+    let out = support::run(c).fails(1);
+    assert!(!out.stdout.contains("sk-agent-1"), "{}", out.stdout);
+    assert!(out.stderr.contains("does not unlock"), "{}", out.stderr);
+    let again = p.envref(&["vault", "remove-recipient", &public]).fails(1);
+    assert!(
+        again.stderr.contains("does not unlock the vault"),
+        "{}",
+        again.stderr
+    );
+
+    // A vault only that file unlocks keeps it.
+    let q = Project::with(
+        "project: ci\nbackends:\n  - name: vault\n    type: vault\n",
+        "K=ref://secrets/k\n",
+    );
+    let key_arg = key.display().to_string();
+    q.envref(&["vault", "init", "--identity", &key_arg]).ok();
+    let last = q.envref(&["vault", "remove-recipient", &public]).fails(1);
+    assert!(
+        last.stderr.contains("the only way to unlock"),
+        "{}",
+        last.stderr
+    );
+    let json = q
+        .envref(&["vault", "status", "--format", "json"])
+        .ok()
+        .stdout;
+    assert!(json.contains(&public), "{json}");
+}
+
 /// Every file under `dir` (recursively) that contains `needle`.
 fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     let mut hits = Vec::new();

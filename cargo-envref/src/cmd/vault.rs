@@ -16,6 +16,9 @@ use envref_core::sync::read_identity_file;
 use envref_core::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
 
+use serde::Serialize;
+
+use super::format::OutputFormat;
 use super::write_stdout;
 use crate::{ui, Global};
 
@@ -48,6 +51,9 @@ pub enum VaultCommand {
     },
     /// Whether the vault is locked, what unlocks it, and whether the agent holds its key
     Status {
+        /// Output format
+        #[arg(long, default_value = "plain", ignore_case = true, value_parser = OutputFormat::parser(OutputFormat::REPORT))]
+        format: OutputFormat,
         #[command(flatten)]
         which: Which,
     },
@@ -62,6 +68,15 @@ pub enum VaultCommand {
     /// Let an age identity file unlock the vault: wrap its key to that file's public key
     AddRecipient {
         /// The age public key (age1…) of the identity file; `age-keygen -y FILE` prints it
+        recipient: String,
+        #[command(flatten)]
+        which: Which,
+    },
+    /// Stop an age identity file from unlocking the vault (its wrapped copy of the key is
+    /// deleted). Refused when nothing else would unlock the vault. Someone who already read
+    /// the key with that file keeps it: move the secrets to a new vault to cut them off
+    RemoveRecipient {
+        /// The age public key (age1…) of the identity file, as `vault status` lists it
         recipient: String,
         #[command(flatten)]
         which: Which,
@@ -196,9 +211,12 @@ pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
         VaultCommand::Init { work_factor, which } => init(g, &which, work_factor)?,
         VaultCommand::Lock { which } => lock(g, &which)?,
         VaultCommand::Unlock { ttl, which } => unlock(g, &which, ttl)?,
-        VaultCommand::Status { which } => status(g, &which)?,
+        VaultCommand::Status { format, which } => status(g, &which, format)?,
         VaultCommand::Passwd { work_factor, which } => passwd(g, &which, work_factor)?,
         VaultCommand::AddRecipient { recipient, which } => add_recipient(g, &which, &recipient)?,
+        VaultCommand::RemoveRecipient { recipient, which } => {
+            remove_recipient(g, &which, &recipient)?
+        }
         VaultCommand::Export { force, which } => export(g, &which, force)?,
         VaultCommand::Import { file, force, which } => return import(g, &which, file, force),
     }
@@ -341,55 +359,121 @@ fn shown_duration(secs: u64) -> String {
     }
 }
 
-fn status(g: &Global, which: &Which) -> Result<()> {
+/// `vault status`, as `--format json` prints it.
+#[derive(Serialize)]
+struct VaultStatus {
+    vault: String,
+    locked: bool,
+    recipient: String,
+    /// What unlocks the key: the passphrase, and identity files by public key.
+    passphrase: bool,
+    identity_files: Vec<String>,
+    agent: AgentState,
+}
+
+/// What the agent says about this vault's key.
+#[derive(Serialize, Default)]
+struct AgentState {
+    running: bool,
+    pid: Option<u32>,
+    holds_key: bool,
+    expires_in_secs: Option<u64>,
+    memory_locked: Option<bool>,
+    /// Why the agent could not be asked, when it could not.
+    error: Option<String>,
+}
+
+fn status(g: &Global, which: &Which, format: OutputFormat) -> Result<()> {
     let path = path_for(g, which)?;
     let file = VaultFile::open(&path)?;
     let recipient = file.recipient()?.to_string();
-    let (passphrase, wraps) = file.protections()?;
-    let mut unlocks: Vec<String> = wraps.iter().map(|r| format!("identity file {r}")).collect();
-    if passphrase {
+    let (passphrase, identity_files) = file.protections()?;
+    let status = VaultStatus {
+        vault: path.display().to_string(),
+        locked: file.is_locked()?,
+        agent: agent_state(&recipient),
+        recipient,
+        passphrase,
+        identity_files,
+    };
+    if format == OutputFormat::Json {
+        let json = serde_json::to_string_pretty(&status).expect("vault status serializes");
+        return write_stdout(&format!("{json}\n"));
+    }
+    write_stdout(&status_text(&status))
+}
+
+fn status_text(s: &VaultStatus) -> String {
+    let mut unlocks: Vec<String> = s
+        .identity_files
+        .iter()
+        .map(|r| format!("identity file {r}"))
+        .collect();
+    if s.passphrase {
         unlocks.insert(0, "passphrase".into());
     }
-    let state = if file.is_locked()? {
-        "locked (`envref vault unlock`)"
-    } else {
-        "unlocked"
+    let state = match s.locked {
+        true => "locked (`envref vault unlock`)",
+        false => "unlocked",
     };
-    let mut out = format!(
-        "vault: {}\nstate: {state}\nrecipient: {recipient}\nunlocked by: {}\n",
-        path.display(),
-        unlocks.join(", ")
-    );
-    out.push_str(&format!("agent: {}\n", agent_line(&recipient)));
-    write_stdout(&out)
+    format!(
+        "vault: {}\nstate: {state}\nrecipient: {}\nunlocked by: {}\nagent: {}\n",
+        s.vault,
+        s.recipient,
+        unlocks.join(", "),
+        agent_line(&s.agent)
+    )
+}
+
+/// The agent's state, in a line.
+fn agent_line(a: &AgentState) -> String {
+    if let Some(e) = &a.error {
+        return e.clone();
+    }
+    let pid = a.pid.unwrap_or_default();
+    match (a.running, a.expires_in_secs) {
+        (false, _) => "not running".into(),
+        (true, None) => format!("running (pid {pid}), does not hold this vault's key"),
+        (true, Some(left)) => format!(
+            "holds the key, {} left (pid {pid}, {})",
+            shown_duration(left),
+            match a.memory_locked {
+                Some(true) => "memory locked",
+                _ => "memory not locked against swap: RLIMIT_MEMLOCK is too low, see `ulimit -l`",
+            }
+        ),
+    }
 }
 
 #[cfg(not(unix))]
-fn agent_line(_recipient: &str) -> String {
-    "not available on this platform".into()
+fn agent_state(_recipient: &str) -> AgentState {
+    AgentState {
+        error: Some("not available on this platform".into()),
+        ..AgentState::default()
+    }
 }
 
-/// What the agent says about this vault's key, in a line.
 #[cfg(unix)]
-fn agent_line(recipient: &str) -> String {
+fn agent_state(recipient: &str) -> AgentState {
     let Some(client) = agent::Client::find() else {
-        return "not running".into();
+        return AgentState::default();
     };
     match client.status() {
-        Err(e) => e.message,
-        Ok(s) => match s.keys.iter().find(|k| k.recipient == recipient) {
-            None => format!("running (pid {}), does not hold this vault's key", s.pid),
-            Some(k) => format!(
-                "holds the key, {} left (pid {}, {})",
-                shown_duration(k.expires_in_secs),
-                s.pid,
-                match s.memory_locked {
-                    true => "memory locked",
-                    false =>
-                        "memory not locked against swap: RLIMIT_MEMLOCK is too low, see `ulimit -l`",
-                }
-            ),
+        Err(e) => AgentState {
+            error: Some(e.message),
+            ..AgentState::default()
         },
+        Ok(s) => {
+            let held = s.keys.iter().find(|k| k.recipient == recipient);
+            AgentState {
+                running: true,
+                pid: Some(s.pid),
+                holds_key: held.is_some(),
+                expires_in_secs: held.map(|k| k.expires_in_secs),
+                memory_locked: Some(s.memory_locked),
+                error: None,
+            }
+        }
     }
 }
 
@@ -428,6 +512,18 @@ fn add_recipient(g: &Global, which: &Which, recipient: &str) -> Result<()> {
         "the identity file of {to} now unlocks the vault at {} ({}={{file}} or --identity)",
         path.display(),
         passphrase::IDENTITY_ENV
+    ));
+    Ok(())
+}
+
+fn remove_recipient(g: &Global, which: &Which, recipient: &str) -> Result<()> {
+    let to = envref_core::crypto::parse_recipient(recipient)?;
+    let path = path_for(g, which)?;
+    let mut file = VaultFile::open(&path)?;
+    file.remove_recipient(&to)?;
+    ui::info(&format!(
+        "the identity file of {to} no longer unlocks the vault at {}",
+        path.display()
     ));
     Ok(())
 }

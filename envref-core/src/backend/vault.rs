@@ -529,6 +529,43 @@ impl VaultFile {
             .map_err(|e| self.db(e))
     }
 
+    /// Stop the identity file of `to` from unlocking the vault. No key needed (anyone who can
+    /// write the file can delete a row); refused when it is the last way in, or not one.
+    pub fn remove_recipient(&mut self, to: &age::x25519::Recipient) -> Result<(), BackendError> {
+        let path = self.path.clone();
+        let (to, shown) = (to.to_string(), path.display());
+        let tx = self.write_tx()?;
+        let db = |e| db_error(&path, e);
+        let passphrase: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM meta WHERE name = 'identity'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        let wraps: Vec<String> = tx
+            .prepare("SELECT substr(name, 6) FROM meta WHERE name LIKE 'wrap:%'")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(db)?;
+        if !wraps.contains(&to) {
+            return Err(err(
+                ErrorKind::Failed,
+                format!("vault: {to} does not unlock the vault at {shown}"),
+            )
+            .with_hint("`envref vault status` lists the identity files that do"));
+        }
+        if passphrase == 0 && wraps.len() == 1 {
+            return Err(err(ErrorKind::Failed, format!("vault: {to} is the only way to unlock the vault at {shown}; removing it would lock the secrets away for good"))
+                .with_hint("add another way first: `envref vault add-recipient <age1…>` or `envref vault passwd`"));
+        }
+        tx.execute(
+            "DELETE FROM meta WHERE name = ?1",
+            params![format!("wrap:{to}")],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
     /// Re-wrap the key under a new passphrase, in one transaction: until it commits, the old
     /// passphrase works; after, only the new one. `pause` is the test-only hook of
     /// `PASSWD_PAUSE_ENV`, called after the write and before the commit.
