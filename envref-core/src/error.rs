@@ -170,6 +170,27 @@ macro_rules! plain {
     )*};
 }
 
+/// The `message` and `hint` of any variant, by reference or mutable reference (match
+/// ergonomics): the one list of variants behind `parts` and `parts_mut`.
+macro_rules! message_and_hint {
+    ($error:expr) => {
+        match $error {
+            Error::Io { message, hint, .. }
+            | Error::Parse { message, hint, .. }
+            | Error::Config { message, hint, .. }
+            | Error::Usage { message, hint, .. }
+            | Error::NotFound { message, hint, .. }
+            | Error::Backend { message, hint, .. }
+            | Error::Unresolved { message, hint, .. }
+            | Error::NotAllowed { message, hint, .. }
+            | Error::Crypto { message, hint, .. }
+            | Error::Program { message, hint, .. }
+            | Error::Bounds { message, hint, .. }
+            | Error::Check { message, hint, .. } => (message, hint),
+        }
+    };
+}
+
 impl Error {
     plain! {
         /// See [`Error::Parse`].
@@ -273,37 +294,11 @@ impl Error {
     }
 
     fn parts(&self) -> (&str, &Option<String>) {
-        match self {
-            Error::Io { message, hint, .. }
-            | Error::Parse { message, hint, .. }
-            | Error::Config { message, hint, .. }
-            | Error::Usage { message, hint, .. }
-            | Error::NotFound { message, hint, .. }
-            | Error::Backend { message, hint, .. }
-            | Error::Unresolved { message, hint, .. }
-            | Error::NotAllowed { message, hint, .. }
-            | Error::Crypto { message, hint, .. }
-            | Error::Program { message, hint, .. }
-            | Error::Bounds { message, hint, .. }
-            | Error::Check { message, hint, .. } => (message, hint),
-        }
+        message_and_hint!(self)
     }
 
     fn parts_mut(&mut self) -> (&mut String, &mut Option<String>) {
-        match self {
-            Error::Io { message, hint, .. }
-            | Error::Parse { message, hint, .. }
-            | Error::Config { message, hint, .. }
-            | Error::Usage { message, hint, .. }
-            | Error::NotFound { message, hint, .. }
-            | Error::Backend { message, hint, .. }
-            | Error::Unresolved { message, hint, .. }
-            | Error::NotAllowed { message, hint, .. }
-            | Error::Crypto { message, hint, .. }
-            | Error::Program { message, hint, .. }
-            | Error::Bounds { message, hint, .. }
-            | Error::Check { message, hint, .. } => (message, hint),
-        }
+        message_and_hint!(self)
     }
 
     fn source_slot(&mut self) -> Option<&mut Option<Cause>> {
