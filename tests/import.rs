@@ -309,3 +309,35 @@ fn init_in_a_directory_with_plaintext_secrets_names_import() {
     assert!(!out.stderr.contains("envref import"), "{}", out.stderr);
     assert!(Path::new(&clean.dir.join(".env")).exists());
 }
+
+// ------------------------------------------------------------------ the README's example
+
+#[test]
+fn the_readme_example_runs() {
+    let readme = std::fs::read_to_string(support::root().join("README.md")).unwrap();
+    let section = readme
+        .split("## Moving plaintext into a backend: envref import")
+        .nth(1)
+        .expect("the README section");
+    let script = section.split("```sh\n").nth(1).unwrap();
+    let script = script.split("\n```").next().unwrap();
+    let p = Project::new();
+    let bin_dir = Path::new(support::ENVREF).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let mut c = p.command("bash");
+    c.args(["-e", "-c", script]).env("PATH", path);
+    let out = support::run(c).ok();
+    assert!(
+        p.read(".env").contains(
+            "DB_URL=ref://secrets/db_url   # primary\nGITHUB_TOKEN=ref://secrets/github_token\n"
+        ),
+        "{}",
+        p.read(".env")
+    );
+    assert!(out
+        .stdout
+        .contains("DB_URL=postgres://shop:hunter22@db.internal/shop\n"));
+    assert!(out
+        .stderr
+        .contains("audit: no plaintext secrets found in .env"));
+}
