@@ -192,14 +192,16 @@ fn have_plugins() -> bool {
 }
 
 /// A plugin that passes every request to the Python example store, except that its 3rd `set`
-/// fails: the counter lives in `<root>/sets`.
+/// fails: the counter lives in `<root>/sets`, and each run's operation is logged to `<root>/ops`.
 fn flaky_plugin(p: &Project) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = p.root.join("flaky-plugin");
     let script = format!(
         "#!/usr/bin/env bash\n\
          request=$(cat)\n\
-         if [ \"$(printf '%s' \"$request\" | jq -r .operation)\" = set ]; then\n\
+         op=$(printf '%s' \"$request\" | jq -r .operation)\n\
+         echo \"$op\" >> {root}/ops\n\
+         if [ \"$op\" = set ]; then\n\
          \x20 n=$(( $(cat {root}/sets 2>/dev/null || echo 0) + 1 ))\n\
          \x20 echo $n > {root}/sets\n\
          \x20 if [ $n -eq 3 ]; then echo '{{\"error\":\"injected failure on the 3rd set\"}}'; exit 0; fi\n\
@@ -214,6 +216,13 @@ fn flaky_plugin(p: &Project) -> std::path::PathBuf {
 }
 
 fn plugin_project(env: &str) -> Project {
+    let p = untrusted_plugin_project(env);
+    p.allow();
+    p
+}
+
+/// The flaky plugin's project as a fresh clone has it: `.envref.yaml` not allowed yet.
+fn untrusted_plugin_project(env: &str) -> Project {
     let p = Project::new();
     let command = flaky_plugin(&p);
     p.write(
@@ -224,7 +233,6 @@ fn plugin_project(env: &str) -> Project {
         ),
     );
     p.write(".env", env);
-    p.allow();
     let store = p.root.join("store.json");
     std::fs::write(&store, r#"{"shop/jwt_private_key": "older"}"#).unwrap();
     p.env("ENVREF_PYSTORE", store.display().to_string())
@@ -251,6 +259,25 @@ fn a_backend_failing_half_way_changes_nothing() {
     // The 1st set replaced a value (--force), the 2nd stored one, the 3rd failed: the new one
     // was deleted and the replaced one put back by a 4th set.
     assert_eq!(std::fs::read_to_string(p.root.join("sets")).unwrap(), "4\n");
+    let ops = std::fs::read_to_string(p.root.join("ops")).unwrap();
+    assert_eq!(ops.lines().filter(|op| *op == "delete").count(), 1, "{ops}");
+    assert_eq!(
+        store_file(&p),
+        serde_json::json!({"shop/jwt_private_key": "older"})
+    );
+    assert_eq!(raw(&p, ".env"), env_before().as_bytes());
+}
+
+#[test]
+fn an_untrusted_config_runs_no_plugin_and_changes_nothing() {
+    if !have_plugins() {
+        return;
+    }
+    let p = untrusted_plugin_project(&env_before());
+    let out = p.envref(&["import", "--detect"]).fails(1);
+    no_canary(&out);
+    assert!(out.stderr.contains("run `envref allow`"), "{}", out.stderr);
+    assert!(!p.root.join("ops").exists(), "the plugin ran");
     assert_eq!(
         store_file(&p),
         serde_json::json!({"shop/jwt_private_key": "older"})

@@ -118,7 +118,8 @@ fn selection(a: &ImportArgs, file: &std::path::Path) -> Result<Selection> {
     )
 }
 
-/// The chosen backend in the project's scope, or `-P`'s profile scope.
+/// The chosen backend in the project's scope, or `-P`'s profile scope. Not the active profile
+/// (as `secret set` does): the base file is shared by every profile, so its values belong to all.
 fn open_scope(config: &Config, a: &ImportArgs) -> Result<SecretScope> {
     if let Some(p) = &a.profile {
         envref_core::config::check_profile_name(p)
