@@ -191,9 +191,14 @@ fn have_plugins() -> bool {
     )
 }
 
-/// A plugin that passes every request to the Python example store, except that its 3rd `set`
-/// fails: the counter lives in `<root>/sets`, and each run's operation is logged to `<root>/ops`.
-fn flaky_plugin(p: &Project) -> std::path::PathBuf {
+/// The failure `flaky_plugin` injects on the 3rd `set`.
+const FAIL_3RD_SET: &str =
+    "[ $n -eq 3 ] && { echo '{\"error\":\"injected failure on the 3rd set\"}'; exit 0; }";
+
+/// A plugin that passes every request to the Python example store after running `on_set` (a
+/// bash line that sees the count `$n`) on each `set`: the counter lives in `<root>/sets`, and
+/// each run's operation is logged to `<root>/ops`.
+fn flaky_plugin(p: &Project, on_set: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = p.root.join("flaky-plugin");
     let script = format!(
@@ -204,10 +209,11 @@ fn flaky_plugin(p: &Project) -> std::path::PathBuf {
          if [ \"$op\" = set ]; then\n\
          \x20 n=$(( $(cat {root}/sets 2>/dev/null || echo 0) + 1 ))\n\
          \x20 echo $n > {root}/sets\n\
-         \x20 if [ $n -eq 3 ]; then echo '{{\"error\":\"injected failure on the 3rd set\"}}'; exit 0; fi\n\
+         \x20 {on_set}\n\
          fi\n\
          printf '%s' \"$request\" | {store}\n",
         root = p.root.display(),
+        on_set = on_set.replace("ROOT", &p.root.display().to_string()),
         store = plugin("envref-backend-pystore").display()
     );
     std::fs::write(&path, script).unwrap();
@@ -215,16 +221,16 @@ fn flaky_plugin(p: &Project) -> std::path::PathBuf {
     path
 }
 
-fn plugin_project(env: &str) -> Project {
-    let p = untrusted_plugin_project(env);
+fn plugin_project(env: &str, on_set: &str) -> Project {
+    let p = untrusted_plugin_project(env, on_set);
     p.allow();
     p
 }
 
 /// The flaky plugin's project as a fresh clone has it: `.envref.yaml` not allowed yet.
-fn untrusted_plugin_project(env: &str) -> Project {
+fn untrusted_plugin_project(env: &str, on_set: &str) -> Project {
     let p = Project::new();
-    let command = flaky_plugin(&p);
+    let command = flaky_plugin(&p, on_set);
     p.write(
         ".envref.yaml",
         &format!(
@@ -247,7 +253,7 @@ fn a_backend_failing_half_way_changes_nothing() {
     if !have_plugins() {
         return;
     }
-    let p = plugin_project(&env_before());
+    let p = plugin_project(&env_before(), FAIL_3RD_SET);
     let out = p.envref(&["import", "--detect", "--force"]).fails(1);
     no_canary(&out);
     assert!(
@@ -273,7 +279,7 @@ fn an_untrusted_config_runs_no_plugin_and_changes_nothing() {
     if !have_plugins() {
         return;
     }
-    let p = untrusted_plugin_project(&env_before());
+    let p = untrusted_plugin_project(&env_before(), FAIL_3RD_SET);
     let out = p.envref(&["import", "--detect"]).fails(1);
     no_canary(&out);
     assert!(out.stderr.contains("run `envref allow`"), "{}", out.stderr);
@@ -293,7 +299,7 @@ fn a_file_that_cannot_be_replaced_changes_nothing() {
     // The temp file `.<name>.XXXXXX.tmp` would be longer than a file name may be (even root
     // cannot write it), so the rename never happens, after every secret was stored.
     let name = "e".repeat(245);
-    let p = plugin_project("");
+    let p = plugin_project("", FAIL_3RD_SET);
     p.write(&name, &env_before());
     std::fs::write(p.root.join("sets"), "-10\n").unwrap(); // no injected failure
     let out = p.envref(&["import", &name, "--detect", "--force"]).fails(1);
@@ -313,6 +319,55 @@ fn a_file_that_cannot_be_replaced_changes_nothing() {
         serde_json::json!({"shop/jwt_private_key": "older"})
     );
     assert_eq!(raw(&p, &name), env_before().as_bytes());
+}
+
+#[test]
+fn an_interrupt_half_way_changes_nothing() {
+    use std::process::Stdio;
+    if !have_plugins() {
+        return;
+    }
+    // The 2nd set says it started, then takes long enough for the test to interrupt envref.
+    let p = plugin_project(
+        &env_before(),
+        "[ $n -eq 2 ] && { touch ROOT/waiting; sleep 3; }",
+    );
+    let mut c = p.envref_cmd(&["import", "--detect", "--force"]);
+    let child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiting = p.root.join("waiting");
+    for _ in 0..600 {
+        if waiting.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(waiting.exists(), "the 2nd set never started");
+    let pid = child.id().to_string();
+    let mut kill = p.command("kill");
+    kill.args(["-INT", &pid]);
+    support::run(kill).ok();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("envref import changed nothing: a signal arrived: interrupted"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("canary") && !stderr.contains("Canary"),
+        "{stderr}"
+    );
+    // The 2nd set finished; then the new value was deleted and the replaced one put back.
+    assert_eq!(std::fs::read_to_string(p.root.join("sets")).unwrap(), "3\n");
+    assert_eq!(
+        store_file(&p),
+        serde_json::json!({"shop/jwt_private_key": "older"})
+    );
+    assert_eq!(raw(&p, ".env"), env_before().as_bytes());
 }
 
 // ------------------------------------------------------------------ init names import

@@ -138,11 +138,63 @@ pub fn run(imp: &Import, scope: &SecretScope) -> Result<Plan> {
     let plan = plan(&doc, imp, scope)?;
     check_conflicts(&plan, scope, imp.force)?;
     let new_doc = rewritten(&doc, &plan)?;
-    let undo = store_all(&plan, scope)?;
-    if let Err(e) = new_doc.save() {
+    let interrupts = Interrupts::catch()?;
+    let undo = store_all(&plan, scope, &interrupts)?;
+    if let Err(e) = interrupts.check().and_then(|()| new_doc.save()) {
         return Err(roll_back(scope, undo, e));
     }
     Ok(plan)
+}
+
+/// SIGINT, SIGTERM and SIGHUP while a run stores and writes are noted instead of ending envref
+/// half-way; the run then stops before its next step and undoes what it stored.
+struct Interrupts {
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    #[cfg(unix)]
+    ids: Vec<signal_hook::SigId>,
+    /// The runner's handler (plugins, keychain helpers) would exit at once; while this guard
+    /// lives it leaves the signals alone, as it does for the relay.
+    #[cfg(unix)]
+    _runner: crate::runner::Relaying,
+}
+
+impl Interrupts {
+    fn catch() -> Result<Interrupts> {
+        let flag = std::sync::Arc::default();
+        #[cfg(unix)]
+        {
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+            // Registered before the runner lets go: no signal falls between the two.
+            let mut ids = Vec::new();
+            for signal in [SIGINT, SIGTERM, SIGHUP] {
+                let id = signal_hook::flag::register(signal, std::sync::Arc::clone(&flag))
+                    .map_err(|e| Error::io_while("cannot catch interrupts", e))?;
+                ids.push(id);
+            }
+            let _runner = crate::runner::Relaying::start();
+            Ok(Interrupts { flag, ids, _runner })
+        }
+        #[cfg(not(unix))]
+        Ok(Interrupts { flag })
+    }
+
+    /// An error once a signal arrived.
+    fn check(&self) -> Result<()> {
+        if self.flag.load(std::sync::atomic::Ordering::SeqCst) {
+            let interrupted = std::io::Error::from(std::io::ErrorKind::Interrupted);
+            return Err(Error::io_while("a signal arrived", interrupted));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
 }
 
 fn load(path: &Path) -> Result<Document> {
@@ -302,12 +354,20 @@ struct Undo<'p> {
     old: Option<&'p SecretString>,
 }
 
-/// Store every move that is not stored already; on a failure, undo the ones stored so far.
-fn store_all<'p>(plan: &'p Plan, scope: &SecretScope) -> Result<Vec<Undo<'p>>> {
+/// Store every move that is not stored already; on a failure or an interrupt, undo the ones
+/// stored so far.
+fn store_all<'p>(
+    plan: &'p Plan,
+    scope: &SecretScope,
+    interrupts: &Interrupts,
+) -> Result<Vec<Undo<'p>>> {
     let mut undo = Vec::new();
     for m in plan.moves.iter().filter(|m| m.existing != Existing::Same) {
-        if let Err(e) = scope.backend.set(&m.stored_key, &m.value) {
-            return Err(roll_back(scope, undo, e.into()));
+        let stored = interrupts
+            .check()
+            .and_then(|()| Ok(scope.backend.set(&m.stored_key, &m.value)?));
+        if let Err(e) = stored {
+            return Err(roll_back(scope, undo, e));
         }
         undo.push(Undo {
             stored_key: &m.stored_key,
