@@ -116,7 +116,7 @@ pub fn detect(doc: &Document) -> Vec<String> {
 
 /// The secret key a variable is stored under: its name in lower case (`API_KEY` → `api_key`,
 /// the README's convention).
-pub fn secret_key_for(key: &str) -> String {
+fn secret_key_for(key: &str) -> String {
     key.to_ascii_lowercase()
 }
 
