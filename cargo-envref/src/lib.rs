@@ -101,6 +101,8 @@ pub enum Command {
     Validate(cmd::validate::ValidateArgs),
     /// Find plaintext secrets in committed env files
     Audit(cmd::audit::AuditArgs),
+    /// Move plaintext values from .env into a backend, rewriting each line as a reference
+    Import(cmd::import::ImportArgs),
     /// Open an env file or .envref.yaml in $VISUAL / $EDITOR
     Edit(cmd::edit::EditArgs),
     /// Profiles: list, switch (active_profile), create, diff, export

@@ -88,6 +88,15 @@ pub fn keychain_unavailable() -> Option<crate::backend::BackendError> {
     }
 }
 
+/// The keys of the env file at `path` whose values look like plaintext secrets (`audit`'s
+/// detection, what `envref import --detect` moves); none when it is missing or does not parse.
+#[cfg(feature = "backends")]
+pub fn plaintext_secrets(path: &Path) -> Vec<String> {
+    crate::dotenv::Document::load(path)
+        .map(|doc| crate::import::detect(&doc))
+        .unwrap_or_default()
+}
+
 /// What `direnv allow` made of a new `.envrc`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DirenvAllow {

@@ -80,4 +80,6 @@ pub mod editor;
 #[cfg(feature = "backends")]
 pub mod health;
 #[cfg(feature = "backends")]
+pub mod import;
+#[cfg(feature = "backends")]
 pub mod validate;

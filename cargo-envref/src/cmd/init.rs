@@ -61,7 +61,22 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
             Some(_) => ui::info("Next: `envref vault init`, then `envref secret set <key>` and add KEY=ref://secrets/<key> to .env"),
         }
     }
+    warn_plaintext_secrets(&dir);
     Ok(0)
+}
+
+/// An existing `.env` with plaintext secrets: say so, and how to move them out.
+fn warn_plaintext_secrets(dir: &Path) {
+    let keys = init::plaintext_secrets(&dir.join(".env"));
+    if keys.is_empty() {
+        return;
+    }
+    ui::warn(&format!(
+        ".env holds {} value(s) that look like plaintext secrets: {}",
+        keys.len(),
+        keys.join(", ")
+    ));
+    ui::hint("move them into a backend with `envref import --detect` (add --dry-run to see the plan first)");
 }
 
 /// `--project`, checked, else a name from the directory's.

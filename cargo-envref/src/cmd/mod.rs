@@ -19,6 +19,7 @@ pub mod doctor;
 pub mod edit;
 pub mod env;
 pub mod format;
+pub mod import;
 pub mod init;
 pub mod inject;
 pub mod mask;
@@ -56,6 +57,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Sync(c) => sync::run(g, c),
         Command::Onboard(a) => onboard::run(g, a),
         Command::Allow(a) => allow::run(g, a),
+        Command::Import(a) => import::run(g, a),
     }
 }
 
