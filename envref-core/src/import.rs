@@ -155,7 +155,7 @@ struct Interrupts {
     /// The runner's handler (plugins, keychain helpers) would exit at once; while this guard
     /// lives it leaves the signals alone, as it does for the relay.
     #[cfg(unix)]
-    _runner: crate::runner::Relaying,
+    _runner: crate::runner::SignalsHandled,
 }
 
 impl Interrupts {
@@ -171,7 +171,7 @@ impl Interrupts {
                     .map_err(|e| Error::io_while("cannot catch interrupts", e))?;
                 ids.push(id);
             }
-            let _runner = crate::runner::Relaying::start();
+            let _runner = crate::runner::SignalsHandled::start();
             Ok(Interrupts { flag, ids, _runner })
         }
         #[cfg(not(unix))]
@@ -282,6 +282,7 @@ fn planned_move(key: &str, line: u32, text: &str, imp: &Import, s: &SecretScope)
     let reference = Reference {
         target: imp.target.to_string(),
         key: secret_key.clone(),
+        form: crate::reference::Form::Namespaced,
     };
     Ok(Move {
         key: key.to_string(),

@@ -38,7 +38,7 @@ pub fn become_terminal_leader() -> io::Result<()> {
 /// Run `command` with its output masked; return its status as a shell reports it.
 /// An `Err` means it could not be started (the kind says why, e.g. `NotFound`).
 pub fn run_masked(command: &mut Command, secrets: &Secrets) -> io::Result<i32> {
-    let _relaying = crate::runner::Relaying::start();
+    let _relaying = crate::runner::SignalsHandled::start();
     let signals = signal_hook::iterator::Signals::new(FORWARDED)?;
     let session = if termios::isatty(io::stdout()) {
         Session::on_terminal(command)?

@@ -449,15 +449,15 @@ struct Live {
     paths: Vec<PathBuf>,
     /// Children in envref's own process group (cargo under `cargo envref`): passed the signal.
     forward: Vec<u32>,
-    /// Masked runs under way ([`Relaying`]): they pass signals on and exit with the child.
-    relaying: usize,
+    /// Guards ([`SignalsHandled`]) of code that handles the signals itself (masked runs, import).
+    handled_elsewhere: usize,
 }
 
 static LIVE: Mutex<Live> = Mutex::new(Live {
     groups: Vec::new(),
     paths: Vec::new(),
     forward: Vec::new(),
-    relaying: 0,
+    handled_elsewhere: 0,
 });
 
 /// The registry, with the signal handler installed before anything is recorded in it.
@@ -484,7 +484,7 @@ fn install_interrupt_handler() {
                 for signal in signals.forever() {
                     // Held until exit: nothing starts and no file is created once cleanup begins.
                     let live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
-                    if live.relaying > 0 {
+                    if live.handled_elsewhere > 0 {
                         continue;
                     }
                     for id in &live.groups {
@@ -538,22 +538,22 @@ impl Drop for ForwardSignals {
     }
 }
 
-/// While this guard lives, envref relays a child's output (see [`crate::relay`]): the interrupt
-/// handler leaves SIGINT, SIGTERM and SIGHUP to the relay, which passes them on and then exits
-/// with the child's status.
-pub struct Relaying(());
+/// While this guard lives, the code that holds it handles SIGINT, SIGTERM and SIGHUP itself,
+/// so the interrupt handler leaves them to it: the output relay ([`crate::relay`]) passes them
+/// to the child and exits with its status; `import` undoes its run before it stops.
+pub struct SignalsHandled(());
 
-impl Relaying {
-    /// Enter relaying; dropping the guard leaves it.
-    pub fn start() -> Relaying {
-        registry().relaying += 1;
-        Relaying(())
+impl SignalsHandled {
+    /// Take the signals over; dropping the guard gives them back.
+    pub fn start() -> SignalsHandled {
+        registry().handled_elsewhere += 1;
+        SignalsHandled(())
     }
 }
 
-impl Drop for Relaying {
+impl Drop for SignalsHandled {
     fn drop(&mut self) {
-        registry().relaying -= 1;
+        registry().handled_elsewhere -= 1;
     }
 }
 
