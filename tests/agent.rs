@@ -129,6 +129,49 @@ fn unlock_once_then_read_without_the_passphrase() {
     assert!(out.stderr.contains("passphrase required"), "{}", out.stderr);
 }
 
+/// The child half of `the_loader_reads_through_the_agent`: the in-process Loader, run in a
+/// process of its own with the project's environment (ignored in a plain run).
+#[test]
+#[ignore = "run by the_loader_reads_through_the_agent in a child process"]
+fn loader_child() {
+    let vars = envref_core::loader::Loader::new()
+        .load()
+        .expect("the loader resolves");
+    let key = vars.iter().find(|v| &*v.key == "API_KEY").expect("API_KEY");
+    println!("LOADED API_KEY={}", key.value);
+}
+
+#[test]
+fn the_loader_reads_through_the_agent() {
+    let p = agent_project();
+    let _stop = StopAgent(&p);
+    let loader = || {
+        let mut c = p.command(std::env::current_exe().unwrap());
+        c.args([
+            "loader_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ]);
+        support::run(c)
+    };
+    // No agent and no passphrase: the loader cannot read the vault.
+    let out = loader();
+    assert!(!out.stdout.contains("LOADED"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("passphrase") || out.stderr.contains("passphrase"),
+        "{out:?}"
+    );
+    with_passphrase(&p, &["vault", "unlock", "--for", "60s"]).ok();
+    let out = loader().ok();
+    assert!(
+        out.stdout.contains("LOADED API_KEY=sk-agent-1\n"),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn the_key_expires() {
     let p = agent_project();
