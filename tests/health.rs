@@ -314,6 +314,91 @@ fn onboard_shows_descriptions_and_does_not_require_optional_secrets() {
     assert_eq!(out.stdout, "OK: project app: 2/2 references resolve\n");
 }
 
+/// An optional secret that no backend has resolves to the schema's default (or empty), with a
+/// note naming the variable; never when a backend failed.
+#[test]
+fn resolve_gives_a_missing_optional_secret_its_default_with_a_note() {
+    let p = declared_project();
+    set_secret(&p, "db_url", "postgres://h/db", &[]);
+    let out = p.envref(&["resolve"]).ok();
+    assert_eq!(
+        out.stdout,
+        "APP=1\nDB_URL=postgres://h/db\nSENTRY_DSN=https://none@sentry.invalid/0\n"
+    );
+    assert!(
+        out.stderr.contains(
+            "SENTRY_DSN: ref://secrets/sentry_dsn is in no backend; optional in .env.schema.json, so it gets its default"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("sentry.invalid"), "{}", out.stderr);
+    // `run` delivers it (treated as the secret it stands for, so masked unless --no-mask).
+    let out = p
+        .envref(&["run", "--no-mask", "--", "printenv", "SENTRY_DSN"])
+        .ok();
+    assert_eq!(out.stdout, "https://none@sentry.invalid/0\n");
+    // Without a default: the empty value.
+    p.write(
+        ".env.schema.json",
+        r#"{"keys": {"SENTRY_DSN": {"required": false}}}"#,
+    );
+    let out = p.envref(&["resolve"]).ok();
+    assert!(out.stdout.ends_with("\nSENTRY_DSN=\n"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("so it gets an empty value"),
+        "{}",
+        out.stderr
+    );
+    // A backend error is not "not found": the reference fails as any other.
+    let mut c = p.envref_cmd(&["resolve"]);
+    c.env("ENVREF_VAULT_PASSPHRASE", "wrong passphrase");
+    let out = run(c).fails(1);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("SENTRY_DSN") && !out.stderr.contains("optional in"),
+        "{}",
+        out.stderr
+    );
+    // Stored, the backend's value wins over the default.
+    p.write(".env.schema.json", DECLARED_SCHEMA);
+    set_secret(&p, "sentry_dsn", "https://k@sentry.example/1", &[]);
+    let out = p.envref(&["resolve", "--format", "json"]).ok();
+    assert!(
+        out.stdout.contains("https://k@sentry.example/1"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stderr.contains("optional in"), "{}", out.stderr);
+}
+
+/// "Not found" in one backend while another fails is not absent: no default, a failure.
+#[test]
+fn a_failing_backend_in_the_chain_keeps_an_optional_secret_missing() {
+    let p = declared_project();
+    let broken = p.root.join("broken-plugin");
+    std::fs::write(&broken, "#!/bin/sh\necho 'store offline' >&2\nexit 3\n").unwrap();
+    chmod_x(&broken);
+    let extra = format!(
+        "  - name: broken\n    type: plugin\n    config:\n      command: {}\n",
+        broken.display()
+    );
+    p.write_allowed_config(&format!("{VAULT}{extra}"));
+    set_secret(&p, "db_url", "postgres://h/db", &[]);
+    let out = p.envref(&["resolve"]).fails(1);
+    assert!(
+        out.stderr.contains("SENTRY_DSN") && !out.stderr.contains("optional in"),
+        "{}",
+        out.stderr
+    );
+    let out = p.envref(&["status"]).fails(1);
+    assert!(
+        out.stdout.contains("  missing  sentry_dsn"),
+        "{}",
+        out.stdout
+    );
+}
+
 /// Go defect: `status` ignored profile-scoped secrets.
 #[test]
 fn status_resolves_profile_scoped_secrets() {

@@ -352,16 +352,7 @@ impl Config {
         let backends = backend_specs(&entries, backends_configured, &root, &mut problems);
         let team = p.team.or(g.team).unwrap_or_default();
         let mask = p.mask.or(g.mask).unwrap_or(true);
-        let precedence = match p.precedence.or(g.precedence).as_deref() {
-            None => Precedence::default(),
-            Some(s) => Precedence::parse(s).unwrap_or_else(|| {
-                problems.push(format!(
-                    "precedence: {s:?} is not one of: {} (files: the env files win over an exported variable; environment: the exported variable wins)",
-                    Precedence::NAMES.join(", ")
-                ));
-                Precedence::default()
-            }),
-        };
+        let precedence = precedence_option(p.precedence.or(g.precedence), &mut problems);
         for (i, m) in team.iter().enumerate() {
             if m.name.trim().is_empty() {
                 problems.push(format!("team[{i}]: name is required"));
@@ -437,6 +428,20 @@ impl Config {
             .with_hint(format!("configured backends: {}", names.join(", ")))
         })
     }
+}
+
+/// `precedence:` as written; an unknown value is a problem naming the choices.
+fn precedence_option(value: Option<String>, problems: &mut Vec<String>) -> Precedence {
+    let Some(s) = value else {
+        return Precedence::default();
+    };
+    Precedence::parse(&s).unwrap_or_else(|| {
+        problems.push(format!(
+            "precedence: {s:?} is not one of: {} (files: the env files win over an exported variable; environment: the exported variable wins)",
+            Precedence::NAMES.join(", ")
+        ));
+        Precedence::default()
+    })
 }
 
 /// Walk up from `start` to the nearest `.envref.yaml`.

@@ -288,21 +288,22 @@ pub(crate) fn absent(lookups: &crate::resolve::Lookups, r: &Reference) -> bool {
 }
 
 /// Give each optional reference that no backend has its stand-in value (never on a backend
-/// error). Returns a note per reference, naming the variables, never a value. Reads the schema
-/// only when something was not found.
+/// error). Returns a note per reference, naming the variables, never a value. The stand-in
+/// is treated as the secret it stands for (masked by `run`). Reads the schema only when
+/// something was not found.
 pub(crate) fn fill_optional(
     project: &Project,
     lookups: &mut crate::resolve::Lookups,
 ) -> Vec<String> {
+    let mut notes = Vec::new();
     if lookups.not_found.is_empty() {
-        return Vec::new();
+        return notes;
     }
     let schema = match Schema::of_project(project) {
         Ok(Some(s)) => s,
-        Ok(None) => return Vec::new(),
+        Ok(None) => return notes,
         Err(e) => return vec![format!("{e}; its defaults are not used")],
     };
-    let mut notes = Vec::new();
     for (r, o) in optional_references(project, &schema) {
         if !absent(lookups, &r) {
             continue;
