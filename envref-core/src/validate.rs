@@ -9,7 +9,7 @@
 //! The declarations serve more than `validate`: `status` and `onboard` show a key's
 //! `description`; a variable declared `"required": false` whose whole value is a reference
 //! is optional: when no backend has the secret (every backend said not found, none failed),
-//! it resolves to its `default`, or to an empty value, with a note (see [`fill_optional`]).
+//! it resolves to its `default`, or to an empty value, with a note (see [`optional_references`]).
 //!
 //! Values are checked as the project defines them, without asking any backend: a key whose
 //! value needs a secret counts as present, and its type is not checked. Messages never
