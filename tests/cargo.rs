@@ -150,6 +150,12 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
         out.stdout
     ); // resolved by cargo envref
     assert!(out.stdout.contains("REGION=us-east-2\n"), "{}", out.stdout);
+    // `SENTRY_DSN=` in .env: declared without a value, so envref!(…, optional) is None.
+    assert!(
+        out.stdout.contains("SENTRY_DSN=(unset)\n"),
+        "{}",
+        out.stdout
+    );
     // The secret went nowhere near target/: not in build-script output, not in the binary.
     let secret = b"sk-rust-app-demo";
     let mut scanned = 0;

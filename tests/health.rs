@@ -152,6 +152,253 @@ fn status_missing_secret_exits_1_with_the_exact_fix() {
     assert!(!out.stdout.contains("missing  db_pass"), "{}", out.stdout);
 }
 
+const DECLARED_SCHEMA: &str = r#"{"keys": {
+  "DB_URL": {"description": "Postgres URL of the\n orders database", "required": true},
+  "SENTRY_DSN": {"description": "Where errors are reported", "required": false, "default": "https://none@sentry.invalid/0"},
+  "APP": {"type": "number"}
+}}"#;
+
+/// A project whose schema describes its two secrets; SENTRY_DSN is optional with a default.
+fn declared_project() -> Project {
+    let p = vault_project(
+        "",
+        "APP=1\nDB_URL=ref://secrets/db_url\nSENTRY_DSN=ref://secrets/sentry_dsn\n",
+    );
+    p.write(".env.schema.json", DECLARED_SCHEMA);
+    p
+}
+
+#[test]
+fn status_shows_descriptions_and_reports_optional_secrets_as_optional() {
+    let p = declared_project();
+    let out = p.envref(&["status"]).fails(1);
+    assert!(
+        out.stdout.contains("Secrets:  0 of 2 resolved, 1 optional"),
+        "{}",
+        out.stdout
+    );
+    // The description follows the fix as a shell comment: the line still pastes as it is.
+    assert!(
+        out.stdout.contains(
+            "fix: envref secret set db_url --backend vault  # DB_URL: Postgres URL of the orders database\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("  optional sentry_dsn  used by SENTRY_DSN"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("not a failure: declared \"required\": false in .env.schema.json, so it gets its default"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("sentry.invalid"),
+        "a default is a value: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("error: status: 1 of 2 secret(s) missing"),
+        "{}",
+        out.stderr
+    );
+    let j = json(&p.envref(&["status", "--format", "json"]).fails(1).stdout);
+    let db = &j["secrets"][0];
+    assert_eq!(
+        db["description"],
+        "DB_URL: Postgres URL of the orders database"
+    );
+    assert!(db.get("optional").is_none(), "{db}");
+    assert_eq!(j["secrets"][1]["optional"], true);
+    assert_eq!(j["secrets"][1]["has_default"], true);
+    // Only the required one is needed for status to pass.
+    set_secret(&p, "db_url", "postgres://h/db", &[]);
+    let out = p.envref(&["status"]).ok();
+    assert!(
+        out.stdout.contains("  optional sentry_dsn"),
+        "{}",
+        out.stdout
+    );
+    // Stored, an optional secret is simply resolved.
+    set_secret(&p, "sentry_dsn", "https://k@sentry.example/1", &[]);
+    let out = p.envref(&["status"]).ok();
+    assert!(
+        out.stdout.contains("Secrets:  2 of 2 resolved\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// "required": false counts only when it is written, and only when no backend failed.
+#[test]
+fn status_optional_needs_an_explicit_false_and_a_clean_not_found() {
+    let p = declared_project();
+    p.write(
+        ".env.schema.json",
+        r#"{"keys": {"SENTRY_DSN": {"description": "d"}, "DB_URL": {"required": false}}}"#,
+    );
+    set_secret(&p, "db_url", "x", &[]);
+    let out = p.envref(&["status"]).fails(1);
+    assert!(
+        out.stdout.contains("  missing  sentry_dsn"),
+        "{}",
+        out.stdout
+    );
+    // A backend that fails is not "not found": the optional secret is missing, not optional.
+    let p = declared_project();
+    p.write(".env.schema.json", DECLARED_SCHEMA);
+    let mut c = p.envref_cmd(&["status"]);
+    c.env("ENVREF_VAULT_PASSPHRASE", "wrong passphrase");
+    let out = run(c).fails(1);
+    assert!(
+        out.stdout.contains("  missing  sentry_dsn"),
+        "{}",
+        out.stdout
+    );
+    // A schema that does not parse is named, with its position, and status goes on.
+    p.write(".env.schema.json", "{\"keys\": {\"A\": }}");
+    let out = p.envref(&["status"]).fails(1);
+    assert!(
+        out.stderr.contains(".env.schema.json:1:") && out.stderr.contains("invalid schema"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn onboard_shows_descriptions_and_does_not_require_optional_secrets() {
+    let p = declared_project();
+    let out = p.envref(&["onboard", "--dry-run"]).ok();
+    assert_eq!(
+        out.stdout,
+        "DB_URL  ref://secrets/db_url  -> app/db_url in backend vault  # DB_URL: Postgres URL of the orders database\n\
+         SENTRY_DSN  ref://secrets/sentry_dsn  -> app/sentry_dsn in backend vault  (optional)  # SENTRY_DSN: Where errors are reported\n"
+    );
+    if !support::available("python3", support::have("python3")) {
+        return;
+    }
+    let driver = support::root().join("tests/support/pty-answer.py");
+    let mut cmd = p.command("python3");
+    cmd.arg(&driver)
+        .args([
+            "[1/2] DB_URL: Postgres URL of the orders database (ref://secrets/db_url -> app/db_url in vault): ",
+            "postgres://typed",
+            "[2/2] SENTRY_DSN: Where errors are reported (optional) (ref://secrets/sentry_dsn",
+            "",
+        ])
+        .arg("--")
+        .arg(support::ENVREF)
+        .arg("onboard");
+    // The optional one was skipped, and onboard still ends with the OK line.
+    let out = support::run(cmd).ok();
+    assert!(
+        out.stdout.contains("stored app/db_url in vault"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("OK: project app: 2/2 references resolve"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("postgres://typed"), "{}", out.stdout);
+    // Without a terminal, only optional secrets missing is not a failure.
+    let out = p.envref(&["onboard"]).ok();
+    assert!(out.stderr.contains("missing: SENTRY_DSN"), "{}", out.stderr);
+    assert_eq!(out.stdout, "OK: project app: 2/2 references resolve\n");
+}
+
+/// An optional secret that no backend has resolves to the schema's default (or empty), with a
+/// note naming the variable; never when a backend failed.
+#[test]
+fn resolve_gives_a_missing_optional_secret_its_default_with_a_note() {
+    let p = declared_project();
+    set_secret(&p, "db_url", "postgres://h/db", &[]);
+    let out = p.envref(&["resolve"]).ok();
+    assert_eq!(
+        out.stdout,
+        "APP=1\nDB_URL=postgres://h/db\nSENTRY_DSN=https://none@sentry.invalid/0\n"
+    );
+    assert!(
+        out.stderr.contains(
+            "SENTRY_DSN: ref://secrets/sentry_dsn is in no backend; optional in .env.schema.json, so it gets its default"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("sentry.invalid"), "{}", out.stderr);
+    // `run` delivers it (treated as the secret it stands for, so masked unless --no-mask).
+    let out = p
+        .envref(&["run", "--no-mask", "--", "printenv", "SENTRY_DSN"])
+        .ok();
+    assert_eq!(out.stdout, "https://none@sentry.invalid/0\n");
+    // Without a default: the empty value.
+    p.write(
+        ".env.schema.json",
+        r#"{"keys": {"SENTRY_DSN": {"required": false}}}"#,
+    );
+    let out = p.envref(&["resolve"]).ok();
+    assert!(out.stdout.ends_with("\nSENTRY_DSN=\n"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("so it gets an empty value"),
+        "{}",
+        out.stderr
+    );
+    // A backend error is not "not found": the reference fails as any other.
+    let mut c = p.envref_cmd(&["resolve"]);
+    c.env("ENVREF_VAULT_PASSPHRASE", "wrong passphrase");
+    let out = run(c).fails(1);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("SENTRY_DSN") && !out.stderr.contains("optional in"),
+        "{}",
+        out.stderr
+    );
+    // Stored, the backend's value wins over the default.
+    p.write(".env.schema.json", DECLARED_SCHEMA);
+    set_secret(&p, "sentry_dsn", "https://k@sentry.example/1", &[]);
+    let out = p.envref(&["resolve", "--format", "json"]).ok();
+    assert!(
+        out.stdout.contains("https://k@sentry.example/1"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stderr.contains("optional in"), "{}", out.stderr);
+}
+
+/// "Not found" in one backend while another fails is not absent: no default, a failure.
+#[test]
+fn a_failing_backend_in_the_chain_keeps_an_optional_secret_missing() {
+    let p = declared_project();
+    let broken = p.root.join("broken-plugin");
+    std::fs::write(&broken, "#!/bin/sh\necho 'store offline' >&2\nexit 3\n").unwrap();
+    chmod_x(&broken);
+    let extra = format!(
+        "  - name: broken\n    type: plugin\n    config:\n      command: {}\n",
+        broken.display()
+    );
+    p.write_allowed_config(&format!("{VAULT}{extra}"));
+    set_secret(&p, "db_url", "postgres://h/db", &[]);
+    let out = p.envref(&["resolve"]).fails(1);
+    assert!(
+        out.stderr.contains("SENTRY_DSN") && !out.stderr.contains("optional in"),
+        "{}",
+        out.stderr
+    );
+    let out = p.envref(&["status"]).fails(1);
+    assert!(
+        out.stdout.contains("  missing  sentry_dsn"),
+        "{}",
+        out.stdout
+    );
+}
+
 /// Go defect: `status` ignored profile-scoped secrets.
 #[test]
 fn status_resolves_profile_scoped_secrets() {

@@ -25,6 +25,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "backends",
     "team",
     "mask",
+    "precedence",
 ];
 
 /// The file as written (all fields optional so the global file can fill gaps).
@@ -47,6 +48,9 @@ pub(crate) struct ConfigFile {
     /// `envref run` and `cargo envref` mask secret values in the program's output (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask: Option<bool>,
+    /// `files` (default) or `environment`: see [`Precedence`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precedence: Option<String>,
 }
 
 /// A `profiles.<name>` entry.
@@ -209,6 +213,78 @@ pub struct Config {
     pub team: Vec<TeamMember>,
     /// Mask secret values in `run`'s and `cargo envref`'s program output unless told otherwise.
     pub mask: bool,
+    /// Whether the env files or the process environment win for a variable both define.
+    pub precedence: Precedence,
+}
+
+/// Which value a variable gets when the env files define it and the process environment
+/// already has it: `precedence:` in `.envref.yaml`, `--precedence` on `resolve`, `run` and
+/// `cargo envref`, `Loader::precedence`. [`Precedence::apply`] is the one place it is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precedence {
+    /// The env files win (the default): the project runs with the values it declares,
+    /// whatever happens to be exported in the shell.
+    #[default]
+    Files,
+    /// An exported variable wins, as with dotenvy, python-dotenv and docker compose: the env
+    /// file's definition of it is not used (a reference in it is not even looked up).
+    Environment,
+}
+
+impl Precedence {
+    /// The names `precedence:` and `--precedence` accept.
+    pub const NAMES: &'static [&'static str] = &["files", "environment"];
+
+    /// `files` or `environment`.
+    pub fn parse(s: &str) -> Option<Precedence> {
+        match s {
+            "files" => Some(Precedence::Files),
+            "environment" => Some(Precedence::Environment),
+            _ => None,
+        }
+    }
+
+    /// Apply `flag`, else the project's `precedence:`, to the project's merged layers (see
+    /// [`Precedence::apply`]). Returns warnings.
+    pub fn apply_to(
+        project: &mut crate::project::Project,
+        flag: Option<Precedence>,
+    ) -> Vec<String> {
+        flag.unwrap_or(project.config.precedence)
+            .apply(&mut project.merged)
+    }
+
+    /// With [`Precedence::Environment`], give every variable that the process environment has
+    /// that value, as literal text, in place of its definition. Returns warnings (a value that
+    /// is not UTF-8 cannot be used; the file's definition stays).
+    pub fn apply(self, merged: &mut crate::layers::Merged) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self == Precedence::Files {
+            return warnings;
+        }
+        for d in merged.definitions_mut() {
+            match std::env::var(&*d.key) {
+                Ok(v) => {
+                    d.value = crate::dotenv::Value::Template(crate::template::Template::literal(v))
+                }
+                Err(std::env::VarError::NotUnicode(_)) => warnings.push(format!(
+                    "{}: {}: the exported value is not UTF-8, so the file's value is used",
+                    d.location, d.key
+                )),
+                Err(std::env::VarError::NotPresent) => {}
+            }
+        }
+        warnings
+    }
+}
+
+impl fmt::Display for Precedence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precedence::Files => "files",
+            Precedence::Environment => "environment",
+        })
+    }
 }
 
 impl Config {
@@ -279,6 +355,7 @@ impl Config {
         let backends = backend_specs(&entries, backends_configured, &root, &mut problems);
         let team = p.team.or(g.team).unwrap_or_default();
         let mask = p.mask.or(g.mask).unwrap_or(true);
+        let precedence = precedence_option(p.precedence.or(g.precedence), &mut problems);
         for (i, m) in team.iter().enumerate() {
             if m.name.trim().is_empty() {
                 problems.push(format!("team[{i}]: name is required"));
@@ -303,6 +380,7 @@ impl Config {
             backends_configured,
             team,
             mask,
+            precedence,
         })
     }
 
@@ -353,6 +431,20 @@ impl Config {
             .with_hint(format!("configured backends: {}", names.join(", ")))
         })
     }
+}
+
+/// `precedence:` as written; an unknown value is a problem naming the choices.
+fn precedence_option(value: Option<String>, problems: &mut Vec<String>) -> Precedence {
+    let Some(s) = value else {
+        return Precedence::default();
+    };
+    Precedence::parse(&s).unwrap_or_else(|| {
+        problems.push(format!(
+            "precedence: {s:?} is not one of: {} (files: the env files win over an exported variable; environment: the exported variable wins)",
+            Precedence::NAMES.join(", ")
+        ));
+        Precedence::default()
+    })
 }
 
 /// Walk up from `start` to the nearest `.envref.yaml`.

@@ -23,6 +23,7 @@ use crate::project::Project;
 use crate::reference::Reference;
 use crate::resolve::{lookup, plan, Lookups};
 use crate::runner::{Invocation, RunError};
+use crate::validate::{absent, optional_references, Schema};
 
 /// Whether a backend can be used right now, found without reading a secret or prompting.
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +110,16 @@ pub struct SecretState {
     /// The command that stores it, when not resolved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// The schema's descriptions of the variables that use it (`KEY: description`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Not resolved, but not a failure: its variables are declared `"required": false` and
+    /// no backend has it, so it resolves to their default (or an empty value).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
+    /// For an optional secret: whether a declared default stands in (else an empty value).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub has_default: bool,
 }
 
 /// How many variables the project defines, and how many of them need a secret.
@@ -150,9 +161,9 @@ pub struct Status {
 }
 
 impl Status {
-    /// The references no backend has.
+    /// The references no backend has, except optional ones.
     pub fn missing(&self) -> impl Iterator<Item = &SecretState> {
-        self.secrets.iter().filter(|s| !s.resolved)
+        self.secrets.iter().filter(|s| !s.resolved && !s.optional)
     }
 }
 
@@ -178,7 +189,12 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
             None => check_backend(spec, b.as_ref(), &ns),
         })
         .collect();
-    let secrets = secret_states(project, &refs, &lookups, &states);
+    let mut warnings = project.merged.warnings().to_vec();
+    let schema = Schema::of_project(project).unwrap_or_else(|e| {
+        warnings.push(format!("{e}; descriptions and optional keys are not used"));
+        None
+    });
+    let secrets = secret_states(project, &refs, &lookups, &states, schema.as_ref());
 
     let with = evaluate(&project.merged, RefMode::Resolved(&lookups.secrets), false);
     let problems: Vec<String> = with
@@ -190,9 +206,8 @@ pub fn status(project: &Project, backends: &[Box<dyn Backend>]) -> Status {
         })
         .collect();
 
-    let mut warnings = project.merged.warnings().to_vec();
     warnings.extend(lookups.warnings);
-    let ok = secrets.iter().all(|s| s.resolved) && problems.is_empty();
+    let ok = secrets.iter().all(|s| s.resolved || s.optional) && problems.is_empty();
     Status {
         project: config.project.clone(),
         profile: project.profile.clone(),
@@ -231,7 +246,11 @@ fn secret_states(
     refs: &[Reference],
     lookups: &Lookups,
     states: &[BackendState],
+    schema: Option<&Schema>,
 ) -> Vec<SecretState> {
+    let optional = schema
+        .map(|s| optional_references(project, s))
+        .unwrap_or_default();
     let mut users: BTreeMap<&Reference, Vec<String>> = BTreeMap::new();
     for d in project.merged.definitions() {
         for r in d.value.references() {
@@ -241,10 +260,15 @@ fn secret_states(
     refs.iter()
         .map(|r| {
             let found = lookups.found.get(r);
+            let variables = users.get(r).cloned().unwrap_or_default();
+            let stand_in = optional.get(r).filter(|_| absent(lookups, r));
             SecretState {
                 reference: r.to_string(),
                 key: r.key.clone(),
-                variables: users.get(r).cloned().unwrap_or_default(),
+                description: schema.and_then(|s| s.describe(&variables)),
+                optional: stand_in.is_some(),
+                has_default: stand_in.is_some_and(|o| o.has_default),
+                variables,
                 resolved: found.is_some(),
                 backend: found.map(|(backend, _)| backend.clone()),
                 stored_as: found.map(|(_, stored)| stored.clone()),

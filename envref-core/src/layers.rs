@@ -174,6 +174,11 @@ impl Merged {
         &self.defs
     }
 
+    /// Every definition, to change values in place (keys and order stay).
+    pub(crate) fn definitions_mut(&mut self) -> &mut [Definition] {
+        &mut self.defs
+    }
+
     /// The definition of `key`.
     pub fn get(&self, key: &str) -> Option<&Definition> {
         self.index_of(key).map(|i| &self.defs[i])

@@ -1,12 +1,13 @@
 //! `envref onboard`'s plan: every secret the project references that no backend has, the
 //! variables that use it, and the backend and key it will be stored under.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::backend::Backend;
 use crate::project::Project;
 use crate::reference::Reference;
 use crate::resolve::{lookup, plan};
+use crate::validate::{absent, optional_references, Schema};
 
 /// One missing secret and where it will go.
 pub struct MissingSecret {
@@ -19,6 +20,10 @@ pub struct MissingSecret {
     pub backend: Option<usize>,
     /// The key in the project's namespace (profile scope when a profile is in effect).
     pub key: String,
+    /// The schema's descriptions of its variables (`KEY: description`).
+    pub description: Option<String>,
+    /// Its variables are declared `"required": false`: without it they get their default.
+    pub optional: bool,
 }
 
 impl MissingSecret {
@@ -28,7 +33,28 @@ impl MissingSecret {
             Some(i) => format!("{} in backend {}", self.key, backends[i].name()),
             None => format!("no backend named {} is configured", self.reference.target),
         };
-        format!("{}  {}  -> {place}", self.vars.join(", "), self.reference)
+        let mut line = format!("{}  {}  -> {place}", self.vars.join(", "), self.reference);
+        if self.optional {
+            line.push_str("  (optional)");
+        }
+        if let Some(d) = &self.description {
+            line.push_str(&format!("  # {d}"));
+        }
+        line
+    }
+
+    /// What the prompt calls it: the description when the schema has one, else the variables;
+    /// `optional` when it may stay empty.
+    pub fn label(&self) -> String {
+        let name = self
+            .description
+            .clone()
+            .unwrap_or_else(|| self.vars.join(", "));
+        if self.optional {
+            format!("{name} (optional)")
+        } else {
+            name
+        }
     }
 }
 
@@ -40,6 +66,8 @@ pub struct OnboardPlan {
     pub missing: Vec<MissingSecret>,
     /// The lookup's warnings (backends that failed, …).
     pub warnings: Vec<String>,
+    /// References declared optional: not resolving them is not a failure.
+    optional: BTreeSet<Reference>,
 }
 
 impl OnboardPlan {
@@ -48,7 +76,17 @@ impl OnboardPlan {
     pub fn new(project: &Project, backends: &[Box<dyn Backend>], store_in: Option<&str>) -> Self {
         let refs = plan(project);
         let ns = project.namespace();
-        let looked = lookup(&refs, backends, &ns);
+        let mut looked = lookup(&refs, backends, &ns);
+        let schema = Schema::of_project(project).unwrap_or_else(|e| {
+            looked
+                .warnings
+                .push(format!("{e}; descriptions are not shown"));
+            None
+        });
+        let optional: BTreeSet<Reference> = schema
+            .as_ref()
+            .map(|s| optional_references(project, s).into_keys().collect())
+            .unwrap_or_default();
         let mut users: BTreeMap<&Reference, Vec<String>> = BTreeMap::new();
         for def in project.merged.definitions() {
             for r in def.value.references() {
@@ -66,11 +104,14 @@ impl OnboardPlan {
                 } else {
                     Some(r.target.as_str())
                 };
+                let vars = users.get(r).cloned().unwrap_or_default();
                 MissingSecret {
                     reference: r.clone(),
-                    vars: users.get(r).cloned().unwrap_or_default(),
                     backend: target.and_then(|t| backends.iter().position(|b| b.name() == t)),
                     key: ns.key(&r.key),
+                    description: schema.as_ref().and_then(|s| s.describe(&vars)),
+                    optional: optional.contains(r),
+                    vars,
                 }
             })
             .collect();
@@ -78,13 +119,22 @@ impl OnboardPlan {
             refs,
             missing,
             warnings: looked.warnings,
+            optional,
         }
     }
 
-    /// The references that still do not resolve (after secrets were stored).
+    /// The references that still do not resolve (after secrets were stored), except optional
+    /// ones that no backend has (they resolve to their default).
     pub fn unresolved(&self, project: &Project, backends: &[Box<dyn Backend>]) -> Vec<Reference> {
         let again = lookup(&self.refs, backends, &project.namespace());
-        again.failures.into_keys().collect()
+        let missing_optional = |r: &Reference| self.optional.contains(r) && absent(&again, r);
+        let left: Vec<Reference> = again.failures.keys().cloned().collect();
+        left.into_iter().filter(|r| !missing_optional(r)).collect()
+    }
+
+    /// Missing secrets that are not optional.
+    pub fn required_missing(&self) -> impl Iterator<Item = &MissingSecret> {
+        self.missing.iter().filter(|m| !m.optional)
     }
 }
 

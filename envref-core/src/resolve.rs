@@ -379,7 +379,9 @@ fn resolve_refs(
     backends: impl FnOnce() -> crate::Result<Vec<Box<dyn Backend>>>,
     strict: bool,
 ) -> crate::Result<Resolved> {
-    let (lookups, profile_warning) = look_up(project, &refs, backends)?;
+    let (mut lookups, profile_warning) = look_up(project, &refs, backends)?;
+    // Optional references (schema `"required": false`) that no backend has get their default.
+    let filled = crate::validate::fill_optional(project, &mut lookups);
     let mode = RefMode::Resolved(&lookups.secrets);
     let evaluated = match only {
         Some(keys) => crate::evaluate::evaluate_keys(
@@ -392,6 +394,7 @@ fn resolve_refs(
     };
     let mut warnings = file_warnings(project, only);
     warnings.extend(profile_warning);
+    warnings.extend(filled);
     warnings.extend(lookups.warnings.iter().cloned());
     warnings.extend(evaluated.warnings);
     let failures = evaluated

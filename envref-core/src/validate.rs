@@ -4,8 +4,12 @@
 //! Schema file: `{"keys": {"PORT": {"type": "port", "required": true}, …}}`. Rule fields:
 //! `type` (`string` default, `number`, `boolean`, `url`, `email`, `port`, `enum`), `values`
 //! (for `enum`), `pattern` (a regular expression that must match somewhere in the value;
-//! anchor it with `^…$` for a whole-value match), `required`, and the informational
-//! `default` and `description`.
+//! anchor it with `^…$` for a whole-value match), `required`, `default` and `description`.
+//!
+//! The declarations serve more than `validate`: `status` and `onboard` show a key's
+//! `description`; a variable declared `"required": false` whose whole value is a reference
+//! is optional: when no backend has the secret (every backend said not found, none failed),
+//! it resolves to its `default`, or to an empty value, with a note (see [`optional_references`]).
 //!
 //! Values are checked as the project defines them, without asking any backend: a key whose
 //! value needs a secret counts as present, and its type is not checked. Messages never
@@ -17,10 +21,15 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::dotenv::{Document, Location};
+use crate::dotenv::{Document, Location, Value};
 use crate::evaluate::{evaluate, Failure, RefMode};
 use crate::layers::Merged;
+use crate::project::Project;
+use crate::reference::Reference;
 use crate::{Error, Result};
+
+/// The schema's file name, next to `.envref.yaml`.
+pub const SCHEMA_FILE: &str = ".env.schema.json";
 
 pub(crate) const TYPES: &[&str] = &[
     "string", "number", "boolean", "url", "email", "port", "enum",
@@ -30,8 +39,12 @@ pub(crate) const TYPES: &[&str] = &[
 pub(crate) struct Rule {
     pub kind: String,
     pub required: bool,
+    /// Written `"required": false`: the secret may be missing (absent `required` is not this).
+    pub optional: bool,
     pub values: Vec<String>,
     pub pattern: Option<Regex>,
+    pub default: Option<String>,
+    pub description: Option<String>,
 }
 
 /// A parsed schema file (`.env.schema.json`): typed rules by key.
@@ -51,15 +64,12 @@ struct SchemaFile {
 struct RuleFile {
     #[serde(rename = "type")]
     kind: Option<String>,
-    #[serde(default)]
-    required: bool,
+    required: Option<bool>,
     #[serde(default)]
     values: Vec<serde_json::Value>,
     pattern: Option<String>,
-    #[serde(default, rename = "default")]
-    _default: Option<serde_json::Value>,
-    #[serde(default, rename = "description")]
-    _description: Option<String>,
+    default: Option<serde_json::Value>,
+    description: Option<String>,
 }
 
 impl Rule {
@@ -72,14 +82,7 @@ impl Rule {
                 TYPES.join(", ")
             ));
         }
-        let values: Vec<String> = r
-            .values
-            .iter()
-            .map(|v| match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect();
+        let values: Vec<String> = r.values.iter().map(scalar_text).collect();
         if kind == "enum" && values.is_empty() {
             problems.push(format!(
                 "{key}: type enum needs a non-empty \"values\" list"
@@ -100,13 +103,51 @@ impl Rule {
                 None
             }
         };
-        Rule {
+        let mut rule = Rule {
             kind,
-            required: r.required,
+            required: r.required == Some(true),
+            optional: r.required == Some(false),
             values,
             pattern,
+            default: None,
+            description: r.description.map(|d| one_line(&d)),
+        };
+        rule.default = match r.default {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
+                let what = if v.is_array() { "a list" } else { "an object" };
+                problems.push(format!(
+                    "{key}: default must be a string, number or boolean, not {what}"
+                ));
+                None
+            }
+            Some(v) => Some(scalar_text(&v)),
+        };
+        if let Some(d) = rule.default.as_deref().filter(|d| !d.is_empty()) {
+            problems.extend(
+                check_value(&rule, d)
+                    .into_iter()
+                    .map(|m| format!("{key}: default: {m}")),
+            );
         }
+        rule
     }
+}
+
+/// A JSON scalar as the text a variable would hold (`8080`, `true`, `"x"` → `x`).
+fn scalar_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A description on one line, for prompts and listings.
+fn one_line(s: &str) -> String {
+    s.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Schema {
@@ -161,6 +202,126 @@ impl Schema {
             rules,
         })
     }
+}
+
+impl Schema {
+    /// The project's schema (`.env.schema.json` next to `.envref.yaml`), when it has one.
+    pub fn of_project(project: &Project) -> Result<Option<Schema>> {
+        let path = project.config.root.join(SCHEMA_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        Schema::load(&path).map(Some)
+    }
+
+    /// The declared description of `key`.
+    pub fn description(&self, key: &str) -> Option<&str> {
+        self.rules.get(key)?.description.as_deref()
+    }
+
+    /// `key: description` for each of `keys` that has one, joined with `; `.
+    pub fn describe(&self, keys: &[String]) -> Option<String> {
+        let parts: Vec<String> = keys
+            .iter()
+            .filter_map(|k| Some(format!("{k}: {}", self.description(k)?)))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// A reference that may stay unstored: every variable that uses it is declared
+/// `"required": false` and is that reference and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Optional {
+    /// The reference.
+    pub reference: Reference,
+    /// The variables that use it.
+    pub variables: Vec<String>,
+    /// What it resolves to when no backend has it: the first variable's `default`, else empty.
+    pub stand_in: String,
+    /// Whether `stand_in` is a declared default (not the empty value).
+    pub has_default: bool,
+}
+
+/// The project's optional references (see [`Optional`]), by reference.
+pub fn optional_references(project: &Project, schema: &Schema) -> BTreeMap<Reference, Optional> {
+    let mut users: BTreeMap<&Reference, Vec<&crate::layers::Definition>> = BTreeMap::new();
+    for d in project.merged.definitions() {
+        for r in d.value.references() {
+            users.entry(r).or_default().push(d);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (r, defs) in users {
+        let rule_of = |d: &crate::layers::Definition| {
+            let whole = matches!(&d.value, Value::Reference(x) if **x == *r);
+            schema
+                .rules
+                .get(&*d.key)
+                .filter(|rule| whole && rule.optional)
+        };
+        let Some(rules) = defs.iter().map(|d| rule_of(d)).collect::<Option<Vec<_>>>() else {
+            continue;
+        };
+        let default = rules.iter().find_map(|rule| rule.default.clone());
+        out.insert(
+            r.clone(),
+            Optional {
+                reference: r.clone(),
+                variables: defs.iter().map(|d| d.key.to_string()).collect(),
+                has_default: default.is_some(),
+                stand_in: default.unwrap_or_default(),
+            },
+        );
+    }
+    out
+}
+
+/// Whether no backend has `r`: one answered "not found" and none that could have it failed.
+pub(crate) fn absent(lookups: &crate::resolve::Lookups, r: &Reference) -> bool {
+    let failed = if r.is_chain() {
+        !lookups.errors.is_empty()
+    } else {
+        lookups.errors.contains_key(&r.target)
+    };
+    lookups.not_found.contains(r) && !lookups.secrets.contains_key(r) && !failed
+}
+
+/// Give each optional reference that no backend has its stand-in value (never on a backend
+/// error). Returns a note per reference, naming the variables, never a value. The stand-in
+/// is treated as the secret it stands for (masked by `run`). Reads the schema only when
+/// something was not found.
+pub(crate) fn fill_optional(
+    project: &Project,
+    lookups: &mut crate::resolve::Lookups,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if lookups.not_found.is_empty() {
+        return notes;
+    }
+    let schema = match Schema::of_project(project) {
+        Ok(Some(s)) => s,
+        Ok(None) => return notes,
+        Err(e) => return vec![format!("{e}; its defaults are not used")],
+    };
+    for (r, o) in optional_references(project, &schema) {
+        if !absent(lookups, &r) {
+            continue;
+        }
+        lookups.failures.remove(&r);
+        lookups.not_found.remove(&r);
+        lookups.secrets.insert(r.clone(), o.stand_in.into());
+        let what = if o.has_default {
+            "its default"
+        } else {
+            "an empty value"
+        };
+        notes.push(format!(
+            "{}: {r} is in no backend; optional in {SCHEMA_FILE}, so it gets {what}",
+            o.variables.join(", ")
+        ));
+    }
+    notes
 }
 
 /// Check one value against a rule's type and pattern. Messages never contain the value.
@@ -388,6 +549,9 @@ mod tests {
             required: false,
             values: vec!["a".into(), "b".into()],
             pattern: None,
+            optional: false,
+            default: None,
+            description: None,
         }
     }
 
@@ -431,6 +595,29 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("no \"keys\"")
+        );
+    }
+
+    #[test]
+    fn declarations_default_and_description() {
+        let s = schema(
+            r#"{"keys": {"P": {"type": "port", "required": false, "default": 8080, "description": "the\n  port"}, "Q": {}}}"#,
+        );
+        let p = &s.rules["P"];
+        assert!(p.optional && !p.required);
+        assert_eq!(p.default.as_deref(), Some("8080"));
+        assert_eq!(s.description("P"), Some("the port"));
+        assert!(!s.rules["Q"].optional && s.rules["Q"].default.is_none());
+        let e = Schema::parse(
+            Path::new("/s.json"),
+            r#"{"keys": {"P": {"type": "port", "default": "http"}, "L": {"default": [1]}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("P: default: expected a port"), "{e}");
+        assert!(
+            e.contains("L: default must be a string, number or boolean, not a list"),
+            "{e}"
         );
     }
 

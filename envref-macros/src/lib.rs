@@ -10,9 +10,14 @@
 //!
 //! ```ignore
 //! let key: String = envref!("API_KEY");                   // panics when unset at run time
-//! let opt: Option<String> = envref!("API_KEY", optional); // None when unset
-//! let port: String = envref!("PORT", default = "8080");  // the default when unset
+//! let opt: Option<String> = envref!("API_KEY", optional); // None when unset or empty
+//! let port: String = envref!("PORT", default = "8080");  // the default when unset or empty
 //! ```
+//!
+//! `optional` and `default` treat an empty value as no value, like the shell's `${K:-d}`: the
+//! macro only accepts declared keys, and `K=` is how a `.env` declares a key without a value
+//! (for an optional secret that no backend has, `envref` delivers the empty value too). The
+//! plain form returns what is set, empty included; it panics only when the key is unset.
 //!
 //! The crate is rebuilt when an env file it read changes, or when `ENVREF_PROFILE` changes.
 
@@ -130,13 +135,18 @@ fn expansion(key: &str, form: &Form, files: &[PathBuf]) -> TokenStream {
     let missing = format!(
         "{key} is declared in the project's .env files but is not set in this process: run it under `envref run -- …` or `cargo envref run`"
     );
+    let not_utf8 = format!("{key} is set, but its value is not valid UTF-8");
+    // Empty is no value for the optional forms (see the crate documentation).
+    let value = format!("{read}.ok().filter(|v| !v.is_empty())");
     code.push_str(&match form {
-        Form::Required => {
-            format!("{read}.unwrap_or_else(|_| ::core::panic!(\"{{}}\", {missing:?}))")
-        }
-        Form::Optional => format!("{read}.ok()"),
+        Form::Required => format!(
+            "match {read} {{ ::core::result::Result::Ok(v) => v, \
+             ::core::result::Result::Err(::std::env::VarError::NotUnicode(_)) => ::core::panic!(\"{{}}\", {not_utf8:?}), \
+             ::core::result::Result::Err(_) => ::core::panic!(\"{{}}\", {missing:?}) }}"
+        ),
+        Form::Optional => value,
         Form::Default(d) => {
-            format!("{read}.unwrap_or_else(|_| ::std::string::String::from({d:?}))")
+            format!("{value}.unwrap_or_else(|| ::std::string::String::from({d:?}))")
         }
     });
     code.push('}');

@@ -32,6 +32,8 @@ pub struct CargoCli {
     #[arg(long)]
     pub strict: bool,
     #[command(flatten)]
+    pub precedence: super::resolve::PrecedenceArg,
+    #[command(flatten)]
     pub mask: super::mask::MaskArgs,
     #[command(flatten)]
     pub global: Global,
@@ -52,7 +54,8 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     };
     let mut global = cli.global.clone();
     global.dir = Some(start);
-    let project = super::open_project(&global, cli.profile.as_deref())?;
+    let mut project = super::open_project(&global, cli.profile.as_deref())?;
+    cli.precedence.apply(&mut project);
     let (resolved, _) = super::resolve::resolve_or_report(&project, cli.strict, false)?;
     let mut vars: Vec<Var> = resolved.vars;
     vars.retain(|v| &*v.key != PROFILE_ENV);

@@ -61,6 +61,10 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
         for m in &plan.missing {
             ui::info(&format!("  missing: {}", m.describe(&backends)));
         }
+        if plan.required_missing().next().is_none() {
+            write_stdout(&ok_line(&scope, plan.refs.len()))?;
+            return Ok(0);
+        }
         return Err(Error::usage(format!("{n} secret{missing} missing, and there is no terminal to ask on"))
             .with_hint("run `envref onboard` in a terminal, or store each with `envref secret set <key> --stdin`"));
     }
@@ -104,7 +108,7 @@ fn ask_and_store(
             "[{}/{}] {} ({} -> {} in {}): ",
             i + 1,
             missing.len(),
-            m.vars.join(", "),
+            m.label(),
             m.reference,
             m.key,
             backend.name()

@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 
 use clap::Args;
+use envref_core::config::Precedence;
 use envref_core::evaluate::Var;
 use envref_core::output::{self, Format};
 use envref_core::project::Project;
@@ -33,6 +34,31 @@ pub struct ResolveArgs {
     /// Treat ${VAR} of an unset variable as an error
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub precedence: PrecedenceArg,
+}
+
+// `--precedence`, shared by `resolve`, `run` and `cargo envref` (a `///` here would become
+// the commands' about text).
+#[derive(Args, Debug, Clone, Default)]
+pub struct PrecedenceArg {
+    /// For a variable both exported and in the env files: the env `files` win, or the exported
+    /// `environment` value [default: `precedence:` in .envref.yaml, else files]
+    #[arg(long, value_name = "WHICH", value_parser = precedence_parser())]
+    pub precedence: Option<Precedence>,
+}
+
+fn precedence_parser() -> impl clap::builder::TypedValueParser<Value = Precedence> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Precedence::NAMES)
+        .map(|s| Precedence::parse(&s).expect("a possible value"))
+}
+
+impl PrecedenceArg {
+    /// Let the flag (else the config) decide between the env files and the environment.
+    pub fn apply(&self, project: &mut Project) {
+        print_warnings(&Precedence::apply_to(project, self.precedence));
+    }
 }
 
 #[derive(Args, Debug)]
@@ -44,6 +70,8 @@ pub struct RunArgs {
     /// Treat ${VAR} of an unset variable as an error
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub precedence: PrecedenceArg,
     #[command(flatten)]
     pub mask: super::mask::MaskArgs,
     /// The command and its arguments (after --)
@@ -70,7 +98,8 @@ pub fn resolve_or_report(
 }
 
 pub fn resolve(g: &Global, a: ResolveArgs) -> Result<i32> {
-    let project = open_project(g, a.profile.as_deref())?;
+    let mut project = open_project(g, a.profile.as_deref())?;
+    a.precedence.apply(&mut project);
     let format = if a.direnv {
         Format::Shell
     } else {
@@ -91,7 +120,8 @@ pub fn resolve(g: &Global, a: ResolveArgs) -> Result<i32> {
 }
 
 pub fn run(g: &Global, a: RunArgs) -> Result<i32> {
-    let project = open_project(g, a.profile.as_deref())?;
+    let mut project = open_project(g, a.profile.as_deref())?;
+    a.precedence.apply(&mut project);
     let (resolved, _) = resolve_or_report(&project, a.strict, false)?;
     if a.command.first().is_some_and(is_cargo) && resolved.vars.iter().any(|v| v.secret) {
         ui::warn("cargo passes these secrets on to rustc, build scripts and proc-macros; `cargo envref` gives them only to the programs cargo runs");

@@ -102,7 +102,17 @@ fn render_project(o: &mut String, s: &Status, root: &std::path::Path) {
 
 fn render_secrets(o: &mut String, s: &Status) {
     let resolved = s.secrets.iter().filter(|x| x.resolved).count();
-    let _ = writeln!(o, "Secrets:  {resolved} of {} resolved", s.secrets.len());
+    let optional = s.secrets.iter().filter(|x| x.optional).count();
+    let also = if optional > 0 {
+        format!(", {optional} optional")
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        o,
+        "Secrets:  {resolved} of {} resolved{also}",
+        s.secrets.len()
+    );
     let w = s.secrets.iter().map(|x| x.key.len()).max().unwrap_or(0);
     for x in &s.secrets {
         let used = x.variables.join(", ");
@@ -116,12 +126,26 @@ fn render_secrets(o: &mut String, s: &Status) {
             );
             continue;
         }
-        let _ = writeln!(o, "  missing  {:<w$}  used by {used}", x.key);
+        let state = if x.optional { "optional" } else { "missing" };
+        let _ = writeln!(o, "  {state:<8} {:<w$}  used by {used}", x.key);
         for r in &x.reasons {
             let _ = writeln!(o, "           {r}");
         }
+        if x.optional {
+            let value = if x.has_default {
+                "its default"
+            } else {
+                "an empty value"
+            };
+            let _ = writeln!(
+                o,
+                "           not a failure: declared \"required\": false in .env.schema.json, so it gets {value}"
+            );
+        }
         if let Some(fix) = &x.fix {
-            let _ = writeln!(o, "           fix: {fix}");
+            // The description after `#`: the line still pastes into a shell as it is.
+            let about = x.description.as_deref().map(|d| format!("  # {d}"));
+            let _ = writeln!(o, "           fix: {fix}{}", about.unwrap_or_default());
         }
     }
 }
