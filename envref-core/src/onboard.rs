@@ -95,9 +95,17 @@ impl OnboardPlan {
         }
         let first = project.config.backends.first().map(|b| b.name.as_str());
         let chain_target = store_in.or(first);
+        // A secret's own name lives outside the namespace onboard writes to: say so, ask nothing.
+        for r in looked.failures.keys().filter(|r| r.is_raw()) {
+            looked.warnings.push(format!(
+                "{r} is not in backend {}; onboard does not store a secret's own name: create {} with that store's own tool",
+                r.target, r.key
+            ));
+        }
         let missing = looked
             .failures
             .keys()
+            .filter(|r| !r.is_raw())
             .map(|r| {
                 let target = if r.is_chain() {
                     chain_target
@@ -184,6 +192,16 @@ mod tests {
             .find(|m| m.reference.key == "k")
             .unwrap();
         assert_eq!(k.backend, Some(1));
+    }
+
+    #[test]
+    fn a_missing_raw_name_is_not_asked_for_but_stays_unresolved() {
+        let (_dir, p) = project("A=ref://one//legacy/TOKEN\n", None);
+        let backends: Vec<Box<dyn Backend>> = vec![Box::new(Memory::named("one"))];
+        let plan = OnboardPlan::new(&p, &backends, None);
+        assert!(plan.missing.is_empty());
+        assert!(plan.warnings[0].contains("create legacy/TOKEN with that store's own tool"));
+        assert_eq!(plan.unresolved(&p, &backends).len(), 1);
     }
 
     #[test]
