@@ -1492,3 +1492,282 @@ fn oci_vault_config_errors_not_found_and_failures() {
     );
     assert!(err.stderr.contains("install the OCI CLI"), "{}", err.stderr);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Raw references (issue 14): `ref://<backend>//<name>` reads a secret by its own name in the
+// store, outside the project namespace and the backend's prefix. Each secret here is created by
+// the vendor's own tool (aws, bao, oci) or by hand, never by envref.
+
+/// `envref resolve --format json` of `.env` as JSON, for a `.env` that resolves.
+fn resolved(p: &Project) -> serde_json::Value {
+    let out = p.envref(&["resolve", "--format", "json"]).ok();
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+/// `envref resolve` of a `.env` holding only `line`: it fails with exit 1; its stderr.
+fn resolve_error(p: &Project, line: &str) -> String {
+    p.write(".env", &format!("{line}\n"));
+    p.envref(&["resolve"]).fails(1).stderr
+}
+
+#[test]
+fn raw_ssm_parameters_created_by_the_aws_cli_resolve_by_their_own_name() {
+    let Some(aws) = aws() else { return };
+    let env = "DATABASE_URL=ref://ssm//myapp/prod/DATABASE_URL\nLOG_LEVEL=ref://ssm//myapp/prod/LOG_LEVEL\nLEGACY=ref://ssm//LEGACY_TOKEN\n";
+    let (p, rec) = aws.project(&ssm_config("      prefix: /my-api/production\n"), env);
+    let put = |name: &str, kind: &str, value: &str| {
+        let args = [
+            "ssm",
+            "put-parameter",
+            "--name",
+            name,
+            "--type",
+            kind,
+            "--value",
+            value,
+        ];
+        aws.cli(&p, &args).ok();
+    };
+    put(
+        "/myapp/prod/DATABASE_URL",
+        "SecureString",
+        "postgres://app:Secr3t-db@db/app",
+    );
+    put("/myapp/prod/LOG_LEVEL", "String", "debug");
+    put("LEGACY_TOKEN", "SecureString", "tok-Secr3t-legacy");
+
+    let env = resolved(&p);
+    assert_eq!(env["DATABASE_URL"], "postgres://app:Secr3t-db@db/app");
+    assert_eq!(env["LOG_LEVEL"], "debug");
+    assert_eq!(env["LEGACY"], "tok-Secr3t-legacy");
+    // One batch, the parameters' own names: no prefix, no project.
+    assert_eq!(rec.lines().len(), 1, "{:#?}", rec.lines());
+    let call = &rec.lines()[0];
+    assert!(call.starts_with("ssm get-parameters --names "), "{call}");
+    assert!(
+        call.contains(" /myapp/prod/DATABASE_URL ") && call.contains(" LEGACY_TOKEN "),
+        "{call}"
+    );
+    assert!(
+        !call.contains("my-api") && !call.contains("my-app"),
+        "{call}"
+    );
+    // With a profile, still asked once, by the same name (no profile scope).
+    p.write(".env.staging", "");
+    let out = p
+        .envref(&["resolve", "-P", "staging", "--format", "json"])
+        .ok();
+    assert!(out.stdout.contains("tok-Secr3t-legacy"), "{}", out.stderr);
+    assert_eq!(rec.lines().len(), 2);
+    assert_eq!(rec.lines()[1], rec.lines()[0]);
+
+    let err = resolve_error(&p, "GONE=ref://ssm//myapp/prod/NOPE");
+    assert!(err.contains("GONE") && err.contains("not found"), "{err}");
+    let status = p.envref(&["status"]).fails(1);
+    assert!(
+        status
+            .stdout
+            .contains("create myapp/prod/NOPE in backend ssm with that store's own tool"),
+        "{}",
+        status.stdout
+    );
+    let err = resolve_error(&p, "BAD=ref://ssm//myapp/db#password");
+    assert!(
+        err.contains("myapp/db#password is not an SSM parameter name"),
+        "{err}"
+    );
+    // Raw names are read-only: `secret set` refuses before any call.
+    let calls = rec.lines().len();
+    let err = p
+        .envref(&[
+            "secret",
+            "set",
+            "/myapp/prod/LOG_LEVEL",
+            "--backend",
+            "ssm",
+            "--value",
+            "x",
+        ])
+        .fails(1);
+    assert!(err.stderr.contains("read-only"), "{}", err.stderr);
+    assert_eq!(rec.lines().len(), calls);
+    rec.assert_absent(&["Secr3t"]);
+}
+
+#[test]
+fn raw_openbao_paths_and_fields_created_by_bao_kv_put() {
+    let Some(bao) = bao() else { return };
+    let config = hc_config(&format!(
+        "      addr: {}\n      token: {ROOT_TOKEN}\n",
+        bao.server.url()
+    ));
+    let env = "DB_USER=ref://hcvault//secret/myapp/db#username\nDB_PASS=ref://hcvault//secret/myapp/db#password\nAPI=ref://hcvault//secret/myapp/api\nTEAM=ref://hcvault//team/kv/stripe#key\n";
+    let p = Project::with(&config, env);
+    let (p, rec) = record(p, &bao.vault);
+    bao.cli(
+        &p,
+        &[
+            "kv",
+            "put",
+            "secret/myapp/db",
+            "username=app-user",
+            "password=Secr3t-pw",
+        ],
+    )
+    .ok();
+    bao.cli(&p, &["kv", "put", "secret/myapp/api", "token=tok-Secr3t"])
+        .ok();
+    // A mount of two segments: the CLI finds it, as it does for an operator.
+    bao.cli(&p, &["secrets", "enable", "-path=team/kv", "kv-v2"])
+        .ok();
+    bao.cli(
+        &p,
+        &["kv", "put", "team/kv/stripe", "key=sk-Secr3t", "other=o"],
+    )
+    .ok();
+
+    let env = resolved(&p);
+    assert_eq!(env["DB_USER"], "app-user");
+    assert_eq!(env["DB_PASS"], "Secr3t-pw");
+    assert_eq!(env["API"], "tok-Secr3t", "the only field, without #field");
+    assert_eq!(env["TEAM"], "sk-Secr3t");
+    // One read per distinct path, by the path as `vault kv get` takes it.
+    let mut calls: Vec<String> = rec.lines().iter().map(|l| l.trim_end().into()).collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            "kv get -format=json secret/myapp/api",
+            "kv get -format=json secret/myapp/db",
+            "kv get -format=json team/kv/stripe"
+        ]
+    );
+
+    let err = resolve_error(&p, "DB=ref://hcvault//secret/myapp/db");
+    assert!(
+        err.contains(
+            "secret/myapp/db has 2 fields and none is `value` (its fields: password, username)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("ref://hcvault//secret/myapp/db#password"),
+        "{err}"
+    );
+    let err = resolve_error(&p, "DB=ref://hcvault//secret/myapp/db#user");
+    assert!(err.contains("secret/myapp/db has no field `user`"), "{err}");
+    let err = resolve_error(&p, "DB=ref://hcvault//secret/myapp/nope#user");
+    assert!(err.contains("DB") && err.contains("not found"), "{err}");
+    let err = resolve_error(&p, "DB=ref://hcvault//secret#user");
+    assert!(
+        err.contains("secret#user is not <mount>/<path>[#<field>]"),
+        "{err}"
+    );
+    for e in [&err] {
+        assert!(!e.contains("Secr3t") && !e.contains("app-user"), "{e}");
+    }
+    rec.assert_absent(&["Secr3t", "app-user", ROOT_TOKEN]);
+}
+
+#[test]
+fn raw_oci_secret_created_by_the_oci_cli_resolves_by_its_name() {
+    let Some(oci) = oci() else { return };
+    let (p, _rec) = oci.project(&oci_config(""), "STRIPE=ref://oci//Stripe-Key.v2\n");
+    let mut create = p.command(&oci.oci);
+    create.args([
+        "vault",
+        "secret",
+        "create-base64",
+        "-c",
+        COMPARTMENT_ID,
+        "--vault-id",
+        VAULT_ID,
+        "--key-id",
+        KEY_ID,
+        "--secret-name",
+        "Stripe-Key.v2",
+        "--secret-content-content",
+        &b64("sk_live-Secr3t-oci"),
+    ]);
+    support::run(create).ok();
+    assert_eq!(resolved(&p)["STRIPE"], "sk_live-Secr3t-oci");
+    let last = oci.requests().pop().unwrap();
+    assert_eq!(last["path"], "/20190301/secretbundles/actions/getByName");
+    // The name as it is, not envref's mapping of a key (which would be `Stripe-Key.-v2`).
+    assert_eq!(last["query"]["secretName"][0], "Stripe-Key.v2");
+    let err = resolve_error(&p, "GONE=ref://oci//Nope");
+    assert!(err.contains("GONE") && err.contains("not found"), "{err}");
+    let err = resolve_error(&p, "BAD=ref://oci//myapp/db");
+    assert!(err.contains("myapp/db is not an OCI secret name"), "{err}");
+}
+
+#[test]
+fn raw_plugin_names_reach_the_plugin_verbatim_in_one_batch() {
+    let have = support::have("jq") && support::have("flock");
+    if !available("plugins", have) {
+        return;
+    }
+    let config = format!(
+        "project: app\nbackends:\n  - name: team\n    type: plugin\n    config: {{command: {}}}\n",
+        support::plugin("envref-backend-filestore").display()
+    );
+    let env = "A=ref://team//legacy/TOKEN\nB=ref://team//Other.Name:v2@x\nC=ref://team/c\n";
+    let p = Project::with(&config, env);
+    p.allow();
+    let (store, log) = (p.root.join("store.json"), p.root.join("plugin.log"));
+    std::fs::write(
+        &store,
+        r#"{"legacy/TOKEN": "t", "Other.Name:v2@x": "o", "app/c": "c", "app/legacy/TOKEN": "wrong"}"#,
+    )
+    .unwrap();
+    let p = p
+        .env("ENVREF_FILESTORE", store.display().to_string())
+        .env("ENVREF_FILESTORE_LOG", log.display().to_string());
+    let env = resolved(&p);
+    assert_eq!(
+        (&env["A"], &env["B"], &env["C"]),
+        (&"t".into(), &"o".into(), &"c".into())
+    );
+    let mut calls: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        ["get app/c", "get_many Other.Name:v2@x legacy/TOKEN"]
+    );
+}
+
+#[test]
+fn raw_vault_names_are_keys_outside_the_project_namespace() {
+    let p = Project::with(
+        "project: my-app\nbackends:\n  - name: vault\n    type: vault\n",
+        "OWN=ref://vault//shared/github_token\nNS=ref://vault/github_token\n",
+    )
+    .env("ENVREF_VAULT_PASSPHRASE", "correct horse");
+    p.envref(&["vault", "init", "--work-factor", "10"]).ok();
+    // Written under another project's namespace; this one reads it by its full name.
+    p.write(
+        ".envref.yaml",
+        "project: shared\nbackends:\n  - name: vault\n    type: vault\n",
+    );
+    p.envref(&["secret", "set", "github_token", "--value", "gh-Secr3t"])
+        .ok();
+    p.write(
+        ".envref.yaml",
+        "project: my-app\nbackends:\n  - name: vault\n    type: vault\n",
+    );
+    let err = p.envref(&["resolve"]).fails(1);
+    assert!(
+        err.stderr.contains("NS") && !err.stderr.contains("OWN"),
+        "{}",
+        err.stderr
+    );
+    p.write(".env", "OWN=ref://vault//shared/github_token\n");
+    assert_eq!(resolved(&p)["OWN"], "gh-Secr3t");
+    p.write(".env.ci", "");
+    let out = p.envref(&["resolve", "-P", "ci", "--format", "json"]).ok();
+    assert!(out.stdout.contains("gh-Secr3t"), "{}", out.stderr);
+}
