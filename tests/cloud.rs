@@ -1643,28 +1643,37 @@ fn raw_openbao_paths_and_fields_created_by_bao_kv_put() {
         ]
     );
 
-    let err = resolve_error(&p, "DB=ref://hcvault//secret/myapp/db");
-    assert!(
-        err.contains(
-            "secret/myapp/db has 2 fields and none is `value` (its fields: password, username)"
+    // Each failure says what and how to fix it, and never shows a value.
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "DB=ref://hcvault//secret/myapp/db",
+            &[
+                "secret/myapp/db has 2 fields and none is `value` (its fields: password, username)",
+                "hint: name the field after `#`: ref://hcvault//secret/myapp/db#password",
+            ],
         ),
-        "{err}"
-    );
-    assert!(
-        err.contains("ref://hcvault//secret/myapp/db#password"),
-        "{err}"
-    );
-    let err = resolve_error(&p, "DB=ref://hcvault//secret/myapp/db#user");
-    assert!(err.contains("secret/myapp/db has no field `user`"), "{err}");
-    let err = resolve_error(&p, "DB=ref://hcvault//secret/myapp/nope#user");
-    assert!(err.contains("DB") && err.contains("not found"), "{err}");
-    let err = resolve_error(&p, "DB=ref://hcvault//secret#user");
-    assert!(
-        err.contains("secret#user is not <mount>/<path>[#<field>]"),
-        "{err}"
-    );
-    for e in [&err] {
-        assert!(!e.contains("Secr3t") && !e.contains("app-user"), "{e}");
+        (
+            "DB=ref://hcvault//secret/myapp/db#user",
+            &["secret/myapp/db has no field `user` (its fields: password, username)"],
+        ),
+        (
+            "DB=ref://hcvault//secret/myapp/nope#user",
+            &["DB: ref://hcvault//secret/myapp/nope#user: hcvault: not found"],
+        ),
+        (
+            "DB=ref://hcvault//secret#user",
+            &["secret#user is not <mount>/<path>[#<field>]"],
+        ),
+    ];
+    for (line, wanted) in cases {
+        let err = resolve_error(&p, line);
+        for w in wanted {
+            assert!(err.contains(w), "{line}: {err}");
+        }
+        assert!(
+            !err.contains("Secr3t") && !err.contains("app-user"),
+            "{err}"
+        );
     }
     rec.assert_absent(&["Secr3t", "app-user", ROOT_TOKEN]);
 }

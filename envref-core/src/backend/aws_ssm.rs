@@ -80,13 +80,18 @@ impl AwsSsm {
     /// is `TOKEN`. A name SSM cannot hold is refused here, so it does not fail its whole batch.
     fn raw_parameter_name(&self, name: &str) -> Result<String, BackendError> {
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/');
-        if let Some(c) = name.chars().find(|&c| !allowed(c)) {
+        let problem = match name.chars().find(|&c| !allowed(c)) {
+            Some(c) => Some(format!("it contains {c:?}")),
+            None if name.split('/').any(str::is_empty) => Some("it has an empty level".into()),
+            None => None,
+        };
+        if let Some(problem) = problem {
             return Err(self
                 .tool
                 .error(
                     ErrorKind::Failed,
                     "aws ssm get-parameters",
-                    format!("{name} is not an SSM parameter name (it contains {c:?})"),
+                    format!("{name} is not an SSM parameter name ({problem})"),
                 )
                 .with_hint("an SSM parameter name holds only letters, digits and _ . - / (version selectors such as name:3 are not supported)"));
         }
@@ -350,7 +355,7 @@ mod tests {
         );
         assert_eq!(raw("LEGACY_TOKEN").unwrap(), "LEGACY_TOKEN");
         assert_eq!(raw("aws/service/x.y-z_1").unwrap(), "/aws/service/x.y-z_1");
-        for bad in ["db#password", "name:3", "a@b", "é"] {
+        for bad in ["db#password", "name:3", "a@b", "é", "a//b", "a/"] {
             let e = raw(bad).unwrap_err();
             assert!(
                 e.message.contains("is not an SSM parameter name"),
