@@ -1780,3 +1780,26 @@ fn raw_vault_names_are_keys_outside_the_project_namespace() {
     let out = p.envref(&["resolve", "-P", "ci", "--format", "json"]).ok();
     assert!(out.stdout.contains("gh-Secr3t"), "{}", out.stderr);
 }
+
+#[test]
+fn raw_readme_example_runs_as_written() {
+    if !available("plugins", support::have("jq") && support::have("flock")) {
+        return;
+    }
+    let readme = std::fs::read_to_string(support::root().join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("## Raw references: secrets you already have")
+        .expect("the README has the raw references section")..];
+    let start = section.find("```sh\n").unwrap() + "```sh\n".len();
+    let script = &section[start..start + section[start..].find("```").unwrap()];
+    let p = Project::new();
+    let bin = Path::new(support::ENVREF).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut sh = p.command("bash");
+    sh.args(["-e", "-c", script])
+        .current_dir(support::root())
+        .env("PATH", path)
+        .env("TMPDIR", &p.root);
+    let out = support::run(sh).ok();
+    assert_eq!(out.stdout, "STRIPE_KEY=sk_test_51Hx\n", "{}", out.stderr);
+}
