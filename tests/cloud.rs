@@ -1601,7 +1601,7 @@ fn raw_openbao_paths_and_fields_created_by_bao_kv_put() {
         "      addr: {}\n      token: {ROOT_TOKEN}\n",
         bao.server.url()
     ));
-    let env = "DB_USER=ref://hcvault//secret/myapp/db#username\nDB_PASS=ref://hcvault//secret/myapp/db#password\nAPI=ref://hcvault//secret/myapp/api\nTEAM=ref://hcvault//team/kv/stripe#key\n";
+    let env = "DB_USER=ref://hcvault//secret/myapp/db#username\nDB_PASS=ref://hcvault//secret/myapp/db#password\nAPI=ref://hcvault//secret/myapp/api\nTEAM=ref://hcvault//team/kv/stripe#key\nV1=ref://hcvault//legacy/app#token\n";
     let p = Project::with(&config, env);
     let (p, rec) = record(p, &bao.vault);
     bao.cli(
@@ -1625,18 +1625,31 @@ fn raw_openbao_paths_and_fields_created_by_bao_kv_put() {
         &["kv", "put", "team/kv/stripe", "key=sk-Secr3t", "other=o"],
     )
     .ok();
+    // A KV v1 mount answers the fields without v2's `data`/`metadata` wrapping.
+    bao.cli(
+        &p,
+        &["secrets", "enable", "-path=legacy", "-version=1", "kv"],
+    )
+    .ok();
+    bao.cli(
+        &p,
+        &["kv", "put", "legacy/app", "token=v1-Secr3t", "user=u"],
+    )
+    .ok();
 
     let env = resolved(&p);
     assert_eq!(env["DB_USER"], "app-user");
     assert_eq!(env["DB_PASS"], "Secr3t-pw");
     assert_eq!(env["API"], "tok-Secr3t", "the only field, without #field");
     assert_eq!(env["TEAM"], "sk-Secr3t");
+    assert_eq!(env["V1"], "v1-Secr3t");
     // One read per distinct path, by the path as `vault kv get` takes it.
     let mut calls: Vec<String> = rec.lines().iter().map(|l| l.trim_end().into()).collect();
     calls.sort();
     assert_eq!(
         calls,
         [
+            "kv get -format=json legacy/app",
             "kv get -format=json secret/myapp/api",
             "kv get -format=json secret/myapp/db",
             "kv get -format=json team/kv/stripe"
