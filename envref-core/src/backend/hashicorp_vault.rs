@@ -185,7 +185,8 @@ impl HashicorpVault {
         }
         let mut body = self.parse(WHAT, &out)?;
         let data = body["data"].take();
-        let fields = if data.get("metadata").is_some() {
+        let kv2 = data.get("data").is_some() && data.get("metadata").is_some_and(Value::is_object);
+        let fields = if kv2 {
             data.get("data").cloned().unwrap_or(Value::Null)
         } else {
             data
@@ -219,26 +220,23 @@ impl HashicorpVault {
         }
         let mut names: Vec<&str> = fields.keys().map(String::as_str).collect();
         names.sort_unstable();
-        let what = match name.field {
-            _ if names.is_empty() => format!("{} has no fields", name.path),
-            Some(f) => format!("{} has no field `{f}`", name.path),
-            None => format!(
-                "{} has {} fields and none is `value`",
-                name.path,
-                names.len()
-            ),
+        let detail = if names.is_empty() {
+            format!("{} has no fields", name.path)
+        } else {
+            let what = match name.field {
+                Some(f) => format!("{} has no field `{f}`", name.path),
+                None => format!(
+                    "{} has {} fields and none is `value`",
+                    name.path,
+                    names.len()
+                ),
+            };
+            format!("{what} (its fields: {})", names.join(", "))
         };
         let example = names.first().copied().unwrap_or("<field>");
         Err(self
             .tool
-            .error(
-                ErrorKind::Failed,
-                "vault kv get",
-                match names.is_empty() {
-                    true => what,
-                    false => format!("{what} (its fields: {})", names.join(", ")),
-                },
-            )
+            .error(ErrorKind::Failed, "vault kv get", detail)
             .with_hint(format!(
                 "name the field after `#`: ref://{}//{}#{example}",
                 self.tool.backend, name.path
@@ -462,5 +460,7 @@ mod tests {
             "{e}"
         );
         assert!(!format!("{e:?}").contains("CANARY"));
+        let e = pick("secret/e", "{}").unwrap_err();
+        assert_eq!(e.message, "hc: vault kv get: secret/e has no fields");
     }
 }
