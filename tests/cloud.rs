@@ -1510,13 +1510,15 @@ fn resolve_error(p: &Project, line: &str) -> String {
     p.envref(&["resolve"]).fails(1).stderr
 }
 
-#[test]
-fn raw_ssm_parameters_created_by_the_aws_cli_resolve_by_their_own_name() {
-    let Some(aws) = aws() else { return };
-    let env = "DATABASE_URL=ref://ssm//myapp/prod/DATABASE_URL\nLOG_LEVEL=ref://ssm//myapp/prod/LOG_LEVEL\nLEGACY=ref://ssm//LEGACY_TOKEN\n";
+/// A raw-reference `ssm` project (prefix `/my-api/production`) whose parameters someone else
+/// created with `aws ssm put-parameter`, each given as `NAME TYPE VALUE`.
+fn ssm_raw_project(aws: &Aws, env: &str, params: &[&str]) -> (Project, Recorded) {
     let (p, rec) = aws.project(&ssm_config("      prefix: /my-api/production\n"), env);
-    let put = |name: &str, kind: &str, value: &str| {
-        let args = [
+    for param in params {
+        let [name, kind, value] = param.splitn(3, ' ').collect::<Vec<_>>()[..] else {
+            panic!("{param} is not NAME TYPE VALUE")
+        };
+        let put = [
             "ssm",
             "put-parameter",
             "--name",
@@ -1526,31 +1528,33 @@ fn raw_ssm_parameters_created_by_the_aws_cli_resolve_by_their_own_name() {
             "--value",
             value,
         ];
-        aws.cli(&p, &args).ok();
-    };
-    put(
-        "/myapp/prod/DATABASE_URL",
-        "SecureString",
-        "postgres://app:Secr3t-db@db/app",
-    );
-    put("/myapp/prod/LOG_LEVEL", "String", "debug");
-    put("LEGACY_TOKEN", "SecureString", "tok-Secr3t-legacy");
+        aws.cli(&p, &put).ok();
+    }
+    (p, rec)
+}
 
+#[test]
+fn raw_ssm_parameters_created_by_the_aws_cli_resolve_by_their_own_name() {
+    let Some(aws) = aws() else { return };
+    let env = "DATABASE_URL=ref://ssm//myapp/prod/DATABASE_URL\nLOG_LEVEL=ref://ssm//myapp/prod/LOG_LEVEL\nLEGACY=ref://ssm//LEGACY_TOKEN\n";
+    let (p, rec) = ssm_raw_project(
+        &aws,
+        env,
+        &[
+            "/myapp/prod/DATABASE_URL SecureString postgres://app:Secr3t-db@db/app",
+            "/myapp/prod/LOG_LEVEL String debug",
+            "LEGACY_TOKEN SecureString tok-Secr3t-legacy",
+        ],
+    );
     let env = resolved(&p);
     assert_eq!(env["DATABASE_URL"], "postgres://app:Secr3t-db@db/app");
     assert_eq!(env["LOG_LEVEL"], "debug");
     assert_eq!(env["LEGACY"], "tok-Secr3t-legacy");
     // One batch, the parameters' own names: no prefix, no project.
-    assert_eq!(rec.lines().len(), 1, "{:#?}", rec.lines());
-    let call = &rec.lines()[0];
-    assert!(call.starts_with("ssm get-parameters --names "), "{call}");
-    assert!(
-        call.contains(" /myapp/prod/DATABASE_URL ") && call.contains(" LEGACY_TOKEN "),
-        "{call}"
-    );
-    assert!(
-        !call.contains("my-api") && !call.contains("my-app"),
-        "{call}"
+    let calls = rec.lines();
+    assert_eq!(
+        calls,
+        ["ssm get-parameters --names LEGACY_TOKEN /myapp/prod/DATABASE_URL /myapp/prod/LOG_LEVEL --with-decryption --output json "]
     );
     // With a profile, still asked once, by the same name (no profile scope).
     p.write(".env.staging", "");
@@ -1558,85 +1562,82 @@ fn raw_ssm_parameters_created_by_the_aws_cli_resolve_by_their_own_name() {
         .envref(&["resolve", "-P", "staging", "--format", "json"])
         .ok();
     assert!(out.stdout.contains("tok-Secr3t-legacy"), "{}", out.stderr);
-    assert_eq!(rec.lines().len(), 2);
-    assert_eq!(rec.lines()[1], rec.lines()[0]);
-
-    let err = resolve_error(&p, "GONE=ref://ssm//myapp/prod/NOPE");
-    assert!(err.contains("GONE") && err.contains("not found"), "{err}");
-    let status = p.envref(&["status"]).fails(1);
-    assert!(
-        status
-            .stdout
-            .contains("create myapp/prod/NOPE in backend ssm with that store's own tool"),
-        "{}",
-        status.stdout
-    );
-    let err = resolve_error(&p, "BAD=ref://ssm//myapp/db#password");
-    assert!(
-        err.contains("myapp/db#password is not an SSM parameter name"),
-        "{err}"
-    );
-    // Raw names are read-only: `secret set` refuses before any call.
-    let calls = rec.lines().len();
-    let err = p
-        .envref(&[
-            "secret",
-            "set",
-            "/myapp/prod/LOG_LEVEL",
-            "--backend",
-            "ssm",
-            "--value",
-            "x",
-        ])
-        .fails(1);
-    assert!(err.stderr.contains("read-only"), "{}", err.stderr);
-    assert_eq!(rec.lines().len(), calls);
+    assert_eq!(rec.lines()[1..], calls);
     rec.assert_absent(&["Secr3t"]);
 }
 
 #[test]
-fn raw_openbao_paths_and_fields_created_by_bao_kv_put() {
-    let Some(bao) = bao() else { return };
+fn raw_ssm_missing_and_impossible_names_are_clear_and_never_written() {
+    let Some(aws) = aws() else { return };
+    let (p, rec) = ssm_raw_project(&aws, "", &["/myapp/prod/LOG_LEVEL String debug"]);
+    let err = resolve_error(&p, "GONE=ref://ssm//myapp/prod/NOPE");
+    assert!(
+        err.contains("GONE: ref://ssm//myapp/prod/NOPE: ssm: not found"),
+        "{err}"
+    );
+    let status = p.envref(&["status"]).fails(1);
+    let fix = "fix: create myapp/prod/NOPE in backend ssm with that store's own tool";
+    assert!(status.stdout.contains(fix), "{}", status.stdout);
+    // A name SSM cannot hold is refused by envref, without a call.
+    let calls = rec.lines().len();
+    let err = resolve_error(&p, "BAD=ref://ssm//myapp/db#password");
+    assert!(
+        err.contains("myapp/db#password is not an SSM parameter name (it contains '#')"),
+        "{err}"
+    );
+    // Raw names are read-only: `secret set` refuses before any call.
+    let set = [
+        "secret",
+        "set",
+        "/myapp/prod/LOG_LEVEL",
+        "--backend",
+        "ssm",
+        "--value",
+        "x",
+    ];
+    let err = p.envref(&set).fails(1);
+    assert!(err.stderr.contains("read-only"), "{}", err.stderr);
+    assert_eq!(rec.lines().len(), calls);
+    let unchanged = aws.cli(
+        &p,
+        &["ssm", "get-parameter", "--name", "/myapp/prod/LOG_LEVEL"],
+    );
+    assert!(unchanged.ok().stdout.contains("\"debug\""));
+}
+
+/// A `hcvault` project whose store an operator filled with `bao` (each command split at spaces).
+fn bao_raw_project(bao: &Bao, env: &str, admin: &[&str]) -> (Project, Recorded) {
     let config = hc_config(&format!(
         "      addr: {}\n      token: {ROOT_TOKEN}\n",
         bao.server.url()
     ));
-    let env = "DB_USER=ref://hcvault//secret/myapp/db#username\nDB_PASS=ref://hcvault//secret/myapp/db#password\nAPI=ref://hcvault//secret/myapp/api\nTEAM=ref://hcvault//team/kv/stripe#key\nV1=ref://hcvault//legacy/app#token\n";
-    let p = Project::with(&config, env);
-    let (p, rec) = record(p, &bao.vault);
-    bao.cli(
-        &p,
-        &[
-            "kv",
-            "put",
-            "secret/myapp/db",
-            "username=app-user",
-            "password=Secr3t-pw",
-        ],
-    )
-    .ok();
-    bao.cli(&p, &["kv", "put", "secret/myapp/api", "token=tok-Secr3t"])
-        .ok();
-    // A mount of two segments: the CLI finds it, as it does for an operator.
-    bao.cli(&p, &["secrets", "enable", "-path=team/kv", "kv-v2"])
-        .ok();
-    bao.cli(
-        &p,
-        &["kv", "put", "team/kv/stripe", "key=sk-Secr3t", "other=o"],
-    )
-    .ok();
-    // A KV v1 mount answers the fields without v2's `data`/`metadata` wrapping.
-    bao.cli(
-        &p,
-        &["secrets", "enable", "-path=legacy", "-version=1", "kv"],
-    )
-    .ok();
-    bao.cli(
-        &p,
-        &["kv", "put", "legacy/app", "token=v1-Secr3t", "user=u"],
-    )
-    .ok();
+    let (p, rec) = record(Project::with(&config, env), &bao.vault);
+    for command in admin {
+        bao.cli(&p, &command.split(' ').collect::<Vec<_>>()).ok();
+    }
+    (p, rec)
+}
 
+const BAO_DB: &str = "kv put secret/myapp/db username=app-user password=Secr3t-pw";
+
+#[test]
+fn raw_openbao_paths_and_fields_created_by_bao_kv_put() {
+    let Some(bao) = bao() else { return };
+    let env = "DB_USER=ref://hcvault//secret/myapp/db#username\nDB_PASS=ref://hcvault//secret/myapp/db#password\nAPI=ref://hcvault//secret/myapp/api\nTEAM=ref://hcvault//team/kv/stripe#key\nV1=ref://hcvault//legacy/app#token\n";
+    let (p, rec) = bao_raw_project(
+        &bao,
+        env,
+        &[
+            BAO_DB,
+            "kv put secret/myapp/api token=tok-Secr3t",
+            // A mount of two segments: the CLI finds it, as it does for an operator.
+            "secrets enable -path=team/kv kv-v2",
+            "kv put team/kv/stripe key=sk-Secr3t other=o",
+            // A KV v1 mount answers the fields without v2's `data`/`metadata` wrapping.
+            "secrets enable -path=legacy -version=1 kv",
+            "kv put legacy/app token=v1-Secr3t user=u",
+        ],
+    );
     let env = resolved(&p);
     assert_eq!(env["DB_USER"], "app-user");
     assert_eq!(env["DB_PASS"], "Secr3t-pw");
@@ -1655,8 +1656,13 @@ fn raw_openbao_paths_and_fields_created_by_bao_kv_put() {
             "kv get -format=json team/kv/stripe"
         ]
     );
+    rec.assert_absent(&["Secr3t", "app-user", ROOT_TOKEN]);
+}
 
-    // Each failure says what and how to fix it, and never shows a value.
+#[test]
+fn raw_openbao_missing_fields_and_paths_say_what_and_how_never_a_value() {
+    let Some(bao) = bao() else { return };
+    let (p, _rec) = bao_raw_project(&bao, "", &[BAO_DB]);
     let cases: [(&str, &[&str]); 4] = [
         (
             "DB=ref://hcvault//secret/myapp/db",
@@ -1688,7 +1694,6 @@ fn raw_openbao_paths_and_fields_created_by_bao_kv_put() {
             "{err}"
         );
     }
-    rec.assert_absent(&["Secr3t", "app-user", ROOT_TOKEN]);
 }
 
 #[test]
