@@ -1492,3 +1492,332 @@ fn oci_vault_config_errors_not_found_and_failures() {
     );
     assert!(err.stderr.contains("install the OCI CLI"), "{}", err.stderr);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Raw references (issue 14): `ref://<backend>//<name>` reads a secret by its own name in the
+// store, outside the project namespace and the backend's prefix. Each secret here is created by
+// the vendor's own tool (aws, bao, oci) or by hand, never by envref.
+
+/// `envref resolve --format json` of `.env` as JSON, for a `.env` that resolves.
+fn resolved(p: &Project) -> serde_json::Value {
+    let out = p.envref(&["resolve", "--format", "json"]).ok();
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+/// `envref resolve` of a `.env` holding only `line`: it fails with exit 1; its stderr.
+fn resolve_error(p: &Project, line: &str) -> String {
+    p.write(".env", &format!("{line}\n"));
+    p.envref(&["resolve"]).fails(1).stderr
+}
+
+/// A raw-reference `ssm` project (prefix `/my-api/production`) whose parameters someone else
+/// created with `aws ssm put-parameter`, each given as `NAME TYPE VALUE`.
+fn ssm_raw_project(aws: &Aws, env: &str, params: &[&str]) -> (Project, Recorded) {
+    let (p, rec) = aws.project(&ssm_config("      prefix: /my-api/production\n"), env);
+    for param in params {
+        let [name, kind, value] = param.splitn(3, ' ').collect::<Vec<_>>()[..] else {
+            panic!("{param} is not NAME TYPE VALUE")
+        };
+        let put = [
+            "ssm",
+            "put-parameter",
+            "--name",
+            name,
+            "--type",
+            kind,
+            "--value",
+            value,
+        ];
+        aws.cli(&p, &put).ok();
+    }
+    (p, rec)
+}
+
+#[test]
+fn raw_ssm_parameters_created_by_the_aws_cli_resolve_by_their_own_name() {
+    let Some(aws) = aws() else { return };
+    let env = "DATABASE_URL=ref://ssm//myapp/prod/DATABASE_URL\nLOG_LEVEL=ref://ssm//myapp/prod/LOG_LEVEL\nLEGACY=ref://ssm//LEGACY_TOKEN\n";
+    let (p, rec) = ssm_raw_project(
+        &aws,
+        env,
+        &[
+            "/myapp/prod/DATABASE_URL SecureString postgres://app:Secr3t-db@db/app",
+            "/myapp/prod/LOG_LEVEL String debug",
+            "LEGACY_TOKEN SecureString tok-Secr3t-legacy",
+        ],
+    );
+    let env = resolved(&p);
+    assert_eq!(env["DATABASE_URL"], "postgres://app:Secr3t-db@db/app");
+    assert_eq!(env["LOG_LEVEL"], "debug");
+    assert_eq!(env["LEGACY"], "tok-Secr3t-legacy");
+    // One batch, the parameters' own names: no prefix, no project.
+    let calls = rec.lines();
+    assert_eq!(
+        calls,
+        ["ssm get-parameters --names LEGACY_TOKEN /myapp/prod/DATABASE_URL /myapp/prod/LOG_LEVEL --with-decryption --output json "]
+    );
+    // With a profile, still asked once, by the same name (no profile scope).
+    p.write(".env.staging", "");
+    let out = p
+        .envref(&["resolve", "-P", "staging", "--format", "json"])
+        .ok();
+    assert!(out.stdout.contains("tok-Secr3t-legacy"), "{}", out.stderr);
+    assert_eq!(rec.lines()[1..], calls);
+    rec.assert_absent(&["Secr3t"]);
+}
+
+#[test]
+fn raw_ssm_missing_and_impossible_names_are_clear_and_never_written() {
+    let Some(aws) = aws() else { return };
+    let (p, rec) = ssm_raw_project(&aws, "", &["/myapp/prod/LOG_LEVEL String debug"]);
+    let err = resolve_error(&p, "GONE=ref://ssm//myapp/prod/NOPE");
+    assert!(
+        err.contains("GONE: ref://ssm//myapp/prod/NOPE: ssm: not found"),
+        "{err}"
+    );
+    let status = p.envref(&["status"]).fails(1);
+    let fix = "fix: create myapp/prod/NOPE in backend ssm with that store's own tool";
+    assert!(status.stdout.contains(fix), "{}", status.stdout);
+    // A name SSM cannot hold is refused by envref, without a call.
+    let calls = rec.lines().len();
+    let err = resolve_error(&p, "BAD=ref://ssm//myapp/db#password");
+    assert!(
+        err.contains("myapp/db#password is not an SSM parameter name (it contains '#')"),
+        "{err}"
+    );
+    // Raw names are read-only: `secret set` refuses before any call.
+    let set = [
+        "secret",
+        "set",
+        "/myapp/prod/LOG_LEVEL",
+        "--backend",
+        "ssm",
+        "--value",
+        "x",
+    ];
+    let err = p.envref(&set).fails(1);
+    assert!(err.stderr.contains("read-only"), "{}", err.stderr);
+    assert_eq!(rec.lines().len(), calls);
+    let unchanged = aws.cli(
+        &p,
+        &["ssm", "get-parameter", "--name", "/myapp/prod/LOG_LEVEL"],
+    );
+    assert!(unchanged.ok().stdout.contains("\"debug\""));
+}
+
+/// A `hcvault` project whose store an operator filled with `bao` (each command split at spaces).
+fn bao_raw_project(bao: &Bao, env: &str, admin: &[&str]) -> (Project, Recorded) {
+    let config = hc_config(&format!(
+        "      addr: {}\n      token: {ROOT_TOKEN}\n",
+        bao.server.url()
+    ));
+    let (p, rec) = record(Project::with(&config, env), &bao.vault);
+    for command in admin {
+        bao.cli(&p, &command.split(' ').collect::<Vec<_>>()).ok();
+    }
+    (p, rec)
+}
+
+const BAO_DB: &str = "kv put secret/myapp/db username=app-user password=Secr3t-pw";
+
+#[test]
+fn raw_openbao_paths_and_fields_created_by_bao_kv_put() {
+    let Some(bao) = bao() else { return };
+    let env = "DB_USER=ref://hcvault//secret/myapp/db#username\nDB_PASS=ref://hcvault//secret/myapp/db#password\nAPI=ref://hcvault//secret/myapp/api\nTEAM=ref://hcvault//team/kv/stripe#key\nV1=ref://hcvault//legacy/app#token\n";
+    let (p, rec) = bao_raw_project(
+        &bao,
+        env,
+        &[
+            BAO_DB,
+            "kv put secret/myapp/api token=tok-Secr3t",
+            // A mount of two segments: the CLI finds it, as it does for an operator.
+            "secrets enable -path=team/kv kv-v2",
+            "kv put team/kv/stripe key=sk-Secr3t other=o",
+            // A KV v1 mount answers the fields without v2's `data`/`metadata` wrapping.
+            "secrets enable -path=legacy -version=1 kv",
+            "kv put legacy/app token=v1-Secr3t user=u",
+        ],
+    );
+    let env = resolved(&p);
+    assert_eq!(env["DB_USER"], "app-user");
+    assert_eq!(env["DB_PASS"], "Secr3t-pw");
+    assert_eq!(env["API"], "tok-Secr3t", "the only field, without #field");
+    assert_eq!(env["TEAM"], "sk-Secr3t");
+    assert_eq!(env["V1"], "v1-Secr3t");
+    // One read per distinct path, by the path as `vault kv get` takes it.
+    let mut calls: Vec<String> = rec.lines().iter().map(|l| l.trim_end().into()).collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            "kv get -format=json legacy/app",
+            "kv get -format=json secret/myapp/api",
+            "kv get -format=json secret/myapp/db",
+            "kv get -format=json team/kv/stripe"
+        ]
+    );
+    rec.assert_absent(&["Secr3t", "app-user", ROOT_TOKEN]);
+}
+
+#[test]
+fn raw_openbao_missing_fields_and_paths_say_what_and_how_never_a_value() {
+    let Some(bao) = bao() else { return };
+    let (p, _rec) = bao_raw_project(&bao, "", &[BAO_DB]);
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "DB=ref://hcvault//secret/myapp/db",
+            &[
+                "secret/myapp/db has 2 fields and none is `value` (its fields: password, username)",
+                "hint: name the field after `#`: ref://hcvault//secret/myapp/db#password",
+            ],
+        ),
+        (
+            "DB=ref://hcvault//secret/myapp/db#user",
+            &["secret/myapp/db has no field `user` (its fields: password, username)"],
+        ),
+        (
+            "DB=ref://hcvault//secret/myapp/nope#user",
+            &["DB: ref://hcvault//secret/myapp/nope#user: hcvault: not found"],
+        ),
+        (
+            "DB=ref://hcvault//secret#user",
+            &["secret#user is not <mount>/<path>[#<field>]"],
+        ),
+    ];
+    for (line, wanted) in cases {
+        let err = resolve_error(&p, line);
+        for w in wanted {
+            assert!(err.contains(w), "{line}: {err}");
+        }
+        assert!(
+            !err.contains("Secr3t") && !err.contains("app-user"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn raw_oci_secret_created_by_the_oci_cli_resolves_by_its_name() {
+    let Some(oci) = oci() else { return };
+    let (p, _rec) = oci.project(&oci_config(""), "STRIPE=ref://oci//Stripe-Key.v2\n");
+    let mut create = p.command(&oci.oci);
+    create.args([
+        "vault",
+        "secret",
+        "create-base64",
+        "-c",
+        COMPARTMENT_ID,
+        "--vault-id",
+        VAULT_ID,
+        "--key-id",
+        KEY_ID,
+        "--secret-name",
+        "Stripe-Key.v2",
+        "--secret-content-content",
+        &b64("sk_live-Secr3t-oci"),
+    ]);
+    support::run(create).ok();
+    assert_eq!(resolved(&p)["STRIPE"], "sk_live-Secr3t-oci");
+    let last = oci.requests().pop().unwrap();
+    assert_eq!(last["path"], "/20190301/secretbundles/actions/getByName");
+    // The name as it is, not envref's mapping of a key (which would be `Stripe-Key.-v2`).
+    assert_eq!(last["query"]["secretName"][0], "Stripe-Key.v2");
+    let err = resolve_error(&p, "GONE=ref://oci//Nope");
+    assert!(err.contains("GONE") && err.contains("not found"), "{err}");
+    let err = resolve_error(&p, "BAD=ref://oci//myapp/db");
+    assert!(err.contains("myapp/db is not an OCI secret name"), "{err}");
+}
+
+#[test]
+fn raw_plugin_names_reach_the_plugin_verbatim_in_one_batch() {
+    let have = support::have("jq") && support::have("flock");
+    if !available("plugins", have) {
+        return;
+    }
+    let config = format!(
+        "project: app\nbackends:\n  - name: team\n    type: plugin\n    config: {{command: {}}}\n",
+        support::plugin("envref-backend-filestore").display()
+    );
+    let env = "A=ref://team//legacy/TOKEN\nB=ref://team//Other.Name:v2@x\nC=ref://team/c\n";
+    let p = Project::with(&config, env);
+    p.allow();
+    let (store, log) = (p.root.join("store.json"), p.root.join("plugin.log"));
+    std::fs::write(
+        &store,
+        r#"{"legacy/TOKEN": "t", "Other.Name:v2@x": "o", "app/c": "c", "app/legacy/TOKEN": "wrong"}"#,
+    )
+    .unwrap();
+    let p = p
+        .env("ENVREF_FILESTORE", store.display().to_string())
+        .env("ENVREF_FILESTORE_LOG", log.display().to_string());
+    let env = resolved(&p);
+    assert_eq!(
+        (&env["A"], &env["B"], &env["C"]),
+        (&"t".into(), &"o".into(), &"c".into())
+    );
+    let mut calls: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        ["get app/c", "get_many Other.Name:v2@x legacy/TOKEN"]
+    );
+}
+
+#[test]
+fn raw_vault_names_are_keys_outside_the_project_namespace() {
+    let p = Project::with(
+        "project: my-app\nbackends:\n  - name: vault\n    type: vault\n",
+        "OWN=ref://vault//shared/github_token\nNS=ref://vault/github_token\n",
+    )
+    .env("ENVREF_VAULT_PASSPHRASE", "correct horse");
+    p.envref(&["vault", "init", "--work-factor", "10"]).ok();
+    // Written under another project's namespace; this one reads it by its full name.
+    p.write(
+        ".envref.yaml",
+        "project: shared\nbackends:\n  - name: vault\n    type: vault\n",
+    );
+    p.envref(&["secret", "set", "github_token", "--value", "gh-Secr3t"])
+        .ok();
+    p.write(
+        ".envref.yaml",
+        "project: my-app\nbackends:\n  - name: vault\n    type: vault\n",
+    );
+    let err = p.envref(&["resolve"]).fails(1);
+    assert!(
+        err.stderr.contains("NS") && !err.stderr.contains("OWN"),
+        "{}",
+        err.stderr
+    );
+    p.write(".env", "OWN=ref://vault//shared/github_token\n");
+    assert_eq!(resolved(&p)["OWN"], "gh-Secr3t");
+    p.write(".env.ci", "");
+    let out = p.envref(&["resolve", "-P", "ci", "--format", "json"]).ok();
+    assert!(out.stdout.contains("gh-Secr3t"), "{}", out.stderr);
+}
+
+#[test]
+fn raw_readme_example_runs_as_written() {
+    if !available("plugins", support::have("jq") && support::have("flock")) {
+        return;
+    }
+    let readme = std::fs::read_to_string(support::root().join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("## Raw references: secrets you already have")
+        .expect("the README has the raw references section")..];
+    let start = section.find("```sh\n").unwrap() + "```sh\n".len();
+    let script = &section[start..start + section[start..].find("```").unwrap()];
+    let p = Project::new();
+    let bin = Path::new(support::ENVREF).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut sh = p.command("bash");
+    sh.args(["-e", "-c", script])
+        .current_dir(support::root())
+        .env("PATH", path)
+        .env("TMPDIR", &p.root);
+    let out = support::run(sh).ok();
+    assert_eq!(out.stdout, "STRIPE_KEY=sk_test_51Hx\n", "{}", out.stderr);
+}

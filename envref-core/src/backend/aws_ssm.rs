@@ -7,6 +7,9 @@
 //!   reaches argv, and CLI v1 cannot fetch a value starting with `http://` or read one starting
 //!   with `file://`, nor misparse one starting with `-`.
 //! - Not found is the `(ParameterNotFound)` error code only (AWS leaves the message empty).
+//! - Raw references (`ref://ssm//myapp/prod/DATABASE_URL`) read any parameter by its own name,
+//!   String or SecureString, batched like namespaced keys: a name with a `/` gets the leading
+//!   `/` AWS requires for hierarchical names, a name without one is used as is.
 
 use std::collections::HashMap;
 
@@ -70,6 +73,33 @@ impl AwsSsm {
 
     fn parameter_name(&self, key: &str) -> String {
         format!("{}/{key}", self.prefix)
+    }
+
+    /// The parameter a raw reference names: `myapp/prod/DATABASE_URL` is
+    /// `/myapp/prod/DATABASE_URL` (AWS requires the leading `/` on a hierarchical name), `TOKEN`
+    /// is `TOKEN`. A name SSM cannot hold is refused here, so it does not fail its whole batch.
+    fn raw_parameter_name(&self, name: &str) -> Result<String, BackendError> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/');
+        let problem = match name.chars().find(|&c| !allowed(c)) {
+            Some(c) => Some(format!("it contains {c:?}")),
+            None if name.split('/').any(str::is_empty) => Some("it has an empty level".into()),
+            None => None,
+        };
+        if let Some(problem) = problem {
+            return Err(self
+                .tool
+                .error(
+                    ErrorKind::Failed,
+                    "aws ssm get-parameters",
+                    format!("{name} is not an SSM parameter name ({problem})"),
+                )
+                .with_hint("an SSM parameter name holds only letters, digits and _ . - / (version selectors such as name:3 are not supported)"));
+        }
+        Ok(if name.contains('/') {
+            format!("/{name}")
+        } else {
+            name.to_string()
+        })
     }
 
     /// Run `aws ssm <operation> <args…> --output json` with the configured region and profile.
@@ -139,10 +169,20 @@ impl AwsSsm {
         })
     }
 
-    /// One `get-parameters` call for at most [`BATCH`] keys.
-    fn get_batch(&self, keys: &[String]) -> Vec<Lookup> {
+    /// ⌈N/10⌉ `get-parameters` calls for these parameter names, at most
+    /// [`super::PARALLEL_LOOKUPS`] at a time; answers in the order of `names`.
+    fn get_parameters(&self, names: &[String]) -> Vec<Lookup> {
+        let chunks: Vec<&[String]> = names.chunks(BATCH).collect();
+        bounded_parallel(&chunks, |chunk| self.get_batch(chunk))
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// One `get-parameters` call for at most [`BATCH`] parameter names.
+    fn get_batch(&self, names: &[String]) -> Vec<Lookup> {
         let mut args = vec!["--names".to_string()];
-        args.extend(keys.iter().map(|k| self.parameter_name(k)));
+        args.extend(names.iter().cloned());
         args.push("--with-decryption".into());
         let result = self.ssm("get-parameters", args).and_then(|out| {
             if !out.success() {
@@ -151,17 +191,17 @@ impl AwsSsm {
             self.parse::<Parameters>("get-parameters", &out)
         });
         match result {
-            Err(e) => keys.iter().map(|_| Err(e.clone())).collect(),
+            Err(e) => names.iter().map(|_| Err(e.clone())).collect(),
             Ok(found) => {
                 let mut values: HashMap<String, Option<String>> = found
                     .parameters
                     .into_iter()
                     .map(|p| (p.name, p.value))
                     .collect();
-                keys.iter()
-                    .map(|k| {
-                        let name = self.parameter_name(k);
-                        match values.remove(&name) {
+                names
+                    .iter()
+                    .map(|name| {
+                        match values.remove(name) {
                             Some(Some(v)) => Ok(Some(SecretString::from(v))),
                             Some(None) => Err(self.tool.error(
                                 ErrorKind::Failed,
@@ -204,12 +244,20 @@ impl Backend for AwsSsm {
         Ok(p.parameter.value.map(SecretString::from))
     }
 
-    /// ⌈N/10⌉ `get-parameters` calls, at most [`super::PARALLEL_LOOKUPS`] at a time.
     fn get_many(&self, keys: &[String]) -> Vec<Lookup> {
-        let chunks: Vec<&[String]> = keys.chunks(BATCH).collect();
-        bounded_parallel(&chunks, |chunk| self.get_batch(chunk))
+        let names: Vec<String> = keys.iter().map(|k| self.parameter_name(k)).collect();
+        self.get_parameters(&names)
+    }
+
+    /// Each name's parameter ([`AwsSsm::raw_parameter_name`]), in the same batches.
+    fn get_raw(&self, names: &[String]) -> Vec<Lookup> {
+        let mapped: Vec<Result<String, BackendError>> =
+            names.iter().map(|n| self.raw_parameter_name(n)).collect();
+        let valid: Vec<String> = mapped.iter().filter_map(|m| m.clone().ok()).collect();
+        let mut answers = self.get_parameters(&valid).into_iter();
+        mapped
             .into_iter()
-            .flatten()
+            .map(|m| m.and_then(|_| answers.next().expect("one answer per parameter")))
             .collect()
     }
 
@@ -292,5 +340,28 @@ mod tests {
             AwsSsm::new(&spec).parameter_name("app/k"),
             "/my-api/production/app/k"
         );
+    }
+
+    #[test]
+    fn raw_names_are_the_parameters_own_whatever_the_prefix() {
+        let mut spec = BackendSpec::new("ssm", "aws-ssm");
+        spec.options
+            .insert("prefix".into(), "my-api/production".into());
+        let ssm = AwsSsm::new(&spec);
+        let raw = |n: &str| ssm.raw_parameter_name(n);
+        assert_eq!(
+            raw("myapp/prod/DATABASE_URL").unwrap(),
+            "/myapp/prod/DATABASE_URL"
+        );
+        assert_eq!(raw("LEGACY_TOKEN").unwrap(), "LEGACY_TOKEN");
+        assert_eq!(raw("aws/service/x.y-z_1").unwrap(), "/aws/service/x.y-z_1");
+        for bad in ["db#password", "name:3", "a@b", "é", "a//b", "a/"] {
+            let e = raw(bad).unwrap_err();
+            assert!(
+                e.message.contains("is not an SSM parameter name"),
+                "{bad}: {e}"
+            );
+            assert!(e.hint.unwrap().contains("letters, digits"), "{bad}");
+        }
     }
 }

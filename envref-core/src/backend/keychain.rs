@@ -7,6 +7,12 @@
 //! `{service: envref}`: the Secret Service is the index, so keys written by other processes
 //! (even at the same moment) are always listed.
 //!
+//! A raw reference (`ref://keychain//shared/GITHUB_TOKEN`) is the user `shared/GITHUB_TOKEN`
+//! under the same service `envref` (the trait's default `get_raw`): a key outside this project's
+//! namespace, such as one shared by several projects. It never reaches items of other services:
+//! a `.env` from a cloned repository must not be able to read the user's browser or SSH
+//! passwords.
+//!
 //! The connection is opened on first use and kept for the run. Every keyring error is mapped
 //! to a one-line message with the fix; no raw `Debug` dump and no secret value ever reaches a
 //! message.

@@ -19,6 +19,8 @@
 //!
 //! - Reads: one `oci secrets secret-bundle get-secret-bundle-by-name` per key (the current
 //!   version), in parallel (bounded) through the trait's default `get_many`: no batch read.
+//!   A raw reference (`ref://oci//Stripe-Key.v2`) reads the secret of that very name in the
+//!   configured vault, without the mapping.
 //! - Writes: the content goes in a 0600 temporary file given as `--from-json file://…`, never in
 //!   argv. `set` looks the name up (`oci vault secret list --name`, every state): a live secret
 //!   gets a new version (`update-base64`); a secret pending deletion (it still owns its name) has
@@ -34,7 +36,7 @@ use serde_json::Value;
 
 use super::base64::{base64_decode, base64_encode};
 use super::cli::Tool;
-use super::{Backend, BackendError, BackendKind, ErrorKind, Lookup};
+use super::{bounded_parallel, Backend, BackendError, BackendKind, ErrorKind, Lookup};
 use crate::config::BackendSpec;
 use crate::runner::{Output, SecretFile};
 
@@ -44,6 +46,8 @@ encryption key (see the OCI Vault section of the envref docs)";
 const CONFIG_HINT: &str = "configure the OCI CLI (`oci setup config`), or set `profile:` for this backend to a profile of ~/.oci/config";
 /// The service rejects secret content over 25 KB (base64).
 pub const MAX_CONTENT: usize = 25 * 1024;
+/// The one read: a secret's current version by name.
+const BUNDLE: &str = "oci secrets secret-bundle get-secret-bundle-by-name";
 
 /// The OCI secret name of a namespaced key (see the module documentation).
 pub fn secret_name(key: &str) -> String {
@@ -368,26 +372,16 @@ impl OciVault {
         }
         Ok(out)
     }
-}
 
-impl Backend for OciVault {
-    fn name(&self) -> &str {
-        &self.tool.backend
-    }
-
-    fn kind(&self) -> &'static str {
-        "oci-vault"
-    }
-
-    fn get(&self, key: &str) -> Lookup {
-        const WHAT: &str = "oci secrets secret-bundle get-secret-bundle-by-name";
-        let name = secret_name(key);
+    /// The current version of the secret named `name` in the vault, as text.
+    fn bundle(&self, name: &str) -> Lookup {
+        const WHAT: &str = BUNDLE;
         let args = [
             "secrets",
             "secret-bundle",
             "get-secret-bundle-by-name",
             "--secret-name",
-            &name,
+            name,
             "--vault-id",
             &self.vault_id,
         ];
@@ -437,6 +431,38 @@ impl Backend for OciVault {
                 .with_hint("envref stores text values; write it with `envref secret set`")
         })?;
         Ok(Some(SecretString::from(value)))
+    }
+}
+
+impl Backend for OciVault {
+    fn name(&self) -> &str {
+        &self.tool.backend
+    }
+
+    fn kind(&self) -> &'static str {
+        "oci-vault"
+    }
+
+    fn get(&self, key: &str) -> Lookup {
+        self.bundle(&secret_name(key))
+    }
+
+    /// Each secret by its own name in the vault; a name OCI cannot hold is refused here.
+    fn get_raw(&self, names: &[String]) -> Vec<Lookup> {
+        bounded_parallel(names, |name| {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+            match name.chars().find(|&c| !allowed(c)) {
+                None => self.bundle(name),
+                Some(c) => Err(self
+                    .tool
+                    .error(
+                        ErrorKind::Failed,
+                        BUNDLE,
+                        format!("{name} is not an OCI secret name (it contains {c:?})"),
+                    )
+                    .with_hint("an OCI secret name holds only letters, digits, - _ and .")),
+            }
+        })
     }
 
     fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError> {
@@ -590,5 +616,35 @@ mod tests {
         assert!(e.to_string().contains("`key_id`"));
         spec.options.insert("key_id".into(), "k".into());
         assert!(OciVault::new(&spec).is_ok());
+    }
+
+    #[test]
+    fn raw_names_are_used_as_they_are_or_refused_before_any_call() {
+        let mut spec = BackendSpec::new("oci", "oci-vault");
+        for (k, v) in [("vault_id", "v"), ("compartment_id", "c"), ("key_id", "k")] {
+            spec.options.insert(k.into(), v.into());
+        }
+        spec.options
+            .insert("command".into(), "/nonexistent/oci".into());
+        let oci = OciVault::new(&spec).unwrap();
+        let names = ["myapp/db", "Stripe-Key.v2", "a b"].map(String::from);
+        let got = oci.get_raw(&names);
+        let bad = got[0].as_ref().unwrap_err();
+        assert_eq!(
+            bad.message,
+            "oci: oci secrets secret-bundle get-secret-bundle-by-name: myapp/db is not an OCI secret name (it contains '/')"
+        );
+        // A valid name goes to the CLI (which is missing here).
+        let sent = got[1].as_ref().unwrap_err();
+        assert!(
+            sent.message
+                .contains("executable /nonexistent/oci not found"),
+            "{sent}"
+        );
+        assert!(got[2]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("contains ' '"));
     }
 }

@@ -8,6 +8,10 @@
 //! `{"protocol": 1, "results": {key: {"value": …} | {"error": …}}}` (or
 //! `{"protocol": 1, "error": …}` for the whole request); any JSON object without `protocol` is
 //! a plugin that does not, which is then asked key by key for the rest of the run.
+//!
+//! Raw references (`ref://<plugin>//<name>`) reach the plugin as the key `<name>`, verbatim and
+//! batched like any other (the trait's default `get_raw`): a plugin has no namespace of its
+//! own to bypass, so the protocol needs no new field.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

@@ -6,6 +6,10 @@
 //!
 //! Concurrency: WAL, a busy timeout, and every write in an IMMEDIATE transaction, so several
 //! processes writing at once lose nothing. Import is one transaction: all or nothing.
+//!
+//! A raw reference (`ref://vault//shared/GITHUB_TOKEN`) reads the key `shared/GITHUB_TOKEN`
+//! verbatim (the trait's default `get_raw`): one vault serves every project of its user, so this
+//! reaches a key another project, or a `shared` one, wrote.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
