@@ -264,7 +264,11 @@ fn secret_states(
             let stand_in = optional.get(r).filter(|_| absent(lookups, r));
             SecretState {
                 reference: r.to_string(),
-                key: r.key.clone(),
+                // `//` marks a secret's own name, as in the reference.
+                key: match r.is_raw() {
+                    true => format!("//{}", r.key),
+                    false => r.key.clone(),
+                },
                 description: schema.and_then(|s| s.describe(&variables)),
                 optional: stand_in.is_some(),
                 has_default: stand_in.is_some_and(|o| o.has_default),

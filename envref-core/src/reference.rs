@@ -119,6 +119,9 @@ pub fn check_secret_key(key: &str) -> Result<(), String> {
     if key.is_empty() {
         return Err("the secret key is empty".into());
     }
+    if key.starts_with('/') {
+        return Err("a leading `/` marks a secret's own name, which only a reference reads (`ref://<backend>//<name>` in .env, then `envref resolve`); keys here are in the project's namespace".into());
+    }
     if key
         .split('/')
         .any(|seg| seg.is_empty() || seg == "." || seg == "..")

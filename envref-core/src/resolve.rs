@@ -294,7 +294,10 @@ impl Resolved {
             .flat_map(|f| f.references.iter())
             .find(|r| self.not_found.contains(r))
         {
-            hints.push(format!("store a missing secret with `envref secret set {}` (add --backend <name> to pick the backend)", r.key));
+            hints.push(match r.is_raw() {
+                true => format!("create {} in backend {} with that store's own tool (envref writes only under the project's namespace)", r.key, r.target),
+                false => format!("store a missing secret with `envref secret set {}` (add --backend <name> to pick the backend)", r.key),
+            });
         }
         Some(if hints.is_empty() {
             e
