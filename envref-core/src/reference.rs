@@ -1,6 +1,8 @@
 //! `ref://<target>/<key>`: `<target>` is `secrets` (walk the chain) or the configured name of
 //! one backend (ask only that one). `ref://<backend>//<name>` names a secret by its own name in
 //! that backend, outside the project namespace (a "raw" reference: read-only, never a chain).
+//! `op://<vault>/<item>/[<section>/]<field>` is 1Password's own syntax, read through the first
+//! `1password` backend (or an implicit one): a `.env` written for `op run` works unchanged.
 
 use std::fmt;
 
@@ -8,6 +10,11 @@ use std::fmt;
 pub const PREFIX: &str = "ref://";
 /// The target that means "walk the whole chain".
 pub const CHAIN: &str = "secrets";
+/// What every 1Password secret reference starts with.
+pub const OP_PREFIX: &str = "op://";
+/// The `target` of an `op://` reference: not a backend name, the tool that reads it (the
+/// chain asks the first backend of type `1password`).
+pub const OP_TARGET: &str = "op";
 
 /// How a reference's key is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,6 +23,8 @@ pub enum Form {
     Namespaced,
     /// `ref://<backend>//<name>`: the secret's own name in one backend, used verbatim.
     Raw,
+    /// `op://<vault>/<item>/[<section>/]<field>`: the key is what follows `op://`.
+    OnePassword,
 }
 
 /// A parsed `ref://<target>/<key>` or `ref://<backend>//<name>`.
@@ -30,11 +39,15 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// Parse a whole `ref://target/key` string. The error names the problem, never the text.
+    /// Parse a whole `ref://target/key` or `op://…` string. The error names the problem, never
+    /// the text.
     pub fn parse(s: &str) -> Result<Reference, String> {
+        if let Some(path) = s.strip_prefix(OP_PREFIX) {
+            return Self::one_password(path);
+        }
         let rest = s
             .strip_prefix(PREFIX)
-            .ok_or_else(|| "a reference starts with ref://".to_string())?;
+            .ok_or_else(|| "a reference starts with ref:// or op://".to_string())?;
         let Some((target, key)) = rest.split_once('/') else {
             return Err(
                 "invalid reference: expected ref://secrets/<key> or ref://<backend>/<key>".into(),
@@ -68,21 +81,100 @@ impl Reference {
         })
     }
 
+    fn one_password(path: &str) -> Result<Reference, String> {
+        check_op_path(path).map_err(|m| {
+            format!("invalid 1Password reference: {m}; the form is op://<vault>/<item>/[<section>/]<field>")
+        })?;
+        Ok(Reference {
+            target: OP_TARGET.to_string(),
+            key: path.to_string(),
+            form: Form::OnePassword,
+        })
+    }
+
+    /// The embedded reference at byte `start` of `text`, Go envref's way: it starts at
+    /// `ref://` and extends over `[A-Za-z0-9/_.-]`. `None` when that text does not parse (it
+    /// stays text). Returns the reference and the byte where it ends.
+    pub fn embedded_at(text: &str, start: usize) -> Option<(Reference, usize)> {
+        let body = start + PREFIX.len();
+        if !text[start..].starts_with(PREFIX) {
+            return None;
+        }
+        let end = body
+            + text[body..]
+                .find(|c: char| !(is_name_char(c) || c == '/'))
+                .unwrap_or(text.len() - body);
+        let r = Reference::parse(&text[start..end]).ok()?;
+        Some((r, end))
+    }
+
     /// Whether this reference walks the chain rather than naming one backend.
     pub fn is_chain(&self) -> bool {
         self.target == CHAIN
     }
 
-    /// Whether the key is the secret's own name in its backend (outside the namespace).
+    /// Whether the key is the secret's own name in its backend (outside the namespace):
+    /// `ref://<backend>//<name>` and `op://…`.
     pub fn is_raw(&self) -> bool {
-        self.form == Form::Raw
+        self.form != Form::Namespaced
     }
+
+    /// Whether this is 1Password's `op://…`.
+    pub fn is_one_password(&self) -> bool {
+        self.form == Form::OnePassword
+    }
+}
+
+/// Whether a whole value is meant as a reference: it starts with `ref://` or `op://`.
+pub fn starts_reference(value: &str) -> bool {
+    value.starts_with(PREFIX) || value.starts_with(OP_PREFIX)
 }
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sep = if self.is_raw() { "//" } else { "/" };
-        write!(f, "{PREFIX}{}{sep}{}", self.target, self.key)
+        match self.form {
+            Form::Namespaced => write!(f, "{PREFIX}{}/{}", self.target, self.key),
+            Form::Raw => write!(f, "{PREFIX}{}//{}", self.target, self.key),
+            Form::OnePassword => write!(f, "{OP_PREFIX}{}", self.key),
+        }
+    }
+}
+
+/// 1Password's secret reference syntax after `op://`: `<vault>/<item>/[<section>/]<field>`,
+/// each part made of letters, digits, `-`, `_`, `.` and inner spaces (op's documented set;
+/// other names are written by their ID), then optionally `?attribute=…` or `?ssh-format=…`.
+pub fn check_op_path(path: &str) -> Result<(), String> {
+    let (parts, query) = match path.split_once('?') {
+        Some((parts, query)) => (parts, Some(query)),
+        None => (path, None),
+    };
+    let segments: Vec<&str> = parts.split('/').collect();
+    if !(3..=4).contains(&segments.len()) {
+        return Err(format!(
+            "expected 3 or 4 parts separated by `/`, found {}",
+            segments.len()
+        ));
+    }
+    for seg in segments {
+        if seg.is_empty() || seg != seg.trim() {
+            return Err("a part is empty or starts or ends with a space".into());
+        }
+        if let Some(c) = seg.chars().find(|&c| !(is_name_char(c) || c == ' ')) {
+            return Err(format!(
+                "a part contains {c:?}; op allows letters, digits, `-`, `_`, `.` and spaces (use the item's or field's ID for other names)"
+            ));
+        }
+    }
+    match query.map(|q| q.split_once('=')) {
+        None => Ok(()),
+        Some(Some(("attribute" | "ssh-format", v)))
+            if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+        {
+            Ok(())
+        }
+        Some(_) => {
+            Err("the query must be ?attribute=<otp|totp|type> or ?ssh-format=openssh".into())
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! Interpolation syntax of unquoted and double-quoted values: `${NAME}`, `$NAME`,
-//! `${NAME:-default}`, `${NAME-default}`, `${NAME:?message}`, `$$`, and `${ref://…}`.
+//! `${NAME:-default}`, `${NAME-default}`, `${NAME:?message}`, `$$`, `${ref://…}` and
+//! `${op://…}`, and bare embedded references (`postgres://ref://secrets/u:…`) as the Go envref
+//! reads them: from `ref://` over `[A-Za-z0-9/_.-]`, left as text when that does not parse.
 //! Double-quoted values also take the escapes `\n \r \t \\ \" \$`.
 //!
 //! Parsing happens once, when the file is read, so syntax errors are parse errors with a
@@ -8,7 +10,7 @@
 use std::fmt;
 
 use crate::dotenv::{Position, Quote};
-use crate::reference::{Reference, PREFIX};
+use crate::reference::{starts_reference, Reference, PREFIX};
 
 /// The fix when a `$` was meant literally (a password containing `$` is the usual case).
 pub(crate) const LITERAL_DOLLAR: &str =
@@ -241,8 +243,10 @@ pub(crate) fn parse(
     match quote {
         Quote::Single | Quote::Backtick => Ok(Template::literal(body)),
         // Most values have nothing to interpolate: one exact-size literal.
-        Quote::None if !body.contains('$') => Ok(Template::literal(body)),
-        Quote::Double if !body.contains(['$', '\\']) => Ok(Template::literal(body)),
+        Quote::None if !body.contains('$') && !body.contains(PREFIX) => Ok(Template::literal(body)),
+        Quote::Double if !body.contains(['$', '\\']) && !body.contains(PREFIX) => {
+            Ok(Template::literal(body))
+        }
         Quote::None | Quote::Double => {
             let mut s = Scanner {
                 src: body,
@@ -322,6 +326,12 @@ impl Scanner<'_> {
                         segments.push(segment);
                     }
                 }
+                'r' if self.src[self.i..].starts_with(PREFIX) => {
+                    if let Some(segment) = self.embedded(&mut lit) {
+                        flush(&mut lit, &mut segments);
+                        segments.push(segment);
+                    }
+                }
                 _ => {
                     self.bump();
                     lit.push(c);
@@ -331,6 +341,27 @@ impl Scanner<'_> {
         flush(&mut lit, &mut segments);
         // One segment is stored inline, more as an exact-size slice (Vec growth leaves room for 4).
         Ok(Template::from_segments(segments))
+    }
+
+    /// At `ref://`: the embedded reference that starts here, or `None` after adding the
+    /// `ref://` to `lit` (it starts no valid reference; the rest is scanned on).
+    fn embedded(&mut self, lit: &mut String) -> Option<Segment> {
+        let at = self.pos;
+        let found = Reference::embedded_at(self.src, self.i);
+        let end = match &found {
+            Some((_, end)) => *end,
+            None => self.i + PREFIX.len(),
+        };
+        while self.i < end {
+            self.bump();
+        }
+        match found {
+            Some((r, _)) => Some(Segment::Ref(Box::new(r), at)),
+            None => {
+                lit.push_str(PREFIX);
+                None
+            }
+        }
     }
 
     /// After a `\` in double quotes: the escaped character; others keep their backslash.
@@ -401,7 +432,7 @@ impl Scanner<'_> {
         self.bump();
         self.bump();
         let unterminated = || unterminated(at);
-        if self.src[self.i..].starts_with(PREFIX) {
+        if starts_reference(&self.src[self.i..]) {
             let start = self.i;
             let end = self.src[start..]
                 .find('}')
