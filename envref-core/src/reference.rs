@@ -354,6 +354,83 @@ mod tests {
     }
 
     #[test]
+    fn one_password_references_are_op_syntax_and_print_back() {
+        for (text, key) in [
+            (
+                "op://Engineering/Stripe/credential",
+                "Engineering/Stripe/credential",
+            ),
+            (
+                "op://dev/db/Admin Section/pass word",
+                "dev/db/Admin Section/pass word",
+            ),
+            (
+                "op://d3v/stripe.keys/s3ct10n/public_key",
+                "d3v/stripe.keys/s3ct10n/public_key",
+            ),
+            (
+                "op://prod/2fa/otp?attribute=otp",
+                "prod/2fa/otp?attribute=otp",
+            ),
+        ] {
+            let r = Reference::parse(text).unwrap();
+            assert!(r.is_one_password() && r.is_raw() && !r.is_chain(), "{text}");
+            assert_eq!((r.key.as_str(), r.target.as_str()), (key, OP_TARGET));
+            assert_eq!(r.to_string(), text);
+        }
+        for bad in [
+            "op://",
+            "op://v/item",
+            "op://v//f",
+            "op://v/i/s/f/x",
+            "op://h?ack/1Password!/for\"real",
+            "op://{vault}/[item]/(section)/field",
+            "op://v/ item/f",
+            "op://v/i/f?x=1",
+            "op://v/i/f?attribute=",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad}");
+        }
+        assert!(starts_reference("op://v/i/f") && starts_reference("ref://s/k"));
+        assert!(!starts_reference("xop://v/i/f"));
+    }
+
+    /// The Go envref's embedded-reference extent (`FindAll`): `[A-Za-z0-9/_.-]` from `ref://`.
+    #[test]
+    fn embedded_references_extend_like_go_envref() {
+        let text = "postgres://ref://secrets/db_user:ref://secrets/db_pass@localhost/app";
+        let (r, end) = Reference::embedded_at(text, 11).unwrap();
+        assert_eq!((r.key.as_str(), &text[end..end + 1]), ("db_user", ":"));
+        let (r, end) = Reference::embedded_at(text, 33).unwrap();
+        assert_eq!((r.key.as_str(), &text[end..end + 1]), ("db_pass", "@"));
+        for (text, key) in [
+            ("Hello ref://secrets/name!", "name"),
+            ("x ref://secrets/a.b-c_d/e?q", "a.b-c_d/e"),
+            ("x ref://ssm//legacy/TOKEN&y", "legacy/TOKEN"),
+            ("x ref://secrets/k=1", "k"),
+            ("x ref://secrets/k y", "k"),
+        ] {
+            let at = text.find("ref://").unwrap();
+            assert_eq!(
+                Reference::embedded_at(text, at).unwrap().0.key,
+                key,
+                "{text}"
+            );
+        }
+        // Not a reference: left as text.
+        for text in [
+            "ref://secrets",
+            "ref://secrets/",
+            "ref://secrets:x",
+            "ref://secrets/a/",
+            "ref:///k",
+        ] {
+            assert!(Reference::embedded_at(text, 0).is_none(), "{text}");
+        }
+        assert!(Reference::embedded_at("xref", 0).is_none());
+    }
+
+    #[test]
     fn history_names_are_reserved() {
         assert_eq!(history_key("db", 3), "db.__history.3");
         assert_eq!(parse_history_key("app/db.__history.3"), Some(("app/db", 3)));

@@ -554,6 +554,7 @@ mod tests {
     /// one key fewer than asked (a broken batch); every key asked is written to `asked`.
     struct Fake {
         name: &'static str,
+        kind: &'static str,
         values: BTreeMap<String, String>,
         error: Option<BackendError>,
         short: bool,
@@ -598,6 +599,7 @@ mod tests {
             .collect();
         Fake {
             name,
+            kind: "plugin",
             values,
             error: None,
             short: false,
@@ -610,7 +612,7 @@ mod tests {
             self.name
         }
         fn kind(&self) -> &'static str {
-            "plugin"
+            self.kind
         }
         fn get(&self, key: &str) -> Lookup {
             self.asked
@@ -677,6 +679,39 @@ mod tests {
         );
         let gone = &l.failures[&refs(&["ref://b//gone"])[0]];
         assert_eq!(gone, &["b: not found as gone"]);
+    }
+
+    #[test]
+    fn op_references_go_once_to_the_first_1password_backend_only() {
+        let op = |name| Fake {
+            kind: "1password",
+            ..fake(name, &[("raw:V/item/sec/f", "first"), ("app/x", "ox")])
+        };
+        let (backends, log) = chain(vec![
+            fake("a", &[("raw:V/item/sec/f", "wrong backend")]),
+            op("op1"),
+            op("op2"),
+        ]);
+        let wanted = refs(&["op://V/item/sec/f", "ref://secrets/x", "op://V/item/sec/f"]);
+        let l = lookup(
+            &wanted,
+            &backends,
+            &Namespace::new("app", Some("dev".into())),
+        );
+        assert_eq!(value(&l, "op://V/item/sec/f"), "first");
+        assert_eq!(value(&l, "ref://secrets/x"), "ox");
+        assert_eq!(
+            asked(&log),
+            [
+                "a:app/dev/x",
+                "op1:app/dev/x",
+                "op1:raw:V/item/sec/f",
+                "op2:app/dev/x",
+                "a:app/x",
+                "op1:app/x"
+            ]
+        );
+        assert_eq!(l.found[&refs(&["op://V/item/sec/f"])[0]].0, "op1");
     }
 
     #[test]

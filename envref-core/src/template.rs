@@ -517,6 +517,49 @@ mod tests {
         assert_eq!(t.as_literal(), Some("a$B\n\\q"));
     }
 
+    /// Bare embedded references, the Go envref's cases: resolved where the text is
+    /// interpolated, text where quoting keeps it literal or where it is not a reference.
+    #[test]
+    fn embedded_references() {
+        let refs = |body: &str, quote| -> Vec<String> {
+            let t = parse(body, quote, Position { line: 1, col: 1 }).unwrap();
+            t.references().iter().map(|r| r.to_string()).collect()
+        };
+        let url = "postgres://ref://secrets/db_user:ref://secrets/db_pass@localhost/app";
+        let both = ["ref://secrets/db_user", "ref://secrets/db_pass"];
+        assert_eq!(refs(url, Quote::None), both);
+        assert_eq!(refs(url, Quote::Double), both);
+        assert!(refs(url, Quote::Single).is_empty());
+        assert!(refs(url, Quote::Backtick).is_empty());
+        assert_eq!(
+            refs("Hello ref://secrets/name!", Quote::None),
+            ["ref://secrets/name"]
+        );
+        assert_eq!(
+            refs(
+                "a=ref://x//raw/N&b=${ref://secrets/k}&c=${op://V/i/f}",
+                Quote::None
+            ),
+            ["ref://x//raw/N", "ref://secrets/k", "op://V/i/f"]
+        );
+        assert_eq!(
+            refs("${A:-ref://secrets/d}", Quote::None),
+            ["ref://secrets/d"]
+        );
+        // Look-alikes stay text, and scanning goes on after them.
+        let t = p("see ref://secrets and ref://ref://secrets/k.");
+        assert_eq!(t.references().len(), 1);
+        assert_eq!(t.references()[0].key, "k.");
+        let t = p("x ref://secrets/ y");
+        assert_eq!(t.as_literal(), Some("x ref://secrets/ y"));
+        // Positions point at the reference, for messages.
+        let t = p("ab ref://secrets/k");
+        assert!(matches!(
+            t.segments()[1],
+            Segment::Ref(_, Position { line: 1, col: 4 })
+        ));
+    }
+
     /// Segments and templates stay small: a 100k-line file holds 100k of them.
     #[test]
     #[cfg(target_pointer_width = "64")]
