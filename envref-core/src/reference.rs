@@ -12,9 +12,10 @@ pub const PREFIX: &str = "ref://";
 pub const CHAIN: &str = "secrets";
 /// What every 1Password secret reference starts with.
 pub const OP_PREFIX: &str = "op://";
-/// The `target` of an `op://` reference: not a backend name, the tool that reads it (the
-/// chain asks the first backend of type `1password`).
-pub const OP_TARGET: &str = "op";
+/// The `target` of an `op://` reference: the chain asks the first backend of type `1password`,
+/// whatever its name, so this is no backend name (none can hold `:` or `/`) and nothing that
+/// looks a backend up by name (`onboard`, `status` fixes) takes it for a configured one.
+pub const OP_TARGET: &str = "op://";
 
 /// How a reference's key is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
