@@ -266,6 +266,7 @@ pub(crate) fn get_each<B: Backend + ?Sized>(
 }
 
 /// [`get_each`] for secrets' own names ([`Backend::get_raw`]).
+#[cfg(feature = "backends")]
 pub(crate) fn get_each_raw<B: Backend + ?Sized>(
     backend: &B,
     names: &[String],
@@ -273,6 +274,7 @@ pub(crate) fn get_each_raw<B: Backend + ?Sized>(
     checked_answers(backend, names, backend.get_raw(names))
 }
 
+#[cfg(feature = "backends")]
 fn checked_answers<B: Backend + ?Sized>(
     backend: &B,
     keys: &[String],
