@@ -199,7 +199,7 @@ impl Template {
         }
     }
 
-    /// Every `${ref://…}` the template uses, in order.
+    /// Every reference the template uses (`${ref://…}`, `${op://…}`, bare embedded), in order.
     pub fn references(&self) -> Vec<&Reference> {
         let mut out = Vec::new();
         self.visit(&mut |seg| {

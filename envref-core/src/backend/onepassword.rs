@@ -12,9 +12,10 @@
 //!   are edited in place, so only the first store of a key can race.
 //! - `op://<vault>/<item>/[<section>/]<field>` references (and `ref://<name>//<path>`) are read
 //!   by `get_raw`, any item category and any field: several at once with one `op inject` (one
-//!   process instead of one per reference; benches/op_read.sh measures it), one with `op read`.
-//!   When `op inject` fails, `op read` of each (in parallel, bounded) says which reference
-//!   failed, with op's own message.
+//!   process instead of one per reference; benches/op_read.sh measures it), one with `op read`,
+//!   as are names op's template syntax cannot hold (spaces, `?attribute=`). When `op inject`
+//!   fails, `op read` of each (in parallel, bounded) says which reference failed, with op's
+//!   own message.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -210,13 +211,28 @@ impl Backend for OnePassword {
     }
 
     /// `op://` paths (`<vault>/<item>/[<section>/]<field>`), any item, any field.
+    /// Several go through one `op inject`; names its template syntax cannot hold (spaces, a
+    /// `?attribute=` query), a single one, or all after a failed batch, through `op read`.
     fn get_raw(&self, names: &[String]) -> Vec<Lookup> {
-        if names.len() > 1 {
-            if let Some(answers) = self.inject(names) {
-                return answers;
+        let mut answers: Vec<Option<Lookup>> = names.iter().map(|_| None).collect();
+        let batch: Vec<usize> = (0..names.len())
+            .filter(|&i| injectable(&names[i]))
+            .collect();
+        if batch.len() > 1 {
+            let paths: Vec<String> = batch.iter().map(|&i| names[i].clone()).collect();
+            for (i, answer) in batch.iter().zip(self.inject(&paths).into_iter().flatten()) {
+                answers[*i] = Some(answer);
             }
         }
-        bounded_parallel(names, |n| self.read(n))
+        let rest: Vec<usize> = (0..names.len()).filter(|&i| answers[i].is_none()).collect();
+        let read = bounded_parallel(&rest, |&i| self.read(&names[i]));
+        for (i, answer) in rest.into_iter().zip(read) {
+            answers[i] = Some(answer);
+        }
+        answers
+            .into_iter()
+            .map(|a| a.expect("every name answered"))
+            .collect()
     }
 
     fn set(&self, key: &str, value: &SecretString) -> Result<(), BackendError> {
@@ -287,6 +303,13 @@ impl Backend for OnePassword {
     }
 }
 
+/// Whether op's template syntax takes `op://<path>`: an unenclosed reference (and so an enclosed
+/// one) is letters, digits and `- ? _ .` between the `/`s; no space, no `=`.
+fn injectable(path: &str) -> bool {
+    path.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '?' | '_' | '.' | '/'))
+}
+
 /// The values in `op inject`'s output of the template `inject` wrote: the text after each
 /// marker up to the newline before the next. `None` when a marker is missing or out of order.
 fn split_injected(text: &str, n: usize, marker: impl Fn(usize) -> String) -> Option<Vec<Lookup>> {
@@ -318,5 +341,12 @@ mod tests {
         assert_eq!(values, ["one", "two\nlines: envref-ab-0"]);
         assert!(split_injected("envref-ab-0:one", 1, marker).is_none());
         assert!(split_injected("garbage", 1, marker).is_none());
+    }
+
+    #[test]
+    fn names_op_templates_cannot_hold_are_read_alone() {
+        assert!(injectable("Engineering/Stripe/API/credential_2.v-1"));
+        assert!(!injectable("Engineering/Postgres Prod/password"));
+        assert!(!injectable("prod/2fa/otp?attribute=otp"));
     }
 }
