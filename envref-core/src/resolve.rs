@@ -43,7 +43,8 @@ pub(crate) struct Lookups {
 pub(crate) fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace) -> Lookups {
     let mut all: Vec<&dyn Backend> = backends.iter().map(|b| b.as_ref()).collect();
     let configured = all.len();
-    let mut op_backend = all.iter().position(|b| b.kind() == ONE_PASSWORD);
+    let one_password = crate::backend::BackendKind::OnePassword.name();
+    let mut op_backend = all.iter().position(|b| b.kind() == one_password);
     let implicit = (op_backend.is_none() && refs.iter().any(Reference::is_one_password))
         .then(crate::backend::implicit_one_password);
     if let Some(b) = &implicit {
@@ -76,9 +77,6 @@ pub(crate) fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Nam
     }
     out
 }
-
-/// The backend type that reads `op://` references.
-const ONE_PASSWORD: &str = "1password";
 
 /// One walk of the chain: what is still pending, which backends are down, which errors were
 /// already warned about.

@@ -48,6 +48,6 @@ fn construct(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>>
 /// `op` from PATH with default options (op's own account selection). It runs no program the
 /// project names, so it needs no `envref allow`.
 pub(crate) fn implicit_one_password() -> Box<dyn Backend> {
-    let spec = BackendSpec::new("op", "1password");
+    let spec = BackendSpec::new("op", super::BackendKind::OnePassword.name());
     Box::new(super::onepassword::OnePassword::new(&spec))
 }
