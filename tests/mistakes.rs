@@ -308,7 +308,7 @@ fn status_never_suggests_storing_into_an_unavailable_keychain() {
 #[test]
 fn unresolved_looking_values_are_never_silent() {
     let env =
-        "DB=postgres://u:ref://secrets/pw@db\nT=op://Engineering/item/field\nOK=ref-like text\n";
+        "DB=postgres://u:ref://secrets@db\nT=key op://Engineering/item/field\nOK=ref-like text\n";
     let p = Project::with("project: app\n", env);
     let out = p.envref(&["resolve"]).ok();
     assert!(
@@ -362,7 +362,7 @@ fn unresolved_looking_values_are_never_silent() {
     );
     // In the local file too.
     p.write(".env", "A=1\n");
-    p.write(".env.local", "L=x ref://secrets/l\n");
+    p.write(".env.local", "L=x ref://secrets:l\n");
     let out = p.envref(&["doctor"]).fails(1);
     assert!(
         out.stdout

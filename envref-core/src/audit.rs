@@ -5,7 +5,7 @@
 //! (`PASSWORD`, `TOKEN`, `API_KEY`, …) and the value is not a placeholder, a path, a URL or a
 //! flag, or when it is a long, high-entropy string. Under a password-like name (`PASSWORD`,
 //! `PASSPHRASE`, `PIN`) digits count too: a PIN is a secret, while `MAX_TOKENS=4096` is a
-//! count. References (`ref://…`, `${ref://…}`) never count: only the literal text of a value
+//! count. References (`ref://…`, `${ref://…}`, embedded `ref://…`, `op://…`) never count: only the literal text of a value
 //! is looked at. A finding carries a masked preview, never the value.
 
 use std::path::{Path, PathBuf};
@@ -226,21 +226,23 @@ fn url_password() -> &'static Regex {
 }
 
 /// Why a value that envref passes through as text looks like a reference it should have
-/// resolved: `ref://` inside text (only a whole value or `${ref://…}` resolves), or a value
-/// starting with another tool's `op://` reference.
+/// resolved: `ref://` text that is not a reference (quoted literally, or not valid), or
+/// `op://` inside text (only a whole value or `${op://…}` resolves).
 pub(crate) fn unresolved_reason(value: &Value) -> Option<&'static str> {
     let Value::Template(t) = value else {
         return None;
     };
-    if let Some(Segment::Lit(first)) = t.segments().first() {
-        if first.trim_start().starts_with("op://") {
-            return Some("op:// is 1Password's reference syntax, which envref does not resolve; use ref://<backend>/<key>");
-        }
+    let text_has = |needle: &str| {
+        t.segments()
+            .iter()
+            .any(|s| matches!(s, Segment::Lit(l) if l.contains(needle)))
+    };
+    // A whole-value `op://…` and `${op://…}` are references; inside text op run reads none.
+    if text_has("op://") {
+        return Some("op:// inside text is not resolved (op run reads only whole values): make the reference the whole value or write ${op://…}");
     }
-    t.segments()
-        .iter()
-        .any(|s| matches!(s, Segment::Lit(l) if l.contains("ref://")))
-        .then_some("ref:// inside text is kept literally; write ${ref://…} to interpolate it, or make the reference the whole value")
+    // Valid embedded `ref://` text is a reference already: what is left is literal.
+    text_has("ref://").then_some("this ref:// stays text: single quotes and backticks keep it literal, and unquoted or double-quoted it is not a valid ref://<backend>/<key> (an embedded reference extends over letters, digits and `/_.-`); write ${ref://…} to interpolate it")
 }
 
 /// Scan every definition of a document (duplicates included).
@@ -500,16 +502,18 @@ mod tests {
     fn unresolved_looking_values() {
         let doc = Document::parse(
             "/p/.env",
-            "A=postgres://u:ref://secrets/pw@h\nB=op://Vault/item/field\nC='x ref://a/b'\nD=ref://secrets/ok\nE=${ref://secrets/ok}x\nF=see https://op.example\n",
+            "A=postgres://ref://secrets/u:ref://secrets/pw@h\nB=op://Vault/item/field\nC='x ref://a/b'\nD=ref://secrets/ok\nE=${ref://secrets/ok}x${op://V/i/f}\nF=see https://op.example\nG=x op://V/i/f\nH=\"see ref://secrets/ here\"\nI=`x ref://secrets/k`\n",
         )
         .unwrap();
+        // References resolve, embedded or whole (A, B, D, E), and their text is not a finding
+        // (A's literal parts are `postgres://`, `:` and `@h`: no password in a URL).
         let found: Vec<(String, &str)> = scan(&doc)
             .into_iter()
             .map(|f| (f.key, f.evidence.code()))
-            .filter(|(_, c)| *c == "unresolved")
             .collect();
         let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["A", "B", "C"]);
+        assert_eq!(keys, ["C", "G", "H", "I"]);
+        assert!(found.iter().all(|(_, c)| *c == "unresolved"), "{found:?}");
     }
 
     #[test]

@@ -696,7 +696,7 @@ impl<'a> Parser<'a> {
         body_pos: Position,
         span: Range<usize>,
     ) {
-        let value = if body.starts_with(crate::reference::PREFIX) {
+        let value = if crate::reference::starts_reference(body) {
             match Reference::parse(body) {
                 Ok(r) => Value::Reference(Box::new(r)),
                 Err(msg) => {

@@ -31,7 +31,7 @@ const MAX_UNRESOLVED: usize = 64;
 pub enum RefMode<'a> {
     /// Keep `ref://target/key` as text (`get`, `list --show-refs`, `profile export`).
     Literal,
-    /// Show `ref://***` (`list`).
+    /// Show `ref://***` (`op://***` for 1Password's references) (`list`).
     Masked,
     /// Insert the resolved secret; a reference missing from the map fails the key.
     Resolved(&'a HashMap<Reference, SecretString>),
@@ -293,6 +293,7 @@ impl<'a> Evaluator<'a> {
     fn reference(&self, r: &Reference) -> Result<(String, bool), Failure> {
         match self.mode {
             RefMode::Literal => Ok((r.to_string(), true)),
+            RefMode::Masked if r.is_one_password() => Ok(("op://***".into(), true)),
             RefMode::Masked => Ok(("ref://***".into(), true)),
             RefMode::Resolved(map) => match map.get(r) {
                 Some(v) => Ok((v.expose_secret().to_string(), true)),

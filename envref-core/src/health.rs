@@ -264,11 +264,7 @@ fn secret_states(
             let stand_in = optional.get(r).filter(|_| absent(lookups, r));
             SecretState {
                 reference: r.to_string(),
-                // `//` marks a secret's own name, as in the reference.
-                key: match r.is_raw() {
-                    true => format!("//{}", r.key),
-                    false => r.key.clone(),
-                },
+                key: r.shown_key(),
                 description: schema.and_then(|s| s.describe(&variables)),
                 optional: stand_in.is_some(),
                 has_default: stand_in.is_some_and(|o| o.has_default),
@@ -330,11 +326,8 @@ pub(crate) fn fix_command(
             .unwrap_or_else(|| crate::backend::backend_hint(&b.name, &b.kind));
         return format!("backend {} is unavailable: {how}", b.name);
     }
-    if r.is_raw() {
-        return format!(
-            "create {} in backend {} with that store's own tool (envref writes only under the project's namespace)",
-            r.key, r.target
-        );
+    if let Some(fix) = r.outside_namespace_fix() {
+        return fix;
     }
     let backend = state.map(|b| b.name.clone()).unwrap_or_else(|| {
         if r.is_chain() {

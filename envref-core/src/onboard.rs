@@ -97,10 +97,10 @@ impl OnboardPlan {
         let chain_target = store_in.or(first);
         // A secret's own name lives outside the namespace onboard writes to: say so, ask nothing.
         for r in looked.failures.keys().filter(|r| r.is_raw()) {
-            looked.warnings.push(format!(
-                "{r} is not in backend {}; onboard does not store a secret's own name: create {} with that store's own tool",
-                r.target, r.key
-            ));
+            let fix = r.outside_namespace_fix().unwrap_or_default();
+            looked
+                .warnings
+                .push(format!("{r} is missing; onboard does not store it: {fix}"));
         }
         let missing = looked
             .failures
@@ -200,7 +200,8 @@ mod tests {
         let backends: Vec<Box<dyn Backend>> = vec![Box::new(Memory::named("one"))];
         let plan = OnboardPlan::new(&p, &backends, None);
         assert!(plan.missing.is_empty());
-        assert!(plan.warnings[0].contains("create legacy/TOKEN with that store's own tool"));
+        assert!(plan.warnings[0]
+            .contains("create legacy/TOKEN in backend one with that store's own tool"));
         assert_eq!(plan.unresolved(&p, &backends).len(), 1);
     }
 

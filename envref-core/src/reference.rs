@@ -1,6 +1,8 @@
 //! `ref://<target>/<key>`: `<target>` is `secrets` (walk the chain) or the configured name of
 //! one backend (ask only that one). `ref://<backend>//<name>` names a secret by its own name in
 //! that backend, outside the project namespace (a "raw" reference: read-only, never a chain).
+//! `op://<vault>/<item>/[<section>/]<field>` is 1Password's own syntax, read through the first
+//! `1password` backend (or an implicit one): a `.env` written for `op run` works unchanged.
 
 use std::fmt;
 
@@ -8,6 +10,12 @@ use std::fmt;
 pub const PREFIX: &str = "ref://";
 /// The target that means "walk the whole chain".
 pub const CHAIN: &str = "secrets";
+/// What every 1Password secret reference starts with.
+pub const OP_PREFIX: &str = "op://";
+/// The `target` of an `op://` reference: the chain asks the first backend of type `1password`,
+/// whatever its name, so this is no backend name (none can hold `:` or `/`) and nothing that
+/// looks a backend up by name (`onboard`, `status` fixes) takes it for a configured one.
+pub const OP_TARGET: &str = "op://";
 
 /// How a reference's key is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,6 +24,8 @@ pub enum Form {
     Namespaced,
     /// `ref://<backend>//<name>`: the secret's own name in one backend, used verbatim.
     Raw,
+    /// `op://<vault>/<item>/[<section>/]<field>`: the key is what follows `op://`.
+    OnePassword,
 }
 
 /// A parsed `ref://<target>/<key>` or `ref://<backend>//<name>`.
@@ -30,11 +40,15 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// Parse a whole `ref://target/key` string. The error names the problem, never the text.
+    /// Parse a whole `ref://target/key` or `op://…` string. The error names the problem, never
+    /// the text.
     pub fn parse(s: &str) -> Result<Reference, String> {
+        if let Some(path) = s.strip_prefix(OP_PREFIX) {
+            return Self::one_password(path);
+        }
         let rest = s
             .strip_prefix(PREFIX)
-            .ok_or_else(|| "a reference starts with ref://".to_string())?;
+            .ok_or_else(|| "a reference starts with ref:// or op://".to_string())?;
         let Some((target, key)) = rest.split_once('/') else {
             return Err(
                 "invalid reference: expected ref://secrets/<key> or ref://<backend>/<key>".into(),
@@ -68,21 +82,125 @@ impl Reference {
         })
     }
 
+    fn one_password(path: &str) -> Result<Reference, String> {
+        check_op_path(path).map_err(|m| {
+            format!("invalid 1Password reference: {m}; the form is op://<vault>/<item>/[<section>/]<field>")
+        })?;
+        Ok(Reference {
+            target: OP_TARGET.to_string(),
+            key: path.to_string(),
+            form: Form::OnePassword,
+        })
+    }
+
+    /// The embedded reference at byte `start` of `text`, Go envref's way: it starts at
+    /// `ref://` and extends over `[A-Za-z0-9/_.-]`. `None` when that text does not parse (it
+    /// stays text). Returns the reference and the byte where it ends.
+    pub fn embedded_at(text: &str, start: usize) -> Option<(Reference, usize)> {
+        let body = start + PREFIX.len();
+        if !text[start..].starts_with(PREFIX) {
+            return None;
+        }
+        let end = body
+            + text[body..]
+                .find(|c: char| !(is_name_char(c) || c == '/'))
+                .unwrap_or(text.len() - body);
+        let r = Reference::parse(&text[start..end]).ok()?;
+        Some((r, end))
+    }
+
     /// Whether this reference walks the chain rather than naming one backend.
     pub fn is_chain(&self) -> bool {
         self.target == CHAIN
     }
 
-    /// Whether the key is the secret's own name in its backend (outside the namespace).
+    /// Whether the key is the secret's own name in its backend (outside the namespace):
+    /// `ref://<backend>//<name>` and `op://…`.
     pub fn is_raw(&self) -> bool {
-        self.form == Form::Raw
+        self.form != Form::Namespaced
     }
+
+    /// How a status line names the secret: its key, `//<name>` for a raw name, or the whole
+    /// `op://…`.
+    pub fn shown_key(&self) -> String {
+        match self.form {
+            Form::Namespaced => self.key.clone(),
+            Form::Raw => format!("//{}", self.key),
+            Form::OnePassword => self.to_string(),
+        }
+    }
+
+    /// The fix for a missing secret that envref does not write (a raw name or `op://`), or
+    /// `None` for a namespaced key (`secret set` stores it).
+    pub fn outside_namespace_fix(&self) -> Option<String> {
+        match self.form {
+            Form::Namespaced => None,
+            Form::Raw => Some(format!(
+                "create {} in backend {} with that store's own tool (envref writes only under the project's namespace)",
+                self.key, self.target
+            )),
+            Form::OnePassword => Some(format!(
+                "create the item or field of {self} in 1Password (`op item create`, `op item edit`), or correct the reference"
+            )),
+        }
+    }
+
+    /// Whether this is 1Password's `op://…`.
+    pub fn is_one_password(&self) -> bool {
+        self.form == Form::OnePassword
+    }
+}
+
+/// Whether a whole value is meant as a reference: it starts with `ref://` or `op://`.
+pub fn starts_reference(value: &str) -> bool {
+    value.starts_with(PREFIX) || value.starts_with(OP_PREFIX)
 }
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sep = if self.is_raw() { "//" } else { "/" };
-        write!(f, "{PREFIX}{}{sep}{}", self.target, self.key)
+        match self.form {
+            Form::Namespaced => write!(f, "{PREFIX}{}/{}", self.target, self.key),
+            Form::Raw => write!(f, "{PREFIX}{}//{}", self.target, self.key),
+            Form::OnePassword => write!(f, "{OP_PREFIX}{}", self.key),
+        }
+    }
+}
+
+/// 1Password's secret reference syntax after `op://`: `<vault>/<item>/[<section>/]<field>`,
+/// each part made of letters, digits, `-`, `_`, `.` and inner spaces (op's documented set;
+/// other names are written by their ID), then optionally `?attribute=…` or `?ssh-format=…`.
+pub fn check_op_path(path: &str) -> Result<(), String> {
+    let (parts, query) = match path.split_once('?') {
+        Some((parts, query)) => (parts, Some(query)),
+        None => (path, None),
+    };
+    let segments: Vec<&str> = parts.split('/').collect();
+    if !(3..=4).contains(&segments.len()) {
+        return Err(format!(
+            "expected 3 or 4 parts separated by `/`, found {}",
+            segments.len()
+        ));
+    }
+    for seg in segments {
+        if seg.is_empty() || seg != seg.trim() {
+            return Err("a part is empty or starts or ends with a space".into());
+        }
+        if let Some(c) = seg.chars().find(|&c| !(is_name_char(c) || c == ' ')) {
+            return Err(format!(
+                "a part contains {c:?}; op allows letters, digits, `-`, `_`, `.` and spaces (use the item's or field's ID for other names)"
+            ));
+        }
+    }
+    match query.map(|q| q.split_once('=')) {
+        None => Ok(()),
+        Some(Some(("attribute" | "ssh-format", v)))
+            if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+        {
+            Ok(())
+        }
+        Some(_) => {
+            Err("the query must be ?attribute=<otp|totp|type> or ?ssh-format=openssh".into())
+        }
     }
 }
 
@@ -262,6 +380,83 @@ mod tests {
             assert_eq!(r.to_string(), text);
         }
         assert!(!Reference::parse("ref://ssm/db").unwrap().is_raw());
+    }
+
+    #[test]
+    fn one_password_references_are_op_syntax_and_print_back() {
+        for (text, key) in [
+            (
+                "op://Engineering/Stripe/credential",
+                "Engineering/Stripe/credential",
+            ),
+            (
+                "op://dev/db/Admin Section/pass word",
+                "dev/db/Admin Section/pass word",
+            ),
+            (
+                "op://d3v/stripe.keys/s3ct10n/public_key",
+                "d3v/stripe.keys/s3ct10n/public_key",
+            ),
+            (
+                "op://prod/2fa/otp?attribute=otp",
+                "prod/2fa/otp?attribute=otp",
+            ),
+        ] {
+            let r = Reference::parse(text).unwrap();
+            assert!(r.is_one_password() && r.is_raw() && !r.is_chain(), "{text}");
+            assert_eq!((r.key.as_str(), r.target.as_str()), (key, OP_TARGET));
+            assert_eq!(r.to_string(), text);
+        }
+        for bad in [
+            "op://",
+            "op://v/item",
+            "op://v//f",
+            "op://v/i/s/f/x",
+            "op://h?ack/1Password!/for\"real",
+            "op://{vault}/[item]/(section)/field",
+            "op://v/ item/f",
+            "op://v/i/f?x=1",
+            "op://v/i/f?attribute=",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad}");
+        }
+        assert!(starts_reference("op://v/i/f") && starts_reference("ref://s/k"));
+        assert!(!starts_reference("xop://v/i/f"));
+    }
+
+    /// The Go envref's embedded-reference extent (`FindAll`): `[A-Za-z0-9/_.-]` from `ref://`.
+    #[test]
+    fn embedded_references_extend_like_go_envref() {
+        let text = "postgres://ref://secrets/db_user:ref://secrets/db_pass@localhost/app";
+        let (r, end) = Reference::embedded_at(text, 11).unwrap();
+        assert_eq!((r.key.as_str(), &text[end..end + 1]), ("db_user", ":"));
+        let (r, end) = Reference::embedded_at(text, 33).unwrap();
+        assert_eq!((r.key.as_str(), &text[end..end + 1]), ("db_pass", "@"));
+        for (text, key) in [
+            ("Hello ref://secrets/name!", "name"),
+            ("x ref://secrets/a.b-c_d/e?q", "a.b-c_d/e"),
+            ("x ref://ssm//legacy/TOKEN&y", "legacy/TOKEN"),
+            ("x ref://secrets/k=1", "k"),
+            ("x ref://secrets/k y", "k"),
+        ] {
+            let at = text.find("ref://").unwrap();
+            assert_eq!(
+                Reference::embedded_at(text, at).unwrap().0.key,
+                key,
+                "{text}"
+            );
+        }
+        // Not a reference: left as text.
+        for text in [
+            "ref://secrets",
+            "ref://secrets/",
+            "ref://secrets:x",
+            "ref://secrets/a/",
+            "ref:///k",
+        ] {
+            assert!(Reference::embedded_at(text, 0).is_none(), "{text}");
+        }
+        assert!(Reference::embedded_at("xref", 0).is_none());
     }
 
     #[test]

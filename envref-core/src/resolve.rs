@@ -37,10 +37,24 @@ pub(crate) struct Lookups {
     pub not_found: BTreeSet<Reference>,
 }
 
-/// Ask the chain for every reference in `refs` (duplicates are asked once).
+/// Ask the chain for every reference in `refs` (duplicates are asked once). `op://`
+/// references go to the first backend of type `1password`, or to an implicit one (`op` on
+/// PATH, default options) when none is configured.
 pub(crate) fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Namespace) -> Lookups {
+    let mut all: Vec<&dyn Backend> = backends.iter().map(|b| b.as_ref()).collect();
+    let configured = all.len();
+    let one_password = crate::backend::BackendKind::OnePassword.name();
+    let mut op_backend = all.iter().position(|b| b.kind() == one_password);
+    let implicit = (op_backend.is_none() && refs.iter().any(Reference::is_one_password))
+        .then(crate::backend::implicit_one_password);
+    if let Some(b) = &implicit {
+        op_backend = Some(all.len());
+        all.push(b.as_ref());
+    }
     let mut chain = Chain {
-        backends,
+        backends: all,
+        configured,
+        op_backend,
         ns,
         scopes: ns.lookup_keys("").len(),
         out: Lookups::default(),
@@ -50,7 +64,7 @@ pub(crate) fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Nam
     };
     chain.reject_unknown_targets();
     for scope in 0..chain.scopes {
-        for bi in 0..backends.len() {
+        for bi in 0..chain.backends.len() {
             if chain.pending.is_empty() {
                 break;
             }
@@ -67,7 +81,12 @@ pub(crate) fn lookup(refs: &[Reference], backends: &[Box<dyn Backend>], ns: &Nam
 /// One walk of the chain: what is still pending, which backends are down, which errors were
 /// already warned about.
 struct Chain<'a> {
-    backends: &'a [Box<dyn Backend>],
+    /// The configured backends, then the implicit `1password` one if `op://` needs it.
+    backends: Vec<&'a dyn Backend>,
+    /// How many of `backends` are configured (the chain of `ref://secrets/…`).
+    configured: usize,
+    /// The backend that reads `op://` references.
+    op_backend: Option<usize>,
     ns: &'a Namespace,
     scopes: usize,
     out: Lookups,
@@ -81,9 +100,12 @@ struct Chain<'a> {
 impl Chain<'_> {
     /// `ref://<name>/…` naming no configured backend fails at once.
     fn reject_unknown_targets(&mut self) {
-        let names: Vec<&str> = self.backends.iter().map(|b| b.name()).collect();
+        let names: Vec<&str> = self.backends[..self.configured]
+            .iter()
+            .map(|b| b.name())
+            .collect();
         for r in self.pending.clone() {
-            if !r.is_chain() && !names.contains(&r.target.as_str()) {
+            if !r.is_chain() && !r.is_one_password() && !names.contains(&r.target.as_str()) {
                 self.fail(
                     &r,
                     format!(
@@ -108,11 +130,11 @@ impl Chain<'_> {
     /// one `get_many` call (and one `get_raw` call for references by a secret's own name,
     /// which have no scopes: they are asked in the first).
     fn ask(&mut self, scope: usize, bi: usize) {
-        let backend = self.backends[bi].as_ref();
+        let backend = self.backends[bi];
         let eligible: Vec<Reference> = self
             .pending
             .iter()
-            .filter(|r| r.is_chain() || r.target == backend.name())
+            .filter(|r| self.may_answer(r, bi))
             .filter(|r| !r.is_raw() || scope == 0)
             .cloned()
             .collect();
@@ -137,6 +159,18 @@ impl Chain<'_> {
         self.ask_keys(scope, bi, raw, |r| r.key.clone());
     }
 
+    /// Whether backend `bi` is one to ask for `r`: any configured one for the chain, the
+    /// `1password` one for `op://`, else the one `r` names.
+    fn may_answer(&self, r: &Reference, bi: usize) -> bool {
+        if r.is_one_password() {
+            Some(bi) == self.op_backend
+        } else if r.is_chain() {
+            bi < self.configured
+        } else {
+            bi < self.configured && r.target == self.backends[bi].name()
+        }
+    }
+
     /// One call to backend `bi` for the distinct keys of `refs` (`key_of` gives each one's).
     fn ask_keys(
         &mut self,
@@ -147,7 +181,7 @@ impl Chain<'_> {
     ) {
         let Some(first) = refs.first() else { return };
         let raw = first.is_raw();
-        let backend = self.backends[bi].as_ref();
+        let backend = self.backends[bi];
         let keys: Vec<String> = refs
             .iter()
             .map(&key_of)
@@ -196,7 +230,7 @@ impl Chain<'_> {
     /// Note a backend's error once: its first error, whether it is down, one warning per
     /// backend and message when something is left to ask, and its hint.
     fn backend_failed(&mut self, scope: usize, bi: usize, r: &Reference, e: &BackendError) {
-        let backend = self.backends[bi].as_ref();
+        let backend = self.backends[bi];
         self.out
             .errors
             .entry(backend.name().to_string())
@@ -209,7 +243,7 @@ impl Chain<'_> {
         }
         // The error is reported with the failure itself; warn only when another backend or
         // scope is still to be asked for this reference.
-        let more_backends = r.is_chain() && bi + 1 < self.backends.len();
+        let more_backends = r.is_chain() && bi + 1 < self.configured;
         if more_backends || (!r.is_raw() && scope + 1 < self.scopes) {
             let next = if more_backends {
                 "the next backend"
@@ -294,10 +328,7 @@ impl Resolved {
             .flat_map(|f| f.references.iter())
             .find(|r| self.not_found.contains(r))
         {
-            hints.push(match r.is_raw() {
-                true => format!("create {} in backend {} with that store's own tool (envref writes only under the project's namespace)", r.key, r.target),
-                false => format!("store a missing secret with `envref secret set {}` (add --backend <name> to pick the backend)", r.key),
-            });
+            hints.push(r.outside_namespace_fix().unwrap_or_else(|| format!("store a missing secret with `envref secret set {}` (add --backend <name> to pick the backend)", r.key)));
         }
         Some(if hints.is_empty() {
             e
@@ -524,6 +555,7 @@ mod tests {
     /// one key fewer than asked (a broken batch); every key asked is written to `asked`.
     struct Fake {
         name: &'static str,
+        kind: &'static str,
         values: BTreeMap<String, String>,
         error: Option<BackendError>,
         short: bool,
@@ -568,6 +600,7 @@ mod tests {
             .collect();
         Fake {
             name,
+            kind: "plugin",
             values,
             error: None,
             short: false,
@@ -580,7 +613,7 @@ mod tests {
             self.name
         }
         fn kind(&self) -> &'static str {
-            "plugin"
+            self.kind
         }
         fn get(&self, key: &str) -> Lookup {
             self.asked
@@ -647,6 +680,39 @@ mod tests {
         );
         let gone = &l.failures[&refs(&["ref://b//gone"])[0]];
         assert_eq!(gone, &["b: not found as gone"]);
+    }
+
+    #[test]
+    fn op_references_go_once_to_the_first_1password_backend_only() {
+        let op = |name| Fake {
+            kind: "1password",
+            ..fake(name, &[("raw:V/item/sec/f", "first"), ("app/x", "ox")])
+        };
+        let (backends, log) = chain(vec![
+            fake("a", &[("raw:V/item/sec/f", "wrong backend")]),
+            op("op1"),
+            op("op2"),
+        ]);
+        let wanted = refs(&["op://V/item/sec/f", "ref://secrets/x", "op://V/item/sec/f"]);
+        let l = lookup(
+            &wanted,
+            &backends,
+            &Namespace::new("app", Some("dev".into())),
+        );
+        assert_eq!(value(&l, "op://V/item/sec/f"), "first");
+        assert_eq!(value(&l, "ref://secrets/x"), "ox");
+        assert_eq!(
+            asked(&log),
+            [
+                "a:app/dev/x",
+                "op1:app/dev/x",
+                "op1:raw:V/item/sec/f",
+                "op2:app/dev/x",
+                "a:app/x",
+                "op1:app/x"
+            ]
+        );
+        assert_eq!(l.found[&refs(&["op://V/item/sec/f"])[0]].0, "op1");
     }
 
     #[test]

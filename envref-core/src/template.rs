@@ -1,5 +1,7 @@
 //! Interpolation syntax of unquoted and double-quoted values: `${NAME}`, `$NAME`,
-//! `${NAME:-default}`, `${NAME-default}`, `${NAME:?message}`, `$$`, and `${ref://…}`.
+//! `${NAME:-default}`, `${NAME-default}`, `${NAME:?message}`, `$$`, `${ref://…}` and
+//! `${op://…}`, and bare embedded references (`postgres://ref://secrets/u:…`) as the Go envref
+//! reads them: from `ref://` over `[A-Za-z0-9/_.-]`, left as text when that does not parse.
 //! Double-quoted values also take the escapes `\n \r \t \\ \" \$`.
 //!
 //! Parsing happens once, when the file is read, so syntax errors are parse errors with a
@@ -8,7 +10,7 @@
 use std::fmt;
 
 use crate::dotenv::{Position, Quote};
-use crate::reference::{Reference, PREFIX};
+use crate::reference::{starts_reference, Reference, PREFIX};
 
 /// The fix when a `$` was meant literally (a password containing `$` is the usual case).
 pub(crate) const LITERAL_DOLLAR: &str =
@@ -197,7 +199,7 @@ impl Template {
         }
     }
 
-    /// Every `${ref://…}` the template uses, in order.
+    /// Every reference the template uses (`${ref://…}`, `${op://…}`, bare embedded), in order.
     pub fn references(&self) -> Vec<&Reference> {
         let mut out = Vec::new();
         self.visit(&mut |seg| {
@@ -241,8 +243,10 @@ pub(crate) fn parse(
     match quote {
         Quote::Single | Quote::Backtick => Ok(Template::literal(body)),
         // Most values have nothing to interpolate: one exact-size literal.
-        Quote::None if !body.contains('$') => Ok(Template::literal(body)),
-        Quote::Double if !body.contains(['$', '\\']) => Ok(Template::literal(body)),
+        Quote::None if !body.contains('$') && !body.contains(PREFIX) => Ok(Template::literal(body)),
+        Quote::Double if !body.contains(['$', '\\']) && !body.contains(PREFIX) => {
+            Ok(Template::literal(body))
+        }
         Quote::None | Quote::Double => {
             let mut s = Scanner {
                 src: body,
@@ -322,6 +326,12 @@ impl Scanner<'_> {
                         segments.push(segment);
                     }
                 }
+                'r' if self.src[self.i..].starts_with(PREFIX) => {
+                    if let Some(segment) = self.embedded(&mut lit) {
+                        flush(&mut lit, &mut segments);
+                        segments.push(segment);
+                    }
+                }
                 _ => {
                     self.bump();
                     lit.push(c);
@@ -331,6 +341,27 @@ impl Scanner<'_> {
         flush(&mut lit, &mut segments);
         // One segment is stored inline, more as an exact-size slice (Vec growth leaves room for 4).
         Ok(Template::from_segments(segments))
+    }
+
+    /// At `ref://`: the embedded reference that starts here, or `None` after adding the
+    /// `ref://` to `lit` (it starts no valid reference; the rest is scanned on).
+    fn embedded(&mut self, lit: &mut String) -> Option<Segment> {
+        let at = self.pos;
+        let found = Reference::embedded_at(self.src, self.i);
+        let end = match &found {
+            Some((_, end)) => *end,
+            None => self.i + PREFIX.len(),
+        };
+        while self.i < end {
+            self.bump();
+        }
+        match found {
+            Some((r, _)) => Some(Segment::Ref(Box::new(r), at)),
+            None => {
+                lit.push_str(PREFIX);
+                None
+            }
+        }
     }
 
     /// After a `\` in double quotes: the escaped character; others keep their backslash.
@@ -401,7 +432,7 @@ impl Scanner<'_> {
         self.bump();
         self.bump();
         let unterminated = || unterminated(at);
-        if self.src[self.i..].starts_with(PREFIX) {
+        if starts_reference(&self.src[self.i..]) {
             let start = self.i;
             let end = self.src[start..]
                 .find('}')
@@ -484,6 +515,49 @@ mod tests {
         assert_eq!(t.references().len(), 2);
         let t = parse(r#"a\$B\n\q"#, Quote::Double, Position { line: 1, col: 1 }).unwrap();
         assert_eq!(t.as_literal(), Some("a$B\n\\q"));
+    }
+
+    /// Bare embedded references, the Go envref's cases: resolved where the text is
+    /// interpolated, text where quoting keeps it literal or where it is not a reference.
+    #[test]
+    fn embedded_references() {
+        let refs = |body: &str, quote| -> Vec<String> {
+            let t = parse(body, quote, Position { line: 1, col: 1 }).unwrap();
+            t.references().iter().map(|r| r.to_string()).collect()
+        };
+        let url = "postgres://ref://secrets/db_user:ref://secrets/db_pass@localhost/app";
+        let both = ["ref://secrets/db_user", "ref://secrets/db_pass"];
+        assert_eq!(refs(url, Quote::None), both);
+        assert_eq!(refs(url, Quote::Double), both);
+        assert!(refs(url, Quote::Single).is_empty());
+        assert!(refs(url, Quote::Backtick).is_empty());
+        assert_eq!(
+            refs("Hello ref://secrets/name!", Quote::None),
+            ["ref://secrets/name"]
+        );
+        assert_eq!(
+            refs(
+                "a=ref://x//raw/N&b=${ref://secrets/k}&c=${op://V/i/f}",
+                Quote::None
+            ),
+            ["ref://x//raw/N", "ref://secrets/k", "op://V/i/f"]
+        );
+        assert_eq!(
+            refs("${A:-ref://secrets/d}", Quote::None),
+            ["ref://secrets/d"]
+        );
+        // Look-alikes stay text, and scanning goes on after them.
+        let t = p("see ref://secrets and ref://ref://secrets/k.");
+        assert_eq!(t.references().len(), 1);
+        assert_eq!(t.references()[0].key, "k.");
+        let t = p("x ref://secrets/ y");
+        assert_eq!(t.as_literal(), Some("x ref://secrets/ y"));
+        // Positions point at the reference, for messages.
+        let t = p("ab ref://secrets/k");
+        assert!(matches!(
+            t.segments()[1],
+            Segment::Ref(_, Position { line: 1, col: 4 })
+        ));
     }
 
     /// Segments and templates stay small: a 100k-line file holds 100k of them.

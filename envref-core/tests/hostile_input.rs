@@ -39,6 +39,9 @@ const PIECES: &[&str] = &[
     ":-",
     "ref://",
     "ref://secrets/k",
+    "x:ref://secrets/k@h",
+    "op://V/item/f",
+    "${op://V/i/f}",
     "#",
     " # c",
     " ",
@@ -286,6 +289,60 @@ proptest! {
             check_set(&doc, &e.key.clone(), &source);
         }
         check_set(&doc, "NEW_KEY", &source);
+    }
+}
+
+/// What embedded (bare) references are made of: the Go envref's extent `[A-Za-z0-9/_.-]` from
+/// `ref://`, and the characters that end it.
+const EMBED_PIECES: &[&str] = &[
+    "ref://",
+    "ref://secrets/k",
+    "ref://s//raw/N",
+    "secrets",
+    "/",
+    "//",
+    "k",
+    ".",
+    "..",
+    "-",
+    "_",
+    ":",
+    "@",
+    "!",
+    "?",
+    "=",
+    "&",
+    " ",
+    "ref:/",
+    "op://V/i/f",
+    "é",
+    "}",
+    "{",
+];
+
+proptest! {
+    /// Whatever `ref://` pieces an unquoted value holds, it reads back as its own text when
+    /// references are kept literal (each embedded reference prints back as written, look-alikes
+    /// stay text), every reference found is named in the text, and single quotes find none.
+    #[test]
+    fn embedded_references_print_back(pieces in prop::collection::vec(prop::sample::select(EMBED_PIECES), 0..12)) {
+        let value = format!("x{}x", pieces.concat());
+        let Ok(doc) = Document::parse(PATH, format!("A={value}\nB='{value}'\n")) else {
+            // Only a brace can make it invalid (`${…` is interpolation syntax).
+            prop_assert!(value.contains('{'), "a value without braces failed to parse");
+            return Ok(());
+        };
+        let merged = Merged::from_documents(std::slice::from_ref(&doc));
+        let literal = evaluate(&merged, RefMode::Literal, false);
+        prop_assert_eq!(&literal.get("A").unwrap().value, &value);
+        prop_assert_eq!(&literal.get("B").unwrap().value, &value);
+        let refs = doc.get("A").unwrap().value.references();
+        for r in &refs {
+            prop_assert!(value.contains(&r.to_string()), "{} not in the text", r);
+            prop_assert_eq!(Reference::parse(&r.to_string()), Ok((*r).clone()));
+        }
+        prop_assert!(doc.get("B").unwrap().value.references().is_empty());
+        prop_assert_eq!(literal.get("A").unwrap().secret, !refs.is_empty());
     }
 }
 

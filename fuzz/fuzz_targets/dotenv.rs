@@ -1,7 +1,8 @@
 //! `.env` files: parse up to three layers (the input split at lines `%%%`), merge, evaluate in
 //! every mode; then `set` on the first layer. Checks: no panic, parse errors carry
-//! `path:line:col` inside the file, evaluation errors name a layer's path, and an edit changes
-//! the bytes of one value (or appends one line) and nothing else.
+//! `path:line:col` inside the file, evaluation errors name a layer's path, every reference
+//! (whole, `${…}`, bare embedded, `op://`) prints back as text that parses to it, and an edit
+//! changes the bytes of one value (or appends one line) and nothing else.
 #![no_main]
 
 use std::collections::HashMap;
@@ -9,14 +10,15 @@ use std::collections::HashMap;
 use envref_core::dotenv::{render_value, Document, Position, Value};
 use envref_core::evaluate::{evaluate, Failure, RefMode};
 use envref_core::layers::Merged;
+use envref_core::reference::Reference;
 use libfuzzer_sys::fuzz_target;
 use secrecy::SecretString;
 
 const PATHS: [&str; 3] = ["/p/.env", "/p/.env.dev", "/p/.env.local"];
 
 /// Sources `set` is given: `.env` value text that must read back (literal ones exactly).
-const SOURCES: [&str; 10] =
-    ["", "plain", "two words", "q\"u'o`te", "l1\nl2\r\nl3", "back\\slash #x", "\ttab ", "${OTHER:-d}", "ref://secrets/k", "ünï\u{feff}"];
+const SOURCES: [&str; 11] =
+    ["", "plain", "two words", "q\"u'o`te", "l1\nl2\r\nl3", "back\\slash #x", "\ttab ", "${OTHER:-d}", "ref://secrets/k", "op://Vault/Item/field", "ünï\u{feff}"];
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else { return };
@@ -48,6 +50,7 @@ fn evaluate_all(docs: &[Document]) {
     // Every other reference resolves, so both outcomes are exercised.
     let mut map = HashMap::new();
     for (i, r) in merged.definitions().iter().flat_map(|d| d.value.references()).enumerate() {
+        assert_eq!(Reference::parse(&r.to_string()).as_ref(), Ok(r), "a reference does not print back");
         if i % 2 == 0 {
             map.insert(r.clone(), SecretString::from(format!("s{i}$X")));
         }

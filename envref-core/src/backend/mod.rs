@@ -13,6 +13,8 @@ pub(crate) mod kinds;
 mod registry;
 pub use kinds::BackendKind;
 #[cfg(feature = "backends")]
+pub(crate) use registry::implicit_one_password;
+#[cfg(feature = "backends")]
 pub use registry::{build, build_all, BuildContext};
 
 #[cfg(feature = "backends")]

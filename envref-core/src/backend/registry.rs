@@ -43,3 +43,11 @@ fn construct(spec: &BackendSpec, ctx: &BuildContext) -> Result<Box<dyn Backend>>
         .map_err(|m| Error::config(format!("backend {}: {m}", spec.name)))?;
     (info.construct)(spec, ctx)
 }
+
+/// The backend `op://` references use when no backend of type `1password` is configured:
+/// `op` from PATH with default options (op's own account selection). It runs no program the
+/// project names, so it needs no `envref allow`.
+pub(crate) fn implicit_one_password() -> Box<dyn Backend> {
+    let spec = BackendSpec::new("op", super::BackendKind::OnePassword.name());
+    Box::new(super::onepassword::OnePassword::new(&spec))
+}
