@@ -331,6 +331,13 @@ fn a_dotenv_written_for_op_run_resolves_unchanged() {
         .envref(&["run", "--no-mask", "--", "printenv", "PAGER_EMAIL"])
         .ok();
     assert_eq!(run.stdout, "ops@example.com\n");
+    // `envref inject` takes op's own tags, as `op inject` does.
+    p.write(
+        "app.yml.tpl",
+        "stripe: {{ op://Engineering/Stripe/credential }}\nport: {{op://Engineering/Postgres Prod/Connection/port}}\n",
+    );
+    let rendered = p.envref(&["inject", "-i", "app.yml.tpl"]).ok();
+    assert_eq!(rendered.stdout, "stripe: sk_live_123\nport: 5432\n");
     // One reference: one `op read`, the exact value (no newline added).
     p.write(".env", "ONLY=op://Engineering/Stripe/credential\n");
     std::fs::remove_file(&log).unwrap();

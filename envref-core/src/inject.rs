@@ -17,8 +17,8 @@ use crate::dotenv::Position;
 use crate::reference::Reference;
 use crate::{Error, Result};
 
-/// The schemes a tag may use. A new one (`op://`) needs an entry here and a way to resolve it.
-pub const SCHEMES: &[&str] = &[crate::reference::PREFIX];
+/// The schemes a tag may use: envref's references and 1Password's (as `op inject` reads them).
+pub const SCHEMES: &[&str] = &[crate::reference::PREFIX, crate::reference::OP_PREFIX];
 
 /// A parsed template: text and references in order.
 pub struct Template {
@@ -62,7 +62,7 @@ impl Template {
             let uri = text[inner_start..close].trim_matches([' ', '\t']);
             let reference = Reference::parse(uri).map_err(|m| {
                 Error::parse(format!("{}: {m}", at(open)))
-                    .with_hint("a tag is {{ ref://secrets/<key> }} or {{ ref://<backend>/<key> }}; write \\{{ for a literal {{")
+                    .with_hint("a tag is {{ ref://secrets/<key> }}, {{ ref://<backend>/<key> }} or {{ op://<vault>/<item>/<field> }}; write \\{{ for a literal {{")
             })?;
             literal.push_str(&text[text_start..open]);
             pieces.push(Piece::Text(std::mem::take(&mut literal)));
@@ -221,6 +221,12 @@ mod tests {
                 &v
             ),
             "a: V1\nb: multi\nline V1\r\n"
+        );
+        // 1Password's tags, as `op inject` reads them, names with spaces included.
+        let op = [("op://Eng/Stripe Key/credential", "sk_live")];
+        assert_eq!(
+            render("k: {{ op://Eng/Stripe Key/credential }}\n", &op),
+            "k: sk_live\n"
         );
         // Other templates' tags, lone braces and backslashes elsewhere are text.
         let other = "x: ${{ github.token }} {{ .Values.x }} {{ } }} \\n {";
