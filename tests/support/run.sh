@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: `cargo nextest run --workspace [ARGS...]` (each test in its own
-# process, as many at a time as there are cores) and then the doc tests (`cargo test --doc`,
+# process, two per core at a time) and then the doc tests (`cargo test --doc`,
 # which nextest does not run; only without ARGS), or `cargo test --workspace [ARGS...]` where
 # cargo-nextest is not installed; then the time each test binary took and every skipped test.
 #
@@ -22,6 +22,10 @@ rm -f "$junit"
 
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
+  # Two tests per core: most of them wait on the processes they drive (servers, sleeps, a nested
+  # cargo), so one per core leaves the cores idle. NEXTEST_TEST_THREADS or --test-threads
+  # overrides it.
+  export NEXTEST_TEST_THREADS="${NEXTEST_TEST_THREADS:-$((2 * $(nproc)))}"
   cargo nextest run --workspace --no-fail-fast "$@" || status=$?
   if [ $# -eq 0 ]; then
     cargo test --doc --workspace 2>&1 | tee "$output"
