@@ -15,9 +15,9 @@ output=$(mktemp)
 trap 'rm -f "$skips" "$output"' EXIT
 export ENVREF_TEST_ALLOW_SKIP="${ENVREF_TEST_ALLOW_SKIP:-1}" ENVREF_TEST_SKIP_LOG="$skips"
 
-# nextest writes each test's time and binary id here (.config/nextest.toml).
-target=$(cargo metadata --format-version 1 --no-deps | grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)
-junit="$target/nextest/default/junit.xml"
+# nextest writes each test's time and binary id here (.config/nextest.toml): in its store
+# directory, target/nextest under the workspace root whatever CARGO_TARGET_DIR says.
+junit=target/nextest/default/junit.xml
 rm -f "$junit"
 
 status=0
