@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The README's test command: `cargo test --workspace [ARGS...]`, then the time each test binary
-# took and every skipped test.
+# The README's test command: `cargo nextest run --workspace [ARGS...]` (each test in its own
+# process, two per core at a time) and then the doc tests (`cargo test --doc`,
+# which nextest does not run; only without ARGS), or `cargo test --workspace [ARGS...]` where
+# cargo-nextest is not installed; then the time each test binary took and every skipped test.
 #
 # A test whose external component (gnome-keyring, aws, bao, oci, direnv, ...) is missing is
 # skipped, not failed: ENVREF_TEST_ALLOW_SKIP defaults to 1 here (plain `cargo test` fails on a
@@ -13,16 +15,44 @@ output=$(mktemp)
 trap 'rm -f "$skips" "$output"' EXIT
 export ENVREF_TEST_ALLOW_SKIP="${ENVREF_TEST_ALLOW_SKIP:-1}" ENVREF_TEST_SKIP_LOG="$skips"
 
-cargo test --workspace "$@" 2>&1 | tee "$output"
-status=${PIPESTATUS[0]}
+# nextest writes each test's time and binary id here (.config/nextest.toml): in its store
+# directory, target/nextest under the workspace root whatever CARGO_TARGET_DIR says.
+junit=target/nextest/default/junit.xml
+rm -f "$junit"
+
+status=0
+if cargo nextest --version >/dev/null 2>&1; then
+  # Two tests per core: most of them wait on the processes they drive (servers, sleeps, a nested
+  # cargo), so one per core leaves the cores idle. NEXTEST_TEST_THREADS or --test-threads
+  # overrides it.
+  export NEXTEST_TEST_THREADS="${NEXTEST_TEST_THREADS:-$((2 * $(nproc)))}"
+  cargo nextest run --workspace --no-fail-fast "$@" || status=$?
+  if [ $# -eq 0 ]; then
+    cargo test --doc --workspace 2>&1 | tee "$output"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  fi
+else
+  echo "run.sh: cargo-nextest not found, so \`cargo test\` runs one test binary at a time" \
+    "(install it: cargo install --locked cargo-nextest)"
+  cargo test --workspace "$@" 2>&1 | tee "$output"
+  status=${PIPESTATUS[0]}
+fi
 
 echo
-echo "test time per binary (seconds):"
-# cargo prints "Running <target> (<binary>)" or "Doc-tests <crate>" before each binary's
-# results, and "test result: ... finished in <t>s" after them.
-awk '/^ +Running /{name=$NF; gsub(/[()]/,"",name); sub(/.*\//,"",name); sub(/-[0-9a-f]+$/,"",name)}
-     /^ +Doc-tests /{name="doc-tests " $2}
-     /^test result:/{t=$NF; sub(/s$/,"",t); printf "%9.2f  %s\n", t, name}' "$output" | sort -rn
+echo "test time per binary (seconds; under nextest the sum of its tests' times):"
+{
+  # nextest: <testcase name="..." classname="<package>::<binary>" ... time="<seconds>">
+  [ -f "$junit" ] && awk 'match($0, /<testcase [^>]*classname="[^"]*"/) {
+      c = substr($0, RSTART, RLENGTH); sub(/.*classname="/, "", c); sub(/"$/, "", c)
+      if (match($0, / time="[0-9.]+"/)) { t = substr($0, RSTART + 7, RLENGTH - 8); sum[c] += t }
+    }
+    END { for (c in sum) printf "%9.2f  %s\n", sum[c], c }' "$junit"
+  # cargo test prints "Running <target> (<binary>)" or "Doc-tests <crate>" before each binary's
+  # results, and "test result: ... finished in <t>s" after them.
+  awk '/^ +Running /{name=$NF; gsub(/[()]/,"",name); sub(/.*\//,"",name); sub(/-[0-9a-f]+$/,"",name)}
+       /^ +Doc-tests /{name="doc-tests " $2}
+       /^test result:/{t=$NF; sub(/s$/,"",t); printf "%9.2f  %s\n", t, name}' "$output"
+} | sort -rn
 
 if [ -s "$skips" ]; then
   echo
