@@ -1,7 +1,7 @@
 //! Messages on stderr: `error:`, `warning:`, `hint:`, coloured only on a terminal and never
 //! when `NO_COLOR` or `--no-color` is set. Data goes to stdout, nowhere else.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
 use std::sync::OnceLock;
@@ -118,7 +118,8 @@ pub fn confirm(question: &str) -> Result<bool, Error> {
                 .with_hint("pass --force to proceed without confirmation"),
         );
     }
-    eprint!("{question} [y/N] ");
+    // One write: unbuffered stderr would split `eprint!`'s pieces around a typed-ahead echo.
+    let _ = std::io::stderr().write_all(format!("{question} [y/N] ").as_bytes());
     let mut line = String::new();
     std::io::stdin()
         .read_line(&mut line)
