@@ -356,14 +356,7 @@ impl Config {
         let team = p.team.or(g.team).unwrap_or_default();
         let mask = p.mask.or(g.mask).unwrap_or(true);
         let precedence = precedence_option(p.precedence.or(g.precedence), &mut problems);
-        for (i, m) in team.iter().enumerate() {
-            if m.name.trim().is_empty() {
-                problems.push(format!("team[{i}]: name is required"));
-            }
-            if let Err(e) = crate::crypto::check_recipient(&m.public_key) {
-                problems.push(format!("team[{i}]: public_key: {e}"));
-            }
-        }
+        check_team(&team, &mut problems);
         if !problems.is_empty() {
             return Err(invalid_configuration(&file, &problems));
         }
@@ -535,6 +528,18 @@ pub(crate) fn parse_config(file: &Path, text: &str) -> Result<ConfigFile> {
         }
     }
     yaml_serde::from_str(text).map_err(bad_yaml)
+}
+
+/// Each team member needs a name and a valid age public key.
+fn check_team(team: &[TeamMember], problems: &mut Vec<String>) {
+    for (i, m) in team.iter().enumerate() {
+        if m.name.trim().is_empty() {
+            problems.push(format!("team[{i}]: name is required"));
+        }
+        if let Err(e) = crate::crypto::check_recipient(&m.public_key) {
+            problems.push(format!("team[{i}]: public_key: {e}"));
+        }
+    }
 }
 
 fn validate_backend(entry: &BackendEntry) -> Result<BackendSpec, Vec<String>> {

@@ -57,15 +57,7 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     let mut project = super::open_project(&global, cli.profile.as_deref())?;
     cli.precedence.apply(&mut project);
     let (resolved, _) = super::resolve::resolve_or_report(&project, cli.strict, false)?;
-    let mut vars: Vec<Var> = resolved.vars;
-    vars.retain(|v| &*v.key != PROFILE_ENV);
-    if let Some(p) = &project.profile {
-        vars.push(Var {
-            key: PROFILE_ENV.into(),
-            value: p.clone(),
-            secret: false,
-        });
-    }
+    let vars = with_profile_var(resolved.vars, project.profile.as_deref());
     // `-C DIR` means "as if started in DIR", for cargo too.
     let cwd = cli.global.dir();
     let cargo_config = CargoConfig::discover(&cwd)?;
@@ -107,6 +99,20 @@ pub fn run(cli: CargoCli) -> Result<i32> {
     };
     drop(channel);
     Ok(code)
+}
+
+/// `vars` with `ENVREF_PROFILE` set to the profile in effect (or removed without one), so the
+/// build scripts, `envref!` and the programs cargo runs read the same profile.
+fn with_profile_var(mut vars: Vec<Var>, profile: Option<&str>) -> Vec<Var> {
+    vars.retain(|v| &*v.key != PROFILE_ENV);
+    if let Some(p) = profile {
+        vars.push(Var {
+            key: PROFILE_ENV.into(),
+            value: p.to_string(),
+            secret: false,
+        });
+    }
+    vars
 }
 
 /// The path cargo runs as the runner. Cargo splits the variable on whitespace, so a path with

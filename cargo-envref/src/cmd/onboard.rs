@@ -25,6 +25,29 @@ pub struct OnboardArgs {
     pub dry_run: bool,
 }
 
+/// Without a terminal: list what is missing; fail unless all of it is optional.
+fn report_without_terminal(
+    plan: &OnboardPlan,
+    backends: &[Box<dyn envref_core::backend::Backend>],
+    scope: &str,
+) -> Result<i32> {
+    for m in &plan.missing {
+        ui::info(&format!("  missing: {}", m.describe(backends)));
+    }
+    if plan.required_missing().next().is_none() {
+        write_stdout(&ok_line(scope, plan.refs.len()))?;
+        return Ok(0);
+    }
+    let n = plan.missing.len();
+    Err(Error::usage(format!(
+        "{n} secret{} missing, and there is no terminal to ask on",
+        plural(n)
+    ))
+    .with_hint(
+        "run `envref onboard` in a terminal, or store each with `envref secret set <key> --stdin`",
+    ))
+}
+
 pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
     print_warnings(project.merged.warnings());
@@ -58,15 +81,7 @@ pub fn run(g: &Global, a: OnboardArgs) -> Result<i32> {
         return Ok(0);
     }
     if !ui::interactive() {
-        for m in &plan.missing {
-            ui::info(&format!("  missing: {}", m.describe(&backends)));
-        }
-        if plan.required_missing().next().is_none() {
-            write_stdout(&ok_line(&scope, plan.refs.len()))?;
-            return Ok(0);
-        }
-        return Err(Error::usage(format!("{n} secret{missing} missing, and there is no terminal to ask on"))
-            .with_hint("run `envref onboard` in a terminal, or store each with `envref secret set <key> --stdin`"));
+        return report_without_terminal(&plan, &backends, &scope);
     }
     ui::info(&format!(
         "{scope}: {n} secret{missing} missing; enter each (input is hidden, empty skips)"
