@@ -511,8 +511,8 @@ fn spawn_reaper(agent: std::sync::Arc<std::sync::Mutex<Agent>>, path: PathBuf, i
 /// SIGTERM/SIGINT: forget everything and remove the socket; SIGHUP (the terminal closed) is
 /// not a reason to forget.
 fn spawn_signal_handler(agent: std::sync::Arc<std::sync::Mutex<Agent>>, path: PathBuf) {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGHUP, SIGINT, SIGTERM]) else {
+    use signal_hook::consts::SIGHUP;
+    let Ok(mut signals) = signal_hook::iterator::Signals::new(crate::runner::INTERRUPTS) else {
         return;
     };
     std::thread::Builder::new()

@@ -163,10 +163,9 @@ impl Interrupts {
         let flag = std::sync::Arc::default();
         #[cfg(unix)]
         {
-            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
             // Registered before the runner lets go: no signal falls between the two.
             let mut ids = Vec::new();
-            for signal in [SIGINT, SIGTERM, SIGHUP] {
+            for signal in crate::runner::INTERRUPTS {
                 let id = signal_hook::flag::register(signal, std::sync::Arc::clone(&flag))
                     .map_err(|e| Error::io_while("cannot catch interrupts", e))?;
                 ids.push(id);

@@ -466,6 +466,15 @@ fn registry() -> MutexGuard<'static, Live> {
     LIVE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The signals that interrupt envref: SIGINT, SIGTERM, SIGHUP (the runner's handler, and code
+/// that takes them over with [`SignalsHandled`]).
+#[cfg(unix)]
+pub(crate) const INTERRUPTS: [i32; 3] = [
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+];
+
 /// On SIGINT, SIGTERM or SIGHUP: kill every running child's group, remove every tracked path,
 /// exit 128 + the signal (130, 143, 129). Installed once, on the registry's first use: a
 /// process that never ran a child or wrote a secret file keeps the default behaviour.
@@ -473,9 +482,8 @@ fn registry() -> MutexGuard<'static, Live> {
 fn install_interrupt_handler() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         // Without the handler envref still works; the signals then end it the default way.
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new(INTERRUPTS) else {
             return;
         };
         let _ = std::thread::Builder::new()
