@@ -2,7 +2,7 @@
 //! vault without the passphrase; the key expires, `vault lock` forgets it, another user is
 //! refused, and the key never reaches a file. Every test stops the agents it starts.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 
@@ -148,7 +148,7 @@ fn the_loader_reads_through_the_agent() {
     let loader = || {
         let mut c = p.command(std::env::current_exe().unwrap());
         c.args([
-            "loader_child",
+            "agent::loader_child",
             "--exact",
             "--ignored",
             "--nocapture",

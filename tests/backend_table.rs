@@ -1,6 +1,6 @@
 //! Backend failures keep their cause, through the real binary: the keychain's open failure
 //! and a plugin's invalid JSON say why (and where), never a value.
-mod support;
+use crate::support;
 
 use support::{run, Project};
 

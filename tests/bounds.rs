@@ -2,7 +2,7 @@
 //! huge cycles, doubling values and many bad lines give an answer or a short, clear error,
 //! never a crash, a hang or megabytes of output. Sizes, not times, are asserted.
 
-mod support;
+use crate::support;
 
 use support::Project;
 

@@ -7,7 +7,7 @@
 //! reuse the example's dependencies), and run one at a time ([`nested_cargo_turn`]; the
 //! `nested-cargo` test group in .config/nextest.toml does the same under nextest).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

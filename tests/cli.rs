@@ -1,7 +1,7 @@
 //! End-to-end tests of the `envref` binary: the .env engine, the chain with real plugin
 //! processes, output formats evaluated by a real bash, `run`, and the local vault.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::Stdio;

@@ -4,7 +4,7 @@
 //! is tests/support/argv-recorder, which logs every argv so the tests can count calls and
 //! prove that no secret value and no token reached a child's argv.
 //! See tests/support for the harness.
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -9,7 +9,7 @@
 //! - `envref resolve --format github` writes what GitHub's runner reads back byte for byte.
 #![cfg(unix)]
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! CRLF files, concurrent edits under the edit lock, output formats that round-trip every byte
 //! their grammar carries (a generated corpus), and `init` on awkward directories and files.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

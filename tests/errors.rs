@@ -1,7 +1,7 @@
 //! Issue 12, "Errors with kinds": errors that used to be swallowed surface, and `-v` shows the
 //! cause an error came from, once, after the message.
 
-mod support;
+use crate::support;
 
 use support::{run, Project, ENVREF};
 

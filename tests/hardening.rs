@@ -4,7 +4,7 @@
 //! create or replace silently, audit's reviewed heuristics, and doctor's findings about
 //! credentials in `.envref.yaml` and an open vault directory.
 
-mod support;
+use crate::support;
 
 use support::Project;
 

@@ -3,7 +3,7 @@
 //! one test per defect of the Go envref (validate exit code, doctor and the committed .env,
 //! status and profile-scoped secrets).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! failure half-way (a plugin that fails its 3rd `set`; a file that cannot be replaced) changes
 //! neither the store nor the file, and no value shows up in any output.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

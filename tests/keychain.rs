@@ -2,12 +2,12 @@
 //!
 //! Run inside a private session bus with an unlocked keyring:
 //!
-//!     dbus-run-session -- bash tests/support/start-keyring.sh cargo test -p cargo-envref --test keychain
+//!     dbus-run-session -- bash tests/support/start-keyring.sh cargo test -p cargo-envref --test suite keychain::
 //!
 //! Tests that need the keyring skip with a notice when no Secret Service answers, unless
 //! `ENVREF_TEST_REQUIRE` names `keychain`. The "no session bus" tests run everywhere.
 //! Every test uses its own project name, so they share one keyring without colliding.
-mod support;
+use crate::support;
 
 use std::process::Command;
 

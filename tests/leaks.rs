@@ -5,7 +5,7 @@
 //! the error or warning it targets, so a case that no longer reaches its message path fails
 //! instead of passing silently.
 
-mod support;
+use crate::support;
 
 use support::{Project, Run};
 

@@ -1,7 +1,7 @@
 //! Issue 11, "No panic on any input", "Mistakes are caught, not guessed around" and "Correct
 //! answers": each through the real binary.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! with the real example plugins (and, where a reply no example gives is needed, a small
 //! plugin script). Calls are counted through the plugins' `ENVREF_FILESTORE_LOG`.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! files (default) or, with `--precedence environment` / `precedence: environment`, the
 //! process environment; the same for `resolve`, `run` and `cargo envref`.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 //! example plugins (calls counted through `ENVREF_FILESTORE_LOG`), and 1Password's `op://`
 //! references of a `.env` written for `op run`, against the fake `op` of tests/support.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

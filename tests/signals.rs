@@ -9,7 +9,7 @@
 //! `command:`); they dump their environment, or record their pid, sleep and then "write".
 #![cfg(unix)]
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

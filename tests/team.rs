@@ -2,7 +2,7 @@
 //! `.envref.yaml` that keep comments and never leave it invalid, team keys, `sync` between two
 //! people with separate HOMEs and vaults, and `onboard` on a real pseudo-terminal.
 
-mod support;
+use crate::support;
 
 use secrecy::ExposeSecret;
 use support::Project;

@@ -3,7 +3,7 @@
 //! Each program here appends to a marker file outside the project: the marker proves
 //! whether it ran.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! newer format are refused and left byte for byte as they were; the vault's directory must be
 //! private.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

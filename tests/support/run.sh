@@ -39,11 +39,15 @@ else
 fi
 
 echo
-echo "test time per binary (seconds; under nextest the sum of its tests' times):"
+echo "test time per binary, and per file of cargo-envref's suite (seconds; under nextest the sum of its tests' times):"
 {
-  # nextest: <testcase name="..." classname="<package>::<binary>" ... time="<seconds>">
+  # nextest: <testcase name="..." classname="<package>::<binary>" ... time="<seconds>">; the
+  # tests of cargo-envref's one binary (`suite`) are counted by file, their first module.
   [ -f "$junit" ] && awk 'match($0, /<testcase [^>]*classname="[^"]*"/) {
       c = substr($0, RSTART, RLENGTH); sub(/.*classname="/, "", c); sub(/"$/, "", c)
+      if (c ~ /::suite$/ && match($0, / name="[^":]*::/)) {
+        sub(/suite$/, substr($0, RSTART + 7, RLENGTH - 9), c)
+      }
       if (match($0, / time="[0-9.]+"/)) { t = substr($0, RSTART + 7, RLENGTH - 8); sum[c] += t }
     }
     END { for (c in sum) printf "%9.2f  %s\n", sum[c], c }' "$junit"
