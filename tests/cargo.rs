@@ -133,6 +133,10 @@ fn cargo_envref_passes_args_env_profile_and_status() {
     assert!(support::run(c).ok().stdout.contains("Usage: cargo envref"));
 }
 
+/// `cargo test` of examples/rust-app's test target, selected with the whole workspace (run in
+/// examples/rust-app, where `cargo envref` finds the example's .envref.yaml).
+const RUST_APP_TESTS: &[&str] = &["test", "-q", "--workspace", "--test", "secret"];
+
 #[test]
 fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
     if !support::available("plugins", support::have("python3")) {
@@ -172,11 +176,15 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
         }
     }
     assert!(scanned > 3, "scanned {scanned} files");
-    cargo_envref(&ws, state.path(), &["test", "-q", "-p", "rust-app"]).ok();
+    // The example's test target, selected with the whole workspace: features resolve as in the
+    // outer `--workspace` build, so its test binary is reused, not rebuilt (`-p rust-app`
+    // would rebuild the backend stack with rust-app's features alone).
+    let app = ws.join("examples/rust-app");
+    cargo_envref(&app, state.path(), RUST_APP_TESTS).ok();
     // Missing secret: `cargo envref` stops before cargo; the in-process loader fails the test.
     let empty = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(empty.path(), "{}").unwrap();
-    let mut c = cargo_envref_cmd(&ws, state.path(), &["test", "-q", "-p", "rust-app"]);
+    let mut c = cargo_envref_cmd(&app, state.path(), RUST_APP_TESTS);
     c.env("ENVREF_PYSTORE", empty.path());
     let out = support::run(c).fails(1);
     assert!(
@@ -184,8 +192,8 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
         "{}",
         out.stderr
     );
-    let mut c = nested(Command::new(cargo()), &ws);
-    c.args(["test", "-q", "-p", "rust-app"])
+    let mut c = nested(Command::new(cargo()), &app);
+    c.args(RUST_APP_TESTS)
         .env("ENVREF_PYSTORE", empty.path())
         .env_remove("API_KEY");
     let out = support::run(c).fails(101);
@@ -404,20 +412,17 @@ fn interrupted_cargo_envref_removes_its_channel() {
 
 /// A scratch crate depending on the workspace's envref crates by path, with the workspace's
 /// Cargo.lock and profiles: it builds offline and reuses the dependencies already built in the
-/// shared target.
-fn scratch_crate(p: &Project, main: &str, build: Option<(&str, &str)>) {
+/// shared target. Every scratch crate has the same dependencies (envref-build with `secrets`,
+/// and a build script, `build_rs` or an empty one), so after the first one is built the others
+/// build only themselves; envref-build without `secrets` is the example's (rust-app's) build.rs.
+fn scratch_crate(p: &Project, main: &str, build_rs: Option<&str>) {
     let path = |c: &str| root().join(c).display().to_string();
     let mut manifest = format!(
-        "[package]\nname = \"scratch\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\nenvref-macros = {{ path = {:?} }}\n",
-        path("envref-macros")
+        "[package]\nname = \"scratch\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\nenvref-macros = {{ path = {:?} }}\n\n[build-dependencies]\nenvref-build = {{ path = {:?}, features = [\"secrets\"] }}\n",
+        path("envref-macros"),
+        path("envref-build")
     );
-    if let Some((build_rs, features)) = build {
-        manifest.push_str(&format!(
-            "\n[build-dependencies]\nenvref-build = {{ path = {:?}, features = [{features}] }}\n",
-            path("envref-build")
-        ));
-        p.write("build.rs", build_rs);
-    }
+    p.write("build.rs", build_rs.unwrap_or("fn main() {}\n"));
     let workspace = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
     let profiles = workspace
         .find("\n[profile.")
@@ -508,12 +513,9 @@ fn build_script_emits_config_and_only_opted_in_secrets() {
     );
     let p = Project::with(&config, "APP_PORT=4242\nTOKEN=ref://secrets/token\n");
     let main = "fn main() {\n    println!(\"port={}\", env!(\"APP_PORT\"));\n    println!(\"token={:?}\", option_env!(\"TOKEN\"));\n}\n";
-    scratch_crate(
-        &p,
-        main,
-        Some(("fn main() { envref_build::emit(); }\n", "")),
-    );
-    // Config only: works even though the backend is unreachable (no store configured).
+    scratch_crate(&p, main, Some("fn main() { envref_build::emit(); }\n"));
+    // Config only (the `secrets` feature is on, but not asked for): works even though the
+    // backend is unreachable (no store configured), and never contacts it.
     let mut c = nested(Command::new(cargo()), &p.dir);
     let log = store.root.join("plugin.log");
     c.args(["run", "-q"])
@@ -530,10 +532,6 @@ fn build_script_emits_config_and_only_opted_in_secrets() {
         "build.rs",
         "fn main() { envref_build::Builder::new().include_secrets(true).emit().unwrap(); }\n",
     );
-    let manifest = p
-        .read("Cargo.toml")
-        .replace("features = []", "features = [\"secrets\"]");
-    p.write("Cargo.toml", &manifest);
     let mut c = nested(Command::new(cargo()), &p.dir);
     c.args(["run"]).env("ENVREF_PYSTORE", &store_file);
     let out = support::run(c).ok();
