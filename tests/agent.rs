@@ -109,6 +109,8 @@ fn unlock_once_then_read_without_the_passphrase() {
     );
     let status = p.envref(&["vault", "status"]).ok().stdout;
     assert!(status.contains("agent: holds the key"), "{status}");
+    // The whole agent, or at least the key's and values' own pages, are locked.
+    assert!(!status.contains("memory not locked"), "{status}");
     assert!(status.contains("unlocked by: passphrase"), "{status}");
     let out = p.envref(&["status"]).ok();
     assert!(out.stdout.contains("1 of 1 resolved"), "{}", out.stdout);
@@ -438,6 +440,85 @@ fn another_user_is_refused() {
     assert_eq!(support::run(c).ok().stdout, "API_KEY=sk-other\n");
     as_other(&["vault", "lock"]).ok();
     assert!(exits(pid), "the agent outlived its only key");
+}
+
+/// A user's agent (no CAP_IPC_LOCK, RLIMIT_MEMLOCK at the usual 8 MiB, which is less than the
+/// agent maps) cannot lock its whole process; it locks the key's and the values' own pages
+/// instead, and says so. Root's agent locks everything.
+#[test]
+fn a_users_agent_keeps_its_key_and_values_on_locked_pages() {
+    let root_user = current_uid() == 0;
+    if !support::available(
+        "root, setpriv and prlimit (a second uid with a set RLIMIT_MEMLOCK)",
+        root_user && support::have("setpriv") && support::have("prlimit"),
+    ) {
+        return;
+    }
+    let p = other_users_project();
+    let as_other = |args: &[&str]| {
+        let mut c = p.command("prlimit");
+        c.args([
+            "--memlock=8388608:8388608",
+            "setpriv",
+            "--reuid=12345",
+            "--regid=12345",
+            "--clear-groups",
+            support::ENVREF,
+        ]);
+        c.args(args);
+        support::run(c)
+    };
+    let mut c = p.command("setpriv");
+    c.args(["--reuid=12345", "--regid=12345", "--clear-groups"])
+        .args([support::ENVREF, "vault", "init", "--work-factor", "10"])
+        .env("ENVREF_VAULT_PASSPHRASE", PASS);
+    support::run(c).ok();
+    let mut c = p.command("setpriv");
+    c.args(["--reuid=12345", "--regid=12345", "--clear-groups"])
+        .args([
+            support::ENVREF,
+            "secret",
+            "set",
+            "api_key",
+            "--value",
+            "sk-paged",
+        ]);
+    support::run(c).ok();
+    let mut c = p.command("prlimit");
+    c.args(["--memlock=8388608:8388608", "setpriv"])
+        .args(["--reuid=12345", "--regid=12345", "--clear-groups"])
+        .args([support::ENVREF, "vault", "unlock", "--for", "60s"])
+        .env("ENVREF_VAULT_PASSPHRASE", PASS);
+    support::run(c).ok();
+
+    let json = as_other(&["vault", "status", "--format", "json"])
+        .ok()
+        .stdout;
+    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let agent = &status["agent"];
+    assert_eq!(agent["holds_key"], true, "{json}");
+    assert_eq!(agent["memory_lock"], "secrets", "{json}");
+    assert_eq!(agent["memory_locked"], true, "{json}");
+    let text = as_other(&["vault", "status"]).ok().stdout;
+    assert!(
+        text.contains("key and values on locked pages; RLIMIT_MEMLOCK is too low"),
+        "{text}"
+    );
+    // The kernel's count: the key's page and the 1 MiB of values, not the whole process.
+    let pid = agent["pid"].as_u64().unwrap();
+    let proc_status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let locked_kb: u64 = proc_status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmLck in /proc/<pid>/status");
+    assert!((1028..8192).contains(&locked_kb), "VmLck {locked_kb} kB");
+    // It serves, twice (the second from the values it remembers on those pages).
+    for _ in 0..2 {
+        assert_eq!(as_other(&["resolve"]).ok().stdout, "API_KEY=sk-paged\n");
+    }
+    as_other(&["vault", "lock"]).ok();
+    assert!(exits(pid as u32), "the agent outlived its only key");
 }
 
 /// A vault project whose home, runtime directory and project are uid 12345's.

@@ -5,10 +5,12 @@
 //! - Socket: `$XDG_RUNTIME_DIR/envref/agent.sock`, else `<state dir>/agent/agent.sock` (as
 //!   gpg-agent uses `~/.gnupg`); the directory is 0700 and the user's, the socket 0600.
 //! - Every connection's peer uid (`SO_PEERCRED`) must be the agent's own, root included.
-//! - Keys live in memory locked against swap (`mlockall`, when RLIMIT_MEMLOCK allows) in a
-//!   process that cannot be dumped or traced by the user's other processes; dropped keys are
-//!   zeroed. It remembers the values it decrypted (by ciphertext hash) with the key, so a
-//!   repeated resolve costs no X25519; they go with the key. Nothing goes to disk.
+//! - Keys live in memory locked against swap, in a process that cannot be dumped or traced by
+//!   the user's other processes; dropped keys are zeroed. The whole process is locked
+//!   (`mlockall`) when RLIMIT_MEMLOCK allows, else each key and the values it decrypted are, on
+//!   pages of their own ([`crate::locked_memory`]), which fits a user's usual 8 MiB. It
+//!   remembers the values it decrypted (by ciphertext hash) with the key, so a repeated resolve
+//!   costs no X25519; they go with the key. Nothing goes to disk.
 //! - A key is forgotten when its TTL ends or on `forget` (`envref vault lock`); the agent exits
 //!   when it holds none, and when its socket disappears (logout removes `$XDG_RUNTIME_DIR`).
 //!
@@ -17,7 +19,7 @@
 //! `{"op":"add","recipient":"age1…","identity":"AGE-SECRET-KEY-1…","vault":PATH,"ttl_secs":N}`,
 //! `{"op":"decrypt","recipient":"age1…","values":[base64…]}` → `"values":[base64|null…]`,
 //! `{"op":"status"}` → `"keys":[{"recipient","vault","expires_in_secs"}]`, `"pid"`,
-//! `"memory_locked"`, and `{"op":"forget","recipient":"age1…"|null}` → `"forgot":N`.
+//! `"memory_locked"`, `"memory_lock"` (`process`, `secrets` or `none`), and `{"op":"forget","recipient":"age1…"|null}` → `"forgot":N`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -31,6 +33,7 @@ use zeroize::Zeroizing;
 use crate::backend::base64::{base64_decode, base64_encode};
 use crate::backend::vault_key::VaultKey;
 use crate::backend::{BackendError, ErrorKind};
+use crate::locked_memory::{LockedBox, LockedValues};
 
 /// A request line longer than this is refused (100 000 values of a few KB fit).
 const MAX_REQUEST: u64 = 256 * 1024 * 1024;
@@ -88,13 +91,30 @@ pub struct Held {
     pub expires_in_secs: u64,
 }
 
+/// How much of the agent's memory is locked against swap.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryLock {
+    /// The whole process (`mlockall`).
+    Process,
+    /// The pages of each key and of the values it decrypted: RLIMIT_MEMLOCK is too low for the
+    /// whole process.
+    Secrets,
+    /// Nothing: RLIMIT_MEMLOCK is too low even for that.
+    #[default]
+    None,
+}
+
 /// What the agent says about itself.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Status {
     /// The agent's process id.
     pub pid: u32,
-    /// Whether its memory is locked against swapping.
+    /// Whether the keys and the values they decrypted are locked against swapping.
     pub memory_locked: bool,
+    /// What is locked (an agent older than this field says nothing: `none`).
+    #[serde(default)]
+    pub memory_lock: MemoryLock,
     /// The keys it holds.
     pub keys: Vec<Held>,
 }
@@ -280,16 +300,17 @@ pub fn start(exe: &Path) -> Result<Client, BackendError> {
 /// The hidden subcommand that runs the agent.
 pub const AGENT_SUBCOMMAND: &str = "__agent";
 
-/// How many decrypted values the agent remembers per key before it starts over.
-const MAX_REMEMBERED: usize = 10_000;
+/// The pages of decrypted values the agent remembers per key (1 MiB) before it starts over:
+/// with the key's page, seven keys fit a user's usual RLIMIT_MEMLOCK of 8 MiB.
+const REMEMBERED_PAGES: usize = 256;
 
 struct Key {
-    key: VaultKey,
+    key: LockedBox<VaultKey>,
     vault: String,
     expires: Instant,
     /// Values already decrypted, by the SHA-256 of their ciphertext: a repeated resolve (direnv
-    /// on every `cd`) costs no X25519. Same memory as the key, forgotten with it.
-    remembered: HashMap<[u8; 32], Zeroizing<Vec<u8>>>,
+    /// on every `cd`) costs no X25519. Locked like the key, forgotten with it.
+    remembered: LockedValues,
 }
 
 impl Key {
@@ -298,21 +319,22 @@ impl Key {
         let ct = base64_decode(value)?;
         let id: [u8; 32] = sha2::Sha256::digest(&ct).into();
         if let Some(plain) = self.remembered.get(&id) {
-            return Some(base64_encode(plain));
+            return Some(base64_encode(&plain));
         }
         let plain = self.key.decrypt(&ct).ok()?;
-        let answer = base64_encode(&plain);
-        if self.remembered.len() >= MAX_REMEMBERED {
-            self.remembered.clear();
-        }
-        self.remembered.insert(id, plain);
-        Some(answer)
+        self.remembered.put(id, &plain);
+        Some(base64_encode(&plain))
+    }
+
+    fn is_locked(&self) -> bool {
+        self.key.is_locked() && self.remembered.is_locked()
     }
 }
 
 struct Agent {
     keys: HashMap<String, Key>,
-    memory_locked: bool,
+    /// Whether `mlockall` locked the whole process.
+    process_locked: bool,
     ever_held: bool,
 }
 
@@ -341,12 +363,12 @@ pub fn serve() -> Result<(), BackendError> {
     );
     let agent = std::sync::Arc::new(std::sync::Mutex::new(Agent {
         keys: HashMap::new(),
-        memory_locked: false,
+        process_locked: false,
         ever_held: false,
     }));
     spawn_reaper(agent.clone(), path.clone(), inode);
     spawn_signal_handler(agent.clone(), path.clone());
-    lock(&agent).memory_locked = protect_memory();
+    lock(&agent).process_locked = protect_memory();
     println!("ready");
     std::io::stdout().flush().ok();
     for conn in listener.incoming() {
@@ -414,7 +436,7 @@ fn handle(agent: &mut Agent, req: Request) -> Response {
             let Ok(id) = identity.trim().parse::<age::x25519::Identity>() else {
                 return Response::fail("the identity is not an age X25519 identity");
             };
-            let key = VaultKey::new(id);
+            let key = LockedBox::new(VaultKey::new(id));
             if key.recipient() != recipient {
                 return Response::fail("the identity does not belong to that recipient");
             }
@@ -425,7 +447,7 @@ fn handle(agent: &mut Agent, req: Request) -> Response {
                     key,
                     vault,
                     expires,
-                    remembered: HashMap::new(),
+                    remembered: LockedValues::new(REMEMBERED_PAGES),
                 },
             );
             agent.ever_held = true;
@@ -475,9 +497,17 @@ fn status(agent: &Agent) -> Status {
         })
         .collect();
     keys.sort_by(|a, b| a.vault.cmp(&b.vault));
+    let memory_lock = if agent.process_locked {
+        MemoryLock::Process
+    } else if agent.keys.values().all(Key::is_locked) {
+        MemoryLock::Secrets
+    } else {
+        MemoryLock::None
+    };
     Status {
         pid: std::process::id(),
-        memory_locked: agent.memory_locked,
+        memory_locked: memory_lock != MemoryLock::None,
+        memory_lock,
         keys,
     }
 }

@@ -53,6 +53,8 @@ pub mod github;
 pub mod inject;
 #[cfg(feature = "backends")]
 pub mod loader;
+#[cfg(all(unix, feature = "backends"))]
+mod locked_memory;
 #[cfg(feature = "backends")]
 pub mod mask;
 #[cfg(feature = "backends")]

@@ -379,6 +379,8 @@ struct AgentState {
     holds_key: bool,
     expires_in_secs: Option<u64>,
     memory_locked: Option<bool>,
+    /// What is locked: `process`, `secrets` (the key's and its values' pages) or `none`.
+    memory_lock: Option<agent::MemoryLock>,
     /// Why the agent could not be asked, when it could not.
     error: Option<String>,
 }
@@ -437,8 +439,10 @@ fn agent_line(a: &AgentState) -> String {
         (true, Some(left)) => format!(
             "holds the key, {} left (pid {pid}, {})",
             shown_duration(left),
-            match a.memory_locked {
-                Some(true) => "memory locked",
+            match a.memory_lock {
+                Some(agent::MemoryLock::Process) => "memory locked",
+                Some(agent::MemoryLock::Secrets) =>
+                    "key and values on locked pages; RLIMIT_MEMLOCK is too low to lock the whole agent",
                 _ => "memory not locked against swap: RLIMIT_MEMLOCK is too low, see `ulimit -l`",
             }
         ),
@@ -471,6 +475,7 @@ fn agent_state(recipient: &str) -> AgentState {
                 holds_key: held.is_some(),
                 expires_in_secs: held.map(|k| k.expires_in_secs),
                 memory_locked: Some(s.memory_locked),
+                memory_lock: Some(s.memory_lock),
                 error: None,
             }
         }
