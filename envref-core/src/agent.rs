@@ -300,17 +300,19 @@ pub fn start(exe: &Path) -> Result<Client, BackendError> {
 /// The hidden subcommand that runs the agent.
 pub const AGENT_SUBCOMMAND: &str = "__agent";
 
-/// The pages of decrypted values the agent remembers per key (1 MiB) before it starts over:
-/// with the key's page, seven keys fit a user's usual RLIMIT_MEMLOCK of 8 MiB.
-const REMEMBERED_PAGES: usize = 256;
+/// The pages of decrypted values the agent remembers per key (256 KiB: thousands of tokens or
+/// dozens of certificates) before it starts over; with the key's page, 30 keys fit a user's
+/// usual RLIMIT_MEMLOCK of 8 MiB.
+const REMEMBERED_PAGES: usize = 64;
 
 struct Key {
     key: LockedBox<VaultKey>,
     vault: String,
     expires: Instant,
     /// Values already decrypted, by the SHA-256 of their ciphertext: a repeated resolve (direnv
-    /// on every `cd`) costs no X25519. Locked like the key, forgotten with it.
-    remembered: LockedValues,
+    /// on every `cd`) costs no X25519. Only in locked memory (none when that cannot be had),
+    /// forgotten with the key.
+    remembered: Option<LockedValues>,
 }
 
 impl Key {
@@ -318,16 +320,19 @@ impl Key {
         use sha2::Digest;
         let ct = base64_decode(value)?;
         let id: [u8; 32] = sha2::Sha256::digest(&ct).into();
-        if let Some(plain) = self.remembered.get(&id) {
+        if let Some(plain) = self.remembered.as_ref().and_then(|r| r.get(&id)) {
             return Some(base64_encode(&plain));
         }
         let plain = self.key.decrypt(&ct).ok()?;
-        self.remembered.put(id, &plain);
+        if let Some(r) = &mut self.remembered {
+            r.put(id, &plain);
+        }
         Some(base64_encode(&plain))
     }
 
+    /// Whether the key is on locked pages (the values are kept only when theirs are).
     fn is_locked(&self) -> bool {
-        self.key.is_locked() && self.remembered.is_locked()
+        self.key.is_locked()
     }
 }
 
@@ -447,7 +452,8 @@ fn handle(agent: &mut Agent, req: Request) -> Response {
                     key,
                     vault,
                     expires,
-                    remembered: LockedValues::new(REMEMBERED_PAGES),
+                    remembered: Some(LockedValues::new(REMEMBERED_PAGES))
+                        .filter(|r| r.is_locked() || agent.process_locked),
                 },
             );
             agent.ever_held = true;
