@@ -455,51 +455,38 @@ fn a_users_agent_keeps_its_key_and_values_on_locked_pages() {
         return;
     }
     let p = other_users_project();
-    let as_other = |args: &[&str]| {
+    // envref as uid 12345 under RLIMIT_MEMLOCK `limit` (an agent it starts inherits it); the
+    // passphrase only for `vault init` and `unlock`, so everything else must go to the agent.
+    let as_other = |limit: &str, args: &[&str]| {
         let mut c = p.command("prlimit");
-        c.args([
-            "--memlock=8388608:8388608",
-            "setpriv",
-            "--reuid=12345",
-            "--regid=12345",
-            "--clear-groups",
-            support::ENVREF,
-        ]);
-        c.args(args);
-        support::run(c)
+        c.arg(format!("--memlock={limit}:{limit}"))
+            .args([
+                "setpriv",
+                "--reuid=12345",
+                "--regid=12345",
+                "--clear-groups",
+            ])
+            .arg(support::ENVREF)
+            .args(args);
+        if matches!(args, ["vault", "init" | "unlock", ..]) {
+            c.env("ENVREF_VAULT_PASSPHRASE", PASS);
+        }
+        support::run(c).ok()
     };
-    let mut c = p.command("setpriv");
-    c.args(["--reuid=12345", "--regid=12345", "--clear-groups"])
-        .args([support::ENVREF, "vault", "init", "--work-factor", "10"])
-        .env("ENVREF_VAULT_PASSPHRASE", PASS);
-    support::run(c).ok();
-    let mut c = p.command("setpriv");
-    c.args(["--reuid=12345", "--regid=12345", "--clear-groups"])
-        .args([
-            support::ENVREF,
-            "secret",
-            "set",
-            "api_key",
-            "--value",
-            "sk-paged",
-        ]);
-    support::run(c).ok();
-    let mut c = p.command("prlimit");
-    c.args(["--memlock=8388608:8388608", "setpriv"])
-        .args(["--reuid=12345", "--regid=12345", "--clear-groups"])
-        .args([support::ENVREF, "vault", "unlock", "--for", "60s"])
-        .env("ENVREF_VAULT_PASSPHRASE", PASS);
-    support::run(c).ok();
+    let user = |args: &[&str]| as_other("8388608", args);
+    let agent_status = || {
+        let json = user(&["vault", "status", "--format", "json"]).stdout;
+        let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+        (status["agent"].clone(), user(&["vault", "status"]).stdout)
+    };
+    user(&["vault", "init", "--work-factor", "10"]);
+    user(&["secret", "set", "api_key", "--value", "sk-paged"]);
+    user(&["vault", "unlock", "--for", "60s"]);
 
-    let json = as_other(&["vault", "status", "--format", "json"])
-        .ok()
-        .stdout;
-    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let agent = &status["agent"];
-    assert_eq!(agent["holds_key"], true, "{json}");
-    assert_eq!(agent["memory_lock"], "secrets", "{json}");
-    assert_eq!(agent["memory_locked"], true, "{json}");
-    let text = as_other(&["vault", "status"]).ok().stdout;
+    let (agent, text) = agent_status();
+    assert_eq!(agent["holds_key"], true, "{agent}");
+    assert_eq!(agent["memory_lock"], "secrets", "{agent}");
+    assert_eq!(agent["memory_locked"], true, "{agent}");
     assert!(
         text.contains("key and values on locked pages; RLIMIT_MEMLOCK is too low"),
         "{text}"
@@ -515,28 +502,19 @@ fn a_users_agent_keeps_its_key_and_values_on_locked_pages() {
     assert!((260..8192).contains(&locked_kb), "VmLck {locked_kb} kB");
     // It serves, twice (the second from the values it remembers on those pages).
     for _ in 0..2 {
-        assert_eq!(as_other(&["resolve"]).ok().stdout, "API_KEY=sk-paged\n");
+        assert_eq!(user(&["resolve"]).stdout, "API_KEY=sk-paged\n");
     }
-    as_other(&["vault", "lock"]).ok();
+    user(&["vault", "lock"]);
     assert!(exits(pid as u32), "the agent outlived its only key");
 
     // Under a limit of 0 nothing can be locked: it still serves, and says so.
-    let mut c = p.command("prlimit");
-    c.args(["--memlock=0:0", "setpriv"])
-        .args(["--reuid=12345", "--regid=12345", "--clear-groups"])
-        .args([support::ENVREF, "vault", "unlock", "--for", "60s"])
-        .env("ENVREF_VAULT_PASSPHRASE", PASS);
-    support::run(c).ok();
-    let json = as_other(&["vault", "status", "--format", "json"])
-        .ok()
-        .stdout;
-    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(status["agent"]["memory_lock"], "none", "{json}");
-    assert_eq!(status["agent"]["memory_locked"], false, "{json}");
-    let text = as_other(&["vault", "status"]).ok().stdout;
+    as_other("0", &["vault", "unlock", "--for", "60s"]);
+    let (agent, text) = agent_status();
+    assert_eq!(agent["memory_lock"], "none", "{agent}");
+    assert_eq!(agent["memory_locked"], false, "{agent}");
     assert!(text.contains("memory not locked against swap"), "{text}");
-    assert_eq!(as_other(&["resolve"]).ok().stdout, "API_KEY=sk-paged\n");
-    as_other(&["vault", "lock"]).ok();
+    assert_eq!(user(&["resolve"]).stdout, "API_KEY=sk-paged\n");
+    user(&["vault", "lock"]);
 }
 
 /// A vault project whose home, runtime directory and project are uid 12345's.
