@@ -418,7 +418,11 @@ fn interrupted_cargo_envref_removes_its_channel() {
 fn scratch_crate(p: &Project, main: &str, build_rs: Option<&str>) {
     let path = |c: &str| root().join(c).display().to_string();
     let mut manifest = format!(
-        "[package]\nname = \"scratch\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\nenvref-macros = {{ path = {:?} }}\n\n[build-dependencies]\nenvref-build = {{ path = {:?}, features = [\"secrets\"] }}\n",
+        concat!(
+            "[package]\nname = \"scratch\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n",
+            "[workspace]\n\n[dependencies]\nenvref-macros = {{ path = {:?} }}\n\n",
+            "[build-dependencies]\nenvref-build = {{ path = {:?}, features = [\"secrets\"] }}\n"
+        ),
         path("envref-macros"),
         path("envref-build")
     );

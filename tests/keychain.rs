@@ -2,7 +2,8 @@
 //!
 //! Run inside a private session bus with an unlocked keyring:
 //!
-//!     dbus-run-session -- bash tests/support/start-keyring.sh cargo test -p cargo-envref --test suite keychain::
+//!     dbus-run-session -- bash tests/support/start-keyring.sh \
+//!         cargo test -p cargo-envref --test suite keychain::
 //!
 //! Tests that need the keyring skip with a notice when no Secret Service answers, unless
 //! `ENVREF_TEST_REQUIRE` names `keychain`. The "no session bus" tests run everywhere.

@@ -19,7 +19,8 @@
 //! `{"op":"add","recipient":"age1…","identity":"AGE-SECRET-KEY-1…","vault":PATH,"ttl_secs":N}`,
 //! `{"op":"decrypt","recipient":"age1…","values":[base64…]}` → `"values":[base64|null…]`,
 //! `{"op":"status"}` → `"keys":[{"recipient","vault","expires_in_secs"}]`, `"pid"`,
-//! `"memory_locked"`, `"memory_lock"` (`process`, `secrets` or `none`), and `{"op":"forget","recipient":"age1…"|null}` → `"forgot":N`.
+//! `"memory_locked"`, `"memory_lock"` (`process`, `secrets` or `none`), and
+//! `{"op":"forget","recipient":"age1…"|null}` → `"forgot":N`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

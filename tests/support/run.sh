@@ -39,7 +39,8 @@ else
 fi
 
 echo
-echo "test time per binary, and per file of cargo-envref's suite (seconds; under nextest the sum of its tests' times):"
+echo "test time per binary, and per file of cargo-envref's suite" \
+  "(seconds; under nextest the sum of its tests' times):"
 {
   # nextest: <testcase name="..." classname="<package>::<binary>" ... time="<seconds>">; the
   # tests of cargo-envref's one binary (`suite`) are counted by file, their first module.

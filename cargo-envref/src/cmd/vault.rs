@@ -441,8 +441,10 @@ fn agent_line(a: &AgentState) -> String {
             shown_duration(left),
             match a.memory_lock {
                 Some(agent::MemoryLock::Process) => "memory locked",
-                Some(agent::MemoryLock::Secrets) =>
-                    "key and values on locked pages; RLIMIT_MEMLOCK is too low to lock the whole agent",
+                Some(agent::MemoryLock::Secrets) => concat!(
+                    "key and values on locked pages; ",
+                    "RLIMIT_MEMLOCK is too low to lock the whole agent"
+                ),
                 _ => "memory not locked against swap: RLIMIT_MEMLOCK is too low, see `ulimit -l`",
             }
         ),
