@@ -291,6 +291,127 @@ fn an_identity_file_unlocks_the_vault() {
     assert!(out.stderr.contains("has no passphrase"), "{}", out.stderr);
 }
 
+/// An age plugin identity (`AGE-PLUGIN-…`, as age-plugin-yubikey writes) unlocks the vault
+/// through the plugin's program, with the real age plugin protocol: tests/support's
+/// age-plugin-envreftest stands in for a hardware plugin. The plugin runs once per unlock; a
+/// PIN it asks for is asked on the terminal, never taken from the environment.
+#[test]
+fn a_plugin_identity_unlocks_the_vault_through_its_plugin() {
+    if !support::available("python3 (the test age plugin)", support::have("python3")) {
+        return;
+    }
+    let support_dir = support::root().join("tests/support");
+    let path = format!(
+        "{}:{}",
+        support_dir.display(),
+        std::env::var("PATH").unwrap()
+    );
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut p = agent_project();
+    p.set_env("PATH", path);
+    p.set_env("ENVREFTEST_LOG", log.path().display().to_string());
+    let _stop = StopAgent(&p);
+    let runs = || std::fs::read_to_string(log.path()).unwrap();
+    let mut c = p.command("age-plugin-envreftest");
+    c.arg("--generate");
+    let generated = support::run(c).ok();
+    let key = p.root.join("yubi.txt");
+    std::fs::write(&key, &generated.stdout).unwrap();
+    let key_arg = key.display().to_string();
+    let recipient = generated
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("# recipient: "))
+        .unwrap()
+        .to_string();
+    assert!(recipient.starts_with("age1envreftest1"), "{recipient}");
+
+    // Added to a passphrase vault: the plugin wraps the key (recipient-v1).
+    with_passphrase(&p, &["vault", "add-recipient", &recipient]).ok();
+    assert_eq!(runs(), "recipient-v1\n");
+    let status = p.envref(&["vault", "status"]).ok().stdout;
+    assert!(
+        status.contains(&format!("identity file {recipient}")),
+        "{status}"
+    );
+    let with_key = |args: &[&str]| {
+        let mut c = p.envref_cmd(args);
+        c.env("ENVREF_VAULT_IDENTITY", &key);
+        support::run(c)
+    };
+    assert_eq!(with_key(&["resolve"]).ok().stdout, "API_KEY=sk-agent-1\n");
+    assert_eq!(runs(), "recipient-v1\nidentity-v1\n");
+
+    // Unlocked once for the agent: later reads never run the plugin again.
+    p.envref(&["vault", "unlock", "--identity", &key_arg, "--for", "60s"])
+        .ok();
+    for _ in 0..2 {
+        assert_eq!(p.envref(&["resolve"]).ok().stdout, "API_KEY=sk-agent-1\n");
+    }
+    assert_eq!(runs().matches("identity-v1").count(), 2, "{}", runs());
+    p.envref(&["vault", "lock"]).ok();
+    with_passphrase(&p, &["vault", "unlock", "--for", "0"]).ok();
+
+    // A plugin that wants a PIN: refused without a terminal (the passphrase in the
+    // environment is never handed to a plugin), typed on one and never echoed.
+    let mut c = p.envref_cmd(&["resolve"]);
+    c.env("ENVREF_VAULT_IDENTITY", &key)
+        .env("ENVREFTEST_PIN", "4711")
+        .env("ENVREF_VAULT_PASSPHRASE", "4711");
+    let out = support::run(c).fails(1);
+    assert!(
+        out.stderr
+            .contains("age-plugin-envreftest did not unwrap the key")
+            && out.stderr.contains("in a terminal"),
+        "{}",
+        out.stderr
+    );
+    let mut c = p.command("python3");
+    c.arg(support_dir.join("pty-answer.py"))
+        .args(["PIN", "4711", "--", support::ENVREF, "resolve"])
+        .env("ENVREF_VAULT_IDENTITY", &key)
+        .env("ENVREFTEST_PIN", "4711");
+    let out = support::run(c).ok();
+    assert!(out.stdout.contains("API_KEY=sk-agent-1"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("4711"),
+        "the PIN was echoed: {}",
+        out.stdout
+    );
+
+    // Without the plugin's program, the error names it; a vault made for the plugin alone.
+    let mut c = p.envref_cmd(&["resolve"]);
+    c.env("ENVREF_VAULT_IDENTITY", &key)
+        .env("PATH", "/usr/bin:/bin");
+    let out = support::run(c).fails(1);
+    assert!(
+        out.stderr
+            .contains("age-plugin-envreftest, which the identity file needs, is not on PATH"),
+        "{}",
+        out.stderr
+    );
+    let q = Project::with(
+        "project: hw\nbackends:\n  - name: vault\n    type: vault\n",
+        "K=ref://secrets/k\n",
+    )
+    .env("PATH", format!("{}:/usr/bin:/bin", support_dir.display()));
+    q.envref(&["vault", "init", "--identity", &key_arg]).ok();
+    q.envref(&["secret", "set", "k", "--value", "on-a-token"])
+        .ok();
+    let mut c = q.envref_cmd(&["resolve"]);
+    c.env("ENVREF_VAULT_IDENTITY", &key);
+    assert_eq!(support::run(c).ok().stdout, "K=on-a-token\n");
+    // Only the vault takes plugin identities: sharing needs the key itself.
+    let out = q
+        .envref(&["secret", "share", "k", "--to", &recipient])
+        .fails(1);
+    assert!(
+        out.stderr.contains("a key of the age plugin envreftest"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn removing_a_recipient_stops_its_file_but_never_the_last_way_in() {
     let p = agent_project();

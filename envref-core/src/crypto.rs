@@ -33,6 +33,11 @@ pub(crate) fn check_recipient(text: &str) -> Result<()> {
     if variant != Variant::Bech32 {
         return Err(not_a_recipient("Bech32m, not Bech32"));
     }
+    if let Some(plugin) = hrp.strip_prefix("age1").filter(|p| !p.is_empty()) {
+        return Err(not_a_recipient(&format!(
+            "a key of the age plugin {plugin}; only `envref vault add-recipient` takes those"
+        )));
+    }
     if hrp != RECIPIENT_HRP {
         return Err(not_a_recipient(&format!("it starts with {hrp}1, not age1")));
     }
@@ -116,6 +121,124 @@ mod with_age {
         Ok(out)
     }
 
+    /// A public key the vault's key can be wrapped to (`vault init --identity`,
+    /// `vault add-recipient`): an age X25519 key, or an age plugin's (`age1<name>1…`, as
+    /// age-plugin-yubikey prints), which runs `age-plugin-<name>` from PATH to wrap and unwrap.
+    #[derive(Clone)]
+    pub enum VaultRecipient {
+        /// `age1…`, from `age-keygen`.
+        X25519(age::x25519::Recipient),
+        /// `age1<name>1…`, from `age-plugin-<name>`.
+        Plugin(age::plugin::Recipient),
+    }
+
+    /// Shows the public key (nothing secret in it).
+    impl std::fmt::Debug for VaultRecipient {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "VaultRecipient({self})")
+        }
+    }
+
+    impl std::fmt::Display for VaultRecipient {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                VaultRecipient::X25519(r) => r.fmt(f),
+                VaultRecipient::Plugin(r) => r.fmt(f),
+            }
+        }
+    }
+
+    impl VaultRecipient {
+        /// An age X25519 public key or a plugin's (`age1<name>1…`).
+        pub fn parse(text: &str) -> Result<VaultRecipient> {
+            match text.trim().parse::<age::plugin::Recipient>() {
+                Ok(r) => Ok(VaultRecipient::Plugin(r)),
+                Err(_) => parse_recipient(text).map(VaultRecipient::X25519),
+            }
+        }
+
+        /// Encrypt `plain` to this key as binary age (a plugin's program runs here, and may ask
+        /// on the terminal, e.g. for a PIN). The error is age's reason.
+        pub(crate) fn encrypt(&self, plain: &[u8]) -> std::result::Result<Vec<u8>, String> {
+            match self {
+                VaultRecipient::X25519(r) => encrypt(r, plain),
+                VaultRecipient::Plugin(r) => {
+                    let plugin = age::plugin::RecipientPluginV1::new(
+                        r.plugin(),
+                        std::slice::from_ref(r),
+                        &[],
+                        PluginPrompts::default(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    encrypt(&plugin, plain)
+                }
+            }
+        }
+    }
+
+    /// What an age plugin may ask while it runs: its messages ("touch your key") go to stderr;
+    /// a secret (a PIN) goes to the person through the passphrase provider's
+    /// [`ask_person`](crate::backend::passphrase::PassphraseProvider::ask_person), never from
+    /// the environment; other questions get no answer, and the plugin fails with its own error.
+    #[derive(Clone, Default)]
+    pub(crate) struct PluginPrompts(pub(crate) crate::backend::passphrase::PassphraseSource);
+
+    impl age::Callbacks for PluginPrompts {
+        fn display_message(&self, message: &str) {
+            eprintln!("age plugin: {message}");
+        }
+
+        fn confirm(&self, _message: &str, _yes: &str, _no: Option<&str>) -> Option<bool> {
+            None
+        }
+
+        fn request_public_string(&self, _description: &str) -> Option<String> {
+            None
+        }
+
+        fn request_passphrase(&self, description: &str) -> Option<SecretString> {
+            self.0.ask_person(&format!("{description} "))
+        }
+    }
+
+    /// The keys of an age identity file: X25519 ones (`AGE-SECRET-KEY-1…`) and plugin ones
+    /// (`AGE-PLUGIN-<NAME>-1…`), with the plugin recipient its comments name
+    /// (`# recipient: age1<name>1…`, as plugins print it).
+    pub struct IdentityFile {
+        /// `AGE-SECRET-KEY-1…` lines.
+        pub x25519: Vec<age::x25519::Identity>,
+        /// `AGE-PLUGIN-<NAME>-1…` lines.
+        pub plugins: Vec<age::plugin::Identity>,
+        /// A `recipient: age1<name>1…` comment.
+        pub plugin_recipient: Option<age::plugin::Recipient>,
+    }
+
+    impl IdentityFile {
+        /// Its X25519 identities; an error when it holds plugin ones, which only the vault
+        /// takes (`sync` and `share` need the key itself).
+        pub fn x25519_only(self) -> Result<Vec<age::x25519::Identity>> {
+            if !self.plugins.is_empty() {
+                return Err(Error::parse(
+                    "plugin identities (AGE-PLUGIN-…) unlock only the vault here",
+                )
+                .with_hint("pass an `age-keygen` identity file"));
+            }
+            Ok(self.x25519)
+        }
+
+        /// The public key the vault's key is wrapped to for this file: its X25519 key's, else
+        /// the plugin recipient its comment names.
+        pub fn recipient(&self) -> Result<VaultRecipient> {
+            if let Some(id) = self.x25519.first() {
+                return Ok(VaultRecipient::X25519(id.to_public()));
+            }
+            self.plugin_recipient.clone().map(VaultRecipient::Plugin).ok_or_else(|| {
+                Error::parse("the identity file holds a plugin identity but no `# recipient: age1…` line")
+                    .with_hint("make a vault with a passphrase, then `envref vault add-recipient <age1…>` with the plugin's recipient")
+            })
+        }
+    }
+
     /// Decrypt an age file (ASCII-armored or binary) with any of `identities`.
     pub(crate) fn decrypt_with(
         identities: &[age::x25519::Identity],
@@ -124,13 +247,42 @@ mod with_age {
         decrypt(identities.iter().map(|i| i as &dyn age::Identity), data)
     }
 
-    /// The X25519 identities of an age identity file (`age-keygen`'s format: `#` comments and
-    /// `AGE-SECRET-KEY-1…` lines). The error never repeats the file's content.
-    pub(crate) fn parse_identities(text: &str) -> Result<Vec<age::x25519::Identity>> {
+    /// An age identity file's keys (X25519 and plugin ones); errors never quote the file.
+    pub fn read_identity_file(path: &std::path::Path) -> Result<IdentityFile> {
+        let text =
+            SecretString::from(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
+        parse_identity_file(text.expose_secret()).map_err(|e| e.context(path.display()))
+    }
+
+    /// An age identity file: `#` comments, `AGE-SECRET-KEY-1…` and `AGE-PLUGIN-<NAME>-1…`
+    /// lines. The error never repeats the file's content.
+    pub fn parse_identity_file(text: &str) -> Result<IdentityFile> {
         let mut out = Vec::new();
+        let mut plugins = Vec::new();
+        let mut plugin_recipient = None;
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+            if let Some(comment) = line.strip_prefix('#') {
+                let named = comment
+                    .trim()
+                    .split_once(':')
+                    .filter(|(k, _)| k.trim().eq_ignore_ascii_case("recipient"));
+                if let Some((_, r)) = named {
+                    plugin_recipient = plugin_recipient.or(r.trim().parse().ok());
+                }
+                continue;
+            }
+            if line.is_empty() {
+                continue;
+            }
+            if line.starts_with("AGE-PLUGIN-") {
+                let id = line.parse().map_err(|why: &str| {
+                    Error::parse(format!(
+                        "line {}: not an age plugin identity ({why})",
+                        i + 1
+                    ))
+                })?;
+                plugins.push(id);
                 continue;
             }
             if line.starts_with("-----BEGIN AGE ENCRYPTED FILE")
@@ -153,13 +305,17 @@ mod with_age {
             })?;
             out.push(id);
         }
-        if out.is_empty() {
+        if out.is_empty() && plugins.is_empty() {
             return Err(
                 Error::parse("no AGE-SECRET-KEY-1… line in the identity file")
                     .with_hint("pass the file `age-keygen -o key.txt` wrote"),
             );
         }
-        Ok(out)
+        Ok(IdentityFile {
+            x25519: out,
+            plugins,
+            plugin_recipient,
+        })
     }
 
     /// An identity from decrypted bytes (the vault's unwrapped key): UTF-8 text holding one
@@ -178,6 +334,49 @@ mod with_age {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "backends")]
+    fn x25519_identities(text: &str) -> Result<Vec<age::x25519::Identity>> {
+        parse_identity_file(text)?.x25519_only()
+    }
+
+    #[cfg(feature = "backends")]
+    #[test]
+    fn identity_files_hold_plugin_identities_and_name_their_recipient() {
+        let plugin_id = age::plugin::Identity::default_for_plugin("yubikey").to_string();
+        let recipient = bech32::encode(
+            "age1yubikey",
+            bech32::ToBase32::to_base32(&[1u8; 32]),
+            bech32::Variant::Bech32,
+        )
+        .unwrap();
+        let text = format!("#  Recipient: {recipient}\n{plugin_id}\n");
+        let file = parse_identity_file(&text).unwrap();
+        assert_eq!(file.plugins.len(), 1);
+        assert_eq!(file.plugins[0].plugin(), "yubikey");
+        assert!(file.x25519.is_empty());
+        assert_eq!(file.recipient().unwrap().to_string(), recipient);
+        let why = parse_identity_file(&text)
+            .unwrap()
+            .x25519_only()
+            .err()
+            .unwrap();
+        assert!(why.to_string().contains("unlock only the vault"), "{why}");
+        // No recipient comment: the fix names add-recipient.
+        let bare = parse_identity_file(&format!("{plugin_id}\n")).unwrap();
+        let why = bare.recipient().unwrap_err();
+        assert!(
+            why.hint().unwrap_or_default().contains("add-recipient"),
+            "{why:?}"
+        );
+        // A plugin's key is not an X25519 one, and says so.
+        let why = check_recipient(&recipient).unwrap_err().to_string();
+        assert!(why.contains("a key of the age plugin yubikey"), "{why}");
+        assert!(matches!(
+            VaultRecipient::parse(&recipient),
+            Ok(VaultRecipient::Plugin(_))
+        ));
+    }
 
     /// A key `age-keygen` printed.
     const KEY: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
@@ -255,7 +454,7 @@ mod tests {
             "# created: now\n{}\n",
             secrecy::ExposeSecret::expose_secret(&id.to_string())
         );
-        let ids = parse_identities(&text).unwrap();
+        let ids = x25519_identities(&text).unwrap();
         let armored = armor_for(&id.to_public(), &SecretString::from("s3cret")).unwrap();
         assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
         assert!(!armored.contains("s3cret"));
@@ -265,7 +464,7 @@ mod tests {
             decrypt_with(&[other], armored.as_bytes()),
             Err(age::DecryptError::NoMatchingKeys)
         ));
-        let e = parse_identities("# only a comment\nAGE-SECRET-KEY-1NOPE\n")
+        let e = x25519_identities("# only a comment\nAGE-SECRET-KEY-1NOPE\n")
             .err()
             .unwrap();
         assert!(matches!(e, Error::Parse { .. }), "{e:?}");
@@ -273,7 +472,7 @@ mod tests {
             e.to_string(),
             "line 2: not an age identity (expected AGE-SECRET-KEY-1…)"
         );
-        assert!(parse_identities("# nothing\n").is_err());
+        assert!(x25519_identities("# nothing\n").is_err());
     }
 
     #[cfg(feature = "backends")]

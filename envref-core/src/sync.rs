@@ -22,7 +22,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::backend::base64::{base64_decode, base64_encode};
 use crate::backend::Backend;
 use crate::config::TeamMember;
-use crate::crypto::{armor_to, decrypt_with, parse_identities, parse_recipient};
+use crate::crypto::{armor_to, decrypt_with, parse_recipient};
 use crate::layers::write_atomic;
 use crate::reference::check_secret_key;
 use crate::{Error, Result};
@@ -553,8 +553,9 @@ fn sender_auth(
 
 /// The identities of an age identity file (`age-keygen`'s format); errors never quote it.
 pub fn read_identity_file(path: &Path) -> Result<Vec<age::x25519::Identity>> {
-    let text = SecretString::from(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
-    parse_identities(text.expose_secret()).map_err(|e| e.context(path.display()))
+    crate::crypto::read_identity_file(path)?
+        .x25519_only()
+        .map_err(|e| e.context(path.display()))
 }
 
 /// Public keys from a recipients file: one `age1…` per line, `#` comments and blank lines

@@ -12,7 +12,7 @@ use envref_core::backend::vault::{
 use envref_core::backend::BackendKind;
 use envref_core::backend::{BackendError, ErrorKind};
 use envref_core::config::{find_config, Config};
-use envref_core::sync::read_identity_file;
+use envref_core::crypto::VaultRecipient;
 use envref_core::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -67,7 +67,8 @@ pub enum VaultCommand {
     },
     /// Let an age identity file unlock the vault: wrap its key to that file's public key
     AddRecipient {
-        /// The age public key (age1…) of the identity file; `age-keygen -y FILE` prints it
+        /// The age public key (age1…) of the identity file; `age-keygen -y FILE` prints it.
+        /// An age plugin's (age1yubikey1…, from age-plugin-yubikey) runs that plugin
         recipient: String,
         #[command(flatten)]
         which: Which,
@@ -195,6 +196,15 @@ impl PassphraseProvider for TerminalPrompt {
         }
         Ok(SecretString::from(p))
     }
+
+    fn ask_person(&self, prompt: &str) -> Option<SecretString> {
+        if !ui::interactive() {
+            return None;
+        }
+        rpassword::prompt_password(prompt)
+            .ok()
+            .map(SecretString::from)
+    }
 }
 
 /// The passphrase source of every backend the CLI builds.
@@ -235,8 +245,10 @@ fn init(g: &Global, which: &Which, work_factor: u8) -> Result<()> {
         ));
     }
     if let Some(file) = &which.identity {
-        let ids = read_identity_file(file)?;
-        VaultFile::create(&path, &Protection::Recipient(&ids[0].to_public()))?;
+        let to = envref_core::crypto::read_identity_file(file)?
+            .recipient()
+            .map_err(|e| e.context(file.display()))?;
+        VaultFile::create(&path, &Protection::Recipient(&to))?;
         ui::info(&format!(
             "vault initialized at {}; the identity file {} unlocks it",
             path.display(),
@@ -510,7 +522,7 @@ fn passwd(g: &Global, which: &Which, work_factor: u8) -> Result<()> {
 }
 
 fn add_recipient(g: &Global, which: &Which, recipient: &str) -> Result<()> {
-    let to = envref_core::crypto::parse_recipient(recipient)?;
+    let to = VaultRecipient::parse(recipient)?;
     let path = path_for(g, which)?;
     let mut file = VaultFile::open(&path)?;
     let key = file.key(&which.key_source())?;
@@ -524,7 +536,7 @@ fn add_recipient(g: &Global, which: &Which, recipient: &str) -> Result<()> {
 }
 
 fn remove_recipient(g: &Global, which: &Which, recipient: &str) -> Result<()> {
-    let to = envref_core::crypto::parse_recipient(recipient)?;
+    let to = VaultRecipient::parse(recipient)?;
     let path = path_for(g, which)?;
     let mut file = VaultFile::open(&path)?;
     file.remove_recipient(&to)?;

@@ -30,6 +30,12 @@ pub fn identity_file_from_env() -> Option<std::path::PathBuf> {
 pub trait PassphraseProvider: Send + Sync {
     /// The passphrase; `prompt` ("Vault passphrase: ") is what a person would be asked.
     fn passphrase(&self, prompt: &str) -> Result<SecretString, BackendError>;
+
+    /// A secret only a person may give (an age plugin's PIN), never from the environment;
+    /// `None` when no one can be asked (the default).
+    fn ask_person(&self, _prompt: &str) -> Option<SecretString> {
+        None
+    }
 }
 
 /// `$ENVREF_VAULT_PASSPHRASE`, else an error saying how to give it: for code that must never
@@ -90,6 +96,11 @@ impl PassphraseSource {
     /// Ask the provider for the passphrase, showing `prompt` if it asks a person.
     pub fn passphrase(&self, prompt: &str) -> Result<SecretString, BackendError> {
         self.0.passphrase(prompt)
+    }
+
+    /// Ask a person for a secret (an age plugin's PIN); `None` when no one can be asked.
+    pub fn ask_person(&self, prompt: &str) -> Option<SecretString> {
+        self.0.ask_person(prompt)
     }
 }
 

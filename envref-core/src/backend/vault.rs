@@ -98,8 +98,9 @@ pub struct VaultFile {
 pub enum Protection<'a> {
     /// The key wrapped under a passphrase, with scrypt at this work factor (log2).
     Passphrase(&'a SecretString, u8),
-    /// The key wrapped to an age public key, unlocked by its identity file.
-    Recipient(&'a age::x25519::Recipient),
+    /// The key wrapped to an age public key (X25519 or a plugin's), unlocked by its identity
+    /// file.
+    Recipient(&'a crypto::VaultRecipient),
 }
 
 /// Where a vault's key comes from when the agent does not hold it: an age identity file when
@@ -415,7 +416,7 @@ impl VaultFile {
     /// (one scrypt). The lock flag is not checked here.
     pub fn key(&self, source: &KeySource) -> Result<VaultKey, BackendError> {
         match &source.identity_file {
-            Some(f) => self.key_from_identity_file(f),
+            Some(f) => self.key_from_identity_file(f, &source.passphrase),
             None => {
                 if self.meta("identity")?.is_none() {
                     return Err(err(ErrorKind::Denied, "vault: this vault has no passphrase; it is unlocked by an age identity file")
@@ -452,14 +453,18 @@ impl VaultFile {
 
     /// Unwrap the key with an age identity file whose public key was added to the vault
     /// (`vault init --identity`, `vault add-recipient`): one X25519 decrypt, no scrypt.
-    pub fn key_from_identity_file(&self, file: &Path) -> Result<VaultKey, BackendError> {
-        let ids = crate::sync::read_identity_file(file).map_err(|e| {
+    pub fn key_from_identity_file(
+        &self,
+        file: &Path,
+        person: &PassphraseSource,
+    ) -> Result<VaultKey, BackendError> {
+        let ids = crypto::read_identity_file(file).map_err(|e| {
             err(
                 ErrorKind::Denied,
                 format!("vault: identity file {}", e.message()),
             )
         })?;
-        for id in &ids {
+        for id in &ids.x25519 {
             let Some(wrapped) = self.meta(&format!("wrap:{}", id.to_public()))? else {
                 continue;
             };
@@ -467,8 +472,54 @@ impl VaultFile {
             let plain = decrypt(id, &wrapped).map_err(|_| self.corrupt_key())?;
             return self.key_from_plain(plain);
         }
+        if let Some(plain) = self.unwrap_with_plugins(&ids.plugins, person)? {
+            return self.key_from_plain(plain);
+        }
         Err(err(ErrorKind::Denied, format!("vault: the identity file {} does not unlock {}", file.display(), self.path.display()))
             .with_hint("add its public key with `envref vault add-recipient` (unlocking with the passphrase), or use the passphrase"))
+    }
+
+    /// The key unwrapped by a plugin identity (`AGE-PLUGIN-<NAME>-1…`): each plugin runs once,
+    /// on the wrapped copies made for recipients of its own (`age1<name>1…`).
+    fn unwrap_with_plugins(
+        &self,
+        ids: &[age::plugin::Identity],
+        person: &PassphraseSource,
+    ) -> Result<Option<Vec<u8>>, BackendError> {
+        let mut names: Vec<&str> = ids.iter().map(|i| i.plugin()).collect();
+        names.dedup();
+        let (_, wraps) = self.protections()?;
+        for name in names {
+            let ours = |r: &&String| {
+                r.parse::<age::plugin::Recipient>()
+                    .is_ok_and(|r| r.plugin() == name)
+            };
+            for recipient in wraps.iter().filter(ours) {
+                let Some(wrapped) = self.meta(&format!("wrap:{recipient}"))? else {
+                    continue;
+                };
+                let wrapped = base64_decode(&wrapped).ok_or_else(|| self.corrupt_key())?;
+                let plugin = age::plugin::IdentityPluginV1::new(
+                    name,
+                    ids,
+                    crypto::PluginPrompts(person.clone()),
+                )
+                .map_err(|_| {
+                    err(ErrorKind::Unavailable, format!("vault: age-plugin-{name}, which the identity file needs, is not on PATH"))
+                        .with_hint(format!("install age-plugin-{name}, or use another way to unlock the vault"))
+                })?;
+                match decrypt(&plugin, &wrapped) {
+                    Ok(plain) => return Ok(Some(plain)),
+                    Err(age::DecryptError::NoMatchingKeys) => continue,
+                    Err(e) => return Err(err(
+                        ErrorKind::Denied,
+                        format!("vault: age-plugin-{name} did not unwrap the key: {e}"),
+                    )
+                    .with_hint("if the plugin asks for a PIN or a touch, run `envref vault unlock --identity FILE` in a terminal: the agent then keeps the key")),
+                }
+            }
+        }
+        Ok(None)
     }
 
     fn key_from_plain(&self, plain: Vec<u8>) -> Result<VaultKey, BackendError> {
@@ -521,9 +572,9 @@ impl VaultFile {
     pub fn add_recipient(
         &mut self,
         key: &VaultKey,
-        to: &age::x25519::Recipient,
+        to: &crypto::VaultRecipient,
     ) -> Result<(), BackendError> {
-        let wrapped = encrypt(to, key.to_secret_text().expose_secret().as_bytes())?;
+        let wrapped = wrap_to(to, key.to_secret_text().expose_secret().as_bytes())?;
         self.conn
             .execute(
                 "INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)",
@@ -535,7 +586,7 @@ impl VaultFile {
 
     /// Stop the identity file of `to` from unlocking the vault. No key needed (anyone who can
     /// write the file can delete a row); refused when it is the last way in, or not one.
-    pub fn remove_recipient(&mut self, to: &age::x25519::Recipient) -> Result<(), BackendError> {
+    pub fn remove_recipient(&mut self, to: &crypto::VaultRecipient) -> Result<(), BackendError> {
         let path = self.path.clone();
         let (to, shown) = (to.to_string(), path.display());
         let tx = self.write_tx()?;
@@ -711,7 +762,7 @@ fn build_new_vault(path: &Path, protection: &Protection) -> Result<(), BackendEr
         }
         Protection::Recipient(to) => (
             format!("wrap:{to}"),
-            encrypt(*to, secret.expose_secret().as_bytes())?,
+            wrap_to(to, secret.expose_secret().as_bytes())?,
         ),
     };
     let tx = conn
@@ -943,6 +994,15 @@ impl Backend for Vault {
 fn encrypt(recipient: &dyn age::Recipient, plain: &[u8]) -> Result<Vec<u8>, BackendError> {
     crypto::encrypt(recipient, plain)
         .map_err(|e| err(ErrorKind::Failed, format!("vault: encryption failed: {e}")))
+}
+
+fn wrap_to(to: &crypto::VaultRecipient, plain: &[u8]) -> Result<Vec<u8>, BackendError> {
+    to.encrypt(plain).map_err(|e| {
+        err(
+            ErrorKind::Failed,
+            format!("vault: cannot wrap the key to {to}: {e}"),
+        )
+    })
 }
 
 fn decrypt(identity: &dyn age::Identity, ct: &[u8]) -> Result<Vec<u8>, age::DecryptError> {
@@ -1222,7 +1282,11 @@ mod tests {
         let id = age::x25519::Identity::generate();
         let id_file = dir.path().join("key.txt");
         std::fs::write(&id_file, format!("{}\n", id.to_string().expose_secret())).unwrap();
-        VaultFile::create(&path, &Protection::Recipient(&id.to_public())).unwrap();
+        VaultFile::create(
+            &path,
+            &Protection::Recipient(&crypto::VaultRecipient::X25519(id.to_public())),
+        )
+        .unwrap();
         let mut file = VaultFile::open(&path).unwrap();
         file.put_all([("app/k", &SecretString::from("v"))]).unwrap();
         let by_file = KeySource {
@@ -1260,7 +1324,8 @@ mod tests {
             .unwrap_err()
             .message
             .contains("does not unlock"));
-        file.add_recipient(&key, &other.to_public()).unwrap();
+        file.add_recipient(&key, &crypto::VaultRecipient::X25519(other.to_public()))
+            .unwrap();
         assert_eq!(file.key(&by_other).unwrap().recipient(), key.recipient());
     }
 }
