@@ -3,7 +3,7 @@
 wall time (best of RUNS) and peak RSS (GNU time's %M, the VmHWM of envref), plus the
 10k -> 100k ratios, which must be about 10 (linear).
 
-Shapes: the mixed corpus of envref-core/benches/corpus.rs, a forward chain
+Shapes: the mixed corpus of envref-bench/src/lib.rs, a forward chain
 (C_i=${C_(i+1)}), a reverse chain (C_i=${C_(i-1)}) and lines without `=` (error report).
 
 Usage: benches/bounds.py [path/to/envref]   (default: target/release/envref)
@@ -17,7 +17,7 @@ TIME = "/usr/bin/time"
 SIZES = [1_000, 10_000, 100_000]
 
 
-def mixed(n):  # the same lines as envref-core/benches/corpus.rs
+def mixed(n):  # the same lines as envref-bench/src/lib.rs
     out = []
     for i in range(n):
         k = i % 5

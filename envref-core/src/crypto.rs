@@ -183,9 +183,17 @@ mod with_age {
     #[derive(Clone, Default)]
     pub(crate) struct PluginPrompts(pub(crate) crate::backend::passphrase::PassphraseSource);
 
+    /// A plugin's text as it may reach the terminal: no control characters (escape sequences)
+    /// but line breaks.
+    fn printable(text: &str) -> String {
+        text.chars()
+            .filter(|c| !c.is_control() || *c == '\n')
+            .collect()
+    }
+
     impl age::Callbacks for PluginPrompts {
         fn display_message(&self, message: &str) {
-            eprintln!("age plugin: {message}");
+            eprintln!("age plugin: {}", printable(message));
         }
 
         fn confirm(&self, _message: &str, _yes: &str, _no: Option<&str>) -> Option<bool> {
@@ -197,7 +205,7 @@ mod with_age {
         }
 
         fn request_passphrase(&self, description: &str) -> Option<SecretString> {
-            self.0.ask_person(&format!("{description} "))
+            self.0.ask_person(&format!("{} ", printable(description)))
         }
     }
 

@@ -1,4 +1,5 @@
-//! The generated `.env` the parse benchmark and the `parse_lines` example share.
+//! The generated `.env` files the parse benchmark (`cargo bench -p envref-bench`) and the
+//! `parse_lines` program share.
 
 /// `lines` lines mixing comments, plain, interpolated, literal and reference values.
 pub fn generate(lines: usize) -> String {

@@ -8,8 +8,7 @@ use envref_core::dotenv::{parse_errors_to_error, Document};
 use envref_core::evaluate::{evaluate, RefMode};
 use envref_core::layers::Merged;
 
-#[path = "corpus.rs"]
-mod corpus;
+use envref_bench as corpus;
 
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 

@@ -1,11 +1,10 @@
 //! Parse + interpolate a generated .env of N lines once (for instruction counting:
-//! `valgrind --tool=callgrind target/release/examples/parse_lines 10000 [mixed|forward|reverse|bad]`).
+//! `valgrind --tool=callgrind target/release/parse_lines 10000 [mixed|forward|reverse|bad]`).
 use envref_core::dotenv::{parse_errors_to_error, Document};
 use envref_core::evaluate::{evaluate, RefMode};
 use envref_core::layers::Merged;
 
-#[path = "../benches/corpus.rs"]
-mod corpus;
+use envref_bench as corpus;
 
 fn main() {
     let lines: usize = std::env::args()
