@@ -28,8 +28,7 @@ if cargo nextest --version >/dev/null 2>&1; then
   export NEXTEST_TEST_THREADS="${NEXTEST_TEST_THREADS:-$((2 * $(nproc)))}"
   cargo nextest run --workspace --no-fail-fast "$@" || status=$?
   if [ $# -eq 0 ]; then
-    # envref-bench has no doc tests (doctest = false), but would build criterion for them.
-    cargo test --doc --workspace --exclude envref-bench 2>&1 | tee "$output"
+    cargo test --doc --workspace 2>&1 | tee "$output"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   fi
 else
