@@ -3,7 +3,9 @@
 #   A. 100 vault secrets with the agent holding the key: <= 3x a 100-variable plain resolve
 #      and <= 10 ms (warm: the agent remembers values it decrypted; E is the cold case, every
 #      value new); with an identity file and no agent: <= 2x plain + the decrypts, i.e. the
-#      identity run with 1 secret (its fixed cost) <= 2x plain.
+#      identity run with 1 secret (its fixed cost) <= 2x plain. The identity runs set
+#      ENVREF_VAULT_IDENTITY through `env` (hyperfine -N has no per-command environment), so
+#      their baseline is the plain resolve started through `env` too: both pay its exec.
 #   B. 100 sequential `secret set` (no key needed): <= 100x a plain resolve.
 #   C. `secret list` on the vault: <= 2x `list`.
 #   D. 1000 vault secrets vs 1, passphrase at the default work factor: <= 1.5x.
@@ -55,14 +57,15 @@ work = sys.argv[1]
 def means(g):
     return [r["mean"] * 1000 for r in json.load(open(os.path.join(work, g + ".json")))["results"]]
 a, b, c, d, e = means("A"), means("B"), means("C"), means("D"), means("E")
-plain, agent, ident, ident1 = a
+plain, agent, ident, ident1, plain_env = a
 rows = [
   ("plain resolve, 100 vars", plain, None, None),
   ("vault via agent, 100 secrets", agent, agent / plain, "<= 3x plain"),
   ("  absolute", agent, None, "<= 10 ms: " + ("ok" if agent <= 10 else "MISSED")),
   ("agent, cold (every value new)", e[1], e[1] / e[0], "(no target; plain in that run: %.2f ms)" % e[0]),
-  ("vault via identity file, 100", ident, ident / plain, "decrypts: %.1f ms" % ((ident - ident1) * 100 / 99)),
-  ("vault via identity file, 1", ident1, ident1 / plain, "<= 2x plain (the fixed cost)"),
+  ("plain resolve, 100 vars, via env", plain_env, None, "(the identity rows' baseline: both exec env)"),
+  ("vault via identity file, 100", ident, ident / plain_env, "decrypts: %.1f ms" % ((ident - ident1) * 100 / 99)),
+  ("vault via identity file, 1", ident1, ident1 / plain_env, "<= 2x plain (the fixed cost)"),
   ("100 x secret set (sequential)", b[1], b[1] / b[0], "<= 100x plain"),
   ("secret list (vault)", c[1], c[1] / c[0], "<= 2x list"),
   ("vault 1000 secrets, passphrase", d[1], d[1] / d[0], "<= 1.5x 1 secret"),
@@ -71,7 +74,7 @@ rows = [
 for name, ms, ratio, target in rows:
     r = f"{ratio:6.2f}x" if ratio is not None else " " * 7
     print(f"{name:<34} {ms:9.2f} ms  {r}  {target or ''}")
-ok = agent / plain <= 3 and agent <= 10 and ident1 <= 2 * plain \
+ok = agent / plain <= 3 and agent <= 10 and ident1 <= 2 * plain_env \
     and b[1] / b[0] <= 100 and c[1] / c[0] <= 2 and d[1] / d[0] <= 1.5
 print("all targets met" if ok else "some target MISSED")
 PY
@@ -127,7 +130,8 @@ unset ENVREF_VAULT_PASSPHRASE
 
 group A "$envref -C $work/plain100 resolve" "$envref -C $work/agent100 resolve" \
   "env ENVREF_VAULT_IDENTITY=$age_key $envref -C $work/ident100 resolve" \
-  "env ENVREF_VAULT_IDENTITY=$age_key $envref -C $work/ident1 resolve"
+  "env ENVREF_VAULT_IDENTITY=$age_key $envref -C $work/ident1 resolve" \
+  "env ENVREF_VAULT_IDENTITY=$age_key $envref -C $work/plain100 resolve"
 # Cold agent: new ciphertexts before every run (import re-encrypts), so nothing is remembered.
 cat > "$work/refill.sh" <<EOF
 python3 -c "import json; print(json.dumps({'version': 1, 'secrets': {f'bench/key_{i}': f'value-{i}' for i in range(100)}}))" | "$envref" -q -C "$work/secrets" vault import --force
