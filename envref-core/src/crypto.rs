@@ -289,6 +289,7 @@ mod with_age {
                         "line {}: not an age plugin identity ({why})",
                         i + 1
                     ))
+                    .with_hint("pass the identity file the plugin wrote, unchanged")
                 })?;
                 plugins.push(id);
                 continue;

@@ -557,3 +557,49 @@ mod plugin_replies {
         }
     }
 }
+
+// Identity files (ENVREF_VAULT_IDENTITY, --identity) hold secret keys: whatever their text,
+// reading one never panics, and an error never quotes a line of it.
+mod identity_files {
+    use envref_core::crypto::parse_identity_file;
+    use proptest::prelude::*;
+
+    const LINES: &[&str] = &[
+        "# created: 2026-11-30",
+        "# recipient: age1envreftest1wfgwh7r7m4nsupphdcy72ll8dgu7uc0qzdasjnqle00utw26vy4qwswfac",
+        "#    Recipient: age1yubikey1notbech32",
+        "AGE-PLUGIN-ENVREFTEST-1WFGWH7R7M4NSUPPHDCY72LL8DGU7UC0QZDASJNQLE00UTW26VY4QHMCPG3",
+        "AGE-PLUGIN-YUBIKEY-1CANARYCANARYCANARY",
+        "AGE-SECRET-KEY-1CANARYCANARYCANARYCANARY",
+        "-----BEGIN AGE ENCRYPTED FILE-----",
+        "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+        "",
+        "   ",
+        "\u{feff}",
+        "é",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_identity_file_is_read_without_panic_or_echo(
+            lines in prop::collection::vec(prop_oneof![
+                4 => prop::sample::select(LINES).prop_map(str::to_string),
+                1 => ".{0,40}",
+            ], 0..8),
+        ) {
+            let text = lines.join("\n");
+            match parse_identity_file(&text) {
+                Ok(file) => {
+                    prop_assert!(!file.x25519.is_empty() || !file.plugins.is_empty());
+                    let _ = file.recipient();
+                }
+                Err(e) => {
+                    prop_assert!(!e.to_string().contains("CANARY"), "{e}");
+                    prop_assert!(e.hint().is_some(), "no hint: {e}");
+                }
+            }
+        }
+    }
+}

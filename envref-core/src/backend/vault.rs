@@ -487,6 +487,7 @@ impl VaultFile {
         person: &PassphraseSource,
     ) -> Result<Option<Vec<u8>>, BackendError> {
         let mut names: Vec<&str> = ids.iter().map(|i| i.plugin()).collect();
+        names.sort_unstable();
         names.dedup();
         let (_, wraps) = self.protections()?;
         for name in names {
