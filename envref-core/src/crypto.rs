@@ -265,65 +265,61 @@ mod with_age {
     /// An age identity file: `#` comments, `AGE-SECRET-KEY-1…` and `AGE-PLUGIN-<NAME>-1…`
     /// lines. The error never repeats the file's content.
     pub fn parse_identity_file(text: &str) -> Result<IdentityFile> {
-        let mut out = Vec::new();
-        let mut plugins = Vec::new();
-        let mut plugin_recipient = None;
+        let mut file = IdentityFile {
+            x25519: Vec::new(),
+            plugins: Vec::new(),
+            plugin_recipient: None,
+        };
         for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
+            let (line, number) = (line.trim(), i + 1);
             if let Some(comment) = line.strip_prefix('#') {
-                let named = comment
-                    .trim()
-                    .split_once(':')
-                    .filter(|(k, _)| k.trim().eq_ignore_ascii_case("recipient"));
-                if let Some((_, r)) = named {
-                    plugin_recipient = plugin_recipient.or(r.trim().parse().ok());
+                if file.plugin_recipient.is_none() {
+                    file.plugin_recipient = recipient_comment(comment);
                 }
-                continue;
+            } else if line.starts_with("AGE-PLUGIN-") {
+                file.plugins.push(line.parse().map_err(|why: &str| {
+                    Error::parse(format!("line {number}: not an age plugin identity ({why})"))
+                        .with_hint("pass the identity file the plugin wrote, unchanged")
+                })?);
+            } else if !line.is_empty() {
+                file.x25519.push(x25519_line(line, number)?);
             }
-            if line.is_empty() {
-                continue;
-            }
-            if line.starts_with("AGE-PLUGIN-") {
-                let id = line.parse().map_err(|why: &str| {
-                    Error::parse(format!(
-                        "line {}: not an age plugin identity ({why})",
-                        i + 1
-                    ))
-                    .with_hint("pass the identity file the plugin wrote, unchanged")
-                })?;
-                plugins.push(id);
-                continue;
-            }
-            if line.starts_with("-----BEGIN AGE ENCRYPTED FILE")
-                || line.starts_with("age-encryption.org/")
-            {
-                return Err(Error::parse(
-                    "the identity file is itself encrypted with a passphrase",
-                )
-                .with_hint(
-                    "decrypt it first (`age -d -o key.txt key.txt.age`) and pass the \
-                             plain identity file",
-                ));
-            }
-            let id: age::x25519::Identity = line.parse().map_err(|_| {
-                Error::parse(format!(
-                    "line {}: not an age identity (expected AGE-SECRET-KEY-1…)",
-                    i + 1
-                ))
-                .with_hint("pass the file `age-keygen -o key.txt` wrote")
-            })?;
-            out.push(id);
         }
-        if out.is_empty() && plugins.is_empty() {
+        if file.x25519.is_empty() && file.plugins.is_empty() {
             return Err(
                 Error::parse("no AGE-SECRET-KEY-1… line in the identity file")
                     .with_hint("pass the file `age-keygen -o key.txt` wrote"),
             );
         }
-        Ok(IdentityFile {
-            x25519: out,
-            plugins,
-            plugin_recipient,
+        Ok(file)
+    }
+
+    /// The plugin recipient a `# recipient: age1<name>1…` comment names (plugins print one).
+    fn recipient_comment(comment: &str) -> Option<age::plugin::Recipient> {
+        let (key, value) = comment.trim().split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case("recipient")
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    }
+
+    /// One `AGE-SECRET-KEY-1…` line (line `number`); the error never repeats it.
+    fn x25519_line(line: &str, number: usize) -> Result<age::x25519::Identity> {
+        if line.starts_with("-----BEGIN AGE ENCRYPTED FILE")
+            || line.starts_with("age-encryption.org/")
+        {
+            return Err(
+                Error::parse("the identity file is itself encrypted with a passphrase").with_hint(
+                    "decrypt it first (`age -d -o key.txt key.txt.age`) and pass the plain \
+                     identity file",
+                ),
+            );
+        }
+        line.parse().map_err(|_| {
+            Error::parse(format!(
+                "line {number}: not an age identity (expected AGE-SECRET-KEY-1…)"
+            ))
+            .with_hint("pass the file `age-keygen -o key.txt` wrote")
         })
     }
 
