@@ -185,11 +185,9 @@ impl PassphraseProvider for TerminalPrompt {
         if let Some(p) = passphrase::from_env()? {
             return Ok(p);
         }
-        if !ui::interactive() {
-            return Err(passphrase::no_terminal());
-        }
         let denied = |m: String| BackendError::new(ErrorKind::Denied, m);
-        let p = rpassword::prompt_password(prompt)
+        let p = hidden_prompt(prompt)
+            .ok_or_else(passphrase::no_terminal)?
             .map_err(|e| denied(format!("vault: cannot read the passphrase: {e}")))?;
         if p.is_empty() {
             return Err(denied("vault: the passphrase must not be empty".into()));
@@ -198,13 +196,13 @@ impl PassphraseProvider for TerminalPrompt {
     }
 
     fn ask_person(&self, prompt: &str) -> Option<SecretString> {
-        if !ui::interactive() {
-            return None;
-        }
-        rpassword::prompt_password(prompt)
-            .ok()
-            .map(SecretString::from)
+        hidden_prompt(prompt)?.ok().map(SecretString::from)
     }
+}
+
+/// A hidden prompt on the terminal; `None` when no person is at one.
+fn hidden_prompt(prompt: &str) -> Option<std::io::Result<String>> {
+    ui::interactive().then(|| rpassword::prompt_password(prompt))
 }
 
 /// The passphrase source of every backend the CLI builds.

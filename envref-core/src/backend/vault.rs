@@ -491,24 +491,37 @@ impl VaultFile {
         names.dedup();
         let (_, wraps) = self.protections()?;
         for name in names {
-            let ours = |r: &&String| {
-                r.parse::<age::plugin::Recipient>()
-                    .is_ok_and(|r| r.plugin() == name)
-            };
-            for recipient in wraps.iter().filter(ours) {
+            let ours: Vec<&String> = wraps
+                .iter()
+                .filter(|r| {
+                    r.parse::<age::plugin::Recipient>()
+                        .is_ok_and(|r| r.plugin() == name)
+                })
+                .collect();
+            if ours.is_empty() {
+                continue;
+            }
+            let plugin = age::plugin::IdentityPluginV1::new(
+                name,
+                ids,
+                crypto::PluginPrompts(person.clone()),
+            )
+            .map_err(|_| {
+                err(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "vault: age-plugin-{name}, which the identity file needs, is not on PATH"
+                    ),
+                )
+                .with_hint(format!(
+                    "install age-plugin-{name}, or use another way to unlock the vault"
+                ))
+            })?;
+            for recipient in ours {
                 let Some(wrapped) = self.meta(&format!("wrap:{recipient}"))? else {
                     continue;
                 };
                 let wrapped = base64_decode(&wrapped).ok_or_else(|| self.corrupt_key())?;
-                let plugin = age::plugin::IdentityPluginV1::new(
-                    name,
-                    ids,
-                    crypto::PluginPrompts(person.clone()),
-                )
-                .map_err(|_| {
-                    err(ErrorKind::Unavailable, format!("vault: age-plugin-{name}, which the identity file needs, is not on PATH"))
-                        .with_hint(format!("install age-plugin-{name}, or use another way to unlock the vault"))
-                })?;
                 match decrypt(&plugin, &wrapped) {
                     Ok(plain) => return Ok(Some(plain)),
                     Err(age::DecryptError::NoMatchingKeys) => continue,
