@@ -326,7 +326,9 @@ fn a_plugin_identity_unlocks_the_vault_through_its_plugin() {
         .to_string();
     assert!(recipient.starts_with("age1envreftest1"), "{recipient}");
 
-    // Added to a passphrase vault: the plugin wraps the key (recipient-v1).
+    // Added to a passphrase vault: the plugin wraps the key (recipient-v1). The log names any
+    // envref credential the plugin's environment held (" saw ENVREF_VAULT_PASSPHRASE"): none
+    // here, though this run has the passphrase and the next the identity variable.
     with_passphrase(&p, &["vault", "add-recipient", &recipient]).ok();
     assert_eq!(runs(), "recipient-v1\n");
     let status = p.envref(&["vault", "status"]).ok().stdout;

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use envref_core::agent;
 use envref_core::backend::passphrase::{self, PassphraseProvider, PassphraseSource};
 use envref_core::backend::vault::{
-    parse_export, vault_path, KeySource, Protection, VaultFile, DEFAULT_WORK_FACTOR, PASSPHRASE_ENV,
+    parse_export, vault_path, KeySource, Protection, VaultFile, DEFAULT_WORK_FACTOR,
 };
 use envref_core::backend::BackendKind;
 use envref_core::backend::{BackendError, ErrorKind};
@@ -210,10 +210,6 @@ pub fn terminal_prompt() -> PassphraseSource {
     PassphraseSource::new(TerminalPrompt)
 }
 
-fn ask(prompt: &str) -> Result<SecretString> {
-    Ok(TerminalPrompt.passphrase(prompt)?)
-}
-
 pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
     match c {
         VaultCommand::Init { work_factor, which } => init(g, &which, work_factor)?,
@@ -254,8 +250,8 @@ fn init(g: &Global, which: &Which, work_factor: u8) -> Result<()> {
         ));
         return Ok(());
     }
-    let pass = match std::env::var_os(PASSPHRASE_ENV) {
-        Some(_) => ask("")?,
+    let pass = match passphrase::from_env()? {
+        Some(pass) => pass,
         None => new_passphrase("New vault passphrase: ", "run `envref vault init` again")?,
     };
     VaultFile::create(&path, &Protection::Passphrase(&pass, work_factor))?;

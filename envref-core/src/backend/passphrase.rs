@@ -5,8 +5,9 @@
 //! The passphrase is the last resort: before it, the vault asks the agent (`crate::agent`)
 //! and reads `$ENVREF_VAULT_IDENTITY`.
 
+use std::ffi::OsString;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use secrecy::SecretString;
 
@@ -19,9 +20,35 @@ pub const PASSPHRASE_ENV: &str = "ENVREF_VAULT_PASSPHRASE";
 /// (CI, keys kept in a file under the user's own protection).
 pub const IDENTITY_ENV: &str = "ENVREF_VAULT_IDENTITY";
 
+/// The two credential variables as the process started with them, once
+/// [`take_credentials_from_environment`] has moved them out of its environment.
+static TAKEN: OnceLock<[Option<OsString>; 2]> = OnceLock::new();
+
+/// Move `$ENVREF_VAULT_PASSPHRASE` and `$ENVREF_VAULT_IDENTITY` out of this process's
+/// environment into memory, where [`from_env`] and [`identity_file_from_env`] still find them,
+/// so that no program it starts inherits them: age starts a plugin with the environment as is.
+/// For a binary's `main`, before any thread starts (changing the environment races with
+/// threads that read it); a library leaves its host's environment alone.
+pub fn take_credentials_from_environment() {
+    let taken = [PASSPHRASE_ENV, IDENTITY_ENV].map(std::env::var_os);
+    if TAKEN.set(taken).is_ok() {
+        std::env::remove_var(PASSPHRASE_ENV);
+        std::env::remove_var(IDENTITY_ENV);
+    }
+}
+
+/// A credential variable: taken at start, else from the environment.
+fn credential(name: &str) -> Option<OsString> {
+    match TAKEN.get() {
+        Some([passphrase, _]) if name == PASSPHRASE_ENV => passphrase.clone(),
+        Some([_, identity]) => identity.clone(),
+        None => std::env::var_os(name),
+    }
+}
+
 /// The identity file `$ENVREF_VAULT_IDENTITY` names, when set and not empty.
 pub fn identity_file_from_env() -> Option<std::path::PathBuf> {
-    std::env::var_os(IDENTITY_ENV)
+    credential(IDENTITY_ENV)
         .filter(|v| !v.is_empty())
         .map(std::path::PathBuf::from)
 }
@@ -52,7 +79,7 @@ impl PassphraseProvider for NonInteractive {
 /// The passphrase in `$ENVREF_VAULT_PASSPHRASE`; `None` when it is not set. Set but empty or
 /// not UTF-8 is an error, not a fall-through to a prompt.
 pub fn from_env() -> Result<Option<SecretString>, BackendError> {
-    let Some(p) = std::env::var_os(PASSPHRASE_ENV) else {
+    let Some(p) = credential(PASSPHRASE_ENV) else {
         return Ok(None);
     };
     let p = p.into_string().map_err(|_| {
