@@ -7,8 +7,9 @@
 //! - Every connection's peer uid (`SO_PEERCRED`) must be the agent's own, root included.
 //! - Keys live in memory locked against swap, in a process that cannot be dumped or traced by
 //!   the user's other processes; dropped keys are zeroed. The whole process is locked
-//!   (`mlockall`) when RLIMIT_MEMLOCK allows, else each key and the values it decrypted are, on
-//!   pages of their own ([`crate::locked_memory`]), which fits a user's usual 8 MiB. It
+//!   (`mlockall`) when nothing bounds locked memory (CAP_IPC_LOCK or an unlimited
+//!   RLIMIT_MEMLOCK), else each key and the values it decrypted are, on pages of their own
+//!   ([`crate::locked_memory`]), which fits a user's usual 8 MiB. It
 //!   remembers the values it decrypted (by ciphertext hash) with the key, so a repeated resolve
 //!   costs no X25519; they go with the key. Nothing goes to disk.
 //! - A key is forgotten when its TTL ends or on `forget` (`envref vault lock`); the agent exits
@@ -98,8 +99,8 @@ pub struct Held {
 pub enum MemoryLock {
     /// The whole process (`mlockall`).
     Process,
-    /// The pages of each key and of the values it decrypted: RLIMIT_MEMLOCK is too low for the
-    /// whole process.
+    /// The pages of each key and of the values it decrypted: RLIMIT_MEMLOCK bounds what may be
+    /// locked, so not the whole process.
     Secrets,
     /// Nothing: RLIMIT_MEMLOCK is too low even for that.
     #[default]
@@ -567,8 +568,8 @@ fn spawn_signal_handler(agent: std::sync::Arc<std::sync::Mutex<Agent>>, path: Pa
 }
 
 /// Lock the process's memory against swap and forbid core dumps and tracing by the user's
-/// other processes. Returns whether the memory is locked (it can fail under a low
-/// RLIMIT_MEMLOCK; the agent still runs, and `status` says so).
+/// other processes. Returns whether the whole memory is locked (only when nothing bounds it;
+/// else each key and its values get locked pages of their own, and `status` says which).
 fn protect_memory() -> bool {
     #[cfg(target_os = "linux")]
     {
@@ -576,10 +577,29 @@ fn protect_memory() -> bool {
         let _ =
             rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
         let all = MlockAllFlags::CURRENT | MlockAllFlags::FUTURE;
-        mlockall(all).is_ok() || mlockall(all | MlockAllFlags::ONFAULT).is_ok()
+        memory_lock_unbounded()
+            && (mlockall(all).is_ok() || mlockall(all | MlockAllFlags::ONFAULT).is_ok())
     }
     #[cfg(not(target_os = "linux"))]
     false
+}
+
+/// Whether this process may lock any amount of memory: CAP_IPC_LOCK or an unlimited
+/// RLIMIT_MEMLOCK. Under a finite limit, `mlockall`'s FUTURE would make any allocation past it
+/// fail (a new thread's stack, a large request), and the agent would abort mid-request.
+#[cfg(target_os = "linux")]
+fn memory_lock_unbounded() -> bool {
+    use rustix::process::{getrlimit, Resource};
+    use rustix::thread::{capabilities, CapabilitySet};
+    let capable = capabilities(None).is_ok_and(|c| c.effective.contains(CapabilitySet::IPC_LOCK));
+    lock_is_unbounded(capable, getrlimit(Resource::Memlock).current)
+}
+
+/// The rule of [`memory_lock_unbounded`], given CAP_IPC_LOCK and the soft RLIMIT_MEMLOCK
+/// (`None`: unlimited).
+#[cfg(target_os = "linux")]
+fn lock_is_unbounded(cap_ipc_lock: bool, memlock_limit: Option<u64>) -> bool {
+    cap_ipc_lock || memlock_limit.is_none()
 }
 
 /// The socket's directory: created 0700; an existing one must be the user's and closed to
@@ -604,4 +624,20 @@ fn private_dir(dir: &Path) -> Result<(), BackendError> {
         .with_hint(format!("check it, then `chmod 700 {shown}` or remove it")));
     }
     Ok(())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::lock_is_unbounded;
+
+    /// The whole process is locked only when nothing bounds it: a finite limit, however far
+    /// above what the agent maps now, would fail a later allocation (tests/agent.rs covers the
+    /// 8 MiB and 0 cases end to end; raising the limit needs CAP_SYS_RESOURCE).
+    #[test]
+    fn only_an_unbounded_lock_covers_the_whole_process() {
+        assert!(lock_is_unbounded(true, Some(8 << 20)));
+        assert!(lock_is_unbounded(false, None));
+        assert!(!lock_is_unbounded(false, Some(1 << 30)));
+        assert!(!lock_is_unbounded(false, Some(8 << 20)));
+    }
 }

@@ -449,7 +449,7 @@ fn agent_line(a: &AgentState) -> String {
                 Some(agent::MemoryLock::Process) => "memory locked",
                 Some(agent::MemoryLock::Secrets) => concat!(
                     "key and values on locked pages; ",
-                    "RLIMIT_MEMLOCK is too low to lock the whole agent"
+                    "RLIMIT_MEMLOCK bounds locked memory, so not the whole agent"
                 ),
                 _ => "memory not locked against swap: RLIMIT_MEMLOCK is too low, see `ulimit -l`",
             }
