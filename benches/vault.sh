@@ -6,7 +6,9 @@
 #      identity run with 1 secret (its fixed cost) <= 2x plain. The identity runs set
 #      ENVREF_VAULT_IDENTITY through `env` (hyperfine -N has no per-command environment), so
 #      their baseline is the plain resolve started through `env` too: both pay its exec.
-#   B. 100 sequential `secret set` (no key needed): <= 100x a plain resolve.
+#   B. 100 sequential `secret set` (no key needed): <= 100x a plain resolve. Beside it, in
+#      the same run, 100 `secret list` (start-up plus the vault's open and close, no write) and
+#      100 `--version` (start-up alone), so the write's own cost shows.
 #   C. `secret list` on the vault: <= 2x `list`.
 #   D. 1000 vault secrets vs 1, passphrase at the default work factor: <= 1.5x.
 # Usage: benches/vault.sh [path/to/envref]   (default: target/release/envref). Needs hyperfine.
@@ -67,6 +69,9 @@ rows = [
   ("vault via identity file, 100", ident, ident / plain_env, "decrypts: %.1f ms" % ((ident - ident1) * 100 / 99)),
   ("vault via identity file, 1", ident1, ident1 / plain_env, "<= 2x plain (the fixed cost)"),
   ("100 x secret set (sequential)", b[1], b[1] / b[0], "<= 100x plain"),
+  ("  100 x secret list (no write)", b[2], b[2] / b[0], "(no target: start-up, vault open and close)"),
+  ("  100 x --version (start-up)", b[3], b[3] / b[0], "(no target)"),
+  ("  per set, beyond secret list", (b[1] - b[2]) / 100, None, "(the durable commit)"),
   ("secret list (vault)", c[1], c[1] / c[0], "<= 2x list"),
   ("vault 1000 secrets, passphrase", d[1], d[1] / d[0], "<= 1.5x 1 secret"),
   ("vault 1 secret, passphrase", d[0], None, None),
@@ -140,7 +145,9 @@ hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$work/E.json" --prepare "s
   "$envref -C $work/plain100 resolve" "$envref -C $work/agent100 resolve" >/dev/null 2>&1 \
   || { echo "hyperfine failed for group E" >&2; exit 1; }
 group B "$envref -C $work/plain100 resolve" \
-  "sh -c 'for i in \$(seq 100); do $envref -q -C $work/writes secret set k\$i --value v\$i || exit 1; done'"
+  "sh -c 'for i in \$(seq 100); do $envref -q -C $work/writes secret set k\$i --value v\$i || exit 1; done'" \
+  "sh -c 'for i in \$(seq 100); do $envref -C $work/writes secret list >/dev/null || exit 1; done'" \
+  "sh -c 'for i in \$(seq 100); do $envref --version >/dev/null || exit 1; done'"
 group C "$envref -C $work/plain100 list" "$envref -C $work/secrets secret list"
 "$envref" -q -C "$work/secrets" vault lock
 ENVREF_VAULT_PASSPHRASE=$pass "$envref" -q -C "$work/secrets" vault unlock --for 0
