@@ -207,6 +207,8 @@ fn example_app_runs_tests_and_keeps_secrets_out_of_target() {
 
 const SEALED_SECRET: &str = "sk-SEALED-canary-4f9d2b";
 const SEALED_PASS: &str = "pass-SEALED-canary-77ae1c";
+/// The passphrase exported to a plain `cargo build`, which no env file may read into config.
+const BUILD_PASS: &str = "pass-BUILD-canary-5e1d0a";
 
 /// Copy tests/fixtures/<name> into the project directory.
 fn copy_fixture(name: &str, to: &Path) {
@@ -515,8 +517,13 @@ fn build_script_emits_config_and_only_opted_in_secrets() {
         "project: scratch\nbackends:\n  - name: demo\n    type: plugin\n    config: {{command: {}}}\n",
         root().join("examples/plugins/envref-backend-pystore").display()
     );
-    let p = Project::with(&config, "APP_PORT=4242\nTOKEN=ref://secrets/token\n");
-    let main = "fn main() {\n    println!(\"port={}\", env!(\"APP_PORT\"));\n    println!(\"token={:?}\", option_env!(\"TOKEN\"));\n}\n";
+    // BUILT_WITH: an env file cannot read envref's credentials into config (a plain `cargo
+    // build` in CI has the passphrase exported).
+    let p = Project::with(
+        &config,
+        "APP_PORT=4242\nTOKEN=ref://secrets/token\nBUILT_WITH=${ENVREF_VAULT_PASSPHRASE}\n",
+    );
+    let main = "fn main() {\n    println!(\"port={}\", env!(\"APP_PORT\"));\n    println!(\"token={:?}\", option_env!(\"TOKEN\"));\n    println!(\"built_with={}\", env!(\"BUILT_WITH\"));\n}\n";
     scratch_crate(&p, main, Some("fn main() { envref_build::emit(); }\n"));
     // Config only (the `secrets` feature is on, but not asked for): works even though the
     // backend is unreachable (no store configured), and never contacts it.
@@ -524,9 +531,23 @@ fn build_script_emits_config_and_only_opted_in_secrets() {
     let log = store.root.join("plugin.log");
     c.args(["run", "-q"])
         .env("ENVREF_PYSTORE", "/nonexistent/dir/store.json")
-        .env("ENVREF_FILESTORE_LOG", &log);
+        .env("ENVREF_FILESTORE_LOG", &log)
+        .env("ENVREF_VAULT_PASSPHRASE", BUILD_PASS);
     let out = support::run(c).ok();
-    assert_eq!(out.stdout, "port=4242\ntoken=None\n");
+    assert_eq!(out.stdout, "port=4242\ntoken=None\nbuilt_with=\n");
+    assert!(!out.stderr.contains(BUILD_PASS), "{}", out.stderr);
+    let build_dirs = std::fs::read_dir(shared_target().join("debug/build")).unwrap();
+    for dir in build_dirs.flatten().map(|e| e.path()) {
+        if dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("scratch-")
+        {
+            let found = files_containing(&dir, BUILD_PASS);
+            assert!(found.is_empty(), "the passphrase is in {found:?}");
+        }
+    }
     assert!(
         !log.exists(),
         "the backend was contacted while emitting config"

@@ -552,3 +552,38 @@ fn replacing_asks_on_a_terminal() {
         format!("{CANARY}\n")
     );
 }
+
+/// A cloned repository's `.env` cannot read envref's own credentials out of the environment
+/// and hand them on under another name (`${ENVREF_VAULT_PASSPHRASE}` in a value, or the
+/// exported value winning under `--precedence environment`): to envref's evaluation they are
+/// not set, as they are not for its children.
+#[test]
+fn a_dotenv_cannot_read_envrefs_own_credentials() {
+    let p = Project::with(
+        "project: my-app\n",
+        "LEAK=${ENVREF_VAULT_PASSPHRASE}\nPATH_OF_KEY=${ENVREF_VAULT_IDENTITY:-none}\n",
+    )
+    .env("ENVREF_VAULT_PASSPHRASE", CANARY)
+    .env("ENVREF_VAULT_IDENTITY", format!("/tmp/{CANARY}.txt"));
+    let out = p
+        .envref(&[
+            "run",
+            "--no-mask",
+            "--",
+            "sh",
+            "-c",
+            "echo \"[$LEAK][$PATH_OF_KEY][${ENVREF_VAULT_PASSPHRASE-}]\"",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "[][none][]\n");
+    no_canary(&out);
+    let out = p.envref(&["resolve"]).ok();
+    assert_eq!(out.stdout, "LEAK=\nPATH_OF_KEY=none\n");
+    assert!(out.stderr.contains("is not set"), "{}", out.stderr);
+    no_canary(&out);
+
+    std::fs::write(p.dir.join(".env"), "ENVREF_VAULT_PASSPHRASE=placeholder\n").unwrap();
+    let out = p.envref(&["resolve", "--precedence", "environment"]).ok();
+    assert_eq!(out.stdout, "ENVREF_VAULT_PASSPHRASE=placeholder\n");
+    no_canary(&out);
+}

@@ -16,6 +16,18 @@ use crate::{Error, Result};
 pub const CONFIG_FILE: &str = ".envref.yaml";
 /// Selects the profile when `--profile` is not given (also set for cargo's children).
 pub const PROFILE_ENV: &str = "ENVREF_PROFILE";
+
+/// The variable that gives the vault's passphrase without a prompt (CI, scripts, `build.rs`).
+pub const PASSPHRASE_ENV: &str = "ENVREF_VAULT_PASSPHRASE";
+
+/// The variable naming an age identity file that unlocks the vault instead of the passphrase
+/// (CI, keys kept in a file under the user's own protection).
+pub const IDENTITY_ENV: &str = "ENVREF_VAULT_IDENTITY";
+
+/// envref's own credentials. No child gets them (not `envref run`'s program, not cargo, not a
+/// plugin or CLI), and no env file reads them: the vault passphrase, or the identity file that
+/// stands in for it, unlocks every project's secrets.
+pub(crate) const CREDENTIAL_VARIABLES: &[&str] = &[PASSPHRASE_ENV, IDENTITY_ENV];
 const TOP_LEVEL_KEYS: &[&str] = &[
     "project",
     "env_file",
@@ -231,6 +243,17 @@ pub enum Precedence {
     Environment,
 }
 
+/// A variable of the process environment as env files see it (`${NAME}`, and exported values
+/// under [`Precedence::Environment`]). envref's own credentials are never there, so a `.env`
+/// cannot hand them on under another name to a program or a build (and in the binaries they
+/// have left the environment already).
+pub(crate) fn exported(name: &str) -> Result<String, std::env::VarError> {
+    if CREDENTIAL_VARIABLES.contains(&name) {
+        return Err(std::env::VarError::NotPresent);
+    }
+    std::env::var(name)
+}
+
 impl Precedence {
     /// The names `precedence:` and `--precedence` accept.
     pub const NAMES: &'static [&'static str] = &["files", "environment"];
@@ -263,7 +286,7 @@ impl Precedence {
             return warnings;
         }
         for d in merged.definitions_mut() {
-            match std::env::var(&*d.key) {
+            match exported(&d.key) {
                 Ok(v) => {
                     d.value = crate::dotenv::Value::Template(crate::template::Template::literal(v))
                 }

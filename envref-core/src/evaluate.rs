@@ -342,7 +342,7 @@ impl<'a> Evaluator<'a> {
         };
         // `PATH=${PATH}:./bin`: a key naming itself means the inherited value.
         let looked = match self.merged.index_of(&v.name).filter(|&j| j != k) {
-            None => std::env::var(&*v.name).ok().map(|s| (s, false)),
+            None => crate::config::exported(&v.name).ok().map(|s| (s, false)),
             Some(j) => match &self.state[j] {
                 State::Done(Ok(var)) => Some((var.value.clone(), var.secret)),
                 State::Done(Err(Failure::Unresolved(rs))) => {

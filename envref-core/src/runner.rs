@@ -23,15 +23,9 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::backend::passphrase::IDENTITY_ENV as VAULT_IDENTITY_ENV;
-use crate::backend::vault::PASSPHRASE_ENV;
+pub(crate) use crate::config::CREDENTIAL_VARIABLES;
 use crate::config::PROFILE_ENV;
 use crate::sync::IDENTITY_ENV;
-
-/// envref's own credentials. No child gets them: not `envref run`'s program, not cargo, not a
-/// plugin or CLI. The vault passphrase, or the identity file that stands in for it, unlocks
-/// every project's secrets.
-pub(crate) const CREDENTIAL_VARIABLES: &[&str] = &[PASSPHRASE_ENV, VAULT_IDENTITY_ENV];
 
 /// The other variables envref reads for itself (`ENVREF_CONFIG_DIR`: see
 /// [`crate::config::global_config_dir`]). Plugins and vendor CLIs have no use for them; the plugin
@@ -641,6 +635,7 @@ impl Drop for SecretFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::PASSPHRASE_ENV;
 
     #[test]
     fn captures_and_feeds_stdin() {

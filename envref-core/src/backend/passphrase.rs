@@ -13,12 +13,7 @@ use secrecy::SecretString;
 
 use super::{BackendError, ErrorKind};
 
-/// The variable that gives the passphrase without a prompt (CI, scripts, `build.rs`).
-pub const PASSPHRASE_ENV: &str = "ENVREF_VAULT_PASSPHRASE";
-
-/// The variable naming an age identity file that unlocks the vault instead of the passphrase
-/// (CI, keys kept in a file under the user's own protection).
-pub const IDENTITY_ENV: &str = "ENVREF_VAULT_IDENTITY";
+pub use crate::config::{IDENTITY_ENV, PASSPHRASE_ENV};
 
 /// The two credential variables as the process started with them, once
 /// [`take_credentials_from_environment`] has moved them out of its environment.
