@@ -4,6 +4,7 @@
 
 use crate::support;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use support::Project;
@@ -513,8 +514,8 @@ fn the_agent_never_writes_the_key_to_disk() {
 }
 
 /// The agent refuses a connection from another uid, even one the file system lets through:
-/// an agent of uid 12345 holds a key; root (who passes any file mode) asks it and is refused,
-/// while uid 12345 itself is served.
+/// an agent of uid 12345 holds a key; root (who passes any file mode) is refused on a raw
+/// connection, and root's envref does not even ask it, while uid 12345 itself is served.
 #[test]
 fn another_user_is_refused() {
     let root_user = current_uid() == 0;
@@ -542,10 +543,20 @@ fn another_user_is_refused() {
     let status = as_other(&["vault", "status"]).ok().stdout;
     let pid = agent_pid(&status).expect("the other user's agent runs");
     // Root, on that socket: refused on every connection; no value comes back.
+    let socket = p.root.join("run/envref/agent.sock");
+    // (It answers before reading a request, so none is sent: that would reset the connection.)
+    let mut raw = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    let mut answer = String::new();
+    raw.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer
+            .contains("refused: the connection comes from uid 0, this agent serves uid 12345 only"),
+        "{answer}"
+    );
+    // Root's envref sees whose agent it is before it sends anything.
     let status = p.envref(&["vault", "status"]).ok().stdout;
     assert!(
-        status
-            .contains("refused: the connection comes from uid 0, this agent serves uid 12345 only"),
+        status.contains("the socket is served by uid 12345, not by you; nothing was sent"),
         "{status}"
     );
     let out = p.envref(&["resolve"]).fails(1);
@@ -563,6 +574,108 @@ fn another_user_is_refused() {
     assert_eq!(support::run(c).ok().stdout, "API_KEY=sk-other\n");
     as_other(&["vault", "lock"]).ok();
     assert!(exits(pid), "the agent outlived its only key");
+}
+
+/// Where the runtime directory is shared (`XDG_RUNTIME_DIR=/tmp`), another user can listen on
+/// the agent's socket path first and answer as an agent would. envref checks who serves the
+/// socket before it sends anything: `vault unlock` never hands that program the vault key, and
+/// a resolve never takes values from it (it falls back to the passphrase).
+#[test]
+fn an_impostor_on_the_socket_path_gets_nothing() {
+    if !support::available(
+        "root, setpriv and /usr/bin/python3 (a second uid's listener)",
+        current_uid() == 0 && support::have("setpriv") && Path::new("/usr/bin/python3").exists(),
+    ) {
+        return;
+    }
+    let p = agent_project();
+    let shared = p.root.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    chmod(&shared, 0o1777);
+    let p = p.env("XDG_RUNTIME_DIR", shared.display().to_string());
+    let log = p.root.join("impostor.log");
+    std::fs::write(&log, "").unwrap();
+    chmod(&log, 0o666);
+    // uid 12345's listener: logs every request and answers each as an agent holding nothing.
+    let script = r#"
+import json, os, socket, sys
+sock, log = sys.argv[1], sys.argv[2]
+os.makedirs(os.path.dirname(sock), mode=0o777, exist_ok=True)
+os.chmod(os.path.dirname(sock), 0o777)
+s = socket.socket(socket.AF_UNIX)
+s.bind(sock)
+os.chmod(sock, 0o666)
+s.listen(8)
+print("ready", flush=True)
+answer = {"ok": True, "status": {"pid": 1, "memory_locked": True, "keys": []}, "forgot": 0}
+while True:
+    c, _ = s.accept()
+    try:
+        line = c.makefile("rb").readline()
+        open(log, "ab").write(line)
+        c.sendall(json.dumps(answer).encode() + b"\n")
+    except OSError:
+        pass
+    c.close()
+"#;
+    let socket = shared.join("envref/agent.sock");
+    let mut impostor = KillOnDrop(
+        std::process::Command::new("setpriv")
+            .args([
+                "--reuid=12345",
+                "--regid=12345",
+                "--clear-groups",
+                "/usr/bin/python3",
+                "-c",
+            ])
+            .arg(script)
+            .arg(&socket)
+            .arg(&log)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(impostor.0.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready, "ready\n");
+
+    let with_pass = |args: &[&str]| {
+        let mut c = p.envref_cmd(args);
+        c.env("ENVREF_VAULT_PASSPHRASE", PASS);
+        support::run(c)
+    };
+    let unlock = with_pass(&["vault", "unlock", "--for", "60s"]).fails(1);
+    let status = p.envref(&["vault", "status"]).ok().stdout;
+    let resolved = with_pass(&["resolve"]).ok().stdout;
+    drop(impostor);
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(seen.is_empty(), "the impostor was sent: {seen}");
+    assert!(
+        unlock
+            .stderr
+            .contains("/shared/envref is not a private directory of this user"),
+        "{}",
+        unlock.stderr
+    );
+    assert!(
+        status.contains("the socket is served by uid 12345, not by you; nothing was sent"),
+        "{status}"
+    );
+    assert_eq!(resolved, "API_KEY=sk-agent-1\n");
+}
+
+/// A child process that is killed when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A user's agent (no CAP_IPC_LOCK, RLIMIT_MEMLOCK at the usual 8 MiB, which is less than the

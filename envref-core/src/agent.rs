@@ -4,7 +4,8 @@
 //!
 //! - Socket: `$XDG_RUNTIME_DIR/envref/agent.sock`, else `<state dir>/agent/agent.sock` (as
 //!   gpg-agent uses `~/.gnupg`); the directory is 0700 and the user's, the socket 0600.
-//! - Every connection's peer uid (`SO_PEERCRED`) must be the agent's own, root included.
+//! - Every connection's peer uid (`SO_PEERCRED`) must be the agent's own, root included; and
+//!   the client's own check: it sends nothing to a socket another uid serves.
 //! - Keys live in memory locked against swap, in a process that cannot be dumped or traced by
 //!   the user's other processes; dropped keys are zeroed. The whole process is locked
 //!   (`mlockall`) when nothing bounds locked memory (CAP_IPC_LOCK or an unlimited
@@ -169,6 +170,20 @@ impl Client {
             )
         };
         let mut stream = UnixStream::connect(&self.path).map_err(unreachable)?;
+        // Whoever listens on the path must be this user: where the socket's directory is
+        // shared (`XDG_RUNTIME_DIR=/tmp`), another user's program could hold it and take a key.
+        if let Err(uid) = peer_is_me(&stream) {
+            return Err(err(
+                ErrorKind::Denied,
+                format!(
+                    "vault agent at {}: the socket is served by {uid}, not by you; nothing was sent",
+                    self.path.display()
+                ),
+            )
+            .with_hint(
+                "remove that socket, or set XDG_RUNTIME_DIR to a directory only you can write",
+            ));
+        }
         stream.set_read_timeout(Some(IO_TIMEOUT)).ok();
         stream.set_write_timeout(Some(IO_TIMEOUT)).ok();
         let mut line = Zeroizing::new(serde_json::to_vec(req).expect("json"));
@@ -380,11 +395,14 @@ pub fn serve() -> Result<(), BackendError> {
     std::io::stdout().flush().ok();
     for conn in listener.incoming() {
         let Ok(mut stream) = conn else { continue };
-        let resp = match peer_is_owner(&stream) {
+        let resp = match peer_is_me(&stream) {
             Ok(()) => read_request(&mut stream)
                 .map(|req| handle(&mut lock(&agent), req))
                 .unwrap_or_else(Response::fail),
-            Err(why) => Response::fail(why),
+            Err(who) => Response::fail(format!(
+                "refused: the connection comes from {who}, this agent serves {} only",
+                uid_text(rustix::process::getuid().as_raw())
+            )),
         };
         let mut line = Zeroizing::new(serde_json::to_vec(&resp).expect("json"));
         line.push(b'\n');
@@ -397,28 +415,28 @@ fn lock(agent: &std::sync::Mutex<Agent>) -> std::sync::MutexGuard<'_, Agent> {
     agent.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Only the agent's own user may talk to it: the socket's mode says so to the file system,
-/// the peer's credentials say so here, on every connection.
-fn peer_is_owner(stream: &UnixStream) -> Result<(), String> {
+/// Both ends of the agent's socket are one user: the socket's mode says so to the file system,
+/// the peer's credentials say so here, on every connection, to the agent and to its clients.
+/// The error names the other end ("uid 1001", or why it cannot be known).
+fn peer_is_me(stream: &UnixStream) -> Result<(), String> {
     #[cfg(target_os = "linux")]
     {
-        let me = rustix::process::getuid();
         let peer = rustix::net::sockopt::socket_peercred(stream)
-            .map_err(|e| format!("refused: cannot read the peer's credentials: {e}"))?;
-        if peer.uid != me {
-            return Err(format!(
-                "refused: the connection comes from uid {}, this agent serves uid {} only",
-                peer.uid.as_raw(),
-                me.as_raw()
-            ));
+            .map_err(|e| format!("a peer whose credentials cannot be read ({e})"))?;
+        match peer.uid == rustix::process::getuid() {
+            true => Ok(()),
+            false => Err(uid_text(peer.uid.as_raw())),
         }
-        Ok(())
     }
     #[cfg(not(target_os = "linux"))]
     {
         let _ = stream;
-        Err("refused: this platform has no peer credential check envref knows".into())
+        Err("a peer this platform cannot identify".into())
     }
+}
+
+fn uid_text(uid: u32) -> String {
+    format!("uid {uid}")
 }
 
 fn read_request(stream: &mut UnixStream) -> Result<Request, String> {
