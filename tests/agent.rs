@@ -760,7 +760,7 @@ fn a_users_agent_keeps_its_key_and_values_on_locked_pages() {
 }
 
 /// A vault project whose home, runtime directory and project are uid 12345's.
-fn other_users_project() -> Project {
+pub(crate) fn other_users_project() -> Project {
     let p = Project::with(
         "project: my-app\nbackends:\n  - name: vault\n    type: vault\n",
         "API_KEY=ref://secrets/api_key\n",
@@ -781,7 +781,7 @@ fn other_users_project() -> Project {
     p.env("XDG_RUNTIME_DIR", run.display().to_string())
 }
 
-fn current_uid() -> u32 {
+pub(crate) fn current_uid() -> u32 {
     let out = std::process::Command::new("id").arg("-u").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }

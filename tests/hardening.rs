@@ -587,3 +587,39 @@ fn a_dotenv_cannot_read_envrefs_own_credentials() {
     assert_eq!(out.stdout, "ENVREF_VAULT_PASSPHRASE=placeholder\n");
     no_canary(&out);
 }
+
+/// The environment envref started with stays in `/proc/<pid>/environ` after it took its
+/// credentials out; a program it runs as the same user (here uid 12345, as root reads any
+/// process's) cannot read the passphrase there while envref waits on it.
+#[test]
+fn a_child_cannot_read_the_passphrase_from_envrefs_start_environment() {
+    if !support::available(
+        "root and setpriv (a second uid)",
+        crate::agent::current_uid() == 0 && support::have("setpriv"),
+    ) {
+        return;
+    }
+    let p = crate::agent::other_users_project();
+    let as_other = |args: &[&str]| {
+        let mut c = p.command("setpriv");
+        c.args(["--reuid=12345", "--regid=12345", "--clear-groups"])
+            .arg(support::ENVREF)
+            .args(args)
+            .env("ENVREF_VAULT_PASSPHRASE", CANARY);
+        support::run(c)
+    };
+    as_other(&["vault", "init", "--work-factor", "10"]).ok();
+    as_other(&["secret", "set", "api_key", "--value", "sk-masked"]).ok();
+    // Masked (the default), envref stays the program's parent for as long as it runs.
+    let out = as_other(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "cat /proc/$PPID/comm; tr '\\0' '\\n' < /proc/$PPID/environ; echo done",
+    ])
+    .ok();
+    assert!(out.stdout.starts_with("envref\n"), "{}", out.stdout);
+    assert!(out.stdout.ends_with("done\n"), "{}", out.stdout);
+    no_canary(&out);
+}

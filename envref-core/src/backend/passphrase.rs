@@ -24,11 +24,19 @@ static TAKEN: OnceLock<[Option<OsString>; 2]> = OnceLock::new();
 /// so that no program it starts inherits them: age starts a plugin with the environment as is.
 /// For a binary's `main`, before any thread starts (changing the environment races with
 /// threads that read it); a library leaves its host's environment alone.
+///
+/// The environment the process started with stays readable in `/proc/<pid>/environ` to the
+/// user's other processes, among them the ones envref starts; when a credential is there, the
+/// process is made non-dumpable, which closes that file (and ptrace) to them.
 pub fn take_credentials_from_environment() {
     let taken = [PASSPHRASE_ENV, IDENTITY_ENV].map(std::env::var_os);
-    if TAKEN.set(taken).is_ok() {
+    let held = taken.iter().any(Option::is_some);
+    if TAKEN.set(taken).is_ok() && held {
         std::env::remove_var(PASSPHRASE_ENV);
         std::env::remove_var(IDENTITY_ENV);
+        #[cfg(target_os = "linux")]
+        let _ =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     }
 }
 
