@@ -542,3 +542,69 @@ fn timeout_is_absolute_when_a_grandchild_holds_stdout() {
         assert!(!alive(pid), "{pid} survived the timeout");
     }
 }
+
+/// `inject -o` writes the rendered file (secrets in it) to a temp file next to the output, then
+/// renames it. Interrupted before the rename, envref removes the temp file and exits 128 + the
+/// signal. The template is large (64 MiB) so that the write and its fsync take long enough to
+/// be interrupted; the test signals as soon as the temp file appears.
+#[test]
+fn interrupted_inject_leaves_no_rendered_file() {
+    let p = project(
+        "project: app\nbackends:\n  - name: vault\n    type: vault\n",
+        "",
+    )
+    .env("ENVREF_VAULT_PASSPHRASE", PASSPHRASE);
+    p.envref(&["vault", "init", "--work-factor", "10"]).ok();
+    p.envref(&["secret", "set", "token", "--value", "sk-inject-canary"])
+        .ok();
+    let filler = format!("{}\n", "x".repeat(1023)).repeat(64 * 1024);
+    p.write(
+        "big.tpl",
+        &format!("TOKEN={{{{ ref://secrets/token }}}}\n{filler}"),
+    );
+    let temp_files = || -> Vec<PathBuf> {
+        std::fs::read_dir(&p.dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|f| {
+                f.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(".out.yml.")
+            })
+            .collect()
+    };
+    for (signal, code) in SIGNALS {
+        let mut envref = p
+            .envref_cmd(&["inject", "-i", "big.tpl", "-o", "out.yml"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while temp_files().is_empty() {
+            if let Some(status) = envref.try_wait().unwrap() {
+                panic!("SIG{signal}: inject ended ({status}) before its temp file appeared");
+            }
+            assert!(Instant::now() < deadline, "SIG{signal}: no temp file");
+        }
+        std::process::Command::new("kill")
+            .args(["-s", signal, &envref.id().to_string()])
+            .status()
+            .unwrap();
+        assert_eq!(
+            wait_exit(&mut envref, Duration::from_secs(10)),
+            Some(code),
+            "SIG{signal}"
+        );
+        assert_eq!(
+            temp_files(),
+            Vec::<PathBuf>::new(),
+            "SIG{signal}: the temp file stayed"
+        );
+        assert!(
+            !p.dir.join("out.yml").exists(),
+            "SIG{signal}: the rename happened"
+        );
+    }
+}

@@ -88,6 +88,12 @@ fn acquire_target(_target: &Path) -> Result<EditLock> {
 /// a symlink, the link's target is replaced and the link kept. An existing file keeps its
 /// mode; a new one gets `mode` (default 0644). On failure the temp file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+    replace(path, bytes, mode, false)
+}
+
+/// [`write_atomic`]; with `secret`, the temp file is also removed when envref is interrupted
+/// before the rename (see [`crate::runner::TempPath`]).
+fn replace(path: &Path, bytes: &[u8], mode: Option<u32>, secret: bool) -> Result<()> {
     let target = write_target(path)?;
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -98,11 +104,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mode = existing_mode(&target).or(mode);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let create = || {
+        tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+    };
+    #[cfg(feature = "backends")]
+    let (mut tmp, _until_renamed) = match secret {
+        true => crate::runner::TempPath::around(create).map(|(t, g)| (t, Some(g))),
+        false => create().map(|t| (t, None)),
+    }
+    .map_err(|e| Error::io(dir, e))?;
+    #[cfg(not(feature = "backends"))]
+    let mut tmp = {
+        let _ = secret; // only the CLI writes secrets to files, and it has the runner
+        create().map_err(|e| Error::io(dir, e))?
+    };
     let written = (|| {
         tmp.write_all(bytes)?;
         tmp.as_file().sync_all()?;
@@ -157,7 +175,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
                 .map_err(|e| Error::io(&target, e))?;
         }
     }
-    write_atomic(path, bytes, Some(0o600))
+    replace(path, bytes, Some(0o600), true)
 }
 
 #[cfg(test)]

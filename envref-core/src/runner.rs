@@ -580,6 +580,19 @@ impl TempPath {
         Ok(TempPath { path })
     }
 
+    /// Track the temp file `create` makes (its name chosen there), created under the
+    /// registry's lock as in [`TempPath::create`]. Dropping the guard removes the path if it is
+    /// still there: after a rename, nothing.
+    pub(crate) fn around(
+        create: impl FnOnce() -> std::io::Result<tempfile::NamedTempFile>,
+    ) -> std::io::Result<(tempfile::NamedTempFile, TempPath)> {
+        let mut live = registry();
+        let file = create()?;
+        let path = file.path().to_path_buf();
+        live.paths.push(path.clone());
+        Ok((file, TempPath { path }))
+    }
+
     /// The tracked path.
     pub(crate) fn path(&self) -> &Path {
         &self.path
