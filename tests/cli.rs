@@ -805,6 +805,30 @@ fn vault_export_import_round_trip_and_go_format() {
         q.envref(&["secret", "get", "a"]).ok().stdout,
         "line1\nline2 \"q\" $x\n"
     );
+    // To a file only its owner reads (a shell's `>` would make it 0644), and back.
+    let out = p.envref(&["vault", "export", "-o", "backup.json"]).ok();
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("to backup.json (mode 0600)"),
+        "{}",
+        out.stderr
+    );
+    let backup = p.dir.join("backup.json");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&backup).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&backup).unwrap()).unwrap();
+    assert_eq!(doc["secrets"]["my-app/b"], "bee");
+    q.envref(&["secret", "delete", "b", "--force"]).ok();
+    q.envref(&[
+        "vault",
+        "import",
+        "--force",
+        "--file",
+        &backup.display().to_string(),
+    ])
+    .ok();
+    assert_eq!(q.envref(&["secret", "get", "b"]).ok().stdout, "bee\n");
     // A file written by the Go envref.
     let go = "{\n  \"version\": 1,\n  \"exported_at\": \"2026-04-22T10:00:00Z\",\n  \"secrets\": {\n    \"my-app/go_key\": \"from-go\"\n  }\n}\n";
     q.envref_stdin(&["vault", "import"], go).ok();

@@ -84,6 +84,9 @@ pub enum VaultCommand {
     },
     /// Print every secret as JSON (plaintext!) on stdout
     Export {
+        /// Write to this file (replaced atomically, mode 0600) instead of stdout
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
         /// Print even when stdout is a terminal
         #[arg(long)]
         force: bool,
@@ -221,7 +224,11 @@ pub fn run(g: &Global, c: VaultCommand) -> Result<i32> {
         VaultCommand::RemoveRecipient { recipient, which } => {
             remove_recipient(g, &which, &recipient)?
         }
-        VaultCommand::Export { force, which } => export(g, &which, force)?,
+        VaultCommand::Export {
+            output,
+            force,
+            which,
+        } => export(g, &which, output, force)?,
         VaultCommand::Import { file, force, which } => return import(g, &which, file, force),
     }
     Ok(0)
@@ -541,11 +548,17 @@ fn remove_recipient(g: &Global, which: &Which, recipient: &str) -> Result<()> {
     Ok(())
 }
 
-fn export(g: &Global, which: &Which, force: bool) -> Result<()> {
-    if std::io::stdout().is_terminal() && !force {
+fn export(
+    g: &Global,
+    which: &Which,
+    output: Option<std::path::PathBuf>,
+    force: bool,
+) -> Result<()> {
+    if output.is_none() && std::io::stdout().is_terminal() && !force {
         return Err(
             Error::not_allowed("refusing to print plaintext secrets to the terminal").with_hint(
-                "redirect to a file (`envref vault export > backup.json`) or pass --force",
+                "write a file only you can read (`envref vault export -o backup.json`), \
+                 or pass --force",
             ),
         );
     }
@@ -558,12 +571,16 @@ fn export(g: &Global, which: &Which, force: bool) -> Result<()> {
         .collect();
     let n = secrets.len();
     let doc = serde_json::json!({"version": 1, "exported_at": rfc3339_now(), "secrets": secrets});
-    write_stdout(&format!(
-        "{}\n",
-        serde_json::to_string_pretty(&doc).expect("json")
-    ))?;
+    let text = format!("{}\n", serde_json::to_string_pretty(&doc).expect("json"));
+    match &output {
+        Some(file) => envref_core::atomic::write_private(file, text.as_bytes())?,
+        None => write_stdout(&text)?,
+    }
+    let to = output
+        .map(|f| format!(" to {} (mode 0600)", f.display()))
+        .unwrap_or_default();
     ui::info(&format!(
-        "exported {n} secrets from {}; the output is plaintext, keep it safe",
+        "exported {n} secrets from {}{to}; the output is plaintext, keep it safe",
         path.display()
     ));
     Ok(())
