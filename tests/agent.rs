@@ -668,6 +668,126 @@ while True:
     assert_eq!(resolved, "API_KEY=sk-agent-1\n");
 }
 
+/// What the agent was handed and what it answered do not stay behind in its memory. After
+/// `unlock`, the vault key's text (the `add` request; the test unwraps the key itself from the
+/// copy wrapped to its identity file) is nowhere in the agent's readable memory; after
+/// resolves of 40 values, no value is there in the form it travels (base64, in the answer). The values themselves are, on the locked pages where the agent remembers them,
+/// which shows that the scan reads the right process.
+#[test]
+fn the_agent_keeps_no_stray_copies_of_what_it_was_handed() {
+    // Every value starts with PREFIX (30 bytes), so every value's base64 starts with PREFIX_64.
+    const PREFIX: &str = "agent-canary-value-5d2e8f13a7c";
+    const PREFIX_64: &str = "YWdlbnQtY2FuYXJ5LXZhbHVlLTVkMmU4ZjEzYTdj";
+    if !support::available("root (to read the agent's memory)", current_uid() == 0) {
+        return;
+    }
+    let p = agent_project();
+    let _stop = StopAgent(&p);
+    let env: String = (0..40)
+        .map(|i| format!("K{i}=ref://secrets/k{i}\n"))
+        .collect();
+    p.write(".env", &env);
+    let doc = serde_json::json!({
+        "version": 1,
+        "secrets": (0..40)
+            .map(|i| (format!("my-app/k{i}"), serde_json::Value::from(format!("{PREFIX}-{i}"))))
+            .collect::<serde_json::Map<_, _>>(),
+    });
+    p.envref_stdin(&["vault", "import"], &doc.to_string()).ok();
+    let id = age::x25519::Identity::generate();
+    let recipient = id.to_public().to_string();
+    with_passphrase(&p, &["vault", "add-recipient", &recipient]).ok();
+    let key_text = vault_key_text(&p, &recipient, &id);
+    with_passphrase(&p, &["vault", "unlock", "--for", "60s"]).ok();
+    // Found without asking it: the next request would reuse the memory the last one was in.
+    let pid = agent_of(&p).expect("the agent runs");
+    let found = |needle: &str| occurrences(pid, needle.as_bytes());
+    assert_eq!(
+        found(&key_text),
+        0,
+        "the key's text stayed in the agent's memory"
+    );
+    for _ in 0..2 {
+        let out = p.envref(&["resolve"]).ok().stdout;
+        assert_eq!(out.matches(PREFIX).count(), 40, "{out}");
+    }
+    assert!(
+        found(PREFIX) >= 40,
+        "the scan did not find the remembered values"
+    );
+    assert_eq!(
+        found(PREFIX_64),
+        0,
+        "an answer stayed in the agent's memory"
+    );
+}
+
+/// The pid of the project's agent, from /proc (the agent that has its runtime directory).
+fn agent_of(p: &Project) -> Option<u32> {
+    let run = format!("XDG_RUNTIME_DIR={}", p.root.join("run").display());
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        let has = |hay: &[u8], needle: &[u8]| hay.split(|b| *b == 0).any(|s| s == needle);
+        (has(&cmdline, b"__agent") && has(&environ, run.as_bytes())).then_some(pid)
+    })
+}
+
+/// The vault's own key (`AGE-SECRET-KEY-1…`), unwrapped from the copy wrapped to `id`.
+fn vault_key_text(p: &Project, recipient: &str, id: &age::x25519::Identity) -> String {
+    let wrapped = p.root.join("wrapped.age");
+    let mut c = p.command("python3");
+    c.args([
+        "-c",
+        "import base64, sqlite3, sys\n\
+         row = sqlite3.connect(sys.argv[1]).execute(\
+         'SELECT value FROM meta WHERE name = ?', ('wrap:' + sys.argv[2],)).fetchone()\n\
+         open(sys.argv[3], 'wb').write(base64.b64decode(row[0]))",
+    ])
+    .arg(p.home.join(".config/envref/vault.db"))
+    .arg(recipient)
+    .arg(&wrapped);
+    support::run(c).ok();
+    let ciphertext = std::fs::read(&wrapped).unwrap();
+    let decryptor = age::Decryptor::new(&ciphertext[..]).unwrap();
+    let mut text = String::new();
+    decryptor
+        .decrypt(std::iter::once(id as &dyn age::Identity))
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.starts_with("AGE-SECRET-KEY-1"), "not a key");
+    text
+}
+
+/// How often `needle` occurs in the readable memory of process `pid` (root reads any).
+fn occurrences(pid: u32, needle: &[u8]) -> usize {
+    use std::io::{Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut count = 0;
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (range, perms) = (fields.next().unwrap(), fields.next().unwrap());
+        if !perms.starts_with('r') {
+            continue;
+        }
+        let (start, end) = range.split_once('-').unwrap();
+        let start = u64::from_str_radix(start, 16).unwrap();
+        let end = u64::from_str_radix(end, 16).unwrap();
+        let mut region = vec![0u8; (end - start) as usize];
+        if mem.seek(SeekFrom::Start(start)).is_err() || mem.read_exact(&mut region).is_err() {
+            continue; // [vvar] and the like
+        }
+        count += region
+            .windows(needle.len())
+            .filter(|w| *w == needle)
+            .count();
+    }
+    count
+}
+
 /// A child process that is killed when the test ends, however it ends.
 struct KillOnDrop(std::process::Child);
 

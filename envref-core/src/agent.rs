@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::backend::base64::{base64_decode, base64_encode};
 use crate::backend::vault_key::VaultKey;
@@ -186,16 +186,16 @@ impl Client {
         }
         stream.set_read_timeout(Some(IO_TIMEOUT)).ok();
         stream.set_write_timeout(Some(IO_TIMEOUT)).ok();
-        let mut line = Zeroizing::new(serde_json::to_vec(req).expect("json"));
-        line.push(b'\n');
         // An agent that refuses answers at once and closes: read its answer even when the
         // write failed (EPIPE), and report the write only when there is none.
-        let wrote = stream.write_all(&line);
-        let mut answer = Zeroizing::new(Vec::new());
-        let read = BufReader::new(stream.take(MAX_REQUEST)).read_until(b'\n', &mut answer);
-        if answer.is_empty() {
-            wrote.and(read).map_err(unreachable)?;
-        }
+        let wrote = stream.write_all(&json_line(req));
+        let answer = match read_json_line(&mut stream) {
+            Ok(answer) if !answer.is_empty() => answer,
+            read => {
+                wrote.map_err(unreachable)?;
+                read.map_err(unreachable)?
+            }
+        };
         let resp: Response = serde_json::from_slice(&answer).map_err(|_| {
             err(
                 ErrorKind::Failed,
@@ -404,11 +404,63 @@ pub fn serve() -> Result<(), BackendError> {
                 uid_text(rustix::process::getuid().as_raw())
             )),
         };
-        let mut line = Zeroizing::new(serde_json::to_vec(&resp).expect("json"));
-        line.push(b'\n');
-        let _ = stream.write_all(&line);
+        let mut resp = resp;
+        let _ = stream.write_all(&json_line(&resp));
+        // The answer's values are plaintext: not left in freed memory.
+        resp.values
+            .iter_mut()
+            .flatten()
+            .flatten()
+            .for_each(Zeroize::zeroize);
     }
     Ok(())
+}
+
+/// `value` as one line of JSON, in a buffer sized up front and zeroed when dropped: a request
+/// carries a key and an answer carries values, and a buffer that grew would leave copies of
+/// them in the memory it freed.
+fn json_line<T: Serialize>(value: &T) -> Zeroizing<Vec<u8>> {
+    struct Count(usize);
+    impl Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).expect("json");
+    let mut line = Zeroizing::new(Vec::with_capacity(count.0 + 1));
+    serde_json::to_writer(&mut *line, value).expect("json");
+    line.push(b'\n');
+    line
+}
+
+/// One line from `stream` (up to [`MAX_REQUEST`] bytes), for the same reason as [`json_line`]:
+/// every buffer it fills is zeroed when dropped, the ones it outgrew included.
+fn read_json_line(stream: &mut impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut line = Zeroizing::new(Vec::with_capacity(16 * 1024));
+    let mut chunk = Zeroizing::new([0u8; 8 * 1024]);
+    let mut stream = stream.take(MAX_REQUEST);
+    loop {
+        let n = match stream.read(&mut chunk[..]) {
+            Ok(0) => return Ok(line),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if line.len() + n > line.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(2 * (line.len() + n)));
+            bigger.extend_from_slice(&line);
+            line = bigger;
+        }
+        line.extend_from_slice(&chunk[..n]);
+        if chunk[..n].contains(&b'\n') {
+            return Ok(line);
+        }
+    }
 }
 
 fn lock(agent: &std::sync::Mutex<Agent>) -> std::sync::MutexGuard<'_, Agent> {
@@ -442,10 +494,7 @@ fn uid_text(uid: u32) -> String {
 fn read_request(stream: &mut UnixStream) -> Result<Request, String> {
     stream.set_read_timeout(Some(IO_TIMEOUT)).ok();
     stream.set_write_timeout(Some(IO_TIMEOUT)).ok();
-    let mut line = Zeroizing::new(Vec::new());
-    BufReader::new(stream.take(MAX_REQUEST))
-        .read_until(b'\n', &mut line)
-        .map_err(|e| format!("cannot read the request: {e}"))?;
+    let line = read_json_line(stream).map_err(|e| format!("cannot read the request: {e}"))?;
     serde_json::from_slice(&line).map_err(|e| format!("not a request: {e}"))
 }
 

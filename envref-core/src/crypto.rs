@@ -116,7 +116,9 @@ mod with_age {
     ) -> std::result::Result<Vec<u8>, age::DecryptError> {
         let dec = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(data))?;
         let mut r = dec.decrypt(identities)?;
-        let mut out = Vec::new();
+        // Sized up front (the plaintext is shorter than the file): growing would leave copies
+        // of it in freed memory.
+        let mut out = Vec::with_capacity(data.len());
         r.read_to_end(&mut out)?;
         Ok(out)
     }

@@ -61,7 +61,8 @@ impl VaultKey {
 /// The 32 secret bytes of an `AGE-SECRET-KEY-1…` that age already parsed.
 fn secret_bytes(text: &str) -> [u8; 32] {
     use bech32::FromBase32;
-    let (_, data, _) = bech32::decode(&text.to_ascii_lowercase()).expect("age checked it");
+    let lower = zeroize::Zeroizing::new(text.to_ascii_lowercase());
+    let (_, data, _) = bech32::decode(&lower).expect("age checked it");
     let bytes = zeroize::Zeroizing::new(Vec::<u8>::from_base32(&data).expect("age checked it"));
     bytes[..].try_into().expect("age checked the length")
 }
