@@ -10,9 +10,10 @@
 //!   the user's other processes; dropped keys are zeroed. The whole process is locked
 //!   (`mlockall`) when nothing bounds locked memory (CAP_IPC_LOCK or an unlimited
 //!   RLIMIT_MEMLOCK), else each key and the values it decrypted are, on pages of their own
-//!   ([`crate::locked_memory`]), which fits a user's usual 8 MiB. It
-//!   remembers the values it decrypted (by ciphertext hash) with the key, so a repeated resolve
-//!   costs no X25519; they go with the key. Nothing goes to disk.
+//!   ([`crate::locked_memory`]), which fits a user's usual 8 MiB. It remembers the values it
+//!   decrypted (by ciphertext hash) with the key, so a repeated resolve costs no X25519; they
+//!   go with the key. Requests and answers pass through buffers zeroed when done. Nothing goes
+//!   to disk.
 //! - A key is forgotten when its TTL ends or on `forget` (`envref vault lock`); the agent exits
 //!   when it holds none, and when its socket disappears (logout removes `$XDG_RUNTIME_DIR`).
 //!
@@ -395,7 +396,7 @@ pub fn serve() -> Result<(), BackendError> {
     std::io::stdout().flush().ok();
     for conn in listener.incoming() {
         let Ok(mut stream) = conn else { continue };
-        let resp = match peer_is_me(&stream) {
+        let mut resp = match peer_is_me(&stream) {
             Ok(()) => read_request(&mut stream)
                 .map(|req| handle(&mut lock(&agent), req))
                 .unwrap_or_else(Response::fail),
@@ -404,7 +405,6 @@ pub fn serve() -> Result<(), BackendError> {
                 uid_text(rustix::process::getuid().as_raw())
             )),
         };
-        let mut resp = resp;
         let _ = stream.write_all(&json_line(&resp));
         // The answer's values are plaintext: not left in freed memory.
         resp.values

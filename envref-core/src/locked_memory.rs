@@ -3,9 +3,9 @@
 //! The agent locks its whole process (`mlockall`) only when nothing bounds locked memory: under
 //! RLIMIT_MEMLOCK (8 MiB for a user by default, and the envref binary alone maps more) Linux
 //! refuses it, or, under a larger limit, fails a later allocation past it. Locking only what
-//! holds a secret fits in that limit: one page per
-//! key and a fixed arena for the values it decrypted. Both are page-aligned and a whole number
-//! of pages, so unlocking one (on drop) never unlocks a page another secret is on.
+//! holds a secret fits in that limit: one page per key and a fixed arena for the values it
+//! decrypted. Both are page-aligned and a whole number of pages, so unlocking one (on drop)
+//! never unlocks a page another secret is on.
 
 use std::collections::HashMap;
 

@@ -13,11 +13,13 @@ use secrecy::SecretString;
 
 use super::{BackendError, ErrorKind};
 
+use crate::config::CREDENTIAL_VARIABLES;
 pub use crate::config::{IDENTITY_ENV, PASSPHRASE_ENV};
 
-/// The two credential variables as the process started with them, once
-/// [`take_credentials_from_environment`] has moved them out of its environment.
-static TAKEN: OnceLock<[Option<OsString>; 2]> = OnceLock::new();
+/// The credential variables (`config::CREDENTIAL_VARIABLES`, in that order) as the process
+/// started with them, once [`take_credentials_from_environment`] has moved them out of its
+/// environment.
+static TAKEN: OnceLock<Vec<Option<OsString>>> = OnceLock::new();
 
 /// Move `$ENVREF_VAULT_PASSPHRASE` and `$ENVREF_VAULT_IDENTITY` out of this process's
 /// environment into memory, where [`from_env`] and [`identity_file_from_env`] still find them,
@@ -29,22 +31,22 @@ static TAKEN: OnceLock<[Option<OsString>; 2]> = OnceLock::new();
 /// user's other processes, among them the ones envref starts; when a credential is there, the
 /// process is made non-dumpable, which closes that file (and ptrace) to them.
 pub fn take_credentials_from_environment() {
-    let taken = [PASSPHRASE_ENV, IDENTITY_ENV].map(std::env::var_os);
+    let taken: Vec<_> = CREDENTIAL_VARIABLES.iter().map(std::env::var_os).collect();
     let held = taken.iter().any(Option::is_some);
     if TAKEN.set(taken).is_ok() && held {
-        std::env::remove_var(PASSPHRASE_ENV);
-        std::env::remove_var(IDENTITY_ENV);
+        for name in CREDENTIAL_VARIABLES {
+            std::env::remove_var(name);
+        }
         #[cfg(target_os = "linux")]
         let _ =
             rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     }
 }
 
-/// A credential variable: taken at start, else from the environment.
+/// A credential variable: as taken at start, else from the environment.
 fn credential(name: &str) -> Option<OsString> {
     match TAKEN.get() {
-        Some([passphrase, _]) if name == PASSPHRASE_ENV => passphrase.clone(),
-        Some([_, identity]) => identity.clone(),
+        Some(taken) => taken[CREDENTIAL_VARIABLES.iter().position(|n| *n == name)?].clone(),
         None => std::env::var_os(name),
     }
 }
