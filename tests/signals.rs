@@ -87,16 +87,25 @@ fn assert_no_own_variables(who: &str, env: &[String]) {
 
 // --- 2. envref's own credentials never reach a child -------------------------------------------
 
-#[test]
-fn run_child_gets_the_secrets_but_not_the_passphrase() {
+/// A vault project (the passphrase exported) with `env` and one secret, `key` = `value`.
+fn vault_project(env: &str, key: &str, value: &str) -> Project {
     let p = project(
         "project: app\nbackends:\n  - name: vault\n    type: vault\n",
-        "API_KEY=ref://secrets/api_key\n",
+        env,
     )
     .env("ENVREF_VAULT_PASSPHRASE", PASSPHRASE);
     p.envref(&["vault", "init", "--work-factor", "10"]).ok();
-    p.envref(&["secret", "set", "api_key", "--value", "sk-run-canary"])
-        .ok();
+    p.envref(&["secret", "set", key, "--value", value]).ok();
+    p
+}
+
+#[test]
+fn run_child_gets_the_secrets_but_not_the_passphrase() {
+    let p = vault_project(
+        "API_KEY=ref://secrets/api_key\n",
+        "api_key",
+        "sk-run-canary",
+    );
     // The passphrase opened the vault (the secret is there) and stopped at envref.
     let out = p.envref(&["run", "--no-mask", "--", "env"]).ok();
     assert!(
@@ -298,6 +307,20 @@ fn wait_for_file(path: &Path, child: &mut Child) -> String {
     }
 }
 
+/// Send envref SIG`signal` and check that it exits with `code` (128 + the signal).
+#[track_caller]
+fn interrupt(envref: &mut Child, signal: &str, code: i32) {
+    std::process::Command::new("kill")
+        .args(["-s", signal, &envref.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(
+        wait_exit(envref, Duration::from_secs(10)),
+        Some(code),
+        "SIG{signal}"
+    );
+}
+
 #[track_caller]
 fn wait_exit(child: &mut Child, within: Duration) -> Option<i32> {
     let deadline = Instant::now() + within;
@@ -314,15 +337,15 @@ fn wait_exit(child: &mut Child, within: Duration) -> Option<i32> {
 }
 
 fn envref_temp_files(p: &Project) -> Vec<PathBuf> {
-    std::fs::read_dir(p.root.join("tmp"))
+    files_starting(&p.root.join("tmp"), "envref-")
+}
+
+/// The files in `dir` whose names start with `prefix`.
+fn files_starting(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|f| {
-            f.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("envref-")
-        })
+        .filter(|f| f.file_name().unwrap().to_string_lossy().starts_with(prefix))
         .collect()
 }
 
@@ -361,15 +384,7 @@ fn interrupt_secret_set(p: &Project) {
             1,
             "SIG{signal}: the request file is not in TMPDIR"
         );
-        std::process::Command::new("kill")
-            .args(["-s", signal, &envref.id().to_string()])
-            .status()
-            .unwrap();
-        assert_eq!(
-            wait_exit(&mut envref, Duration::from_secs(10)),
-            Some(code),
-            "SIG{signal}"
-        );
+        interrupt(&mut envref, signal, code);
         assert_eq!(
             envref_temp_files(p),
             Vec::<PathBuf>::new(),
@@ -456,15 +471,7 @@ fn interrupted_plugin_and_its_children_are_killed() {
             .spawn()
             .unwrap();
         let line = wait_for_file(&pids, &mut envref);
-        std::process::Command::new("kill")
-            .args(["-s", signal, &envref.id().to_string()])
-            .status()
-            .unwrap();
-        assert_eq!(
-            wait_exit(&mut envref, Duration::from_secs(10)),
-            Some(code),
-            "SIG{signal}"
-        );
+        interrupt(&mut envref, signal, code);
         let gone = Instant::now() + Duration::from_secs(5);
         for pid in line.split_whitespace() {
             while alive(pid) && Instant::now() < gone {
@@ -549,31 +556,13 @@ fn timeout_is_absolute_when_a_grandchild_holds_stdout() {
 /// be interrupted; the test signals as soon as the temp file appears.
 #[test]
 fn interrupted_inject_leaves_no_rendered_file() {
-    let p = project(
-        "project: app\nbackends:\n  - name: vault\n    type: vault\n",
-        "",
-    )
-    .env("ENVREF_VAULT_PASSPHRASE", PASSPHRASE);
-    p.envref(&["vault", "init", "--work-factor", "10"]).ok();
-    p.envref(&["secret", "set", "token", "--value", "sk-inject-canary"])
-        .ok();
+    let p = vault_project("", "token", "sk-inject-canary");
     let filler = format!("{}\n", "x".repeat(1023)).repeat(64 * 1024);
     p.write(
         "big.tpl",
         &format!("TOKEN={{{{ ref://secrets/token }}}}\n{filler}"),
     );
-    let temp_files = || -> Vec<PathBuf> {
-        std::fs::read_dir(&p.dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|f| {
-                f.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with(".out.yml.")
-            })
-            .collect()
-    };
+    let temp_files = || files_starting(&p.dir, ".out.yml.");
     for (signal, code) in SIGNALS {
         let mut envref = p
             .envref_cmd(&["inject", "-i", "big.tpl", "-o", "out.yml"])
@@ -588,15 +577,7 @@ fn interrupted_inject_leaves_no_rendered_file() {
             }
             assert!(Instant::now() < deadline, "SIG{signal}: no temp file");
         }
-        std::process::Command::new("kill")
-            .args(["-s", signal, &envref.id().to_string()])
-            .status()
-            .unwrap();
-        assert_eq!(
-            wait_exit(&mut envref, Duration::from_secs(10)),
-            Some(code),
-            "SIG{signal}"
-        );
+        interrupt(&mut envref, signal, code);
         assert_eq!(
             temp_files(),
             Vec::<PathBuf>::new(),
