@@ -662,6 +662,11 @@ while True:
         unlock.stderr
     );
     assert!(
+        unlock.stderr.contains("hint: check it, then `chmod 700"),
+        "{}",
+        unlock.stderr
+    );
+    assert!(
         status.contains("the socket is served by uid 12345, not by you; nothing was sent"),
         "{status}"
     );

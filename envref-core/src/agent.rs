@@ -304,14 +304,23 @@ pub fn start(exe: &Path) -> Result<Client, BackendError> {
     let mut child = cmd
         .spawn()
         .map_err(|e| fail(format!("cannot start {}: {e}", exe.display())))?;
+    // `ready` or `running` (and it serves on); else why it could not serve, and a line with
+    // the hint before it exits.
+    let mut out = BufReader::new(child.stdout.take().expect("piped"));
     let mut first = String::new();
-    if let Some(out) = child.stdout.take() {
-        BufReader::new(out).read_line(&mut first).ok();
-    }
+    out.read_line(&mut first).ok();
     match first.trim() {
         "ready" | "running" => Ok(client),
         "" => Err(fail("it exited before it was ready".into())),
-        why => Err(fail(why.to_string())),
+        why => {
+            let mut hint = String::new();
+            out.read_line(&mut hint).ok();
+            let e = fail(why.to_string());
+            Err(match hint.trim() {
+                "" => e,
+                hint => e.with_hint(hint),
+            })
+        }
     }
 }
 

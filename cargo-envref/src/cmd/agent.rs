@@ -7,7 +7,11 @@ pub fn run() -> i32 {
     match envref_core::agent::serve() {
         Ok(()) => 0,
         Err(e) => {
+            // What `agent::start` reads: why, then how to fix it.
             println!("{}", e.message);
+            if let Some(hint) = &e.hint {
+                println!("{hint}");
+            }
             1
         }
     }
