@@ -819,6 +819,18 @@ fn vault_export_import_round_trip_and_go_format() {
     assert_eq!(mode & 0o777, 0o600);
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&backup).unwrap()).unwrap();
     assert_eq!(doc["secrets"]["my-app/b"], "bee");
+    // With -C, the file is relative to that directory, as `inject -o`'s is.
+    let mut c = p.envref_cmd(&[
+        "-C",
+        &p.dir.display().to_string(),
+        "vault",
+        "export",
+        "-o",
+        "copy.json",
+    ]);
+    c.current_dir(&p.root);
+    support::run(c).ok();
+    assert!(p.dir.join("copy.json").is_file());
     q.envref(&["secret", "delete", "b", "--force"]).ok();
     q.envref(&[
         "vault",

@@ -586,6 +586,45 @@ fn a_dotenv_cannot_read_envrefs_own_credentials() {
     let out = p.envref(&["resolve", "--precedence", "environment"]).ok();
     assert_eq!(out.stdout, "ENVREF_VAULT_PASSPHRASE=placeholder\n");
     no_canary(&out);
+
+    // The library too (the binaries also take the variables out of their environment first):
+    // the loader in a program that has the passphrase exported.
+    std::fs::write(
+        p.dir.join(".env"),
+        "LEAK=${ENVREF_VAULT_PASSPHRASE}\nENVREF_VAULT_IDENTITY=placeholder\n",
+    )
+    .unwrap();
+    let mut c = p.command(std::env::current_exe().unwrap());
+    c.args([
+        "hardening::loader_child",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    let out = support::run(c).ok();
+    assert!(
+        out.stdout
+            .contains("LOADED LEAK=\nLOADED ENVREF_VAULT_IDENTITY=placeholder\n"),
+        "{}",
+        out.stdout
+    );
+    no_canary(&out);
+}
+
+/// The loader, as a program using envref's library runs it, exported values winning: run by
+/// a_dotenv_cannot_read_envrefs_own_credentials in a child process with the project's
+/// environment (ignored in a plain run).
+#[test]
+#[ignore = "run by a_dotenv_cannot_read_envrefs_own_credentials in a child process"]
+fn loader_child() {
+    let vars = envref_core::loader::Loader::new()
+        .precedence(envref_core::config::Precedence::Environment)
+        .load()
+        .expect("the loader resolves");
+    for v in vars {
+        println!("LOADED {}={}", v.key, v.value);
+    }
 }
 
 /// The environment envref started with stays in `/proc/<pid>/environ` after it took its

@@ -576,6 +576,7 @@ fn interrupted_inject_leaves_no_rendered_file() {
                 panic!("SIG{signal}: inject ended ({status}) before its temp file appeared");
             }
             assert!(Instant::now() < deadline, "SIG{signal}: no temp file");
+            std::thread::sleep(Duration::from_micros(200)); // leave the core to envref
         }
         interrupt(&mut envref, signal, code);
         assert_eq!(

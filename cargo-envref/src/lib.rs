@@ -1,7 +1,7 @@
 //! The `envref` command line. Commands are thin: parse flags, call envref-core, print.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -47,6 +47,15 @@ pub struct Global {
 }
 
 impl Global {
+    /// A path given on the command line: relative to `-C DIR` when that is given, else as is
+    /// (so messages show it as the user typed it).
+    pub fn path(&self, p: &Path) -> PathBuf {
+        match &self.dir {
+            Some(d) if p.is_relative() => d.join(p),
+            _ => p.to_path_buf(),
+        }
+    }
+
     pub fn dir(&self) -> PathBuf {
         self.dir
             .clone()

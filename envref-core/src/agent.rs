@@ -295,10 +295,10 @@ pub fn start(exe: &Path) -> Result<Client, BackendError> {
     let mut cmd = std::process::Command::new(exe);
     cmd.arg(AGENT_SUBCOMMAND)
         .current_dir("/")
-        .env_remove(crate::backend::passphrase::PASSPHRASE_ENV)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null());
+    crate::runner::remove_credentials(&mut cmd);
     // Its own process group: Ctrl-C in the terminal that started it does not reach it.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd

@@ -2,7 +2,7 @@
 //! the resolved values (envref-core's `inject`). All or nothing; the output file is written
 //! atomically with mode 0600.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use envref_core::inject::Template;
@@ -30,7 +30,7 @@ pub struct InjectArgs {
 
 pub fn run(g: &Global, a: InjectArgs) -> Result<i32> {
     let project = open_project(g, a.profile.as_deref())?;
-    let input = relative_to_dir(g, &a.input);
+    let input = g.path(&a.input);
     let text = std::fs::read_to_string(&input).map_err(|e| Error::io(&input, e))?;
     let template = Template::parse(&input, &text)?;
     let rendered = envref_core::inject::render_with_project(&template, &input, &project, || {
@@ -40,7 +40,7 @@ pub fn run(g: &Global, a: InjectArgs) -> Result<i32> {
     print_warnings(&rendered.warnings);
     match &a.output {
         Some(out) => {
-            let out = relative_to_dir(g, out);
+            let out = g.path(out);
             envref_core::atomic::write_private(&out, rendered.text.expose_secret().as_bytes())?;
             ui::info(&format!(
                 "wrote {} ({} tag(s) from {})",
@@ -52,12 +52,4 @@ pub fn run(g: &Global, a: InjectArgs) -> Result<i32> {
         None => write_stdout(rendered.text.expose_secret())?,
     }
     Ok(0)
-}
-
-/// A path given on the command line, relative to `-C DIR` when one was given.
-fn relative_to_dir(g: &Global, p: &Path) -> PathBuf {
-    match &g.dir {
-        Some(d) if p.is_relative() => d.join(p),
-        _ => p.to_path_buf(),
-    }
 }

@@ -82,7 +82,7 @@ pub enum VaultCommand {
         #[command(flatten)]
         which: Which,
     },
-    /// Print every secret as JSON (plaintext!) on stdout
+    /// Print every secret as JSON (plaintext!) on stdout, or write it to a 0600 file (-o)
     Export {
         /// Write to this file (replaced atomically, mode 0600) instead of stdout
         #[arg(short, long, value_name = "FILE")]
@@ -572,6 +572,7 @@ fn export(
     let n = secrets.len();
     let doc = serde_json::json!({"version": 1, "exported_at": rfc3339_now(), "secrets": secrets});
     let text = format!("{}\n", serde_json::to_string_pretty(&doc).expect("json"));
+    let output = output.map(|f| g.path(&f));
     match &output {
         Some(file) => envref_core::atomic::write_private(file, text.as_bytes())?,
         None => write_stdout(&text)?,
@@ -604,7 +605,7 @@ fn import_source(file: Option<std::path::PathBuf>) -> Result<(String, String)> {
 }
 
 fn import(g: &Global, which: &Which, file: Option<std::path::PathBuf>, force: bool) -> Result<i32> {
-    let (text, source) = import_source(file)?;
+    let (text, source) = import_source(file.map(|f| g.path(&f)))?;
     let entries = parse_export(&text).map_err(|e| e.context(&source))?;
     let path = path_for(g, which)?;
     let mut file = VaultFile::open(&path)?;
